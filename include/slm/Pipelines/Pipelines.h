@@ -1,0 +1,33 @@
+//===- Pipelines.h - slm compilation pipelines ------------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_PIPELINES_PIPELINES_H
+#define SLM_PIPELINES_PIPELINES_H
+
+namespace mlir {
+class OpPassManager;
+namespace slm {
+
+/// What `slmc` asks of a compilation. Every later stage (compression,
+/// fusion, code generation) adds its switches here, so that the driver, the
+/// Python package and tests build the same pipeline.
+struct CompileOptions {
+  /// Fold activations into linear epilogues (--slm-fuse-linear-activation).
+  bool fuseLinearActivation = true;
+};
+
+/// Adds the graph-level optimization pipeline on the slm dialect:
+/// canonicalization, then each enabled fusion, then cleanup.
+void buildSLMOptimizationPipeline(OpPassManager &pm,
+                                  const CompileOptions &options);
+
+/// Registers `slm-optimize` for slm-opt (`--pass-pipeline` / `-slm-optimize`).
+void registerSLMPipelines();
+
+} // namespace slm
+} // namespace mlir
+
+#endif // SLM_PIPELINES_PIPELINES_H

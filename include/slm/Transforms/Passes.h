@@ -1,0 +1,29 @@
+//===- Passes.h - slm transformation passes ---------------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_TRANSFORMS_PASSES_H
+#define SLM_TRANSFORMS_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace slm {
+class SLMDialect;
+
+#define GEN_PASS_DECL
+#include "slm/Transforms/Passes.h.inc"
+
+/// Adds the patterns of --slm-fuse-linear-activation to `patterns`.
+void populateFuseLinearActivationPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "slm/Transforms/Passes.h.inc"
+
+} // namespace slm
+} // namespace mlir
+
+#endif // SLM_TRANSFORMS_PASSES_H

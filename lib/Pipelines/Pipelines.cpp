@@ -1,0 +1,45 @@
+//===- Pipelines.cpp - slm compilation pipelines ----------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Pipelines/Pipelines.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void slm::buildSLMOptimizationPipeline(OpPassManager &pm,
+                                       const CompileOptions &options) {
+  pm.addPass(createCanonicalizerPass());
+  if (options.fuseLinearActivation)
+    pm.addPass(createSLMFuseLinearActivation());
+  pm.addPass(createCSEPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+namespace {
+struct OptimizationPipelineOptions
+    : PassPipelineOptions<OptimizationPipelineOptions> {
+  Option<bool> fuseLinearActivation{
+      *this, "fuse-linear-activation",
+      llvm::cl::desc("Fold activations into linear epilogues"),
+      llvm::cl::init(true)};
+};
+} // namespace
+
+void slm::registerSLMPipelines() {
+  PassPipelineRegistration<OptimizationPipelineOptions>(
+      "slm-optimize",
+      "The graph-level slm pipeline slmc runs: canonicalize, fuse, clean up",
+      [](OpPassManager &pm, const OptimizationPipelineOptions &cli) {
+        CompileOptions options;
+        options.fuseLinearActivation = cli.fuseLinearActivation;
+        buildSLMOptimizationPipeline(pm, options);
+      });
+}

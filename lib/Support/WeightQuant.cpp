@@ -1,0 +1,156 @@
+//===- WeightQuant.cpp - Weight quantization codecs -------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Support/WeightQuant.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+namespace slm {
+
+const std::array<float, 16> kNF4Levels = {
+    -1.0f,
+    -0.6961928009986877f,
+    -0.5250730514526367f,
+    -0.39491748809814453f,
+    -0.28444138169288635f,
+    -0.18477343022823334f,
+    -0.09105003625154495f,
+    0.0f,
+    0.07958029955625534f,
+    0.16093020141124725f,
+    0.24611230194568634f,
+    0.33791524171829224f,
+    0.44070982933044434f,
+    0.5626170039176941f,
+    0.7229568362236023f,
+    1.0f};
+
+static bool isFourBit(QuantCode code) { return code != QuantCode::Int8; }
+
+int64_t QuantizedWeight::codeBytesPerRow() const {
+  return isFourBit(code) ? (cols + 1) / 2 : cols;
+}
+
+int nearestNF4Code(float x) {
+  // Levels ascend: the nearest one is next to the first level >= x.
+  auto it = std::lower_bound(kNF4Levels.begin(), kNF4Levels.end(), x);
+  if (it == kNF4Levels.begin())
+    return 0;
+  if (it == kNF4Levels.end())
+    return 15;
+  int hi = static_cast<int>(it - kNF4Levels.begin());
+  return (x - kNF4Levels[hi - 1] <= kNF4Levels[hi] - x) ? hi - 1 : hi;
+}
+
+static void storeCode(QuantizedWeight &q, int64_t row, int64_t col,
+                      int32_t code) {
+  const int64_t base = row * q.codeBytesPerRow();
+  if (!isFourBit(q.code)) {
+    q.codes[base + col] = static_cast<int8_t>(code);
+    return;
+  }
+  uint8_t &byte = reinterpret_cast<uint8_t &>(q.codes[base + col / 2]);
+  const uint8_t nibble = static_cast<uint8_t>(code) & 0xF;
+  byte = (col % 2 == 0) ? static_cast<uint8_t>((byte & 0xF0) | nibble)
+                        : static_cast<uint8_t>((byte & 0x0F) | (nibble << 4));
+}
+
+QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
+                               int64_t groupSize, QuantCode code,
+                               bool symmetric) {
+  assert(groupSize > 0 && cols % groupSize == 0 && "group must divide cols");
+  if (code == QuantCode::NF4)
+    symmetric = true;
+  QuantizedWeight q;
+  q.code = code;
+  q.rows = rows;
+  q.cols = cols;
+  q.groupSize = groupSize;
+  q.codes.assign(rows * q.codeBytesPerRow(), 0);
+  q.scales.assign(rows * q.groupsPerRow(), 0.0f);
+  if (!symmetric)
+    q.zeroPoints.assign(rows * q.groupsPerRow(), 0);
+
+  const int32_t bits = isFourBit(code) ? 4 : 8;
+  // Symmetric: codes in [-qmax, qmax]. Asymmetric: [qmin, qmax] over the whole
+  // signed range for int8, the unsigned range [0, 15] for int4.
+  const int32_t qmax = (1 << (bits - 1)) - 1;
+  const int32_t aMin = bits == 8 ? -128 : 0, aMax = bits == 8 ? 127 : 15;
+
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t g = 0; g < q.groupsPerRow(); ++g) {
+      const float *w = weight + r * cols + g * groupSize;
+      float lo = 0.0f, hi = 0.0f, absMax = 0.0f;
+      for (int64_t i = 0; i < groupSize; ++i) {
+        lo = std::min(lo, w[i]);
+        hi = std::max(hi, w[i]);
+        absMax = std::max(absMax, std::fabs(w[i]));
+      }
+      const int64_t slot = r * q.groupsPerRow() + g;
+      if (code == QuantCode::NF4) {
+        const float scale = absMax > 0 ? absMax : 1.0f;
+        q.scales[slot] = scale;
+        for (int64_t i = 0; i < groupSize; ++i)
+          storeCode(q, r, g * groupSize + i, nearestNF4Code(w[i] / scale));
+        continue;
+      }
+      if (symmetric) {
+        const float scale = absMax > 0 ? absMax / qmax : 1.0f;
+        q.scales[slot] = scale;
+        for (int64_t i = 0; i < groupSize; ++i) {
+          int32_t c = static_cast<int32_t>(std::lround(w[i] / scale));
+          storeCode(q, r, g * groupSize + i, std::clamp(c, -qmax, qmax));
+        }
+        continue;
+      }
+      // Asymmetric: [lo, hi] (which always contains 0, so 0 is exact) onto
+      // [aMin, aMax].
+      const float scale = hi > lo ? (hi - lo) / (aMax - aMin) : 1.0f;
+      const int32_t zp = std::clamp(
+          static_cast<int32_t>(std::lround(aMin - lo / scale)), aMin, aMax);
+      q.scales[slot] = scale;
+      q.zeroPoints[slot] = static_cast<int8_t>(zp);
+      for (int64_t i = 0; i < groupSize; ++i) {
+        int32_t c = static_cast<int32_t>(std::lround(w[i] / scale)) + zp;
+        storeCode(q, r, g * groupSize + i, std::clamp(c, aMin, aMax));
+      }
+    }
+  }
+  return q;
+}
+
+int32_t codeAt(const QuantizedWeight &q, int64_t row, int64_t col) {
+  const int64_t base = row * q.codeBytesPerRow();
+  if (!isFourBit(q.code))
+    return q.codes[base + col];
+  const uint8_t byte = static_cast<uint8_t>(q.codes[base + col / 2]);
+  int32_t nibble = (col % 2 == 0) ? (byte & 0xF) : (byte >> 4);
+  // Symmetric int4 codes are signed; asymmetric int4 and NF4 are indices.
+  if (q.code == QuantCode::Int4 && q.zeroPoints.empty() && nibble >= 8)
+    nibble -= 16;
+  return nibble;
+}
+
+float dequantizedValue(const QuantizedWeight &q, int64_t row, int64_t col) {
+  const int64_t slot = row * q.groupsPerRow() + col / q.groupSize;
+  const int32_t c = codeAt(q, row, col);
+  if (q.code == QuantCode::NF4)
+    return kNF4Levels[c] * q.scales[slot];
+  const int32_t zp = q.zeroPoints.empty() ? 0 : q.zeroPoints[slot];
+  return static_cast<float>(c - zp) * q.scales[slot];
+}
+
+std::vector<float> dequantizeWeight(const QuantizedWeight &q) {
+  std::vector<float> out(q.rows * q.cols);
+  for (int64_t r = 0; r < q.rows; ++r)
+    for (int64_t c = 0; c < q.cols; ++c)
+      out[r * q.cols + c] = dequantizedValue(q, r, c);
+  return out;
+}
+
+} // namespace slm

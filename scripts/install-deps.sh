@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs every system dependency of slm, idempotently, on Debian 12.
+#
+#   scripts/install-deps.sh            # compiler toolchain + test tools
+#   SLM_WITH_PYTHON_REFS=1 scripts/install-deps.sh
+#                                      # also Debian's PyTorch/ONNX Python and a
+#                                      # project venv (.venv) with ONNX Runtime
+#
+# Re-running it is cheap: packages already present are skipped.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+
+packages=(
+  # LLVM/MLIR 22, linked through the monolithic libMLIR.so.
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+  # Build.
+  cmake ninja-build g++ pkg-config
+  # ONNX importer.
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  # Unit tests.
+  libgtest-dev googletest
+  # Test data and reference tooling from Debian.
+  libonnx-testdata python3-numpy python3-onnx
+)
+if [ "${SLM_WITH_PYTHON_REFS:-0}" = "1" ]; then
+  packages+=(python3-torch python3-venv python3-pip)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all Debian packages present"
+fi
+
+if [ "${SLM_WITH_PYTHON_REFS:-0}" = "1" ]; then
+  venv="$root/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+  fi
+  "$venv/bin/python" -m pip install -q -r "$root/scripts/requirements.txt"
+fi

@@ -1,0 +1,35 @@
+//===- slm-opt.cpp - mlir-opt with the slm dialect and passes ---*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Every upstream dialect and pass plus ours, so that each slm pass can be run
+// and tested on its own: `slm-opt in.mlir --slm-<pass>`.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/IR/SLMDialect.h"
+#include "slm/Pipelines/Pipelines.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::registerAllPasses();
+  mlir::slm::registerSLMTransformsPasses();
+  mlir::slm::registerSLMPipelines();
+
+  mlir::DialectRegistry registry;
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  registry.insert<mlir::slm::SLMDialect>();
+
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "slm optimizer driver: the slm dialect and passes\n",
+      registry));
+}
