@@ -2,14 +2,23 @@
 # Installs every system dependency of slm, idempotently, on Debian 12.
 #
 #   scripts/install-deps.sh            # compiler toolchain + test tools
-#   SLM_WITH_PYTHON_REFS=1 scripts/install-deps.sh
-#                                      # also Debian's PyTorch/ONNX Python and a
-#                                      # project venv (.venv) with ONNX Runtime
+#   scripts/install-deps.sh --python   # also Debian's PyTorch and a project
+#                                      # venv (.venv) with ONNX Runtime, for
+#                                      # reference outputs and benchmarks
 #
 # Re-running it is cheap: packages already present are skipped.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+with_python=0
+for arg in "$@"; do
+  case "$arg" in
+    --python) with_python=1 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "install-deps: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
@@ -26,7 +35,7 @@ packages=(
   # Test data and reference tooling from Debian.
   libonnx-testdata python3-numpy python3-onnx
 )
-if [ "${SLM_WITH_PYTHON_REFS:-0}" = "1" ]; then
+if [ "$with_python" = 1 ]; then
   packages+=(python3-torch python3-venv python3-pip)
 fi
 
@@ -46,7 +55,7 @@ else
   echo "install-deps: all Debian packages present"
 fi
 
-if [ "${SLM_WITH_PYTHON_REFS:-0}" = "1" ]; then
+if [ "$with_python" = 1 ]; then
   venv="$root/.venv"
   if [ ! -x "$venv/bin/python" ]; then
     /usr/bin/python3 -m venv --system-site-packages "$venv"

@@ -106,8 +106,11 @@ static void printText(const FunctionStats &stats, llvm::raw_ostream &os) {
       ",");
   os << "\n";
   for (const LinearStats &linear : stats.linears)
-    os << "  linear  weight " << linear.outFeatures << "x" << linear.inFeatures
-       << "  " << llvm::left_justify(linear.storage, 16) << " MACs/row "
+    os << "  linear  weight "
+       << llvm::left_justify(std::to_string(linear.outFeatures) + "x" +
+                                 std::to_string(linear.inFeatures),
+                             11)
+       << " " << llvm::left_justify(linear.storage, 16) << " MACs/row "
        << linear.outFeatures * linear.inFeatures << "\n";
   double ratio = stats.storedBytes
                      ? static_cast<double>(stats.denseBytes) / stats.storedBytes

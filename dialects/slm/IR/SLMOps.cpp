@@ -297,9 +297,9 @@ LogicalResult ReduceOp::verify() {
 LogicalResult GatherOp::verify() {
   auto data = cast<RankedTensorType>(getData().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());
-  std::optional<int64_t> axis = ::slm::normalizeAxis(getAxis(), data.getRank());
+  std::optional<int64_t> axis = ::slm::normalizeAxis(static_cast<int64_t>(getAxis()), data.getRank());
   if (!axis)
-    return emitOpError("axis ") << getAxis()
+    return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'data' of rank "
                                 << data.getRank();
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
@@ -315,8 +315,8 @@ LogicalResult GatherOp::verify() {
 }
 
 LogicalResult SoftmaxOp::verify() {
-  if (!::slm::normalizeAxis(getAxis(), getInput().getType().getRank()))
-    return emitOpError("axis ") << getAxis()
+  if (!::slm::normalizeAxis(static_cast<int64_t>(getAxis()), getInput().getType().getRank()))
+    return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'input' of rank "
                                 << getInput().getType().getRank();
   return success();
@@ -433,9 +433,9 @@ LogicalResult AttentionOp::verify() {
 
 LogicalResult LayerNormOp::verify() {
   RankedTensorType input = getInput().getType();
-  std::optional<int64_t> axis = ::slm::normalizeAxis(getAxis(), input.getRank());
+  std::optional<int64_t> axis = ::slm::normalizeAxis(static_cast<int64_t>(getAxis()), input.getRank());
   if (!axis)
-    return emitOpError("axis ") << getAxis()
+    return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'input' of rank "
                                 << input.getRank();
   ::slm::Shape normalized(input.getShape().begin() + *axis,
@@ -613,8 +613,8 @@ LogicalResult PruneTokensOp::verify() {
     if (!(ratio > 0.0 && ratio <= 1.0))
       return emitOpError("keep_ratio must be in (0, 1], got ") << ratio;
   }
-  if (getKeepLeading() < 0)
-    return emitOpError("keep_leading must be >= 0, got ") << getKeepLeading();
+  if (static_cast<int64_t>(getKeepLeading()) < 0)
+    return emitOpError("keep_leading must be >= 0, got ") << static_cast<int64_t>(getKeepLeading());
   RankedTensorType hidden = getHidden().getType(),
                    importance = getImportance().getType();
   if (hidden.getRank() != 3)

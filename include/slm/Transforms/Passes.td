@@ -46,8 +46,8 @@ def SLMModelStats : Pass<"slm-model-stats", "::mlir::ModuleOp"> {
     ```
     slm model stats: @forward
       ops: slm.attention 1, slm.linear 4, slm.layer_norm 2
-      linear  weight 3072x768  dense f32        MACs/row 2359296
-      linear  weight 768x3072  int4 g128        MACs/row 2359296
+      linear  weight 3072x768    dense f32        MACs/row 2359296
+      linear  weight 768x3072    int4 g128        MACs/row 2359296
       parameters 4722432  stored bytes 10626048  dense bytes 18889728  ratio 1.78
     ```
     With `json=true` the same data is printed as one JSON object per

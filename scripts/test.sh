@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what slm needs, builds it, and runs every test (lit + FileCheck
+# suites and the GoogleTest unit tests). This is what CI runs.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="${SLM_BUILD_DIR:-$root/build}"
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh"
+rm -f "$build/test/results.json"
+status=0
+ninja -C "$build" check-slm || status=$?
+# One closing line with the counts, read from lit's JSON results.
+if [ -f "$build/test/results.json" ]; then
+  /usr/bin/python3 - "$build/test/results.json" <<'PY'
+import json, sys
+tests = json.load(open(sys.argv[1]))["tests"]
+ok = {"PASS", "XFAIL"}
+skipped = {"UNSUPPORTED", "SKIPPED"}
+passed = sum(t["code"] in ok for t in tests)
+skip = sum(t["code"] in skipped for t in tests)
+print(f"{passed} passed, {len(tests) - passed - skip} failed, {skip} skipped")
+PY
+fi
+exit "$status"
