@@ -21,8 +21,18 @@ def SLM_CompressedWeightOpInterface
   let methods = [
     InterfaceMethod<
       "Bytes the stored (compressed) form occupies, or -1 when an operand's "
-      "shape is dynamic.",
-      "int64_t", "getStoredBytes">,
+      "shape is dynamic. By default, the bytes of all operands.",
+      "int64_t", "getStoredBytes", (ins), [{}], [{
+        int64_t bytes = 0;
+        for (::mlir::Value operand : $_op->getOperands()) {
+          auto type = ::llvm::cast<::mlir::RankedTensorType>(operand.getType());
+          if (!type.hasStaticShape())
+            return -1;
+          bytes += type.getNumElements() *
+                   ((type.getElementTypeBitWidth() + 7) / 8);
+        }
+        return bytes;
+      }]>,
     InterfaceMethod<
       "The logical dense weight this op produces.",
       "::mlir::RankedTensorType", "getDenseWeightType", (ins), [{

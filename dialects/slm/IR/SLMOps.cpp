@@ -545,18 +545,6 @@ LogicalResult DequantizeWeightOp::verify() {
   return success();
 }
 
-int64_t DequantizeWeightOp::getStoredBytes() {
-  int64_t bytes = 0;
-  for (Value operand : getOperation()->getOperands()) {
-    auto type = cast<RankedTensorType>(operand.getType());
-    if (!type.hasStaticShape())
-      return -1;
-    bytes += type.getNumElements() *
-             ((type.getElementTypeBitWidth() + 7) / 8);
-  }
-  return bytes;
-}
-
 LogicalResult SparseWeightOp::verify() {
   RankedTensorType result = getResult().getType();
   if (failed(verifyDenseWeightResult(*this, result)))
@@ -587,18 +575,6 @@ LogicalResult SparseWeightOp::verify() {
            << rows / block[0] + 1 << " entries (block rows + 1), got "
            << offsets;
   return success();
-}
-
-int64_t SparseWeightOp::getStoredBytes() {
-  int64_t bytes = 0;
-  for (Value operand : getOperation()->getOperands()) {
-    auto type = cast<RankedTensorType>(operand.getType());
-    if (!type.hasStaticShape())
-      return -1;
-    bytes += type.getNumElements() *
-             ((type.getElementTypeBitWidth() + 7) / 8);
-  }
-  return bytes;
 }
 
 //===----------------------------------------------------------------------===//
