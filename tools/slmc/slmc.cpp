@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/IR/SLMDialect.h"
+#include "slm/Import/ONNX/ImportONNX.h"
 #include "slm/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -64,25 +65,28 @@ static LogicalResult fail(const llvm::Twine &message) {
 
 static LogicalResult run(MLIRContext &context) {
   StringRef extension = llvm::sys::path::extension(inputFilename);
-  if (extension == ".onnx")
+  OwningOpRef<ModuleOp> module;
+  if (extension == ".onnx") {
+    module = slm::importONNXFile(context, inputFilename);
+    if (!module)
+      return fail("could not import '" + inputFilename + "'");
+  } else if (extension == ".mlir" || inputFilename == "-") {
+    std::string errorMessage;
+    std::unique_ptr<llvm::MemoryBuffer> input =
+        openInputFile(inputFilename, &errorMessage);
+    if (!input)
+      return fail(errorMessage);
+    llvm::SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
+    SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return fail("could not parse '" + inputFilename + "'");
+  } else {
     return fail("'" + inputFilename +
-                "': ONNX input needs the ONNX importer, which this build does "
-                "not have yet; give slm IR (.mlir)");
-  if (extension != ".mlir" && inputFilename != "-")
-    return fail("'" + inputFilename +
-                "': unknown input kind; expected slm IR (.mlir)");
-
-  std::string errorMessage;
-  std::unique_ptr<llvm::MemoryBuffer> input =
-      openInputFile(inputFilename, &errorMessage);
-  if (!input)
-    return fail(errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return fail("could not parse '" + inputFilename + "'");
+                "': unknown input kind; expected an ONNX model (.onnx) or "
+                "slm IR (.mlir)");
+  }
 
   slm::CompileOptions options;
   options.fuseLinearActivation = fuseLinearActivation;
@@ -95,6 +99,7 @@ static LogicalResult run(MLIRContext &context) {
 
   // Written to a temporary and renamed into place on success: a failure never
   // leaves a partial output behind.
+  std::string errorMessage;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputFilename, &errorMessage);
   if (!output)

@@ -21,6 +21,7 @@ def SLM_FloatTensor : RankedTensorOf<[AnyFloat]>;
 def SLM_IntTensor : RankedTensorOf<[AnySignlessInteger]>;
 def SLM_IndexTensor : RankedTensorOf<[AnySignlessInteger, Index]>;
 def SLM_AnyTensor : RankedTensorOf<[AnyType]>;
+def SLM_NumericTensor : RankedTensorOf<[AnyFloat, AnySignlessInteger]>;
 
 //===----------------------------------------------------------------------===//
 // Tensor-level ops
@@ -102,14 +103,16 @@ def SLM_MatMulOp : SLM_Op<"matmul", [Pure]> {
     numpy `matmul` on operands of rank 2 or more: the last two dimensions are
     multiplied (`[.., M, K] x [.., K, N] -> [.., M, N]`) and the leading batch
     dimensions broadcast. Weight products are raised to `slm.linear`; this op
-    remains for activation-by-activation products.
+    remains for activation-by-activation products. Integer operands
+    (ONNX `MatMulInteger`, widened to i32 first) multiply and accumulate
+    exactly in their type.
 
     ```mlir
     %s = slm.matmul %q, %kt : (tensor<?x12x?x64xf32>, tensor<?x12x64x?xf32>) -> tensor<?x12x?x?xf32>
     ```
   }];
-  let arguments = (ins SLM_FloatTensor:$lhs, SLM_FloatTensor:$rhs);
-  let results = (outs SLM_FloatTensor:$result);
+  let arguments = (ins SLM_NumericTensor:$lhs, SLM_NumericTensor:$rhs);
+  let results = (outs SLM_NumericTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` functional-type(operands, results)
   }];

@@ -1,0 +1,356 @@
+//===- ElementwiseOps.cpp - ONNX elementwise ops ----------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Add Sub Mul Div Pow Max Min, comparisons, Where, Not, unary math, Relu,
+// Sigmoid, Cast, Identity, Dropout. Integer arithmetic on shape values is
+// evaluated at import time where possible.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Importer.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::slm::onnx_import;
+
+namespace {
+enum class Binary { Add, Sub, Mul, Div, Pow, Max, Min, Equal, Less, Greater,
+                    LessOrEqual, GreaterOrEqual };
+} // namespace
+
+static bool isComparison(Binary kind) { return kind >= Binary::Equal; }
+
+/// Evaluates `kind` on two known elements; std::nullopt when the result is
+/// not representable as a DimExpr.
+static std::optional<DimExpr> evaluate(Binary kind, const DimExpr &a,
+                                       const DimExpr &b) {
+  if (kind == Binary::Mul)
+    return a * b;
+  if (kind == Binary::Div) {
+    if (a.isConstant() && b.isConstant() && b.factor != 0)
+      return DimExpr::constant(a.factor / b.factor);
+    return a.dividedBy(b);
+  }
+  if (kind == Binary::Equal && a == b)
+    return DimExpr::constant(1);
+  if (!a.isConstant() || !b.isConstant())
+    return std::nullopt;
+  int64_t x = a.factor, y = b.factor;
+  switch (kind) {
+  case Binary::Add: return DimExpr::constant(x + y);
+  case Binary::Sub: return DimExpr::constant(x - y);
+  case Binary::Max: return DimExpr::constant(std::max(x, y));
+  case Binary::Min: return DimExpr::constant(std::min(x, y));
+  case Binary::Equal: return DimExpr::constant(x == y);
+  case Binary::Less: return DimExpr::constant(x < y);
+  case Binary::Greater: return DimExpr::constant(x > y);
+  case Binary::LessOrEqual: return DimExpr::constant(x <= y);
+  case Binary::GreaterOrEqual: return DimExpr::constant(x >= y);
+  default: return std::nullopt;
+  }
+}
+
+/// Import-time evaluation of a binary op on shape values (0-D/1-D integer
+/// tensors with known elements). Returns true when it defined the output.
+static bool tryEvaluateSymbolic(NodeContext &node, Binary kind,
+                                RankedTensorType resultType) {
+  ImportedValue *lhs = node.inputInfo(0), *rhs = node.inputInfo(1);
+  if (!lhs->elements || !rhs->elements || resultType.getRank() > 1)
+    return false;
+  const auto &a = *lhs->elements, &b = *rhs->elements;
+  size_t n = std::max(a.size(), b.size());
+  if ((a.size() != n && a.size() != 1) || (b.size() != n && b.size() != 1))
+    return false;
+  SmallVector<DimExpr> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::optional<DimExpr> r =
+        evaluate(kind, a[a.size() == 1 ? 0 : i], b[b.size() == 1 ? 0 : i]);
+    if (!r)
+      return false;
+    out.push_back(*r);
+  }
+  node.setSymbolicOutput(0, resultType, out);
+  return true;
+}
+
+template <Binary kind>
+static LogicalResult importBinary(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  RankedTensorType lhsType = node.inputType(0), rhsType = node.inputType(1);
+  Type elementType = lhsType.getElementType();
+  if (kind != Binary::Pow && rhsType.getElementType() != elementType)
+    return node.error("input element types differ: " +
+                      llvm::Twine(llvm::formatv("{0} and {1}", lhsType,
+                                                rhsType).str()));
+  Type resultElement =
+      isComparison(kind) ? Type(node.builder().getI1Type()) : elementType;
+  RankedTensorType resultType =
+      broadcastType(node, lhsType, rhsType, resultElement);
+  if (!resultType)
+    return failure();
+  if (isa<IntegerType>(elementType) && tryEvaluateSymbolic(node, kind, resultType))
+    return success();
+
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  Value lhs = node.input(0), rhs = node.input(1);
+  if (kind == Binary::Pow && rhsType.getElementType() != elementType)
+    rhs = castElements(b, loc, rhs, node.inputInfo(1)->isUnsigned, elementType,
+                       false);
+  Value result;
+  switch (kind) {
+  case Binary::Add: result = mlir::slm::AddOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Sub: result = mlir::slm::SubOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Mul: result = mlir::slm::MulOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Div: result = mlir::slm::DivOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Pow: result = mlir::slm::PowOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Max: result = mlir::slm::MaxOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Min: result = mlir::slm::MinOp::create(b, loc, resultType, lhs, rhs); break;
+  default: {
+    using mlir::slm::ComparePredicate;
+    ComparePredicate predicate =
+        kind == Binary::Equal            ? ComparePredicate::eq
+        : kind == Binary::Less           ? ComparePredicate::lt
+        : kind == Binary::Greater        ? ComparePredicate::gt
+        : kind == Binary::LessOrEqual    ? ComparePredicate::le
+                                         : ComparePredicate::ge;
+    result = mlir::slm::CompareOp::create(b, loc, resultType, predicate, lhs, rhs);
+  }
+  }
+  node.setOutput(0, result, !isComparison(kind) && node.inputInfo(0)->isUnsigned);
+  return success();
+}
+
+/// Max and Min take one or more inputs.
+template <Binary kind>
+static LogicalResult importVariadic(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value acc = node.input(0);
+  for (int i = 1; i < node.numInputs(); ++i) {
+    Value next = node.input(i);
+    if (!next)
+      return failure();
+    RankedTensorType type =
+        broadcastType(node, cast<RankedTensorType>(acc.getType()),
+                      cast<RankedTensorType>(next.getType()),
+                      cast<RankedTensorType>(acc.getType()).getElementType());
+    if (!type)
+      return failure();
+    if (kind == Binary::Max)
+      acc = mlir::slm::MaxOp::create(node.builder(), node.loc(), type, acc, next);
+    else
+      acc = mlir::slm::MinOp::create(node.builder(), node.loc(), type, acc, next);
+  }
+  node.setOutput(0, acc);
+  return success();
+}
+
+static LogicalResult importWhere(NodeContext &node) {
+  if (failed(requireInputs(node, 3)))
+    return failure();
+  RankedTensorType c = node.inputType(0), x = node.inputType(1),
+                   y = node.inputType(2);
+  if (x.getElementType() != y.getElementType())
+    return node.error("X and Y element types differ");
+  RankedTensorType type = broadcastType(node, c, x, x.getElementType());
+  if (!type || !(type = broadcastType(node, type, y, x.getElementType())))
+    return failure();
+  // Shape arithmetic: Where on known elements selects at import time.
+  ImportedValue *ci = node.inputInfo(0), *xi = node.inputInfo(1),
+                *yi = node.inputInfo(2);
+  if (type.getRank() <= 1 && ci->constantElements() && xi->elements &&
+      yi->elements) {
+    auto cond = *ci->constantElements();
+    size_t n = type.getRank() == 0 ? 1 : std::max({cond.size(), xi->elements->size(),
+                                                   yi->elements->size()});
+    auto pick = [&](const SmallVector<DimExpr> &v, size_t i) {
+      return v[v.size() == 1 ? 0 : i];
+    };
+    SmallVector<DimExpr> out;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; ++i) {
+      size_t ci2 = cond.size() == 1 ? 0 : i;
+      ok = ci2 < cond.size();
+      if (ok)
+        out.push_back(cond[ci2] ? pick(*xi->elements, i) : pick(*yi->elements, i));
+    }
+    if (ok) {
+      node.setSymbolicOutput(0, type, out);
+      return success();
+    }
+  }
+  Value result = mlir::slm::SelectOp::create(node.builder(), node.loc(), type,
+                                             node.input(0), node.input(1),
+                                             node.input(2));
+  node.setOutput(0, result);
+  return success();
+}
+
+static LogicalResult importNot(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  ImportedValue *info = node.inputInfo(0);
+  if (auto known = info->constantElements()) {
+    SmallVector<DimExpr> out;
+    for (int64_t v : *known)
+      out.push_back(DimExpr::constant(!v));
+    node.setSymbolicOutput(0, info->type, out);
+    return success();
+  }
+  Value falseValue = scalarConstant(node, node.builder().getI1Type(), 0);
+  Value result = mlir::slm::CompareOp::create(
+      node.builder(), node.loc(), info->type, mlir::slm::ComparePredicate::eq,
+      node.input(0), falseValue);
+  node.setOutput(0, result);
+  return success();
+}
+
+namespace {
+enum class Unary { Sqrt, Erf, Tanh, Exp, Log, Neg, Abs, Sin, Cos, Floor, Ceil,
+                   Reciprocal, Sigmoid, Relu };
+} // namespace
+
+template <Unary kind>
+static LogicalResult importUnary(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value x = node.input(0);
+  RankedTensorType type = cast<RankedTensorType>(x.getType());
+  Type element = type.getElementType();
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  bool isFloat = isa<FloatType>(element);
+  if (!isFloat && kind != Unary::Neg && kind != Unary::Abs && kind != Unary::Relu)
+    return node.error("needs a floating-point input, got " +
+                      llvm::formatv("{0}", type).str());
+  Value r;
+  switch (kind) {
+  case Unary::Sqrt: r = math::SqrtOp::create(b, loc, x); break;
+  case Unary::Erf: r = math::ErfOp::create(b, loc, x); break;
+  case Unary::Tanh: r = math::TanhOp::create(b, loc, x); break;
+  case Unary::Exp: r = math::ExpOp::create(b, loc, x); break;
+  case Unary::Log: r = math::LogOp::create(b, loc, x); break;
+  case Unary::Sin: r = math::SinOp::create(b, loc, x); break;
+  case Unary::Cos: r = math::CosOp::create(b, loc, x); break;
+  case Unary::Floor: r = math::FloorOp::create(b, loc, x); break;
+  case Unary::Ceil: r = math::CeilOp::create(b, loc, x); break;
+  case Unary::Neg:
+    r = isFloat ? arith::NegFOp::create(b, loc, x).getResult()
+                : mlir::slm::SubOp::create(b, loc, type,
+                                           scalarConstant(node, element, 0), x)
+                      .getResult();
+    break;
+  case Unary::Abs:
+    r = isFloat ? math::AbsFOp::create(b, loc, x).getResult()
+                : math::AbsIOp::create(b, loc, x).getResult();
+    break;
+  case Unary::Reciprocal:
+    r = mlir::slm::DivOp::create(b, loc, type, scalarConstant(node, element, 1), x);
+    break;
+  case Unary::Sigmoid: {
+    // 1 / (1 + exp(-x))
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+    Value d = mlir::slm::AddOp::create(b, loc, type, e,
+                                       scalarConstant(node, element, 1));
+    r = mlir::slm::DivOp::create(b, loc, type, scalarConstant(node, element, 1), d);
+    break;
+  }
+  case Unary::Relu:
+    r = mlir::slm::MaxOp::create(b, loc, type, x, scalarConstant(node, element, 0));
+    break;
+  }
+  node.setOutput(0, r);
+  return success();
+}
+
+static LogicalResult importIdentity(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  ImportedValue copy = *node.inputInfo(0);
+  if (node.hasOutput(0))
+    node.importer().define(node.node().output(0), std::move(copy));
+  return success();
+}
+
+/// Dropout is the identity at inference; its optional mask output is all
+/// true.
+static LogicalResult importDropout(NodeContext &node) {
+  if (node.hasOutput(1))
+    return node.error("the mask output of Dropout is not supported");
+  return importIdentity(node);
+}
+
+static LogicalResult importCast(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  int64_t to = node.intAttr("to", 0);
+  Type target = node.importer().convertElementType(static_cast<int32_t>(to));
+  if (!target)
+    return node.error("cannot cast to ONNX element type " + llvm::Twine(to));
+  bool toUnsigned = to == onnx::TensorProto::UINT8 ||
+                    to == onnx::TensorProto::UINT16 ||
+                    to == onnx::TensorProto::UINT32 ||
+                    to == onnx::TensorProto::UINT64;
+  ImportedValue *info = node.inputInfo(0);
+  if (info->elements && isa<IntegerType>(target)) {
+    SmallVector<DimExpr> elements = *info->elements;
+    if (target.isInteger(1))
+      for (DimExpr &e : elements) {
+        if (!e.isConstant()) {
+          elements.clear();
+          break;
+        }
+        e = DimExpr::constant(e.factor != 0);
+      }
+    if (!elements.empty() || info->elements->empty()) {
+      node.setSymbolicOutput(0, info->type.clone(target), elements);
+      return success();
+    }
+  }
+  Value result = castElements(node.builder(), node.loc(), node.input(0),
+                              info->isUnsigned, target, toUnsigned);
+  node.setOutput(0, result, toUnsigned);
+  return success();
+}
+
+void mlir::slm::onnx_import::registerElementwiseOps(OpTable &table) {
+  // Multidirectional broadcasting since opset 7.
+  table.add("Add", 7, importBinary<Binary::Add>);
+  table.add("Sub", 7, importBinary<Binary::Sub>);
+  table.add("Mul", 7, importBinary<Binary::Mul>);
+  table.add("Div", 7, importBinary<Binary::Div>);
+  table.add("Pow", 7, importBinary<Binary::Pow>);
+  table.add("Equal", 7, importBinary<Binary::Equal>);
+  table.add("Less", 7, importBinary<Binary::Less>);
+  table.add("Greater", 7, importBinary<Binary::Greater>);
+  table.add("LessOrEqual", 12, importBinary<Binary::LessOrEqual>);
+  table.add("GreaterOrEqual", 12, importBinary<Binary::GreaterOrEqual>);
+  table.add("Max", 8, importVariadic<Binary::Max>);
+  table.add("Min", 8, importVariadic<Binary::Min>);
+  table.add("Where", 9, importWhere);
+  table.add("Not", 1, importNot);
+  table.add("Sqrt", 6, importUnary<Unary::Sqrt>);
+  table.add("Erf", 9, importUnary<Unary::Erf>);
+  table.add("Tanh", 6, importUnary<Unary::Tanh>);
+  table.add("Exp", 6, importUnary<Unary::Exp>);
+  table.add("Log", 6, importUnary<Unary::Log>);
+  table.add("Neg", 6, importUnary<Unary::Neg>);
+  table.add("Abs", 6, importUnary<Unary::Abs>);
+  table.add("Sin", 7, importUnary<Unary::Sin>);
+  table.add("Cos", 7, importUnary<Unary::Cos>);
+  table.add("Floor", 6, importUnary<Unary::Floor>);
+  table.add("Ceil", 6, importUnary<Unary::Ceil>);
+  table.add("Reciprocal", 6, importUnary<Unary::Reciprocal>);
+  table.add("Sigmoid", 6, importUnary<Unary::Sigmoid>);
+  table.add("Relu", 6, importUnary<Unary::Relu>);
+  table.add("Identity", 1, importIdentity);
+  table.add("Dropout", 7, importDropout);
+  table.add("Cast", 6, importCast);
+}

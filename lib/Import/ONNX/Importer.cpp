@@ -1,0 +1,741 @@
+//===- Importer.cpp - ONNX graphs into the slm dialect ----------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Importer.h"
+#include "ModelReader.h"
+#include "slm/Import/ONNX/ImportONNX.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Path.h"
+#include "slm/Support/Shape.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::slm::onnx_import;
+
+//===----------------------------------------------------------------------===//
+// DimExpr and ImportedValue
+//===----------------------------------------------------------------------===//
+
+static bool dimLess(const std::pair<Value, int64_t> &a,
+                    const std::pair<Value, int64_t> &b) {
+  if (a.first != b.first)
+    return a.first.getAsOpaquePointer() < b.first.getAsOpaquePointer();
+  return a.second < b.second;
+}
+
+DimExpr DimExpr::dimOf(Value tensor, int64_t index) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  if (!type.isDynamicDim(index))
+    return constant(type.getDimSize(index));
+  return DimExpr{1, {{tensor, index}}};
+}
+
+DimExpr DimExpr::operator*(const DimExpr &other) const {
+  DimExpr result{factor * other.factor, dims};
+  if (result.factor == 0)
+    return constant(0);
+  result.dims.append(other.dims.begin(), other.dims.end());
+  llvm::sort(result.dims, dimLess);
+  return result;
+}
+
+std::optional<DimExpr> DimExpr::dividedBy(const DimExpr &other) const {
+  if (other.factor == 0 || factor % other.factor != 0)
+    return std::nullopt;
+  DimExpr result{factor / other.factor, dims};
+  for (const auto &d : other.dims) {
+    auto it = llvm::find(result.dims, d);
+    if (it == result.dims.end())
+      return std::nullopt;
+    result.dims.erase(it);
+  }
+  return result;
+}
+
+bool DimExpr::operator==(const DimExpr &other) const {
+  return factor == other.factor && dims == other.dims;
+}
+
+std::optional<SmallVector<int64_t>> ImportedValue::constantElements() const {
+  if (!elements)
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (const DimExpr &e : *elements) {
+    if (!e.isConstant())
+      return std::nullopt;
+    out.push_back(e.factor);
+  }
+  return out;
+}
+
+//===----------------------------------------------------------------------===//
+// NodeContext
+//===----------------------------------------------------------------------===//
+
+NodeContext::NodeContext(GraphImporter &importer, const onnx::NodeProto &node,
+                         std::string name, int64_t opset, Location loc)
+    : graph(importer), proto(node), nodeName(std::move(name)),
+      opsetVersion(opset), location(loc) {}
+
+OpBuilder &NodeContext::builder() { return graph.builder(); }
+MLIRContext *NodeContext::context() { return &graph.context(); }
+
+bool NodeContext::hasInput(int i) const {
+  return i >= 0 && i < proto.input_size() && !proto.input(i).empty();
+}
+
+ImportedValue *NodeContext::inputInfo(int i) {
+  if (!hasInput(i))
+    return nullptr;
+  return graph.lookup(proto.input(i));
+}
+
+Value NodeContext::input(int i) {
+  ImportedValue *info = inputInfo(i);
+  if (!info) {
+    (void)error("needs input " + llvm::Twine(i));
+    return {};
+  }
+  return graph.materialize(*info);
+}
+
+RankedTensorType NodeContext::inputType(int i) {
+  ImportedValue *info = inputInfo(i);
+  return info ? info->type : RankedTensorType();
+}
+
+ElementsAttr NodeContext::constantInput(int i) {
+  ImportedValue *info = inputInfo(i);
+  if (!info)
+    return {};
+  if (!info->value && info->constantElements())
+    graph.materialize(*info);
+  ElementsAttr attr;
+  if (info->value && matchPattern(info->value, m_Constant(&attr)))
+    return attr;
+  return {};
+}
+
+std::optional<SmallVector<int64_t>> NodeContext::constantInts(int i) {
+  ImportedValue *info = inputInfo(i);
+  if (!info)
+    return std::nullopt;
+  if (auto known = info->constantElements())
+    return known;
+  ElementsAttr attr = constantInput(i);
+  auto dense = dyn_cast_if_present<DenseIntElementsAttr>(attr);
+  if (!dense)
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (const APInt &v : dense.getValues<APInt>())
+    out.push_back(dense.getElementType().isInteger(1) ? v.getZExtValue()
+                                                       : v.getSExtValue());
+  return out;
+}
+
+const onnx::AttributeProto *NodeContext::attribute(StringRef name) const {
+  for (const onnx::AttributeProto &attr : proto.attribute())
+    if (attr.name() == name)
+      return &attr;
+  return nullptr;
+}
+
+int64_t NodeContext::intAttr(StringRef name, int64_t defaultValue) const {
+  const onnx::AttributeProto *attr = attribute(name);
+  return attr ? attr->i() : defaultValue;
+}
+
+float NodeContext::floatAttr(StringRef name, float defaultValue) const {
+  const onnx::AttributeProto *attr = attribute(name);
+  return attr ? attr->f() : defaultValue;
+}
+
+std::string NodeContext::stringAttr(StringRef name,
+                                    StringRef defaultValue) const {
+  const onnx::AttributeProto *attr = attribute(name);
+  return attr ? attr->s() : defaultValue.str();
+}
+
+std::optional<SmallVector<int64_t>>
+NodeContext::intsAttr(StringRef name) const {
+  const onnx::AttributeProto *attr = attribute(name);
+  if (!attr)
+    return std::nullopt;
+  return SmallVector<int64_t>(attr->ints().begin(), attr->ints().end());
+}
+
+bool NodeContext::hasOutput(int i) const {
+  return i >= 0 && i < proto.output_size() && !proto.output(i).empty();
+}
+
+void NodeContext::setOutput(int i, Value value, bool isUnsigned) {
+  if (!hasOutput(i))
+    return;
+  ImportedValue info;
+  info.value = value;
+  info.type = cast<RankedTensorType>(value.getType());
+  info.isUnsigned = isUnsigned;
+  // Small integer constants also carry their elements, for shape arithmetic.
+  DenseIntElementsAttr attr;
+  if (info.type.getRank() <= 1 && matchPattern(value, m_Constant(&attr)) &&
+      attr.getNumElements() <= 64) {
+    SmallVector<DimExpr> elements;
+    for (const APInt &v : attr.getValues<APInt>())
+      elements.push_back(DimExpr::constant(
+          info.type.getElementType().isInteger(1) ? v.getZExtValue()
+                                                  : v.getSExtValue()));
+    info.elements = std::move(elements);
+  }
+  graph.define(proto.output(i), std::move(info));
+}
+
+void NodeContext::setSymbolicOutput(int i, RankedTensorType type,
+                                    ArrayRef<DimExpr> elements) {
+  if (!hasOutput(i))
+    return;
+  ImportedValue info;
+  info.type = type;
+  info.elements = SmallVector<DimExpr>(elements.begin(), elements.end());
+  graph.define(proto.output(i), std::move(info));
+}
+
+LogicalResult NodeContext::error(const Twine &message) {
+  return emitError(location) << "node '" << nodeName << "' ("
+                             << proto.op_type() << "): " << message;
+}
+
+//===----------------------------------------------------------------------===//
+// OpTable
+//===----------------------------------------------------------------------===//
+
+void OpTable::add(StringRef opType, int64_t sinceVersion, OpHandler handler) {
+  auto &versions = entries[opType];
+  versions.emplace_back(sinceVersion, handler);
+  llvm::sort(versions, [](auto &a, auto &b) { return a.first < b.first; });
+}
+
+OpHandler OpTable::lookup(StringRef opType, int64_t opset) const {
+  auto it = entries.find(opType);
+  if (it == entries.end())
+    return nullptr;
+  OpHandler found = nullptr;
+  for (const auto &[since, handler] : it->second)
+    if (since <= opset)
+      found = handler;
+  return found;
+}
+
+int64_t OpTable::firstVersion(StringRef opType) const {
+  auto it = entries.find(opType);
+  return it == entries.end() ? 0 : it->second.front().first;
+}
+
+const OpTable &OpTable::get() {
+  static const OpTable table = [] {
+    OpTable t;
+    registerElementwiseOps(t);
+    registerShapeOps(t);
+    registerNeuralNetOps(t);
+    registerQuantizationOps(t);
+    return t;
+  }();
+  return table;
+}
+
+//===----------------------------------------------------------------------===//
+// GraphImporter
+//===----------------------------------------------------------------------===//
+
+GraphImporter::GraphImporter(MLIRContext &context, const std::string &baseDir,
+                             int64_t inlineConstantLimit)
+    : ctx(context), b(&context), baseDir(baseDir),
+      inlineLimit(inlineConstantLimit) {}
+
+ImportedValue *GraphImporter::lookup(StringRef name) {
+  auto it = values.find(name);
+  return it == values.end() ? nullptr : &it->second;
+}
+
+void GraphImporter::define(StringRef name, ImportedValue value) {
+  values[name] = std::move(value);
+}
+
+Type GraphImporter::convertElementType(int32_t dataType) {
+  switch (dataType) {
+  case onnx::TensorProto::FLOAT:
+    return b.getF32Type();
+  case onnx::TensorProto::DOUBLE:
+    return b.getF64Type();
+  case onnx::TensorProto::FLOAT16:
+    return b.getF16Type();
+  case onnx::TensorProto::BFLOAT16:
+    return b.getBF16Type();
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT8:
+    return b.getI8Type();
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16:
+    return b.getI16Type();
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    return b.getI32Type();
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
+    return b.getI64Type();
+  case onnx::TensorProto::BOOL:
+    return b.getI1Type();
+  default:
+    return {};
+  }
+}
+
+static bool isUnsignedType(int32_t dataType) {
+  return dataType == onnx::TensorProto::UINT8 ||
+         dataType == onnx::TensorProto::UINT16 ||
+         dataType == onnx::TensorProto::UINT32 ||
+         dataType == onnx::TensorProto::UINT64;
+}
+
+Value GraphImporter::constant(Location loc, TypedAttr attr) {
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+FailureOr<ImportedValue>
+GraphImporter::importTensor(const onnx::TensorProto &tensor, Location loc) {
+  Type elementType = convertElementType(tensor.data_type());
+  if (!elementType)
+    return emitError(loc) << "tensor '" << tensor.name()
+                          << "' has element type "
+                          << elementTypeName(tensor.data_type())
+                          << ", which slm does not support";
+  std::vector<char> bytes;
+  std::string error;
+  if (!readTensorBytes(tensor, baseDir, bytes, error))
+    return emitError(loc) << error;
+  auto type = RankedTensorType::get(
+      SmallVector<int64_t>(tensor.dims().begin(), tensor.dims().end()),
+      elementType);
+  TypedAttr attr;
+  if (elementType.isInteger(1)) {
+    SmallVector<bool> bits(bytes.begin(), bytes.end());
+    attr = DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+  } else if (type.getNumElements() <= inlineLimit) {
+    attr = DenseElementsAttr::getFromRawBuffer(type, bytes);
+  } else {
+    const int64_t alignment =
+        std::max<int64_t>(1, elementByteSize(tensor.data_type()));
+    std::string name = tensor.name().empty() ? std::string("constant")
+                                             : tensor.name();
+    attr = DenseResourceElementsAttr::get(
+        type, name,
+        HeapAsmResourceBlob::allocateAndCopyWithAlign(
+            ArrayRef<char>(bytes.data(), bytes.size()), alignment));
+  }
+  ImportedValue info;
+  info.value = constant(loc, attr);
+  info.type = type;
+  info.isUnsigned = isUnsignedType(tensor.data_type());
+  if (type.getRank() <= 1 && isa<IntegerType>(elementType)) {
+    if (auto dense = dyn_cast<DenseIntElementsAttr>(attr)) {
+      SmallVector<DimExpr> elements;
+      for (const APInt &v : dense.getValues<APInt>())
+        elements.push_back(DimExpr::constant(
+            elementType.isInteger(1) || info.isUnsigned ? v.getZExtValue()
+                                                        : v.getSExtValue()));
+      info.elements = std::move(elements);
+    }
+  }
+  return info;
+}
+
+Value GraphImporter::materializeIndex(Location loc, const DimExpr &expr) {
+  Value result = arith::ConstantIndexOp::create(b, loc, expr.factor);
+  if (expr.dims.empty())
+    return result;
+  Value product;
+  for (const auto &[tensor, index] : expr.dims) {
+    Value dim = tensor::DimOp::create(b, loc, tensor, index);
+    product = product ? arith::MulIOp::create(b, loc, product, dim).getResult()
+                      : dim;
+  }
+  if (expr.factor == 1)
+    return product;
+  return arith::MulIOp::create(b, loc, product, result);
+}
+
+Value GraphImporter::materializeShape(Location loc, ArrayRef<DimExpr> exprs) {
+  SmallVector<Value> elements;
+  for (const DimExpr &e : exprs)
+    elements.push_back(materializeIndex(loc, e));
+  return tensor::FromElementsOp::create(
+      b, loc,
+      RankedTensorType::get({static_cast<int64_t>(exprs.size())},
+                            b.getIndexType()),
+      elements);
+}
+
+Value GraphImporter::materialize(ImportedValue &info) {
+  if (info.value)
+    return info.value;
+  Location loc = b.getUnknownLoc();
+  Type elementType = info.type.getElementType();
+  if (auto known = info.constantElements()) {
+    TypedAttr attr;
+    if (elementType.isInteger(1)) {
+      SmallVector<bool> bits(known->begin(), known->end());
+      attr = DenseElementsAttr::get(info.type, ArrayRef<bool>(bits));
+    } else {
+      SmallVector<APInt> ints;
+      for (int64_t v : *known)
+        ints.push_back(APInt(elementType.getIntOrFloatBitWidth(), v,
+                             /*isSigned=*/true));
+      attr = DenseElementsAttr::get(info.type, ints);
+    }
+    info.value = constant(loc, attr);
+    return info.value;
+  }
+  SmallVector<Value> elements;
+  for (const DimExpr &e : *info.elements) {
+    Value index = materializeIndex(loc, e);
+    elements.push_back(
+        arith::IndexCastOp::create(b, loc, elementType, index));
+  }
+  info.value = tensor::FromElementsOp::create(b, loc, info.type, elements);
+  return info.value;
+}
+
+SmallVector<DimExpr> GraphImporter::shapeOf(Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<DimExpr> dims;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    dims.push_back(DimExpr::dimOf(tensor, i));
+  return dims;
+}
+
+SmallVector<int64_t> mlir::slm::onnx_import::staticShape(ArrayRef<DimExpr> dims) {
+  SmallVector<int64_t> shape;
+  for (const DimExpr &d : dims)
+    shape.push_back(d.isConstant() ? d.factor : ShapedType::kDynamic);
+  return shape;
+}
+
+Value GraphImporter::reshape(Location loc, Value input, ArrayRef<DimExpr> dims) {
+  auto inputType = cast<RankedTensorType>(input.getType());
+  auto resultType =
+      RankedTensorType::get(staticShape(dims), inputType.getElementType());
+  if (resultType == inputType && resultType.hasStaticShape())
+    return input;
+  Value shape;
+  if (resultType.getNumDynamicDims() > 1)
+    shape = materializeShape(loc, dims);
+  return slm::ReshapeOp::create(b, loc, resultType, input, shape);
+}
+
+std::optional<int64_t> mlir::slm::onnx_import::normalizeAxis(int64_t axis,
+                                                       int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return std::nullopt;
+  return axis < 0 ? axis + rank : axis;
+}
+
+Value mlir::slm::onnx_import::scalarConstant(NodeContext &node, Type elementType,
+                                       double value) {
+  auto type = RankedTensorType::get({}, elementType);
+  TypedAttr attr;
+  if (auto floatType = dyn_cast<FloatType>(elementType))
+    attr = DenseElementsAttr::get(type, FloatAttr::get(floatType, value));
+  else
+    attr = DenseElementsAttr::get(
+        type, IntegerAttr::get(elementType, static_cast<int64_t>(value)));
+  return node.importer().constant(node.loc(), attr);
+}
+
+LogicalResult mlir::slm::onnx_import::requireInputs(NodeContext &node, int count) {
+  for (int i = 0; i < count; ++i)
+    if (!node.hasInput(i))
+      return node.error("needs " + Twine(count) + " inputs, input " + Twine(i) +
+                        " is missing");
+  return success();
+}
+
+RankedTensorType mlir::slm::onnx_import::broadcastType(NodeContext &node,
+                                                 RankedTensorType lhs,
+                                                 RankedTensorType rhs,
+                                                 Type elementType) {
+  ::slm::Shape a(lhs.getShape().begin(), lhs.getShape().end());
+  ::slm::Shape b(rhs.getShape().begin(), rhs.getShape().end());
+  std::optional<::slm::Shape> shape = ::slm::broadcastShapes(a, b);
+  if (!shape) {
+    (void)node.error("input shapes " + ::slm::formatShape(a) + " and " +
+                     ::slm::formatShape(b) + " do not broadcast");
+    return {};
+  }
+  return RankedTensorType::get(*shape, elementType);
+}
+
+Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc, Value value,
+                                     bool fromUnsigned, Type to,
+                                     bool toUnsigned) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Type from = type.getElementType();
+  if (from == to)
+    return value;
+  auto resultType = type.clone(to);
+  if (from.isIndex() || to.isIndex())
+    return arith::IndexCastOp::create(b, loc, resultType, value);
+  bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
+  if (to.isInteger(1)) {
+    // x != 0
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(
+                    type, fromFloat ? Attribute(b.getFloatAttr(from, 0.0))
+                                    : Attribute(b.getIntegerAttr(from, 0))));
+    if (!type.hasStaticShape()) {
+      SmallVector<Value> dynamic;
+      for (int64_t i = 0; i < type.getRank(); ++i)
+        if (type.isDynamicDim(i))
+          dynamic.push_back(tensor::DimOp::create(b, loc, value, i));
+      Value scalar = arith::ConstantOp::create(
+          b, loc, fromFloat ? TypedAttr(b.getFloatAttr(from, 0.0))
+                            : TypedAttr(b.getIntegerAttr(from, 0)));
+      zero = tensor::SplatOp::create(b, loc, type, scalar, dynamic);
+    }
+    if (fromFloat)
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, value,
+                                   zero);
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, value, zero);
+  }
+  if (fromFloat && toFloat) {
+    if (from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, loc, resultType, value);
+    return arith::TruncFOp::create(b, loc, resultType, value);
+  }
+  if (fromFloat)
+    return toUnsigned ? arith::FPToUIOp::create(b, loc, resultType, value)
+                            .getResult()
+                      : arith::FPToSIOp::create(b, loc, resultType, value)
+                            .getResult();
+  if (toFloat)
+    return fromUnsigned || from.isInteger(1)
+               ? arith::UIToFPOp::create(b, loc, resultType, value).getResult()
+               : arith::SIToFPOp::create(b, loc, resultType, value).getResult();
+  unsigned fromBits = from.getIntOrFloatBitWidth(),
+           toBits = to.getIntOrFloatBitWidth();
+  if (fromBits < toBits)
+    return fromUnsigned || from.isInteger(1)
+               ? arith::ExtUIOp::create(b, loc, resultType, value).getResult()
+               : arith::ExtSIOp::create(b, loc, resultType, value).getResult();
+  return arith::TruncIOp::create(b, loc, resultType, value);
+}
+
+FailureOr<RankedTensorType>
+GraphImporter::convertValueInfo(const onnx::ValueInfoProto &info, Location loc,
+                                bool &isUnsigned) {
+  if (!info.type().has_tensor_type())
+    return emitError(loc) << "graph value '" << info.name()
+                          << "' is not a tensor; slm supports tensors only";
+  const onnx::TypeProto::Tensor &tensorType = info.type().tensor_type();
+  Type elementType = convertElementType(tensorType.elem_type());
+  if (!elementType)
+    return emitError(loc) << "graph value '" << info.name()
+                          << "' has element type "
+                          << elementTypeName(tensorType.elem_type())
+                          << ", which slm does not support";
+  isUnsigned = isUnsignedType(tensorType.elem_type());
+  if (!tensorType.has_shape())
+    return emitError(loc) << "graph value '" << info.name()
+                          << "' has no shape; slm needs at least its rank";
+  SmallVector<int64_t> shape;
+  for (const onnx::TensorShapeProto::Dimension &dim :
+       tensorType.shape().dim()) {
+    if (dim.has_dim_value() && dim.dim_value() >= 0)
+      shape.push_back(dim.dim_value());
+    else
+      shape.push_back(ShapedType::kDynamic);
+  }
+  return RankedTensorType::get(shape, elementType);
+}
+
+LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
+                                            int64_t opset, StringRef fileName) {
+  const OpTable &table = OpTable::get();
+  SmallVector<std::string> problems;
+  for (const onnx::NodeProto &node : graph.node()) {
+    std::string where = node.op_type() + " (node '" + node.name() + "'";
+    const std::string &domain = node.domain();
+    if (!domain.empty() && domain != "ai.onnx") {
+      problems.push_back(where + ", domain '" + domain + "')");
+      continue;
+    }
+    if (table.lookup(node.op_type(), opset))
+      continue;
+    int64_t first = table.firstVersion(node.op_type());
+    if (first)
+      problems.push_back(where + ", opset " + std::to_string(opset) +
+                         "; supported from opset " + std::to_string(first) +
+                         ")");
+    else
+      problems.push_back(where + ", opset " + std::to_string(opset) + ")");
+  }
+  if (problems.empty())
+    return success();
+  InFlightDiagnostic diag =
+      emitError(FileLineColLoc::get(&ctx, fileName, 0, 0))
+      << problems.size() << " node" << (problems.size() == 1 ? "" : "s")
+      << " use ONNX ops that slm does not support:";
+  for (const std::string &p : problems)
+    diag << "\n  " << p;
+  return failure();
+}
+
+LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
+                                         int64_t opset, StringRef name,
+                                         ModuleOp module, StringRef fileName) {
+  if (failed(checkSupported(graph, opset, fileName)))
+    return failure();
+  Location fileLoc = FileLineColLoc::get(&ctx, fileName, 0, 0);
+
+  llvm::StringSet<> initializerNames;
+  for (const onnx::TensorProto &t : graph.initializer())
+    initializerNames.insert(t.name());
+
+  // Arguments: graph inputs that are not initializers.
+  SmallVector<Type> argTypes;
+  SmallVector<const onnx::ValueInfoProto *> argInfos;
+  SmallVector<bool> argUnsigned;
+  for (const onnx::ValueInfoProto &input : graph.input()) {
+    if (initializerNames.contains(input.name()))
+      continue;
+    bool isUnsigned = false;
+    FailureOr<RankedTensorType> type =
+        convertValueInfo(input, fileLoc, isUnsigned);
+    if (failed(type))
+      return failure();
+    argTypes.push_back(*type);
+    argInfos.push_back(&input);
+    argUnsigned.push_back(isUnsigned);
+  }
+
+  b.setInsertionPointToEnd(module.getBody());
+  auto func = func::FuncOp::create(b, fileLoc, name,
+                                   b.getFunctionType(argTypes, {}));
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  for (auto [i, info] : llvm::enumerate(argInfos)) {
+    func.setArgAttr(i, "slm.name", b.getStringAttr(info->name()));
+    ImportedValue value;
+    value.value = body->getArgument(i);
+    value.type = cast<RankedTensorType>(argTypes[i]);
+    value.isUnsigned = argUnsigned[i];
+    define(info->name(), std::move(value));
+  }
+
+  for (const onnx::TensorProto &tensor : graph.initializer()) {
+    Location loc = NameLoc::get(b.getStringAttr(tensor.name()), fileLoc);
+    FailureOr<ImportedValue> value = importTensor(tensor, loc);
+    if (failed(value))
+      return failure();
+    define(tensor.name(), std::move(*value));
+  }
+
+  const OpTable &table = OpTable::get();
+  for (auto [index, node] : llvm::enumerate(graph.node())) {
+    std::string nodeName = node.name().empty()
+                               ? node.op_type() + "_" + std::to_string(index)
+                               : node.name();
+    Location loc = NameLoc::get(b.getStringAttr(nodeName), fileLoc);
+    for (const std::string &input : node.input())
+      if (!input.empty() && !lookup(input))
+        return emitError(loc) << "node '" << nodeName << "' ("
+                              << node.op_type() << "): input '" << input
+                              << "' is not defined by a graph input, an "
+                                 "initializer or an earlier node";
+    NodeContext context(*this, node, nodeName, opset, loc);
+    if (failed(table.lookup(node.op_type(), opset)(context)))
+      return failure();
+    for (const std::string &output : node.output())
+      if (!output.empty() && !lookup(output))
+        return emitError(loc) << "node '" << nodeName << "' ("
+                              << node.op_type() << "): output '" << output
+                              << "' was not produced (an optional output "
+                                 "slm does not compute)";
+  }
+
+  SmallVector<Value> results;
+  for (const onnx::ValueInfoProto &output : graph.output()) {
+    ImportedValue *value = lookup(output.name());
+    if (!value)
+      return emitError(fileLoc) << "graph output '" << output.name()
+                                << "' is not produced by any node";
+    results.push_back(materialize(*value));
+  }
+  func::ReturnOp::create(b, fileLoc, results);
+  func.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto [i, output] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, "slm.name", b.getStringAttr(output.name()));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
+  registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
+                  math::MathDialect, tensor::TensorDialect>();
+}
+
+OwningOpRef<ModuleOp>
+mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
+                          const ONNXImportOptions &options) {
+  context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
+                      math::MathDialect, tensor::TensorDialect>();
+  Location fileLoc = FileLineColLoc::get(&context, path, 0, 0);
+  onnx::ModelProto model;
+  std::string error;
+  if (!mlir::slm::onnx_import::readModelFile(path.str(), model, error)) {
+    emitError(fileLoc) << error;
+    return {};
+  }
+  int64_t opset = -1;
+  for (const onnx::OperatorSetIdProto &id : model.opset_import())
+    if (id.domain().empty() || id.domain() == "ai.onnx")
+      opset = id.version();
+  if (opset < 0) {
+    emitError(fileLoc) << "the model imports no opset of the default ONNX "
+                          "domain";
+    return {};
+  }
+  if (opset > 21) {
+    emitError(fileLoc) << "opset " << opset
+                       << " is newer than slm supports (up to 21)";
+    return {};
+  }
+
+  llvm::SmallString<256> baseDir(path);
+  llvm::sys::path::remove_filename(baseDir);
+  if (baseDir.empty())
+    baseDir = ".";
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  GraphImporter importer(context, std::string(baseDir),
+                         options.inlineConstantLimit);
+  if (failed(importer.importGraph(model.graph(), opset, options.functionName,
+                                  *module, path)))
+    return {};
+  if (failed(verify(*module)))
+    return {};
+  return module;
+}

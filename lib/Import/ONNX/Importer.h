@@ -1,0 +1,235 @@
+//===- Importer.h - ONNX graph importer internals ---------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// The pieces the per-op handler files share: how an imported value is
+// tracked (including shape arithmetic known at import time), the context a
+// handler sees, and the opset-versioned op table.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_LIB_IMPORT_ONNX_IMPORTER_H
+#define SLM_LIB_IMPORT_ONNX_IMPORTER_H
+
+#include "onnx/onnx_pb.h"
+
+#include "slm/IR/SLMOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <optional>
+
+namespace mlir::slm::onnx_import {
+
+using mlir::Location;
+using mlir::LogicalResult;
+using mlir::OpBuilder;
+using mlir::RankedTensorType;
+using mlir::Type;
+using mlir::Value;
+
+/// One extent known at import time: `factor` times the product of dimensions
+/// of tensors (`tensor.dim` at run time). A constant has no dimensions.
+struct DimExpr {
+  int64_t factor = 1;
+  llvm::SmallVector<std::pair<Value, int64_t>, 2> dims;
+
+  static DimExpr constant(int64_t c) { return DimExpr{c, {}}; }
+  /// Dimension `index` of `tensor`: a constant when static.
+  static DimExpr dimOf(Value tensor, int64_t index);
+
+  bool isConstant() const { return dims.empty(); }
+  DimExpr operator*(const DimExpr &other) const;
+  /// `this / other` when it divides exactly (symbols cancel, factors divide).
+  std::optional<DimExpr> dividedBy(const DimExpr &other) const;
+  bool operator==(const DimExpr &other) const;
+  bool operator!=(const DimExpr &other) const { return !(*this == other); }
+};
+
+/// What the importer knows of one ONNX value.
+struct ImportedValue {
+  /// The MLIR value; null while a symbolic value is not materialized yet.
+  Value value;
+  /// The value's type (known even before materialization).
+  RankedTensorType type;
+  /// For small 0-D/1-D integer or bool tensors computed from shapes and
+  /// constants: every element, known at import time.
+  std::optional<llvm::SmallVector<DimExpr>> elements;
+  /// ONNX unsigned integer types map onto signless MLIR integers; this keeps
+  /// the signedness for casts and quantization.
+  bool isUnsigned = false;
+
+  /// All elements known and constant.
+  std::optional<llvm::SmallVector<int64_t>> constantElements() const;
+};
+
+class GraphImporter;
+
+/// What a handler sees of one node.
+class NodeContext {
+public:
+  NodeContext(GraphImporter &importer, const onnx::NodeProto &node,
+              std::string name, int64_t opset, Location loc);
+
+  const onnx::NodeProto &node() const { return proto; }
+  int64_t opset() const { return opsetVersion; }
+  Location loc() const { return location; }
+  OpBuilder &builder();
+  mlir::MLIRContext *context();
+  GraphImporter &importer() { return graph; }
+
+  /// Number of inputs given (trailing optional inputs may be absent).
+  int numInputs() const { return proto.input_size(); }
+  /// True when input `i` is present (not missing, not the empty name).
+  bool hasInput(int i) const;
+  /// Input `i`, materialized. Null (after an error) when absent.
+  Value input(int i);
+  /// The tracked information of input `i`; null when absent.
+  ImportedValue *inputInfo(int i);
+  /// Type of input `i`.
+  RankedTensorType inputType(int i);
+  /// Contents of input `i` when it is a constant (inline or resource).
+  mlir::ElementsAttr constantInput(int i);
+  /// Integer contents of input `i` when known at import time.
+  std::optional<llvm::SmallVector<int64_t>> constantInts(int i);
+
+  /// Attribute accessors with defaults.
+  const onnx::AttributeProto *attribute(llvm::StringRef name) const;
+  int64_t intAttr(llvm::StringRef name, int64_t defaultValue) const;
+  float floatAttr(llvm::StringRef name, float defaultValue) const;
+  std::string stringAttr(llvm::StringRef name, llvm::StringRef defaultValue) const;
+  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name) const;
+
+  /// Defines output `i` as `value`.
+  void setOutput(int i, Value value, bool isUnsigned = false);
+  /// Defines output `i` symbolically (materialized on first use).
+  void setSymbolicOutput(int i, RankedTensorType type,
+                         llvm::ArrayRef<DimExpr> elements);
+  /// Number of outputs the node declares.
+  int numOutputs() const { return proto.output_size(); }
+  /// True when output `i` is used by the graph (declared, non-empty name).
+  bool hasOutput(int i) const;
+
+  /// Emits "node 'name' (Op): message" and returns failure.
+  LogicalResult error(const llvm::Twine &message);
+
+private:
+  GraphImporter &graph;
+  const onnx::NodeProto &proto;
+  std::string nodeName;
+  int64_t opsetVersion;
+  Location location;
+};
+
+/// A handler imports one node; it reports problems through `NodeContext::error`.
+using OpHandler = LogicalResult (*)(NodeContext &node);
+
+/// Handlers keyed by op type and the opset version from which each applies.
+class OpTable {
+public:
+  /// `handler` imports `opType` for opsets >= `sinceVersion` (until the next
+  /// registered version of the same op).
+  void add(llvm::StringRef opType, int64_t sinceVersion, OpHandler handler);
+  /// The handler for `opType` at `opset`, or null.
+  OpHandler lookup(llvm::StringRef opType, int64_t opset) const;
+  /// The lowest opset any handler of `opType` supports, or 0 when none.
+  int64_t firstVersion(llvm::StringRef opType) const;
+
+  /// The table with every supported op.
+  static const OpTable &get();
+
+private:
+  llvm::StringMap<llvm::SmallVector<std::pair<int64_t, OpHandler>, 2>> entries;
+};
+
+// Per-family registration, one file each.
+void registerElementwiseOps(OpTable &table);
+void registerShapeOps(OpTable &table);
+void registerNeuralNetOps(OpTable &table);
+void registerQuantizationOps(OpTable &table);
+
+/// The importer of one graph into one function.
+class GraphImporter {
+public:
+  GraphImporter(mlir::MLIRContext &context, const std::string &baseDir,
+                int64_t inlineConstantLimit);
+
+  OpBuilder &builder() { return b; }
+  mlir::MLIRContext &context() { return ctx; }
+
+  /// Looks a value up by ONNX name; null when undefined.
+  ImportedValue *lookup(llvm::StringRef name);
+  /// Defines an ONNX name.
+  void define(llvm::StringRef name, ImportedValue value);
+  /// The MLIR value of `info`, materializing symbolic contents.
+  Value materialize(ImportedValue &info);
+
+  /// The MLIR element type of an ONNX element type (null when unsupported).
+  Type convertElementType(int32_t dataType);
+  /// A constant op for `tensor` (inline or resource). Null after an error.
+  mlir::FailureOr<ImportedValue> importTensor(const onnx::TensorProto &tensor,
+                                              Location loc);
+  /// A constant value of type `type` from the attribute `attr`.
+  Value constant(Location loc, mlir::TypedAttr attr);
+  /// An index value for `expr` (tensor.dim / arith ops).
+  Value materializeIndex(Location loc, const DimExpr &expr);
+  /// A 1-D index tensor with one entry per expression.
+  Value materializeShape(Location loc, llvm::ArrayRef<DimExpr> exprs);
+  /// The dimensions of `tensor` as expressions.
+  llvm::SmallVector<DimExpr> shapeOf(Value tensor);
+  /// Reshapes `input` to `dims`, with a shape operand when needed.
+  Value reshape(Location loc, Value input, llvm::ArrayRef<DimExpr> dims);
+
+  /// Imports the graph into a function named `name` in `module`.
+  LogicalResult importGraph(const onnx::GraphProto &graph, int64_t opset,
+                            llvm::StringRef name, mlir::ModuleOp module,
+                            llvm::StringRef fileName);
+
+private:
+  LogicalResult checkSupported(const onnx::GraphProto &graph, int64_t opset,
+                               llvm::StringRef fileName);
+  mlir::FailureOr<RankedTensorType> convertValueInfo(
+      const onnx::ValueInfoProto &info, mlir::Location loc, bool &isUnsigned);
+
+  mlir::MLIRContext &ctx;
+  OpBuilder b;
+  std::string baseDir;
+  int64_t inlineLimit;
+  llvm::StringMap<ImportedValue> values;
+  unsigned resourceCounter = 0;
+};
+
+/// Shared helpers for handlers.
+
+/// Normalizes an ONNX axis for `rank`; std::nullopt when out of range.
+std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
+
+/// The shape of a tensor type as expressions (dynamic extents of `value`).
+llvm::SmallVector<int64_t> staticShape(llvm::ArrayRef<DimExpr> dims);
+
+/// A splat constant of `elementType` holding `value`, as a 0-D tensor.
+Value scalarConstant(NodeContext &node, Type elementType, double value);
+
+/// Fails with an error unless the node has at least `count` inputs present.
+LogicalResult requireInputs(NodeContext &node, int count);
+
+/// The numpy broadcast of two shapes as a tensor type of `elementType`;
+/// null (after an error on the node) when they do not broadcast.
+RankedTensorType broadcastType(NodeContext &node, RankedTensorType lhs,
+                               RankedTensorType rhs, Type elementType);
+
+/// Converts `value` to the element type `to` (tensor-wise arith casts);
+/// signedness of integers comes from the flags.
+Value castElements(OpBuilder &b, Location loc, Value value, bool fromUnsigned,
+                   Type to, bool toUnsigned);
+
+} // namespace mlir::slm::onnx_import
+
+#endif // SLM_LIB_IMPORT_ONNX_IMPORTER_H

@@ -1,0 +1,234 @@
+//===- QuantizationOps.cpp - ONNX quantized ops -----------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// QuantizeLinear DequantizeLinear DynamicQuantizeLinear MatMulInteger
+// QLinearMatMul, spelled out in slm arithmetic with their exact ONNX
+// semantics (round half to even, saturation). The quantization passes
+// recognise these forms around weights and turn them into
+// slm.dequantize_weight and integer kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Importer.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::slm::onnx_import;
+
+namespace {
+/// A scale or zero point reshaped to broadcast along `axis` of a rank-`rank`
+/// tensor (per-axis quantization), or left alone when it is a scalar.
+Value alongAxis(NodeContext &node, Value v, int64_t axis, int64_t rank) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getRank() == 0 || (type.getRank() == 1 && type.getDimSize(0) == 1))
+    return v;
+  SmallVector<DimExpr> dims(rank, DimExpr::constant(1));
+  dims[axis] = DimExpr::dimOf(v, 0);
+  return node.importer().reshape(node.loc(), v, dims);
+}
+
+/// (float(x) - float(zp)) * scale
+Value dequantize(NodeContext &node, Value x, bool xUnsigned, Value scale,
+                 Value zeroPoint, bool zpUnsigned) {
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  auto xType = cast<RankedTensorType>(x.getType());
+  Type f = cast<RankedTensorType>(scale.getType()).getElementType();
+  auto fType = xType.clone(f);
+  Value xf = castElements(b, loc, x, xUnsigned, f, false);
+  if (zeroPoint) {
+    Value zf = castElements(b, loc, zeroPoint, zpUnsigned, f, false);
+    xf = mlir::slm::SubOp::create(b, loc, fType, xf, zf);
+  }
+  return mlir::slm::MulOp::create(b, loc, fType, xf, scale);
+}
+
+/// saturate(round_half_even(x / scale) + zp) in the integer type of `zp`.
+Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
+               Type intType, bool isUnsigned) {
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  auto xType = cast<RankedTensorType>(x.getType());
+  Type f = xType.getElementType();
+  Value q = mlir::slm::DivOp::create(b, loc, xType, x, scale);
+  q = math::RoundEvenOp::create(b, loc, q);
+  if (zeroPoint)
+    q = mlir::slm::AddOp::create(
+        b, loc, xType, q,
+        castElements(b, loc, zeroPoint, isUnsigned, f, false));
+  unsigned bits = intType.getIntOrFloatBitWidth();
+  double lo = isUnsigned ? 0.0 : -std::ldexp(1.0, bits - 1);
+  double hi = isUnsigned ? std::ldexp(1.0, bits) - 1 : std::ldexp(1.0, bits - 1) - 1;
+  q = mlir::slm::MaxOp::create(b, loc, xType, q, scalarConstant(node, f, lo));
+  q = mlir::slm::MinOp::create(b, loc, xType, q, scalarConstant(node, f, hi));
+  return castElements(b, loc, q, false, intType, isUnsigned);
+}
+} // namespace
+
+static LogicalResult importDequantizeLinear(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  Value x = node.input(0);
+  int64_t rank = node.inputType(0).getRank();
+  std::optional<int64_t> axis =
+      rank ? normalizeAxis(node.intAttr("axis", 1), rank) : 0;
+  if (!axis)
+    return node.error("axis is out of range");
+  if (node.opset() >= 21 && node.intAttr("block_size", 0) != 0)
+    return node.error("blocked quantization (block_size) is not supported");
+  Value scale = alongAxis(node, node.input(1), *axis, rank);
+  Value zp = node.hasInput(2) ? alongAxis(node, node.input(2), *axis, rank)
+                              : Value();
+  node.setOutput(0, dequantize(node, x, node.inputInfo(0)->isUnsigned, scale,
+                               zp, zp && node.inputInfo(2)->isUnsigned));
+  return success();
+}
+
+static LogicalResult importQuantizeLinear(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  Value x = node.input(0);
+  int64_t rank = node.inputType(0).getRank();
+  std::optional<int64_t> axis =
+      rank ? normalizeAxis(node.intAttr("axis", 1), rank) : 0;
+  if (!axis)
+    return node.error("axis is out of range");
+  if (node.opset() >= 21 && node.intAttr("block_size", 0) != 0)
+    return node.error("blocked quantization (block_size) is not supported");
+  Value scale = alongAxis(node, node.input(1), *axis, rank);
+  Value zp;
+  Type intType = node.builder().getI8Type();
+  bool isUnsigned = true; // uint8 when no zero point is given
+  if (node.hasInput(2)) {
+    zp = alongAxis(node, node.input(2), *axis, rank);
+    intType = node.inputType(2).getElementType();
+    isUnsigned = node.inputInfo(2)->isUnsigned;
+  }
+  node.setOutput(0, quantize(node, x, scale, zp, intType, isUnsigned),
+                 isUnsigned);
+  return success();
+}
+
+/// y_scale = (max(x, 0) - min(x, 0)) / 255, y_zp = saturate(round(-min / s)),
+/// y = saturate(round(x / s) + y_zp), all uint8.
+static LogicalResult importDynamicQuantizeLinear(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value x = node.input(0);
+  auto type = cast<RankedTensorType>(x.getType());
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  Type f = type.getElementType();
+  auto scalar = RankedTensorType::get({}, f);
+  SmallVector<int64_t> all;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    all.push_back(i);
+  auto reduce = [&](mlir::slm::ReduceKind kind) -> Value {
+    if (all.empty())
+      return x;
+    return mlir::slm::ReduceOp::create(b, loc, scalar, kind, x, all, false);
+  };
+  Value zero = scalarConstant(node, f, 0);
+  Value hi = mlir::slm::MaxOp::create(b, loc, scalar,
+                                      reduce(mlir::slm::ReduceKind::max), zero);
+  Value lo = mlir::slm::MinOp::create(b, loc, scalar,
+                                      reduce(mlir::slm::ReduceKind::min), zero);
+  Value scale = mlir::slm::DivOp::create(
+      b, loc, scalar, mlir::slm::SubOp::create(b, loc, scalar, hi, lo),
+      scalarConstant(node, f, 255));
+  // zp = saturate(round(0 - lo / scale)) in [0, 255].
+  Value zpf = mlir::slm::SubOp::create(
+      b, loc, scalar, zero, mlir::slm::DivOp::create(b, loc, scalar, lo, scale));
+  zpf = math::RoundEvenOp::create(b, loc, zpf);
+  zpf = mlir::slm::MaxOp::create(b, loc, scalar, zpf, zero);
+  zpf = mlir::slm::MinOp::create(b, loc, scalar, zpf,
+                                 scalarConstant(node, f, 255));
+  Value zp = castElements(b, loc, zpf, false, b.getI8Type(), true);
+  node.setOutput(0, quantize(node, x, scale, zp, b.getI8Type(), true), true);
+  node.setOutput(1, scale);
+  node.setOutput(2, zp, true);
+  return success();
+}
+
+/// Integer matmul with zero points, accumulated in int32.
+static LogicalResult importMatMulInteger(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  auto widen = [&](int i) {
+    return castElements(b, loc, node.input(i), node.inputInfo(i)->isUnsigned,
+                        b.getI32Type(), false);
+  };
+  Value a = widen(0), w = widen(1);
+  auto aType = cast<RankedTensorType>(a.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  if (node.hasInput(2)) {
+    // a_zero_point: scalar or per row of A ([M]); broadcast over K.
+    Value zp = widen(2);
+    if (cast<RankedTensorType>(zp.getType()).getRank() == 1 &&
+        cast<RankedTensorType>(zp.getType()).getDimSize(0) != 1)
+      zp = node.importer().reshape(loc, zp,
+                                   {DimExpr::dimOf(zp, 0), DimExpr::constant(1)});
+    a = mlir::slm::SubOp::create(b, loc, aType, a, zp);
+  }
+  if (node.hasInput(3)) {
+    // b_zero_point: scalar or per column of B ([N]).
+    Value zp = widen(3);
+    w = mlir::slm::SubOp::create(b, loc, wType, w, zp);
+  }
+  if (aType.getRank() < 2 || wType.getRank() < 2)
+    return node.error("A and B must have rank >= 2");
+  SmallVector<int64_t> shape(aType.getShape().begin(), aType.getShape().end() - 1);
+  shape.push_back(wType.getShape().back());
+  if (aType.getRank() < wType.getRank())
+    return node.error("B may not have more batch dimensions than A");
+  node.setOutput(0, mlir::slm::MatMulOp::create(
+                        b, loc, RankedTensorType::get(shape, b.getI32Type()),
+                        a, w));
+  return success();
+}
+
+/// dequantize both, multiply in float, quantize with the output parameters.
+static LogicalResult importQLinearMatMul(NodeContext &node) {
+  if (failed(requireInputs(node, 8)))
+    return failure();
+  Value a = dequantize(node, node.input(0), node.inputInfo(0)->isUnsigned,
+                       node.input(1), node.input(2),
+                       node.inputInfo(2)->isUnsigned);
+  auto bType = node.inputType(3);
+  int64_t bRank = bType.getRank();
+  Value bScale = node.input(4), bZp = node.input(5);
+  // Per-column parameters of B broadcast along its last axis already.
+  Value bf = dequantize(node, node.input(3), node.inputInfo(3)->isUnsigned,
+                        bScale, bZp, node.inputInfo(5)->isUnsigned);
+  (void)bRank;
+  auto aType = cast<RankedTensorType>(a.getType());
+  auto bfType = cast<RankedTensorType>(bf.getType());
+  if (aType.getRank() != 2 || bfType.getRank() != 2)
+    return node.error("slm supports 2-D QLinearMatMul only");
+  Value y = mlir::slm::MatMulOp::create(
+      node.builder(), node.loc(),
+      RankedTensorType::get({aType.getDimSize(0), bfType.getDimSize(1)},
+                            aType.getElementType()),
+      a, bf);
+  Type intType = node.inputType(7).getElementType();
+  bool isUnsigned = node.inputInfo(7)->isUnsigned;
+  node.setOutput(0, quantize(node, y, node.input(6), node.input(7), intType,
+                             isUnsigned),
+                 isUnsigned);
+  return success();
+}
+
+void mlir::slm::onnx_import::registerQuantizationOps(OpTable &table) {
+  table.add("DequantizeLinear", 10, importDequantizeLinear);
+  table.add("QuantizeLinear", 10, importQuantizeLinear);
+  table.add("DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
+  table.add("MatMulInteger", 10, importMatMulInteger);
+  table.add("QLinearMatMul", 10, importQLinearMatMul);
+}
