@@ -14,8 +14,20 @@
 
 using namespace mlir;
 
+void slm::buildSLMRaisePipeline(OpPassManager &pm) {
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createSLMRaiseLinear());
+  pm.addPass(createSLMRaiseLayerNorm());
+  pm.addPass(createSLMRaiseGelu());
+  pm.addPass(createSLMRaiseAttention());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void slm::buildSLMOptimizationPipeline(OpPassManager &pm,
                                        const CompileOptions &options) {
+  if (options.raise)
+    buildSLMRaisePipeline(pm);
   pm.addPass(createCanonicalizerPass());
   if (options.fuseLinearActivation)
     pm.addPass(createSLMFuseLinearActivation());
@@ -26,6 +38,9 @@ void slm::buildSLMOptimizationPipeline(OpPassManager &pm,
 namespace {
 struct OptimizationPipelineOptions
     : PassPipelineOptions<OptimizationPipelineOptions> {
+  Option<bool> raise{*this, "raise",
+                     llvm::cl::desc("Raise to transformer ops first"),
+                     llvm::cl::init(true)};
   Option<bool> fuseLinearActivation{
       *this, "fuse-linear-activation",
       llvm::cl::desc("Fold activations into linear epilogues"),
@@ -34,11 +49,17 @@ struct OptimizationPipelineOptions
 } // namespace
 
 void slm::registerSLMPipelines() {
+  PassPipelineRegistration<>(
+      "slm-raise",
+      "Raise imported ONNX graphs to transformer ops: linear layers, layer "
+      "norms, GELUs, attention",
+      [](OpPassManager &pm) { buildSLMRaisePipeline(pm); });
   PassPipelineRegistration<OptimizationPipelineOptions>(
       "slm-optimize",
       "The graph-level slm pipeline slmc runs: canonicalize, fuse, clean up",
       [](OpPassManager &pm, const OptimizationPipelineOptions &cli) {
         CompileOptions options;
+        options.raise = cli.raise;
         options.fuseLinearActivation = cli.fuseLinearActivation;
         buildSLMOptimizationPipeline(pm, options);
       });

@@ -4,11 +4,16 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/IR/SLMConstants.h"
 #include "slm/IR/SLMOps.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::slm;
@@ -98,7 +103,18 @@ OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
 }
 
 OpFoldResult PowOp::fold(FoldAdaptor adaptor) {
-  return foldRightIdentity(getLhs(), adaptor.getRhs(), getType(), 1.0);
+  if (OpFoldResult r = foldRightIdentity(getLhs(), adaptor.getRhs(),
+                                         getType(), 1.0))
+    return r;
+  return foldSplatFloats(
+      adaptor.getLhs(), adaptor.getRhs(), getType(),
+      [](APFloat a, const APFloat &b) {
+        bool losesInfo = false;
+        APFloat result(std::pow(a.convertToDouble(), b.convertToDouble()));
+        result.convert(a.getSemantics(), APFloat::rmNearestTiesToEven,
+                       &losesInfo);
+        return result;
+      });
 }
 
 OpFoldResult MaxOp::fold(FoldAdaptor adaptor) {
@@ -135,6 +151,8 @@ OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
                                         it.value(); }) &&
       getInput().getType() == getType())
     return getInput();
+  if (adaptor.getInput() && getType().hasStaticShape())
+    return transposeConstant(adaptor.getInput(), getType(), getPermutation());
   return {};
 }
 
@@ -166,10 +184,14 @@ OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
   RankedTensorType type = getType();
   if (getInput().getType() == type && type.hasStaticShape())
     return getInput();
-  // A constant reshapes at compile time.
-  if (auto dense = dyn_cast_if_present<DenseElementsAttr>(adaptor.getInput()))
-    if (type.hasStaticShape())
+  // A constant reshapes at compile time; a resource keeps its blob.
+  if (type.hasStaticShape()) {
+    if (auto dense = dyn_cast_if_present<DenseElementsAttr>(adaptor.getInput()))
       return dense.reshape(type);
+    if (auto resource =
+            dyn_cast_if_present<DenseResourceElementsAttr>(adaptor.getInput()))
+      return DenseResourceElementsAttr::get(type, resource.getRawHandle());
+  }
   return {};
 }
 

@@ -15,12 +15,18 @@ namespace slm {
 /// fusion, code generation) adds its switches here, so that the driver, the
 /// Python package and tests build the same pipeline.
 struct CompileOptions {
+  /// Raise imported graphs to transformer ops (--slm-raise) first.
+  bool raise = true;
   /// Fold activations into linear epilogues (--slm-fuse-linear-activation).
   bool fuseLinearActivation = true;
 };
 
+/// Adds the raising pipeline: linear layers, layer norms, GELUs and
+/// attention recognised in imported graphs (--slm-raise).
+void buildSLMRaisePipeline(OpPassManager &pm);
+
 /// Adds the graph-level optimization pipeline on the slm dialect:
-/// canonicalization, then each enabled fusion, then cleanup.
+/// raising (when enabled), canonicalization, each enabled fusion, cleanup.
 void buildSLMOptimizationPipeline(OpPassManager &pm,
                                   const CompileOptions &options);
 

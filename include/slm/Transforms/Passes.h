@@ -11,6 +11,12 @@
 
 namespace mlir {
 class RewritePatternSet;
+namespace arith {
+class ArithDialect;
+} // namespace arith
+namespace tensor {
+class TensorDialect;
+} // namespace tensor
 namespace slm {
 class SLMDialect;
 
@@ -19,6 +25,14 @@ class SLMDialect;
 
 /// Adds the patterns of --slm-fuse-linear-activation to `patterns`.
 void populateFuseLinearActivationPatterns(RewritePatternSet &patterns);
+/// Adds the patterns of --slm-raise-linear to `patterns`.
+void populateRaiseLinearPatterns(RewritePatternSet &patterns);
+/// Adds the patterns of --slm-raise-layer-norm to `patterns`.
+void populateRaiseLayerNormPatterns(RewritePatternSet &patterns);
+/// Adds the patterns of --slm-raise-gelu to `patterns`.
+void populateRaiseGeluPatterns(RewritePatternSet &patterns);
+/// Adds the patterns of --slm-raise-attention to `patterns`.
+void populateRaiseAttentionPatterns(RewritePatternSet &patterns);
 
 #define GEN_PASS_REGISTRATION
 #include "slm/Transforms/Passes.h.inc"

@@ -59,4 +59,120 @@ def SLMModelStats : Pass<"slm-model-stats", "::mlir::ModuleOp"> {
   ];
 }
 
+def SLMRaiseLinear : Pass<"slm-raise-linear"> {
+  let summary = "Raise matmuls by constant weights (plus bias adds) to slm.linear";
+  let description = [{
+    `slm.matmul %x, %W` with a constant `[K, N]` weight (or the transpose of
+    one, as `Gemm` with `transB` imports) becomes `slm.linear` with the
+    weight stored `[N, K]` (the transpose of a constant folds); a following
+    `slm.add` of a `[N]` constant becomes its bias.
+
+    Before:
+    ```mlir
+    %y = slm.matmul %x, %w : (tensor<?x?x64xf32>, tensor<64x256xf32>) -> tensor<?x?x256xf32>
+    %z = slm.add %y, %b : (tensor<?x?x256xf32>, tensor<256xf32>) -> tensor<?x?x256xf32>
+    ```
+    After:
+    ```mlir
+    %z = slm.linear %x, %wt, %b : (tensor<?x?x64xf32>, tensor<256x64xf32>, tensor<256xf32>) -> tensor<?x?x256xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect"];
+}
+
+def SLMRaiseLayerNorm : Pass<"slm-raise-layer-norm"> {
+  let summary = "Raise the spelled-out LayerNorm to slm.layer_norm";
+  let description = [{
+    Matches `(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)` over the
+    trailing axes (also `* rsqrt(..)`, `d * d` for the square), with an
+    optional constant scale and shift in either operand order: what PyTorch
+    exports below opset 17.
+
+    Before:
+    ```mlir
+    %m = slm.reduce <mean> %x axes [-1] keep_dims : tensor<?x64xf32> -> tensor<?x1xf32>
+    %d = slm.sub %x, %m : (tensor<?x64xf32>, tensor<?x1xf32>) -> tensor<?x64xf32>
+    %p = slm.pow %d, %two : (tensor<?x64xf32>, tensor<f32>) -> tensor<?x64xf32>
+    %v = slm.reduce <mean> %p axes [-1] keep_dims : tensor<?x64xf32> -> tensor<?x1xf32>
+    %e = slm.add %v, %eps : (tensor<?x1xf32>, tensor<f32>) -> tensor<?x1xf32>
+    %s = math.sqrt %e : tensor<?x1xf32>
+    %n = slm.div %d, %s : (tensor<?x64xf32>, tensor<?x1xf32>) -> tensor<?x64xf32>
+    %g = slm.mul %n, %gamma : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %y = slm.add %g, %beta : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %y = slm.layer_norm %x, %gamma, %beta {epsilon = 1.0e-05 : f64, axis = 1 : i64}
+        : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect"];
+}
+
+def SLMRaiseGelu : Pass<"slm-raise-gelu"> {
+  let summary = "Raise spelled-out GELUs (erf and tanh forms) to slm.gelu";
+  let description = [{
+    `x * 0.5 * (1 + erf(x / sqrt(2)))` and
+    `x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))`, with the
+    products in any order and association, `x / sqrt(2)` or
+    `x * (1/sqrt(2))`, `pow(x, 3)` or `x * x * x`.
+
+    Before:
+    ```mlir
+    %s = slm.div %x, %sqrt2 : (tensor<?x128xf32>, tensor<f32>) -> tensor<?x128xf32>
+    %e = math.erf %s : tensor<?x128xf32>
+    %a = slm.add %e, %one : (tensor<?x128xf32>, tensor<f32>) -> tensor<?x128xf32>
+    %m = slm.mul %x, %a : (tensor<?x128xf32>, tensor<?x128xf32>) -> tensor<?x128xf32>
+    %g = slm.mul %m, %half : (tensor<?x128xf32>, tensor<f32>) -> tensor<?x128xf32>
+    ```
+    After:
+    ```mlir
+    %g = slm.gelu %x : tensor<?x128xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect"];
+}
+
+def SLMRaiseAttention : Pass<"slm-raise-attention"> {
+  let summary = "Raise scaled dot-product attention subgraphs to slm.attention";
+  let description = [{
+    Finds `softmax(scale * Q K^T + mask) V` with the head split and merge
+    wherever the exporter put them: batch-first (`[B, S, E] -> [B, H, S, D]`,
+    as HF models), or sequence-first with batch and heads merged
+    (`[S, B, E] -> [B*H, S, D]`, as `nn.MultiheadAttention`); scale by Mul
+    or Div on Q, K or the scores; an additive mask, a select (ONNX Where)
+    mask in either branch order, or none. Fused QKV projections (one
+    linear, then slices) and separate ones both work. A select mask that is
+    a slice of a constant lower-triangular buffer becomes `causal`.
+
+    Dimensions are labelled with the atoms they are made of (the outer
+    dimensions of each projection, heads, head width); labels are pushed
+    through transposes and reshapes, where dynamic extents are compared as
+    products of tensor dimensions.
+
+    Before (HF style, with the mask omitted):
+    ```mlir
+    %qh = slm.reshape %q, %s4 : (tensor<?x?x64xf32>, tensor<4xindex>) -> tensor<?x?x4x16xf32>
+    %qt = slm.transpose %qh [0, 2, 1, 3] : tensor<?x?x4x16xf32> -> tensor<?x4x?x16xf32>
+    %kh = slm.reshape %k, %s4 : (tensor<?x?x64xf32>, tensor<4xindex>) -> tensor<?x?x4x16xf32>
+    %kt = slm.transpose %kh [0, 2, 3, 1] : tensor<?x?x4x16xf32> -> tensor<?x4x16x?xf32>
+    %vh = slm.reshape %v, %s4 : (tensor<?x?x64xf32>, tensor<4xindex>) -> tensor<?x?x4x16xf32>
+    %vt = slm.transpose %vh [0, 2, 1, 3] : tensor<?x?x4x16xf32> -> tensor<?x4x?x16xf32>
+    %s = slm.matmul %qt, %kt : (tensor<?x4x?x16xf32>, tensor<?x4x16x?xf32>) -> tensor<?x4x?x?xf32>
+    %ss = slm.div %s, %four : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+    %p = slm.softmax %ss axis 3 : tensor<?x4x?x?xf32>
+    %c = slm.matmul %p, %vt : (tensor<?x4x?x?xf32>, tensor<?x4x?x16xf32>) -> tensor<?x4x?x16xf32>
+    %ct = slm.transpose %c [0, 2, 1, 3] : tensor<?x4x?x16xf32> -> tensor<?x?x4x16xf32>
+    %o = slm.reshape %ct, %s3 : (tensor<?x?x4x16xf32>, tensor<3xindex>) -> tensor<?x?x64xf32>
+    ```
+    After:
+    ```mlir
+    %o = slm.attention %q, %k, %v {num_heads = 4 : i64}
+        : (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) -> tensor<?x?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // SLM_TRANSFORMS_PASSES_TD

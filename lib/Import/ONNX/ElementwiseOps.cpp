@@ -38,6 +38,23 @@ static std::optional<DimExpr> evaluate(Binary kind, const DimExpr &a,
   }
   if (kind == Binary::Equal && a == b)
     return DimExpr::constant(1);
+  // An extent (a product of dimensions, factor > 0) is never negative: that
+  // decides comparisons against negative constants such as Reshape's -1.
+  auto nonNegative = [](const DimExpr &e) { return e.factor >= 0; };
+  if (!a.isConstant() && nonNegative(a) && b.isConstant() && b.factor < 0) {
+    if (kind == Binary::Equal || kind == Binary::Less ||
+        kind == Binary::LessOrEqual)
+      return DimExpr::constant(0);
+    if (kind == Binary::Greater || kind == Binary::GreaterOrEqual)
+      return DimExpr::constant(1);
+  }
+  if (!b.isConstant() && nonNegative(b) && a.isConstant() && a.factor < 0) {
+    if (kind == Binary::Equal || kind == Binary::Greater ||
+        kind == Binary::GreaterOrEqual)
+      return DimExpr::constant(0);
+    if (kind == Binary::Less || kind == Binary::LessOrEqual)
+      return DimExpr::constant(1);
+  }
   if (!a.isConstant() || !b.isConstant())
     return std::nullopt;
   int64_t x = a.factor, y = b.factor;

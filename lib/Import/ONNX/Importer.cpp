@@ -636,6 +636,17 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
   b.setInsertionPointToStart(body);
   for (auto [i, info] : llvm::enumerate(argInfos)) {
     func.setArgAttr(i, "slm.name", b.getStringAttr(info->name()));
+    // Symbolic dimension names ("batch", "seq"): inputs that share a name
+    // share the extent, which raising and shape checks rely on.
+    SmallVector<Attribute> dimNames;
+    bool anyNamed = false;
+    for (const auto &dim : info->type().tensor_type().shape().dim()) {
+      dimNames.push_back(b.getStringAttr(dim.has_dim_param() ? dim.dim_param()
+                                                             : ""));
+      anyNamed |= dim.has_dim_param() && !dim.dim_param().empty();
+    }
+    if (anyNamed)
+      func.setArgAttr(i, "slm.dim_names", b.getArrayAttr(dimNames));
     ImportedValue value;
     value.value = body->getArgument(i);
     value.type = cast<RankedTensorType>(argTypes[i]);

@@ -15,6 +15,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "slm/IR/SLMConstants.h"
 
 #include <climits>
 
@@ -66,8 +68,15 @@ static LogicalResult importConstant(NodeContext &node) {
 static LogicalResult importShape(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
-  Value x = node.input(0);
-  SmallVector<DimExpr> dims = node.importer().shapeOf(x);
+  // A static shape needs no value; a dynamic one refers to the tensor.
+  ImportedValue *info = node.inputInfo(0);
+  SmallVector<DimExpr> dims;
+  if (info->type.hasStaticShape()) {
+    for (int64_t d : info->type.getShape())
+      dims.push_back(DimExpr::constant(d));
+  } else {
+    dims = node.importer().shapeOf(node.input(0));
+  }
   int64_t rank = dims.size();
   // Opset 15: start/end select a range of dimensions (clamped).
   auto clampAxis = [&](int64_t a) {
@@ -116,6 +125,24 @@ static LogicalResult importReshape(NodeContext &node) {
   if (shapeType.getRank() != 1 || shapeType.isDynamicDim(0))
     return node.error("the shape input must be a 1-D tensor of known length");
   bool allowZero = node.opset() >= 14 && node.intAttr("allowzero", 0) != 0;
+  // A shape value reshaped to 0-D or 1-D keeps its known elements.
+  ImportedValue *xInfo = node.inputInfo(0);
+  if (xInfo->elements && shapeInfo->constantElements() &&
+      shapeInfo->constantElements()->size() <= 1) {
+    int64_t n = xInfo->elements->size();
+    auto target = *shapeInfo->constantElements();
+    if (target.empty() ? n == 1
+                       : (target[0] == -1 || target[0] == n ||
+                          (target[0] == 0 && !allowZero &&
+                           xInfo->type.getRank() == 1))) {
+      SmallVector<int64_t> shape;
+      if (!target.empty())
+        shape.push_back(n);
+      node.setSymbolicOutput(0, RankedTensorType::get(shape, xInfo->type.getElementType()),
+                             *xInfo->elements);
+      return success();
+    }
+  }
 
   if (!shapeInfo->elements) {
     // A shape computed at run time: every extent is dynamic.
@@ -522,10 +549,21 @@ static Value extractSlice(NodeContext &node, Value x,
     shape.push_back(r.staticSize);
   }
   auto type = cast<RankedTensorType>(x.getType());
-  return tensor::ExtractSliceOp::create(
-      node.builder(), node.loc(),
-      RankedTensorType::get(shape, type.getElementType()), x, offsets, sizes,
-      strides);
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  // Slices of weights (split in_proj matrices and biases) are taken now, so
+  // that the pieces are constants again.
+  ElementsAttr constant;
+  std::optional<SmallVector<int64_t>> staticOffsets =
+      getConstantIntValues(offsets);
+  std::optional<SmallVector<int64_t>> staticStrides =
+      getConstantIntValues(strides);
+  if (resultType.hasStaticShape() && staticOffsets && staticStrides &&
+      matchPattern(x, m_Constant(&constant)))
+    if (Attribute sliced = mlir::slm::sliceConstant(
+            constant, resultType, *staticOffsets, *staticStrides))
+      return node.importer().constant(node.loc(), cast<TypedAttr>(sliced));
+  return tensor::ExtractSliceOp::create(node.builder(), node.loc(), resultType,
+                                        x, offsets, sizes, strides);
 }
 
 /// The full range of every axis of `x`.
@@ -544,14 +582,82 @@ static SmallVector<SliceRange> fullRanges(NodeContext &node, Value x) {
   return ranges;
 }
 
+/// Slice whose bounds are DimExprs: constant starts >= 0, ends that are
+/// constants or extents, unit steps.
+static LogicalResult importSymbolicSlice(NodeContext &node,
+                                         ArrayRef<DimExpr> starts,
+                                         ArrayRef<DimExpr> ends) {
+  int64_t rank = node.inputType(0).getRank();
+  SmallVector<int64_t> axes;
+  if (node.hasInput(3)) {
+    auto given = node.constantInts(3);
+    if (!given)
+      return node.error("axes computed at run time are not supported");
+    axes = *given;
+  } else {
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  }
+  if (node.hasInput(4)) {
+    auto steps = node.constantInts(4);
+    if (!steps || llvm::any_of(*steps, [](int64_t s) { return s != 1; }))
+      return node.error("slices with run-time bounds need unit steps");
+  }
+  if (ends.size() != starts.size() || axes.size() != starts.size())
+    return node.error("starts, ends and axes differ in length");
+  Value x = node.input(0);
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  SmallVector<SliceRange> ranges = fullRanges(node, x);
+  auto type = cast<RankedTensorType>(x.getType());
+  for (size_t i = 0; i < axes.size(); ++i) {
+    std::optional<int64_t> axis = normalizeAxis(axes[i], rank);
+    if (!axis)
+      return node.error("axis " + Twine(axes[i]) + " is out of range");
+    if (!starts[i].isConstant() || starts[i].factor < 0 ||
+        (ends[i].isConstant() && ends[i].factor < 0))
+      return node.error("slices with run-time bounds need constant, "
+                        "non-negative starts and non-negative ends");
+    int64_t start = starts[i].factor;
+    // end = min(end, extent), size = end - start.
+    Value end = node.importer().materializeIndex(loc, ends[i]);
+    Value extent = type.isDynamicDim(*axis)
+                       ? tensor::DimOp::create(b, loc, x, *axis).getResult()
+                       : arith::ConstantIndexOp::create(b, loc, type.getDimSize(*axis))
+                             .getResult();
+    end = arith::MinSIOp::create(b, loc, end, extent);
+    Value size = arith::SubIOp::create(
+        b, loc, end, arith::ConstantIndexOp::create(b, loc, start));
+    int64_t staticSize = ShapedType::kDynamic;
+    if (ends[i].isConstant() && !type.isDynamicDim(*axis))
+      staticSize = std::max<int64_t>(
+          0, std::min(ends[i].factor, type.getDimSize(*axis)) - start);
+    ranges[*axis] = {b.getIndexAttr(start),
+                     staticSize == ShapedType::kDynamic
+                         ? OpFoldResult(size)
+                         : OpFoldResult(b.getIndexAttr(staticSize)),
+                     b.getIndexAttr(1), staticSize};
+  }
+  node.setOutput(0, extractSlice(node, x, ranges),
+                 node.inputInfo(0)->isUnsigned);
+  return success();
+}
+
 static LogicalResult importSlice(NodeContext &node) {
   if (failed(requireInputs(node, 3)))
     return failure();
   ImportedValue *data = node.inputInfo(0);
   int64_t rank = data->type.getRank();
   auto starts = node.constantInts(1), ends = node.constantInts(2);
-  if (!starts || !ends)
+  if (!starts || !ends) {
+    // Bounds from shape arithmetic (x[:, :s] with s = x.size(1)): a range
+    // [start, end) of one axis, start constant, end an extent.
+    ImportedValue *startInfo = node.inputInfo(1), *endInfo = node.inputInfo(2);
+    if (startInfo->elements && endInfo->elements)
+      return importSymbolicSlice(node, *startInfo->elements,
+                                 *endInfo->elements);
     return node.error("starts and ends computed at run time are not supported");
+  }
   SmallVector<int64_t> axes, steps(starts->size(), 1);
   if (node.hasInput(3)) {
     auto given = node.constantInts(3);

@@ -1,0 +1,29 @@
+//===- MatchUtils.h - Matching helpers for raising patterns -----*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_TRANSFORMS_MATCHUTILS_H
+#define SLM_TRANSFORMS_MATCHUTILS_H
+
+#include "mlir/IR/Value.h"
+
+#include <optional>
+
+namespace mlir::slm {
+
+/// The value of a splat floating-point constant (any shape, typically 0-D),
+/// or std::nullopt.
+std::optional<double> getSplatConstant(Value value);
+
+/// True when `value` is a splat constant within a relative `tolerance` of
+/// `expected`.
+bool isSplatNear(Value value, double expected, double tolerance = 1e-4);
+
+/// True when `value` is a constant tensor (inline or resource): weights.
+bool isConstantTensor(Value value);
+
+} // namespace mlir::slm
+
+#endif // SLM_TRANSFORMS_MATCHUTILS_H
