@@ -23,6 +23,7 @@
 #include "slm/IR/SLMOps.h"
 #include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
+#include "slm/Transforms/Raise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -326,22 +327,6 @@ std::optional<Layout> propagate(Operation *op, const Layout &layout,
   SmallVector<Atom> atoms;
   for (const auto &dim : layout)
     atoms.append(dim.begin(), dim.end());
-  if (getenv("SLM_DEBUG_RAISE")) {
-    llvm::errs() << "reshape " << reshape << "\n  atoms:";
-    for (Atom a : atoms) {
-      Extent e = sizes.of(a);
-      llvm::errs() << " [" << (int)a << ":" << e.factor;
-      for (auto &d : e.dims) llvm::errs() << "*" << d.first.getAsOpaquePointer() << "#" << d.second;
-      llvm::errs() << "]";
-    }
-    llvm::errs() << "\n  targets:";
-    for (const Extent &e : *extents) {
-      llvm::errs() << " [" << e.factor;
-      for (auto &d : e.dims) llvm::errs() << "*" << d.first.getAsOpaquePointer() << "#" << d.second;
-      llvm::errs() << "]";
-    }
-    llvm::errs() << "\n";
-  }
   Layout out;
   size_t next = 0;
   for (const Extent &target : *extents) {
@@ -542,13 +527,15 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
   LogicalResult matchAndRewrite(SoftmaxOp softmax,
                                 PatternRewriter &rewriter) const override {
     std::string why;
-    if (failed(match(softmax, rewriter, why)))
-      { if (getenv("SLM_DEBUG_RAISE")) llvm::errs() << "attention: " << why << "\n"; return rewriter.notifyMatchFailure(softmax, why); }
+    if (failed(match(softmax, &rewriter, why)))
+      return rewriter.notifyMatchFailure(softmax, why);
     return success();
   }
 
-  LogicalResult match(SoftmaxOp softmax, PatternRewriter &rewriter,
-                      std::string &why) const {
+  /// Matches the attention block around `softmax`; with a rewriter, also
+  /// replaces it (only once everything matched).
+  static LogicalResult match(SoftmaxOp softmax, PatternRewriter *rewriterOrNull,
+                             std::string &why) {
     RankedTensorType scoresType = softmax.getType();
     int64_t rank = scoresType.getRank();
     if (rank < 3 || static_cast<int64_t>(softmax.getAxis()) != rank - 1) {
@@ -751,6 +738,9 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
         return failure();
 
     // Build the attention op: nothing below fails.
+    if (!rewriterOrNull)
+      return success();
+    PatternRewriter &rewriter = *rewriterOrNull;
     Location loc = softmax.getLoc();
     rewriter.setInsertionPointAfterValue(root);
     Value query = batchFirst(rewriter, loc, *q, *qSeq);
@@ -877,6 +867,18 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
   }
 };
 
+} // namespace
+
+std::string mlir::slm::explainAttentionMismatch(Operation *op) {
+  auto softmax = dyn_cast<SoftmaxOp>(op);
+  if (!softmax)
+    return "not a softmax";
+  std::string why;
+  return succeeded(RaiseAttention::match(softmax, nullptr, why)) ? std::string()
+                                                                 : why;
+}
+
+namespace {
 struct SLMRaiseAttentionPass
     : mlir::slm::impl::SLMRaiseAttentionBase<SLMRaiseAttentionPass> {
   void runOnOperation() override {

@@ -13,6 +13,7 @@
 #include "slm/IR/SLMOps.h"
 #include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
+#include "slm/Transforms/Raise.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/PatternMatch.h"
@@ -130,38 +131,33 @@ static MulOp findGeluRoot(Value onePlus, Value x) {
   return {};
 }
 
-namespace {
-struct RaiseErfGelu : OpRewritePattern<math::ErfOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(math::ErfOp op,
-                                PatternRewriter &rewriter) const override {
-    Value x = matchScaled(op.getOperand(), 1.0 / std::sqrt(2.0));
-    if (!x)
-      return rewriter.notifyMatchFailure(op, "erf input is not x / sqrt(2)");
-    if (!op->hasOneUse())
-      return rewriter.notifyMatchFailure(op, "erf has several uses");
-    Operation *user = *op->getUsers().begin();
-    Value onePlus = user->getNumResults() == 1 ? user->getResult(0) : Value();
-    if (!onePlus || matchOnePlus(onePlus) != op.getResult())
-      return rewriter.notifyMatchFailure(op, "erf is not in 1 + erf(..)");
-    MulOp root = findGeluRoot(onePlus, x);
-    if (!root)
-      return rewriter.notifyMatchFailure(op, "no x * 0.5 * (1 + erf) product");
-    rewriter.replaceOpWithNewOp<GeluOp>(root, x, GeluApproximation::none);
-    return success();
-  }
+/// A GELU found in the IR: the product that computes it and its input.
+struct GeluMatch {
+  MulOp root;
+  Value input;
+  GeluApproximation approximation;
 };
 
-struct RaiseTanhGelu : OpRewritePattern<math::TanhOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(math::TanhOp op,
-                                PatternRewriter &rewriter) const override {
-    Value inner = matchScaled(op.getOperand(), std::sqrt(2.0 / M_PI));
+/// Matches the GELU around `op` (math.erf or math.tanh) without changing the
+/// IR; on failure `why` says what is missing.
+static FailureOr<GeluMatch> matchGelu(Operation *op, std::string &why) {
+  Value x;
+  GeluApproximation approximation;
+  if (auto erf = dyn_cast<math::ErfOp>(op)) {
+    approximation = GeluApproximation::none;
+    x = matchScaled(erf.getOperand(), 1.0 / std::sqrt(2.0));
+    if (!x) {
+      why = "the erf input is not x / sqrt(2)";
+      return failure();
+    }
+  } else if (auto tanh = dyn_cast<math::TanhOp>(op)) {
+    approximation = GeluApproximation::tanh;
+    Value inner = matchScaled(tanh.getOperand(), std::sqrt(2.0 / M_PI));
     auto add = inner ? inner.getDefiningOp<AddOp>() : AddOp();
-    if (!add)
-      return rewriter.notifyMatchFailure(op, "tanh input is not c * (x + ..)");
-    // x + 0.044715 * x^3, either order.
-    Value x;
+    if (!add) {
+      why = "the tanh input is not sqrt(2/pi) * (x + ..)";
+      return failure();
+    }
     for (auto [candidate, cubic] : {std::pair(add.getLhs(), add.getRhs()),
                                     std::pair(add.getRhs(), add.getLhs())}) {
       Value cube = matchScaled(cubic, 0.044715);
@@ -170,18 +166,49 @@ struct RaiseTanhGelu : OpRewritePattern<math::TanhOp> {
         break;
       }
     }
-    if (!x)
-      return rewriter.notifyMatchFailure(op, "no x + 0.044715 x^3");
-    if (!op->hasOneUse())
-      return rewriter.notifyMatchFailure(op, "tanh has several uses");
-    Operation *user = *op->getUsers().begin();
-    Value onePlus = user->getNumResults() == 1 ? user->getResult(0) : Value();
-    if (!onePlus || matchOnePlus(onePlus) != op.getResult())
-      return rewriter.notifyMatchFailure(op, "tanh is not in 1 + tanh(..)");
-    MulOp root = findGeluRoot(onePlus, x);
-    if (!root)
-      return rewriter.notifyMatchFailure(op, "no x * 0.5 * (1 + tanh) product");
-    rewriter.replaceOpWithNewOp<GeluOp>(root, x, GeluApproximation::tanh);
+    if (!x) {
+      why = "the tanh input has no x + 0.044715 * x^3";
+      return failure();
+    }
+  } else {
+    why = "not an erf or tanh";
+    return failure();
+  }
+  if (!op->hasOneUse()) {
+    why = "the erf/tanh result has several uses";
+    return failure();
+  }
+  Operation *user = *op->getUsers().begin();
+  Value onePlus = user->getNumResults() == 1 ? user->getResult(0) : Value();
+  if (!onePlus || matchOnePlus(onePlus) != op->getResult(0)) {
+    why = "the erf/tanh is not inside 1 + (..)";
+    return failure();
+  }
+  MulOp root = findGeluRoot(onePlus, x);
+  if (!root) {
+    why = "no product x * 0.5 * (1 + ..)";
+    return failure();
+  }
+  return GeluMatch{root, x, approximation};
+}
+
+std::string mlir::slm::explainGeluMismatch(Operation *op) {
+  std::string why;
+  return succeeded(matchGelu(op, why)) ? std::string() : why;
+}
+
+namespace {
+template <typename OpTy>
+struct RaiseGelu : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    std::string why;
+    FailureOr<GeluMatch> match = matchGelu(op, why);
+    if (failed(match))
+      return rewriter.notifyMatchFailure(op, why);
+    rewriter.replaceOpWithNewOp<GeluOp>(match->root, match->input,
+                                        match->approximation);
     return success();
   }
 };
@@ -197,5 +224,6 @@ struct SLMRaiseGeluPass : mlir::slm::impl::SLMRaiseGeluBase<SLMRaiseGeluPass> {
 } // namespace
 
 void mlir::slm::populateRaiseGeluPatterns(RewritePatternSet &patterns) {
-  patterns.add<RaiseErfGelu, RaiseTanhGelu>(patterns.getContext());
+  patterns.add<RaiseGelu<math::ErfOp>, RaiseGelu<math::TanhOp>>(
+      patterns.getContext());
 }

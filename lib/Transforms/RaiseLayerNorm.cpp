@@ -15,6 +15,7 @@
 #include "slm/IR/SLMOps.h"
 #include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
+#include "slm/Transforms/Raise.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -53,24 +54,116 @@ static bool isSquareOf(Value value, Value d) {
   return mul && mul.getLhs() == d && mul.getRhs() == d;
 }
 
-/// A constant with the normalized shape (or broadcastable [1.., N]), reshaped
-/// to exactly `shape`; null otherwise.
-static Value affineParameter(Value value, ArrayRef<int64_t> shape,
-                             PatternRewriter &rewriter, Location loc) {
+/// A constant with the normalized shape, or one that only adds leading 1s.
+static bool isAffineParameter(Value value, ArrayRef<int64_t> shape) {
   auto type = cast<RankedTensorType>(value.getType());
   if (!isConstantTensor(value) || !type.hasStaticShape())
-    return {};
+    return false;
   int64_t n = 1;
   for (int64_t d : shape)
     n *= d;
-  if (type.getNumElements() != n ||
-      !type.getShape().take_back(shape.size()).equals(shape))
-    return {};
-  if (type.getShape() == shape)
-    return value;
-  return ReshapeOp::create(rewriter, loc,
-                           RankedTensorType::get(shape, type.getElementType()),
-                           value, Value());
+  return type.getNumElements() == n &&
+         type.getShape().take_back(shape.size()).equals(shape);
+}
+
+/// A LayerNorm found in the IR.
+struct LayerNormMatch {
+  Value input, gamma, beta; // gamma, beta may be null
+  Value root;               // the value the layer norm replaces
+  double epsilon;
+  int64_t axis;
+  SmallVector<int64_t> normalizedShape;
+};
+
+/// Matches the LayerNorm that starts at the mean `mean`, without changing
+/// the IR; on failure `why` says what is missing.
+static FailureOr<LayerNormMatch> matchLayerNorm(ReduceOp mean,
+                                                std::string &why) {
+  std::optional<int64_t> axis = trailingMeanAxis(mean);
+  if (!axis) {
+    why = "not a keep-dims mean over trailing axes";
+    return failure();
+  }
+  Value x = mean.getInput();
+  SubOp centered;
+  for (Operation *user : mean->getUsers())
+    if (auto sub = dyn_cast<SubOp>(user);
+        sub && sub.getLhs() == x && sub.getType() == x.getType())
+      centered = sub;
+  if (!centered) {
+    why = "the mean is not subtracted from its input";
+    return failure();
+  }
+  Value d = centered.getResult();
+  Value normalized, denominator;
+  for (Operation *user : d.getUsers()) {
+    if (auto div = dyn_cast<DivOp>(user); div && div.getLhs() == d) {
+      if (auto sqrt = div.getRhs().getDefiningOp<math::SqrtOp>()) {
+        normalized = div.getResult();
+        denominator = sqrt.getOperand();
+      }
+    } else if (auto mul = dyn_cast<MulOp>(user)) {
+      Value other = mul.getLhs() == d ? mul.getRhs() : mul.getLhs();
+      if (auto rsqrt = other.getDefiningOp<math::RsqrtOp>()) {
+        normalized = mul.getResult();
+        denominator = rsqrt.getOperand();
+      }
+    }
+  }
+  if (!normalized || normalized.getType() != x.getType()) {
+    why = "the centered value is not divided by sqrt(var + eps)";
+    return failure();
+  }
+  auto addEps = denominator.getDefiningOp<AddOp>();
+  if (!addEps) {
+    why = "no var + eps";
+    return failure();
+  }
+  Value var = addEps.getLhs(), epsValue = addEps.getRhs();
+  if (!getSplatConstant(epsValue))
+    std::swap(var, epsValue);
+  std::optional<double> eps = getSplatConstant(epsValue);
+  auto varMean = var.getDefiningOp<ReduceOp>();
+  if (!eps || trailingMeanAxis(varMean) != axis ||
+      !isSquareOf(varMean.getInput(), d)) {
+    why = "the variance is not mean((x - mean)^2) + a constant";
+    return failure();
+  }
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(x.getType()).getShape();
+  LayerNormMatch match{x, {}, {}, normalized, *eps, *axis,
+                       SmallVector<int64_t>(shape.drop_front(*axis))};
+  if (llvm::any_of(match.normalizedShape, ShapedType::isDynamic)) {
+    why = "the normalized dimensions are dynamic";
+    return failure();
+  }
+  // Optional scale, then shift, in either operand order.
+  if (match.root.hasOneUse())
+    if (auto mul = dyn_cast<MulOp>(*match.root.getUsers().begin());
+        mul && mul.getType() == x.getType()) {
+      Value other = mul.getLhs() == match.root ? mul.getRhs() : mul.getLhs();
+      if (isAffineParameter(other, match.normalizedShape)) {
+        match.gamma = other;
+        match.root = mul.getResult();
+      }
+    }
+  if (match.root.hasOneUse())
+    if (auto add = dyn_cast<AddOp>(*match.root.getUsers().begin());
+        add && add.getType() == x.getType()) {
+      Value other = add.getLhs() == match.root ? add.getRhs() : add.getLhs();
+      if (isAffineParameter(other, match.normalizedShape)) {
+        match.beta = other;
+        match.root = add.getResult();
+      }
+    }
+  return match;
+}
+
+std::string mlir::slm::explainLayerNormMismatch(Operation *op) {
+  std::string why;
+  auto mean = dyn_cast<ReduceOp>(op);
+  if (!mean)
+    return "not a mean";
+  return succeeded(matchLayerNorm(mean, why)) ? std::string() : why;
 }
 
 namespace {
@@ -78,84 +171,31 @@ struct RaiseLayerNorm : OpRewritePattern<ReduceOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ReduceOp mean,
                                 PatternRewriter &rewriter) const override {
-    std::optional<int64_t> axis = trailingMeanAxis(mean);
-    if (!axis)
-      return rewriter.notifyMatchFailure(mean, "not a trailing keep-dims mean");
-    Value x = mean.getInput();
-    // d = x - mean: the sub that uses this mean with x.
-    SubOp centered;
-    for (Operation *user : mean->getUsers())
-      if (auto sub = dyn_cast<SubOp>(user);
-          sub && sub.getLhs() == x && sub.getType() == x.getType())
-        centered = sub;
-    if (!centered)
-      return rewriter.notifyMatchFailure(mean, "no x - mean(x)");
-    Value d = centered.getResult();
-    // var = mean(d^2) and the normalization that uses d.
-    Value normalized, denominator;
-    for (Operation *user : d.getUsers()) {
-      if (auto div = dyn_cast<DivOp>(user); div && div.getLhs() == d) {
-        auto sqrt = div.getRhs().getDefiningOp<math::SqrtOp>();
-        if (sqrt) {
-          normalized = div.getResult();
-          denominator = sqrt.getOperand();
-        }
-      } else if (auto mul = dyn_cast<MulOp>(user)) {
-        Value other = mul.getLhs() == d ? mul.getRhs() : mul.getLhs();
-        if (auto rsqrt = other.getDefiningOp<math::RsqrtOp>()) {
-          normalized = mul.getResult();
-          denominator = rsqrt.getOperand();
-        }
-      }
-    }
-    if (!normalized || normalized.getType() != x.getType())
-      return rewriter.notifyMatchFailure(mean, "no d / sqrt(var + eps)");
-    auto addEps = denominator.getDefiningOp<AddOp>();
-    if (!addEps)
-      return rewriter.notifyMatchFailure(mean, "no var + eps");
-    Value var = addEps.getLhs(), epsValue = addEps.getRhs();
-    if (!getSplatConstant(epsValue))
-      std::swap(var, epsValue);
-    std::optional<double> eps = getSplatConstant(epsValue);
-    auto varMean = var.getDefiningOp<ReduceOp>();
-    if (!eps || trailingMeanAxis(varMean) != axis ||
-        !isSquareOf(varMean.getInput(), d))
-      return rewriter.notifyMatchFailure(mean, "variance is not mean(d^2)");
-
-    // Optional scale and shift.
-    ArrayRef<int64_t> shape = cast<RankedTensorType>(x.getType()).getShape();
-    SmallVector<int64_t> normShape(shape.drop_front(*axis));
-    if (llvm::any_of(normShape, ShapedType::isDynamic))
-      return rewriter.notifyMatchFailure(mean, "dynamic normalized shape");
-    Location loc = mean.getLoc();
-    Value root = normalized, gamma, beta;
-    if (root.hasOneUse())
-      if (auto mul = dyn_cast<MulOp>(*root.getUsers().begin());
-          mul && mul.getType() == x.getType()) {
-        Value other = mul.getLhs() == root ? mul.getRhs() : mul.getLhs();
-        if ((gamma = affineParameter(other, normShape, rewriter, loc)))
-          root = mul.getResult();
-      }
-    if (root.hasOneUse())
-      if (auto add = dyn_cast<AddOp>(*root.getUsers().begin());
-          add && add.getType() == x.getType()) {
-        Value other = add.getLhs() == root ? add.getRhs() : add.getLhs();
-        if ((beta = affineParameter(other, normShape, rewriter, loc)))
-          root = add.getResult();
-      }
-    if (!gamma) {
-      auto type = RankedTensorType::get(
-          normShape, cast<RankedTensorType>(x.getType()).getElementType());
+    std::string why;
+    FailureOr<LayerNormMatch> match = matchLayerNorm(mean, why);
+    if (failed(match))
+      return rewriter.notifyMatchFailure(mean, why);
+    auto inputType = cast<RankedTensorType>(match->input.getType());
+    auto paramType = RankedTensorType::get(match->normalizedShape,
+                                           inputType.getElementType());
+    rewriter.setInsertionPointAfterValue(match->root);
+    Location loc = match->root.getLoc();
+    auto fit = [&](Value v) -> Value {
+      if (!v || v.getType() == paramType)
+        return v;
+      return ReshapeOp::create(rewriter, loc, paramType, v, Value());
+    };
+    Value gamma = fit(match->gamma);
+    if (!gamma)
       gamma = arith::ConstantOp::create(
           rewriter, loc,
-          DenseElementsAttr::get(type, rewriter.getFloatAttr(
-                                           type.getElementType(), 1.0)));
-    }
-    rewriter.setInsertionPointAfterValue(root);
+          DenseElementsAttr::get(paramType, rewriter.getFloatAttr(
+                                                paramType.getElementType(), 1.0)));
     auto layerNorm = LayerNormOp::create(
-        rewriter, root.getLoc(), cast<RankedTensorType>(x.getType()), x, gamma,
-        beta, rewriter.getF64FloatAttr(*eps), rewriter.getI64IntegerAttr(*axis));
-    rewriter.replaceAllUsesWith(root, layerNorm.getResult());
+        rewriter, loc, inputType, match->input, gamma, fit(match->beta),
+        rewriter.getF64FloatAttr(match->epsilon),
+        rewriter.getI64IntegerAttr(match->axis));
+    rewriter.replaceAllUsesWith(match->root, layerNorm.getResult());
     return success();
   }
 };

@@ -7,6 +7,7 @@
 #include "slm/IR/SLMOps.h"
 #include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
+#include "slm/Transforms/Raise.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -19,6 +20,27 @@ namespace mlir::slm {
 using namespace mlir;
 using namespace mlir::slm;
 
+/// Why matmul `op` is not a product with a weight ("" when it is).
+static std::string linearMismatch(MatMulOp op) {
+  RankedTensorType weightType = op.getRhs().getType();
+  if (weightType.getRank() != 2 || !weightType.hasStaticShape())
+    return "the right operand is not a static matrix";
+  if (!isa<FloatType>(weightType.getElementType()))
+    return "an integer product";
+  // A weight is a constant, or a transpose of one (Gemm with transB).
+  Value weight = op.getRhs();
+  auto transposed = weight.getDefiningOp<TransposeOp>();
+  if (!isConstantTensor(weight) &&
+      !(transposed && isConstantTensor(transposed.getInput())))
+    return "the right operand is not a constant weight";
+  return "";
+}
+
+std::string mlir::slm::explainLinearMismatch(Operation *op) {
+  auto matmul = dyn_cast<MatMulOp>(op);
+  return matmul ? linearMismatch(matmul) : "not a matmul";
+}
+
 namespace {
 /// matmul(x, W) with a constant 2-D W [K, N] -> linear(x, transpose(W)):
 /// the transpose of a constant folds, so the weight is stored [N, K].
@@ -26,17 +48,11 @@ struct MatMulToLinear : OpRewritePattern<MatMulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MatMulOp op,
                                 PatternRewriter &rewriter) const override {
-    RankedTensorType weightType = op.getRhs().getType();
-    if (weightType.getRank() != 2 || !weightType.hasStaticShape())
-      return rewriter.notifyMatchFailure(op, "rhs is not a static matrix");
-    if (!isa<FloatType>(weightType.getElementType()))
-      return rewriter.notifyMatchFailure(op, "integer product");
-    // A weight is a constant, or a transpose of one (Gemm with transB).
+    std::string why = linearMismatch(op);
+    if (!why.empty())
+      return rewriter.notifyMatchFailure(op, why);
     Value weight = op.getRhs();
-    auto transposed = weight.getDefiningOp<TransposeOp>();
-    if (!isConstantTensor(weight) &&
-        !(transposed && isConstantTensor(transposed.getInput())))
-      return rewriter.notifyMatchFailure(op, "rhs is not a weight");
+    RankedTensorType weightType = op.getRhs().getType();
     auto outIn = RankedTensorType::get(
         {weightType.getDimSize(1), weightType.getDimSize(0)},
         weightType.getElementType());

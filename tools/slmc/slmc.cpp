@@ -13,6 +13,7 @@
 #include "slm/IR/SLMDialect.h"
 #include "slm/Import/ONNX/ImportONNX.h"
 #include "slm/Pipelines/Pipelines.h"
+#include "slm/Transforms/Raise.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -51,6 +52,18 @@ cl::opt<EmitKind> emitKind(
                           "slm IR after graph optimization")),
     cl::cat(category));
 
+cl::opt<bool> raise(
+    "raise",
+    cl::desc("Raise imported graphs to transformer ops (linear, layer norm, "
+             "GELU, attention) before optimizing (default on)"),
+    cl::init(true), cl::cat(category));
+
+cl::opt<bool> report(
+    "report",
+    cl::desc("Print to stderr what raising produced and, for every candidate "
+             "left as it was, why"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<bool> fuseLinearActivation(
     "fuse-linear-activation",
     cl::desc("Fold GELU/ReLU into the preceding linear layer's epilogue "
@@ -88,7 +101,21 @@ static LogicalResult run(MLIRContext &context) {
                 "slm IR (.mlir)");
   }
 
+  // Raising first, so that the report sees its result before fusions
+  // change it.
+  if (raise) {
+    PassManager raisePm(&context, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(raisePm)))
+      return fail("bad pass manager options");
+    slm::buildSLMRaisePipeline(raisePm);
+    if (failed(raisePm.run(*module)))
+      return fail("raising '" + inputFilename + "' failed");
+  }
+  if (report)
+    slm::printRaiseReport(*module, llvm::errs());
+
   slm::CompileOptions options;
+  options.raise = false;
   options.fuseLinearActivation = fuseLinearActivation;
   PassManager pm(&context, ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
@@ -129,10 +156,12 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "slmc: the slm compiler for compressed transformer models\n\n"
-      "  slmc model.mlir -o out.mlir --emit=mlir\n\n"
-      "Reads slm IR, runs the graph optimization pipeline (canonicalization\n"
-      "and fusions) and writes the result. ONNX import, compression flags\n"
-      "and code generation to a shared library arrive in later releases.\n");
+      "  slmc model.onnx --emit=mlir --report -o model.mlir\n\n"
+      "Reads an ONNX model (opsets 13-21; external data from the model's\n"
+      "folder) or slm IR, raises the graph to transformer ops (linear, layer\n"
+      "norm, GELU, attention), runs the graph optimization pipeline\n"
+      "(canonicalization and fusions) and writes slm IR. Compression flags and\n"
+      "code generation to a shared library arrive in later releases.\n");
 
   DialectRegistry registry;
   registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
