@@ -15,6 +15,28 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.slm_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
+
+# Fixture scripts use Debian's Python (python3-onnx, python3-torch); a python3
+# earlier on PATH may lack them.
+python = "/usr/bin/python3"
+config.substitutions.append(("%python", python))
+config.substitutions.append(("%fixture", python + " " + os.path.join(
+    os.path.dirname(__file__), "Import", "ONNX", "Inputs", "make_fixture.py")))
+
+import subprocess
+
+
+def python_has(module):
+    return subprocess.run([python, "-c", "import " + module],
+                          capture_output=True).returncode == 0
+
+
+if python_has("onnx"):
+    config.available_features.add("onnx")
+if python_has("torch") and python_has("torchvision"):
+    config.available_features.add("torch")
+if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
+    config.available_features.add("onnx-testdata")
 config.substitutions.append(("%slm_src_root", config.slm_src_root))
 
 llvm_config.use_default_substitutions()

@@ -544,6 +544,7 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     }
     // Scores: matmul(Q, K^T), then scalings and at most one mask.
     double scale = 1.0;
+    bool scaledAfterwards = false; // a scaling seen between mask and softmax
     Value additiveMask, keepMask;
     bool invertKeep = false;
     Value s = softmax.getInput();
@@ -557,6 +558,10 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
       if (auto add = dyn_cast_if_present<AddOp>(op)) {
         if (additiveMask || keepMask) {
           why = "more than one mask";
+          return failure();
+        }
+        if (scaledAfterwards) {
+          why = "the scale applies to an additive mask";
           return failure();
         }
         bool lhsScores = leadsToMatMul(add.getLhs());
@@ -604,10 +609,7 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
           why = "scores are scaled by a non-constant";
           return failure();
         }
-        if (additiveMask) {
-          why = "the scale applies to an additive mask";
-          return failure();
-        }
+        scaledAfterwards = !additiveMask && !keepMask;
         scale *= isa<DivOp>(op) ? 1.0 / *c : *c;
         s = data;
         continue;

@@ -27,6 +27,13 @@ static std::string nodeName(Location loc) {
   return "";
 }
 
+/// A constant, or a transpose of one.
+static bool isWeight(Value value) {
+  if (auto transpose = value.getDefiningOp<TransposeOp>())
+    value = transpose.getInput();
+  return isConstantTensor(value);
+}
+
 void mlir::slm::printRaiseReport(ModuleOp module, llvm::raw_ostream &os) {
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal())
@@ -50,8 +57,7 @@ void mlir::slm::printRaiseReport(ModuleOp module, llvm::raw_ostream &os) {
         why = explainLayerNormMismatch(op);
       else if (auto matmul = dyn_cast<MatMulOp>(op);
                matmul && (isConstantTensor(matmul.getLhs()) ||
-                          isConstantTensor(matmul.getRhs()) ||
-                          matmul.getRhs().getDefiningOp<TransposeOp>()))
+                          isWeight(matmul.getRhs())))
         why = explainLinearMismatch(op);
       else
         return;

@@ -122,6 +122,14 @@ static bool resolveExternalPath(const std::string &location,
             "' must be a relative path inside the model's folder";
     return false;
   }
+  // Lexically first ("a/../../x"), then through symbolic links below.
+  llvm::SmallString<256> normalized(location);
+  path::remove_dots(normalized, /*remove_dot_dot=*/true);
+  if (normalized.starts_with("..")) {
+    error = "external data location '" + location +
+            "' escapes the model's folder";
+    return false;
+  }
   llvm::SmallString<256> realBase, realFile, joined(baseDir);
   path::append(joined, location);
   if (fs::real_path(baseDir, realBase) ||
