@@ -230,8 +230,10 @@ static LogicalResult importNot(NodeContext &node) {
 }
 
 namespace {
-enum class Unary { Sqrt, Erf, Tanh, Exp, Log, Neg, Abs, Sin, Cos, Floor, Ceil,
-                   Reciprocal, Sigmoid, Relu };
+enum class Unary { Sqrt, Erf, Tanh, Exp, Log, Neg, Abs, Sin, Cos, Tan, Sinh,
+                   Cosh, Asin, Acos, Atan, Asinh, Acosh, Atanh, Floor, Ceil,
+                   Round, Reciprocal, Sigmoid, Relu, Softplus, Softsign, IsNaN,
+                   Sign };
 } // namespace
 
 template <Unary kind>
@@ -244,7 +246,8 @@ static LogicalResult importUnary(NodeContext &node) {
   OpBuilder &b = node.builder();
   Location loc = node.loc();
   bool isFloat = isa<FloatType>(element);
-  if (!isFloat && kind != Unary::Neg && kind != Unary::Abs && kind != Unary::Relu)
+  if (!isFloat && kind != Unary::Neg && kind != Unary::Abs &&
+      kind != Unary::Relu && kind != Unary::Sign)
     return node.error("needs a floating-point input, got " +
                       llvm::formatv("{0}", type).str());
   Value r;
@@ -256,6 +259,44 @@ static LogicalResult importUnary(NodeContext &node) {
   case Unary::Log: r = math::LogOp::create(b, loc, x); break;
   case Unary::Sin: r = math::SinOp::create(b, loc, x); break;
   case Unary::Cos: r = math::CosOp::create(b, loc, x); break;
+  case Unary::Tan: r = math::TanOp::create(b, loc, x); break;
+  case Unary::Sinh: r = math::SinhOp::create(b, loc, x); break;
+  case Unary::Cosh: r = math::CoshOp::create(b, loc, x); break;
+  case Unary::Asin: r = math::AsinOp::create(b, loc, x); break;
+  case Unary::Acos: r = math::AcosOp::create(b, loc, x); break;
+  case Unary::Atan: r = math::AtanOp::create(b, loc, x); break;
+  case Unary::Asinh: r = math::AsinhOp::create(b, loc, x); break;
+  case Unary::Acosh: r = math::AcoshOp::create(b, loc, x); break;
+  case Unary::Atanh: r = math::AtanhOp::create(b, loc, x); break;
+  case Unary::Round: r = math::RoundEvenOp::create(b, loc, x); break;
+  case Unary::Softplus: // log(1 + exp(x))
+    r = math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, x));
+    break;
+  case Unary::Softsign: // x / (1 + |x|)
+    r = mlir::slm::DivOp::create(
+        b, loc, type, x,
+        mlir::slm::AddOp::create(b, loc, type, math::AbsFOp::create(b, loc, x),
+                                 scalarConstant(node, element, 1)));
+    break;
+  case Unary::IsNaN: // x != x
+    r = mlir::slm::CompareOp::create(b, loc, type.clone(b.getI1Type()),
+                                     mlir::slm::ComparePredicate::ne, x, x);
+    break;
+  case Unary::Sign: { // (x > 0) - (x < 0)
+    auto boolType = type.clone(b.getI1Type());
+    Value zero = scalarConstant(node, element, 0);
+    Value pos = mlir::slm::SelectOp::create(
+        b, loc, type,
+        mlir::slm::CompareOp::create(b, loc, boolType,
+                                     mlir::slm::ComparePredicate::gt, x, zero),
+        scalarConstant(node, element, 1), zero);
+    r = mlir::slm::SelectOp::create(
+        b, loc, type,
+        mlir::slm::CompareOp::create(b, loc, boolType,
+                                     mlir::slm::ComparePredicate::lt, x, zero),
+        scalarConstant(node, element, -1), pos);
+    break;
+  }
   case Unary::Floor: r = math::FloorOp::create(b, loc, x); break;
   case Unary::Ceil: r = math::CeilOp::create(b, loc, x); break;
   case Unary::Neg:
@@ -284,6 +325,185 @@ static LogicalResult importUnary(NodeContext &node) {
     break;
   }
   node.setOutput(0, r);
+  return success();
+}
+
+/// LeakyRelu, Elu, Selu, Celu, ThresholdedRelu, HardSigmoid, HardSwish,
+/// Mish: activations with attributes, spelled in slm arithmetic.
+namespace {
+enum class ActivationKind { LeakyRelu, Elu, Selu, Celu, ThresholdedRelu,
+                        HardSigmoid, HardSwish, Mish };
+} // namespace
+
+template <ActivationKind kind>
+static LogicalResult importActivation(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value x = node.input(0);
+  auto type = cast<RankedTensorType>(x.getType());
+  Type element = type.getElementType();
+  if (!isa<FloatType>(element))
+    return node.error("needs a floating-point input");
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  auto c = [&](double v) { return scalarConstant(node, element, v); };
+  auto mul = [&](Value a, Value v) {
+    return mlir::slm::MulOp::create(b, loc, type, a, v).getResult();
+  };
+  auto add = [&](Value a, Value v) {
+    return mlir::slm::AddOp::create(b, loc, type, a, v).getResult();
+  };
+  auto positive = [&](double threshold) {
+    return mlir::slm::CompareOp::create(b, loc, type.clone(b.getI1Type()),
+                                        mlir::slm::ComparePredicate::gt, x,
+                                        c(threshold))
+        .getResult();
+  };
+  auto select = [&](Value cond, Value t, Value f) {
+    return mlir::slm::SelectOp::create(b, loc, type, cond, t, f).getResult();
+  };
+  auto expm1 = [&](Value v) {
+    return math::ExpM1Op::create(b, loc, v).getResult();
+  };
+  auto clamp01 = [&](Value v) {
+    v = mlir::slm::MaxOp::create(b, loc, type, v, c(0));
+    return mlir::slm::MinOp::create(b, loc, type, v, c(1)).getResult();
+  };
+  Value r;
+  switch (kind) {
+  case ActivationKind::LeakyRelu:
+    r = select(positive(0), x, mul(x, c(node.floatAttr("alpha", 0.01f))));
+    break;
+  case ActivationKind::Elu:
+    r = select(positive(0), x, mul(expm1(x), c(node.floatAttr("alpha", 1.0f))));
+    break;
+  case ActivationKind::Selu: {
+    double alpha = node.floatAttr("alpha", 1.67326319217681884765625f);
+    double gamma = node.floatAttr("gamma", 1.05070102214813232421875f);
+    r = mul(select(positive(0), x, mul(expm1(x), c(alpha))), c(gamma));
+    break;
+  }
+  case ActivationKind::Celu: {
+    double alpha = node.floatAttr("alpha", 1.0f);
+    Value scaled = mlir::slm::DivOp::create(b, loc, type, x, c(alpha));
+    r = select(positive(0), x, mul(expm1(scaled), c(alpha)));
+    break;
+  }
+  case ActivationKind::ThresholdedRelu:
+    r = select(positive(node.floatAttr("alpha", 1.0f)), x, c(0));
+    break;
+  case ActivationKind::HardSigmoid:
+    r = clamp01(add(mul(x, c(node.floatAttr("alpha", 0.2f))),
+                    c(node.floatAttr("beta", 0.5f))));
+    break;
+  case ActivationKind::HardSwish:
+    r = mul(x, clamp01(add(mul(x, c(1.0 / 6.0)), c(0.5))));
+    break;
+  case ActivationKind::Mish: // x * tanh(softplus(x))
+    r = mul(x, math::TanhOp::create(
+                   b, loc, math::Log1pOp::create(b, loc,
+                                                 math::ExpOp::create(b, loc, x))));
+    break;
+  }
+  node.setOutput(0, r);
+  return success();
+}
+
+/// Clip(x, min, max): inputs from opset 11, attributes before.
+static LogicalResult importClip(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value x = node.input(0);
+  auto type = cast<RankedTensorType>(x.getType());
+  OpBuilder &b = node.builder();
+  Value lo, hi;
+  if (node.opset() >= 11) {
+    lo = node.hasInput(1) ? node.input(1) : Value();
+    hi = node.hasInput(2) ? node.input(2) : Value();
+  } else {
+    if (node.attribute("min"))
+      lo = scalarConstant(node, type.getElementType(), node.floatAttr("min", 0));
+    if (node.attribute("max"))
+      hi = scalarConstant(node, type.getElementType(), node.floatAttr("max", 0));
+  }
+  for (Value bound : {lo, hi})
+    if (bound && cast<RankedTensorType>(bound.getType()).getElementType() !=
+                     type.getElementType())
+      return node.error("min and max must have the input's element type");
+  if (lo)
+    x = mlir::slm::MaxOp::create(b, node.loc(), type, x, lo);
+  if (hi)
+    x = mlir::slm::MinOp::create(b, node.loc(), type, x, hi);
+  node.setOutput(0, x);
+  return success();
+}
+
+/// Sum and Mean of one or more inputs, broadcasting.
+template <bool isMean>
+static LogicalResult importSum(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value acc = node.input(0);
+  for (int i = 1; i < node.numInputs(); ++i) {
+    auto accType = cast<RankedTensorType>(acc.getType());
+    RankedTensorType type = broadcastType(node, accType, node.inputType(i),
+                                          accType.getElementType());
+    if (!type)
+      return failure();
+    acc = mlir::slm::AddOp::create(node.builder(), node.loc(), type, acc,
+                                   node.input(i));
+  }
+  if (isMean && node.numInputs() > 1) {
+    auto type = cast<RankedTensorType>(acc.getType());
+    acc = mlir::slm::DivOp::create(
+        node.builder(), node.loc(), type, acc,
+        scalarConstant(node, type.getElementType(), node.numInputs()));
+  }
+  node.setOutput(0, acc);
+  return success();
+}
+
+/// And, Or, Xor on booleans, broadcasting: select-based so that the
+/// broadcast rules are slm's.
+namespace {
+enum class Logic { And, Or, Xor };
+} // namespace
+
+template <Logic kind>
+static LogicalResult importLogic(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  RankedTensorType type = broadcastType(node, node.inputType(0),
+                                        node.inputType(1),
+                                        node.builder().getI1Type());
+  if (!type)
+    return failure();
+  Value a = node.input(0), c = node.input(1);
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  Value r;
+  if (kind == Logic::Xor)
+    r = mlir::slm::CompareOp::create(b, loc, type,
+                                     mlir::slm::ComparePredicate::ne, a, c);
+  else if (kind == Logic::And) // a ? c : false
+    r = mlir::slm::SelectOp::create(b, loc, type, a, c,
+                                    scalarConstant(node, b.getI1Type(), 0));
+  else // a ? true : c
+    r = mlir::slm::SelectOp::create(b, loc, type, a,
+                                    scalarConstant(node, b.getI1Type(), 1), c);
+  node.setOutput(0, r);
+  return success();
+}
+
+/// CastLike(x, like): Cast to like's element type.
+static LogicalResult importCastLike(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  ImportedValue *like = node.inputInfo(1);
+  Value result = castElements(node.builder(), node.loc(), node.input(0),
+                              node.inputInfo(0)->isUnsigned,
+                              like->type.getElementType(), like->isUnsigned);
+  node.setOutput(0, result, like->isUnsigned);
   return success();
 }
 
@@ -367,6 +587,35 @@ void mlir::slm::onnx_import::registerElementwiseOps(OpTable &table) {
   table.add("Reciprocal", 6, importUnary<Unary::Reciprocal>);
   table.add("Sigmoid", 6, importUnary<Unary::Sigmoid>);
   table.add("Relu", 6, importUnary<Unary::Relu>);
+  table.add("Tan", 7, importUnary<Unary::Tan>);
+  table.add("Sinh", 9, importUnary<Unary::Sinh>);
+  table.add("Cosh", 9, importUnary<Unary::Cosh>);
+  table.add("Asin", 7, importUnary<Unary::Asin>);
+  table.add("Acos", 7, importUnary<Unary::Acos>);
+  table.add("Atan", 7, importUnary<Unary::Atan>);
+  table.add("Asinh", 9, importUnary<Unary::Asinh>);
+  table.add("Acosh", 9, importUnary<Unary::Acosh>);
+  table.add("Atanh", 9, importUnary<Unary::Atanh>);
+  table.add("Round", 11, importUnary<Unary::Round>);
+  table.add("Softplus", 1, importUnary<Unary::Softplus>);
+  table.add("Softsign", 1, importUnary<Unary::Softsign>);
+  table.add("IsNaN", 9, importUnary<Unary::IsNaN>);
+  table.add("Sign", 9, importUnary<Unary::Sign>);
+  table.add("LeakyRelu", 6, importActivation<ActivationKind::LeakyRelu>);
+  table.add("Elu", 6, importActivation<ActivationKind::Elu>);
+  table.add("Selu", 6, importActivation<ActivationKind::Selu>);
+  table.add("Celu", 12, importActivation<ActivationKind::Celu>);
+  table.add("ThresholdedRelu", 10, importActivation<ActivationKind::ThresholdedRelu>);
+  table.add("HardSigmoid", 6, importActivation<ActivationKind::HardSigmoid>);
+  table.add("HardSwish", 14, importActivation<ActivationKind::HardSwish>);
+  table.add("Mish", 18, importActivation<ActivationKind::Mish>);
+  table.add("Clip", 6, importClip);
+  table.add("Sum", 8, importSum<false>);
+  table.add("Mean", 8, importSum<true>);
+  table.add("And", 7, importLogic<Logic::And>);
+  table.add("Or", 7, importLogic<Logic::Or>);
+  table.add("Xor", 7, importLogic<Logic::Xor>);
+  table.add("CastLike", 15, importCastLike);
   table.add("Identity", 1, importIdentity);
   table.add("Dropout", 7, importDropout);
   table.add("Cast", 6, importCast);

@@ -222,12 +222,18 @@ static LogicalResult importGelu(NodeContext &node) {
   return success();
 }
 
-template <mlir::slm::ReduceKind kind>
+namespace {
+/// The reductions ONNX has, in terms of slm.reduce and elementwise ops.
+enum class Reduction { Sum, Mean, Max, Min, SumSquare, L1, L2, LogSum,
+                       LogSumExp };
+} // namespace
+
+template <Reduction kind>
 static LogicalResult importReduce(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
   // The axes became an input in opset 13 for ReduceSum, 18 for the others.
-  int64_t inputSince = kind == mlir::slm::ReduceKind::sum ? 13 : 18;
+  int64_t inputSince = kind == Reduction::Sum ? 13 : 18;
   std::optional<SmallVector<int64_t>> axes;
   if (node.opset() < inputSince) {
     axes = node.intsAttr("axes");
@@ -239,6 +245,8 @@ static LogicalResult importReduce(NodeContext &node) {
   Value x = node.input(0);
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
   if (!axes || axes->empty()) {
     if (node.opset() >= inputSince && node.intAttr("noop_with_empty_axes", 0)) {
       node.setOutput(0, x);
@@ -264,11 +272,66 @@ static LogicalResult importReduce(NodeContext &node) {
     else if (keepDims)
       shape.push_back(1);
   }
-  Value result = mlir::slm::ReduceOp::create(
-      node.builder(), node.loc(),
-      RankedTensorType::get(shape, type.getElementType()), kind, x, *axes,
-      keepDims);
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  // Elementwise before, combiner, elementwise after.
+  mlir::slm::ReduceKind combiner = mlir::slm::ReduceKind::sum;
+  switch (kind) {
+  case Reduction::Mean: combiner = mlir::slm::ReduceKind::mean; break;
+  case Reduction::Max: combiner = mlir::slm::ReduceKind::max; break;
+  case Reduction::Min: combiner = mlir::slm::ReduceKind::min; break;
+  case Reduction::SumSquare:
+  case Reduction::L2:
+    x = mlir::slm::MulOp::create(b, loc, type, x, x);
+    break;
+  case Reduction::L1:
+    x = isa<FloatType>(type.getElementType())
+            ? math::AbsFOp::create(b, loc, x).getResult()
+            : math::AbsIOp::create(b, loc, x).getResult();
+    break;
+  case Reduction::LogSumExp:
+    x = math::ExpOp::create(b, loc, x);
+    break;
+  default:
+    break;
+  }
+  Value result = mlir::slm::ReduceOp::create(b, loc, resultType, combiner, x,
+                                             *axes, keepDims);
+  if (kind == Reduction::L2)
+    result = math::SqrtOp::create(b, loc, result);
+  else if (kind == Reduction::LogSum || kind == Reduction::LogSumExp)
+    result = math::LogOp::create(b, loc, result);
   node.setOutput(0, result);
+  return success();
+}
+
+/// x - max - log(sum(exp(x - max))) along one axis.
+static LogicalResult importLogSoftmax(NodeContext &node) {
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  Value x = node.input(0);
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  std::optional<int64_t> axis =
+      normalizeAxis(node.intAttr("axis", node.opset() >= 13 ? -1 : 1), rank);
+  if (!axis)
+    return node.error("axis is out of range for rank " + Twine(rank));
+  if (node.opset() < 13 && *axis != rank - 1)
+    return node.error("before opset 13, LogSoftmax flattens from axis " +
+                      Twine(*axis) + "; slm supports the last axis only");
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  SmallVector<int64_t> statShape(type.getShape());
+  statShape[*axis] = 1;
+  auto statType = RankedTensorType::get(statShape, type.getElementType());
+  Value max = mlir::slm::ReduceOp::create(b, loc, statType,
+                                          mlir::slm::ReduceKind::max, x,
+                                          ArrayRef<int64_t>{*axis}, true);
+  Value shifted = mlir::slm::SubOp::create(b, loc, type, x, max);
+  Value sum = mlir::slm::ReduceOp::create(
+      b, loc, statType, mlir::slm::ReduceKind::sum,
+      math::ExpOp::create(b, loc, shifted), ArrayRef<int64_t>{*axis}, true);
+  node.setOutput(0, mlir::slm::SubOp::create(b, loc, type, shifted,
+                                             math::LogOp::create(b, loc, sum)));
   return success();
 }
 
@@ -337,9 +400,15 @@ void mlir::slm::onnx_import::registerNeuralNetOps(OpTable &table) {
   table.add("Softmax", 1, importSoftmax);
   table.add("LayerNormalization", 17, importLayerNorm);
   table.add("Gelu", 20, importGelu);
-  table.add("ReduceMean", 1, importReduce<mlir::slm::ReduceKind::mean>);
-  table.add("ReduceSum", 1, importReduce<mlir::slm::ReduceKind::sum>);
-  table.add("ReduceMax", 1, importReduce<mlir::slm::ReduceKind::max>);
-  table.add("ReduceMin", 1, importReduce<mlir::slm::ReduceKind::min>);
+  table.add("LogSoftmax", 1, importLogSoftmax);
+  table.add("ReduceMean", 1, importReduce<Reduction::Mean>);
+  table.add("ReduceSum", 1, importReduce<Reduction::Sum>);
+  table.add("ReduceMax", 1, importReduce<Reduction::Max>);
+  table.add("ReduceMin", 1, importReduce<Reduction::Min>);
+  table.add("ReduceSumSquare", 1, importReduce<Reduction::SumSquare>);
+  table.add("ReduceL1", 1, importReduce<Reduction::L1>);
+  table.add("ReduceL2", 1, importReduce<Reduction::L2>);
+  table.add("ReduceLogSum", 1, importReduce<Reduction::LogSum>);
+  table.add("ReduceLogSumExp", 1, importReduce<Reduction::LogSumExp>);
   table.add("Conv", 1, importConv);
 }
