@@ -12,6 +12,7 @@
 #include <vector>
 
 using namespace mlir;
+using namespace mlir::slm;
 
 /// A new constant like `like` (dense or resource) holding `bytes`.
 static Attribute makeConstantLike(Attribute like, RankedTensorType type,
@@ -42,31 +43,22 @@ ArrayRef<char> mlir::slm::rawConstantBytes(Attribute attr) {
 
 /// Permutes the elements of a constant, in bytes. Resources stay resources
 /// (a new blob named after the old one), dense constants stay dense.
-Attribute mlir::slm::transposeConstant(Attribute attr, RankedTensorType type,
-                                   ArrayRef<int64_t> perm) {
-  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr))
-    return splat.resizeSplat(type);
+/// Copies elements of `attr` into a new constant of `type`: result element
+/// `index` reads source element `base + sum(index[d] * sourceStrides[d])`.
+/// Transposes and strided slices are both this.
+static Attribute stridedCopy(Attribute attr, RankedTensorType type,
+                             int64_t base, ArrayRef<int64_t> sourceStrides,
+                             StringRef suffix) {
   ArrayRef<char> bytes = rawConstantBytes(attr);
-  auto source = dyn_cast_if_present<ShapedType>(
-      cast_if_present<TypedAttr>(attr) ? cast<TypedAttr>(attr).getType()
-                                       : Type());
-  if (bytes.empty() || !source || !source.hasStaticShape() ||
-      source.getElementTypeBitWidth() % 8 != 0)
-    return {};
+  auto source = cast<RankedTensorType>(cast<TypedAttr>(attr).getType());
   const int64_t elementBytes = source.getElementTypeBitWidth() / 8;
-  const int64_t count = source.getNumElements();
-  if (static_cast<int64_t>(bytes.size()) != count * elementBytes)
-    return {};
-  const int64_t rank = source.getRank();
-  SmallVector<int64_t> inStrides(rank, 1);
-  for (int64_t i = rank - 2; i >= 0; --i)
-    inStrides[i] = inStrides[i + 1] * source.getDimSize(i + 1);
-  std::vector<char> out(bytes.size());
-  SmallVector<int64_t> index(rank, 0); // index into the result
-  for (int64_t linear = 0; linear < count; ++linear) {
-    int64_t from = 0;
+  const int64_t rank = type.getRank();
+  std::vector<char> out(type.getNumElements() * elementBytes);
+  SmallVector<int64_t> index(rank, 0);
+  for (int64_t linear = 0; linear < type.getNumElements(); ++linear) {
+    int64_t from = base;
     for (int64_t d = 0; d < rank; ++d)
-      from += index[d] * inStrides[perm[d]];
+      from += index[d] * sourceStrides[d];
     std::memcpy(out.data() + linear * elementBytes,
                 bytes.data() + from * elementBytes, elementBytes);
     for (int64_t d = rank - 1; d >= 0; --d) {
@@ -75,40 +67,53 @@ Attribute mlir::slm::transposeConstant(Attribute attr, RankedTensorType type,
       index[d] = 0;
     }
   }
-  return makeConstantLike(attr, type, out, elementBytes, ".T");
+  return makeConstantLike(attr, type, out, elementBytes, suffix);
 }
 
-
-Attribute mlir::slm::sliceConstant(Attribute attr, RankedTensorType type,
-                                   ArrayRef<int64_t> offsets,
-                                   ArrayRef<int64_t> strides) {
-  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr))
-    return splat.resizeSplat(type);
+/// Row-major strides of a readable constant, or std::nullopt when its bytes
+/// are not available (splats are handled by the callers).
+static std::optional<SmallVector<int64_t>> readableStrides(Attribute attr) {
   auto typed = dyn_cast_if_present<TypedAttr>(attr);
   auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
                       : RankedTensorType();
   ArrayRef<char> bytes = rawConstantBytes(attr);
   if (bytes.empty() || !source || !source.hasStaticShape() ||
-      !type.hasStaticShape() || source.getElementTypeBitWidth() % 8 != 0)
+      source.getElementTypeBitWidth() % 8 != 0 ||
+      static_cast<int64_t>(bytes.size()) !=
+          source.getNumElements() * (source.getElementTypeBitWidth() / 8))
+    return std::nullopt;
+  SmallVector<int64_t> strides(source.getRank(), 1);
+  for (int64_t i = source.getRank() - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * source.getDimSize(i + 1);
+  return strides;
+}
+
+Attribute mlir::slm::transposeConstant(Attribute attr, RankedTensorType type,
+                                       ArrayRef<int64_t> perm) {
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr))
+    return splat.resizeSplat(type);
+  std::optional<SmallVector<int64_t>> strides = readableStrides(attr);
+  if (!strides || !type.hasStaticShape())
     return {};
-  const int64_t elementBytes = source.getElementTypeBitWidth() / 8;
-  const int64_t rank = source.getRank();
-  SmallVector<int64_t> inStrides(rank, 1);
-  for (int64_t i = rank - 2; i >= 0; --i)
-    inStrides[i] = inStrides[i + 1] * source.getDimSize(i + 1);
-  std::vector<char> out(type.getNumElements() * elementBytes);
-  SmallVector<int64_t> index(rank, 0);
-  for (int64_t linear = 0; linear < type.getNumElements(); ++linear) {
-    int64_t from = 0;
-    for (int64_t d = 0; d < rank; ++d)
-      from += (offsets[d] + index[d] * strides[d]) * inStrides[d];
-    std::memcpy(out.data() + linear * elementBytes,
-                bytes.data() + from * elementBytes, elementBytes);
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      if (++index[d] < type.getDimSize(d))
-        break;
-      index[d] = 0;
-    }
+  SmallVector<int64_t> sourceStrides;
+  for (int64_t p : perm)
+    sourceStrides.push_back((*strides)[p]);
+  return stridedCopy(attr, type, 0, sourceStrides, ".T");
+}
+
+Attribute mlir::slm::sliceConstant(Attribute attr, RankedTensorType type,
+                                   ArrayRef<int64_t> offsets,
+                                   ArrayRef<int64_t> steps) {
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr))
+    return splat.resizeSplat(type);
+  std::optional<SmallVector<int64_t>> strides = readableStrides(attr);
+  if (!strides || !type.hasStaticShape())
+    return {};
+  int64_t base = 0;
+  SmallVector<int64_t> sourceStrides;
+  for (size_t d = 0; d < strides->size(); ++d) {
+    base += offsets[d] * (*strides)[d];
+    sourceStrides.push_back(steps[d] * (*strides)[d]);
   }
-  return makeConstantLike(attr, type, out, elementBytes, ".slice");
+  return stridedCopy(attr, type, base, sourceStrides, ".slice");
 }

@@ -26,10 +26,10 @@ ArrayRef<char> rawConstantBytes(Attribute attr);
 Attribute transposeConstant(Attribute attr, RankedTensorType type,
                             ArrayRef<int64_t> perm);
 
-/// The static slice of `attr` at `offsets` with `strides`, shaped `type`;
+/// The static slice of `attr` at `offsets` with `steps`, shaped `type`;
 /// null when it cannot be read.
 Attribute sliceConstant(Attribute attr, RankedTensorType type,
-                        ArrayRef<int64_t> offsets, ArrayRef<int64_t> strides);
+                        ArrayRef<int64_t> offsets, ArrayRef<int64_t> steps);
 
 } // namespace mlir::slm
 

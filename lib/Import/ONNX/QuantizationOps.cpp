@@ -70,10 +70,11 @@ Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
 }
 } // namespace
 
-static LogicalResult importDequantizeLinear(NodeContext &node) {
+/// The quantization axis of QuantizeLinear/DequantizeLinear (per-tensor
+/// parameters ignore it).
+static FailureOr<int64_t> quantizationAxis(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
-  Value x = node.input(0);
   int64_t rank = node.inputType(0).getRank();
   std::optional<int64_t> axis =
       rank ? normalizeAxis(node.intAttr("axis", 1), rank) : 0;
@@ -81,6 +82,15 @@ static LogicalResult importDequantizeLinear(NodeContext &node) {
     return node.error("axis is out of range");
   if (node.opset() >= 21 && node.intAttr("block_size", 0) != 0)
     return node.error("blocked quantization (block_size) is not supported");
+  return *axis;
+}
+
+static LogicalResult importDequantizeLinear(NodeContext &node) {
+  FailureOr<int64_t> axis = quantizationAxis(node);
+  if (failed(axis))
+    return failure();
+  Value x = node.input(0);
+  int64_t rank = node.inputType(0).getRank();
   Value scale = alongAxis(node, node.input(1), *axis, rank);
   Value zp = node.hasInput(2) ? alongAxis(node, node.input(2), *axis, rank)
                               : Value();
@@ -90,16 +100,11 @@ static LogicalResult importDequantizeLinear(NodeContext &node) {
 }
 
 static LogicalResult importQuantizeLinear(NodeContext &node) {
-  if (failed(requireInputs(node, 2)))
+  FailureOr<int64_t> axis = quantizationAxis(node);
+  if (failed(axis))
     return failure();
   Value x = node.input(0);
   int64_t rank = node.inputType(0).getRank();
-  std::optional<int64_t> axis =
-      rank ? normalizeAxis(node.intAttr("axis", 1), rank) : 0;
-  if (!axis)
-    return node.error("axis is out of range");
-  if (node.opset() >= 21 && node.intAttr("block_size", 0) != 0)
-    return node.error("blocked quantization (block_size) is not supported");
   Value scale = alongAxis(node, node.input(1), *axis, rank);
   Value zp;
   Type intType = node.builder().getI8Type();
