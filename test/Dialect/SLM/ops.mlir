@@ -30,13 +30,16 @@ func.func @elementwise(%a: tensor<?x128x768xf32>, %b: tensor<768xf32>, %i: tenso
 }
 
 // CHECK-LABEL: func @shapes
-func.func @shapes(%x: tensor<?x?x768xf32>, %shape: tensor<4xindex>, %kt: tensor<?x12x64x?xf32>, %ids: tensor<3xi64>) -> tensor<?x12x?x?xf32> {
+func.func @shapes(%x: tensor<?x?x768xf32>, %shape: tensor<4xindex>, %kt: tensor<?x12x64x?xf32>, %ids: tensor<3xi64>,
+                  %ia: tensor<2x4xi32>, %ib: tensor<4x3xi32>) -> tensor<?x12x?x?xf32> {
   // CHECK: slm.reshape %{{.*}}, %{{.*}} : (tensor<?x?x768xf32>, tensor<4xindex>) -> tensor<?x?x12x64xf32>
   %h = slm.reshape %x, %shape : (tensor<?x?x768xf32>, tensor<4xindex>) -> tensor<?x?x12x64xf32>
   // CHECK: slm.transpose %{{.*}} [0, 2, 1, 3] : tensor<?x?x12x64xf32> -> tensor<?x12x?x64xf32>
   %t = slm.transpose %h [0, 2, 1, 3] : tensor<?x?x12x64xf32> -> tensor<?x12x?x64xf32>
   // CHECK: slm.matmul %{{.*}}, %{{.*}} : (tensor<?x12x?x64xf32>, tensor<?x12x64x?xf32>) -> tensor<?x12x?x?xf32>
   %s = slm.matmul %t, %kt : (tensor<?x12x?x64xf32>, tensor<?x12x64x?xf32>) -> tensor<?x12x?x?xf32>
+  // CHECK: slm.matmul %{{.*}}, %{{.*}} : (tensor<2x4xi32>, tensor<4x3xi32>) -> tensor<2x3xi32>
+  %im = slm.matmul %ia, %ib : (tensor<2x4xi32>, tensor<4x3xi32>) -> tensor<2x3xi32>
   // CHECK: slm.reduce <mean> %{{.*}} axes [-1] keep_dims : tensor<?x?x768xf32> -> tensor<?x?x1xf32>
   %r = slm.reduce <mean> %x axes [-1] keep_dims : tensor<?x?x768xf32> -> tensor<?x?x1xf32>
   // CHECK: slm.reduce <sum> %{{.*}} axes [1, 2] : tensor<?x?x768xf32> -> tensor<?xf32>
