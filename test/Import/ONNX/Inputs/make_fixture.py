@@ -269,6 +269,18 @@ def bad_reshape():
 
 
 @fixture
+def type_mismatch():
+    n = [helper.make_node("Add", ["x", "ids"], ["y"], name="add_0")]
+    return model(n, [tensor("x", [2]), tensor("ids", [2], TensorProto.INT64)], [tensor("y", None)])
+
+
+@fixture
+def string_input():
+    n = [helper.make_node("Identity", ["s"], ["y"])]
+    return model(n, [tensor("s", [2], TensorProto.STRING)], [tensor("y", None)])
+
+
+@fixture
 def external_data():
     """Weights in a side file next to the model."""
     n = [helper.make_node("MatMul", ["x", "w"], ["y"])]
