@@ -24,6 +24,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
@@ -77,8 +78,14 @@ static LogicalResult fail(const llvm::Twine &message) {
 }
 
 static LogicalResult run(MLIRContext &context) {
+  // --mlir-timing reports import, each pass and printing.
+  DefaultTimingManager timing;
+  applyDefaultTimingManagerCLOptions(timing);
+  TimingScope rootTimer = timing.getRootScope();
+
   StringRef extension = llvm::sys::path::extension(inputFilename);
   OwningOpRef<ModuleOp> module;
+  TimingScope readTimer = rootTimer.nest("Read input");
   if (extension == ".onnx") {
     module = slm::importONNXFile(context, inputFilename);
     if (!module)
@@ -101,12 +108,16 @@ static LogicalResult run(MLIRContext &context) {
                 "slm IR (.mlir)");
   }
 
+  readTimer.stop();
+
   // Raising first, so that the report sees its result before fusions
   // change it.
   if (raise) {
     PassManager raisePm(&context, ModuleOp::getOperationName());
     if (failed(applyPassManagerCLOptions(raisePm)))
       return fail("bad pass manager options");
+    TimingScope raiseTimer = rootTimer.nest("Raise");
+    raisePm.enableTiming(raiseTimer);
     slm::buildSLMRaisePipeline(raisePm);
     if (failed(raisePm.run(*module)))
       return fail("raising '" + inputFilename + "' failed");
@@ -120,12 +131,15 @@ static LogicalResult run(MLIRContext &context) {
   PassManager pm(&context, ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("bad pass manager options");
+  TimingScope optimizeTimer = rootTimer.nest("Optimize");
+  pm.enableTiming(optimizeTimer);
   slm::buildSLMOptimizationPipeline(pm, options);
   if (failed(pm.run(*module)))
     return fail("optimization of '" + inputFilename + "' failed");
 
   // Written to a temporary and renamed into place on success: a failure never
   // leaves a partial output behind.
+  TimingScope writeTimer = rootTimer.nest("Write output");
   std::string errorMessage;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputFilename, &errorMessage);
@@ -144,6 +158,7 @@ int main(int argc, char **argv) {
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
   // libLLVM.so registers hundreds of back-end flags; --help shows ours and
   // the MLIR debugging ones (--mlir-print-ir-after-all, --mlir-timing, ...).
   static cl::OptionCategory debugCategory("MLIR debugging options");

@@ -8,6 +8,7 @@
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -43,6 +44,30 @@ ArrayRef<char> mlir::slm::rawConstantBytes(Attribute attr) {
 
 /// Permutes the elements of a constant, in bytes. Resources stay resources
 /// (a new blob named after the old one), dense constants stay dense.
+/// Copies `count` elements of `elementBytes` bytes from `from` (stepping
+/// `stride` elements) to consecutive places at `to`.
+static void copyRow(char *to, const char *from, int64_t count, int64_t stride,
+                    int64_t elementBytes) {
+  switch (elementBytes) {
+  case 4: {
+    auto *out = reinterpret_cast<uint32_t *>(to);
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(out + i, from + i * stride * 4, 4);
+    return;
+  }
+  case 2: {
+    auto *out = reinterpret_cast<uint16_t *>(to);
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(out + i, from + i * stride * 2, 2);
+    return;
+  }
+  default:
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(to + i * elementBytes, from + i * stride * elementBytes,
+                  elementBytes);
+  }
+}
+
 /// Copies elements of `attr` into a new constant of `type`: result element
 /// `index` reads source element `base + sum(index[d] * sourceStrides[d])`.
 /// Transposes and strided slices are both this.
@@ -54,14 +79,37 @@ static Attribute stridedCopy(Attribute attr, RankedTensorType type,
   const int64_t elementBytes = source.getElementTypeBitWidth() / 8;
   const int64_t rank = type.getRank();
   std::vector<char> out(type.getNumElements() * elementBytes);
-  SmallVector<int64_t> index(rank, 0);
-  for (int64_t linear = 0; linear < type.getNumElements(); ++linear) {
-    int64_t from = base;
-    for (int64_t d = 0; d < rank; ++d)
+  if (type.getNumElements() == 0)
+    return makeConstantLike(attr, type, out, elementBytes, suffix);
+  const char *in = bytes.data() + base * elementBytes;
+  if (rank == 0) {
+    std::memcpy(out.data(), in, elementBytes);
+    return makeConstantLike(attr, type, out, elementBytes, suffix);
+  }
+  const int64_t rows = type.getNumElements() / type.getDimSize(rank - 1);
+  const int64_t cols = type.getDimSize(rank - 1);
+  if (rank == 2 && sourceStrides[1] != 1) {
+    // A 2-D transpose: in tiles, so that reads and writes stay in cache.
+    constexpr int64_t tile = 64;
+    for (int64_t r0 = 0; r0 < rows; r0 += tile)
+      for (int64_t c0 = 0; c0 < cols; c0 += tile)
+        for (int64_t r = r0; r < std::min(rows, r0 + tile); ++r)
+          copyRow(out.data() + (r * cols + c0) * elementBytes,
+                  in + (r * sourceStrides[0] + c0 * sourceStrides[1]) *
+                           elementBytes,
+                  std::min(cols, c0 + tile) - c0, sourceStrides[1],
+                  elementBytes);
+    return makeConstantLike(attr, type, out, elementBytes, suffix);
+  }
+  // Row by row over the outer dimensions.
+  SmallVector<int64_t> index(rank - 1, 0);
+  for (int64_t row = 0; row < rows; ++row) {
+    int64_t from = 0;
+    for (int64_t d = 0; d + 1 < rank; ++d)
       from += index[d] * sourceStrides[d];
-    std::memcpy(out.data() + linear * elementBytes,
-                bytes.data() + from * elementBytes, elementBytes);
-    for (int64_t d = rank - 1; d >= 0; --d) {
+    copyRow(out.data() + row * cols * elementBytes, in + from * elementBytes,
+            cols, sourceStrides[rank - 1], elementBytes);
+    for (int64_t d = rank - 2; d >= 0; --d) {
       if (++index[d] < type.getDimSize(d))
         break;
       index[d] = 0;
