@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/Conversion/Passes.h"
 #include "slm/IR/SLMDialect.h"
 #include "slm/Pipelines/Pipelines.h"
 #include "slm/Transforms/Passes.h"
@@ -23,6 +24,7 @@ int main(int argc, char **argv) {
   mlir::registerAllPasses();
   mlir::slm::registerSLMTransformsPasses();
   mlir::slm::registerSLMPipelines();
+  mlir::slm::registerSLMConversionPasses();
 
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

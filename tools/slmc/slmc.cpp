@@ -13,7 +13,14 @@
 #include "slm/IR/SLMDialect.h"
 #include "slm/Import/ONNX/ImportONNX.h"
 #include "slm/Pipelines/Pipelines.h"
+#include "slm/Conversion/Passes.h"
+#include "slm/Target/CPU.h"
+#include "slm/Transforms/Passes.h"
 #include "slm/Transforms/Raise.h"
+
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -26,6 +33,8 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -36,7 +45,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class EmitKind { MLIR };
+enum class EmitKind { Auto, MLIR, LLVM, Object, SharedLibrary };
 
 cl::OptionCategory category("slmc options");
 
@@ -48,10 +57,23 @@ cl::opt<std::string> outputFilename(
     cl::value_desc("path"), cl::init("-"), cl::cat(category));
 
 cl::opt<EmitKind> emitKind(
-    "emit", cl::desc("What to write"), cl::init(EmitKind::MLIR),
-    cl::values(clEnumValN(EmitKind::MLIR, "mlir",
-                          "slm IR after graph optimization")),
+    "emit",
+    cl::desc("What to write (default: from the -o extension: .so, .o, .ll, "
+             "else mlir)"),
+    cl::init(EmitKind::Auto),
+    cl::values(
+        clEnumValN(EmitKind::MLIR, "mlir", "slm IR after graph optimization"),
+        clEnumValN(EmitKind::LLVM, "llvm", "optimized LLVM IR"),
+        clEnumValN(EmitKind::Object, "obj", "an object file"),
+        clEnumValN(EmitKind::SharedLibrary, "so",
+                   "a shared library for the slm runtime")),
     cl::cat(category));
+
+cl::opt<std::string> targetCPU(
+    "mcpu",
+    cl::desc("CPU to generate code for (an LLVM CPU name such as znver4 or "
+             "skylake-avx512; default: this machine)"),
+    cl::value_desc("name"), cl::init("native"), cl::cat(category));
 
 cl::opt<bool> raise(
     "raise",
@@ -139,22 +161,94 @@ static LogicalResult run(MLIRContext &context) {
 
   // Written to a temporary and renamed into place on success: a failure never
   // leaves a partial output behind.
+  EmitKind emit = emitKind;
+  if (emit == EmitKind::Auto) {
+    StringRef ext = llvm::sys::path::extension(outputFilename);
+    emit = ext == ".so"   ? EmitKind::SharedLibrary
+           : ext == ".o"  ? EmitKind::Object
+           : ext == ".ll" ? EmitKind::LLVM
+                          : EmitKind::MLIR;
+  }
+  if ((emit == EmitKind::Object || emit == EmitKind::SharedLibrary) &&
+      outputFilename == "-")
+    return fail("binary output needs a file: give -o <path>");
+
   TimingScope writeTimer = rootTimer.nest("Write output");
   std::string errorMessage;
-  std::unique_ptr<llvm::ToolOutputFile> output =
-      openOutputFile(outputFilename, &errorMessage);
-  if (!output)
-    return fail(errorMessage);
-  module->print(output->os());
-  output->os() << "\n";
-  if (output->os().has_error())
-    return fail("could not write '" + outputFilename + "'");
-  output->keep();
+  if (emit == EmitKind::MLIR) {
+    std::unique_ptr<llvm::ToolOutputFile> output =
+        openOutputFile(outputFilename, &errorMessage);
+    if (!output)
+      return fail(errorMessage);
+    module->print(output->os());
+    output->os() << "\n";
+    if (output->os().has_error())
+      return fail("could not write '" + outputFilename + "'");
+    output->keep();
+    return success();
+  }
+
+  // Code generation.
+  FailureOr<std::string> metadata = slm::describeModelInterface(*module);
+  if (failed(metadata))
+    return fail("'" + inputFilename + "' cannot be compiled");
+  {
+    TimingScope lowerTimer = writeTimer.nest("Lower to LLVM dialect");
+    if (failed(slm::lowerToLLVMDialect(*module)))
+      return fail("lowering '" + inputFilename + "' failed");
+  }
+  slm::CPUTargetOptions target;
+  target.cpu = targetCPU;
+  if (emit == EmitKind::LLVM) {
+    FailureOr<std::string> ir = slm::emitLLVMIR(*module, *metadata, target);
+    if (failed(ir))
+      return fail("code generation failed");
+    std::unique_ptr<llvm::ToolOutputFile> output =
+        openOutputFile(outputFilename, &errorMessage);
+    if (!output)
+      return fail(errorMessage);
+    output->os() << *ir;
+    output->keep();
+    return success();
+  }
+  // Object and library files are written next to their destination and
+  // renamed into place, so a failure leaves nothing behind.
+  llvm::SmallString<256> objectPath;
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+          outputFilename + ".%%%%%%.o", objectPath))
+    return fail("cannot create a file next to '" + outputFilename +
+                "': " + ec.message());
+  llvm::FileRemover removeObject(objectPath);
+  {
+    TimingScope codegenTimer = writeTimer.nest("LLVM code generation");
+    if (failed(slm::emitObjectFile(*module, *metadata, objectPath, target)))
+      return fail("code generation failed");
+  }
+  if (emit == EmitKind::Object) {
+    if (std::error_code ec = llvm::sys::fs::rename(objectPath, outputFilename))
+      return fail("cannot write '" + outputFilename + "': " + ec.message());
+    return success();
+  }
+  llvm::SmallString<256> libraryPath(outputFilename);
+  libraryPath += ".tmp.so";
+  llvm::FileRemover removeLibrary(libraryPath);
+  {
+    TimingScope linkTimer = writeTimer.nest("Link");
+    if (failed(slm::linkSharedLibrary(objectPath, libraryPath,
+                                      module->getLoc())))
+      return fail("linking '" + outputFilename + "' failed");
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(libraryPath, outputFilename))
+    return fail("cannot write '" + outputFilename + "': " + ec.message());
   return success();
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // The lowering pipeline is parsed from pass names.
+  registerAllPasses();
+  slm::registerSLMTransformsPasses();
+  slm::registerSLMConversionPasses();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
@@ -171,16 +265,19 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "slmc: the slm compiler for compressed transformer models\n\n"
-      "  slmc model.onnx --emit=mlir --report -o model.mlir\n\n"
+      "  slmc model.onnx --report -o model.mlir\n\n"
       "Reads an ONNX model (opsets 13-21; external data from the model's\n"
       "folder) or slm IR, raises the graph to transformer ops (linear, layer\n"
       "norm, GELU, attention), runs the graph optimization pipeline\n"
-      "(canonicalization and fusions) and writes slm IR. Compression flags and\n"
-      "code generation to a shared library arrive in later releases.\n");
+      "(canonicalization and fusions) and writes slm IR, LLVM IR, an object\n"
+      "file or a shared library that the slm runtime loads (libslmrt,\n"
+      "slm-run, the Python package).\n\n"
+      "  slmc model.onnx -o model.so\n");
 
   DialectRegistry registry;
-  registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<slm::SLMDialect>();
   MLIRContext context(registry);
   return failed(run(context)) ? 1 : 0;
 }

@@ -17,6 +17,9 @@ class ArithDialect;
 namespace tensor {
 class TensorDialect;
 } // namespace tensor
+namespace math {
+class MathDialect;
+} // namespace math
 namespace slm {
 class SLMDialect;
 
@@ -33,6 +36,8 @@ void populateRaiseLayerNormPatterns(RewritePatternSet &patterns);
 void populateRaiseGeluPatterns(RewritePatternSet &patterns);
 /// Adds the patterns of --slm-raise-attention to `patterns`.
 void populateRaiseAttentionPatterns(RewritePatternSet &patterns);
+/// Adds the patterns of --slm-decompose-transformer-ops to `patterns`.
+void populateDecomposeTransformerOpsPatterns(RewritePatternSet &patterns);
 
 #define GEN_PASS_REGISTRATION
 #include "slm/Transforms/Passes.h.inc"

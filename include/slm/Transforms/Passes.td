@@ -175,4 +175,36 @@ def SLMRaiseAttention : Pass<"slm-raise-attention"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SLMDecomposeTransformerOps : Pass<"slm-decompose-transformer-ops"> {
+  let summary = "Spell attention, normalizations, GELU, softmax and embedding out in tensor-level ops";
+  let description = [{
+    The reference code generation path: each transformer-level op except
+    `slm.linear` becomes tensor-level slm ops (`reshape`, `transpose`,
+    `matmul`, `reduce`, elementwise) and `math` ops, which
+    `--convert-slm-to-linalg` lowers. Attention splits the heads, multiplies
+    by the scale, applies the mask (a masked score becomes the lowest finite
+    value) and the causal limit `j <= i + (Skv - Sq)`, and merges the heads.
+
+    Before:
+    ```mlir
+    %y = slm.layer_norm %x, %g, %b {epsilon = 1.0e-05 : f64}
+        : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    ```
+    After:
+    ```mlir
+    %m = slm.reduce <mean> %x axes [1] keep_dims : tensor<?x64xf32> -> tensor<?x1xf32>
+    %d = slm.sub %x, %m : (tensor<?x64xf32>, tensor<?x1xf32>) -> tensor<?x64xf32>
+    %dd = slm.mul %d, %d : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+    %v = slm.reduce <mean> %dd axes [1] keep_dims : tensor<?x64xf32> -> tensor<?x1xf32>
+    %ve = slm.add %v, %eps : (tensor<?x1xf32>, tensor<f32>) -> tensor<?x1xf32>
+    %r = math.rsqrt %ve : tensor<?x1xf32>
+    %n = slm.mul %d, %r : (tensor<?x64xf32>, tensor<?x1xf32>) -> tensor<?x64xf32>
+    %s = slm.mul %n, %g : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %y = slm.add %s, %b : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+}
+
 #endif // SLM_TRANSFORMS_PASSES_TD

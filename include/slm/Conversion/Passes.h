@@ -1,0 +1,40 @@
+//===- Passes.h - slm conversion passes -------------------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_CONVERSION_PASSES_H
+#define SLM_CONVERSION_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace arith {
+class ArithDialect;
+} // namespace arith
+namespace linalg {
+class LinalgDialect;
+} // namespace linalg
+namespace math {
+class MathDialect;
+} // namespace math
+namespace tensor {
+class TensorDialect;
+} // namespace tensor
+namespace slm {
+
+#define GEN_PASS_DECL
+#include "slm/Conversion/Passes.h.inc"
+
+/// Adds the patterns of --convert-slm-to-linalg to `patterns`.
+void populateSLMToLinalgPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "slm/Conversion/Passes.h.inc"
+
+} // namespace slm
+} // namespace mlir
+
+#endif // SLM_CONVERSION_PASSES_H

@@ -1,0 +1,73 @@
+//===- CPU.h - Code generation for CPUs -------------------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// slm IR -> linalg -> loops -> LLVM dialect -> LLVM IR -> object code in
+// process -> a shared library that the slm runtime (libslmrt) loads. The
+// library exports:
+//
+//   const char slm_model_metadata[];  // JSON: inputs and outputs
+//   int        slm_model_abi_version; // SLM_MODEL_ABI_VERSION
+//   void       slm_model_run(void **inputs, void *results);
+//
+// `inputs[i]` points to the memref descriptor of input i ({allocated,
+// aligned, offset, sizes[rank], strides[rank]}, 64-bit each); `results`
+// receives one such descriptor per output, back to back. Outputs are
+// allocated with malloc and owned by the caller.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_TARGET_CPU_H
+#define SLM_TARGET_CPU_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace mlir {
+class OpPassManager;
+namespace slm {
+
+/// The version of the entry points above; the runtime refuses others.
+constexpr int kModelABIVersion = 1;
+
+/// How to generate code.
+struct CPUTargetOptions {
+  /// LLVM CPU name ("znver4", "skylake-avx512"); empty or "native": the host.
+  std::string cpu;
+  /// LLVM optimization level of the generated code (0-3).
+  unsigned optLevel = 3;
+};
+
+/// Adds the passes from slm IR to the LLVM dialect: decomposition,
+/// --convert-slm-to-linalg, elementwise fusion, bufferization, loops, LLVM.
+void buildLowerToLLVMPipeline(OpPassManager &pm);
+
+/// The JSON description of the entry function's inputs and outputs (names,
+/// element types, shapes with -1 for dynamic extents, dimension names).
+/// Call on slm IR, before lowering.
+FailureOr<std::string> describeModelInterface(ModuleOp module);
+
+/// Lowers `module` (slm IR; modified in place) to the LLVM dialect with the
+/// entry function's C interface.
+LogicalResult lowerToLLVMDialect(ModuleOp module);
+
+/// Translates an LLVM-dialect module to optimized LLVM IR text (--emit=llvm).
+FailureOr<std::string> emitLLVMIR(ModuleOp module, StringRef metadata,
+                                  const CPUTargetOptions &options);
+
+/// Compiles an LLVM-dialect module to an object file at `objectPath`.
+LogicalResult emitObjectFile(ModuleOp module, StringRef metadata,
+                             StringRef objectPath,
+                             const CPUTargetOptions &options);
+
+/// Links an object file into a shared library with the system C compiler.
+LogicalResult linkSharedLibrary(StringRef objectPath, StringRef libraryPath,
+                                Location loc);
+
+} // namespace slm
+} // namespace mlir
+
+#endif // SLM_TARGET_CPU_H

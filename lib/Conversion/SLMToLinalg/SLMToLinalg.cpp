@@ -1,0 +1,647 @@
+//===- SLMToLinalg.cpp - slm tensor-level ops to linalg ---------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Conversion/Passes.h"
+#include "slm/IR/SLMOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <cmath>
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_CONVERTSLMTOLINALG
+#include "slm/Conversion/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// An empty tensor of `type`; each dynamic extent `d` comes from `extent(d)`.
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                  function_ref<Value(int64_t)> extent) {
+  SmallVector<Value> dynamic;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (type.isDynamicDim(d))
+      dynamic.push_back(extent(d));
+  return tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(),
+                                 dynamic);
+}
+
+/// The dynamic result extent `d` of a broadcasting op: the extent of an
+/// operand that is dynamic there (numpy alignment from the right).
+Value broadcastExtent(OpBuilder &b, Location loc, ValueRange operands,
+                      int64_t resultRank, int64_t d) {
+  for (Value operand : operands) {
+    auto type = cast<RankedTensorType>(operand.getType());
+    int64_t j = d - (resultRank - type.getRank());
+    if (j >= 0 && type.isDynamicDim(j))
+      return tensor::DimOp::create(b, loc, operand, j);
+  }
+  return arith::ConstantIndexOp::create(b, loc, 1);
+}
+
+/// The map reading `operand` inside a loop nest over `resultShape`: aligned
+/// from the right, a static 1 against a larger extent reads index 0.
+AffineMap broadcastMap(MLIRContext *ctx, RankedTensorType operand,
+                       ArrayRef<int64_t> resultShape) {
+  int64_t rank = resultShape.size();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t j = 0; j < operand.getRank(); ++j) {
+    int64_t d = j + rank - operand.getRank();
+    bool stretched = operand.getDimSize(j) == 1 && resultShape[d] != 1;
+    exprs.push_back(stretched ? getAffineConstantExpr(0, ctx)
+                              : getAffineDimExpr(d, ctx));
+  }
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// A parallel linalg.generic over the result of a broadcasting op.
+Value broadcastGeneric(
+    OpBuilder &b, Location loc, RankedTensorType resultType,
+    ValueRange operands,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  int64_t rank = resultType.getRank();
+  Value init = emptyTensor(b, loc, resultType, [&](int64_t d) {
+    return broadcastExtent(b, loc, operands, rank, d);
+  });
+  SmallVector<AffineMap> maps;
+  for (Value operand : operands)
+    maps.push_back(broadcastMap(b.getContext(),
+                                cast<RankedTensorType>(operand.getType()),
+                                resultType.getShape()));
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, resultType, operands, init, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        linalg::YieldOp::create(nb, nl, body(nb, nl, args.drop_back()));
+      });
+  return generic.getResult(0);
+}
+
+bool isFloat(Type t) { return isa<FloatType>(t); }
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+template <typename OpTy>
+Value scalarBinary(OpBuilder &b, Location loc, Value x, Value y);
+
+#define SLM_SCALAR_BINARY(OpTy, FloatOp, IntOp)                                \
+  template <>                                                                  \
+  Value scalarBinary<OpTy>(OpBuilder & b, Location loc, Value x, Value y) {    \
+    if (isFloat(x.getType()))                                                  \
+      return FloatOp::create(b, loc, x, y);                                    \
+    return IntOp::create(b, loc, x, y);                                        \
+  }
+SLM_SCALAR_BINARY(AddOp, arith::AddFOp, arith::AddIOp)
+SLM_SCALAR_BINARY(SubOp, arith::SubFOp, arith::SubIOp)
+SLM_SCALAR_BINARY(MulOp, arith::MulFOp, arith::MulIOp)
+SLM_SCALAR_BINARY(DivOp, arith::DivFOp, arith::DivSIOp)
+SLM_SCALAR_BINARY(MaxOp, arith::MaximumFOp, arith::MaxSIOp)
+SLM_SCALAR_BINARY(MinOp, arith::MinimumFOp, arith::MinSIOp)
+#undef SLM_SCALAR_BINARY
+
+template <>
+Value scalarBinary<PowOp>(OpBuilder &b, Location loc, Value x, Value y) {
+  if (isFloat(x.getType()))
+    return math::PowFOp::create(b, loc, x, y);
+  return math::IPowIOp::create(b, loc, x, y);
+}
+
+template <typename OpTy>
+struct LowerBinary : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Value result = broadcastGeneric(
+        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
+        [](OpBuilder &b, Location loc, ValueRange args) {
+          return scalarBinary<OpTy>(b, loc, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerCompare : OpRewritePattern<CompareOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CompareOp op,
+                                PatternRewriter &rewriter) const override {
+    ComparePredicate predicate = op.getPredicate();
+    Value result = broadcastGeneric(
+        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
+        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          if (isFloat(args[0].getType())) {
+            arith::CmpFPredicate p;
+            switch (predicate) {
+            case ComparePredicate::eq: p = arith::CmpFPredicate::OEQ; break;
+            case ComparePredicate::ne: p = arith::CmpFPredicate::UNE; break;
+            case ComparePredicate::lt: p = arith::CmpFPredicate::OLT; break;
+            case ComparePredicate::le: p = arith::CmpFPredicate::OLE; break;
+            case ComparePredicate::gt: p = arith::CmpFPredicate::OGT; break;
+            case ComparePredicate::ge: p = arith::CmpFPredicate::OGE; break;
+            }
+            return arith::CmpFOp::create(b, loc, p, args[0], args[1]);
+          }
+          arith::CmpIPredicate p;
+          switch (predicate) {
+          case ComparePredicate::eq: p = arith::CmpIPredicate::eq; break;
+          case ComparePredicate::ne: p = arith::CmpIPredicate::ne; break;
+          case ComparePredicate::lt: p = arith::CmpIPredicate::slt; break;
+          case ComparePredicate::le: p = arith::CmpIPredicate::sle; break;
+          case ComparePredicate::gt: p = arith::CmpIPredicate::sgt; break;
+          case ComparePredicate::ge: p = arith::CmpIPredicate::sge; break;
+          }
+          return arith::CmpIOp::create(b, loc, p, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerSelect : OpRewritePattern<SelectOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SelectOp op,
+                                PatternRewriter &rewriter) const override {
+    Value result = broadcastGeneric(
+        rewriter, op.getLoc(), op.getType(),
+        {op.getCondition(), op.getTrueValue(), op.getFalseValue()},
+        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerBroadcastTo : OpRewritePattern<BroadcastToOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BroadcastToOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value input = op.getInput();
+    Value shape = op.getShape();
+    int64_t rank = type.getRank();
+    Value init = emptyTensor(rewriter, loc, type, [&](int64_t d) -> Value {
+      if (shape)
+        return tensor::ExtractOp::create(
+            rewriter, loc, shape,
+            ValueRange{arith::ConstantIndexOp::create(rewriter, loc, d)});
+      return broadcastExtent(rewriter, loc, {input}, rank, d);
+    });
+    SmallVector<AffineMap> maps = {
+        broadcastMap(getContext(), cast<RankedTensorType>(input.getType()),
+                     type.getShape()),
+        rewriter.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, input, init, maps, iterators,
+        [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, args[0]);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Contractions
+//===----------------------------------------------------------------------===//
+
+Value zeroFilled(OpBuilder &b, Location loc, Value empty, Type elementType) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(elementType));
+  return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+}
+
+Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
+  if (isFloat(acc.getType()))
+    return arith::AddFOp::create(b, loc, acc,
+                                 arith::MulFOp::create(b, loc, x, y));
+  return arith::AddIOp::create(b, loc, acc, arith::MulIOp::create(b, loc, x, y));
+}
+
+struct LowerMatMul : OpRewritePattern<MatMulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MatMulOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value lhs = op.getLhs(), rhs = op.getRhs();
+    auto lhsType = cast<RankedTensorType>(lhs.getType());
+    auto rhsType = cast<RankedTensorType>(rhs.getType());
+    int64_t rank = type.getRank(), batch = rank - 2;
+    MLIRContext *ctx = getContext();
+    // Loops: batch.., m, n, k.
+    int64_t loops = rank + 1;
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    auto operandMap = [&](RankedTensorType t, AffineExpr row, AffineExpr col) {
+      SmallVector<AffineExpr> exprs;
+      int64_t tb = t.getRank() - 2;
+      for (int64_t j = 0; j < tb; ++j) {
+        int64_t i = j + batch - tb;
+        bool stretched = t.getDimSize(j) == 1 && type.getDimSize(i) != 1;
+        exprs.push_back(stretched ? getAffineConstantExpr(0, ctx) : d(i));
+      }
+      exprs.push_back(row);
+      exprs.push_back(col);
+      return AffineMap::get(loops, 0, exprs, ctx);
+    };
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t i = 0; i < rank; ++i)
+      outExprs.push_back(d(i));
+    SmallVector<AffineMap> maps = {
+        operandMap(lhsType, d(batch), d(batch + 2)),
+        operandMap(rhsType, d(batch + 2), d(batch + 1)),
+        AffineMap::get(loops, 0, outExprs, ctx)};
+    SmallVector<utils::IteratorType> iterators(loops,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
+      if (i == rank - 2)
+        return tensor::DimOp::create(rewriter, loc, lhs, lhsType.getRank() - 2);
+      if (i == rank - 1)
+        return tensor::DimOp::create(rewriter, loc, rhs, rhsType.getRank() - 1);
+      return broadcastExtent(rewriter, loc, {lhs, rhs}, rank - 2, i) ;
+    });
+    Value init = zeroFilled(rewriter, loc, empty, type.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, ValueRange{lhs, rhs}, init, maps, iterators,
+        [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// The scalar activation of a linear epilogue.
+Value scalarActivation(OpBuilder &b, Location loc, Activation activation,
+                       Value x) {
+  Type f = x.getType();
+  auto c = [&](double v) {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(f, v)).getResult();
+  };
+  switch (activation) {
+  case Activation::none:
+    return x;
+  case Activation::relu:
+    return arith::MaximumFOp::create(b, loc, x, c(0));
+  case Activation::gelu:
+  case Activation::gelu_tanh: {
+    Value inner;
+    if (activation == Activation::gelu) {
+      inner = math::ErfOp::create(
+          b, loc, arith::MulFOp::create(b, loc, x, c(1.0 / std::sqrt(2.0))));
+    } else {
+      Value cube = arith::MulFOp::create(b, loc, x,
+                                         arith::MulFOp::create(b, loc, x, x));
+      Value t = arith::AddFOp::create(
+          b, loc, x, arith::MulFOp::create(b, loc, cube, c(0.044715)));
+      inner = math::TanhOp::create(
+          b, loc, arith::MulFOp::create(b, loc, t, c(std::sqrt(2.0 / M_PI))));
+    }
+    Value half = arith::MulFOp::create(b, loc, x, c(0.5));
+    return arith::MulFOp::create(b, loc, half,
+                                 arith::AddFOp::create(b, loc, inner, c(1.0)));
+  }
+  }
+  return x;
+}
+
+struct LowerLinear : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    if (op.getWeight().getDefiningOp<CompressedWeightOpInterface>())
+      return rewriter.notifyMatchFailure(op, "compressed weight");
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value x = op.getInput(), w = op.getWeight();
+    int64_t rank = type.getRank();
+    MLIRContext *ctx = getContext();
+    auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+    // Loops: leading.., n, k.
+    int64_t loops = rank + 1;
+    SmallVector<AffineExpr> xExprs, outExprs;
+    for (int64_t i = 0; i + 1 < rank; ++i) {
+      xExprs.push_back(d(i));
+      outExprs.push_back(d(i));
+    }
+    xExprs.push_back(d(rank));
+    outExprs.push_back(d(rank - 1));
+    SmallVector<AffineMap> maps = {
+        AffineMap::get(loops, 0, xExprs, ctx),
+        AffineMap::get(loops, 0, {d(rank - 1), d(rank)}, ctx),
+        AffineMap::get(loops, 0, outExprs, ctx)};
+    Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
+      return tensor::DimOp::create(rewriter, loc, x, i);
+    });
+    // The accumulator starts at the bias (broadcast over rows) or zero.
+    Value init;
+    if (Value bias = op.getBias()) {
+      SmallVector<AffineMap> biasMaps = {
+          AffineMap::get(rank, 0, {d(rank - 1)}, ctx),
+          rewriter.getMultiDimIdentityMap(rank)};
+      init = linalg::GenericOp::create(
+                 rewriter, loc, type, bias, empty, biasMaps,
+                 SmallVector<utils::IteratorType>(rank,
+                                                  utils::IteratorType::parallel),
+                 [](OpBuilder &b, Location l, ValueRange args) {
+                   linalg::YieldOp::create(b, l, args[0]);
+                 })
+                 .getResult(0);
+    } else {
+      init = zeroFilled(rewriter, loc, empty, type.getElementType());
+    }
+    SmallVector<utils::IteratorType> iterators(loops,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    Value y = linalg::GenericOp::create(
+                  rewriter, loc, type, ValueRange{x, w}, init, maps, iterators,
+                  [](OpBuilder &b, Location l, ValueRange args) {
+                    linalg::YieldOp::create(
+                        b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
+                  })
+                  .getResult(0);
+    Activation activation = op.getActivation();
+    if (activation != Activation::none)
+      y = broadcastGeneric(rewriter, loc, type, {y},
+                           [&](OpBuilder &b, Location l, ValueRange args) {
+                             return scalarActivation(b, l, activation, args[0]);
+                           });
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Data movement and reductions
+//===----------------------------------------------------------------------===//
+
+struct LowerTranspose : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> perm = op.getPermutation();
+    Value empty = emptyTensor(rewriter, loc, op.getType(), [&](int64_t i) -> Value {
+      return tensor::DimOp::create(rewriter, loc, op.getInput(), perm[i]);
+    });
+    rewriter.replaceOpWithNewOp<linalg::TransposeOp>(op, op.getInput(), empty,
+                                                     perm);
+    return success();
+  }
+};
+
+struct LowerReshape : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value shape = op.getShape();
+    if (!shape) {
+      // Static extents, and at most one dynamic: elements / the others.
+      auto inputType = cast<RankedTensorType>(op.getInput().getType());
+      Value total = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      for (int64_t i = 0; i < inputType.getRank(); ++i)
+        total = arith::MulIOp::create(
+            rewriter, loc, total,
+            tensor::DimOp::create(rewriter, loc, op.getInput(), i));
+      int64_t known = 1;
+      for (int64_t d : type.getShape())
+        if (!ShapedType::isDynamic(d))
+          known *= d;
+      SmallVector<Value> extents;
+      for (int64_t d : type.getShape())
+        extents.push_back(
+            ShapedType::isDynamic(d)
+                ? arith::DivUIOp::create(
+                      rewriter, loc, total,
+                      arith::ConstantIndexOp::create(rewriter, loc, known))
+                      .getResult()
+                : arith::ConstantIndexOp::create(rewriter, loc, d).getResult());
+      shape = tensor::FromElementsOp::create(
+          rewriter, loc,
+          RankedTensorType::get({type.getRank()}, rewriter.getIndexType()),
+          extents);
+    }
+    rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, op.getInput(),
+                                                   shape);
+    return success();
+  }
+};
+
+struct LowerReduce : OpRewritePattern<ReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReduceOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value input = op.getInput();
+    auto inputType = cast<RankedTensorType>(input.getType());
+    int64_t rank = inputType.getRank();
+    Type element = type.getElementType();
+    MLIRContext *ctx = getContext();
+    SmallVector<bool> reduced(rank, false);
+    for (int64_t a : op.getAxes())
+      reduced[a < 0 ? a + rank : a] = true;
+    // Output map and extents.
+    SmallVector<AffineExpr> outExprs;
+    SmallVector<int64_t> outSource; // input dim of each output dim, or -1
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!reduced[i]) {
+        outExprs.push_back(getAffineDimExpr(i, ctx));
+        outSource.push_back(i);
+      } else if (op.getKeepDims()) {
+        outExprs.push_back(getAffineConstantExpr(0, ctx));
+        outSource.push_back(-1);
+      }
+    }
+    Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
+      return tensor::DimOp::create(rewriter, loc, input, outSource[i]);
+    });
+    ReduceKind kind = op.getKind();
+    TypedAttr initAttr;
+    bool floating = isFloat(element);
+    if (kind == ReduceKind::max || kind == ReduceKind::min) {
+      bool isMax = kind == ReduceKind::max;
+      if (floating)
+        initAttr = rewriter.getFloatAttr(
+            element, APFloat::getInf(cast<FloatType>(element).getFloatSemantics(),
+                                     /*Negative=*/isMax));
+      else
+        initAttr = rewriter.getIntegerAttr(
+            element, isMax ? APInt::getSignedMinValue(element.getIntOrFloatBitWidth())
+                           : APInt::getSignedMaxValue(element.getIntOrFloatBitWidth()));
+    } else {
+      initAttr = rewriter.getZeroAttr(element);
+    }
+    Value initValue = arith::ConstantOp::create(rewriter, loc, initAttr);
+    Value init = linalg::FillOp::create(rewriter, loc, initValue, empty).getResult(0);
+    SmallVector<utils::IteratorType> iterators;
+    for (bool r : reduced)
+      iterators.push_back(r ? utils::IteratorType::reduction
+                            : utils::IteratorType::parallel);
+    SmallVector<AffineMap> maps = {rewriter.getMultiDimIdentityMap(rank),
+                                   AffineMap::get(rank, 0, outExprs, ctx)};
+    Value result =
+        linalg::GenericOp::create(
+            rewriter, loc, type, input, init, maps, iterators,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value r;
+              switch (kind) {
+              case ReduceKind::sum:
+              case ReduceKind::mean:
+                r = floating ? arith::AddFOp::create(b, l, args[1], args[0]).getResult()
+                             : arith::AddIOp::create(b, l, args[1], args[0]).getResult();
+                break;
+              case ReduceKind::max:
+                r = floating ? arith::MaximumFOp::create(b, l, args[1], args[0]).getResult()
+                             : arith::MaxSIOp::create(b, l, args[1], args[0]).getResult();
+                break;
+              case ReduceKind::min:
+                r = floating ? arith::MinimumFOp::create(b, l, args[1], args[0]).getResult()
+                             : arith::MinSIOp::create(b, l, args[1], args[0]).getResult();
+                break;
+              }
+              linalg::YieldOp::create(b, l, r);
+            })
+            .getResult(0);
+    if (kind == ReduceKind::mean) {
+      Value count = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      for (int64_t i = 0; i < rank; ++i)
+        if (reduced[i])
+          count = arith::MulIOp::create(
+              rewriter, loc, count, tensor::DimOp::create(rewriter, loc, input, i));
+      Value countValue;
+      if (floating) {
+        Value asInt = arith::IndexCastOp::create(rewriter, loc,
+                                                 rewriter.getI64Type(), count);
+        countValue = arith::UIToFPOp::create(rewriter, loc, element, asInt);
+      } else {
+        countValue = arith::IndexCastOp::create(rewriter, loc, element, count);
+      }
+      result = broadcastGeneric(rewriter, loc, type, {result},
+                                [&](OpBuilder &b, Location l, ValueRange args) {
+                                  return floating
+                                             ? arith::DivFOp::create(b, l, args[0], countValue).getResult()
+                                             : arith::DivSIOp::create(b, l, args[0], countValue).getResult();
+                                });
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerGather : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value data = op.getData(), indices = op.getIndices();
+    auto dataType = cast<RankedTensorType>(data.getType());
+    auto indexType = cast<RankedTensorType>(indices.getType());
+    int64_t axis = static_cast<int64_t>(op.getAxis());
+    int64_t indexRank = indexType.getRank();
+    int64_t rank = type.getRank();
+    MLIRContext *ctx = getContext();
+    Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
+      if (i < axis)
+        return tensor::DimOp::create(rewriter, loc, data, i);
+      if (i < axis + indexRank)
+        return tensor::DimOp::create(rewriter, loc, indices, i - axis);
+      return tensor::DimOp::create(rewriter, loc, data, i - indexRank + 1);
+    });
+    SmallVector<AffineExpr> indexExprs;
+    for (int64_t j = 0; j < indexRank; ++j)
+      indexExprs.push_back(getAffineDimExpr(axis + j, ctx));
+    SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indexExprs, ctx),
+                                   rewriter.getMultiDimIdentityMap(rank)};
+    Value axisExtent = tensor::DimOp::create(rewriter, loc, data, axis);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, indices, empty, maps,
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          // Negative indices count from the end; out-of-range ones are
+          // clamped so that a bad id never reads outside the table.
+          Value idx = args[0];
+          if (!idx.getType().isIndex())
+            idx = arith::IndexCastOp::create(b, l, b.getIndexType(), idx);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value negative = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                                 idx, zero);
+          idx = arith::SelectOp::create(
+              b, l, negative, arith::AddIOp::create(b, l, idx, axisExtent), idx);
+          Value last = arith::SubIOp::create(
+              b, l, axisExtent, arith::ConstantIndexOp::create(b, l, 1));
+          idx = arith::MaxSIOp::create(b, l, arith::MinSIOp::create(b, l, idx, last),
+                                       zero);
+          SmallVector<Value> coords;
+          for (int64_t i = 0; i < axis; ++i)
+            coords.push_back(linalg::IndexOp::create(b, l, i));
+          coords.push_back(idx);
+          for (int64_t i = axis + indexRank; i < rank; ++i)
+            coords.push_back(linalg::IndexOp::create(b, l, i));
+          linalg::YieldOp::create(b, l,
+                                  tensor::ExtractOp::create(b, l, data, coords).getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+struct ConvertSLMToLinalgPass
+    : mlir::slm::impl::ConvertSLMToLinalgBase<ConvertSLMToLinalgPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateSLMToLinalgPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
+      signalPassFailure();
+      return;
+    }
+    // Anything left has no lowering yet: say which, once per op name.
+    llvm::StringSet<> reported;
+    WalkResult walk = getOperation()->walk([&](Operation *op) {
+      if (isa<SLMDialect>(op->getDialect()) &&
+          reported.insert(op->getName().getStringRef()).second) {
+        op->emitError() << "code generation does not support '"
+                        << op->getName() << "' yet";
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (walk.wasInterrupted())
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void mlir::slm::populateSLMToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
+               LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaxOp>,
+               LowerBinary<MinOp>, LowerCompare, LowerSelect, LowerBroadcastTo,
+               LowerMatMul, LowerLinear, LowerTranspose, LowerReshape,
+               LowerReduce, LowerGather>(patterns.getContext());
+}

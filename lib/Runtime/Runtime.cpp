@@ -1,0 +1,483 @@
+//===- Runtime.cpp - The slm runtime ----------------------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Loads a model library with dlopen, reads its interface from the JSON in
+// `slm_model_metadata`, checks inputs, passes memref descriptors to
+// `slm_model_run` and hands the outputs back. No MLIR or LLVM here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Runtime/slmrt.h"
+
+#include <dlfcn.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int kABIVersion = 1;
+
+struct TensorInfo {
+  std::string name;
+  slm_dtype dtype = SLM_FLOAT32;
+  std::vector<int64_t> shape;
+  std::vector<std::string> dims;
+};
+
+/// A minimal reader for the metadata JSON (objects, arrays, strings,
+/// integers): the format is ours, written by slmc.
+class JsonReader {
+public:
+  explicit JsonReader(const char *text) : p(text) {}
+
+  bool readModel(std::vector<TensorInfo> &inputs,
+                 std::vector<TensorInfo> &outputs, int64_t &abi) {
+    return object([&](const std::string &key) {
+      if (key == "abi")
+        return integer(abi);
+      if (key == "inputs")
+        return tensors(inputs);
+      if (key == "outputs")
+        return tensors(outputs);
+      return skip();
+    });
+  }
+
+private:
+  const char *p;
+
+  void space() {
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+      ++p;
+  }
+  bool expect(char c) {
+    space();
+    if (*p != c)
+      return false;
+    ++p;
+    return true;
+  }
+  bool string(std::string &out) {
+    space();
+    if (*p != '"')
+      return false;
+    ++p;
+    out.clear();
+    while (*p && *p != '"') {
+      if (*p == '\\' && p[1]) {
+        ++p;
+        out += *p == 'n' ? '\n' : *p;
+      } else {
+        out += *p;
+      }
+      ++p;
+    }
+    return expect('"');
+  }
+  bool integer(int64_t &out) {
+    space();
+    char *end = nullptr;
+    long long v = std::strtoll(p, &end, 10);
+    if (end == p)
+      return false;
+    out = v;
+    p = end;
+    return true;
+  }
+  template <typename Fn> bool object(Fn &&member) {
+    if (!expect('{'))
+      return false;
+    space();
+    if (*p == '}')
+      return ++p, true;
+    do {
+      std::string key;
+      if (!string(key) || !expect(':') || !member(key))
+        return false;
+    } while (expect(','));
+    return expect('}');
+  }
+  template <typename Fn> bool array(Fn &&element) {
+    if (!expect('['))
+      return false;
+    space();
+    if (*p == ']')
+      return ++p, true;
+    do {
+      if (!element())
+        return false;
+    } while (expect(','));
+    return expect(']');
+  }
+  bool skip() {
+    space();
+    if (*p == '"') {
+      std::string s;
+      return string(s);
+    }
+    if (*p == '{')
+      return object([&](const std::string &) { return skip(); });
+    if (*p == '[')
+      return array([&] { return skip(); });
+    int64_t v;
+    return integer(v);
+  }
+  bool tensors(std::vector<TensorInfo> &out) {
+    return array([&] {
+      TensorInfo info;
+      bool ok = object([&](const std::string &key) {
+        if (key == "name")
+          return string(info.name);
+        if (key == "dtype") {
+          std::string d;
+          if (!string(d))
+            return false;
+          for (int i = 0; i <= SLM_BOOL; ++i)
+            if (d == slm_dtype_name(static_cast<slm_dtype>(i))) {
+              info.dtype = static_cast<slm_dtype>(i);
+              return true;
+            }
+          return false;
+        }
+        if (key == "shape")
+          return array([&] {
+            int64_t v;
+            if (!integer(v))
+              return false;
+            info.shape.push_back(v);
+            return true;
+          });
+        if (key == "dims")
+          return array([&] {
+            std::string d;
+            if (!string(d))
+              return false;
+            info.dims.push_back(d);
+            return true;
+          });
+        return skip();
+      });
+      info.dims.resize(info.shape.size());
+      out.push_back(std::move(info));
+      return ok && out.back().shape.size() <= SLM_MAX_RANK;
+    });
+  }
+};
+
+void setError(char *error, size_t size, const char *format, ...) {
+  if (!error || size == 0)
+    return;
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(error, size, format, args);
+  va_end(args);
+}
+
+std::string shapeString(const int64_t *shape, int64_t rank) {
+  std::string s = "[";
+  for (int64_t i = 0; i < rank; ++i) {
+    if (i)
+      s += ", ";
+    s += shape[i] < 0 ? std::string("?") : std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+void fillInfo(const TensorInfo &in, slm_tensor_info *out) {
+  out->name = in.name.c_str();
+  out->dtype = in.dtype;
+  out->rank = static_cast<int32_t>(in.shape.size());
+  for (size_t i = 0; i < in.shape.size(); ++i) {
+    out->shape[i] = in.shape[i];
+    out->dims[i] = in.dims[i].c_str();
+  }
+}
+
+} // namespace
+
+struct slm_model {
+  void *library = nullptr;
+  void (*run)(void **, void *) = nullptr;
+  std::vector<TensorInfo> inputs, outputs;
+  ~slm_model() {
+    if (library)
+      dlclose(library);
+  }
+};
+
+extern "C" {
+
+size_t slm_dtype_size(slm_dtype dtype) {
+  switch (dtype) {
+  case SLM_FLOAT64:
+  case SLM_INT64:
+    return 8;
+  case SLM_FLOAT32:
+  case SLM_INT32:
+    return 4;
+  case SLM_FLOAT16:
+  case SLM_BFLOAT16:
+  case SLM_INT16:
+    return 2;
+  case SLM_INT8:
+  case SLM_BOOL:
+    return 1;
+  }
+  return 0;
+}
+
+const char *slm_dtype_name(slm_dtype dtype) {
+  static const char *names[] = {"float32", "float64", "float16",
+                                "bfloat16", "int8",    "int16",
+                                "int32",   "int64",   "bool"};
+  return dtype >= SLM_FLOAT32 && dtype <= SLM_BOOL ? names[dtype] : "unknown";
+}
+
+const char *slm_status_string(slm_status status) {
+  switch (status) {
+  case SLM_OK: return "ok";
+  case SLM_ERROR_INVALID_ARGUMENT: return "invalid argument";
+  case SLM_ERROR_IO: return "cannot open the model";
+  case SLM_ERROR_BAD_MODEL: return "not an slm model";
+  case SLM_ERROR_DTYPE: return "wrong element type";
+  case SLM_ERROR_SHAPE: return "wrong shape";
+  case SLM_ERROR_OUT_OF_MEMORY: return "out of memory";
+  }
+  return "unknown status";
+}
+
+slm_status slm_model_open(const char *path, slm_model **model, char *error,
+                          size_t errorSize) {
+  if (!path || !model) {
+    setError(error, errorSize, "slm_model_open: null %s",
+             path ? "model pointer" : "path");
+    return SLM_ERROR_INVALID_ARGUMENT;
+  }
+  *model = nullptr;
+  std::unique_ptr<slm_model> m(new (std::nothrow) slm_model);
+  if (!m)
+    return SLM_ERROR_OUT_OF_MEMORY;
+  // A path without a slash would be searched on the library path: keep it
+  // relative to the working directory as the user means it.
+  std::string file = path;
+  if (file.find('/') == std::string::npos)
+    file = "./" + file;
+  m->library = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m->library) {
+    const char *why = dlerror();
+    setError(error, errorSize, "cannot open '%s': %s", path,
+             why ? why : "unknown error");
+    return SLM_ERROR_IO;
+  }
+  auto *abi = static_cast<const int32_t *>(
+      dlsym(m->library, "slm_model_abi_version"));
+  auto *metadata =
+      static_cast<const char *>(dlsym(m->library, "slm_model_metadata"));
+  m->run = reinterpret_cast<void (*)(void **, void *)>(
+      dlsym(m->library, "slm_model_run"));
+  if (!abi || !metadata || !m->run) {
+    setError(error, errorSize,
+             "'%s' is not an slm model (no slm_model_* entry points)", path);
+    return SLM_ERROR_BAD_MODEL;
+  }
+  if (*abi != kABIVersion) {
+    setError(error, errorSize,
+             "'%s' was built for model ABI %d; this runtime reads %d", path,
+             *abi, kABIVersion);
+    return SLM_ERROR_BAD_MODEL;
+  }
+  int64_t metadataAbi = 0;
+  if (!JsonReader(metadata).readModel(m->inputs, m->outputs, metadataAbi) ||
+      metadataAbi != kABIVersion || m->outputs.empty()) {
+    setError(error, errorSize, "'%s' has unreadable model metadata", path);
+    return SLM_ERROR_BAD_MODEL;
+  }
+  *model = m.release();
+  return SLM_OK;
+}
+
+void slm_model_close(slm_model *model) { delete model; }
+
+int32_t slm_model_num_inputs(const slm_model *model) {
+  return model ? static_cast<int32_t>(model->inputs.size()) : 0;
+}
+
+int32_t slm_model_num_outputs(const slm_model *model) {
+  return model ? static_cast<int32_t>(model->outputs.size()) : 0;
+}
+
+slm_status slm_model_input_info(const slm_model *model, int32_t index,
+                                slm_tensor_info *info) {
+  if (!model || !info || index < 0 ||
+      index >= static_cast<int32_t>(model->inputs.size()))
+    return SLM_ERROR_INVALID_ARGUMENT;
+  fillInfo(model->inputs[index], info);
+  return SLM_OK;
+}
+
+slm_status slm_model_output_info(const slm_model *model, int32_t index,
+                                 slm_tensor_info *info) {
+  if (!model || !info || index < 0 ||
+      index >= static_cast<int32_t>(model->outputs.size()))
+    return SLM_ERROR_INVALID_ARGUMENT;
+  fillInfo(model->outputs[index], info);
+  return SLM_OK;
+}
+
+void slm_tensor_release(slm_tensor *tensor) {
+  if (!tensor || !tensor->owner)
+    return;
+  std::free(tensor->owner);
+  tensor->owner = nullptr;
+  tensor->data = nullptr;
+}
+
+slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
+                         int32_t numInputs, slm_tensor *outputs,
+                         int32_t numOutputs, char *error, size_t errorSize) {
+  if (!model || (numInputs && !inputs) || !outputs) {
+    setError(error, errorSize, "slm_model_run: null %s",
+             !model ? "model" : !outputs ? "outputs" : "inputs");
+    return SLM_ERROR_INVALID_ARGUMENT;
+  }
+  if (numInputs != static_cast<int32_t>(model->inputs.size()) ||
+      numOutputs != static_cast<int32_t>(model->outputs.size())) {
+    setError(error, errorSize,
+             "the model takes %zu inputs and gives %zu outputs; got %d and %d",
+             model->inputs.size(), model->outputs.size(), numInputs,
+             numOutputs);
+    return SLM_ERROR_INVALID_ARGUMENT;
+  }
+  // Check every input, and that extents with one name agree.
+  std::map<std::string, std::pair<int64_t, std::string>> named;
+  std::vector<std::vector<int64_t>> descriptors(numInputs);
+  std::vector<void *> pointers(numInputs);
+  for (int32_t i = 0; i < numInputs; ++i) {
+    const TensorInfo &want = model->inputs[i];
+    const slm_tensor &got = inputs[i];
+    int64_t rank = static_cast<int64_t>(want.shape.size());
+    if (got.dtype != want.dtype) {
+      setError(error, errorSize, "input '%s' must be %s, got %s",
+               want.name.c_str(), slm_dtype_name(want.dtype),
+               slm_dtype_name(got.dtype));
+      return SLM_ERROR_DTYPE;
+    }
+    if (got.rank != rank) {
+      setError(error, errorSize, "input '%s' must have rank %lld, got %d",
+               want.name.c_str(), static_cast<long long>(rank), got.rank);
+      return SLM_ERROR_SHAPE;
+    }
+    int64_t count = 1;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t extent = got.shape[d];
+      if (extent < 0 || (want.shape[d] >= 0 && extent != want.shape[d])) {
+        setError(error, errorSize, "input '%s' must have shape %s, got %s",
+                 want.name.c_str(),
+                 shapeString(want.shape.data(), rank).c_str(),
+                 shapeString(got.shape, rank).c_str());
+        return SLM_ERROR_SHAPE;
+      }
+      if (!want.dims[d].empty()) {
+        auto [it, inserted] = named.emplace(
+            want.dims[d], std::make_pair(extent, want.name));
+        if (!inserted && it->second.first != extent) {
+          setError(error, errorSize,
+                   "dimension '%s' is %lld in input '%s' but %lld in '%s'",
+                   want.dims[d].c_str(), static_cast<long long>(extent),
+                   want.name.c_str(),
+                   static_cast<long long>(it->second.first),
+                   it->second.second.c_str());
+          return SLM_ERROR_SHAPE;
+        }
+      }
+      count *= extent;
+    }
+    if (!got.data && count > 0) {
+      setError(error, errorSize, "input '%s' has no data", want.name.c_str());
+      return SLM_ERROR_INVALID_ARGUMENT;
+    }
+    // {allocated, aligned, offset, sizes[rank], strides[rank]}
+    std::vector<int64_t> &desc = descriptors[i];
+    desc.resize(3 + 2 * rank);
+    std::memcpy(&desc[0], &got.data, sizeof(void *));
+    std::memcpy(&desc[1], &got.data, sizeof(void *));
+    desc[2] = 0;
+    int64_t stride = 1;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      desc[3 + d] = got.shape[d];
+      desc[3 + rank + d] = stride;
+      stride *= got.shape[d];
+    }
+    pointers[i] = desc.data();
+  }
+  for (int32_t o = 0; o < numOutputs; ++o)
+    if (outputs[o].data &&
+        outputs[o].dtype != model->outputs[o].dtype) {
+      setError(error, errorSize, "output '%s' is %s; the buffer given is %s",
+               model->outputs[o].name.c_str(),
+               slm_dtype_name(model->outputs[o].dtype),
+               slm_dtype_name(outputs[o].dtype));
+      return SLM_ERROR_DTYPE;
+    }
+
+  size_t resultWords = 0;
+  for (const TensorInfo &out : model->outputs)
+    resultWords += 3 + 2 * out.shape.size();
+  std::vector<int64_t> results(resultWords, 0);
+  model->run(pointers.data(), results.data());
+
+  // Hand the outputs over (or copy them into the caller's buffers).
+  slm_status status = SLM_OK;
+  size_t offset = 0;
+  for (int32_t o = 0; o < numOutputs; ++o) {
+    const TensorInfo &info = model->outputs[o];
+    int64_t rank = static_cast<int64_t>(info.shape.size());
+    const int64_t *desc = results.data() + offset;
+    offset += 3 + 2 * rank;
+    void *allocated, *aligned;
+    std::memcpy(&allocated, &desc[0], sizeof(void *));
+    std::memcpy(&aligned, &desc[1], sizeof(void *));
+    size_t elementSize = slm_dtype_size(info.dtype);
+    char *data = static_cast<char *>(aligned) + desc[2] * elementSize;
+    int64_t count = 1;
+    for (int64_t d = 0; d < rank; ++d)
+      count *= desc[3 + d];
+    slm_tensor &out = outputs[o];
+    if (out.data) {
+      bool same = out.rank == rank;
+      for (int64_t d = 0; same && d < rank; ++d)
+        same = out.shape[d] == desc[3 + d];
+      if (!same && status == SLM_OK) {
+        setError(error, errorSize,
+                 "output '%s' has shape %s; the buffer given is %s",
+                 info.name.c_str(), shapeString(desc + 3, rank).c_str(),
+                 shapeString(out.shape, out.rank).c_str());
+        status = SLM_ERROR_SHAPE;
+      } else if (same) {
+        std::memcpy(out.data, data, count * elementSize);
+      }
+      std::free(allocated);
+      continue;
+    }
+    out.dtype = info.dtype;
+    out.rank = static_cast<int32_t>(rank);
+    for (int64_t d = 0; d < rank; ++d)
+      out.shape[d] = desc[3 + d];
+    out.data = data;
+    out.owner = allocated;
+  }
+  return status;
+}
+
+} // extern "C"

@@ -1,0 +1,311 @@
+//===- CPUTarget.cpp - Code generation for CPUs -----------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Target/CPU.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+using namespace mlir;
+
+static constexpr StringLiteral kEntryName = "main";
+/// The entry's name in the object file: "main" would read as a program's.
+static constexpr StringLiteral kLoweredEntryName = "slm_model_main";
+
+void slm::buildLowerToLLVMPipeline(OpPassManager &pm) {
+  // Parsed from text: each name is the upstream pass's own flag, so the
+  // pipeline reads like the command line that reproduces it.
+  const char *pipeline =
+      "slm-decompose-transformer-ops,"
+      "convert-slm-to-linalg,"
+      "func.func(convert-elementwise-to-linalg),"
+      "canonicalize,cse,"
+      "func.func(linalg-fuse-elementwise-ops),"
+      "one-shot-bufferize{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "buffer-deallocation-pipeline,"
+      "canonicalize,"
+      "func.func(convert-linalg-to-loops),"
+      "expand-strided-metadata,"
+      "lower-affine,"
+      "convert-scf-to-cf,"
+      "finalize-memref-to-llvm,"
+      "convert-math-to-llvm,"
+      "convert-math-to-libm,"
+      "convert-arith-to-llvm,"
+      "convert-index-to-llvm,"
+      "convert-cf-to-llvm,"
+      "convert-func-to-llvm,"
+      "convert-ub-to-llvm,"
+      "reconcile-unrealized-casts";
+  if (failed(parsePassPipeline(pipeline, pm)))
+    llvm::report_fatal_error("slm: the lowering pipeline does not parse");
+}
+
+/// The runtime's name of an element type.
+static std::optional<StringRef> dtypeName(Type type) {
+  if (type.isF32())
+    return StringRef("float32");
+  if (type.isF64())
+    return StringRef("float64");
+  if (type.isF16())
+    return StringRef("float16");
+  if (type.isBF16())
+    return StringRef("bfloat16");
+  if (type.isInteger(1))
+    return StringRef("bool");
+  if (type.isInteger(8))
+    return StringRef("int8");
+  if (type.isInteger(16))
+    return StringRef("int16");
+  if (type.isInteger(32))
+    return StringRef("int32");
+  if (type.isInteger(64))
+    return StringRef("int64");
+  return std::nullopt;
+}
+
+FailureOr<std::string> slm::describeModelInterface(ModuleOp module) {
+  auto func = module.lookupSymbol<func::FuncOp>(kEntryName);
+  if (!func)
+    return emitError(module.getLoc()) << "the model has no function @main";
+  auto describe = [&](Type t, DictionaryAttr attrs, StringRef fallback,
+                      llvm::json::Array &into) -> LogicalResult {
+    auto type = dyn_cast<RankedTensorType>(t);
+    std::optional<StringRef> dtype =
+        type ? dtypeName(type.getElementType()) : std::nullopt;
+    if (!dtype)
+      return emitError(func.getLoc())
+             << "code generation does not support the model signature type "
+             << t;
+    llvm::json::Array shape, dims;
+    for (int64_t d : type.getShape())
+      shape.push_back(ShapedType::isDynamic(d) ? int64_t(-1) : d);
+    StringRef name = fallback;
+    if (attrs) {
+      if (auto n = attrs.getAs<StringAttr>("slm.name"))
+        name = n.getValue();
+      if (auto names = attrs.getAs<ArrayAttr>("slm.dim_names"))
+        for (Attribute a : names)
+          dims.push_back(cast<StringAttr>(a).getValue().str());
+    }
+    into.push_back(llvm::json::Object{{"name", name.str()},
+                                      {"dtype", dtype->str()},
+                                      {"shape", std::move(shape)},
+                                      {"dims", std::move(dims)}});
+    return success();
+  };
+  llvm::json::Array inputs, outputs;
+  for (auto [i, t] : llvm::enumerate(func.getArgumentTypes()))
+    if (failed(describe(t, func.getArgAttrDict(i), "input" + std::to_string(i),
+                        inputs)))
+      return failure();
+  for (auto [i, t] : llvm::enumerate(func.getResultTypes()))
+    if (failed(describe(t, func.getResultAttrDict(i),
+                        "output" + std::to_string(i), outputs)))
+      return failure();
+  if (outputs.empty())
+    return emitError(func.getLoc()) << "the model has no outputs";
+  llvm::json::Object root{{"abi", kModelABIVersion},
+                          {"inputs", std::move(inputs)},
+                          {"outputs", std::move(outputs)}};
+  return llvm::formatv("{0}", llvm::json::Value(std::move(root))).str();
+}
+
+LogicalResult slm::lowerToLLVMDialect(ModuleOp module) {
+  auto func = module.lookupSymbol<func::FuncOp>(kEntryName);
+  if (!func)
+    return emitError(module.getLoc()) << "the model has no function @main";
+  func.setSymName(kLoweredEntryName);
+  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
+                UnitAttr::get(module.getContext()));
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  buildLowerToLLVMPipeline(pm);
+  return pm.run(module);
+}
+
+/// A target machine for `options`, or null after an error at `loc`.
+static std::unique_ptr<llvm::TargetMachine>
+createTargetMachine(const slm::CPUTargetOptions &options, Location loc) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target) {
+    emitError(loc) << "no LLVM target for " << triple.str() << ": " << error;
+    return nullptr;
+  }
+  std::string cpu = options.cpu, features;
+  if (cpu.empty() || cpu == "native") {
+    cpu = llvm::sys::getHostCPUName().str();
+    llvm::SubtargetFeatures list;
+    for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
+      list.AddFeature(feature, enabled);
+    features = list.getString();
+  }
+  llvm::TargetOptions targetOptions;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, cpu, features, targetOptions, llvm::Reloc::PIC_, std::nullopt,
+      options.optLevel >= 3   ? llvm::CodeGenOptLevel::Aggressive
+      : options.optLevel == 0 ? llvm::CodeGenOptLevel::None
+                              : llvm::CodeGenOptLevel::Default));
+  if (!machine)
+    emitError(loc) << "cannot create an LLVM target machine for CPU '" << cpu
+                   << "'";
+  return machine;
+}
+
+/// Adds the exported entry points of the shared library.
+static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
+                                    Location loc) {
+  llvm::LLVMContext &ctx = module.getContext();
+  llvm::Function *ciface =
+      module.getFunction(("_mlir_ciface_" + kLoweredEntryName).str());
+  if (!ciface)
+    return emitError(loc) << "the lowered module has no C interface of @main";
+  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
+  // void slm_model_run(void **inputs, void *results)
+  auto *run = llvm::Function::Create(
+      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr}, false),
+      llvm::GlobalValue::ExternalLinkage, "slm_model_run", module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", run));
+  SmallVector<llvm::Value *> args = {run->getArg(1)};
+  for (unsigned i = 1; i < ciface->arg_size(); ++i) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptr, run->getArg(0), i - 1);
+    args.push_back(b.CreateLoad(ptr, slot));
+  }
+  b.CreateCall(ciface, args);
+  b.CreateRetVoid();
+  auto *text = llvm::ConstantDataArray::getString(ctx, metadata, true);
+  new llvm::GlobalVariable(module, text->getType(), true,
+                           llvm::GlobalValue::ExternalLinkage, text,
+                           "slm_model_metadata");
+  new llvm::GlobalVariable(
+      module, llvm::Type::getInt32Ty(ctx), true,
+      llvm::GlobalValue::ExternalLinkage,
+      llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), slm::kModelABIVersion),
+      "slm_model_abi_version");
+  return success();
+}
+
+/// Translates, adds the entry points, and optimizes for `machine`.
+static std::unique_ptr<llvm::Module>
+translateAndOptimize(ModuleOp module, StringRef metadata,
+                     llvm::TargetMachine &machine, llvm::LLVMContext &ctx,
+                     unsigned optLevel) {
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  module.getContext()->appendDialectRegistry(registry);
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, ctx, "slm_model");
+  if (!llvmModule) {
+    emitError(module.getLoc()) << "translation to LLVM IR failed";
+    return nullptr;
+  }
+  llvmModule->setTargetTriple(machine.getTargetTriple());
+  llvmModule->setDataLayout(machine.createDataLayout());
+  if (failed(addEntryPoints(*llvmModule, metadata, module.getLoc())))
+    return nullptr;
+  auto optimize = makeOptimizingTransformer(optLevel, 0, &machine);
+  if (llvm::Error error = optimize(llvmModule.get())) {
+    emitError(module.getLoc())
+        << "LLVM optimization failed: " << llvm::toString(std::move(error));
+    return nullptr;
+  }
+  return llvmModule;
+}
+
+FailureOr<std::string> slm::emitLLVMIR(ModuleOp module, StringRef metadata,
+                                       const CPUTargetOptions &options) {
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options, module.getLoc());
+  if (!machine)
+    return failure();
+  llvm::LLVMContext ctx;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateAndOptimize(module, metadata, *machine, ctx, options.optLevel);
+  if (!llvmModule)
+    return failure();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvmModule->print(os, nullptr);
+  return text;
+}
+
+LogicalResult slm::emitObjectFile(ModuleOp module, StringRef metadata,
+                                  StringRef objectPath,
+                                  const CPUTargetOptions &options) {
+  std::unique_ptr<llvm::TargetMachine> machine =
+      createTargetMachine(options, module.getLoc());
+  if (!machine)
+    return failure();
+  llvm::LLVMContext ctx;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateAndOptimize(module, metadata, *machine, ctx, options.optLevel);
+  if (!llvmModule)
+    return failure();
+  std::error_code ec;
+  llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return emitError(module.getLoc())
+           << "cannot write '" << objectPath << "': " << ec.message();
+  llvm::legacy::PassManager codegen;
+  if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return emitError(module.getLoc()) << "the target cannot emit object files";
+  codegen.run(*llvmModule);
+  out.os().flush();
+  if (out.os().has_error())
+    return emitError(module.getLoc()) << "cannot write '" << objectPath << "'";
+  out.keep();
+  return success();
+}
+
+LogicalResult slm::linkSharedLibrary(StringRef objectPath,
+                                     StringRef libraryPath, Location loc) {
+  llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName("cc");
+  if (!compiler)
+    compiler = llvm::sys::findProgramByName("gcc");
+  if (!compiler)
+    compiler = llvm::sys::findProgramByName("clang");
+  if (!compiler)
+    return emitError(loc) << "no C compiler (cc, gcc or clang) on PATH to "
+                             "link the shared library";
+  std::string errorMessage;
+  SmallVector<StringRef> args = {*compiler,   "-shared", "-o", libraryPath,
+                                 objectPath, "-lm"};
+  int status = llvm::sys::ExecuteAndWait(*compiler, args, std::nullopt, {}, 0,
+                                         0, &errorMessage);
+  if (status != 0)
+    return emitError(loc) << "linking '" << libraryPath << "' failed"
+                          << (errorMessage.empty() ? "" : ": ") << errorMessage;
+  return success();
+}

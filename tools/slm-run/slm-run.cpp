@@ -1,0 +1,286 @@
+//===- slm-run.cpp - Run a compiled slm model -------------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Runs a model compiled by slmc on inputs from .npy files or ONNX
+// TensorProto (.pb) files (the ONNX test-data format), writes the outputs
+// as .npy, and compares them with expected outputs within a tolerance.
+// Uses only the slm runtime's C API.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TensorFiles.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+using namespace slm_run;
+
+static const char *kUsage = R"(usage: slm-run MODEL.so [options] [INPUT...]
+
+Runs a model compiled by slmc. Inputs are .npy files or ONNX TensorProto
+(.pb) files, given in the model's input order or by name.
+
+options:
+  --input NAME=FILE   the input called NAME
+  --test-data DIR     inputs DIR/input_<i>.pb, expected outputs DIR/output_<i>.pb
+                      (the ONNX backend test-data layout)
+  --expect FILE       an expected output, in output order (repeatable)
+  --rtol R, --atol A  tolerance: |got - want| <= A + R * |want|
+                      (defaults 1e-4 and 1e-5; integers must match exactly)
+  --output-dir DIR    write each output to DIR/<name>.npy
+  --repeat N          run N times and print the median latency
+  --info              print the model's inputs and outputs, then exit
+
+exit status: 0 ok, 1 outputs differ from the expected ones, 2 error
+)";
+
+static double toDouble(const char *p, slm_dtype dtype) {
+  switch (dtype) {
+  case SLM_FLOAT32: { float v; std::memcpy(&v, p, 4); return v; }
+  case SLM_FLOAT64: { double v; std::memcpy(&v, p, 8); return v; }
+  case SLM_INT64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
+  case SLM_INT32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+  case SLM_INT16: { int16_t v; std::memcpy(&v, p, 2); return v; }
+  case SLM_INT8: return static_cast<int8_t>(*p);
+  case SLM_BOOL: return *p != 0;
+  default: return std::nan("");
+  }
+}
+
+static std::string shapeString(const int64_t *shape, int32_t rank) {
+  std::string s = "[";
+  for (int32_t i = 0; i < rank; ++i)
+    s += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  return s + "]";
+}
+
+/// Compares `got` with `want`; prints one line; returns true when they agree.
+static bool compare(const char *name, const slm_tensor &got,
+                    HostTensor &want, double rtol, double atol) {
+  if (got.rank != static_cast<int32_t>(want.shape.size()) ||
+      !std::equal(want.shape.begin(), want.shape.end(), got.shape)) {
+    std::printf("output '%s': shape %s, expected %s: MISMATCH\n", name,
+                shapeString(got.shape, got.rank).c_str(),
+                shapeString(want.shape.data(), want.shape.size()).c_str());
+    return false;
+  }
+  bool floating = got.dtype == SLM_FLOAT32 || got.dtype == SLM_FLOAT64;
+  double maxAbs = 0, maxRel = 0;
+  int64_t bad = 0, count = want.count();
+  size_t gotSize = slm_dtype_size(got.dtype), wantSize = slm_dtype_size(want.dtype);
+  for (int64_t i = 0; i < count; ++i) {
+    double a = toDouble(static_cast<const char *>(got.data) + i * gotSize, got.dtype);
+    double b = toDouble(want.bytes.data() + i * wantSize, want.dtype);
+    if (std::isnan(a) && std::isnan(b))
+      continue;
+    double diff = std::fabs(a - b);
+    if (std::isnan(diff))
+      diff = INFINITY;
+    maxAbs = std::max(maxAbs, diff);
+    if (b != 0)
+      maxRel = std::max(maxRel, diff / std::fabs(b));
+    if (floating ? !(diff <= atol + rtol * std::fabs(b)) : diff != 0)
+      ++bad;
+  }
+  std::printf("output '%s': %s, max abs diff %.3g, max rel diff %.3g: %s\n",
+              name, shapeString(got.shape, got.rank).c_str(), maxAbs, maxRel,
+              bad ? "MISMATCH" : "ok");
+  if (bad)
+    std::printf("  %lld of %lld elements outside atol %g + rtol %g\n",
+                static_cast<long long>(bad), static_cast<long long>(count),
+                atol, rtol);
+  return bad == 0;
+}
+
+static bool exists(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  std::string modelPath = argv[1], testData, outputDir;
+  std::vector<std::string> positional, expectFiles;
+  std::vector<std::pair<std::string, std::string>> named;
+  double rtol = 1e-4, atol = 1e-5;
+  int repeat = 1;
+  bool info = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "slm-run: error: %s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--input") {
+      std::string v = value();
+      size_t eq = v.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "slm-run: error: --input wants NAME=FILE, got '%s'\n", v.c_str());
+        return 2;
+      }
+      named.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    } else if (arg == "--test-data") {
+      testData = value();
+    } else if (arg == "--expect") {
+      expectFiles.push_back(value());
+    } else if (arg == "--rtol") {
+      rtol = std::atof(value().c_str());
+    } else if (arg == "--atol") {
+      atol = std::atof(value().c_str());
+    } else if (arg == "--output-dir") {
+      outputDir = value();
+    } else if (arg == "--repeat") {
+      repeat = std::max(1, std::atoi(value().c_str()));
+    } else if (arg == "--info") {
+      info = true;
+    } else if (arg.rfind("--", 0) == 0) {
+      std::fprintf(stderr, "slm-run: error: unknown option '%s' (see --help)\n", arg.c_str());
+      return 2;
+    } else {
+      positional.push_back(arg);
+    }
+  }
+
+  char error[1024] = "";
+  slm_model *model = nullptr;
+  if (slm_model_open(modelPath.c_str(), &model, error, sizeof error) != SLM_OK) {
+    std::fprintf(stderr, "slm-run: error: %s\n", error);
+    return 2;
+  }
+  int32_t numInputs = slm_model_num_inputs(model);
+  int32_t numOutputs = slm_model_num_outputs(model);
+  if (info) {
+    for (int32_t i = 0; i < numInputs + numOutputs; ++i) {
+      slm_tensor_info t;
+      if (i < numInputs)
+        slm_model_input_info(model, i, &t);
+      else
+        slm_model_output_info(model, i - numInputs, &t);
+      std::printf("%s '%s': %s %s\n", i < numInputs ? "input" : "output", t.name,
+                  slm_dtype_name(t.dtype), shapeString(t.shape, t.rank).c_str());
+    }
+    slm_model_close(model);
+    return 0;
+  }
+
+  // Gather input files in the model's order.
+  std::vector<std::string> inputFiles(numInputs);
+  if (!testData.empty()) {
+    for (int32_t i = 0; i < numInputs; ++i)
+      inputFiles[i] = testData + "/input_" + std::to_string(i) + ".pb";
+    for (int32_t o = 0; o < numOutputs; ++o) {
+      std::string f = testData + "/output_" + std::to_string(o) + ".pb";
+      if (exists(f))
+        expectFiles.push_back(f);
+    }
+  }
+  for (size_t i = 0; i < positional.size() && i < inputFiles.size(); ++i)
+    inputFiles[i] = positional[i];
+  if (positional.size() > inputFiles.size()) {
+    std::fprintf(stderr, "slm-run: error: the model takes %d inputs; %zu given\n",
+                 numInputs, positional.size());
+    return 2;
+  }
+  for (auto &[name, file] : named) {
+    int32_t found = -1;
+    for (int32_t i = 0; i < numInputs; ++i) {
+      slm_tensor_info t;
+      slm_model_input_info(model, i, &t);
+      if (name == t.name)
+        found = i;
+    }
+    if (found < 0) {
+      std::fprintf(stderr, "slm-run: error: the model has no input '%s'\n", name.c_str());
+      return 2;
+    }
+    inputFiles[found] = file;
+  }
+  std::vector<HostTensor> inputs(numInputs);
+  std::vector<slm_tensor> views(numInputs);
+  for (int32_t i = 0; i < numInputs; ++i) {
+    slm_tensor_info t;
+    slm_model_input_info(model, i, &t);
+    std::string why;
+    if (inputFiles[i].empty()) {
+      std::fprintf(stderr, "slm-run: error: no file for input '%s'\n", t.name);
+      return 2;
+    }
+    if (!readTensorFile(inputFiles[i], inputs[i], why)) {
+      std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
+      return 2;
+    }
+    if (inputs[i].shape.size() > SLM_MAX_RANK) {
+      std::fprintf(stderr, "slm-run: error: '%s' has rank over %d\n",
+                   inputFiles[i].c_str(), SLM_MAX_RANK);
+      return 2;
+    }
+    views[i] = inputs[i].view();
+  }
+
+  std::vector<slm_tensor> outputs(numOutputs);
+  std::vector<double> times;
+  for (int r = 0; r < repeat; ++r) {
+    for (slm_tensor &o : outputs) {
+      slm_tensor_release(&o);
+      o = slm_tensor{};
+    }
+    auto start = std::chrono::steady_clock::now();
+    slm_status status = slm_model_run(model, views.data(), numInputs,
+                                      outputs.data(), numOutputs, error,
+                                      sizeof error);
+    auto end = std::chrono::steady_clock::now();
+    if (status != SLM_OK) {
+      std::fprintf(stderr, "slm-run: error: %s\n", error);
+      return 2;
+    }
+    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  if (repeat > 1) {
+    std::sort(times.begin(), times.end());
+    std::printf("median latency %.3f ms over %d runs\n", times[times.size() / 2], repeat);
+  }
+
+  int status = 0;
+  for (int32_t o = 0; o < numOutputs; ++o) {
+    slm_tensor_info t;
+    slm_model_output_info(model, o, &t);
+    if (!outputDir.empty()) {
+      std::string why;
+      if (!writeNpy(outputDir + "/" + t.name + ".npy", outputs[o], why)) {
+        std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
+        status = 2;
+      }
+    }
+    if (o < static_cast<int32_t>(expectFiles.size())) {
+      HostTensor want;
+      std::string why;
+      if (!readTensorFile(expectFiles[o], want, why)) {
+        std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
+        status = 2;
+      } else if (!compare(t.name, outputs[o], want, rtol, atol) && status == 0) {
+        status = 1;
+      }
+    } else if (expectFiles.empty() && outputDir.empty()) {
+      std::printf("output '%s': %s %s\n", t.name, slm_dtype_name(outputs[o].dtype),
+                  shapeString(outputs[o].shape, outputs[o].rank).c_str());
+    }
+    slm_tensor_release(&outputs[o]);
+  }
+  slm_model_close(model);
+  return status;
+}
