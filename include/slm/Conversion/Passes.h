@@ -17,6 +17,9 @@ class ArithDialect;
 namespace linalg {
 class LinalgDialect;
 } // namespace linalg
+namespace memref {
+class MemRefDialect;
+} // namespace memref
 namespace math {
 class MathDialect;
 } // namespace math

@@ -49,4 +49,28 @@ def ConvertSLMToLinalg : Pass<"convert-slm-to-linalg"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SLMLowerMemRefCopy : Pass<"slm-lower-memref-copy"> {
+  let summary = "Rewrite memref.copy as a linalg copy, so that it becomes loops";
+  let description = [{
+    `memref.copy` between strided buffers lowers to a call into MLIR's C
+    runner library, which a compiled model must not depend on. As a
+    `linalg.generic` copy it becomes plain loops.
+
+    Before:
+    ```mlir
+    memref.copy %a, %b : memref<?x4xf32, strided<[8, 1]>> to memref<?x4xf32>
+    ```
+    After:
+    ```mlir
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                    iterator_types = ["parallel", "parallel"]}
+        ins(%a : memref<?x4xf32, strided<[8, 1]>>) outs(%b : memref<?x4xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      linalg.yield %in : f32
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // SLM_CONVERSION_PASSES_TD

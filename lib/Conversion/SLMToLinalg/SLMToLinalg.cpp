@@ -10,6 +10,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -19,6 +22,7 @@
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_CONVERTSLMTOLINALG
+#define GEN_PASS_DEF_SLMLOWERMEMREFCOPY
 #include "slm/Conversion/Passes.h.inc"
 } // namespace mlir::slm
 
@@ -42,17 +46,25 @@ Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
                                  dynamic);
 }
 
-/// The dynamic result extent `d` of a broadcasting op: the extent of an
-/// operand that is dynamic there (numpy alignment from the right).
+/// Result extent `d` of a broadcasting op over the leading `resultRank`
+/// dimensions of `operands`, whose last `trailing` dimensions are not
+/// broadcast (2 for matmul operands, else 0): a static extent other than 1
+/// if an operand has one there, else the extent of an operand that is
+/// dynamic there, else 1.
 Value broadcastExtent(OpBuilder &b, Location loc, ValueRange operands,
-                      int64_t resultRank, int64_t d) {
+                      int64_t resultRank, int64_t d, int64_t trailing = 0) {
+  Value dynamic;
   for (Value operand : operands) {
     auto type = cast<RankedTensorType>(operand.getType());
-    int64_t j = d - (resultRank - type.getRank());
-    if (j >= 0 && type.isDynamicDim(j))
-      return tensor::DimOp::create(b, loc, operand, j);
+    int64_t j = d - (resultRank - (type.getRank() - trailing));
+    if (j < 0 || j >= type.getRank() - trailing)
+      continue;
+    if (!type.isDynamicDim(j) && type.getDimSize(j) != 1)
+      return arith::ConstantIndexOp::create(b, loc, type.getDimSize(j));
+    if (type.isDynamicDim(j) && !dynamic)
+      dynamic = tensor::DimOp::create(b, loc, operand, j);
   }
-  return arith::ConstantIndexOp::create(b, loc, 1);
+  return dynamic ? dynamic : arith::ConstantIndexOp::create(b, loc, 1);
 }
 
 /// The map reading `operand` inside a loop nest over `resultShape`: aligned
@@ -281,7 +293,7 @@ struct LowerMatMul : OpRewritePattern<MatMulOp> {
         return tensor::DimOp::create(rewriter, loc, lhs, lhsType.getRank() - 2);
       if (i == rank - 1)
         return tensor::DimOp::create(rewriter, loc, rhs, rhsType.getRank() - 1);
-      return broadcastExtent(rewriter, loc, {lhs, rhs}, rank - 2, i) ;
+      return broadcastExtent(rewriter, loc, {lhs, rhs}, rank - 2, i, 2);
     });
     Value init = zeroFilled(rewriter, loc, empty, type.getElementType());
     auto generic = linalg::GenericOp::create(
@@ -638,10 +650,35 @@ struct ConvertSLMToLinalgPass
 };
 } // namespace
 
+namespace {
+struct LowerMemRefCopy : OpRewritePattern<memref::CopyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(memref::CopyOp op,
+                                PatternRewriter &rewriter) const override {
+    linalg::makeMemRefCopyOp(rewriter, op.getLoc(), op.getSource(),
+                             op.getTarget());
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+struct SLMLowerMemRefCopyPass
+    : mlir::slm::impl::SLMLowerMemRefCopyBase<SLMLowerMemRefCopyPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<LowerMemRefCopy>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
 void mlir::slm::populateSLMToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
                LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaxOp>,
                LowerBinary<MinOp>, LowerCompare, LowerSelect, LowerBroadcastTo,
                LowerMatMul, LowerLinear, LowerTranspose, LowerReshape,
                LowerReduce, LowerGather>(patterns.getContext());
+  // tensor.concat has no bufferization of its own: slices into an empty.
+  tensor::populateDecomposeTensorConcatPatterns(patterns);
 }

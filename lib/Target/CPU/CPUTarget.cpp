@@ -48,6 +48,7 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm) {
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,"
+      "slm-lower-memref-copy,"
       "canonicalize,"
       "func.func(convert-linalg-to-loops),"
       "expand-strided-metadata,"
