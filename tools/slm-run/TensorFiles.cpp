@@ -154,6 +154,12 @@ static bool readPb(const std::string &path, const std::string &data,
   case onnx::TensorProto::INT32: t.dtype = SLM_INT32; break;
   case onnx::TensorProto::INT8:
   case onnx::TensorProto::UINT8: t.dtype = SLM_INT8; break;
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::UINT16: t.dtype = SLM_INT16; break;
+  case onnx::TensorProto::UINT32: t.dtype = SLM_INT32; break;
+  case onnx::TensorProto::UINT64: t.dtype = SLM_INT64; break;
+  case onnx::TensorProto::FLOAT16: t.dtype = SLM_FLOAT16; break;
+  case onnx::TensorProto::BFLOAT16: t.dtype = SLM_BFLOAT16; break;
   case onnx::TensorProto::BOOL: t.dtype = SLM_BOOL; break;
   default:
     error = "'" + path + "' has an element type slm-run does not read";
@@ -184,8 +190,19 @@ static bool readPb(const std::string &path, const std::string &data,
   switch (t.dtype) {
   case SLM_FLOAT32: ok = copy(proto.float_data(), float()); break;
   case SLM_FLOAT64: ok = copy(proto.double_data(), double()); break;
-  case SLM_INT64: ok = copy(proto.int64_data(), int64_t()); break;
-  case SLM_INT32: ok = copy(proto.int32_data(), int32_t()); break;
+  case SLM_INT64:
+    ok = proto.data_type() == onnx::TensorProto::UINT64
+             ? copy(proto.uint64_data(), uint64_t())
+             : copy(proto.int64_data(), int64_t());
+    break;
+  case SLM_INT32:
+    ok = proto.data_type() == onnx::TensorProto::UINT32
+             ? copy(proto.uint64_data(), uint32_t())
+             : copy(proto.int32_data(), int32_t());
+    break;
+  case SLM_INT16:
+  case SLM_FLOAT16:
+  case SLM_BFLOAT16: ok = copy(proto.int32_data(), uint16_t()); break;
   default: ok = copy(proto.int32_data(), int8_t()); break;
   }
   if (!ok)

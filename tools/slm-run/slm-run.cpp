@@ -43,8 +43,30 @@ options:
 exit status: 0 ok, 1 outputs differ from the expected ones, 2 error
 )";
 
+/// IEEE half and bfloat16 bits to double.
+static double halfToDouble(uint16_t h) {
+  int sign = h >> 15, exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+  double v;
+  if (exponent == 0)
+    v = std::ldexp(mantissa, -24);
+  else if (exponent == 31)
+    v = mantissa ? NAN : INFINITY;
+  else
+    v = std::ldexp(mantissa + 1024, exponent - 25);
+  return sign ? -v : v;
+}
+
+static double bfloat16ToDouble(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
 static double toDouble(const char *p, slm_dtype dtype) {
   switch (dtype) {
+  case SLM_FLOAT16: { uint16_t v; std::memcpy(&v, p, 2); return halfToDouble(v); }
+  case SLM_BFLOAT16: { uint16_t v; std::memcpy(&v, p, 2); return bfloat16ToDouble(v); }
   case SLM_FLOAT32: { float v; std::memcpy(&v, p, 4); return v; }
   case SLM_FLOAT64: { double v; std::memcpy(&v, p, 8); return v; }
   case SLM_INT64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
@@ -73,7 +95,8 @@ static bool compare(const char *name, const slm_tensor &got,
                 shapeString(want.shape.data(), want.shape.size()).c_str());
     return false;
   }
-  bool floating = got.dtype == SLM_FLOAT32 || got.dtype == SLM_FLOAT64;
+  bool floating = got.dtype == SLM_FLOAT32 || got.dtype == SLM_FLOAT64 ||
+                  got.dtype == SLM_FLOAT16 || got.dtype == SLM_BFLOAT16;
   double maxAbs = 0, maxRel = 0;
   int64_t bad = 0, count = want.count();
   size_t gotSize = slm_dtype_size(got.dtype), wantSize = slm_dtype_size(want.dtype);
