@@ -158,6 +158,7 @@ static LogicalResult run(MLIRContext &context) {
   slm::buildSLMOptimizationPipeline(pm, options);
   if (failed(pm.run(*module)))
     return fail("optimization of '" + inputFilename + "' failed");
+  optimizeTimer.stop();
 
   // Written to a temporary and renamed into place on success: a failure never
   // leaves a partial output behind.
@@ -213,12 +214,34 @@ static LogicalResult run(MLIRContext &context) {
   }
   // Object and library files are written next to their destination and
   // renamed into place, so a failure leaves nothing behind.
-  llvm::SmallString<256> objectPath;
-  if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-          outputFilename + ".%%%%%%.o", objectPath))
-    return fail("cannot create a file next to '" + outputFilename +
-                "': " + ec.message());
+  auto temporary = [&](StringRef suffix,
+                       llvm::SmallString<256> &path) -> LogicalResult {
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+            outputFilename + ".%%%%%%" + suffix, path))
+      return fail("cannot create a file next to '" + outputFilename +
+                  "': " + ec.message());
+    return success();
+  };
+  llvm::SmallString<256> objectPath, weightsPath, weightsObjectPath;
+  if (failed(temporary(".o", objectPath)))
+    return failure();
   llvm::FileRemover removeObject(objectPath);
+  // A shared library keeps large weights out of LLVM: they go to a side
+  // file that the assembler embeds (.incbin) in a read-only section.
+  std::vector<slm::ExternalWeight> weights;
+  std::optional<llvm::FileRemover> removeWeights, removeWeightsObject;
+  if (emit == EmitKind::SharedLibrary) {
+    if (failed(temporary(".weights", weightsPath)) ||
+        failed(temporary(".weights.o", weightsObjectPath)))
+      return failure();
+    removeWeights.emplace(weightsPath);
+    removeWeightsObject.emplace(weightsObjectPath);
+    FailureOr<std::vector<slm::ExternalWeight>> moved =
+        slm::externalizeWeights(*module, weightsPath);
+    if (failed(moved))
+      return fail("code generation failed");
+    weights = std::move(*moved);
+  }
   {
     TimingScope codegenTimer = writeTimer.nest("LLVM code generation");
     if (failed(slm::emitObjectFile(*module, *metadata, objectPath, target)))
@@ -229,13 +252,20 @@ static LogicalResult run(MLIRContext &context) {
       return fail("cannot write '" + outputFilename + "': " + ec.message());
     return success();
   }
+  std::vector<std::string> objects = {std::string(objectPath)};
+  if (!weights.empty()) {
+    TimingScope weightsTimer = writeTimer.nest("Embed weights");
+    if (failed(slm::emitWeightsObject(weights, weightsPath, weightsObjectPath,
+                                      module->getLoc())))
+      return fail("code generation failed");
+    objects.push_back(std::string(weightsObjectPath));
+  }
   llvm::SmallString<256> libraryPath(outputFilename);
   libraryPath += ".tmp.so";
   llvm::FileRemover removeLibrary(libraryPath);
   {
     TimingScope linkTimer = writeTimer.nest("Link");
-    if (failed(slm::linkSharedLibrary(objectPath, libraryPath,
-                                      module->getLoc())))
+    if (failed(slm::linkSharedLibrary(objects, libraryPath, module->getLoc())))
       return fail("linking '" + outputFilename + "' failed");
   }
   if (std::error_code ec = llvm::sys::fs::rename(libraryPath, outputFilename))

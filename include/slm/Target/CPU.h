@@ -63,9 +63,28 @@ LogicalResult emitObjectFile(ModuleOp module, StringRef metadata,
                              StringRef objectPath,
                              const CPUTargetOptions &options);
 
-/// Links an object file into a shared library with the system C compiler.
-LogicalResult linkSharedLibrary(StringRef objectPath, StringRef libraryPath,
+/// A constant moved out of the LLVM module into a weight file.
+struct ExternalWeight {
+  std::string symbol;
+  uint64_t offset = 0, size = 0;
+};
+
+/// Moves every large constant global of an LLVM-dialect module into the
+/// file `weightsPath` (64-byte aligned, back to back) and leaves a hidden
+/// external declaration in its place. LLVM then never sees the weights:
+/// compile time does not grow with them.
+FailureOr<std::vector<ExternalWeight>>
+externalizeWeights(ModuleOp module, StringRef weightsPath);
+
+/// Assembles an object file that defines the external weights from the
+/// weight file (`.incbin`, read-only section).
+LogicalResult emitWeightsObject(ArrayRef<ExternalWeight> weights,
+                                StringRef weightsPath, StringRef objectPath,
                                 Location loc);
+
+/// Links object files into a shared library with the system C compiler.
+LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths,
+                                StringRef libraryPath, Location loc);
 
 } // namespace slm
 } // namespace mlir

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/Target/CPU.h"
+#include "slm/IR/SLMConstants.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -20,6 +21,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
@@ -290,23 +292,107 @@ LogicalResult slm::emitObjectFile(ModuleOp module, StringRef metadata,
   return success();
 }
 
-LogicalResult slm::linkSharedLibrary(StringRef objectPath,
-                                     StringRef libraryPath, Location loc) {
-  llvm::ErrorOr<std::string> compiler = llvm::sys::findProgramByName("cc");
-  if (!compiler)
-    compiler = llvm::sys::findProgramByName("gcc");
-  if (!compiler)
-    compiler = llvm::sys::findProgramByName("clang");
-  if (!compiler)
-    return emitError(loc) << "no C compiler (cc, gcc or clang) on PATH to "
-                             "link the shared library";
+FailureOr<std::vector<slm::ExternalWeight>>
+slm::externalizeWeights(ModuleOp module, StringRef weightsPath) {
+  // Small constants stay in the code, where LLVM may fold them.
+  constexpr uint64_t kThreshold = 4096;
+  std::error_code ec;
+  llvm::raw_fd_ostream out(weightsPath, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    emitError(module.getLoc())
+        << "cannot write '" << weightsPath << "': " << ec.message();
+    return failure();
+  }
+  std::vector<ExternalWeight> weights;
+  uint64_t offset = 0;
+  for (auto global : module.getOps<LLVM::GlobalOp>()) {
+    if (!global.getConstant() || !global.getValueAttr())
+      continue;
+    ArrayRef<char> bytes = rawConstantBytes(global.getValueAttr());
+    if (bytes.size() < kThreshold)
+      continue;
+    uint64_t padding = (64 - offset % 64) % 64;
+    out.write_zeros(padding);
+    offset += padding;
+    out.write(bytes.data(), bytes.size());
+    weights.push_back({global.getSymName().str(), offset, bytes.size()});
+    offset += bytes.size();
+    global.removeValueAttr();
+    global.setLinkage(LLVM::Linkage::External);
+    global.setVisibility_(LLVM::Visibility::Hidden);
+    global.setDsoLocal(true);
+    global.setAlignment(64);
+  }
+  out.close();
+  if (out.has_error()) {
+    emitError(module.getLoc()) << "cannot write '" << weightsPath << "'";
+    return failure();
+  }
+  return weights;
+}
+
+/// The C compiler that assembles and links, or an error at `loc`.
+static FailureOr<std::string> findCompiler(Location loc) {
+  for (StringRef name : {"cc", "gcc", "clang"})
+    if (llvm::ErrorOr<std::string> path = llvm::sys::findProgramByName(name))
+      return *path;
+  return emitError(loc) << "no C compiler (cc, gcc or clang) on PATH to "
+                           "assemble and link the model";
+}
+
+static LogicalResult runCompiler(ArrayRef<StringRef> args, StringRef what,
+                                 Location loc) {
+  FailureOr<std::string> compiler = findCompiler(loc);
+  if (failed(compiler))
+    return failure();
+  SmallVector<StringRef> argv = {*compiler};
+  argv.append(args.begin(), args.end());
   std::string errorMessage;
-  SmallVector<StringRef> args = {*compiler,   "-shared", "-o", libraryPath,
-                                 objectPath, "-lm"};
-  int status = llvm::sys::ExecuteAndWait(*compiler, args, std::nullopt, {}, 0,
+  int status = llvm::sys::ExecuteAndWait(*compiler, argv, std::nullopt, {}, 0,
                                          0, &errorMessage);
   if (status != 0)
-    return emitError(loc) << "linking '" << libraryPath << "' failed"
+    return emitError(loc) << what << " failed"
                           << (errorMessage.empty() ? "" : ": ") << errorMessage;
   return success();
+}
+
+LogicalResult slm::emitWeightsObject(ArrayRef<ExternalWeight> weights,
+                                     StringRef weightsPath,
+                                     StringRef objectPath, Location loc) {
+  llvm::SmallString<256> asmPath(objectPath);
+  asmPath += ".s";
+  llvm::FileRemover removeAsm(asmPath);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(asmPath, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return emitError(loc) << "cannot write '" << asmPath
+                            << "': " << ec.message();
+    // The weight file's path, quoted for the assembler.
+    std::string file;
+    for (char c : weightsPath) {
+      if (c == '"' || c == '\\')
+        file += '\\';
+      file += c;
+    }
+    os << "\t.section .rodata.slm_weights,\"a\",@progbits\n";
+    for (const ExternalWeight &w : weights)
+      os << "\t.balign 64\n\t.globl " << w.symbol << "\n\t.hidden "
+         << w.symbol << "\n\t.type " << w.symbol << ",@object\n\t.size "
+         << w.symbol << ", " << w.size << "\n"
+         << w.symbol << ":\n\t.incbin \"" << file << "\", " << w.offset << ", "
+         << w.size << "\n";
+    os << "\t.section .note.GNU-stack,\"\",@progbits\n";
+  }
+  return runCompiler({"-c", asmPath, "-o", objectPath}, "assembling the weights",
+                     loc);
+}
+
+LogicalResult slm::linkSharedLibrary(ArrayRef<std::string> objectPaths,
+                                     StringRef libraryPath, Location loc) {
+  SmallVector<StringRef> args = {"-shared", "-o", libraryPath};
+  for (const std::string &object : objectPaths)
+    args.push_back(object);
+  args.push_back("-lm");
+  return runCompiler(args, ("linking '" + libraryPath + "'").str(), loc);
 }
