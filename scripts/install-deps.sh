@@ -30,8 +30,8 @@ packages=(
   cmake ninja-build g++ pkg-config
   # ONNX importer.
   libonnx-dev libprotobuf-dev protobuf-compiler
-  # Unit tests.
-  libgtest-dev googletest
+  # Unit tests, and the leak check of the runtime.
+  libgtest-dev googletest valgrind
   # Test data and reference tooling from Debian.
   libonnx-testdata python3-numpy python3-onnx
 )

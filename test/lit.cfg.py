@@ -42,6 +42,9 @@ if os.path.exists(venv_python) and subprocess.run(
         [venv_python, "-c", "import onnxruntime"], capture_output=True).returncode == 0:
     config.available_features.add("onnxruntime")
 config.substitutions.append(("%ort_python", venv_python))
+import shutil
+if shutil.which("valgrind"):
+    config.available_features.add("valgrind")
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
 config.substitutions.append(("%slm_src_root", config.slm_src_root))
@@ -50,7 +53,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.slm_tools_dir, config.llvm_tools_dir]
-tools = ["slm-opt", "slmc", "slm-run"]
+tools = ["slm-opt", "slmc", "slm-run", "SLMRuntimeTests"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # GoogleTest unit tests run through lit as one suite.
