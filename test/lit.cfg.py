@@ -48,6 +48,8 @@ if shutil.which("valgrind"):
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
 config.substitutions.append(("%slm_src_root", config.slm_src_root))
+config.substitutions.append(("%slm_bin", config.slm_tools_dir))
+config.substitutions.append(("%slm_lib", os.path.join(config.slm_obj_root, "lib")))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -1,0 +1,21 @@
+"""slm: compile transformer models (ONNX) to native code and run them.
+
+    import slm
+    slm.compile("model.onnx", "model.so")
+    model = slm.load("model.so")
+    outputs = model.run({"input_ids": ids, "attention_mask": mask})
+
+`compile` runs the `slmc` compiler; `load` and `Model.run` use the slm
+runtime (libslmrt) through ctypes: numpy arrays in, numpy arrays out.
+Errors raise `slm.SlmError` with the compiler's or the runtime's message.
+
+Where the tools are: $SLMC (the compiler) and $SLM_RUNTIME (libslmrt.so),
+else $SLM_HOME/bin/slmc and $SLM_HOME/lib/libslmrt.so, else the build/
+folder of the repository this package sits in, else `slmc` on PATH.
+"""
+
+from ._runtime import Model, SlmError, TensorInfo, load
+from ._compiler import compile
+
+__all__ = ["compile", "load", "Model", "SlmError", "TensorInfo"]
+__version__ = "0.1.0"

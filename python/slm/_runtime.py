@@ -1,0 +1,169 @@
+"""The slm runtime (libslmrt) through ctypes."""
+
+import ctypes
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._paths import find_runtime
+
+_MAX_RANK = 8
+_DTYPES = [np.float32, np.float64, np.float16, None, np.int8, np.int16,
+           np.int32, np.int64, np.bool_]  # bfloat16 has no numpy type
+
+
+class SlmError(RuntimeError):
+    """A compilation or run-time failure, with slm's message."""
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_int), ("rank", ctypes.c_int32),
+                ("shape", ctypes.c_int64 * _MAX_RANK), ("data", ctypes.c_void_p),
+                ("owner", ctypes.c_void_p)]
+
+
+class _TensorInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int),
+                ("rank", ctypes.c_int32), ("shape", ctypes.c_int64 * _MAX_RANK),
+                ("dims", ctypes.c_char_p * _MAX_RANK)]
+
+
+_lib = None
+
+
+def _library():
+    global _lib
+    if _lib is None:
+        path = find_runtime()
+        if path is None:
+            raise SlmError("libslmrt.so not found: set SLM_RUNTIME or SLM_HOME")
+        lib = ctypes.CDLL(path)
+        lib.slm_model_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p),
+                                       ctypes.c_char_p, ctypes.c_size_t]
+        lib.slm_model_close.argtypes = [ctypes.c_void_p]
+        lib.slm_model_num_inputs.argtypes = [ctypes.c_void_p]
+        lib.slm_model_num_outputs.argtypes = [ctypes.c_void_p]
+        for f in (lib.slm_model_input_info, lib.slm_model_output_info):
+            f.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(_TensorInfo)]
+        lib.slm_model_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32,
+                                      ctypes.POINTER(_Tensor), ctypes.c_int32,
+                                      ctypes.c_char_p, ctypes.c_size_t]
+        lib.slm_tensor_release.argtypes = [ctypes.POINTER(_Tensor)]
+        _lib = lib
+    return _lib
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An input or output: name, numpy dtype, shape (None where dynamic),
+    and dimension names ("batch", "seq"; "" where unnamed)."""
+    name: str
+    dtype: np.dtype
+    shape: tuple
+    dims: tuple
+
+
+def _info(raw):
+    dtype = _DTYPES[raw.dtype] if 0 <= raw.dtype < len(_DTYPES) else None
+    shape = tuple(None if raw.shape[i] < 0 else raw.shape[i] for i in range(raw.rank))
+    dims = tuple((raw.dims[i] or b"").decode() for i in range(raw.rank))
+    return TensorInfo(raw.name.decode(), np.dtype(dtype) if dtype else None, shape, dims)
+
+
+class Model:
+    """A compiled model. Thread-safe: several threads may call run."""
+
+    def __init__(self, path):
+        lib = _library()
+        handle = ctypes.c_void_p()
+        error = ctypes.create_string_buffer(1024)
+        status = lib.slm_model_open(os.fsencode(path), ctypes.byref(handle), error, len(error))
+        if status != 0:
+            raise SlmError(error.value.decode())
+        self._handle = handle
+        self._lib = lib
+        self.inputs = [self._query(lib.slm_model_input_info, i)
+                       for i in range(lib.slm_model_num_inputs(handle))]
+        self.outputs = [self._query(lib.slm_model_output_info, i)
+                        for i in range(lib.slm_model_num_outputs(handle))]
+
+    def _query(self, fn, index):
+        raw = _TensorInfo()
+        fn(self._handle, index, ctypes.byref(raw))
+        return _info(raw)
+
+    def run(self, feeds):
+        """Runs the model on `feeds` ({input name: numpy array}) and returns
+        {output name: numpy array}. Arrays must have the input's dtype
+        (no silent conversion); shapes are checked by the runtime."""
+        if self._handle is None:
+            raise SlmError("the model is closed")
+        names = [i.name for i in self.inputs]
+        unknown = sorted(set(feeds) - set(names))
+        missing = [n for n in names if n not in feeds]
+        if unknown or missing:
+            raise SlmError("inputs do not match the model: " +
+                           (f"unknown {unknown} " if unknown else "") +
+                           (f"missing {missing}" if missing else "") +
+                           f" (the model takes {names})")
+        arrays = []
+        inputs = (_Tensor * len(names))()
+        for i, info in enumerate(self.inputs):
+            a = feeds[info.name]
+            if not isinstance(a, np.ndarray):
+                a = np.asarray(a)
+            if info.dtype is not None and a.dtype != info.dtype:
+                raise SlmError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
+            if a.ndim > _MAX_RANK:
+                raise SlmError(f"input '{info.name}' has rank {a.ndim}; at most {_MAX_RANK}")
+            a = np.ascontiguousarray(a)
+            arrays.append(a)
+            inputs[i].dtype = _DTYPES.index(a.dtype.type) if a.dtype.type in _DTYPES else -1
+            inputs[i].rank = a.ndim
+            for d, n in enumerate(a.shape):
+                inputs[i].shape[d] = n
+            inputs[i].data = a.ctypes.data if a.size else None
+        outputs = (_Tensor * len(self.outputs))()
+        error = ctypes.create_string_buffer(1024)
+        status = self._lib.slm_model_run(self._handle, inputs, len(names), outputs,
+                                         len(self.outputs), error, len(error))
+        if status != 0:
+            raise SlmError(error.value.decode())
+        result = {}
+        for o, info in enumerate(self.outputs):
+            t = outputs[o]
+            shape = tuple(t.shape[d] for d in range(t.rank))
+            dtype = np.dtype(_DTYPES[t.dtype])
+            count = int(np.prod(shape, dtype=np.int64))
+            if count:
+                buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(t.data)
+                result[info.name] = np.frombuffer(buffer, dtype=dtype).reshape(shape).copy()
+            else:
+                result[info.name] = np.zeros(shape, dtype)
+            self._lib.slm_tensor_release(ctypes.byref(t))
+        return result
+
+    def close(self):
+        if self._handle is not None:
+            self._lib.slm_model_close(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def load(path):
+    """Opens a model compiled by slmc (or slm.compile)."""
+    if not os.path.exists(path):
+        raise SlmError(f"'{path}' does not exist")
+    return Model(path)
