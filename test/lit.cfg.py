@@ -43,6 +43,10 @@ if os.path.exists(venv_python) and subprocess.run(
     config.available_features.add("onnxruntime")
 config.substitutions.append(("%ort_python", venv_python))
 import shutil
+minilm = os.path.join(config.slm_obj_root, "models", "minilm")
+if os.path.exists(os.path.join(minilm, "all-MiniLM-L6-v2.onnx")):
+    config.available_features.add("minilm")
+config.substitutions.append(("%minilm", minilm))
 if shutil.which("valgrind"):
     config.available_features.add("valgrind")
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
