@@ -171,8 +171,9 @@ struct DecomposeLayerNorm : OpRewritePattern<LayerNormOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
-    int64_t axis = op.getAxis() < 0 ? static_cast<int64_t>(op.getAxis()) + type.getRank()
-                                    : static_cast<int64_t>(op.getAxis());
+    int64_t axis = static_cast<int64_t>(op.getAxis());
+    if (axis < 0)
+      axis += type.getRank();
     SmallVector<int64_t> axes = trailingAxes(axis, type.getRank());
     RankedTensorType statType = keepDimsType(type, axes);
     Value x = op.getInput();
