@@ -26,6 +26,8 @@ if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 packages=(
   # LLVM/MLIR 22, linked through the monolithic libMLIR.so.
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+  # The OpenMP runtime that compiled models run their parallel loops on.
+  libomp-22-dev
   # Build.
   cmake ninja-build g++ pkg-config
   # ONNX importer.

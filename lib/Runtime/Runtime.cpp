@@ -209,6 +209,9 @@ void fillInfo(const TensorInfo &in, slm_tensor_info *out) {
 struct slm_model {
   void *library = nullptr;
   void (*run)(void **, void *) = nullptr;
+  /// The OpenMP runtime's thread-count setter, when the model uses it.
+  void (*setThreads)(int) = nullptr;
+  int32_t numThreads = 0;
   std::vector<TensorInfo> inputs, outputs;
   ~slm_model() {
     if (library)
@@ -297,6 +300,8 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
              *abi, kABIVersion);
     return SLM_ERROR_BAD_MODEL;
   }
+  m->setThreads = reinterpret_cast<void (*)(int)>(
+      dlsym(m->library, "omp_set_num_threads"));
   int64_t metadataAbi = 0;
   if (!JsonReader(metadata).readModel(m->inputs, m->outputs, metadataAbi) ||
       metadataAbi != kABIVersion || m->outputs.empty()) {
@@ -332,6 +337,13 @@ slm_status slm_model_output_info(const slm_model *model, int32_t index,
       index >= static_cast<int32_t>(model->outputs.size()))
     return SLM_ERROR_INVALID_ARGUMENT;
   fillInfo(model->outputs[index], info);
+  return SLM_OK;
+}
+
+slm_status slm_model_set_num_threads(slm_model *model, int32_t numThreads) {
+  if (!model || numThreads < 0)
+    return SLM_ERROR_INVALID_ARGUMENT;
+  model->numThreads = numThreads;
   return SLM_OK;
 }
 
@@ -435,6 +447,9 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
   for (const TensorInfo &out : model->outputs)
     resultWords += 3 + 2 * out.shape.size();
   std::vector<int64_t> results(resultWords, 0);
+  // The thread count is per calling thread in OpenMP: set it for this run.
+  if (model->numThreads > 0 && model->setThreads)
+    model->setThreads(model->numThreads);
   model->run(pointers.data(), results.data());
 
   // Hand the outputs over (or copy them into the caller's buffers).

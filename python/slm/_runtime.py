@@ -50,6 +50,7 @@ def _library():
                                       ctypes.POINTER(_Tensor), ctypes.c_int32,
                                       ctypes.c_char_p, ctypes.c_size_t]
         lib.slm_tensor_release.argtypes = [ctypes.POINTER(_Tensor)]
+        lib.slm_model_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int32]
         _lib = lib
     return _lib
 
@@ -74,7 +75,7 @@ def _info(raw):
 class Model:
     """A compiled model. Thread-safe: several threads may call run."""
 
-    def __init__(self, path):
+    def __init__(self, path, num_threads=0):
         lib = _library()
         handle = ctypes.c_void_p()
         error = ctypes.create_string_buffer(1024)
@@ -83,6 +84,8 @@ class Model:
             raise SlmError(error.value.decode())
         self._handle = handle
         self._lib = lib
+        if num_threads:
+            self.set_num_threads(num_threads)
         self.inputs = [self._query(lib.slm_model_input_info, i)
                        for i in range(lib.slm_model_num_inputs(handle))]
         self.outputs = [self._query(lib.slm_model_output_info, i)
@@ -144,6 +147,11 @@ class Model:
             self._lib.slm_tensor_release(ctypes.byref(t))
         return result
 
+    def set_num_threads(self, n):
+        """Threads one run uses; 0 means every core."""
+        if self._lib.slm_model_set_num_threads(self._handle, int(n)) != 0:
+            raise SlmError(f"invalid thread count {n}")
+
     def close(self):
         if self._handle is not None:
             self._lib.slm_model_close(self._handle)
@@ -162,8 +170,9 @@ class Model:
             pass
 
 
-def load(path):
-    """Opens a model compiled by slmc (or slm.compile)."""
+def load(path, num_threads=0):
+    """Opens a model compiled by slmc (or slm.compile); `num_threads` caps
+    the threads of one run (0: every core)."""
     if not os.path.exists(path):
         raise SlmError(f"'{path}' does not exist")
-    return Model(path)
+    return Model(path, num_threads)

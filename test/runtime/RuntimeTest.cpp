@@ -232,6 +232,15 @@ TEST_F(Runtime, ConcurrentRunsFromFourThreadsAgree) {
   EXPECT_EQ(failures, std::vector<int>(4, 0));
 }
 
+TEST_F(Runtime, ThreadCountDoesNotChangeResults) {
+  ASSERT_EQ(slm_model_set_num_threads(model, 1), SLM_OK);
+  std::vector<float> one = run(33, 4);
+  ASSERT_EQ(slm_model_set_num_threads(model, 2), SLM_OK);
+  EXPECT_EQ(run(33, 4), one);
+  EXPECT_EQ(slm_model_set_num_threads(model, -1), SLM_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(slm_model_set_num_threads(nullptr, 2), SLM_ERROR_INVALID_ARGUMENT);
+}
+
 TEST(RuntimeDtypes, SizesAndNames) {
   EXPECT_EQ(slm_dtype_size(SLM_FLOAT32), 4u);
   EXPECT_EQ(slm_dtype_size(SLM_INT64), 8u);

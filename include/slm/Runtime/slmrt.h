@@ -90,6 +90,11 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
                          int32_t num_inputs, slm_tensor *outputs,
                          int32_t num_outputs, char *error, size_t error_size);
 
+/** Sets how many threads one run of `model` uses (its parallel loops run
+ *  on LLVM's OpenMP runtime). 0, the default, means every core (or
+ *  $OMP_NUM_THREADS when set). */
+slm_status slm_model_set_num_threads(slm_model *model, int32_t num_threads);
+
 /** Frees the data of an output the runtime allocated; no-op otherwise. */
 void slm_tensor_release(slm_tensor *tensor);
 

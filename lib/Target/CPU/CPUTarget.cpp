@@ -15,6 +15,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
@@ -52,16 +53,19 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm) {
       "buffer-deallocation-pipeline,"
       "slm-lower-memref-copy,"
       "canonicalize,"
-      "func.func(convert-linalg-to-loops),"
+      "func.func(convert-linalg-to-parallel-loops),"
+      "canonicalize,"
+      "convert-scf-to-openmp,"
       "expand-strided-metadata,"
       "lower-affine,"
-      "convert-scf-to-cf,"
       "finalize-memref-to-llvm,"
+      "convert-scf-to-cf,"
       "convert-math-to-llvm,"
       "convert-math-to-libm,"
       "convert-arith-to-llvm,"
       "convert-index-to-llvm,"
       "convert-cf-to-llvm,"
+      "convert-openmp-to-llvm,"
       "convert-func-to-llvm,"
       "convert-ub-to-llvm,"
       "reconcile-unrealized-casts";
@@ -226,6 +230,7 @@ translateAndOptimize(ModuleOp module, StringRef metadata,
   DialectRegistry registry;
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerOpenMPDialectTranslation(registry);
   module.getContext()->appendDialectRegistry(registry);
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, ctx, "slm_model");
@@ -393,6 +398,11 @@ LogicalResult slm::linkSharedLibrary(ArrayRef<std::string> objectPaths,
   SmallVector<StringRef> args = {"-shared", "-o", libraryPath};
   for (const std::string &object : objectPaths)
     args.push_back(object);
+  // LLVM's OpenMP runtime (libomp, Debian's libomp-22-dev) runs the
+  // parallel loops; the model finds it through its run path.
+  args.push_back("-L" SLM_OPENMP_LIBRARY_DIR);
+  args.push_back("-Wl,-rpath," SLM_OPENMP_LIBRARY_DIR);
+  args.push_back("-lomp");
   args.push_back("-lm");
   return runCompiler(args, ("linking '" + libraryPath + "'").str(), loc);
 }
