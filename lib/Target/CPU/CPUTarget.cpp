@@ -251,34 +251,46 @@ translateAndOptimize(ModuleOp module, StringRef metadata,
   return llvmModule;
 }
 
+namespace {
+/// An optimized LLVM module with the target machine it was built for.
+struct CompiledModule {
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  std::unique_ptr<llvm::Module> module;
+};
+} // namespace
+
+/// Translates and optimizes `module` for `options`; null after an error.
+static std::unique_ptr<CompiledModule>
+compile(ModuleOp module, StringRef metadata,
+        const slm::CPUTargetOptions &options) {
+  auto compiled = std::make_unique<CompiledModule>();
+  compiled->machine = createTargetMachine(options, module.getLoc());
+  if (!compiled->machine)
+    return nullptr;
+  compiled->module = translateAndOptimize(module, metadata, *compiled->machine,
+                                          compiled->context, options.optLevel);
+  if (!compiled->module)
+    return nullptr;
+  return compiled;
+}
+
 FailureOr<std::string> slm::emitLLVMIR(ModuleOp module, StringRef metadata,
                                        const CPUTargetOptions &options) {
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, module.getLoc());
-  if (!machine)
-    return failure();
-  llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateAndOptimize(module, metadata, *machine, ctx, options.optLevel);
-  if (!llvmModule)
+  std::unique_ptr<CompiledModule> compiled = compile(module, metadata, options);
+  if (!compiled)
     return failure();
   std::string text;
   llvm::raw_string_ostream os(text);
-  llvmModule->print(os, nullptr);
+  compiled->module->print(os, nullptr);
   return text;
 }
 
 LogicalResult slm::emitObjectFile(ModuleOp module, StringRef metadata,
                                   StringRef objectPath,
                                   const CPUTargetOptions &options) {
-  std::unique_ptr<llvm::TargetMachine> machine =
-      createTargetMachine(options, module.getLoc());
-  if (!machine)
-    return failure();
-  llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateAndOptimize(module, metadata, *machine, ctx, options.optLevel);
-  if (!llvmModule)
+  std::unique_ptr<CompiledModule> compiled = compile(module, metadata, options);
+  if (!compiled)
     return failure();
   std::error_code ec;
   llvm::ToolOutputFile out(objectPath, ec, llvm::sys::fs::OF_None);
@@ -286,10 +298,10 @@ LogicalResult slm::emitObjectFile(ModuleOp module, StringRef metadata,
     return emitError(module.getLoc())
            << "cannot write '" << objectPath << "': " << ec.message();
   llvm::legacy::PassManager codegen;
-  if (machine->addPassesToEmitFile(codegen, out.os(), nullptr,
-                                   llvm::CodeGenFileType::ObjectFile))
+  if (compiled->machine->addPassesToEmitFile(codegen, out.os(), nullptr,
+                                             llvm::CodeGenFileType::ObjectFile))
     return emitError(module.getLoc()) << "the target cannot emit object files";
-  codegen.run(*llvmModule);
+  codegen.run(*compiled->module);
   out.os().flush();
   if (out.os().has_error())
     return emitError(module.getLoc()) << "cannot write '" << objectPath << "'";
