@@ -38,7 +38,7 @@ packages=(
   libonnx-testdata python3-numpy python3-onnx
 )
 if [ "$with_python" = 1 ]; then
-  packages+=(python3-torch python3-torchvision python3-venv python3-pip)
+  packages+=(python3-torch python3-torchvision python3-matplotlib python3-venv python3-pip)
 fi
 
 missing=()
