@@ -245,10 +245,17 @@ Value zeroFilled(OpBuilder &b, Location loc, Value empty, Type elementType) {
   return linalg::FillOp::create(b, loc, zero, empty).getResult(0);
 }
 
+/// acc + x * y. Float contractions may be reassociated and fused into FMAs:
+/// that lets LLVM vectorize the reduction (the order of a sum is not part
+/// of any ONNX op's contract).
 Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
-  if (isFloat(acc.getType()))
-    return arith::AddFOp::create(b, loc, acc,
-                                 arith::MulFOp::create(b, loc, x, y));
+  if (isFloat(acc.getType())) {
+    auto flags = arith::FastMathFlagsAttr::get(
+        b.getContext(), arith::FastMathFlags::reassoc |
+                            arith::FastMathFlags::contract);
+    Value product = arith::MulFOp::create(b, loc, x, y, flags);
+    return arith::AddFOp::create(b, loc, acc, product, flags);
+  }
   return arith::AddIOp::create(b, loc, acc, arith::MulIOp::create(b, loc, x, y));
 }
 
