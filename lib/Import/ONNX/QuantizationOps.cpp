@@ -75,13 +75,17 @@ Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
 static FailureOr<int64_t> quantizationAxis(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
-  int64_t rank = node.inputType(0).getRank();
-  std::optional<int64_t> axis =
-      rank ? normalizeAxis(node.intAttr("axis", 1), rank) : 0;
-  if (!axis)
-    return node.error("axis is out of range");
   if (node.opset() >= 21 && node.intAttr("block_size", 0) != 0)
     return node.error("blocked quantization (block_size) is not supported");
+  // Per-tensor parameters: the axis (default 1) does not apply.
+  RankedTensorType scale = node.inputType(1);
+  if (scale.getRank() == 0 || scale.getNumElements() == 1)
+    return 0;
+  int64_t rank = node.inputType(0).getRank();
+  std::optional<int64_t> axis = normalizeAxis(node.intAttr("axis", 1), rank);
+  if (!axis)
+    return node.error("axis " + Twine(node.intAttr("axis", 1)) +
+                      " is out of range for an input of rank " + Twine(rank));
   return *axis;
 }
 
@@ -203,20 +207,20 @@ static LogicalResult importMatMulInteger(NodeContext &node) {
 static LogicalResult importQLinearMatMul(NodeContext &node) {
   if (failed(requireInputs(node, 8)))
     return failure();
+  if (node.inputType(0).getRank() != 2 || node.inputType(3).getRank() != 2)
+    return node.error("slm supports 2-D QLinearMatMul only");
+  // A's parameters are per tensor or per row (axis 0), B's per tensor or per
+  // column (axis 1).
   Value a = dequantize(node, node.input(0), node.inputInfo(0)->isUnsigned,
-                       node.input(1), node.input(2),
+                       alongAxis(node, node.input(1), 0, 2),
+                       alongAxis(node, node.input(2), 0, 2),
                        node.inputInfo(2)->isUnsigned);
-  auto bType = node.inputType(3);
-  int64_t bRank = bType.getRank();
-  Value bScale = node.input(4), bZp = node.input(5);
-  // Per-column parameters of B broadcast along its last axis already.
   Value bf = dequantize(node, node.input(3), node.inputInfo(3)->isUnsigned,
-                        bScale, bZp, node.inputInfo(5)->isUnsigned);
-  (void)bRank;
+                        alongAxis(node, node.input(4), 1, 2),
+                        alongAxis(node, node.input(5), 1, 2),
+                        node.inputInfo(5)->isUnsigned);
   auto aType = cast<RankedTensorType>(a.getType());
   auto bfType = cast<RankedTensorType>(bf.getType());
-  if (aType.getRank() != 2 || bfType.getRank() != 2)
-    return node.error("slm supports 2-D QLinearMatMul only");
   Value y = mlir::slm::MatMulOp::create(
       node.builder(), node.loc(),
       RankedTensorType::get({aType.getDimSize(0), bfType.getDimSize(1)},
