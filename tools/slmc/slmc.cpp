@@ -92,6 +92,20 @@ cl::opt<bool> fuseLinearActivation(
     cl::desc("Fold GELU/ReLU into the preceding linear layer's epilogue "
              "(default on; --fuse-linear-activation=false to measure it)"),
     cl::init(true), cl::cat(category));
+
+cl::opt<bool> gemmKernels(
+    "gemm-kernels",
+    cl::desc("Compile matrix products to register-blocked AVX-512 GEMM "
+             "kernels (default on; --gemm-kernels=false gives plain loops, "
+             "to measure what the kernels buy)"),
+    cl::init(true), cl::cat(category));
+
+cl::opt<int64_t> weightPanel(
+    "weight-panel",
+    cl::desc("Pack linear-layer weights into column panels of this many "
+             "columns for the GEMM kernels (default 32; 0 keeps them "
+             "[out, in])"),
+    cl::init(32), cl::cat(category));
 } // namespace
 
 static LogicalResult fail(const llvm::Twine &message) {
@@ -190,16 +204,21 @@ static LogicalResult run(MLIRContext &context) {
   }
 
   // Code generation.
+  if (weightPanel < 0 || (weightPanel > 0 && weightPanel % 16 != 0))
+    return fail("--weight-panel must be 0 or a multiple of 16, not " +
+                llvm::Twine(weightPanel));
+  slm::CPUTargetOptions target;
+  target.cpu = targetCPU;
+  target.weightPanel = weightPanel;
+  target.gemmKernels = gemmKernels;
   FailureOr<std::string> metadata = slm::describeModelInterface(*module);
   if (failed(metadata))
     return fail("'" + inputFilename + "' cannot be compiled");
   {
     TimingScope lowerTimer = writeTimer.nest("Lower to LLVM dialect");
-    if (failed(slm::lowerToLLVMDialect(*module)))
+    if (failed(slm::lowerToLLVMDialect(*module, target)))
       return fail("lowering '" + inputFilename + "' failed");
   }
-  slm::CPUTargetOptions target;
-  target.cpu = targetCPU;
   if (emit == EmitKind::LLVM) {
     FailureOr<std::string> ir = slm::emitLLVMIR(*module, *metadata, target);
     if (failed(ir))

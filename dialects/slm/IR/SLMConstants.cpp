@@ -165,3 +165,58 @@ Attribute mlir::slm::sliceConstant(Attribute attr, RankedTensorType type,
   }
   return stridedCopy(attr, type, base, sourceStrides, ".slice");
 }
+
+Attribute mlir::slm::packConstantPanels(Attribute attr, int64_t panel) {
+  auto typed = dyn_cast_if_present<TypedAttr>(attr);
+  auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
+                      : RankedTensorType();
+  if (!source || source.getRank() != 2 || panel <= 0)
+    return {};
+  const int64_t n = source.getDimSize(0), k = source.getDimSize(1);
+  const int64_t panels = llvm::divideCeil(n, panel);
+  auto type = RankedTensorType::get({panels, k, panel}, source.getElementType());
+  if (auto splat = dyn_cast<SplatElementsAttr>(attr))
+    return splat.resizeSplat(type);
+  if (!readableStrides(attr))
+    return {};
+  ArrayRef<char> bytes = rawConstantBytes(attr);
+  const int64_t elementBytes = source.getElementTypeBitWidth() / 8;
+  std::vector<char> out(type.getNumElements() * elementBytes, 0);
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t cols = std::min(panel, n - p * panel);
+    // Panel p holds rows p*panel.. of the source, transposed: row by row
+    // of the source, one element per panel row.
+    for (int64_t j = 0; j < cols; ++j) {
+      const char *row = bytes.data() + (p * panel + j) * k * elementBytes;
+      char *to = out.data() + (p * k * panel + j) * elementBytes;
+      for (int64_t kk = 0; kk < k; ++kk)
+        std::memcpy(to + kk * panel * elementBytes, row + kk * elementBytes,
+                    elementBytes);
+    }
+  }
+  return makeConstantLike(attr, type, out, elementBytes,
+                          (".panel" + std::to_string(panel)));
+}
+
+Attribute mlir::slm::padConstantPanels(Attribute attr, int64_t size,
+                                       int64_t panel) {
+  auto typed = dyn_cast_if_present<TypedAttr>(attr);
+  auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
+                      : RankedTensorType();
+  if (!source || source.getRank() != 1 || panel <= 0 || size % panel != 0 ||
+      size < source.getDimSize(0))
+    return {};
+  auto type =
+      RankedTensorType::get({size / panel, panel}, source.getElementType());
+  if (auto splat = dyn_cast<SplatElementsAttr>(attr))
+    return splat.resizeSplat(type);
+  if (!readableStrides(attr))
+    return {};
+  ArrayRef<char> bytes = rawConstantBytes(attr);
+  std::vector<char> out(type.getNumElements() *
+                            (source.getElementTypeBitWidth() / 8),
+                        0);
+  std::memcpy(out.data(), bytes.data(), bytes.size());
+  return makeConstantLike(attr, type, out, source.getElementTypeBitWidth() / 8,
+                          ".pad");
+}

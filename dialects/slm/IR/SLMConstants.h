@@ -31,6 +31,16 @@ Attribute transposeConstant(Attribute attr, RankedTensorType type,
 Attribute sliceConstant(Attribute attr, RankedTensorType type,
                         ArrayRef<int64_t> offsets, ArrayRef<int64_t> steps);
 
+/// A weight `attr` of shape [N, K] laid out as column panels for a GEMM
+/// micro-kernel: [ceil(N / panel), K, panel], element [p, k, j] =
+/// attr[p * panel + j, k], zero where p * panel + j >= N. Null when it
+/// cannot be read.
+Attribute packConstantPanels(Attribute attr, int64_t panel);
+
+/// The 1-D constant `attr` zero-padded at the end to `size` elements and
+/// shaped [size / panel, panel]. Null when it cannot be read.
+Attribute padConstantPanels(Attribute attr, int64_t size, int64_t panel);
+
 } // namespace mlir::slm
 
 #endif // SLM_IR_SLMCONSTANTS_H

@@ -23,6 +23,12 @@ class MemRefDialect;
 namespace math {
 class MathDialect;
 } // namespace math
+namespace scf {
+class SCFDialect;
+} // namespace scf
+namespace vector {
+class VectorDialect;
+} // namespace vector
 namespace tensor {
 class TensorDialect;
 } // namespace tensor
@@ -31,8 +37,11 @@ namespace slm {
 #define GEN_PASS_DECL
 #include "slm/Conversion/Passes.h.inc"
 
-/// Adds the patterns of --convert-slm-to-linalg to `patterns`.
-void populateSLMToLinalgPatterns(RewritePatternSet &patterns);
+/// Adds the patterns of --convert-slm-to-linalg to `patterns`; constant
+/// weights of slm.linear are packed into panels of `weightPanel` columns
+/// (0: not packed).
+void populateSLMToLinalgPatterns(RewritePatternSet &patterns,
+                                 int64_t weightPanel = 32);
 
 #define GEN_PASS_REGISTRATION
 #include "slm/Conversion/Passes.h.inc"

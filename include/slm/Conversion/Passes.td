@@ -16,8 +16,12 @@ def ConvertSLMToLinalg : Pass<"convert-slm-to-linalg"> {
     broadcasting indexing maps (a static extent of 1 is broadcast; dynamic
     extents must agree at run time), `slm.matmul` and `slm.linear` become
     contractions (the bias initializes the accumulator, the activation is an
-    epilogue), reductions reduce with `linalg.generic`, `slm.gather` reads
-    with `tensor.extract` (indices clamped into range), `slm.transpose`
+    epilogue); a constant `slm.linear` weight is packed at compile time into
+    column panels `[ceil(N/P), K, P]` (`pack-weights=P`, 32 by default: two
+    AVX-512 vectors), so that the GEMM kernel reads it as one contiguous
+    stream, and the `[.., N/P, P]` result is reshaped back to `[.., N]`;
+    reductions reduce with `linalg.generic`, `slm.gather` reads with
+    `tensor.extract` (indices clamped into range), `slm.transpose`
     becomes `linalg.transpose` and `slm.reshape` `tensor.reshape`. Run
     `--slm-decompose-transformer-ops` first; ops without a lowering (today:
     compressed weights and token pruning) make the pass fail with an error
@@ -43,6 +47,11 @@ def ConvertSLMToLinalg : Pass<"convert-slm-to-linalg"> {
     } -> tensor<?x8xf32>
     ```
   }];
+  let options = [
+    Option<"packWeights", "pack-weights", "int64_t", /*default=*/"32",
+           "Pack constant slm.linear weights [N, K] into column panels "
+           "[ceil(N/P), K, P] of this width (0: keep [N, K])">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::math::MathDialect",
@@ -71,6 +80,102 @@ def SLMLowerMemRefCopy : Pass<"slm-lower-memref-copy"> {
     ```
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+
+def SLMFuseElementwise : Pass<"slm-fuse-elementwise"> {
+  let summary = "Fuse elementwise linalg ops, keeping GEMM operands in the layout the kernels need";
+  let description = [{
+    Upstream elementwise fusion (`linalg-fuse-elementwise-ops`: producer
+    into consumer, reshape folding by expansion), except that nothing is
+    fused into a contraction. A transpose fused into a matmul would make its
+    right-hand side contiguous along the reduction instead of the output
+    columns, and `--slm-vectorize-contractions` could no longer load whole
+    column vectors; materializing the transpose costs one pass over a small
+    tensor. `no-fuse-into-contractions=false` gives the upstream behaviour.
+
+    Before (`%t` feeds both a contraction and an elementwise op):
+    ```mlir
+    %t = linalg.generic {... ["parallel", "parallel"]} ins(%k) outs(%e0) { transpose }
+    %s = linalg.generic {... ["parallel", "parallel", "reduction"]} ins(%q, %t) outs(%acc) { mul-add }
+    %a = linalg.generic {... ["parallel", "parallel"]} ins(%s) outs(%e1) { exp }
+    %b = linalg.generic {... ["parallel", "parallel"]} ins(%a) outs(%e2) { mul }
+    ```
+    After: `%a` and `%b` are one generic; `%t` stays a separate transpose.
+  }];
+  let options = [
+    Option<"noFuseIntoContractions", "no-fuse-into-contractions", "bool",
+           /*default=*/"true",
+           "Keep producers out of contractions">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
+  let summary = "Lower f32 contractions on buffers to register-blocked vector GEMM kernels";
+  let description = [{
+    Every f32 `linalg` contraction on buffers (`C[.., m, n] += A[.., m, k] *
+    B[.., k, n]`, any further parallel dimensions, broadcast operands
+    allowed) whose `B` and `C` are contiguous along `n` becomes a GEMM
+    micro-kernel: `mr` rows by `nr` columns of `C` live in vector registers
+    (`mr * nr / 16` accumulators of `vector<16xf32>`) across the whole
+    reduction; each step loads `nr / 16` vectors of `B`, broadcasts one
+    element of `A` per row and issues `vector.fma`s. Tiles outside the
+    register block (the last rows, columns past a dynamic or odd `n`) use a
+    one-row kernel and masked loads and stores. The outer parallel
+    dimensions and blocks of `m-block` rows by `n-block` columns form one
+    `scf.parallel` (threads through OpenMP later).
+
+    Weights packed by `convert-slm-to-linalg` into column panels
+    (`[N/32, K, 32]`, see `slm.linear`) make `B` one contiguous stream per
+    tile; activations (`Q K^T`, `P V`) are read in place with a row stride.
+
+    Before:
+    ```mlir
+    linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
+                                     affine_map<(m, n, k) -> (k, n)>,
+                                     affine_map<(m, n, k) -> (m, n)>],
+                    iterator_types = ["parallel", "parallel", "reduction"]}
+        ins(%a, %b : memref<?x64xf32>, memref<64x128xf32>)
+        outs(%c : memref<?x128xf32>) { mul-add }
+    ```
+    After (abridged):
+    ```mlir
+    scf.parallel (%mb, %nb) = (%c0, %c0) to (%mblocks, %c1) step (%c1, %c1) {
+      scf.for %n0 = %nstart to %nend step %c32 {
+        scf.for %m0 = %mstart to %mfull step %c8 {
+          %acc = vector.load %c[%m0, %n0] : memref<?x128xf32>, vector<16xf32>
+          ...   // 16 accumulators
+          %r:16 = scf.for %k = %c0 to %c64 step %c1 iter_args(...) {
+            %b0 = vector.load %b[%k, %n0] : memref<64x128xf32>, vector<16xf32>
+            %a0 = memref.load %a[%m0, %k] : memref<?x64xf32>
+            %s0 = vector.broadcast %a0 : f32 to vector<16xf32>
+            %f0 = vector.fma %s0, %b0, %acc0 : vector<16xf32>
+            ...
+          }
+          vector.store %r#0, %c[%m0, %n0] : memref<?x128xf32>, vector<16xf32>
+          ...
+        }
+        scf.for %m0 = %mfull to %mend step %c1 { ... one row ... }
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"mr", "mr", "int64_t", /*default=*/"8",
+           "Rows of C per register tile">,
+    Option<"nr", "nr", "int64_t", /*default=*/"32",
+           "Columns of C per register tile (a multiple of 16)">,
+    Option<"mBlock", "m-block", "int64_t", /*default=*/"64",
+           "Rows of C per parallel task">,
+    Option<"nBlock", "n-block", "int64_t", /*default=*/"128",
+           "Columns of C per parallel task (a multiple of nr)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 #endif // SLM_CONVERSION_PASSES_TD

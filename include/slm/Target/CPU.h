@@ -39,11 +39,18 @@ struct CPUTargetOptions {
   std::string cpu;
   /// LLVM optimization level of the generated code (0-3).
   unsigned optLevel = 3;
+  /// Columns per panel of packed constant weights (0: not packed).
+  int64_t weightPanel = 32;
+  /// Lower contractions to register-blocked vector kernels
+  /// (--slm-vectorize-contractions); otherwise they become plain loops.
+  bool gemmKernels = true;
 };
 
 /// Adds the passes from slm IR to the LLVM dialect: decomposition,
-/// --convert-slm-to-linalg, elementwise fusion, bufferization, loops, LLVM.
-void buildLowerToLLVMPipeline(OpPassManager &pm);
+/// --convert-slm-to-linalg, elementwise fusion, bufferization, GEMM
+/// kernels, loops, LLVM.
+void buildLowerToLLVMPipeline(OpPassManager &pm,
+                              const CPUTargetOptions &options = {});
 
 /// The JSON description of the entry function's inputs and outputs (names,
 /// element types, shapes with -1 for dynamic extents, dimension names).
@@ -52,7 +59,8 @@ FailureOr<std::string> describeModelInterface(ModuleOp module);
 
 /// Lowers `module` (slm IR; modified in place) to the LLVM dialect with the
 /// entry function's C interface.
-LogicalResult lowerToLLVMDialect(ModuleOp module);
+LogicalResult lowerToLLVMDialect(ModuleOp module,
+                                 const CPUTargetOptions &options = {});
 
 /// Translates an LLVM-dialect module to optimized LLVM IR text (--emit=llvm).
 FailureOr<std::string> emitLLVMIR(ModuleOp module, StringRef metadata,

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/Conversion/Passes.h"
+#include "slm/IR/SLMConstants.h"
 #include "slm/IR/SLMOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -14,6 +15,7 @@
 #include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/StringSet.h"
@@ -347,12 +349,137 @@ Value scalarActivation(OpBuilder &b, Location loc, Activation activation,
   return x;
 }
 
+/// Applies the activation of `op` (if any) to `y`.
+static Value applyActivation(PatternRewriter &rewriter, Location loc,
+                             LinearOp op, Value y) {
+  Activation activation = op.getActivation();
+  if (activation == Activation::none)
+    return y;
+  return broadcastGeneric(rewriter, loc, cast<RankedTensorType>(y.getType()),
+                          {y}, [&](OpBuilder &b, Location l, ValueRange args) {
+                            return scalarActivation(b, l, activation, args[0]);
+                          });
+}
+
+/// slm.linear with a constant weight, packed at compile time into column
+/// panels [ceil(N/P), K, P]: the contraction's loops are (leading.., p, j,
+/// k) and its output [leading.., N/P, P] is the result, reshaped (and
+/// sliced when N is not a multiple of P).
+static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
+                                       int64_t panel) {
+  Attribute weightAttr;
+  if (!matchPattern(op.getWeight(), m_Constant(&weightAttr)))
+    return failure();
+  RankedTensorType type = op.getType();
+  RankedTensorType weightType = op.getWeight().getType();
+  if (!weightType.hasStaticShape() || !type.getElementType().isF32())
+    return failure();
+  const int64_t n = weightType.getDimSize(0);
+  const int64_t panels = llvm::divideCeil(n, panel);
+  const int64_t padded = panels * panel;
+  Value bias = op.getBias();
+  Attribute biasAttr;
+  if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
+    return failure();
+  Attribute packed = packConstantPanels(weightAttr, panel);
+  if (!packed)
+    return failure();
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  Value x = op.getInput();
+  Value w = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(packed));
+  const int64_t rank = type.getRank(), lead = rank - 1;
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  // Loops: leading.., p, j, k.
+  const int64_t loops = lead + 3;
+  const int64_t p = lead, j = lead + 1, k = lead + 2;
+  SmallVector<int64_t> outShape(type.getShape().drop_back());
+  outShape.append({panels, panel});
+  auto outType = RankedTensorType::get(outShape, type.getElementType());
+  SmallVector<AffineExpr> leadExprs;
+  for (int64_t i = 0; i < lead; ++i)
+    leadExprs.push_back(d(i));
+  auto withTail = [&](std::initializer_list<AffineExpr> tail) {
+    SmallVector<AffineExpr> exprs(leadExprs);
+    exprs.append(tail);
+    return exprs;
+  };
+  Value empty = emptyTensor(rewriter, loc, outType, [&](int64_t i) -> Value {
+    return tensor::DimOp::create(rewriter, loc, x, i);
+  });
+  Value init;
+  if (bias) {
+    Value panelsOfBias;
+    if (biasAttr && padded != n) {
+      panelsOfBias = arith::ConstantOp::create(
+          rewriter, loc,
+          cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)));
+    } else {
+      panelsOfBias = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({panels, panel}, type.getElementType()), bias,
+          SmallVector<ReassociationIndices>{{0, 1}});
+    }
+    SmallVector<AffineMap> biasMaps = {
+        AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx),
+        rewriter.getMultiDimIdentityMap(lead + 2)};
+    init = linalg::GenericOp::create(
+               rewriter, loc, outType, panelsOfBias, empty, biasMaps,
+               SmallVector<utils::IteratorType>(lead + 2,
+                                                utils::IteratorType::parallel),
+               [](OpBuilder &b, Location l, ValueRange args) {
+                 linalg::YieldOp::create(b, l, args[0]);
+               })
+               .getResult(0);
+  } else {
+    init = zeroFilled(rewriter, loc, empty, type.getElementType());
+  }
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(loops, 0, withTail({d(k)}), ctx),
+      AffineMap::get(loops, 0, {d(p), d(k), d(j)}, ctx),
+      AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  Value y = linalg::GenericOp::create(
+                rewriter, loc, outType, ValueRange{x, w}, init, maps, iterators,
+                [](OpBuilder &b, Location l, ValueRange args) {
+                  linalg::YieldOp::create(
+                      b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
+                })
+                .getResult(0);
+  SmallVector<ReassociationIndices> collapse;
+  for (int64_t i = 0; i < lead; ++i)
+    collapse.push_back({i});
+  collapse.push_back({lead, lead + 1});
+  SmallVector<int64_t> paddedShape(type.getShape());
+  paddedShape.back() = padded;
+  y = tensor::CollapseShapeOp::create(
+      rewriter, loc, RankedTensorType::get(paddedShape, type.getElementType()),
+      y, collapse);
+  if (padded != n) {
+    SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
+        strides(rank, rewriter.getIndexAttr(1)), sizes;
+    for (int64_t i = 0; i < lead; ++i)
+      sizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
+    sizes.push_back(rewriter.getIndexAttr(n));
+    y = tensor::ExtractSliceOp::create(rewriter, loc, type, y, offsets, sizes,
+                                       strides);
+  }
+  rewriter.replaceOp(op, applyActivation(rewriter, loc, op, y));
+  return success();
+}
+
 struct LowerLinear : OpRewritePattern<LinearOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerLinear(MLIRContext *ctx, int64_t panel)
+      : OpRewritePattern(ctx), panel(panel) {}
+  int64_t panel;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     if (op.getWeight().getDefiningOp<CompressedWeightOpInterface>())
       return rewriter.notifyMatchFailure(op, "compressed weight");
+    if (panel > 0 && succeeded(lowerPackedLinear(op, rewriter, panel)))
+      return success();
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     Value x = op.getInput(), w = op.getWeight();
@@ -402,13 +529,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
                         b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
                   })
                   .getResult(0);
-    Activation activation = op.getActivation();
-    if (activation != Activation::none)
-      y = broadcastGeneric(rewriter, loc, type, {y},
-                           [&](OpBuilder &b, Location l, ValueRange args) {
-                             return scalarActivation(b, l, activation, args[0]);
-                           });
-    rewriter.replaceOp(op, y);
+    rewriter.replaceOp(op, applyActivation(rewriter, loc, op, y));
     return success();
   }
 };
@@ -633,9 +754,10 @@ struct LowerGather : OpRewritePattern<GatherOp> {
 
 struct ConvertSLMToLinalgPass
     : mlir::slm::impl::ConvertSLMToLinalgBase<ConvertSLMToLinalgPass> {
+  using ConvertSLMToLinalgBase::ConvertSLMToLinalgBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateSLMToLinalgPatterns(patterns);
+    populateSLMToLinalgPatterns(patterns, packWeights);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
       signalPassFailure();
       return;
@@ -680,12 +802,14 @@ struct SLMLowerMemRefCopyPass
 };
 } // namespace
 
-void mlir::slm::populateSLMToLinalgPatterns(RewritePatternSet &patterns) {
+void mlir::slm::populateSLMToLinalgPatterns(RewritePatternSet &patterns,
+                                            int64_t weightPanel) {
   patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
                LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaxOp>,
                LowerBinary<MinOp>, LowerCompare, LowerSelect, LowerBroadcastTo,
-               LowerMatMul, LowerLinear, LowerTranspose, LowerReshape,
+               LowerMatMul, LowerTranspose, LowerReshape,
                LowerReduce, LowerGather>(patterns.getContext());
+  patterns.add<LowerLinear>(patterns.getContext(), weightPanel);
   // tensor.concat has no bufferization of its own: slices into an empty.
   tensor::populateDecomposeTensorConcatPatterns(patterns);
 }

@@ -39,25 +39,32 @@ static constexpr StringLiteral kEntryName = "main";
 /// The entry's name in the object file: "main" would read as a program's.
 static constexpr StringLiteral kLoweredEntryName = "slm_model_main";
 
-void slm::buildLowerToLLVMPipeline(OpPassManager &pm) {
-  // Parsed from text: each name is the upstream pass's own flag, so the
-  // pipeline reads like the command line that reproduces it.
-  const char *pipeline =
+void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
+                                   const CPUTargetOptions &options) {
+  // Parsed from text: each name is the pass's own flag, so the pipeline
+  // reads like the command line that reproduces it.
+  std::string pipeline =
       "slm-decompose-transformer-ops,"
-      "convert-slm-to-linalg,"
+      "convert-slm-to-linalg{pack-weights=" +
+      std::to_string(options.weightPanel) +
+      "},"
       "func.func(convert-elementwise-to-linalg),"
       "canonicalize,cse,"
-      "func.func(linalg-fuse-elementwise-ops),"
+      "slm-fuse-elementwise,"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "buffer-deallocation-pipeline,"
       "slm-lower-memref-copy,"
-      "canonicalize,"
+      "canonicalize,";
+  if (options.gemmKernels)
+    pipeline += "slm-vectorize-contractions,canonicalize,";
+  pipeline +=
       "func.func(convert-linalg-to-parallel-loops),"
       "canonicalize,"
       "convert-scf-to-openmp,"
       "expand-strided-metadata,"
       "lower-affine,"
+      "convert-vector-to-llvm,"
       "finalize-memref-to-llvm,"
       "convert-scf-to-cf,"
       "convert-math-to-llvm,"
@@ -143,7 +150,8 @@ FailureOr<std::string> slm::describeModelInterface(ModuleOp module) {
   return llvm::formatv("{0}", llvm::json::Value(std::move(root))).str();
 }
 
-LogicalResult slm::lowerToLLVMDialect(ModuleOp module) {
+LogicalResult slm::lowerToLLVMDialect(ModuleOp module,
+                                      const CPUTargetOptions &options) {
   auto func = module.lookupSymbol<func::FuncOp>(kEntryName);
   if (!func)
     return emitError(module.getLoc()) << "the model has no function @main";
@@ -153,7 +161,7 @@ LogicalResult slm::lowerToLLVMDialect(ModuleOp module) {
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
     return failure();
-  buildLowerToLLVMPipeline(pm);
+  buildLowerToLLVMPipeline(pm, options);
   return pm.run(module);
 }
 

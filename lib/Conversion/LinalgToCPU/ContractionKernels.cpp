@@ -1,0 +1,342 @@
+//===- ContractionKernels.cpp - Register-blocked GEMM kernels ---*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// f32 contractions on buffers become GEMM micro-kernels written in the
+// vector dialect: a tile of C stays in vector registers for the whole
+// reduction, B is read as whole column vectors, A one broadcast element per
+// row and step. LLVM then only allocates registers and schedules; nothing
+// depends on its loop vectorizer.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Conversion/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMVECTORIZECONTRACTIONS
+#include "slm/Conversion/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+
+namespace {
+
+/// Lanes of one f32 vector register (AVX-512).
+constexpr int64_t kLanes = 16;
+
+/// How a contraction's loops map onto the kernel.
+struct KernelPlan {
+  unsigned m, n, k;
+  /// Every other (parallel) loop, in loop order.
+  SmallVector<unsigned> outer;
+};
+
+/// Whether every result of `map` is a loop dimension or the constant 0.
+static bool isDimsOrZeros(AffineMap map) {
+  return llvm::all_of(map.getResults(), [](AffineExpr e) {
+    if (isa<AffineDimExpr>(e))
+      return true;
+    auto c = dyn_cast<AffineConstantExpr>(e);
+    return c && c.getValue() == 0;
+  });
+}
+
+static bool usesDim(AffineMap map, unsigned d) {
+  return map.isFunctionOfDim(d);
+}
+
+/// The kernel plan of `op`, or failure with the reason.
+static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
+                                        std::string &reason) {
+  auto fail = [&](const char *why) {
+    reason = why;
+    return failure();
+  };
+  if (!op.hasPureBufferSemantics())
+    return fail("not on buffers");
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+    return fail("not two inputs and one output");
+  for (Value v : op->getOperands()) {
+    auto t = dyn_cast<MemRefType>(v.getType());
+    if (!t || !t.getElementType().isF32())
+      return fail("not f32 buffers");
+  }
+  if (!linalg::isaContractionOpInterface(op))
+    return fail("not a multiply-accumulate contraction");
+  SmallVector<unsigned> reductions;
+  op.getReductionDims(reductions);
+  if (reductions.size() != 1)
+    return fail("not exactly one reduction dimension");
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap aMap = maps[0], bMap = maps[1], cMap = maps[2];
+  if (!isDimsOrZeros(aMap) || !isDimsOrZeros(bMap) ||
+      !cMap.isProjectedPermutation() || cMap.getNumResults() < 2 ||
+      bMap.getNumResults() < 1)
+    return fail("indexing maps are not dimensions and broadcasts");
+  KernelPlan plan;
+  plan.k = reductions.front();
+  plan.n = cast<AffineDimExpr>(cMap.getResults().back()).getPosition();
+  // Rows: the innermost output dimension that indexes A and not B (packed
+  // weights put their panel index between the rows and the columns).
+  std::optional<unsigned> rows;
+  for (AffineExpr e : llvm::reverse(cMap.getResults().drop_back())) {
+    unsigned d = cast<AffineDimExpr>(e).getPosition();
+    if (usesDim(aMap, d) && !usesDim(bMap, d)) {
+      rows = d;
+      break;
+    }
+  }
+  if (!rows)
+    return fail("no output dimension indexes rows of A");
+  plan.m = *rows;
+  auto lastDim = [](AffineMap map) -> std::optional<unsigned> {
+    if (auto d = dyn_cast<AffineDimExpr>(map.getResults().back()))
+      return d.getPosition();
+    return std::nullopt;
+  };
+  if (lastDim(bMap) != plan.n || usesDim(aMap, plan.n))
+    return fail("B is not contiguous along the output columns");
+  if (!usesDim(aMap, plan.k) || !usesDim(bMap, plan.k))
+    return fail("the reduction is not in both inputs");
+  auto bType = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto cType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!bType.isLastDimUnitStride() || !cType.isLastDimUnitStride())
+    return fail("B or C is strided along the columns");
+  for (unsigned d = 0; d < op.getNumLoops(); ++d)
+    if (d != plan.m && d != plan.n && d != plan.k)
+      plan.outer.push_back(d);
+  return plan;
+}
+
+/// Emits the kernel of one contraction.
+class KernelEmitter {
+public:
+  KernelEmitter(linalg::GenericOp op, const KernelPlan &plan, int64_t mr,
+                int64_t nr, int64_t mBlock, int64_t nBlock)
+      : op(op), plan(plan), mr(mr), nr(nr), mBlock(mBlock), nBlock(nBlock) {}
+
+  void emit(RewriterBase &rewriter);
+
+private:
+  Value index(OpBuilder &b, int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  /// Indices into operand `operand` with loop values `loops`.
+  SmallVector<Value> indices(OpBuilder &b, unsigned operand,
+                             ArrayRef<Value> loops) {
+    SmallVector<Value> result;
+    for (AffineExpr e : maps[operand].getResults()) {
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        result.push_back(loops[d.getPosition()]);
+      else
+        result.push_back(index(b, 0));
+    }
+    return result;
+  }
+  Value loadVector(OpBuilder &b, Value memref, ValueRange at, Value mask) {
+    if (!mask)
+      return vector::LoadOp::create(b, loc, vecType, memref, at);
+    Value zero = arith::ConstantOp::create(b, loc, vecType,
+                                           b.getZeroAttr(vecType));
+    return vector::MaskedLoadOp::create(b, loc, vecType, memref, at, mask,
+                                        zero);
+  }
+  void storeVector(OpBuilder &b, Value value, Value memref, ValueRange at,
+                   Value mask) {
+    if (!mask)
+      vector::StoreOp::create(b, loc, value, memref, at);
+    else
+      vector::MaskedStoreOp::create(b, loc, memref, at, mask, value);
+  }
+  /// The register tile of `rows` rows at (m0, n0) over the whole reduction.
+  void emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
+                SmallVector<Value> loops, ArrayRef<Value> masks);
+
+  linalg::GenericOp op;
+  const KernelPlan &plan;
+  int64_t mr, nr, mBlock, nBlock;
+  Location loc = op.getLoc();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  VectorType vecType = VectorType::get({kLanes}, Float32Type::get(op.getContext()));
+  Value a = op.getDpsInputs()[0], bMat = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  Value kExtent;
+};
+
+void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
+                             SmallVector<Value> loops, ArrayRef<Value> masks) {
+  const int64_t cols = static_cast<int64_t>(masks.size());
+  SmallVector<Value> colStart;
+  for (int64_t j = 0; j < cols; ++j)
+    colStart.push_back(j == 0 ? n0
+                              : arith::AddIOp::create(b, loc, n0,
+                                                      index(b, j * kLanes)));
+  SmallVector<Value> rowIndex;
+  for (int64_t i = 0; i < rows; ++i)
+    rowIndex.push_back(i == 0 ? m0
+                              : arith::AddIOp::create(b, loc, m0, index(b, i)));
+  // The accumulators start from C (zero, a bias, or partial sums).
+  SmallVector<Value> acc;
+  loops[plan.k] = index(b, 0);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      loops[plan.m] = rowIndex[i];
+      loops[plan.n] = colStart[j];
+      acc.push_back(loadVector(b, c, indices(b, 2, loops), masks[j]));
+    }
+  auto loop = scf::ForOp::create(
+      b, loc, index(b, 0), kExtent, index(b, 1), acc,
+      [&](OpBuilder &lb, Location, Value k, ValueRange iter) {
+        SmallVector<Value> at = loops;
+        at[plan.k] = k;
+        SmallVector<Value> bVec;
+        for (int64_t j = 0; j < cols; ++j) {
+          at[plan.n] = colStart[j];
+          bVec.push_back(loadVector(lb, bMat, indices(lb, 1, at), masks[j]));
+        }
+        SmallVector<Value> next;
+        for (int64_t i = 0; i < rows; ++i) {
+          at[plan.m] = rowIndex[i];
+          Value scalar = memref::LoadOp::create(lb, loc, a, indices(lb, 0, at));
+          Value splat = vector::BroadcastOp::create(lb, loc, vecType, scalar);
+          for (int64_t j = 0; j < cols; ++j)
+            next.push_back(vector::FMAOp::create(lb, loc, splat, bVec[j],
+                                                 iter[i * cols + j]));
+        }
+        scf::YieldOp::create(lb, loc, next);
+      });
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      loops[plan.m] = rowIndex[i];
+      loops[plan.n] = colStart[j];
+      storeVector(b, loop.getResult(i * cols + j), c, indices(b, 2, loops),
+                  masks[j]);
+    }
+}
+
+void KernelEmitter::emit(RewriterBase &rewriter) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  OpBuilder &b = rewriter;
+  SmallVector<Range> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  SmallVector<int64_t> staticSizes = op.getStaticLoopRanges();
+  auto extent = [&](unsigned d) {
+    return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
+  };
+  Value mExtent = extent(plan.m), nExtent = extent(plan.n);
+  kExtent = extent(plan.k);
+  // Register tile width: no wider than the columns there are.
+  int64_t width = nr;
+  const int64_t nStatic = staticSizes[plan.n];
+  if (!ShapedType::isDynamic(nStatic))
+    width = std::min<int64_t>(width, llvm::alignTo(nStatic, kLanes));
+  const bool masked = ShapedType::isDynamic(nStatic) || nStatic % width != 0;
+  const int64_t colBlock = std::max(width, nBlock / width * width);
+  const int64_t mBlock = std::max(mr, this->mBlock / mr * mr);
+
+  auto ceilDiv = [&](Value x, int64_t d) -> Value {
+    return arith::CeilDivSIOp::create(b, loc, x, index(b, d));
+  };
+  SmallVector<Value> lbs, ubs, steps;
+  for (unsigned d : plan.outer)
+    ubs.push_back(extent(d));
+  ubs.push_back(ceilDiv(mExtent, mBlock));
+  ubs.push_back(ceilDiv(nExtent, colBlock));
+  lbs.assign(ubs.size(), index(b, 0));
+  steps.assign(ubs.size(), index(b, 1));
+
+  scf::ParallelOp::create(
+      b, loc, lbs, ubs, steps,
+      [&](OpBuilder &pb, Location, ValueRange ivs) {
+        SmallVector<Value> loops(op.getNumLoops());
+        for (auto [i, d] : llvm::enumerate(plan.outer))
+          loops[d] = ivs[i];
+        Value mb = ivs[plan.outer.size()], nb = ivs[plan.outer.size() + 1];
+        Value mStart = arith::MulIOp::create(pb, loc, mb, index(pb, mBlock));
+        Value mEnd = arith::MinSIOp::create(
+            pb, loc, arith::AddIOp::create(pb, loc, mStart, index(pb, mBlock)),
+            mExtent);
+        Value nStart = arith::MulIOp::create(pb, loc, nb, index(pb, colBlock));
+        Value nEnd = arith::MinSIOp::create(
+            pb, loc, arith::AddIOp::create(pb, loc, nStart, index(pb, colBlock)),
+            nExtent);
+        // Whole register tiles of rows, then the rest one row at a time.
+        Value mSpan = arith::SubIOp::create(pb, loc, mEnd, mStart);
+        Value mFull = arith::AddIOp::create(
+            pb, loc, mStart,
+            arith::MulIOp::create(
+                pb, loc, arith::DivUIOp::create(pb, loc, mSpan, index(pb, mr)),
+                index(pb, mr)));
+        scf::ForOp::create(
+            pb, loc, nStart, nEnd, index(pb, width), ValueRange{},
+            [&](OpBuilder &nb2, Location, Value n0, ValueRange) {
+              SmallVector<Value> masks;
+              for (int64_t j = 0; j < width / kLanes; ++j) {
+                if (!masked) {
+                  masks.push_back(Value());
+                  continue;
+                }
+                Value left = arith::SubIOp::create(
+                    nb2, loc, nExtent,
+                    arith::AddIOp::create(nb2, loc, n0,
+                                          index(nb2, j * kLanes)));
+                masks.push_back(vector::CreateMaskOp::create(
+                    nb2, loc, VectorType::get({kLanes}, nb2.getI1Type()),
+                    ValueRange{left}));
+              }
+              auto rowsLoop = [&](Value from, Value to, int64_t rows) {
+                scf::ForOp::create(
+                    nb2, loc, from, to, index(nb2, rows), ValueRange{},
+                    [&](OpBuilder &mbld, Location, Value m0, ValueRange) {
+                      emitTile(mbld, rows, m0, n0, loops, masks);
+                      scf::YieldOp::create(mbld, loc);
+                    });
+              };
+              rowsLoop(mStart, mFull, mr);
+              if (mr > 1)
+                rowsLoop(mFull, mEnd, 1);
+              scf::YieldOp::create(nb2, loc);
+            });
+      });
+  rewriter.eraseOp(op);
+}
+
+struct SLMVectorizeContractionsPass
+    : mlir::slm::impl::SLMVectorizeContractionsBase<
+          SLMVectorizeContractionsPass> {
+  using SLMVectorizeContractionsBase::SLMVectorizeContractionsBase;
+
+  void runOnOperation() override {
+    if (mr < 1 || nr < kLanes || nr % kLanes != 0 || mBlock < mr ||
+        nBlock < 1) {
+      getOperation()->emitError()
+          << "slm-vectorize-contractions: need mr >= 1, nr a multiple of "
+          << kLanes << ", m-block >= mr, n-block >= 1";
+      return signalPassFailure();
+    }
+    SmallVector<linalg::GenericOp> candidates;
+    getOperation()->walk(
+        [&](linalg::GenericOp op) { candidates.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : candidates) {
+      std::string reason;
+      FailureOr<KernelPlan> plan = planKernel(op, reason);
+      if (failed(plan))
+        continue;
+      KernelEmitter(op, *plan, mr, nr, mBlock, nBlock).emit(rewriter);
+    }
+  }
+};
+
+} // namespace

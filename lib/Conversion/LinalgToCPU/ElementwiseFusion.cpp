@@ -1,0 +1,55 @@
+//===- ElementwiseFusion.cpp - Elementwise fusion around GEMMs --*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Conversion/Passes.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMFUSEELEMENTWISE
+#include "slm/Conversion/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+
+namespace {
+struct SLMFuseElementwisePass
+    : mlir::slm::impl::SLMFuseElementwiseBase<SLMFuseElementwisePass> {
+  using SLMFuseElementwiseBase::SLMFuseElementwiseBase;
+
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    bool keepContractions = noFuseIntoContractions;
+    // Upstream's rule (fuse a producer with a single use), and nothing into
+    // a contraction: its operands keep the layout the GEMM kernels read.
+    linalg::ControlFusionFn control = [keepContractions](OpOperand *operand) {
+      Operation *producer = operand->get().getDefiningOp();
+      if (!producer || !producer->hasOneUse())
+        return false;
+      auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
+      return !(keepContractions && consumer &&
+               linalg::isaContractionOpInterface(consumer));
+    };
+    RewritePatternSet patterns(ctx);
+    linalg::populateElementwiseOpsFusionPatterns(patterns, control);
+    linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
+    tensor::populateBubbleUpExpandShapePatterns(patterns);
+    affine::AffineApplyOp::getCanonicalizationPatterns(patterns, ctx);
+    linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
+        patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
