@@ -24,6 +24,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 CASES = {  # name: (model, batch, seq)
+    "linear 128x768x3072": ("linear", 1, 128),
     "bert-base b1 s128": ("bert-base", 1, 128),
     "bert-base b8 s128": ("bert-base", 8, 128),
     "gpt2 prefill 128": ("gpt2", 1, 128),
@@ -36,6 +37,8 @@ SMOKE = {"tiny-bert b2 s16": ("tiny-bert", 2, 16)}
 def inputs_for(names, batch, seq):
     import numpy as np
     rng = np.random.default_rng(0)
+    if names == ["hidden"]:
+        return {"hidden": rng.standard_normal((batch, seq, 768)).astype(np.float32)}
     feeds = {"input_ids": rng.integers(1000, 2000, (batch, seq)).astype(np.int64)}
     if "attention_mask" in names:
         feeds["attention_mask"] = np.ones((batch, seq), np.int64)
@@ -67,7 +70,9 @@ def worker(args):
     """One engine on one case; prints JSON."""
     model_name, batch, seq = args.case
     onnx_path = args.onnx
-    names = ["input_ids", "attention_mask"] if model_name != "gpt2" else ["input_ids"]
+    sys.path.insert(0, HERE)
+    from models import input_names
+    names = input_names(model_name)
     feeds = inputs_for(names, int(batch), int(seq))
     if args.engine == "slm":
         import slm

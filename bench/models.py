@@ -55,9 +55,18 @@ class GPT2(nn.Module):
         return self.ln_f(x)
 
 
+INPUT_NAMES = {"gpt2": ["input_ids"], "linear": ["hidden"]}
+
+
+def input_names(name):
+    return INPUT_NAMES.get(name, ["input_ids", "attention_mask"])
+
+
 def build(name, minilm_dir=None):
-    """(torch module, input names, flops per token function)."""
+    """(torch module, input names, config)."""
     torch.manual_seed(0)
+    if name == "linear":  # one BERT-base FFN up-projection: GEMM efficiency
+        return nn.Linear(768, 3072).eval(), ["hidden"], {"linear": (768, 3072)}
     if name == "bert-base":
         cfg = bert_config(12, 768, 12, 3072)
         return SentenceEncoder(cfg).eval(), ["input_ids", "attention_mask"], cfg
@@ -78,6 +87,8 @@ def build(name, minilm_dir=None):
 def flops(cfg, batch, seq):
     """Multiply-adds x 2 of the encoder/decoder layers (embeddings and
     normalizations are negligible)."""
+    if "linear" in cfg:
+        return 2 * batch * seq * cfg["linear"][0] * cfg["linear"][1]
     h, f, l = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
     tokens = batch * seq
     linear = 2 * tokens * (4 * h * h + 2 * h * f)
@@ -88,7 +99,10 @@ def flops(cfg, batch, seq):
 def export(name, path, minilm_dir=None):
     model, inputs, _ = build(name, minilm_dir)
     ids = torch.randint(1000, 2000, (2, 16))
-    args = (ids, torch.ones_like(ids)) if len(inputs) == 2 else (ids,)
+    if inputs == ["hidden"]:
+        args = (torch.randn(2, 16, 768),)
+    else:
+        args = (ids, torch.ones_like(ids)) if len(inputs) == 2 else (ids,)
     dyn = {n: {0: "batch", 1: "seq"} for n in inputs}
     with torch.no_grad():
         torch.onnx.export(model, args, path, opset_version=17, input_names=inputs,

@@ -266,12 +266,25 @@ static LogicalResult run(MLIRContext &context) {
     if (failed(slm::emitObjectFile(*module, *metadata, objectPath, target)))
       return fail("code generation failed");
   }
+  // Every model carries its support code (the buffer allocator).
+  llvm::SmallString<256> supportPath;
+  if (failed(temporary(".support.o", supportPath)))
+    return failure();
+  llvm::FileRemover removeSupport(supportPath);
+  if (failed(slm::emitSupportObject(supportPath, module->getLoc())))
+    return fail("code generation failed");
+  std::vector<std::string> objects = {std::string(objectPath),
+                                      std::string(supportPath)};
   if (emit == EmitKind::Object) {
-    if (std::error_code ec = llvm::sys::fs::rename(objectPath, outputFilename))
+    llvm::SmallString<256> mergedPath(outputFilename);
+    mergedPath += ".tmp.o";
+    llvm::FileRemover removeMerged(mergedPath);
+    if (failed(slm::mergeObjects(objects, mergedPath, module->getLoc())))
+      return fail("code generation failed");
+    if (std::error_code ec = llvm::sys::fs::rename(mergedPath, outputFilename))
       return fail("cannot write '" + outputFilename + "': " + ec.message());
     return success();
   }
-  std::vector<std::string> objects = {std::string(objectPath)};
   if (!weights.empty()) {
     TimingScope weightsTimer = writeTimer.nest("Embed weights");
     if (failed(slm::emitWeightsObject(weights, weightsPath, weightsObjectPath,

@@ -123,7 +123,9 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
     reduction; each step loads `nr / 16` vectors of `B`, broadcasts one
     element of `A` per row and issues `vector.fma`s. Tiles outside the
     register block (the last rows, columns past a dynamic or odd `n`) use a
-    one-row kernel and masked loads and stores. The outer parallel
+    one-row kernel and masked loads and stores. A fill or broadcast (a
+    bias) that writes C right before is folded in: the accumulators start
+    from its value and C is written once. The outer parallel
     dimensions and blocks of `m-block` rows by `n-block` columns form one
     `scf.parallel` (threads through OpenMP later).
 
@@ -171,6 +173,9 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
            "Rows of C per parallel task">,
     Option<"nBlock", "n-block", "int64_t", /*default=*/"128",
            "Columns of C per parallel task (a multiple of nr)">,
+    Option<"kBlock", "k-block", "int64_t", /*default=*/"0",
+           "Reduction steps per pass over a task's row tiles, so that the "
+           "slice of B they share stays in L1 (0: the whole reduction)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",

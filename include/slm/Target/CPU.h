@@ -90,6 +90,16 @@ LogicalResult emitWeightsObject(ArrayRef<ExternalWeight> weights,
                                 StringRef weightsPath, StringRef objectPath,
                                 Location loc);
 
+/// C source of the support code every model links: its buffer allocator.
+extern const char *const kModelSupportSource;
+
+/// Compiles kModelSupportSource into the object file `objectPath`.
+LogicalResult emitSupportObject(StringRef objectPath, Location loc);
+
+/// Merges object files into one relocatable object (`cc -r`).
+LogicalResult mergeObjects(ArrayRef<std::string> objectPaths,
+                           StringRef outputPath, Location loc);
+
 /// Links object files into a shared library with the system C compiler.
 LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths,
                                 StringRef libraryPath, Location loc);

@@ -118,12 +118,74 @@ static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
   return plan;
 }
 
+/// What C holds before the contraction when the op that wrote it (a fill,
+/// or a broadcast such as a bias) is folded into the kernel: the
+/// accumulators then start from it and C is written once.
+struct InitSource {
+  Operation *op = nullptr;
+  /// linalg.fill: the value.
+  Value scalar;
+  /// Broadcast: the input and its indexing map in the kernel's loops.
+  Value input;
+  AffineMap map;
+  /// Whether the input runs along the columns (else one value per row).
+  bool alongColumns = false;
+};
+
+/// The fill or broadcast right before `op` that writes all of its C.
+static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
+  Value c = op.getDpsInits()[0];
+  Operation *prev = op->getPrevNode();
+  InitSource source;
+  if (auto fill = dyn_cast_if_present<linalg::FillOp>(prev)) {
+    if (fill.hasPureBufferSemantics() && fill.getDpsInits()[0] == c &&
+        fill.getDpsInputs()[0].getType().isF32()) {
+      source.op = fill;
+      source.scalar = fill.getDpsInputs()[0];
+    }
+    return source;
+  }
+  auto copy = dyn_cast_if_present<linalg::GenericOp>(prev);
+  if (!copy || !copy.hasPureBufferSemantics() || copy.getNumDpsInputs() != 1 ||
+      copy.getNumDpsInits() != 1 || copy.getDpsInits()[0] != c ||
+      copy.getNumReductionLoops() != 0 ||
+      !copy.getIndexingMapsArray()[1].isIdentity())
+    return source;
+  Block &body = copy.getRegion().front();
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  if (body.getOperations().size() != 1 || !yield ||
+      yield.getValues().front() != body.getArgument(0))
+    return source;
+  Value input = copy.getDpsInputs()[0];
+  auto inputType = dyn_cast<MemRefType>(input.getType());
+  if (!inputType || !inputType.getElementType().isF32())
+    return source;
+  AffineMap cMap = op.getIndexingMapsArray()[2];
+  AffineMap map = copy.getIndexingMapsArray()[0].compose(cMap);
+  if (!isDimsOrZeros(map))
+    return source;
+  if (map.getNumResults() > 0 && map.getResults().back() ==
+                                     getAffineDimExpr(plan.n, op.getContext())) {
+    if (!inputType.isLastDimUnitStride() ||
+        map.dropResult(map.getNumResults() - 1).isFunctionOfDim(plan.n))
+      return source;
+    source.alongColumns = true;
+  } else if (map.isFunctionOfDim(plan.n)) {
+    return source;
+  }
+  source.op = copy;
+  source.input = input;
+  source.map = map;
+  return source;
+}
+
 /// Emits the kernel of one contraction.
 class KernelEmitter {
 public:
   KernelEmitter(linalg::GenericOp op, const KernelPlan &plan, int64_t mr,
-                int64_t nr, int64_t mBlock, int64_t nBlock)
-      : op(op), plan(plan), mr(mr), nr(nr), mBlock(mBlock), nBlock(nBlock) {}
+                int64_t nr, int64_t mBlock, int64_t nBlock, int64_t kBlock)
+      : op(op), plan(plan), mr(mr), nr(nr), mBlock(mBlock), nBlock(nBlock),
+        kBlock(kBlock), init(findInitSource(op, plan)) {}
 
   void emit(RewriterBase &rewriter);
 
@@ -134,8 +196,12 @@ private:
   /// Indices into operand `operand` with loop values `loops`.
   SmallVector<Value> indices(OpBuilder &b, unsigned operand,
                              ArrayRef<Value> loops) {
+    return indices(b, maps[operand], loops);
+  }
+  SmallVector<Value> indices(OpBuilder &b, AffineMap map,
+                             ArrayRef<Value> loops) {
     SmallVector<Value> result;
-    for (AffineExpr e : maps[operand].getResults()) {
+    for (AffineExpr e : map.getResults()) {
       if (auto d = dyn_cast<AffineDimExpr>(e))
         result.push_back(loops[d.getPosition()]);
       else
@@ -159,12 +225,13 @@ private:
       vector::MaskedStoreOp::create(b, loc, memref, at, mask, value);
   }
   /// The register tile of `rows` rows at (m0, n0) over the whole reduction.
-  void emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
-                SmallVector<Value> loops, ArrayRef<Value> masks);
+  void emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0, Value k0,
+                Value k1, SmallVector<Value> loops, ArrayRef<Value> masks);
 
   linalg::GenericOp op;
   const KernelPlan &plan;
-  int64_t mr, nr, mBlock, nBlock;
+  int64_t mr, nr, mBlock, nBlock, kBlock;
+  InitSource init;
   Location loc = op.getLoc();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   VectorType vecType = VectorType::get({kLanes}, Float32Type::get(op.getContext()));
@@ -174,7 +241,8 @@ private:
 };
 
 void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
-                             SmallVector<Value> loops, ArrayRef<Value> masks) {
+                             Value k0, Value k1, SmallVector<Value> loops,
+                             ArrayRef<Value> masks) {
   const int64_t cols = static_cast<int64_t>(masks.size());
   SmallVector<Value> colStart;
   for (int64_t j = 0; j < cols; ++j)
@@ -185,17 +253,60 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
   for (int64_t i = 0; i < rows; ++i)
     rowIndex.push_back(i == 0 ? m0
                               : arith::AddIOp::create(b, loc, m0, index(b, i)));
-  // The accumulators start from C (zero, a bias, or partial sums).
-  SmallVector<Value> acc;
+  // The accumulators start from C (partial sums, or what the op before
+  // wrote), or from that op's source when it is folded in.
   loops[plan.k] = index(b, 0);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      loops[plan.m] = rowIndex[i];
-      loops[plan.n] = colStart[j];
-      acc.push_back(loadVector(b, c, indices(b, 2, loops), masks[j]));
-    }
+  auto fromC = [&](OpBuilder &ib) {
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        loops[plan.m] = rowIndex[i];
+        loops[plan.n] = colStart[j];
+        acc.push_back(loadVector(ib, c, indices(ib, 2, loops), masks[j]));
+      }
+    return acc;
+  };
+  auto fromSource = [&](OpBuilder &ib) {
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        loops[plan.m] = rowIndex[i];
+        loops[plan.n] = colStart[j];
+        Value v;
+        if (init.scalar) {
+          v = vector::BroadcastOp::create(ib, loc, vecType, init.scalar);
+        } else if (init.alongColumns) {
+          v = loadVector(ib, init.input, indices(ib, init.map, loops),
+                         masks[j]);
+        } else {
+          Value x = memref::LoadOp::create(ib, loc, init.input,
+                                           indices(ib, init.map, loops));
+          v = vector::BroadcastOp::create(ib, loc, vecType, x);
+        }
+        acc.push_back(v);
+      }
+    return acc;
+  };
+  SmallVector<Value> acc;
+  if (!init.op) {
+    acc = fromC(b);
+  } else if (kBlock <= 0) {
+    acc = fromSource(b);
+  } else {
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, k0,
+                                        index(b, 0));
+    auto branch = scf::IfOp::create(
+        b, loc, first,
+        [&](OpBuilder &tb, Location) {
+          scf::YieldOp::create(tb, loc, fromSource(tb));
+        },
+        [&](OpBuilder &eb, Location) {
+          scf::YieldOp::create(eb, loc, fromC(eb));
+        });
+    acc.assign(branch.getResults().begin(), branch.getResults().end());
+  }
   auto loop = scf::ForOp::create(
-      b, loc, index(b, 0), kExtent, index(b, 1), acc,
+      b, loc, k0, k1, index(b, 1), acc,
       [&](OpBuilder &lb, Location, Value k, ValueRange iter) {
         SmallVector<Value> at = loops;
         at[plan.k] = k;
@@ -295,21 +406,36 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                     nb2, loc, VectorType::get({kLanes}, nb2.getI1Type()),
                     ValueRange{left}));
               }
-              auto rowsLoop = [&](Value from, Value to, int64_t rows) {
-                scf::ForOp::create(
-                    nb2, loc, from, to, index(nb2, rows), ValueRange{},
-                    [&](OpBuilder &mbld, Location, Value m0, ValueRange) {
-                      emitTile(mbld, rows, m0, n0, loops, masks);
-                      scf::YieldOp::create(mbld, loc);
-                    });
-              };
-              rowsLoop(mStart, mFull, mr);
-              if (mr > 1)
-                rowsLoop(mFull, mEnd, 1);
+              // Blocks of the reduction: the slice of B they read stays in
+              // L1 across the row tiles; C accumulates across blocks.
+              Value kStep = kBlock > 0 ? index(nb2, kBlock) : kExtent;
+              if (kBlock <= 0) // A loop of one trip over the whole reduction.
+                kStep = arith::MaxSIOp::create(nb2, loc, kExtent, index(nb2, 1));
+              scf::ForOp::create(
+                  nb2, loc, index(nb2, 0), kExtent, kStep, ValueRange{},
+                  [&](OpBuilder &kb, Location, Value k0, ValueRange) {
+                    Value k1 = arith::MinSIOp::create(
+                        kb, loc, arith::AddIOp::create(kb, loc, k0, kStep),
+                        kExtent);
+                    auto rowsLoop = [&](Value from, Value to, int64_t rows) {
+                      scf::ForOp::create(
+                          kb, loc, from, to, index(kb, rows), ValueRange{},
+                          [&](OpBuilder &mbld, Location, Value m0, ValueRange) {
+                            emitTile(mbld, rows, m0, n0, k0, k1, loops, masks);
+                            scf::YieldOp::create(mbld, loc);
+                          });
+                    };
+                    rowsLoop(mStart, mFull, mr);
+                    if (mr > 1)
+                      rowsLoop(mFull, mEnd, 1);
+                    scf::YieldOp::create(kb, loc);
+                  });
               scf::YieldOp::create(nb2, loc);
             });
       });
   rewriter.eraseOp(op);
+  if (init.op)
+    rewriter.eraseOp(init.op);
 }
 
 struct SLMVectorizeContractionsPass
@@ -334,7 +460,7 @@ struct SLMVectorizeContractionsPass
       FailureOr<KernelPlan> plan = planKernel(op, reason);
       if (failed(plan))
         continue;
-      KernelEmitter(op, *plan, mr, nr, mBlock, nBlock).emit(rewriter);
+      KernelEmitter(op, *plan, mr, nr, mBlock, nBlock, kBlock).emit(rewriter);
     }
   }
 };

@@ -65,7 +65,7 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
       "expand-strided-metadata,"
       "lower-affine,"
       "convert-vector-to-llvm,"
-      "finalize-memref-to-llvm,"
+      "finalize-memref-to-llvm{use-generic-functions},"
       "convert-scf-to-cf,"
       "convert-math-to-llvm,"
       "convert-math-to-libm,"
@@ -413,6 +413,30 @@ LogicalResult slm::emitWeightsObject(ArrayRef<ExternalWeight> weights,
                      loc);
 }
 
+LogicalResult slm::emitSupportObject(StringRef objectPath, Location loc) {
+  llvm::SmallString<256> sourcePath(objectPath);
+  sourcePath += ".c";
+  llvm::FileRemover removeSource(sourcePath);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(sourcePath, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return emitError(loc) << "cannot write '" << sourcePath
+                            << "': " << ec.message();
+    os << kModelSupportSource;
+  }
+  return runCompiler({"-O2", "-fPIC", "-c", sourcePath, "-o", objectPath},
+                     "compiling the model support code", loc);
+}
+
+LogicalResult slm::mergeObjects(ArrayRef<std::string> objectPaths,
+                                StringRef outputPath, Location loc) {
+  SmallVector<StringRef> args = {"-r", "-nostdlib", "-o", outputPath};
+  for (const std::string &object : objectPaths)
+    args.push_back(object);
+  return runCompiler(args, "merging object files", loc);
+}
+
 LogicalResult slm::linkSharedLibrary(ArrayRef<std::string> objectPaths,
                                      StringRef libraryPath, Location loc) {
   SmallVector<StringRef> args = {"-shared", "-o", libraryPath};
@@ -424,5 +448,6 @@ LogicalResult slm::linkSharedLibrary(ArrayRef<std::string> objectPaths,
   args.push_back("-Wl,-rpath," SLM_OPENMP_LIBRARY_DIR);
   args.push_back("-lomp");
   args.push_back("-lm");
+  args.push_back("-lpthread");
   return runCompiler(args, ("linking '" + libraryPath + "'").str(), loc);
 }
