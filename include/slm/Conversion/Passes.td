@@ -183,4 +183,54 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def SLMSequentialInnerLoops : Pass<"slm-sequential-inner-loops"> {
+  let summary = "Make the innermost dimension of parallel loop nests a sequential loop";
+  let description = [{
+    `convert-linalg-to-parallel-loops` turns every dimension of an
+    elementwise op into one multi-dimensional `scf.parallel`, which OpenMP
+    collapses into a single index: the contiguous innermost loop is gone and
+    LLVM cannot vectorize it. This pass keeps the outer dimensions parallel
+    (threads) and makes the innermost one an `scf.for`, a unit-stride loop
+    that LLVM's loop vectorizer turns into AVX-512 code. Loop nests with
+    reductions and one-dimensional ones are left as they are.
+
+    Before:
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%m, %n) step (%c1, %c1) {
+      %x = memref.load %a[%i, %j] : memref<?x?xf32>
+      memref.store %x, %b[%i, %j] : memref<?x?xf32>
+    }
+    ```
+    After:
+    ```mlir
+    scf.parallel (%i) = (%c0) to (%m) step (%c1) {
+      scf.for %j = %c0 to %n step %c1 {
+        %x = memref.load %a[%i, %j] : memref<?x?xf32>
+        memref.store %x, %b[%i, %j] : memref<?x?xf32>
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
+def SLMApproximateMath : Pass<"slm-approximate-math"> {
+  let summary = "Replace math.erf, math.exp, math.tanh, ... with polynomial approximations";
+  let description = [{
+    Upstream's f32 polynomial approximations (`populateMathPolynomialApproximationPatterns`):
+    arithmetic only, so loops that use them vectorize, instead of calling
+    libm once per element. Errors stay within a few f32 ulps (the parity
+    tests against ONNX Runtime check whole models).
+
+    Before:
+    ```mlir
+    %y = math.erf %x : f32
+    ```
+    After: a rational polynomial in `%x` of `arith` ops (no call).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // SLM_CONVERSION_PASSES_TD

@@ -60,6 +60,8 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
     pipeline += "slm-vectorize-contractions,canonicalize,";
   pipeline +=
       "func.func(convert-linalg-to-parallel-loops),"
+      "slm-sequential-inner-loops,"
+      "slm-approximate-math,"
       "canonicalize,"
       "convert-scf-to-openmp,"
       "expand-strided-metadata,"
