@@ -33,7 +33,8 @@ Attribute sliceConstant(Attribute attr, RankedTensorType type,
 
 /// A weight `attr` of shape [N, K] laid out as column panels for a GEMM
 /// micro-kernel: [ceil(N / panel), K, panel], element [p, k, j] =
-/// attr[p * panel + j, k], zero where p * panel + j >= N. Null when it
+/// attr[p * panel + j, k]; columns past N are zero (a splat stays a splat:
+/// they are never read back). Null when it
 /// cannot be read.
 Attribute packConstantPanels(Attribute attr, int64_t panel);
 

@@ -1,0 +1,53 @@
+// RUN: slm-opt %s -split-input-file --convert-slm-to-linalg | FileCheck %s
+// RUN: slm-opt %s -split-input-file --convert-slm-to-linalg="pack-weights=0" | FileCheck %s --check-prefix=UNPACKED
+
+// Tests weight packing: a constant [40, 4] weight becomes two panels of 32
+// columns, [2, 4, 32], the second zero-padded; the contraction runs over
+// (row, panel, column, k) into [?, 2, 32], which is reshaped to [?, 64] and
+// sliced to the 40 real columns. The bias is padded the same way.
+// CHECK-DAG: #[[X:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
+// CHECK-DAG: #[[W:.+]] = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+// CHECK-DAG: #[[O:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func @packed
+// CHECK-DAG: %[[WP:.+]] = arith.constant dense<{{.+}}> : tensor<2x4x32xf32>
+// CHECK-DAG: %[[BP:.+]] = arith.constant dense<{{.+}}> : tensor<2x32xf32>
+// CHECK: %[[INIT:.+]] = linalg.generic {{.*}} ins(%[[BP]] : tensor<2x32xf32>)
+// CHECK: %[[Y:.+]] = linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[O]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%{{.+}}, %[[WP]] : tensor<?x4xf32>, tensor<2x4x32xf32>) outs(%[[INIT]] : tensor<?x2x32xf32>)
+// CHECK: %[[C:.+]] = tensor.collapse_shape %[[Y]] {{\[\[}}0], [1, 2]] : tensor<?x2x32xf32> into tensor<?x64xf32>
+// CHECK: %[[S:.+]] = tensor.extract_slice %[[C]][0, 0] [%{{.+}}, 40] [1, 1] : tensor<?x64xf32> to tensor<?x40xf32>
+// CHECK: return %[[S]]
+// UNPACKED-LABEL: func @packed
+// UNPACKED-NOT: tensor<2x4x32xf32>
+// UNPACKED: iterator_types = ["parallel", "parallel", "reduction"]
+func.func @packed(%x: tensor<?x4xf32>) -> tensor<?x40xf32> {
+  %w = arith.constant dense<1.5> : tensor<40x4xf32>
+  %b = arith.constant dense<0.5> : tensor<40xf32>
+  %0 = slm.linear %x, %w, %b : (tensor<?x4xf32>, tensor<40x4xf32>, tensor<40xf32>) -> tensor<?x40xf32>
+  return %0 : tensor<?x40xf32>
+}
+
+// -----
+
+// Tests the panel layout itself: element [p, k, j] is W[32p + j, k]. Row n
+// of this weight is (n, 100 + n), so panel 0 column j is (j, 100 + j).
+// CHECK-LABEL: func @layout
+// CHECK: arith.constant dense<{{\[\[\[}}0.000000e+00, 1.000000e+00, 2.000000e+00
+// CHECK-SAME: [1.000000e+02, 1.010000e+02, 1.020000e+02
+// CHECK-SAME: tensor<1x2x32xf32>
+func.func @layout(%x: tensor<?x2xf32>) -> tensor<?x32xf32> {
+  %w = arith.constant dense<[[0.0, 100.0], [1.0, 101.0], [2.0, 102.0], [3.0, 103.0], [4.0, 104.0], [5.0, 105.0], [6.0, 106.0], [7.0, 107.0], [8.0, 108.0], [9.0, 109.0], [10.0, 110.0], [11.0, 111.0], [12.0, 112.0], [13.0, 113.0], [14.0, 114.0], [15.0, 115.0], [16.0, 116.0], [17.0, 117.0], [18.0, 118.0], [19.0, 119.0], [20.0, 120.0], [21.0, 121.0], [22.0, 122.0], [23.0, 123.0], [24.0, 124.0], [25.0, 125.0], [26.0, 126.0], [27.0, 127.0], [28.0, 128.0], [29.0, 129.0], [30.0, 130.0], [31.0, 131.0]]> : tensor<32x2xf32>
+  %0 = slm.linear %x, %w : (tensor<?x2xf32>, tensor<32x2xf32>) -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// Tests that a weight computed at run time is not packed.
+// CHECK-LABEL: func @runtime_weight
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
+func.func @runtime_weight(%x: tensor<?x4xf32>, %w: tensor<8x4xf32>) -> tensor<?x8xf32> {
+  %0 = slm.linear %x, %w : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

@@ -1,0 +1,57 @@
+// RUN: slm-opt %s --slm-fuse-elementwise | FileCheck %s
+// RUN: slm-opt %s --slm-fuse-elementwise="no-fuse-into-contractions=false" | FileCheck %s --check-prefix=UPSTREAM
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#t = affine_map<(d0, d1) -> (d1, d0)>
+
+// Tests that a transpose feeding a matmul stays a separate op (the matmul
+// keeps reading a [k, n] operand), while the exp and the scaling after the
+// matmul become one op. Upstream's rule folds the transpose into the matmul.
+// CHECK-LABEL: func @scores
+// CHECK: %[[T:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+// CHECK: %[[S:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK-SAME: ins(%{{.+}}, %[[T]] : tensor<4x8xf32>, tensor<8x4xf32>)
+// CHECK: linalg.generic {{.*}} ins(%[[S]] : tensor<4x4xf32>)
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK-NOT: linalg.generic
+// UPSTREAM-LABEL: func @scores
+// UPSTREAM: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// UPSTREAM-SAME: ins(%{{.+}}, %{{.+}} : tensor<4x8xf32>, tensor<4x8xf32>)
+func.func @scores(%q: tensor<4x8xf32>, %k: tensor<4x8xf32>) -> tensor<4x4xf32> {
+  %e0 = tensor.empty() : tensor<8x4xf32>
+  %kt = linalg.generic {indexing_maps = [#t, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%k : tensor<4x8xf32>) outs(%e0 : tensor<8x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    linalg.yield %in : f32
+  } -> tensor<8x4xf32>
+  %zero = arith.constant 0.0 : f32
+  %e1 = tensor.empty() : tensor<4x4xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e1 : tensor<4x4xf32>) -> tensor<4x4xf32>
+  %s = linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
+                                        affine_map<(m, n, k) -> (k, n)>,
+                                        affine_map<(m, n, k) -> (m, n)>],
+                       iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%q, %kt : tensor<4x8xf32>, tensor<8x4xf32>) outs(%acc : tensor<4x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %a: f32):
+    %p = arith.mulf %x, %y : f32
+    %r = arith.addf %a, %p : f32
+    linalg.yield %r : f32
+  } -> tensor<4x4xf32>
+  %e2 = tensor.empty() : tensor<4x4xf32>
+  %x = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%s : tensor<4x4xf32>) outs(%e2 : tensor<4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = math.exp %in : f32
+    linalg.yield %v : f32
+  } -> tensor<4x4xf32>
+  %two = arith.constant 2.0 : f32
+  %e3 = tensor.empty() : tensor<4x4xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<4x4xf32>) outs(%e3 : tensor<4x4xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = arith.mulf %in, %two : f32
+    linalg.yield %v : f32
+  } -> tensor<4x4xf32>
+  return %y : tensor<4x4xf32>
+}
