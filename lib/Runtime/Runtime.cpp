@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -211,13 +212,38 @@ struct slm_model {
   void (*run)(void **, void *) = nullptr;
   /// The OpenMP runtime's thread-count setter, when the model uses it.
   void (*setThreads)(int) = nullptr;
+  /// Gives a buffer back to the model's buffer cache (models from before
+  /// the cache lack it: then free()).
+  void (*releaseBuffer)(void *) = nullptr;
   int32_t numThreads = 0;
   std::vector<TensorInfo> inputs, outputs;
+  /// The caller's handle and every output not yet released: the library
+  /// stays loaded until the last one goes.
+  std::atomic<int64_t> references{1};
   ~slm_model() {
     if (library)
       dlclose(library);
   }
+  void retain() { references.fetch_add(1, std::memory_order_relaxed); }
+  void releaseReference() {
+    if (references.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete this;
+  }
+  void freeBuffer(void *buffer) {
+    if (releaseBuffer)
+      releaseBuffer(buffer);
+    else
+      std::free(buffer);
+  }
 };
+
+namespace {
+/// What slm_tensor::owner points to for an output the runtime allocated.
+struct OutputOwner {
+  slm_model *model;
+  void *buffer;
+};
+} // namespace
 
 extern "C" {
 
@@ -302,6 +328,8 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
   }
   m->setThreads = reinterpret_cast<void (*)(int)>(
       dlsym(m->library, "omp_set_num_threads"));
+  m->releaseBuffer = reinterpret_cast<void (*)(void *)>(
+      dlsym(m->library, "slm_model_release_buffer"));
   int64_t metadataAbi = 0;
   if (!JsonReader(metadata).readModel(m->inputs, m->outputs, metadataAbi) ||
       metadataAbi != kABIVersion || m->outputs.empty()) {
@@ -312,7 +340,10 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
   return SLM_OK;
 }
 
-void slm_model_close(slm_model *model) { delete model; }
+void slm_model_close(slm_model *model) {
+  if (model)
+    model->releaseReference();
+}
 
 int32_t slm_model_num_inputs(const slm_model *model) {
   return model ? static_cast<int32_t>(model->inputs.size()) : 0;
@@ -350,7 +381,10 @@ slm_status slm_model_set_num_threads(slm_model *model, int32_t numThreads) {
 void slm_tensor_release(slm_tensor *tensor) {
   if (!tensor || !tensor->owner)
     return;
-  std::free(tensor->owner);
+  auto *owner = static_cast<OutputOwner *>(tensor->owner);
+  owner->model->freeBuffer(owner->buffer);
+  owner->model->releaseReference();
+  delete owner;
   tensor->owner = nullptr;
   tensor->data = nullptr;
 }
@@ -482,15 +516,26 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
       } else if (same) {
         std::memcpy(out.data, data, count * elementSize);
       }
-      std::free(allocated);
+      const_cast<slm_model *>(model)->freeBuffer(allocated);
       continue;
     }
+    auto *owner = new (std::nothrow) OutputOwner{const_cast<slm_model *>(model),
+                                                 allocated};
+    if (!owner) {
+      const_cast<slm_model *>(model)->freeBuffer(allocated);
+      if (status == SLM_OK) {
+        setError(error, errorSize, "out of memory");
+        status = SLM_ERROR_OUT_OF_MEMORY;
+      }
+      continue;
+    }
+    const_cast<slm_model *>(model)->retain();
     out.dtype = info.dtype;
     out.rank = static_cast<int32_t>(rank);
     for (int64_t d = 0; d < rank; ++d)
       out.shape[d] = desc[3 + d];
     out.data = data;
-    out.owner = allocated;
+    out.owner = owner;
   }
   return status;
 }

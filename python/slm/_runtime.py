@@ -23,6 +23,20 @@ class _Tensor(ctypes.Structure):
                 ("owner", ctypes.c_void_p)]
 
 
+class _OwnedOutput:
+    """An output buffer the runtime allocated, seen by NumPy without a copy
+    (through __array_interface__); released when the last array using it
+    goes away."""
+
+    def __init__(self, lib, tensor, shape, dtype):
+        self._lib, self._tensor = lib, tensor
+        self.__array_interface__ = {"data": (tensor.data, False), "shape": shape,
+                                    "typestr": dtype.str, "version": 3}
+
+    def __del__(self):
+        self._lib.slm_tensor_release(ctypes.byref(self._tensor))
+
+
 class _TensorInfo(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int),
                 ("rank", ctypes.c_int32), ("shape", ctypes.c_int64 * _MAX_RANK),
@@ -140,11 +154,12 @@ class Model:
             dtype = np.dtype(_DTYPES[t.dtype])
             count = int(np.prod(shape, dtype=np.int64))
             if count:
-                buffer = (ctypes.c_char * (count * dtype.itemsize)).from_address(t.data)
-                result[info.name] = np.frombuffer(buffer, dtype=dtype).reshape(shape).copy()
+                owned = _Tensor()
+                ctypes.pointer(owned)[0] = t
+                result[info.name] = np.asarray(_OwnedOutput(self._lib, owned, shape, dtype))
             else:
                 result[info.name] = np.zeros(shape, dtype)
-            self._lib.slm_tensor_release(ctypes.byref(t))
+                self._lib.slm_tensor_release(ctypes.byref(t))
         return result
 
     def set_num_threads(self, n):

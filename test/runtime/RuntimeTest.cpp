@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -128,6 +129,51 @@ TEST_F(Runtime, WritesIntoCallerBuffers) {
   EXPECT_EQ(slm_model_run(model, inputs, 2, &wrong, 1, error, sizeof error),
             SLM_ERROR_SHAPE);
   EXPECT_STREQ(error, "output 'y' has shape [2, 2]; the buffer given is [3, 2]");
+}
+
+TEST_F(Runtime, OutputsOutliveTheModelHandle) {
+  // Outputs released after slm_model_close still go back to their model
+  // (the library stays loaded until the last one): nothing dangles.
+  std::vector<float> x(64 * 1024 * 4, 1.0f), z(64 * 1024 * 2, 0.5f);
+  slm_tensor inputs[2] = {tensor(SLM_FLOAT32, {64 * 1024, 4}, x.data()),
+                          tensor(SLM_FLOAT32, {64 * 1024, 2}, z.data())};
+  slm_tensor first{}, second{};
+  ASSERT_EQ(slm_model_run(model, inputs, 2, &first, 1, error, sizeof error),
+            SLM_OK)
+      << error;
+  ASSERT_EQ(slm_model_run(model, inputs, 2, &second, 1, error, sizeof error),
+            SLM_OK)
+      << error;
+  EXPECT_NE(first.data, second.data);
+  slm_model_close(model);
+  model = nullptr;
+  std::vector<float> expected = reference(x, z, 64 * 1024);
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(),
+                         static_cast<float *>(first.data)));
+  slm_tensor_release(&first);
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(),
+                         static_cast<float *>(second.data)));
+  slm_tensor_release(&second);
+  EXPECT_EQ(second.owner, nullptr);
+}
+
+TEST_F(Runtime, ReusesReleasedOutputBuffers) {
+  // A released output (512 KiB: cached) is handed out again by the next
+  // run instead of fresh pages.
+  std::vector<float> x(64 * 1024 * 4, 1.0f), z(64 * 1024 * 2, 0.5f);
+  slm_tensor inputs[2] = {tensor(SLM_FLOAT32, {64 * 1024, 4}, x.data()),
+                          tensor(SLM_FLOAT32, {64 * 1024, 2}, z.data())};
+  slm_tensor out{};
+  ASSERT_EQ(slm_model_run(model, inputs, 2, &out, 1, error, sizeof error),
+            SLM_OK)
+      << error;
+  void *before = out.data;
+  slm_tensor_release(&out);
+  ASSERT_EQ(slm_model_run(model, inputs, 2, &out, 1, error, sizeof error),
+            SLM_OK)
+      << error;
+  EXPECT_EQ(out.data, before);
+  slm_tensor_release(&out);
 }
 
 TEST_F(Runtime, RejectsBadInputsWithAMessage) {

@@ -95,7 +95,9 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
  *  $OMP_NUM_THREADS when set). */
 slm_status slm_model_set_num_threads(slm_model *model, int32_t num_threads);
 
-/** Frees the data of an output the runtime allocated; no-op otherwise. */
+/** Frees the data of an output the runtime allocated (back to its model's
+ *  buffer cache); no-op otherwise. Outputs may outlive slm_model_close:
+ *  the model's library stays loaded until the last one is released. */
 void slm_tensor_release(slm_tensor *tensor);
 
 /** Bytes per element of a dtype. */

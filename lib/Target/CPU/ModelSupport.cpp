@@ -88,6 +88,11 @@ SLM_HIDDEN void _mlir_memref_to_llvm_free(void *ptr) {
   free(ptr);
 }
 
+/* For the runtime: outputs the caller is done with come back here. */
+__attribute__((visibility("default"))) void slm_model_release_buffer(void *ptr) {
+  _mlir_memref_to_llvm_free(ptr);
+}
+
 __attribute__((destructor)) static void slm_release_buffers(void) {
   for (int i = 0; i < kSlots; ++i) {
     free(cache[i].ptr);
