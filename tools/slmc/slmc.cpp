@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/IR/SLMConstants.h"
 #include "slm/IR/SLMDialect.h"
 #include "slm/Import/ONNX/ImportONNX.h"
 #include "slm/Pipelines/Pipelines.h"
@@ -157,6 +158,8 @@ static LogicalResult run(MLIRContext &context) {
     slm::buildSLMRaisePipeline(raisePm);
     if (failed(raisePm.run(*module)))
       return fail("raising '" + inputFilename + "' failed");
+    // Weights transposed into slm.linear's layout: the originals can go.
+    slm::releaseDeadWeights(*module);
   }
   if (report)
     slm::printRaiseReport(*module, llvm::errs());

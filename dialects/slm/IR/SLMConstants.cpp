@@ -8,18 +8,42 @@
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
+
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <cstring>
 #include <vector>
 
 using namespace mlir;
 using namespace mlir::slm;
 
+namespace {
+/// Resources that a layout change replaced, per context: the candidates of
+/// releaseDeadWeights.
+struct ReplacedWeights {
+  std::mutex mutex;
+  std::map<MLIRContext *, std::vector<DenseResourceElementsHandle>> handles;
+};
+ReplacedWeights &replacedWeights() {
+  static ReplacedWeights registry;
+  return registry;
+}
+} // namespace
+
 /// A new constant like `like` (dense or resource) holding `bytes`.
 static Attribute makeConstantLike(Attribute like, RankedTensorType type,
                                   const std::vector<char> &bytes,
                                   int64_t elementBytes, StringRef suffix) {
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(like)) {
+    {
+      ReplacedWeights &registry = replacedWeights();
+      std::lock_guard<std::mutex> lock(registry.mutex);
+      registry.handles[resource.getContext()].push_back(
+          resource.getRawHandle());
+    }
     std::string name = (resource.getRawHandle().getKey() + suffix).str();
     return DenseResourceElementsAttr::get(
         type, name,
@@ -219,4 +243,36 @@ Attribute mlir::slm::padConstantPanels(Attribute attr, int64_t size,
   std::memcpy(out.data(), bytes.data(), bytes.size());
   return makeConstantLike(attr, type, out, source.getElementTypeBitWidth() / 8,
                           ".pad");
+}
+
+void mlir::slm::releaseDeadWeights(Operation *root) {
+  std::vector<DenseResourceElementsHandle> candidates;
+  {
+    ReplacedWeights &registry = replacedWeights();
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    auto it = registry.handles.find(root->getContext());
+    if (it == registry.handles.end())
+      return;
+    candidates = std::move(it->second);
+    registry.handles.erase(it);
+  }
+  llvm::StringSet<> used;
+  auto collect = [&](Attribute attr) {
+    if (attr)
+      attr.walk([&](DenseResourceElementsAttr resource) {
+        used.insert(resource.getRawHandle().getKey());
+      });
+  };
+  root->walk([&](Operation *op) {
+    collect(op->getRawDictionaryAttrs());
+    collect(op->getPropertiesAsAttribute());
+  });
+  llvm::StringSet<> released;
+  for (DenseResourceElementsHandle &handle : candidates) {
+    StringRef key = handle.getKey();
+    if (used.contains(key) || !released.insert(key).second)
+      continue;
+    if (auto *entry = handle.getResource())
+      entry->setBlob(AsmResourceBlob());
+  }
 }

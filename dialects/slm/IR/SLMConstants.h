@@ -15,6 +15,7 @@
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Operation.h"
 
 namespace mlir::slm {
 
@@ -41,6 +42,13 @@ Attribute packConstantPanels(Attribute attr, int64_t panel);
 /// The 1-D constant `attr` zero-padded at the end to `size` elements and
 /// shaped [size / panel, panel]. Null when it cannot be read.
 Attribute padConstantPanels(Attribute attr, int64_t size, int64_t panel);
+
+/// Frees the bytes of every resource weight that a function above replaced
+/// (transposed, sliced, packed) and that nothing in `root` refers to any
+/// more. Weights are the bulk of a compiler's memory: without this, each
+/// layout change of a model's weights would keep another copy alive.
+/// Call with the whole module: a resource used elsewhere must not go.
+void releaseDeadWeights(Operation *root);
 
 } // namespace mlir::slm
 

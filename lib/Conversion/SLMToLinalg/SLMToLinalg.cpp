@@ -774,7 +774,11 @@ struct ConvertSLMToLinalgPass
       return WalkResult::advance();
     });
     if (walk.wasInterrupted())
-      signalPassFailure();
+      return signalPassFailure();
+    // Weights packed into panels: the [N, K] originals can go (only when the
+    // whole module is in view: another function may still use them).
+    if (isa<ModuleOp>(getOperation()))
+      releaseDeadWeights(getOperation());
   }
 };
 } // namespace
