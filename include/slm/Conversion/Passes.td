@@ -233,4 +233,41 @@ def SLMApproximateMath : Pass<"slm-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def SLMPromoteAccumulators : Pass<"slm-promote-accumulators"> {
+  let summary = "Keep reduction accumulators in registers across sequential loops";
+  let description = [{
+    Reductions lowered to loops read and write their accumulator in memory
+    on every iteration (`acc[i] = acc[i] + x[i, j]`). Nothing tells LLVM
+    that the accumulator's buffer differs from the input's, so it can
+    neither keep the sum in a register nor vectorize the loop. When the
+    accumulator is a buffer allocated in the function (`memref.alloc`), at
+    indices fixed across an `scf.for`, and nothing else in the loop touches
+    that buffer, it is loaded once before the loop, carried as an
+    `iter_args` value and stored once after it. With `reassoc` on the sum
+    (set by `convert-slm-to-linalg`), LLVM then vectorizes the reduction.
+
+    Before:
+    ```mlir
+    scf.for %j = %c0 to %n step %c1 {
+      %x = memref.load %in[%i, %j] : memref<?x?xf32>
+      %a = memref.load %acc[%i] : memref<?xf32>
+      %s = arith.addf %a, %x fastmath<reassoc> : f32
+      memref.store %s, %acc[%i] : memref<?xf32>
+    }
+    ```
+    After:
+    ```mlir
+    %a0 = memref.load %acc[%i] : memref<?xf32>
+    %r = scf.for %j = %c0 to %n step %c1 iter_args(%a = %a0) -> (f32) {
+      %x = memref.load %in[%i, %j] : memref<?x?xf32>
+      %s = arith.addf %a, %x fastmath<reassoc> : f32
+      scf.yield %s : f32
+    }
+    memref.store %r, %acc[%i] : memref<?xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 #endif // SLM_CONVERSION_PASSES_TD

@@ -653,7 +653,11 @@ struct LowerReduce : OpRewritePattern<ReduceOp> {
               switch (kind) {
               case ReduceKind::sum:
               case ReduceKind::mean:
-                r = floating ? arith::AddFOp::create(b, l, args[1], args[0]).getResult()
+                // Sums may reassociate: vectorized, they add in lanes.
+                r = floating ? arith::AddFOp::create(
+                                   b, l, args[1], args[0],
+                                   arith::FastMathFlags::reassoc)
+                                   .getResult()
                              : arith::AddIOp::create(b, l, args[1], args[0]).getResult();
                 break;
               case ReduceKind::max:

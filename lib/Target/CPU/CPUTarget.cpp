@@ -61,6 +61,7 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
   pipeline +=
       "func.func(convert-linalg-to-parallel-loops),"
       "slm-sequential-inner-loops,"
+      "slm-promote-accumulators,"
       "slm-approximate-math,"
       "canonicalize,"
       "convert-scf-to-openmp,"
