@@ -20,6 +20,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -253,6 +254,13 @@ translateAndOptimize(ModuleOp module, StringRef metadata,
   llvmModule->setDataLayout(machine.createDataLayout());
   if (failed(addEntryPoints(*llvmModule, metadata, module.getLoc())))
     return nullptr;
+  // LLVM vectorizes loops 256 bits wide on AVX-512 CPUs unless told
+  // otherwise (a guard against clock throttling that matters little next
+  // to GEMM kernels already 512 bits wide): use whole registers.
+  if (machine.getMCSubtargetInfo()->checkFeatures("+avx512f"))
+    for (llvm::Function &function : *llvmModule)
+      if (!function.isDeclaration())
+        function.addFnAttr("prefer-vector-width", "512");
   auto optimize = makeOptimizingTransformer(optLevel, 0, &machine);
   if (llvm::Error error = optimize(llvmModule.get())) {
     emitError(module.getLoc())

@@ -32,7 +32,9 @@ enum { kSlots = 256 };
 static const size_t kMinCached = 64 << 10;
 static const size_t kCacheLimit = (size_t)1 << 30;
 
+/* cache[0, used): blocks kept for reuse. */
 static struct { void *ptr; size_t size; } cache[kSlots];
+static int used;
 static size_t cachedBytes;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -40,16 +42,15 @@ SLM_HIDDEN void *_mlir_memref_to_llvm_alloc(uint64_t size) {
   if (size >= kMinCached) {
     pthread_mutex_lock(&lock);
     int best = -1;
-    for (int i = 0; i < kSlots; ++i)
-      if (cache[i].ptr && cache[i].size >= size &&
-          cache[i].size <= size + size / 8 + 4096 &&
+    for (int i = 0; i < used; ++i)
+      if (cache[i].size >= size && cache[i].size <= size + size / 8 + 4096 &&
           (best < 0 || cache[i].size < cache[best].size))
         best = i;
     void *ptr = 0;
     if (best >= 0) {
       ptr = cache[best].ptr;
-      cache[best].ptr = 0;
       cachedBytes -= cache[best].size;
+      cache[best] = cache[--used];
     }
     pthread_mutex_unlock(&lock);
     if (ptr)
@@ -72,15 +73,13 @@ SLM_HIDDEN void _mlir_memref_to_llvm_free(void *ptr) {
   size_t size = malloc_usable_size(ptr);
   if (size >= kMinCached) {
     pthread_mutex_lock(&lock);
-    int kept = 0;
-    if (cachedBytes + size <= kCacheLimit)
-      for (int i = 0; i < kSlots && !kept; ++i)
-        if (!cache[i].ptr) {
-          cache[i].ptr = ptr;
-          cache[i].size = size;
-          cachedBytes += size;
-          kept = 1;
-        }
+    int kept = used < kSlots && cachedBytes + size <= kCacheLimit;
+    if (kept) {
+      cache[used].ptr = ptr;
+      cache[used].size = size;
+      ++used;
+      cachedBytes += size;
+    }
     pthread_mutex_unlock(&lock);
     if (kept)
       return;
@@ -94,10 +93,9 @@ __attribute__((visibility("default"))) void slm_model_release_buffer(void *ptr) 
 }
 
 __attribute__((destructor)) static void slm_release_buffers(void) {
-  for (int i = 0; i < kSlots; ++i) {
+  for (int i = 0; i < used; ++i)
     free(cache[i].ptr);
-    cache[i].ptr = 0;
-  }
+  used = 0;
   cachedBytes = 0;
 }
 )C";
