@@ -11,11 +11,11 @@
 #include "mlir/Dialect/Math/Transforms/Approximation.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::slm {
@@ -46,9 +46,9 @@ struct SLMSequentialInnerLoopsPass
           rewriter, loc, op.getLowerBound().drop_back(),
           op.getUpperBound().drop_back(), op.getStep().drop_back());
       rewriter.setInsertionPointToStart(outer.getBody());
-      auto inner = scf::ForOp::create(rewriter, loc, op.getLowerBound()[last],
-                                      op.getUpperBound()[last],
-                                      op.getStep()[last]);
+      auto inner =
+          scf::ForOp::create(rewriter, loc, op.getLowerBound()[last],
+                             op.getUpperBound()[last], op.getStep()[last]);
       Block *body = op.getBody();
       // The old body's terminator (scf.reduce without operands) goes away;
       // the inner loop keeps its own scf.yield.
@@ -84,9 +84,8 @@ static bool promoteAccumulator(scf::ForOp loop, RewriterBase &rewriter) {
     if (!buffer.getDefiningOp<memref::AllocOp>() &&
         !buffer.getDefiningOp<memref::AllocaOp>())
       continue;
-    if (!llvm::all_of(store.getIndices(), [&](Value v) {
-          return loop.isDefinedOutsideOfLoop(v);
-        }))
+    if (!llvm::all_of(store.getIndices(),
+                      [&](Value v) { return loop.isDefinedOutsideOfLoop(v); }))
       continue;
     // The one load of the same element before the store, in the body.
     memref::LoadOp load;

@@ -1,4 +1,5 @@
-//===- ModelSupport.cpp - C support code linked into every model -*- C++ -*-===//
+//===- ModelSupport.cpp - C support code linked into every model -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
