@@ -1,5 +1,5 @@
 // RUN: slm-opt %s -split-input-file --slm-vectorize-contractions --canonicalize -verify-diagnostics | FileCheck %s
-// RUN: slm-opt %s -split-input-file --slm-vectorize-contractions="mr=4 nr=16" --canonicalize | FileCheck %s --check-prefix=SMALL
+// RUN: slm-opt %s -split-input-file --slm-vectorize-contractions="mr=4 nr=16 prefetch-distance=0" --canonicalize | FileCheck %s --check-prefix=SMALL
 // RUN: not slm-opt %s --slm-vectorize-contractions="nr=20" 2>&1 | FileCheck %s --check-prefix=BADOPT
 
 // BADOPT: need mr >= 1, nr a multiple of 16
@@ -19,6 +19,8 @@
 // CHECK: scf.for %[[K:.+]] = %c0 to %c64 step %c1 iter_args(%{{.+}} = %[[ZERO]], {{.+}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // CHECK: vector.load %[[B]][%[[K]], %[[N0]]] : memref<64x128xf32>, vector<16xf32>
 // CHECK: vector.load %[[B]][%[[K]], %{{.+}}] : memref<64x128xf32>, vector<16xf32>
+// CHECK: %[[AHEAD:.+]] = arith.addi %[[K]], %c16
+// CHECK: memref.prefetch %[[B]][%[[AHEAD]], %[[N0]]], read, locality<3>, data
 // CHECK: memref.load %[[A]][%[[M0]], %[[K]]] : memref<?x64xf32>
 // CHECK-COUNT-16: vector.fma
 // CHECK: scf.yield
@@ -28,6 +30,7 @@
 // CHECK-COUNT-2: vector.fma
 // CHECK-NOT: linalg.generic
 // SMALL-LABEL: func @matmul
+// SMALL-NOT: memref.prefetch
 // SMALL: step %c4
 // SMALL-COUNT-4: vector.fma
 func.func @matmul(%a: memref<?x64xf32>, %b: memref<64x128xf32>, %c: memref<?x128xf32>) {

@@ -183,9 +183,11 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
 class KernelEmitter {
 public:
   KernelEmitter(linalg::GenericOp op, const KernelPlan &plan, int64_t mr,
-                int64_t nr, int64_t mBlock, int64_t nBlock, int64_t kBlock)
+                int64_t nr, int64_t mBlock, int64_t nBlock, int64_t kBlock,
+                int64_t prefetchDistance)
       : op(op), plan(plan), mr(mr), nr(nr), mBlock(mBlock), nBlock(nBlock),
-        kBlock(kBlock), init(findInitSource(op, plan)) {}
+        kBlock(kBlock), prefetchDistance(prefetchDistance),
+        init(findInitSource(op, plan)) {}
 
   void emit(RewriterBase &rewriter);
 
@@ -230,7 +232,7 @@ private:
 
   linalg::GenericOp op;
   const KernelPlan &plan;
-  int64_t mr, nr, mBlock, nBlock, kBlock;
+  int64_t mr, nr, mBlock, nBlock, kBlock, prefetchDistance;
   InitSource init;
   Location loc = op.getLoc();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
@@ -314,6 +316,20 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         for (int64_t j = 0; j < cols; ++j) {
           at[plan.n] = colStart[j];
           bVec.push_back(loadVector(lb, bMat, indices(lb, 1, at), masks[j]));
+        }
+        if (prefetchDistance > 0) {
+          // B streams from memory (weights): ask for it a few rows ahead,
+          // one request per cache line of a row of the tile.
+          SmallVector<Value> ahead = at;
+          ahead[plan.k] = arith::AddIOp::create(lb, loc, k,
+                                                index(lb, prefetchDistance));
+          for (int64_t j = 0; j < cols; ++j) {
+            ahead[plan.n] = colStart[j];
+            memref::PrefetchOp::create(lb, loc, bMat, indices(lb, 1, ahead),
+                                       lb.getBoolAttr(false),
+                                       lb.getI32IntegerAttr(3),
+                                       lb.getBoolAttr(true));
+          }
         }
         SmallVector<Value> next;
         for (int64_t i = 0; i < rows; ++i) {
@@ -460,7 +476,8 @@ struct SLMVectorizeContractionsPass
       FailureOr<KernelPlan> plan = planKernel(op, reason);
       if (failed(plan))
         continue;
-      KernelEmitter(op, *plan, mr, nr, mBlock, nBlock, kBlock).emit(rewriter);
+      KernelEmitter(op, *plan, mr, nr, mBlock, nBlock, kBlock, prefetchDistance)
+          .emit(rewriter);
     }
   }
 };
