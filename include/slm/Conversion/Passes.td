@@ -196,8 +196,10 @@ def SLMSequentialInnerLoops : Pass<"slm-sequential-inner-loops"> {
     collapses into a single index: the contiguous innermost loop is gone and
     LLVM cannot vectorize it. This pass keeps the outer dimensions parallel
     (threads) and makes the innermost one an `scf.for`, a unit-stride loop
-    that LLVM's loop vectorizer turns into AVX-512 code. Loop nests with
-    reductions and one-dimensional ones are left as they are.
+    that LLVM's loop vectorizer turns into AVX-512 code. One-dimensional
+    nests, nests with reductions, and nests whose body has loops of its own
+    (a row reduction: its innermost loop is sequential already, and every
+    row stays a unit of parallel work) are left as they are.
 
     Before:
     ```mlir

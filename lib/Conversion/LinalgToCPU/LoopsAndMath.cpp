@@ -14,6 +14,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -34,7 +35,12 @@ struct SLMSequentialInnerLoopsPass
   void runOnOperation() override {
     SmallVector<scf::ParallelOp> loops;
     getOperation()->walk([&](scf::ParallelOp op) {
-      if (op.getNumLoops() >= 2 && op.getNumReductions() == 0)
+      // A body with loops of its own (a reduction) already has its
+      // sequential innermost loop: all parallel dimensions stay threads.
+      bool hasInnerLoops = false;
+      op.getBody()->walk([&](LoopLikeOpInterface) { hasInnerLoops = true; });
+      if (op.getNumLoops() >= 2 && op.getNumReductions() == 0 &&
+          !hasInnerLoops)
         loops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
