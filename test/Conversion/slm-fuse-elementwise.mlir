@@ -55,3 +55,29 @@ func.func @scores(%q: tensor<4x8xf32>, %k: tensor<4x8xf32>) -> tensor<4x4xf32> {
   } -> tensor<4x4xf32>
   return %y : tensor<4x4xf32>
 }
+
+// Tests that a fill two reductions accumulate into becomes one fill each.
+// CHECK-LABEL: func @shared_fill
+// CHECK-DAG: %[[F1:.+]] = linalg.fill
+// CHECK-DAG: %[[F2:.+]] = linalg.fill
+// CHECK-DAG: linalg.generic {{.*}} outs(%[[F1]] : tensor<4x1xf32>)
+// CHECK-DAG: linalg.generic {{.*}} outs(%[[F2]] : tensor<4x1xf32>)
+func.func @shared_fill(%x: tensor<4x8xf32>) -> (tensor<4x1xf32>, tensor<4x1xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4x1xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<4x1xf32>) -> tensor<4x1xf32>
+  %s = linalg.generic {indexing_maps = [#id, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<4x8xf32>) outs(%f : tensor<4x1xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %v = arith.addf %acc, %in : f32
+    linalg.yield %v : f32
+  } -> tensor<4x1xf32>
+  %q = linalg.generic {indexing_maps = [#id, affine_map<(d0, d1) -> (d0, 0)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<4x8xf32>) outs(%f : tensor<4x1xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %m = arith.mulf %in, %in : f32
+    %v = arith.addf %acc, %m : f32
+    linalg.yield %v : f32
+  } -> tensor<4x1xf32>
+  return %s, %q : tensor<4x1xf32>, tensor<4x1xf32>
+}

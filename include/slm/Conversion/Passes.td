@@ -93,6 +93,9 @@ def SLMFuseElementwise : Pass<"slm-fuse-elementwise"> {
     columns, and `--slm-vectorize-contractions` could no longer load whole
     column vectors; materializing the transpose costs one pass over a small
     tensor. `no-fuse-into-contractions=false` gives the upstream behaviour.
+    Then a `linalg.fill` with several consumers (CSE merges equal fills) is
+    cloned for each: bufferization would otherwise copy it for all but one,
+    and a fill of its own fuses with its consumer's loop nest later.
 
     Before (`%t` feeds both a contraction and an elementwise op):
     ```mlir

@@ -49,7 +49,29 @@ struct SLMFuseElementwisePass
     ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
         patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
+      return signalPassFailure();
+    // A fill that several ops accumulate into (CSE merges equal fills)
+    // would be copied by bufferization for every consumer but one: give
+    // each consumer its own fill instead, which then fuses with the
+    // consumer's loop nest.
+    SmallVector<linalg::FillOp> shared;
+    getOperation()->walk([&](linalg::FillOp fill) {
+      if (fill.hasPureTensorSemantics() && !fill->hasOneUse() &&
+          !fill->use_empty())
+        shared.push_back(fill);
+    });
+    IRRewriter rewriter(ctx);
+    for (linalg::FillOp fill : shared) {
+      SmallVector<OpOperand *> uses;
+      for (OpOperand &use : fill->getUses())
+        uses.push_back(&use);
+      for (OpOperand *use : llvm::drop_begin(uses)) {
+        rewriter.setInsertionPoint(use->getOwner());
+        Operation *copy = rewriter.clone(*fill);
+        rewriter.modifyOpInPlace(use->getOwner(),
+                                 [&] { use->set(copy->getResult(0)); });
+      }
+    }
   }
 };
 } // namespace

@@ -63,6 +63,7 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
       "func.func(convert-linalg-to-parallel-loops),"
       "slm-sequential-inner-loops,"
       "slm-promote-accumulators,"
+      "resolve-ranked-shaped-type-result-dims,canonicalize,cse,"
       "func.func(scf-parallel-loop-fusion),"
       "slm-approximate-math,"
       "canonicalize,"
