@@ -31,6 +31,8 @@ void slm::buildSLMOptimizationPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (options.fuseLinearActivation)
     pm.addPass(createSLMFuseLinearActivation());
+  if (options.mergeLinears)
+    pm.addPass(createSLMMergeLinears());
   pm.addPass(createCSEPass());
   pm.addPass(createCanonicalizerPass());
 }
@@ -45,6 +47,10 @@ struct OptimizationPipelineOptions
       *this, "fuse-linear-activation",
       llvm::cl::desc("Fold activations into linear epilogues"),
       llvm::cl::init(true)};
+  Option<bool> mergeLinears{
+      *this, "merge-linears",
+      llvm::cl::desc("Merge linear layers that read the same input"),
+      llvm::cl::init(false)};
 };
 } // namespace
 
@@ -61,6 +67,7 @@ void slm::registerSLMPipelines() {
         CompileOptions options;
         options.raise = cli.raise;
         options.fuseLinearActivation = cli.fuseLinearActivation;
+        options.mergeLinears = cli.mergeLinears;
         buildSLMOptimizationPipeline(pm, options);
       });
 }

@@ -94,6 +94,13 @@ cl::opt<bool> fuseLinearActivation(
              "(default on; --fuse-linear-activation=false to measure it)"),
     cl::init(true), cl::cat(category));
 
+cl::opt<bool> mergeLinears(
+    "merge-linears",
+    cl::desc("Merge linear layers that read the same input (attention's "
+             "Q, K, V) into one GEMM (default off: no measured gain yet, "
+             "the head split copies the slices)"),
+    cl::init(false), cl::cat(category));
+
 cl::opt<bool> gemmKernels(
     "gemm-kernels",
     cl::desc("Compile matrix products to register-blocked AVX-512 GEMM "
@@ -167,6 +174,7 @@ static LogicalResult run(MLIRContext &context) {
   slm::CompileOptions options;
   options.raise = false;
   options.fuseLinearActivation = fuseLinearActivation;
+  options.mergeLinears = mergeLinears;
   PassManager pm(&context, ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("bad pass manager options");

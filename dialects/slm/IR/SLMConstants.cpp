@@ -276,3 +276,38 @@ void mlir::slm::releaseDeadWeights(Operation *root) {
       entry->setBlob(AsmResourceBlob());
   }
 }
+
+Attribute mlir::slm::concatConstantRows(ArrayRef<Attribute> attrs,
+                                        RankedTensorType type) {
+  const int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+  if (attrs.empty() || type.getElementTypeBitWidth() % 8 != 0)
+    return {};
+  std::vector<char> out;
+  out.reserve(type.getNumElements() * elementBytes);
+  Attribute like = attrs.front();
+  for (Attribute attr : attrs) {
+    auto typed = dyn_cast_if_present<TypedAttr>(attr);
+    auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
+                        : RankedTensorType();
+    if (!source || !source.hasStaticShape() ||
+        source.getElementType() != type.getElementType())
+      return {};
+    if (auto splat = dyn_cast<SplatElementsAttr>(attr)) {
+      ArrayRef<char> one = splat.getRawData();
+      if (static_cast<int64_t>(one.size()) != elementBytes)
+        return {};
+      for (int64_t i = 0; i < source.getNumElements(); ++i)
+        out.insert(out.end(), one.begin(), one.end());
+      continue;
+    }
+    if (!readableStrides(attr))
+      return {};
+    ArrayRef<char> bytes = rawConstantBytes(attr);
+    out.insert(out.end(), bytes.begin(), bytes.end());
+    if (isa<DenseResourceElementsAttr>(attr))
+      like = attr;
+  }
+  if (static_cast<int64_t>(out.size()) != type.getNumElements() * elementBytes)
+    return {};
+  return makeConstantLike(like, type, out, elementBytes, ".merged");
+}

@@ -43,6 +43,11 @@ Attribute packConstantPanels(Attribute attr, int64_t panel);
 /// shaped [size / panel, panel]. Null when it cannot be read.
 Attribute padConstantPanels(Attribute attr, int64_t size, int64_t panel);
 
+/// The constants `attrs` (same element type and trailing extents)
+/// concatenated along their first dimension into `type`; a resource when
+/// any of them is one. Null when one cannot be read.
+Attribute concatConstantRows(ArrayRef<Attribute> attrs, RankedTensorType type);
+
 /// Frees the bytes of every resource weight that a function above replaced
 /// (transposed, sliced, packed) and that nothing in `root` refers to any
 /// more. Weights are the bulk of a compiler's memory: without this, each

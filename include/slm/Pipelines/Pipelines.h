@@ -19,6 +19,9 @@ struct CompileOptions {
   bool raise = true;
   /// Fold activations into linear epilogues (--slm-fuse-linear-activation).
   bool fuseLinearActivation = true;
+  /// Merge linear layers that read the same input (--slm-merge-linears).
+  /// Off by default: no measurable gain yet (see docs/Passes.md).
+  bool mergeLinears = false;
 };
 
 /// Adds the raising pipeline: linear layers, layer norms, GELUs and

@@ -32,6 +32,32 @@ def SLMFuseLinearActivation : Pass<"slm-fuse-linear-activation"> {
   let dependentDialects = ["::mlir::slm::SLMDialect"];
 }
 
+def SLMMergeLinears : Pass<"slm-merge-linears"> {
+  let summary = "Merge linear layers that read the same input into one GEMM";
+  let description = [{
+    Attention's query, key and value projections (and the gate and up
+    projections of gated FFNs) are linear layers that read the same input.
+    When their weights are constants with the same input width, the same
+    activation, and constant or no biases, they become one `slm.linear`
+    over the weights stacked by rows, and each former result is a slice of
+    its columns. One GEMM reads the input once, starts its threads once,
+    and has more columns to share among them.
+
+    Before:
+    ```mlir
+    %q = slm.linear %x, %wq, %bq : (tensor<?x?x384xf32>, tensor<384x384xf32>, tensor<384xf32>) -> tensor<?x?x384xf32>
+    %k = slm.linear %x, %wk, %bk : (tensor<?x?x384xf32>, tensor<384x384xf32>, tensor<384xf32>) -> tensor<?x?x384xf32>
+    ```
+    After:
+    ```mlir
+    %qk = slm.linear %x, %wqk, %bqk : (tensor<?x?x384xf32>, tensor<768x384xf32>, tensor<768xf32>) -> tensor<?x?x768xf32>
+    %q = tensor.extract_slice %qk[0, 0, 0] [%b, %s, 384] [1, 1, 1] : tensor<?x?x768xf32> to tensor<?x?x384xf32>
+    %k = tensor.extract_slice %qk[0, 0, 384] [%b, %s, 384] [1, 1, 1] : tensor<?x?x768xf32> to tensor<?x?x384xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 def SLMModelStats : Pass<"slm-model-stats", "::mlir::ModuleOp"> {
   let summary = "Print the model's layers, parameters, weight bytes and MACs";
   let description = [{
