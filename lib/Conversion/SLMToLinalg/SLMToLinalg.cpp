@@ -164,7 +164,7 @@ struct LowerCompare : OpRewritePattern<CompareOp> {
         rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
         [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
           if (isFloat(args[0].getType())) {
-            arith::CmpFPredicate p;
+            arith::CmpFPredicate p = arith::CmpFPredicate::OEQ;
             switch (predicate) {
             case ComparePredicate::eq: p = arith::CmpFPredicate::OEQ; break;
             case ComparePredicate::ne: p = arith::CmpFPredicate::UNE; break;
@@ -175,7 +175,7 @@ struct LowerCompare : OpRewritePattern<CompareOp> {
             }
             return arith::CmpFOp::create(b, loc, p, args[0], args[1]);
           }
-          arith::CmpIPredicate p;
+          arith::CmpIPredicate p = arith::CmpIPredicate::eq;
           switch (predicate) {
           case ComparePredicate::eq: p = arith::CmpIPredicate::eq; break;
           case ComparePredicate::ne: p = arith::CmpIPredicate::ne; break;
@@ -261,6 +261,22 @@ Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
   return arith::AddIOp::create(b, loc, acc, arith::MulIOp::create(b, loc, x, y));
 }
 
+/// A multiply-accumulate contraction of `lhs` and `rhs` into `init` with
+/// `maps`; the last loop is the reduction.
+Value contraction(OpBuilder &b, Location loc, Type type, Value lhs, Value rhs,
+                  Value init, ArrayRef<AffineMap> maps) {
+  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{lhs, rhs}, init, maps, iterators,
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(
+                   nb, l, multiplyAdd(nb, l, args[0], args[1], args[2]));
+             })
+      .getResult(0);
+}
+
 struct LowerMatMul : OpRewritePattern<MatMulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MatMulOp op,
@@ -294,9 +310,6 @@ struct LowerMatMul : OpRewritePattern<MatMulOp> {
         operandMap(lhsType, d(batch), d(batch + 2)),
         operandMap(rhsType, d(batch + 2), d(batch + 1)),
         AffineMap::get(loops, 0, outExprs, ctx)};
-    SmallVector<utils::IteratorType> iterators(loops,
-                                               utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
     Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
       if (i == rank - 2)
         return tensor::DimOp::create(rewriter, loc, lhs, lhsType.getRank() - 2);
@@ -305,12 +318,7 @@ struct LowerMatMul : OpRewritePattern<MatMulOp> {
       return broadcastExtent(rewriter, loc, {lhs, rhs}, rank - 2, i, 2);
     });
     Value init = zeroFilled(rewriter, loc, empty, type.getElementType());
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, type, ValueRange{lhs, rhs}, init, maps, iterators,
-        [](OpBuilder &b, Location l, ValueRange args) {
-          linalg::YieldOp::create(b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
+    rewriter.replaceOp(op, contraction(rewriter, loc, type, lhs, rhs, init, maps));
     return success();
   }
 };
@@ -438,16 +446,7 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
       AffineMap::get(loops, 0, withTail({d(k)}), ctx),
       AffineMap::get(loops, 0, {d(p), d(k), d(j)}, ctx),
       AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
-  SmallVector<utils::IteratorType> iterators(loops,
-                                             utils::IteratorType::parallel);
-  iterators.back() = utils::IteratorType::reduction;
-  Value y = linalg::GenericOp::create(
-                rewriter, loc, outType, ValueRange{x, w}, init, maps, iterators,
-                [](OpBuilder &b, Location l, ValueRange args) {
-                  linalg::YieldOp::create(
-                      b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
-                })
-                .getResult(0);
+  Value y = contraction(rewriter, loc, outType, x, w, init, maps);
   SmallVector<ReassociationIndices> collapse;
   for (int64_t i = 0; i < lead; ++i)
     collapse.push_back({i});
@@ -519,16 +518,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     } else {
       init = zeroFilled(rewriter, loc, empty, type.getElementType());
     }
-    SmallVector<utils::IteratorType> iterators(loops,
-                                               utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
-    Value y = linalg::GenericOp::create(
-                  rewriter, loc, type, ValueRange{x, w}, init, maps, iterators,
-                  [](OpBuilder &b, Location l, ValueRange args) {
-                    linalg::YieldOp::create(
-                        b, l, multiplyAdd(b, l, args[0], args[1], args[2]));
-                  })
-                  .getResult(0);
+    Value y = contraction(rewriter, loc, type, x, w, init, maps);
     rewriter.replaceOp(op, applyActivation(rewriter, loc, op, y));
     return success();
   }
@@ -705,7 +695,6 @@ struct LowerGather : OpRewritePattern<GatherOp> {
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     Value data = op.getData(), indices = op.getIndices();
-    auto dataType = cast<RankedTensorType>(data.getType());
     auto indexType = cast<RankedTensorType>(indices.getType());
     int64_t axis = static_cast<int64_t>(op.getAxis());
     int64_t indexRank = indexType.getRank();

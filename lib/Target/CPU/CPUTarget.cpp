@@ -394,18 +394,28 @@ static LogicalResult runCompiler(ArrayRef<StringRef> args, StringRef what,
   return success();
 }
 
+/// Writes a text file with `write`, or an error at `loc`.
+static LogicalResult writeTextFile(StringRef path,
+                                   function_ref<void(raw_ostream &)> write,
+                                   Location loc) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Text);
+  if (ec)
+    return emitError(loc) << "cannot write '" << path << "': " << ec.message();
+  write(os);
+  os.close();
+  if (os.has_error())
+    return emitError(loc) << "cannot write '" << path << "'";
+  return success();
+}
+
 LogicalResult slm::emitWeightsObject(ArrayRef<ExternalWeight> weights,
                                      StringRef weightsPath,
                                      StringRef objectPath, Location loc) {
   llvm::SmallString<256> asmPath(objectPath);
   asmPath += ".s";
   llvm::FileRemover removeAsm(asmPath);
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(asmPath, ec, llvm::sys::fs::OF_Text);
-    if (ec)
-      return emitError(loc) << "cannot write '" << asmPath
-                            << "': " << ec.message();
+  auto writeAsm = [&](raw_ostream &os) {
     // The weight file's path, quoted for the assembler.
     std::string file;
     for (char c : weightsPath) {
@@ -421,7 +431,9 @@ LogicalResult slm::emitWeightsObject(ArrayRef<ExternalWeight> weights,
          << w.symbol << ":\n\t.incbin \"" << file << "\", " << w.offset << ", "
          << w.size << "\n";
     os << "\t.section .note.GNU-stack,\"\",@progbits\n";
-  }
+  };
+  if (failed(writeTextFile(asmPath, writeAsm, loc)))
+    return failure();
   return runCompiler({"-c", asmPath, "-o", objectPath}, "assembling the weights",
                      loc);
 }
@@ -430,14 +442,10 @@ LogicalResult slm::emitSupportObject(StringRef objectPath, Location loc) {
   llvm::SmallString<256> sourcePath(objectPath);
   sourcePath += ".c";
   llvm::FileRemover removeSource(sourcePath);
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(sourcePath, ec, llvm::sys::fs::OF_Text);
-    if (ec)
-      return emitError(loc) << "cannot write '" << sourcePath
-                            << "': " << ec.message();
-    os << kModelSupportSource;
-  }
+  if (failed(writeTextFile(
+          sourcePath, [](raw_ostream &os) { os << kModelSupportSource; },
+          loc)))
+    return failure();
   return runCompiler({"-O2", "-fPIC", "-c", sourcePath, "-o", objectPath},
                      "compiling the model support code", loc);
 }
