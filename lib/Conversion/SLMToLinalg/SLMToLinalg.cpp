@@ -261,6 +261,22 @@ Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
   return arith::AddIOp::create(b, loc, acc, arith::MulIOp::create(b, loc, x, y));
 }
 
+/// `source` broadcast into `empty` (of `type`) through `sourceMap`: the
+/// starting value of an accumulator (a bias).
+Value broadcastInto(OpBuilder &b, Location loc, RankedTensorType type,
+                    Value source, Value empty, AffineMap sourceMap) {
+  SmallVector<AffineMap> maps = {
+      sourceMap, b.getMultiDimIdentityMap(type.getRank())};
+  return linalg::GenericOp::create(
+             b, loc, type, source, empty, maps,
+             SmallVector<utils::IteratorType>(type.getRank(),
+                                              utils::IteratorType::parallel),
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               linalg::YieldOp::create(nb, l, args[0]);
+             })
+      .getResult(0);
+}
+
 /// A multiply-accumulate contraction of `lhs` and `rhs` into `init` with
 /// `maps`; the last loop is the reduction.
 Value contraction(OpBuilder &b, Location loc, Type type, Value lhs, Value rhs,
@@ -428,17 +444,8 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
           RankedTensorType::get({panels, panel}, type.getElementType()), bias,
           SmallVector<ReassociationIndices>{{0, 1}});
     }
-    SmallVector<AffineMap> biasMaps = {
-        AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx),
-        rewriter.getMultiDimIdentityMap(lead + 2)};
-    init = linalg::GenericOp::create(
-               rewriter, loc, outType, panelsOfBias, empty, biasMaps,
-               SmallVector<utils::IteratorType>(lead + 2,
-                                                utils::IteratorType::parallel),
-               [](OpBuilder &b, Location l, ValueRange args) {
-                 linalg::YieldOp::create(b, l, args[0]);
-               })
-               .getResult(0);
+    init = broadcastInto(rewriter, loc, outType, panelsOfBias, empty,
+                         AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx));
   } else {
     init = zeroFilled(rewriter, loc, empty, type.getElementType());
   }
@@ -504,17 +511,8 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     // The accumulator starts at the bias (broadcast over rows) or zero.
     Value init;
     if (Value bias = op.getBias()) {
-      SmallVector<AffineMap> biasMaps = {
-          AffineMap::get(rank, 0, {d(rank - 1)}, ctx),
-          rewriter.getMultiDimIdentityMap(rank)};
-      init = linalg::GenericOp::create(
-                 rewriter, loc, type, bias, empty, biasMaps,
-                 SmallVector<utils::IteratorType>(rank,
-                                                  utils::IteratorType::parallel),
-                 [](OpBuilder &b, Location l, ValueRange args) {
-                   linalg::YieldOp::create(b, l, args[0]);
-                 })
-                 .getResult(0);
+      init = broadcastInto(rewriter, loc, type, bias, empty,
+                           AffineMap::get(rank, 0, {d(rank - 1)}, ctx));
     } else {
       init = zeroFilled(rewriter, loc, empty, type.getElementType());
     }
