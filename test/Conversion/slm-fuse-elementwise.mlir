@@ -81,3 +81,33 @@ func.func @shared_fill(%x: tensor<4x8xf32>) -> (tensor<4x1xf32>, tensor<4x1xf32>
   } -> tensor<4x1xf32>
   return %s, %q : tensor<4x1xf32>, tensor<4x1xf32>
 }
+
+// Tests head splits: a transpose feeding the left-hand side folds into the
+// contraction's indexing, and so does one feeding the right-hand side that
+// keeps the output columns innermost (P V with V in [s, h, d] order); the
+// contraction then reads both in place.
+// CHECK-LABEL: func @head_split
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.generic {indexing_maps = [#{{.+}}, #{{.+}}, #{{.+}}], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%{{.+}}, %{{.+}} : tensor<4x2x8xf32>, tensor<8x2x6xf32>)
+// CHECK-NOT: linalg.generic
+func.func @head_split(%q: tensor<4x2x8xf32>, %v: tensor<8x2x6xf32>) -> tensor<2x4x6xf32> {
+  %e0 = tensor.empty() : tensor<2x4x8xf32>
+  %qt = linalg.transpose ins(%q : tensor<4x2x8xf32>) outs(%e0 : tensor<2x4x8xf32>) permutation = [1, 0, 2]
+  %e1 = tensor.empty() : tensor<2x8x6xf32>
+  %vt = linalg.transpose ins(%v : tensor<8x2x6xf32>) outs(%e1 : tensor<2x8x6xf32>) permutation = [1, 0, 2]
+  %zero = arith.constant 0.0 : f32
+  %e2 = tensor.empty() : tensor<2x4x6xf32>
+  %acc = linalg.fill ins(%zero : f32) outs(%e2 : tensor<2x4x6xf32>) -> tensor<2x4x6xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(h, m, n, k) -> (h, m, k)>,
+                                        affine_map<(h, m, n, k) -> (h, k, n)>,
+                                        affine_map<(h, m, n, k) -> (h, m, n)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%qt, %vt : tensor<2x4x8xf32>, tensor<2x8x6xf32>) outs(%acc : tensor<2x4x6xf32>) {
+  ^bb0(%x: f32, %y: f32, %a: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %a, %p : f32
+    linalg.yield %s : f32
+  } -> tensor<2x4x6xf32>
+  return %r : tensor<2x4x6xf32>
+}

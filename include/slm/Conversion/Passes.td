@@ -87,12 +87,15 @@ def SLMFuseElementwise : Pass<"slm-fuse-elementwise"> {
   let summary = "Fuse elementwise linalg ops, keeping GEMM operands in the layout the kernels need";
   let description = [{
     Upstream elementwise fusion (`linalg-fuse-elementwise-ops`: producer
-    into consumer, reshape folding by expansion), except that nothing is
-    fused into a contraction. A transpose fused into a matmul would make its
-    right-hand side contiguous along the reduction instead of the output
-    columns, and `--slm-vectorize-contractions` could no longer load whole
-    column vectors; materializing the transpose costs one pass over a small
-    tensor. `no-fuse-into-contractions=false` gives the upstream behaviour.
+    into consumer, reshape folding by expansion; transposes are generalized
+    first so that they take part), except what would break the GEMM
+    kernels: into a contraction only copies fold (transposes, broadcasts),
+    on the left-hand side always (it is read an element at a time), on the
+    right-hand side only when its innermost index stays the output column
+    (`--slm-vectorize-contractions` loads whole column vectors). So the
+    head split of Q and of V is read in place, while K^T stays a
+    materialized transpose (one pass over a small tensor).
+    `no-fuse-into-contractions=false` gives the upstream behaviour.
     Then a `linalg.fill` with several consumers (CSE merges equal fills) is
     cloned for each: bufferization would otherwise copy it for all but one,
     and a fill of its own fuses with its consumer's loop nest later.

@@ -21,6 +21,38 @@ namespace mlir::slm {
 using namespace mlir;
 
 namespace {
+/// Whether `operand` of a contraction is produced by a copy (a transpose,
+/// a broadcast) that may fold into the contraction's indexing: always for
+/// the left-hand side (read one element at a time), and for the right-hand
+/// side only when its innermost index stays the output column, which the
+/// GEMM kernels load as whole vectors.
+bool isLayoutPreservingCopy(OpOperand *operand) {
+  auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+  auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
+  if (!producer || !consumer || producer.getNumDpsInputs() != 1 ||
+      producer.getNumDpsInits() != 1 || producer.getNumReductionLoops() != 0)
+    return false;
+  Block &body = producer.getRegion().front();
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  if (body.getOperations().size() != 1 || !yield ||
+      yield.getValues().front() != body.getArgument(0))
+    return false;
+  unsigned index = operand->getOperandNumber();
+  if (index == 0)
+    return true;
+  if (index != 1)
+    return false;
+  AffineMap producerOutput = producer.getIndexingMapsArray()[1];
+  if (!producerOutput.isPermutation())
+    return false;
+  AffineMap consumerMap = consumer.getMatchingIndexingMap(operand);
+  AffineMap fused = producer.getIndexingMapsArray()[0]
+                        .compose(inversePermutation(producerOutput))
+                        .compose(consumerMap);
+  return fused.getNumResults() > 0 && consumerMap.getNumResults() > 0 &&
+         fused.getResults().back() == consumerMap.getResults().back();
+}
+
 struct SLMFuseElementwisePass
     : mlir::slm::impl::SLMFuseElementwiseBase<SLMFuseElementwisePass> {
   using SLMFuseElementwiseBase::SLMFuseElementwiseBase;
@@ -35,9 +67,22 @@ struct SLMFuseElementwisePass
       if (!producer || !producer->hasOneUse())
         return false;
       auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
-      return !(keepContractions && consumer &&
-               linalg::isaContractionOpInterface(consumer));
+      if (!keepContractions || !consumer ||
+          !linalg::isaContractionOpInterface(consumer))
+        return true;
+      return isLayoutPreservingCopy(operand);
     };
+    // Transposes as generics, so that they can fuse (head splits).
+    {
+      SmallVector<linalg::TransposeOp> transposes;
+      getOperation()->walk(
+          [&](linalg::TransposeOp op) { transposes.push_back(op); });
+      IRRewriter rewriter(ctx);
+      for (linalg::TransposeOp op : transposes) {
+        rewriter.setInsertionPoint(op);
+        (void)linalg::generalizeNamedOp(rewriter, op);
+      }
+    }
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
