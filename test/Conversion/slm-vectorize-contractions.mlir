@@ -1,6 +1,7 @@
 // RUN: slm-opt %s -split-input-file --slm-vectorize-contractions --canonicalize -verify-diagnostics | FileCheck %s
 // RUN: slm-opt %s -split-input-file --slm-vectorize-contractions="mr=4 nr=16 prefetch-distance=0" --canonicalize | FileCheck %s --check-prefix=SMALL
 // RUN: not slm-opt %s --slm-vectorize-contractions="nr=20" 2>&1 | FileCheck %s --check-prefix=BADOPT
+// RUN: slm-opt %s -split-input-file --slm-vectorize-contractions="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=REPORT
 
 // BADOPT: need mr >= 1, nr a multiple of 16
 
@@ -111,7 +112,12 @@ func.func @packed_linear(%x: memref<?x16xf32>, %w: memref<4x16x32xf32>, %bias: m
 // -----
 
 // Tests what stays: B contiguous along the reduction (a transposed weight),
-// integer elements, and tensors (before bufferization).
+// integer elements, and tensors (before bufferization); with report=true
+// each says why.
+// REPORT: remark: contraction left as loops: B is not contiguous along the output columns
+// REPORT: remark: contraction left as loops: not f32 buffers
+// REPORT: remark: contraction left as loops: not on buffers
+// REPORT-NOT: remark
 // CHECK-LABEL: func @left_alone
 // CHECK-NOT: vector.fma
 // CHECK-COUNT-3: linalg.generic

@@ -27,6 +27,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
@@ -85,7 +86,8 @@ cl::opt<bool> raise(
 cl::opt<bool> report(
     "report",
     cl::desc("Print to stderr what raising produced and, for every candidate "
-             "left as it was, why"),
+             "left as it was, why; when compiling, also every matrix product "
+             "left to plain loops instead of a GEMM kernel, and why"),
     cl::init(false), cl::cat(category));
 
 cl::opt<bool> fuseLinearActivation(
@@ -222,11 +224,23 @@ static LogicalResult run(MLIRContext &context) {
   target.cpu = targetCPU;
   target.weightPanel = weightPanel;
   target.gemmKernels = gemmKernels;
+  target.reportKernels = report;
   FailureOr<std::string> metadata = slm::describeModelInterface(*module);
   if (failed(metadata))
     return fail("'" + inputFilename + "' cannot be compiled");
   {
     TimingScope lowerTimer = writeTimer.nest("Lower to LLVM dialect");
+    // --report: the code generator's remarks (matrix products left to
+    // plain loops) go to stderr; other diagnostics take their usual way.
+    std::optional<ScopedDiagnosticHandler> remarks;
+    if (report)
+      remarks.emplace(module->getContext(), [](Diagnostic &diagnostic) {
+        if (diagnostic.getSeverity() != DiagnosticSeverity::Remark)
+          return failure();
+        llvm::errs() << diagnostic.getLocation() << ": remark: " << diagnostic
+                     << "\n";
+        return success();
+      });
     if (failed(slm::lowerToLLVMDialect(*module, target)))
       return fail("lowering '" + inputFilename + "' failed");
   }

@@ -187,6 +187,8 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
     Option<"prefetchDistance", "prefetch-distance", "int64_t",
            /*default=*/"16",
            "Reduction steps ahead at which B is prefetched (0: no prefetch)">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark for each contraction left as loops, with the reason">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",

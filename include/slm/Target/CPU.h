@@ -44,6 +44,8 @@ struct CPUTargetOptions {
   /// Lower contractions to register-blocked vector kernels
   /// (--slm-vectorize-contractions); otherwise they become plain loops.
   bool gemmKernels = true;
+  /// Remark on every contraction the GEMM kernels leave as loops.
+  bool reportKernels = false;
 };
 
 /// Adds the passes from slm IR to the LLVM dialect: decomposition,

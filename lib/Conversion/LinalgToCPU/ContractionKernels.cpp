@@ -474,8 +474,13 @@ struct SLMVectorizeContractionsPass
     for (linalg::GenericOp op : candidates) {
       std::string reason;
       FailureOr<KernelPlan> plan = planKernel(op, reason);
-      if (failed(plan))
+      if (failed(plan)) {
+        // Say why a matrix product stays plain loops (other ops are not
+        // candidates at all).
+        if (report && linalg::isaContractionOpInterface(op))
+          op->emitRemark() << "contraction left as loops: " << reason;
         continue;
+      }
       KernelEmitter(op, *plan, mr, nr, mBlock, nBlock, kBlock, prefetchDistance)
           .emit(rewriter);
     }

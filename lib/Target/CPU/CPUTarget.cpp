@@ -58,7 +58,9 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
       "slm-lower-memref-copy,"
       "canonicalize,";
   if (options.gemmKernels)
-    pipeline += "slm-vectorize-contractions,canonicalize,";
+    pipeline += options.reportKernels
+                    ? "slm-vectorize-contractions{report=true},canonicalize,"
+                    : "slm-vectorize-contractions,canonicalize,";
   pipeline +=
       "func.func(convert-linalg-to-parallel-loops),"
       "slm-sequential-inner-loops,"
