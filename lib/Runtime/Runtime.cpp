@@ -219,17 +219,17 @@ struct slm_model {
   std::vector<TensorInfo> inputs, outputs;
   /// The caller's handle and every output not yet released: the library
   /// stays loaded until the last one goes.
-  std::atomic<int64_t> references{1};
+  mutable std::atomic<int64_t> references{1};
   ~slm_model() {
     if (library)
       dlclose(library);
   }
-  void retain() { references.fetch_add(1, std::memory_order_relaxed); }
-  void releaseReference() {
+  void retain() const { references.fetch_add(1, std::memory_order_relaxed); }
+  void releaseReference() const {
     if (references.fetch_sub(1, std::memory_order_acq_rel) == 1)
       delete this;
   }
-  void freeBuffer(void *buffer) {
+  void freeBuffer(void *buffer) const {
     if (releaseBuffer)
       releaseBuffer(buffer);
     else
@@ -240,7 +240,7 @@ struct slm_model {
 namespace {
 /// What slm_tensor::owner points to for an output the runtime allocated.
 struct OutputOwner {
-  slm_model *model;
+  const slm_model *model;
   void *buffer;
 };
 } // namespace
@@ -516,20 +516,19 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
       } else if (same) {
         std::memcpy(out.data, data, count * elementSize);
       }
-      const_cast<slm_model *>(model)->freeBuffer(allocated);
+      model->freeBuffer(allocated);
       continue;
     }
-    auto *owner = new (std::nothrow) OutputOwner{const_cast<slm_model *>(model),
-                                                 allocated};
+    auto *owner = new (std::nothrow) OutputOwner{model, allocated};
     if (!owner) {
-      const_cast<slm_model *>(model)->freeBuffer(allocated);
+      model->freeBuffer(allocated);
       if (status == SLM_OK) {
         setError(error, errorSize, "out of memory");
         status = SLM_ERROR_OUT_OF_MEMORY;
       }
       continue;
     }
-    const_cast<slm_model *>(model)->retain();
+    model->retain();
     out.dtype = info.dtype;
     out.rank = static_cast<int32_t>(rank);
     for (int64_t d = 0; d < rank; ++d)

@@ -24,7 +24,7 @@ using namespace mlir::slm;
 namespace {
 /// A linear layer that may be merged: constant weight, constant or no bias.
 struct Candidate {
-  mutable LinearOp op;
+  LinearOp op;
   Attribute weight, bias;
 };
 
@@ -42,7 +42,7 @@ std::optional<Candidate> asCandidate(LinearOp op) {
 
 /// Merges `group` (same input, width, activation, element type) into one
 /// linear layer placed at the first of them.
-LogicalResult merge(ArrayRef<Candidate> group, RewriterBase &rewriter) {
+LogicalResult merge(MutableArrayRef<Candidate> group, RewriterBase &rewriter) {
   LinearOp first = group.front().op;
   RankedTensorType weightType = first.getWeight().getType();
   Type element = weightType.getElementType();
@@ -50,17 +50,17 @@ LogicalResult merge(ArrayRef<Candidate> group, RewriterBase &rewriter) {
   int64_t rows = 0;
   SmallVector<Attribute> weights, biases;
   bool anyBias = false;
-  for (const Candidate &c : group) {
+  for (Candidate &c : group) {
     rows += c.op.getOutFeatures();
     weights.push_back(c.weight);
     anyBias |= static_cast<bool>(c.bias);
   }
-  for (const Candidate &c : group)
-    biases.push_back(c.bias ? c.bias
-                            : SplatElementsAttr::get(
-                                  RankedTensorType::get(
-                                      {c.op.getOutFeatures()}, element),
-                                  rewriter.getZeroAttr(element)));
+  for (Candidate &c : group)
+    biases.push_back(
+        c.bias ? c.bias
+               : SplatElementsAttr::get(
+                     RankedTensorType::get({c.op.getOutFeatures()}, element),
+                     rewriter.getZeroAttr(element)));
   auto mergedWeightType = RankedTensorType::get({rows, k}, element);
   Attribute mergedWeight = concatConstantRows(weights, mergedWeightType);
   if (!mergedWeight)
@@ -74,8 +74,8 @@ LogicalResult merge(ArrayRef<Candidate> group, RewriterBase &rewriter) {
   }
   rewriter.setInsertionPoint(first);
   Location loc = first.getLoc();
-  Value w = arith::ConstantOp::create(rewriter, loc,
-                                      cast<TypedAttr>(mergedWeight));
+  Value w =
+      arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(mergedWeight));
   Value b = mergedBias ? arith::ConstantOp::create(rewriter, loc,
                                                    cast<TypedAttr>(mergedBias))
                              .getResult()
@@ -88,7 +88,7 @@ LogicalResult merge(ArrayRef<Candidate> group, RewriterBase &rewriter) {
       first.getInput(), w, b, first.getActivation());
   const int64_t rank = resultType.getRank();
   int64_t offset = 0;
-  for (const Candidate &c : group) {
+  for (Candidate &c : group) {
     SmallVector<OpFoldResult> offsets(rank, rewriter.getIndexAttr(0)),
         strides(rank, rewriter.getIndexAttr(1)), sizes;
     for (int64_t d = 0; d + 1 < rank; ++d)
@@ -96,9 +96,8 @@ LogicalResult merge(ArrayRef<Candidate> group, RewriterBase &rewriter) {
     offsets.back() = rewriter.getIndexAttr(offset);
     sizes.push_back(rewriter.getIndexAttr(c.op.getOutFeatures()));
     offset += c.op.getOutFeatures();
-    Value slice = tensor::ExtractSliceOp::create(rewriter, loc, c.op.getType(),
-                                                 merged, offsets, sizes,
-                                                 strides);
+    Value slice = tensor::ExtractSliceOp::create(
+        rewriter, loc, c.op.getType(), merged, offsets, sizes, strides);
     rewriter.replaceOp(c.op, slice);
   }
   return success();
@@ -117,14 +116,15 @@ struct SLMMergeLinearsPass
     for (auto &[input, candidates] : byInput) {
       // Within an input, layers of the same width, activation and types.
       SmallVector<SmallVector<Candidate>> groups;
-      for (const Candidate &c : candidates) {
+      for (Candidate &c : candidates) {
         auto fits = [&](const SmallVector<Candidate> &g) {
           LinearOp o = g.front().op;
           return o.getInFeatures() == c.op.getInFeatures() &&
                  o.getActivation() == c.op.getActivation() &&
                  o.getWeight().getType().getElementType() ==
                      c.op.getWeight().getType().getElementType() &&
-                 o.getType().getElementType() == c.op.getType().getElementType();
+                 o.getType().getElementType() ==
+                     c.op.getType().getElementType();
         };
         auto it = llvm::find_if(groups, fits);
         if (it == groups.end())
@@ -137,10 +137,10 @@ struct SLMMergeLinearsPass
           continue;
         // The merged layer goes where the first one was: every member's
         // users come after it, and the input dominates it.
-        llvm::sort(group, [](const Candidate &a, const Candidate &b) {
+        llvm::sort(group, [](Candidate a, Candidate b) {
           return a.op->isBeforeInBlock(b.op);
         });
-        if (!llvm::all_of(group, [&](const Candidate &c) {
+        if (!llvm::all_of(group, [&](Candidate &c) {
               return c.op->getBlock() == group.front().op->getBlock();
             }))
           continue;

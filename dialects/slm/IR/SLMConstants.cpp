@@ -5,14 +5,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/IR/SLMConstants.h"
+#include "slm/IR/SLMDialect.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <algorithm>
-#include <map>
 #include <mutex>
 #include <cstring>
 #include <vector>
@@ -20,29 +19,14 @@
 using namespace mlir;
 using namespace mlir::slm;
 
-namespace {
-/// Resources that a layout change replaced, per context: the candidates of
-/// releaseDeadWeights.
-struct ReplacedWeights {
-  std::mutex mutex;
-  std::map<MLIRContext *, std::vector<DenseResourceElementsHandle>> handles;
-};
-ReplacedWeights &replacedWeights() {
-  static ReplacedWeights registry;
-  return registry;
-}
-} // namespace
-
 /// A new constant like `like` (dense or resource) holding `bytes`.
 static Attribute makeConstantLike(Attribute like, RankedTensorType type,
                                   const std::vector<char> &bytes,
                                   int64_t elementBytes, StringRef suffix) {
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(like)) {
-    {
-      ReplacedWeights &registry = replacedWeights();
-      std::lock_guard<std::mutex> lock(registry.mutex);
-      registry.handles[resource.getContext()].push_back(
-          resource.getRawHandle());
+    if (auto *slm = resource.getContext()->getLoadedDialect<SLMDialect>()) {
+      std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
+      slm->replacedWeights.push_back(resource.getRawHandle());
     }
     std::string name = (resource.getRawHandle().getKey() + suffix).str();
     return DenseResourceElementsAttr::get(
@@ -246,15 +230,13 @@ Attribute mlir::slm::padConstantPanels(Attribute attr, int64_t size,
 }
 
 void mlir::slm::releaseDeadWeights(Operation *root) {
+  auto *slm = root->getContext()->getLoadedDialect<SLMDialect>();
+  if (!slm)
+    return;
   std::vector<DenseResourceElementsHandle> candidates;
   {
-    ReplacedWeights &registry = replacedWeights();
-    std::lock_guard<std::mutex> lock(registry.mutex);
-    auto it = registry.handles.find(root->getContext());
-    if (it == registry.handles.end())
-      return;
-    candidates = std::move(it->second);
-    registry.handles.erase(it);
+    std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
+    candidates.swap(slm->replacedWeights);
   }
   llvm::StringSet<> used;
   auto collect = [&](Attribute attr) {
@@ -268,13 +250,21 @@ void mlir::slm::releaseDeadWeights(Operation *root) {
     collect(op->getPropertiesAsAttribute());
   });
   llvm::StringSet<> released;
+  std::vector<DenseResourceElementsHandle> alive;
   for (DenseResourceElementsHandle &handle : candidates) {
     StringRef key = handle.getKey();
-    if (used.contains(key) || !released.insert(key).second)
+    if (used.contains(key)) {
+      alive.push_back(handle); // Still a candidate for a later call.
+      continue;
+    }
+    if (!released.insert(key).second)
       continue;
     if (auto *entry = handle.getResource())
       entry->setBlob(AsmResourceBlob());
   }
+  std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
+  slm->replacedWeights.insert(slm->replacedWeights.end(), alive.begin(),
+                              alive.end());
 }
 
 Attribute mlir::slm::concatConstantRows(ArrayRef<Attribute> attrs,

@@ -37,6 +37,13 @@ def SLM_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  let extraClassDeclaration = [{
+    /// Resource weights that a layout change replaced (transposed, sliced,
+    /// packed): the candidates of slm::releaseDeadWeights. Kept here so
+    /// that they live and die with the context that owns the blobs.
+    std::mutex replacedWeightsMutex;
+    std::vector<::mlir::DenseResourceElementsHandle> replacedWeights;
+  }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];
 }

@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LinalgUtils.h"
 #include "slm/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -146,15 +147,9 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
     return source;
   }
   auto copy = dyn_cast_if_present<linalg::GenericOp>(prev);
-  if (!copy || !copy.hasPureBufferSemantics() || copy.getNumDpsInputs() != 1 ||
-      copy.getNumDpsInits() != 1 || copy.getDpsInits()[0] != c ||
-      copy.getNumReductionLoops() != 0 ||
+  if (!copy || !copy.hasPureBufferSemantics() || !slm::isDataMovement(copy) ||
+      copy.getDpsInits()[0] != c ||
       !copy.getIndexingMapsArray()[1].isIdentity())
-    return source;
-  Block &body = copy.getRegion().front();
-  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
-  if (body.getOperations().size() != 1 || !yield ||
-      yield.getValues().front() != body.getArgument(0))
     return source;
   Value input = copy.getDpsInputs()[0];
   auto inputType = dyn_cast<MemRefType>(input.getType());
@@ -164,8 +159,8 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
   AffineMap map = copy.getIndexingMapsArray()[0].compose(cMap);
   if (!isDimsOrZeros(map))
     return source;
-  if (map.getNumResults() > 0 && map.getResults().back() ==
-                                     getAffineDimExpr(plan.n, op.getContext())) {
+  if (map.getNumResults() > 0 &&
+      map.getResults().back() == getAffineDimExpr(plan.n, op.getContext())) {
     if (!inputType.isLastDimUnitStride() ||
         map.dropResult(map.getNumResults() - 1).isFunctionOfDim(plan.n))
       return source;
@@ -214,8 +209,8 @@ private:
   Value loadVector(OpBuilder &b, Value memref, ValueRange at, Value mask) {
     if (!mask)
       return vector::LoadOp::create(b, loc, vecType, memref, at);
-    Value zero = arith::ConstantOp::create(b, loc, vecType,
-                                           b.getZeroAttr(vecType));
+    Value zero =
+        arith::ConstantOp::create(b, loc, vecType, b.getZeroAttr(vecType));
     return vector::MaskedLoadOp::create(b, loc, vecType, memref, at, mask,
                                         zero);
   }
@@ -236,7 +231,8 @@ private:
   InitSource init;
   Location loc = op.getLoc();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  VectorType vecType = VectorType::get({kLanes}, Float32Type::get(op.getContext()));
+  VectorType vecType =
+      VectorType::get({kLanes}, Float32Type::get(op.getContext()));
   Value a = op.getDpsInputs()[0], bMat = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
   Value kExtent;
@@ -248,9 +244,8 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
   const int64_t cols = static_cast<int64_t>(masks.size());
   SmallVector<Value> colStart;
   for (int64_t j = 0; j < cols; ++j)
-    colStart.push_back(j == 0 ? n0
-                              : arith::AddIOp::create(b, loc, n0,
-                                                      index(b, j * kLanes)));
+    colStart.push_back(
+        j == 0 ? n0 : arith::AddIOp::create(b, loc, n0, index(b, j * kLanes)));
   SmallVector<Value> rowIndex;
   for (int64_t i = 0; i < rows; ++i)
     rowIndex.push_back(i == 0 ? m0
@@ -321,14 +316,13 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
           // B streams from memory (weights): ask for it a few rows ahead,
           // one request per cache line of a row of the tile.
           SmallVector<Value> ahead = at;
-          ahead[plan.k] = arith::AddIOp::create(lb, loc, k,
-                                                index(lb, prefetchDistance));
+          ahead[plan.k] =
+              arith::AddIOp::create(lb, loc, k, index(lb, prefetchDistance));
           for (int64_t j = 0; j < cols; ++j) {
             ahead[plan.n] = colStart[j];
-            memref::PrefetchOp::create(lb, loc, bMat, indices(lb, 1, ahead),
-                                       lb.getBoolAttr(false),
-                                       lb.getI32IntegerAttr(3),
-                                       lb.getBoolAttr(true));
+            memref::PrefetchOp::create(
+                lb, loc, bMat, indices(lb, 1, ahead), lb.getBoolAttr(false),
+                lb.getI32IntegerAttr(3), lb.getBoolAttr(true));
           }
         }
         SmallVector<Value> next;
@@ -384,8 +378,7 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
   steps.assign(ubs.size(), index(b, 1));
 
   scf::ParallelOp::create(
-      b, loc, lbs, ubs, steps,
-      [&](OpBuilder &pb, Location, ValueRange ivs) {
+      b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location, ValueRange ivs) {
         SmallVector<Value> loops(op.getNumLoops());
         for (auto [i, d] : llvm::enumerate(plan.outer))
           loops[d] = ivs[i];
@@ -396,7 +389,8 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
             mExtent);
         Value nStart = arith::MulIOp::create(pb, loc, nb, index(pb, colBlock));
         Value nEnd = arith::MinSIOp::create(
-            pb, loc, arith::AddIOp::create(pb, loc, nStart, index(pb, colBlock)),
+            pb, loc,
+            arith::AddIOp::create(pb, loc, nStart, index(pb, colBlock)),
             nExtent);
         // Whole register tiles of rows, then the rest one row at a time.
         Value mSpan = arith::SubIOp::create(pb, loc, mEnd, mStart);
@@ -426,7 +420,8 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
               // L1 across the row tiles; C accumulates across blocks.
               Value kStep = kBlock > 0 ? index(nb2, kBlock) : kExtent;
               if (kBlock <= 0) // A loop of one trip over the whole reduction.
-                kStep = arith::MaxSIOp::create(nb2, loc, kExtent, index(nb2, 1));
+                kStep =
+                    arith::MaxSIOp::create(nb2, loc, kExtent, index(nb2, 1));
               scf::ForOp::create(
                   nb2, loc, index(nb2, 0), kExtent, kStep, ValueRange{},
                   [&](OpBuilder &kb, Location, Value k0, ValueRange) {

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LinalgUtils.h"
 #include "slm/Conversion/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -29,13 +30,7 @@ namespace {
 bool isLayoutPreservingCopy(OpOperand *operand) {
   auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
   auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
-  if (!producer || !consumer || producer.getNumDpsInputs() != 1 ||
-      producer.getNumDpsInits() != 1 || producer.getNumReductionLoops() != 0)
-    return false;
-  Block &body = producer.getRegion().front();
-  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
-  if (body.getOperations().size() != 1 || !yield ||
-      yield.getValues().front() != body.getArgument(0))
+  if (!producer || !consumer || !mlir::slm::isDataMovement(producer))
     return false;
   unsigned index = operand->getOperandNumber();
   if (index == 0)

@@ -39,8 +39,7 @@ struct SLMSequentialInnerLoopsPass
       // sequential innermost loop: all parallel dimensions stay threads.
       bool hasInnerLoops = false;
       op.getBody()->walk([&](LoopLikeOpInterface) { hasInnerLoops = true; });
-      if (op.getNumLoops() >= 2 && op.getNumReductions() == 0 &&
-          !hasInnerLoops)
+      if (op.getNumLoops() >= 2 && op.getNumReductions() == 0 && !hasInnerLoops)
         loops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
