@@ -38,7 +38,12 @@ packages=(
   libonnx-testdata python3-numpy python3-onnx
 )
 if [ "$with_python" = 1 ]; then
-  packages+=(python3-torch python3-torchvision python3-matplotlib python3-venv python3-pip)
+  packages+=(python3-torch python3-torchvision python3-matplotlib python3-venv python3-pip
+            # OpenBLAS: Debian's PyTorch falls back to the reference BLAS without it
+            # (16x slower training of the compression models).
+            libopenblas0-pthread
+            # Training and evaluation data of the compression models.
+            fortunes bible-kjv)
 fi
 
 missing=()

@@ -301,3 +301,30 @@ Attribute mlir::slm::concatConstantRows(ArrayRef<Attribute> attrs,
     return {};
   return makeConstantLike(like, type, out, elementBytes, ".merged");
 }
+
+bool mlir::slm::readF32Constant(Attribute attr, std::vector<float> &values) {
+  auto typed = dyn_cast_if_present<TypedAttr>(attr);
+  auto type = typed ? dyn_cast<RankedTensorType>(typed.getType())
+                    : RankedTensorType();
+  if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+    return false;
+  values.assign(type.getNumElements(), 0.0f);
+  if (auto splat = dyn_cast<SplatElementsAttr>(attr)) {
+    std::fill(values.begin(), values.end(),
+              splat.getSplatValue<APFloat>().convertToFloat());
+    return true;
+  }
+  ArrayRef<char> bytes = rawConstantBytes(attr);
+  if (bytes.size() != values.size() * sizeof(float))
+    return false;
+  std::memcpy(values.data(), bytes.data(), bytes.size());
+  return true;
+}
+
+Attribute mlir::slm::makeF32ConstantLike(Attribute like, RankedTensorType type,
+                                         ArrayRef<float> values,
+                                         StringRef suffix) {
+  std::vector<char> bytes(values.size() * sizeof(float));
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return makeConstantLike(like, type, bytes, sizeof(float), suffix);
+}

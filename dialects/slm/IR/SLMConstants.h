@@ -17,6 +17,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
 
+#include <vector>
+
 namespace mlir::slm {
 
 /// The raw little-endian bytes of a constant whose elements are whole
@@ -47,6 +49,15 @@ Attribute padConstantPanels(Attribute attr, int64_t size, int64_t panel);
 /// concatenated along their first dimension into `type`; a resource when
 /// any of them is one. Null when one cannot be read.
 Attribute concatConstantRows(ArrayRef<Attribute> attrs, RankedTensorType type);
+
+/// The elements of an f32 constant (dense, splat or resource) into
+/// `values`; false when `attr` is not one.
+bool readF32Constant(Attribute attr, std::vector<float> &values);
+
+/// A new f32 constant of `type` holding `values`: a resource named after
+/// `like` (plus `suffix`) when `like` is one, else a dense constant.
+Attribute makeF32ConstantLike(Attribute like, RankedTensorType type,
+                              ArrayRef<float> values, StringRef suffix);
 
 /// Frees the bytes of every resource weight that a function above replaced
 /// (transposed, sliced, packed) and that nothing in `root` refers to any

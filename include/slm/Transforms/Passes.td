@@ -233,4 +233,164 @@ def SLMDecomposeTransformerOps : Pass<"slm-decompose-transformer-ops"> {
                            "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
 }
 
+
+//===----------------------------------------------------------------------===//
+// Structured pruning
+//===----------------------------------------------------------------------===//
+
+def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
+  let summary = "Remove the least important attention heads from the weights";
+  let description = [{
+    For every attention whose Q, K, V and output projections are
+    constant-weight `slm.linear` ops (see ModelStructure.h), scores each
+    head and removes the lowest-scoring `ratio` of them (rounded to the
+    nearest head; at least `min-heads` stay): the head's rows of the Q, K,
+    V weights and biases and its columns of the output projection go, and
+    `num_heads` drops. Every GEMM around the attention gets narrower; the
+    attention's scale is written out so it stays `1/sqrt(head dim)`.
+
+    Scores (`method`), summed over the head's channels `c` of the output
+    projection `W_o` (input X = the attention's output):
+    - `magnitude`: squared norms of the head's weights (rows of Q, K, V,
+      columns of W_o); needs nothing but the weights.
+    - `wanda`: `sum_i |W_o[i, c]| * rms(X_c)` (Wanda's |W| * ||X||).
+    - `flap`: `var(X_c) * ||W_o[:, c]||^2` (FLAP's fluctuation metric).
+    The activation-aware methods read `slm.input_stats` (channel mean and
+    variance over calibration tokens) that `slmc --calibration DIR` puts on
+    the output projection. With statistics and `bias-compensation`, the
+    removed channels' mean contribution `W_o[:, c] * mean(X_c)` is added to
+    the output projection's bias (FLAP).
+
+    `allocation=uniform` prunes the same share in every layer;
+    `allocation=global` ranks all heads of the model by their scores
+    standardized per layer (FLAP) and removes the same total number where
+    they score lowest.
+
+    Before (2 heads of 2):
+    ```mlir
+    %q = slm.linear %x, %wq, %bq : (tensor<1x4x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<1x4x4xf32>
+    %k = slm.linear %x, %wk, %bk : (...) -> tensor<1x4x4xf32>
+    %v = slm.linear %x, %wv, %bv : (...) -> tensor<1x4x4xf32>
+    %a = slm.attention %q, %k, %v {num_heads = 2 : i64} : (...) -> tensor<1x4x4xf32>
+    %o = slm.linear %a, %wo, %bo : (tensor<1x4x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<1x4x4xf32>
+    ```
+    After `--slm-prune-heads="ratio=0.5"`:
+    ```mlir
+    %q = slm.linear %x, %wq2, %bq2 : (tensor<1x4x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<1x4x2xf32>
+    ...
+    %a = slm.attention %q, %k, %v {num_heads = 1 : i64, scale = 0.7071 : f64} : (...) -> tensor<1x4x2xf32>
+    %o = slm.linear %a, %wo2, %bo : (tensor<1x4x2xf32>, tensor<4x2xf32>, tensor<4xf32>) -> tensor<1x4x4xf32>
+    ```
+  }];
+  let options = [
+    Option<"ratio", "ratio", "double", /*default=*/"0.0",
+           "Share of heads to remove, in [0, 1)">,
+    Option<"method_", "method", "std::string", /*default=*/"\"magnitude\"",
+           "Importance score: magnitude, wanda or flap">,
+    Option<"allocation", "allocation", "std::string", /*default=*/"\"uniform\"",
+           "uniform (same share per layer) or global (one budget, FLAP's "
+           "standardized scores)">,
+    Option<"biasCompensation", "bias-compensation", "bool", /*default=*/"true",
+           "Fold removed channels' mean output into the bias (needs "
+           "calibration statistics)">,
+    Option<"minHeads", "min-heads", "int64_t", /*default=*/"1",
+           "Heads every attention keeps">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def SLMPruneFFN : Pass<"slm-prune-ffn", "::mlir::ModuleOp"> {
+  let summary = "Remove the least important feed-forward neurons from the weights";
+  let description = [{
+    For every feed-forward network (constant-weight up projection, GELU or
+    ReLU fused or as `slm.gelu`, constant-weight down projection back to
+    the residual stream), scores each hidden neuron `j` and removes the
+    lowest `ratio` of them: row `j` of the up projection's weight and bias
+    and column `j` of the down projection. The kept count is rounded to a
+    multiple of `multiple` (default 32: the GEMM kernels' panel width), so
+    no padded panel columns are computed.
+
+    Scores (`method`, X = the down projection's input, W = its weight):
+    `magnitude` = `||W_up[j, :]||^2 + ||W[:, j]||^2`;
+    `wanda` = `sum_i |W[i, j]| * rms(X_j)`;
+    `flap` = `var(X_j) * ||W[:, j]||^2`; statistics and bias compensation
+    as in `--slm-prune-heads`, `allocation` likewise.
+
+    Before:
+    ```mlir
+    %h = slm.linear %x, %w1, %b1 {activation = #slm.activation<gelu>} : (tensor<?x8xf32>, tensor<32x8xf32>, tensor<32xf32>) -> tensor<?x32xf32>
+    %y = slm.linear %h, %w2, %b2 : (tensor<?x32xf32>, tensor<8x32xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+    %r = slm.add %x, %y : (tensor<?x8xf32>, tensor<?x8xf32>) -> tensor<?x8xf32>
+    ```
+    After `--slm-prune-ffn="ratio=0.25 multiple=1"`:
+    ```mlir
+    %h = slm.linear %x, %w1p, %b1p {activation = #slm.activation<gelu>} : (tensor<?x8xf32>, tensor<24x8xf32>, tensor<24xf32>) -> tensor<?x24xf32>
+    %y = slm.linear %h, %w2p, %b2 : (tensor<?x24xf32>, tensor<8x24xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+    ```
+  }];
+  let options = [
+    Option<"ratio", "ratio", "double", /*default=*/"0.0",
+           "Share of neurons to remove, in [0, 1)">,
+    Option<"method_", "method", "std::string", /*default=*/"\"magnitude\"",
+           "Importance score: magnitude, wanda or flap">,
+    Option<"allocation", "allocation", "std::string", /*default=*/"\"uniform\"",
+           "uniform (same share per layer) or global (one budget, FLAP's "
+           "standardized scores)">,
+    Option<"biasCompensation", "bias-compensation", "bool", /*default=*/"true",
+           "Fold removed neurons' mean output into the bias (needs "
+           "calibration statistics)">,
+    Option<"multiple", "multiple", "int64_t", /*default=*/"32",
+           "Round each layer's kept neurons to a multiple of this">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def SLMPruneLayers : Pass<"slm-prune-layers", "::mlir::ModuleOp"> {
+  let summary = "Drop whole transformer blocks that change the residual stream least";
+  let description = [{
+    Finds the residual blocks (one attention and one feed-forward sub-layer
+    on the residual stream, pre- or post-norm) and replaces the `count`
+    least important by the identity: the block's output is replaced by its
+    input and its ops are erased. A block's importance is
+    `slm.block_importance` on its attention op: 1 minus the mean cosine
+    similarity of the residual stream before and after the block over the
+    calibration tokens, measured by `slmc --calibration DIR`.
+    `drop=i,j` names the blocks (0-based, program order) instead.
+
+    Before (post-norm blocks 0 and 1):
+    ```mlir
+    %a0 = slm.add %x, %o0 ...   %n0 = slm.layer_norm %a0 ...
+    %f0 = slm.add %n0, %d0 ...  %h1 = slm.layer_norm %f0 ...   // block 0: %x -> %h1
+    ...                                                          // block 1: %h1 -> %h2
+    return %h2
+    ```
+    After `--slm-prune-layers="drop=1"`: `return %h1`, block 1's ops gone.
+  }];
+  let options = [
+    Option<"count", "count", "int64_t", /*default=*/"0",
+           "Number of blocks to drop, least important first">,
+    ListOption<"drop", "drop", "int64_t",
+               "Indices of the blocks to drop (instead of count)">
+  ];
+}
+
+def SLMExposeCalibrationProbes
+    : Pass<"slm-expose-calibration-probes", "::mlir::ModuleOp"> {
+  let summary = "Return the values that calibration measures as extra results";
+  let description = [{
+    Appends to the function's results, named `slm.probe.N`: the input of
+    every attention output projection and of every FFN down projection
+    (their channel statistics drive activation-aware pruning and bias
+    compensation), then the input and output of every residual block
+    (block importance for layer pruning). slmc compiles the result, runs it
+    on the calibration data and writes the statistics back onto the
+    original IR (`slm.input_stats`, `slm.block_importance`); the compiled
+    code computes every activation, nothing is interpreted.
+
+    Before: `return %y : tensor<?x?x64xf32>`
+    After: `return %y, %attn0, %ffn0, %x, %block0 : ...` with result
+    attributes `{slm.name = "slm.probe.0"}` ...
+  }];
+}
+
 #endif // SLM_TRANSFORMS_PASSES_TD

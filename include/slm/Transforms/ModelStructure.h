@@ -1,0 +1,91 @@
+//===- ModelStructure.h - Transformer blocks found in slm IR ----*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// The units structured pruning works on, found in raised slm IR: attention
+// (Q/K/V projections, slm.attention, output projection), feed-forward
+// (up projection, activation, down projection) and residual blocks (the
+// residual stream's value before and after one attention + FFN block).
+// Pruning, calibration probes and the compression report all use these, so
+// they agree on what a "layer" is.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_TRANSFORMS_MODELSTRUCTURE_H
+#define SLM_TRANSFORMS_MODELSTRUCTURE_H
+
+#include "slm/IR/SLMOps.h"
+
+#include <string>
+
+namespace mlir::slm {
+
+/// Multi-head attention whose heads can be removed: Q, K and V are
+/// constant-weight linear layers used only by the attention, whose result
+/// is used only by a constant-weight output projection.
+struct AttentionUnit {
+  AttentionOp attention;
+  LinearOp query, key, value, output;
+  int64_t numHeads() { return attention.getNumHeads(); }
+  int64_t queryHeadDim() { return query.getOutFeatures() / numHeads(); }
+  int64_t valueHeadDim() { return value.getOutFeatures() / numHeads(); }
+};
+
+/// A feed-forward network whose hidden neurons can be removed: a
+/// constant-weight up projection (activation fused, or one slm.gelu
+/// between) used only by a constant-weight down projection back to the
+/// up projection's input width, whose result feeds a residual add.
+struct FeedForwardUnit {
+  LinearOp up;
+  Operation *activation = nullptr; ///< slm.gelu between, or null
+  LinearOp down;
+  int64_t hidden() { return up.getOutFeatures(); }
+};
+
+/// One transformer block on the residual stream: `input` enters the block
+/// (after the previous block's post-norm, or the pre-norm's input), and
+/// `output` is where the next block starts. `attention` identifies it.
+struct ResidualBlock {
+  AttentionOp attention;
+  Value input, output;
+};
+
+/// The units in `root` in program order. `skipped` (when given) gets one
+/// line per attention op or linear pair that looks like a unit but cannot
+/// be pruned, saying why.
+SmallVector<AttentionUnit>
+findAttentionUnits(Operation *root,
+                   SmallVectorImpl<std::string> *skipped = nullptr);
+SmallVector<FeedForwardUnit>
+findFeedForwardUnits(Operation *root,
+                     SmallVectorImpl<std::string> *skipped = nullptr);
+SmallVector<ResidualBlock>
+findResidualBlocks(Operation *root,
+                   SmallVectorImpl<std::string> *skipped = nullptr);
+
+/// Attribute names shared by calibration and pruning.
+/// On a linear layer: statistics of its input channels over calibration
+/// tokens, `{count = N : i64, mean = array<f32: ...>, variance = ...}`.
+constexpr llvm::StringLiteral kInputStatsAttr = "slm.input_stats";
+/// On an attention op: 1 - mean cosine similarity of the residual stream
+/// before and after its block, over calibration tokens (f64).
+constexpr llvm::StringLiteral kBlockImportanceAttr = "slm.block_importance";
+/// On attention ops and FFN up projections: the index of their block in
+/// the original model (set before pruning, for the compression report).
+constexpr llvm::StringLiteral kLayerIndexAttr = "slm.layer";
+
+/// Per-channel statistics read from kInputStatsAttr.
+struct ChannelStats {
+  int64_t count = 0;
+  std::vector<float> mean, variance;
+};
+/// The statistics on `op`, if any, with `channels` entries each.
+std::optional<ChannelStats> getInputStats(Operation *op, int64_t channels);
+/// Sets kInputStatsAttr on `op`.
+void setInputStats(Operation *op, const ChannelStats &stats);
+
+} // namespace mlir::slm
+
+#endif // SLM_TRANSFORMS_MODELSTRUCTURE_H

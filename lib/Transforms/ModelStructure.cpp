@@ -1,0 +1,204 @@
+//===- ModelStructure.cpp - Transformer blocks found in slm IR --*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Transforms/ModelStructure.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::slm;
+
+/// A linear layer with a static constant weight and a constant or no bias.
+static bool hasConstantParameters(LinearOp op) {
+  if (!op || !op.getWeight().getType().hasStaticShape() ||
+      !matchPattern(op.getWeight(), m_Constant()))
+    return false;
+  Value bias = op.getBias();
+  return !bias || matchPattern(bias, m_Constant());
+}
+
+static std::string describe(Operation *op, const llvm::Twine &why) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << op->getName() << " at " << op->getLoc() << ": " << why;
+  return text;
+}
+
+SmallVector<AttentionUnit>
+mlir::slm::findAttentionUnits(Operation *root,
+                              SmallVectorImpl<std::string> *skipped) {
+  SmallVector<AttentionUnit> units;
+  root->walk([&](AttentionOp attention) {
+    auto skip = [&](const char *why) {
+      if (skipped)
+        skipped->push_back(describe(attention, why));
+    };
+    AttentionUnit unit;
+    unit.attention = attention;
+    unit.query = attention.getQuery().getDefiningOp<LinearOp>();
+    unit.key = attention.getKey().getDefiningOp<LinearOp>();
+    unit.value = attention.getValue().getDefiningOp<LinearOp>();
+    for (LinearOp projection : {unit.query, unit.key, unit.value})
+      if (!hasConstantParameters(projection) ||
+          !projection.getResult().hasOneUse() ||
+          projection.getActivation() != Activation::none)
+        return skip("query, key and value are not constant-weight linear "
+                    "layers used only by the attention");
+    if (unit.query == unit.key || unit.key == unit.value ||
+        unit.query == unit.value)
+      return skip("query, key and value share a projection");
+    if (!attention.getResult().hasOneUse())
+      return skip("the attention result has more than one user");
+    unit.output =
+        dyn_cast<LinearOp>(*attention.getResult().getUsers().begin());
+    if (!hasConstantParameters(unit.output) ||
+        unit.output.getInput() != attention.getResult())
+      return skip("the attention result does not feed a constant-weight "
+                  "output projection");
+    int64_t heads = attention.getNumHeads();
+    if (unit.query.getOutFeatures() != unit.key.getOutFeatures() ||
+        unit.query.getOutFeatures() % heads != 0 ||
+        unit.value.getOutFeatures() % heads != 0 ||
+        unit.output.getInFeatures() != unit.value.getOutFeatures())
+      return skip("projection widths do not split into the heads");
+    units.push_back(unit);
+  });
+  return units;
+}
+
+SmallVector<FeedForwardUnit>
+mlir::slm::findFeedForwardUnits(Operation *root,
+                                SmallVectorImpl<std::string> *skipped) {
+  SmallVector<FeedForwardUnit> units;
+  root->walk([&](LinearOp up) {
+    if (!hasConstantParameters(up) || !up.getResult().hasOneUse())
+      return;
+    FeedForwardUnit unit;
+    unit.up = up;
+    Operation *user = *up.getResult().getUsers().begin();
+    if (auto gelu = dyn_cast<GeluOp>(user)) {
+      if (up.getActivation() != Activation::none ||
+          !gelu.getResult().hasOneUse())
+        return;
+      unit.activation = gelu;
+      user = *gelu.getResult().getUsers().begin();
+    } else if (up.getActivation() == Activation::none) {
+      return; // two linear layers in a row: not an FFN
+    }
+    unit.down = dyn_cast<LinearOp>(user);
+    if (!unit.down || !hasConstantParameters(unit.down) ||
+        unit.down.getInput() != user->getOperand(0) ||
+        unit.down.getOutFeatures() != up.getInFeatures())
+      return;
+    // The down projection writes back to the residual stream.
+    if (!llvm::any_of(unit.down.getResult().getUsers(),
+                      [](Operation *op) { return isa<AddOp>(op); })) {
+      if (skipped)
+        skipped->push_back(describe(
+            up, "looks like an FFN but its output does not feed a residual "
+                "add"));
+      return;
+    }
+    units.push_back(unit);
+  });
+  return units;
+}
+
+/// The residual add that consumes `stream`, if there is exactly one.
+static AddOp residualAdd(Value stream) {
+  AddOp found;
+  for (Operation *user : stream.getUsers()) {
+    auto add = dyn_cast<AddOp>(user);
+    if (!add || add.getResult().getType() != stream.getType())
+      continue;
+    if (found && found != add)
+      return {};
+    found = add;
+  }
+  return found;
+}
+
+/// Follows the residual stream through one sub-layer: the residual add,
+/// then, in a post-norm block, the layer norm that the add alone feeds.
+static Value throughSublayer(Value stream, bool postNorm) {
+  AddOp add = residualAdd(stream);
+  if (!add)
+    return {};
+  Value next = add.getResult();
+  if (postNorm && next.hasOneUse())
+    if (auto norm = dyn_cast<LayerNormOp>(*next.getUsers().begin()))
+      return norm.getResult();
+  return next;
+}
+
+SmallVector<ResidualBlock>
+mlir::slm::findResidualBlocks(Operation *root,
+                              SmallVectorImpl<std::string> *skipped) {
+  SmallVector<ResidualBlock> blocks;
+  root->walk([&](AttentionOp attention) {
+    auto skip = [&](const char *why) {
+      if (skipped)
+        skipped->push_back(describe(attention, why));
+    };
+    // The block starts at the value that Q's input is, or that the
+    // pre-norm normalizes, when that value also feeds a residual add.
+    // (A pre-norm block's last add may feed only the final norm: that norm
+    // is not part of the block.)
+    Value input = attention.getQuery();
+    if (auto q = input.getDefiningOp<LinearOp>())
+      input = q.getInput();
+    bool postNorm = true;
+    if (auto norm = input.getDefiningOp<LayerNormOp>())
+      if (residualAdd(norm.getInput())) {
+        input = norm.getInput();
+        postNorm = false;
+      }
+    if (!residualAdd(input))
+      return skip("no residual connection around the attention");
+    Value mid = throughSublayer(input, postNorm);
+    Value output = mid ? throughSublayer(mid, postNorm) : Value();
+    if (!output || output.getType() != input.getType())
+      return skip("the residual stream does not pass one attention and one "
+                  "feed-forward sub-layer");
+    blocks.push_back({attention, input, output});
+  });
+  // Blocks must chain and not overlap: a block's output is at most the
+  // next one's input.
+  return blocks;
+}
+
+std::optional<ChannelStats> mlir::slm::getInputStats(Operation *op,
+                                                      int64_t channels) {
+  auto dict = op->getAttrOfType<DictionaryAttr>(kInputStatsAttr);
+  if (!dict)
+    return std::nullopt;
+  auto count = dict.getAs<IntegerAttr>("count");
+  auto mean = dict.getAs<DenseF32ArrayAttr>("mean");
+  auto variance = dict.getAs<DenseF32ArrayAttr>("variance");
+  if (!count || !mean || !variance || mean.size() != channels ||
+      variance.size() != channels)
+    return std::nullopt;
+  ChannelStats stats;
+  stats.count = count.getInt();
+  stats.mean.assign(mean.asArrayRef().begin(), mean.asArrayRef().end());
+  stats.variance.assign(variance.asArrayRef().begin(),
+                        variance.asArrayRef().end());
+  return stats;
+}
+
+void mlir::slm::setInputStats(Operation *op, const ChannelStats &stats) {
+  Builder b(op->getContext());
+  op->setAttr(kInputStatsAttr,
+              b.getDictionaryAttr(
+                  {b.getNamedAttr("count", b.getI64IntegerAttr(stats.count)),
+                   b.getNamedAttr("mean", b.getDenseF32ArrayAttr(stats.mean)),
+                   b.getNamedAttr("variance",
+                                  b.getDenseF32ArrayAttr(stats.variance))}));
+}

@@ -1,0 +1,493 @@
+//===- StructuredPruning.cpp - Remove attention heads and FFN neurons -*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// --slm-prune-heads and --slm-prune-ffn: score each head (each FFN neuron),
+// choose the least important ones per layer or under one global budget,
+// and rewrite the weights without them, so that every GEMM that touches
+// them gets smaller. Scores come from the weights (magnitude) or from
+// calibration statistics that slmc attaches to the consuming linear layer
+// (Wanda: |W| times the input's RMS; FLAP: input variance times the squared
+// column norm, with the removed channels' mean folded into the bias).
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/IR/SLMConstants.h"
+#include "slm/Transforms/ModelStructure.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMPRUNEHEADS
+#define GEN_PASS_DEF_SLMPRUNEFFN
+#include "slm/Transforms/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+
+namespace {
+enum class Method { Magnitude, Wanda, Flap };
+enum class Allocation { Uniform, Global };
+
+/// A constant-weight linear layer's parameters as floats.
+struct LinearParams {
+  Attribute weightAttr, biasAttr;
+  std::vector<float> weight, bias; ///< bias empty when there is none
+  int64_t rows = 0, cols = 0;
+  float at(int64_t r, int64_t c) const { return weight[r * cols + c]; }
+};
+
+FailureOr<LinearParams> readParams(LinearOp op) {
+  LinearParams p;
+  p.rows = op.getOutFeatures();
+  p.cols = op.getInFeatures();
+  if (!matchPattern(op.getWeight(), m_Constant(&p.weightAttr)) ||
+      !readF32Constant(p.weightAttr, p.weight))
+    return op.emitError("pruning needs an f32 constant weight"), failure();
+  if (Value bias = op.getBias())
+    if (!matchPattern(bias, m_Constant(&p.biasAttr)) ||
+        !readF32Constant(p.biasAttr, p.bias))
+      return op.emitError("pruning needs an f32 constant bias"), failure();
+  return p;
+}
+
+/// Replaces `op` by a copy that keeps weight rows `rows` and columns `cols`
+/// (all when empty) and has bias `bias` (rows entries, or none when empty).
+/// Calibration statistics of its input follow the kept columns.
+LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
+                       ArrayRef<int64_t> rows, ArrayRef<int64_t> cols,
+                       ArrayRef<float> bias, Value input) {
+  SmallVector<int64_t> allRows, allCols;
+  if (rows.empty()) {
+    allRows.resize(p.rows);
+    std::iota(allRows.begin(), allRows.end(), 0);
+    rows = allRows;
+  }
+  if (cols.empty()) {
+    allCols.resize(p.cols);
+    std::iota(allCols.begin(), allCols.end(), 0);
+    cols = allCols;
+  }
+  std::vector<float> weight;
+  weight.reserve(rows.size() * cols.size());
+  for (int64_t r : rows)
+    for (int64_t c : cols)
+      weight.push_back(p.at(r, c));
+  OpBuilder b(op);
+  Type f32 = b.getF32Type();
+  auto weightType = RankedTensorType::get(
+      {static_cast<int64_t>(rows.size()), static_cast<int64_t>(cols.size())},
+      f32);
+  Value newWeight = arith::ConstantOp::create(
+      b, op.getLoc(),
+      cast<TypedAttr>(
+          makeF32ConstantLike(p.weightAttr, weightType, weight, ".pruned")));
+  Value newBias;
+  if (!bias.empty()) {
+    auto biasType =
+        RankedTensorType::get({static_cast<int64_t>(rows.size())}, f32);
+    Attribute like = p.biasAttr ? p.biasAttr : p.weightAttr;
+    newBias = arith::ConstantOp::create(
+        b, op.getLoc(),
+        cast<TypedAttr>(makeF32ConstantLike(like, biasType, bias, ".pruned")));
+  }
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  SmallVector<int64_t> shape(resultType.getShape());
+  shape.back() = static_cast<int64_t>(rows.size());
+  auto newOp = cast<LinearOp>(b.clone(*op));
+  newOp.getInputMutable().assign(input);
+  newOp.getWeightMutable().assign(newWeight);
+  if (newBias) {
+    if (newOp.getBias())
+      newOp.getBiasMutable().assign(newBias);
+    else
+      newOp->insertOperands(2, newBias);
+  } else if (newOp.getBias()) {
+    newOp.getBiasMutable().clear();
+  }
+  newOp.getResult().setType(resultType.clone(shape));
+  if (std::optional<ChannelStats> stats = getInputStats(op, p.cols)) {
+    ChannelStats kept;
+    kept.count = stats->count;
+    for (int64_t c : cols) {
+      kept.mean.push_back(stats->mean[c]);
+      kept.variance.push_back(stats->variance[c]);
+    }
+    setInputStats(newOp, kept);
+  }
+  return newOp;
+}
+
+/// The bias of `consumer` plus, when compensating, the mean contribution
+/// of its removed input channels (FLAP's bias compensation): what the
+/// layer outputs on average through them becomes a constant.
+std::vector<float> compensatedBias(const LinearParams &consumer,
+                                   ArrayRef<int64_t> removedCols,
+                                   const ChannelStats *stats) {
+  std::vector<float> bias = consumer.bias;
+  if (!stats || removedCols.empty())
+    return bias;
+  bias.resize(consumer.rows, 0.0f);
+  for (int64_t r = 0; r < consumer.rows; ++r) {
+    double sum = bias[r];
+    for (int64_t c : removedCols)
+      sum += static_cast<double>(consumer.at(r, c)) * stats->mean[c];
+    bias[r] = static_cast<float>(sum);
+  }
+  return bias;
+}
+
+/// Importance of input channel `c` of `consumer` under `method`
+/// (magnitude: the squared norm of its column).
+double channelScore(Method method, const LinearParams &consumer, int64_t c,
+                    const ChannelStats *stats) {
+  double abs = 0, squares = 0;
+  for (int64_t r = 0; r < consumer.rows; ++r) {
+    double w = consumer.at(r, c);
+    abs += std::fabs(w);
+    squares += w * w;
+  }
+  switch (method) {
+  case Method::Magnitude:
+    return squares;
+  case Method::Wanda: {
+    double mean = stats->mean[c], variance = stats->variance[c];
+    return abs * std::sqrt(std::max(0.0, variance + mean * mean));
+  }
+  case Method::Flap:
+    return stats->variance[c] * squares;
+  }
+  return 0;
+}
+
+double rowSquares(const LinearParams &p, int64_t row) {
+  double s = 0;
+  for (int64_t c = 0; c < p.cols; ++c)
+    s += static_cast<double>(p.at(row, c)) * p.at(row, c);
+  return s;
+}
+
+/// Chooses which groups to remove. `scores[u][g]` is group g of unit u;
+/// `keepMultiple` rounds each unit's kept count to a multiple (when the
+/// unit has at least that many groups); every unit keeps `minKeep`.
+std::vector<std::vector<bool>>
+chooseRemoved(const std::vector<std::vector<double>> &scores, double ratio,
+              Allocation allocation, int64_t minKeep, int64_t keepMultiple) {
+  const size_t n = scores.size();
+  std::vector<std::vector<bool>> removed(n);
+  std::vector<int64_t> removeCount(n, 0);
+  auto roundKept = [&](int64_t groups, int64_t kept) {
+    int64_t multiple = groups >= 2 * keepMultiple ? keepMultiple : 1;
+    kept = static_cast<int64_t>(std::llround(double(kept) / multiple)) *
+           multiple;
+    return std::clamp<int64_t>(kept, std::min(groups, std::max(minKeep, multiple)),
+                               groups);
+  };
+  for (size_t u = 0; u < n; ++u) {
+    int64_t groups = scores[u].size();
+    removed[u].assign(groups, false);
+    int64_t remove = std::llround(ratio * groups);
+    removeCount[u] = groups - roundKept(groups, groups - remove);
+  }
+  if (allocation == Allocation::Global && n > 1) {
+    // FLAP: scores standardized per unit, then one ranking over all units.
+    int64_t total = std::accumulate(removeCount.begin(), removeCount.end(),
+                                    int64_t(0));
+    std::vector<std::tuple<double, size_t, int64_t>> ranked;
+    for (size_t u = 0; u < n; ++u) {
+      const auto &s = scores[u];
+      double mean = std::accumulate(s.begin(), s.end(), 0.0) / s.size();
+      double var = 0;
+      for (double x : s)
+        var += (x - mean) * (x - mean);
+      double sd = std::sqrt(var / s.size());
+      for (size_t g = 0; g < s.size(); ++g)
+        ranked.emplace_back(sd > 0 ? (s[g] - mean) / sd : 0.0, u, g);
+    }
+    std::stable_sort(ranked.begin(), ranked.end());
+    std::fill(removeCount.begin(), removeCount.end(), 0);
+    for (auto &[z, u, g] : ranked) {
+      if (total == 0)
+        break;
+      if (static_cast<int64_t>(scores[u].size()) - removeCount[u] <= minKeep)
+        continue;
+      ++removeCount[u];
+      --total;
+    }
+    for (size_t u = 0; u < n; ++u) {
+      int64_t groups = scores[u].size();
+      removeCount[u] = groups - roundKept(groups, groups - removeCount[u]);
+    }
+  }
+  for (size_t u = 0; u < n; ++u) {
+    std::vector<int64_t> order(scores[u].size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return scores[u][a] < scores[u][b];
+    });
+    for (int64_t i = 0; i < removeCount[u]; ++i)
+      removed[u][order[i]] = true;
+  }
+  return removed;
+}
+
+LogicalResult parseMethod(Operation *root, StringRef text, Method &method) {
+  if (text == "magnitude")
+    method = Method::Magnitude;
+  else if (text == "wanda")
+    method = Method::Wanda;
+  else if (text == "flap")
+    method = Method::Flap;
+  else
+    return root->emitError("unknown pruning method '")
+           << text << "' (expected magnitude, wanda or flap)";
+  return success();
+}
+
+LogicalResult parseAllocation(Operation *root, StringRef text,
+                              Allocation &allocation) {
+  if (text == "uniform")
+    allocation = Allocation::Uniform;
+  else if (text == "global")
+    allocation = Allocation::Global;
+  else
+    return root->emitError("unknown allocation '")
+           << text << "' (expected uniform or global)";
+  return success();
+}
+
+LogicalResult checkRatio(Operation *root, double ratio) {
+  if (!(ratio >= 0.0 && ratio < 1.0))
+    return root->emitError("pruning ratio must be in [0, 1), not ") << static_cast<double>(ratio);
+  return success();
+}
+
+/// The statistics a method needs on `consumer`, or an error naming it.
+FailureOr<std::optional<ChannelStats>> statsFor(Method method,
+                                                LinearOp consumer,
+                                                bool compensate) {
+  std::optional<ChannelStats> stats =
+      getInputStats(consumer, consumer.getInFeatures());
+  if (method != Method::Magnitude && !stats)
+    return consumer.emitError(
+               "activation-aware pruning needs calibration statistics "
+               "('slm.input_stats') on this layer: give slmc --calibration "
+               "DIR, or use method magnitude"),
+           failure();
+  if (!compensate)
+    stats.reset();
+  return stats;
+}
+
+//===----------------------------------------------------------------------===//
+// Heads
+//===----------------------------------------------------------------------===//
+
+struct PruneHeadsPass
+    : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    Method method;
+    Allocation alloc;
+    if (failed(checkRatio(root, ratio)) ||
+        failed(parseMethod(root, method_, method)) ||
+        failed(parseAllocation(root, allocation, alloc)))
+      return signalPassFailure();
+    if (ratio == 0.0)
+      return;
+    SmallVector<AttentionUnit> units = findAttentionUnits(root);
+    std::vector<std::vector<double>> scores;
+    std::vector<LinearParams> q, k, v, o;
+    std::vector<std::optional<ChannelStats>> stats;
+    for (AttentionUnit &unit : units) {
+      FailureOr<LinearParams> pq = readParams(unit.query),
+                              pk = readParams(unit.key),
+                              pv = readParams(unit.value),
+                              po = readParams(unit.output);
+      if (failed(pq) || failed(pk) || failed(pv) || failed(po))
+        return signalPassFailure();
+      FailureOr<std::optional<ChannelStats>> s =
+          statsFor(method, unit.output, /*compensate=*/true);
+      if (failed(s))
+        return signalPassFailure();
+      const int64_t heads = unit.numHeads(), dk = unit.queryHeadDim(),
+                    dv = unit.valueHeadDim();
+      std::vector<double> headScores(heads, 0.0);
+      for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
+          headScores[h] += channelScore(method, *po, c, s->has_value() ? &**s : nullptr);
+        if (method == Method::Magnitude) {
+          for (int64_t c = h * dk; c < (h + 1) * dk; ++c)
+            headScores[h] += rowSquares(*pq, c) + rowSquares(*pk, c);
+          for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
+            headScores[h] += rowSquares(*pv, c);
+        }
+      }
+      scores.push_back(std::move(headScores));
+      q.push_back(std::move(*pq));
+      k.push_back(std::move(*pk));
+      v.push_back(std::move(*pv));
+      o.push_back(std::move(*po));
+      stats.push_back(biasCompensation ? std::move(*s) : std::nullopt);
+    }
+    std::vector<std::vector<bool>> removed =
+        chooseRemoved(scores, ratio, alloc, minHeads, /*keepMultiple=*/1);
+    for (size_t u = 0; u < units.size(); ++u)
+      prune(units[u], removed[u], q[u], k[u], v[u], o[u],
+            stats[u] ? &*stats[u] : nullptr);
+  }
+
+  void prune(AttentionUnit &unit, const std::vector<bool> &removed,
+             const LinearParams &q, const LinearParams &k,
+             const LinearParams &v, const LinearParams &o,
+             const ChannelStats *stats) {
+    const int64_t heads = unit.numHeads(), dk = unit.queryHeadDim(),
+                  dv = unit.valueHeadDim();
+    SmallVector<int64_t> keptQK, keptV, removedV;
+    int64_t kept = 0;
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
+        (removed[h] ? removedV : keptV).push_back(c);
+      if (removed[h])
+        continue;
+      ++kept;
+      for (int64_t c = h * dk; c < (h + 1) * dk; ++c)
+        keptQK.push_back(c);
+    }
+    if (kept == heads)
+      return;
+    AttentionOp attention = unit.attention;
+    double scale = attention.getEffectiveScale();
+    LinearOp nq = rebuildLinear(unit.query, q, keptQK, {}, gatherBias(q, keptQK),
+                                unit.query.getInput());
+    LinearOp nk = rebuildLinear(unit.key, k, keptQK, {}, gatherBias(k, keptQK),
+                                unit.key.getInput());
+    LinearOp nv = rebuildLinear(unit.value, v, keptV, {}, gatherBias(v, keptV),
+                                unit.value.getInput());
+    OpBuilder b(attention);
+    auto na = cast<AttentionOp>(b.clone(*attention));
+    na.getQueryMutable().assign(nq.getResult());
+    na.getKeyMutable().assign(nk.getResult());
+    na.getValueMutable().assign(nv.getResult());
+    na.setNumHeads(kept);
+    na.setScaleAttr(b.getF64FloatAttr(scale));
+    auto type = cast<RankedTensorType>(attention.getResult().getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() = kept * dv;
+    na.getResult().setType(type.clone(shape));
+    LinearOp no = rebuildLinear(unit.output, o, {}, keptV,
+                                compensatedBias(o, removedV, stats),
+                                na.getResult());
+    unit.output.getResult().replaceAllUsesWith(no.getResult());
+    for (Operation *op : {unit.output.getOperation(), attention.getOperation(),
+                          unit.query.getOperation(), unit.key.getOperation(),
+                          unit.value.getOperation()})
+      op->erase();
+  }
+
+  static std::vector<float> gatherBias(const LinearParams &p,
+                                       ArrayRef<int64_t> rows) {
+    std::vector<float> out;
+    if (!p.bias.empty())
+      for (int64_t r : rows)
+        out.push_back(p.bias[r]);
+    return out;
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// FFN neurons
+//===----------------------------------------------------------------------===//
+
+struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    Method method;
+    Allocation alloc;
+    if (failed(checkRatio(root, ratio)) ||
+        failed(parseMethod(root, method_, method)) ||
+        failed(parseAllocation(root, allocation, alloc)))
+      return signalPassFailure();
+    if (multiple < 1)
+      return root->emitError("multiple must be positive"), signalPassFailure();
+    if (ratio == 0.0)
+      return;
+    SmallVector<FeedForwardUnit> units = findFeedForwardUnits(root);
+    std::vector<std::vector<double>> scores;
+    std::vector<LinearParams> up, down;
+    std::vector<std::optional<ChannelStats>> stats;
+    for (FeedForwardUnit &unit : units) {
+      FailureOr<LinearParams> pu = readParams(unit.up),
+                              pd = readParams(unit.down);
+      if (failed(pu) || failed(pd))
+        return signalPassFailure();
+      FailureOr<std::optional<ChannelStats>> s =
+          statsFor(method, unit.down, /*compensate=*/true);
+      if (failed(s))
+        return signalPassFailure();
+      std::vector<double> neuronScores(unit.hidden());
+      for (int64_t j = 0; j < unit.hidden(); ++j) {
+        neuronScores[j] =
+            channelScore(method, *pd, j, s->has_value() ? &**s : nullptr);
+        if (method == Method::Magnitude)
+          neuronScores[j] += rowSquares(*pu, j);
+      }
+      scores.push_back(std::move(neuronScores));
+      up.push_back(std::move(*pu));
+      down.push_back(std::move(*pd));
+      stats.push_back(biasCompensation ? std::move(*s) : std::nullopt);
+    }
+    std::vector<std::vector<bool>> removed =
+        chooseRemoved(scores, ratio, alloc, /*minKeep=*/1, multiple);
+    for (size_t u = 0; u < units.size(); ++u)
+      prune(units[u], removed[u], up[u], down[u],
+            stats[u] ? &*stats[u] : nullptr);
+  }
+
+  void prune(FeedForwardUnit &unit, const std::vector<bool> &removed,
+             const LinearParams &up, const LinearParams &down,
+             const ChannelStats *stats) {
+    SmallVector<int64_t> kept, gone;
+    for (int64_t j = 0; j < unit.hidden(); ++j)
+      (removed[j] ? gone : kept).push_back(j);
+    if (gone.empty())
+      return;
+    std::vector<float> upBias;
+    if (!up.bias.empty())
+      for (int64_t j : kept)
+        upBias.push_back(up.bias[j]);
+    LinearOp nu = rebuildLinear(unit.up, up, kept, {}, upBias,
+                                unit.up.getInput());
+    Value hidden = nu.getResult();
+    Operation *activation = nullptr;
+    if (unit.activation) {
+      OpBuilder b(unit.activation);
+      activation = b.clone(*unit.activation);
+      activation->setOperand(0, hidden);
+      activation->getResult(0).setType(hidden.getType());
+      hidden = activation->getResult(0);
+    }
+    LinearOp nd = rebuildLinear(unit.down, down, {}, kept,
+                                compensatedBias(down, gone, stats), hidden);
+    unit.down.getResult().replaceAllUsesWith(nd.getResult());
+    unit.down->erase();
+    if (unit.activation)
+      unit.activation->erase();
+    unit.up->erase();
+  }
+};
+} // namespace
