@@ -18,6 +18,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -242,6 +243,9 @@ namespace {
 struct OutputOwner {
   const slm_model *model;
   void *buffer;
+  /// A copy the runtime made with malloc (an output that shares its buffer
+  /// with an earlier output), not the model's allocation.
+  bool copy = false;
 };
 } // namespace
 
@@ -382,7 +386,10 @@ void slm_tensor_release(slm_tensor *tensor) {
   if (!tensor || !tensor->owner)
     return;
   auto *owner = static_cast<OutputOwner *>(tensor->owner);
-  owner->model->freeBuffer(owner->buffer);
+  if (owner->copy)
+    std::free(owner->buffer);
+  else
+    owner->model->freeBuffer(owner->buffer);
   owner->model->releaseReference();
   delete owner;
   tensor->owner = nullptr;
@@ -486,8 +493,29 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     model->setThreads(model->numThreads);
   model->run(pointers.data(), results.data());
 
-  // Hand the outputs over (or copy them into the caller's buffers).
+  // Hand the outputs over (or copy them into the caller's buffers). A
+  // function may return one buffer twice (the same value, or views of
+  // it): it is handed over once, later outputs get copies, and it is
+  // freed once.
   slm_status status = SLM_OK;
+  std::vector<void *> allocations(numOutputs), handedOver;
+  {
+    size_t at = 0;
+    for (int32_t o = 0; o < numOutputs; ++o) {
+      std::memcpy(&allocations[o], results.data() + at, sizeof(void *));
+      at += 3 + 2 * model->outputs[o].shape.size();
+    }
+  }
+  auto usedLater = [&](int32_t o) {
+    for (int32_t p = o + 1; p < numOutputs; ++p)
+      if (allocations[p] == allocations[o])
+        return true;
+    return false;
+  };
+  auto wasHandedOver = [&](void *allocation) {
+    return std::find(handedOver.begin(), handedOver.end(), allocation) !=
+           handedOver.end();
+  };
   size_t offset = 0;
   for (int32_t o = 0; o < numOutputs; ++o) {
     const TensorInfo &info = model->outputs[o];
@@ -516,18 +544,34 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
       } else if (same) {
         std::memcpy(out.data, data, count * elementSize);
       }
-      model->freeBuffer(allocated);
+      if (!usedLater(o) && !wasHandedOver(allocated))
+        model->freeBuffer(allocated);
       continue;
     }
-    auto *owner = new (std::nothrow) OutputOwner{model, allocated};
+    bool copy = wasHandedOver(allocated);
+    void *buffer = allocated;
+    if (copy) {
+      buffer = std::malloc(std::max<size_t>(1, count * elementSize));
+      if (buffer) {
+        std::memcpy(buffer, data, count * elementSize);
+        data = static_cast<char *>(buffer);
+      }
+    }
+    auto *owner = buffer ? new (std::nothrow) OutputOwner{model, buffer, copy}
+                         : nullptr;
     if (!owner) {
-      model->freeBuffer(allocated);
+      if (copy)
+        std::free(buffer);
+      else if (!usedLater(o))
+        model->freeBuffer(allocated);
       if (status == SLM_OK) {
         setError(error, errorSize, "out of memory");
         status = SLM_ERROR_OUT_OF_MEMORY;
       }
       continue;
     }
+    if (!copy)
+      handedOver.push_back(allocated);
     model->retain();
     out.dtype = info.dtype;
     out.rank = static_cast<int32_t>(rank);

@@ -241,6 +241,17 @@ chooseRemoved(const std::vector<std::vector<double>> &scores, double ratio,
   return removed;
 }
 
+/// Erases the constants that pruning left without users.
+void eraseDeadConstants(Operation *root) {
+  SmallVector<Operation *> dead;
+  root->walk([&](arith::ConstantOp op) {
+    if (op->use_empty())
+      dead.push_back(op);
+  });
+  for (Operation *op : dead)
+    op->erase();
+}
+
 LogicalResult parseMethod(Operation *root, StringRef text, Method &method) {
   if (text == "magnitude")
     method = Method::Magnitude;
@@ -347,6 +358,7 @@ struct PruneHeadsPass
     for (size_t u = 0; u < units.size(); ++u)
       prune(units[u], removed[u], q[u], k[u], v[u], o[u],
             stats[u] ? &*stats[u] : nullptr);
+    eraseDeadConstants(root);
   }
 
   void prune(AttentionUnit &unit, const std::vector<bool> &removed,
@@ -456,6 +468,7 @@ struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
     for (size_t u = 0; u < units.size(); ++u)
       prune(units[u], removed[u], up[u], down[u],
             stats[u] ? &*stats[u] : nullptr);
+    eraseDeadConstants(root);
   }
 
   void prune(FeedForwardUnit &unit, const std::vector<bool> &removed,

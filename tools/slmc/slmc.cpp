@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/Compression/Compression.h"
 #include "slm/IR/SLMConstants.h"
 #include "slm/IR/SLMDialect.h"
 #include "slm/Import/ONNX/ImportONNX.h"
@@ -37,6 +38,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -116,6 +119,64 @@ cl::opt<int64_t> weightPanel(
              "columns for the GEMM kernels (default 32; 0 keeps them "
              "[out, in])"),
     cl::init(32), cl::cat(category));
+
+cl::OptionCategory compression(
+    "slmc compression options",
+    "Structured pruning without retraining. Activation-aware methods, layer\n"
+    "pruning and the accuracy guard need calibration samples: a folder with\n"
+    "one file per model input (NAME.npy or NAME.pb, an ONNX TensorProto;\n"
+    "or input_K.npy / input_K.pb), or one sub-folder per sample. Use\n"
+    "unpadded samples: padding rows would count as tokens.");
+
+cl::opt<double> pruneHeads(
+    "prune-heads",
+    cl::desc("Share of attention heads to remove, in [0, 1) (default 0)"),
+    cl::value_desc("ratio"), cl::init(0.0), cl::cat(compression));
+
+cl::opt<double> pruneFFN(
+    "prune-ffn",
+    cl::desc("Share of feed-forward neurons to remove, in [0, 1) (default "
+             "0); kept counts round to multiples of 32"),
+    cl::value_desc("ratio"), cl::init(0.0), cl::cat(compression));
+
+cl::opt<int64_t> pruneLayers(
+    "prune-layers",
+    cl::desc("Number of transformer blocks to drop, those that change the "
+             "residual stream least on the calibration data (default 0)"),
+    cl::value_desc("count"), cl::init(0), cl::cat(compression));
+
+cl::opt<std::string> pruneMethod(
+    "prune-method",
+    cl::desc("Importance of heads and neurons: magnitude (weights only), "
+             "wanda (|W| x input RMS) or flap (input variance x column "
+             "norm, with bias compensation). Default: flap with "
+             "--calibration, magnitude without"),
+    cl::value_desc("method"), cl::init(""), cl::cat(compression));
+
+cl::opt<std::string> pruneAllocation(
+    "prune-allocation",
+    cl::desc("uniform: the same share in every layer (default); global: one "
+             "budget over all layers, where standardized scores are lowest"),
+    cl::value_desc("kind"), cl::init("uniform"), cl::cat(compression));
+
+cl::opt<std::string> calibrationDir(
+    "calibration",
+    cl::desc("Folder of calibration samples (see above)"),
+    cl::value_desc("dir"), cl::init(""), cl::cat(compression));
+
+cl::opt<double> maxError(
+    "max-error",
+    cl::desc("Fail, writing nothing, when an output of the compressed "
+             "model differs from the uncompressed one on the calibration "
+             "samples by more than this relative L2 error "
+             "(||y - y_ref|| / ||y_ref||); needs --calibration"),
+    cl::value_desc("x"), cl::init(-1.0), cl::cat(compression));
+
+cl::opt<std::string> compressionReport(
+    "compression-report",
+    cl::desc("Write the compression report as JSON to this file, and a "
+             "chart of what each layer kept next to it (.svg)"),
+    cl::value_desc("path"), cl::init(""), cl::cat(compression));
 } // namespace
 
 static LogicalResult fail(const llvm::Twine &message) {
@@ -177,6 +238,82 @@ static LogicalResult run(MLIRContext &context) {
   options.raise = false;
   options.fuseLinearActivation = fuseLinearActivation;
   options.mergeLinears = mergeLinears;
+
+  if (weightPanel < 0 || (weightPanel > 0 && weightPanel % 16 != 0))
+    return fail("--weight-panel must be 0 or a multiple of 16, not " +
+                llvm::Twine(weightPanel));
+  slm::CPUTargetOptions target;
+  target.cpu = targetCPU;
+  target.weightPanel = weightPanel;
+  target.gemmKernels = gemmKernels;
+  target.reportKernels = report;
+
+  // Compression: calibrate, prune, report.
+  const bool pruning = pruneHeads > 0 || pruneFFN > 0 || pruneLayers > 0;
+  const bool guard = maxError >= 0;
+  std::string method = pruneMethod;
+  if (method.empty())
+    method = calibrationDir.empty() ? "magnitude" : "flap";
+  if (!calibrationDir.empty() && !raise)
+    return fail("--calibration needs raised IR (drop --raise=false)");
+  if (guard && calibrationDir.empty())
+    return fail("--max-error needs calibration samples: give --calibration "
+                "DIR");
+  if (pruneLayers > 0 && calibrationDir.empty())
+    return fail("--prune-layers measures each block on calibration samples: "
+                "give --calibration DIR");
+  if (method != "magnitude" && (pruneHeads > 0 || pruneFFN > 0) &&
+      calibrationDir.empty())
+    return fail("--prune-method=" + method +
+                " is activation-aware: give --calibration DIR, or use "
+                "--prune-method=magnitude");
+  std::optional<slm::ReferenceOutputs> reference;
+  slm::ModelShape shapeBefore;
+  if (pruning || guard) {
+    slm::tagLayers(*module);
+    shapeBefore = slm::describeModelShape(*module);
+  }
+  if (!calibrationDir.empty() && (pruning || guard)) {
+    TimingScope calibrationTimer = rootTimer.nest("Calibrate");
+    std::string error;
+    FailureOr<slm::ReferenceOutputs> measured =
+        slm::calibrate(*module, calibrationDir, options, target, error);
+    if (failed(measured))
+      return fail("calibration: " + error);
+    reference = std::move(*measured);
+  }
+  if (pruning) {
+    PassManager prunePm(&context, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(prunePm)))
+      return fail("bad pass manager options");
+    TimingScope pruneTimer = rootTimer.nest("Prune");
+    prunePm.enableTiming(pruneTimer);
+    if (pruneLayers > 0) {
+      slm::SLMPruneLayersOptions layers;
+      layers.count = pruneLayers;
+      prunePm.addPass(slm::createSLMPruneLayers(layers));
+    }
+    if (pruneHeads > 0) {
+      slm::SLMPruneHeadsOptions heads;
+      heads.ratio = pruneHeads;
+      heads.method_ = method;
+      heads.allocation = pruneAllocation;
+      prunePm.addPass(slm::createSLMPruneHeads(heads));
+    }
+    if (pruneFFN > 0) {
+      slm::SLMPruneFFNOptions ffn;
+      ffn.ratio = pruneFFN;
+      ffn.method_ = method;
+      ffn.allocation = pruneAllocation;
+      prunePm.addPass(slm::createSLMPruneFFN(ffn));
+    }
+    if (failed(prunePm.run(*module)))
+      return fail("pruning '" + inputFilename + "' failed");
+    slm::releaseDeadWeights(*module);
+  }
+  slm::ModelShape shapeAfter;
+  if (pruning || guard)
+    shapeAfter = slm::describeModelShape(*module);
   PassManager pm(&context, ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
     return fail("bad pass manager options");
@@ -202,6 +339,86 @@ static LogicalResult run(MLIRContext &context) {
     return fail("binary output needs a file: give -o <path>");
 
   TimingScope writeTimer = rootTimer.nest("Write output");
+  // --report: the code generator's remarks (matrix products left to plain
+  // loops) go to stderr; other diagnostics take their usual way.
+  std::optional<ScopedDiagnosticHandler> remarks;
+  if (report)
+    remarks.emplace(module->getContext(), [](Diagnostic &diagnostic) {
+      if (diagnostic.getSeverity() != DiagnosticSeverity::Remark)
+        return failure();
+      llvm::errs() << diagnostic.getLocation() << ": remark: " << diagnostic
+                   << "\n";
+      return success();
+    });
+
+  // The compression report goes to stdout unless the output does.
+  llvm::raw_ostream &reportStream =
+      outputFilename == "-" ? llvm::errs() : llvm::outs();
+  if (pruning)
+    slm::printCompressionReport(shapeBefore, shapeAfter, reportStream);
+  std::vector<slm::OutputError> outputErrors;
+  // The accuracy guard compiles the compressed model (for a library
+  // output, the library itself, under a temporary name), runs it on the
+  // calibration samples and compares with the uncompressed outputs.
+  llvm::SmallString<256> guardedLibrary;
+  std::optional<llvm::FileRemover> removeGuarded;
+  if (reference) {
+    OwningOpRef<ModuleOp> copy;
+    ModuleOp compiled = *module;
+    std::optional<slm::WeightsInUse> keep;
+    if (emit != EmitKind::SharedLibrary) {
+      keep.emplace(*module);
+      copy = cast<ModuleOp>((*module)->clone());
+      compiled = *copy;
+    }
+    llvm::SmallString<256> model(outputFilename == "-" ? "slmc-guard"
+                                                       : outputFilename.c_str());
+    if (std::error_code ec = llvm::sys::fs::createUniqueFile(
+            model + ".%%%%%%.guard.so", guardedLibrary))
+      return fail("cannot create a file next to '" + model + "': " +
+                  ec.message());
+    removeGuarded.emplace(guardedLibrary);
+    {
+      TimingScope guardTimer = writeTimer.nest("Accuracy guard");
+      if (failed(slm::compileSharedLibrary(compiled, guardedLibrary, target)))
+        return fail("compiling '" + inputFilename + "' failed");
+      std::string error;
+      FailureOr<std::vector<slm::OutputError>> errors =
+          slm::measureOutputError(guardedLibrary, *reference, error);
+      if (failed(errors))
+        return fail("accuracy guard: " + error);
+      outputErrors = std::move(*errors);
+    }
+    reportStream << "output error on " << reference->samples.size()
+                 << " calibration sample(s):\n";
+    for (const slm::OutputError &e : outputErrors)
+      reportStream << llvm::format(
+          "  %-16s relative L2 %.5f  max abs %.5g  mean cosine %.5f\n",
+          e.name.c_str(), e.relative, e.maxAbs, e.cosine);
+  }
+  if (!compressionReport.empty() && (pruning || guard)) {
+    std::string error;
+    if (failed(slm::writeCompressionReport(shapeBefore, shapeAfter,
+                                           outputErrors, compressionReport,
+                                           error)))
+      return fail(error);
+  }
+  if (guard)
+    for (const slm::OutputError &e : outputErrors)
+      if (e.relative > maxError)
+        return fail(llvm::formatv("output '{0}' of the compressed model is "
+                                  "off by {1:f5} (relative L2) on the "
+                                  "calibration samples, more than "
+                                  "--max-error={2}; nothing written",
+                                  e.name, e.relative, maxError.getValue())
+                        .str());
+  if (reference && emit == EmitKind::SharedLibrary) {
+    if (std::error_code ec =
+            llvm::sys::fs::rename(guardedLibrary, outputFilename))
+      return fail("cannot write '" + outputFilename + "': " + ec.message());
+    return success();
+  }
+
   std::string errorMessage;
   if (emit == EmitKind::MLIR) {
     std::unique_ptr<llvm::ToolOutputFile> output =
@@ -217,30 +434,16 @@ static LogicalResult run(MLIRContext &context) {
   }
 
   // Code generation.
-  if (weightPanel < 0 || (weightPanel > 0 && weightPanel % 16 != 0))
-    return fail("--weight-panel must be 0 or a multiple of 16, not " +
-                llvm::Twine(weightPanel));
-  slm::CPUTargetOptions target;
-  target.cpu = targetCPU;
-  target.weightPanel = weightPanel;
-  target.gemmKernels = gemmKernels;
-  target.reportKernels = report;
   FailureOr<std::string> metadata = slm::describeModelInterface(*module);
   if (failed(metadata))
     return fail("'" + inputFilename + "' cannot be compiled");
+  if (emit == EmitKind::SharedLibrary) {
+    if (failed(slm::compileSharedLibrary(*module, outputFilename, target)))
+      return fail("compiling '" + inputFilename + "' failed");
+    return success();
+  }
   {
     TimingScope lowerTimer = writeTimer.nest("Lower to LLVM dialect");
-    // --report: the code generator's remarks (matrix products left to
-    // plain loops) go to stderr; other diagnostics take their usual way.
-    std::optional<ScopedDiagnosticHandler> remarks;
-    if (report)
-      remarks.emplace(module->getContext(), [](Diagnostic &diagnostic) {
-        if (diagnostic.getSeverity() != DiagnosticSeverity::Remark)
-          return failure();
-        llvm::errs() << diagnostic.getLocation() << ": remark: " << diagnostic
-                     << "\n";
-        return success();
-      });
     if (failed(slm::lowerToLLVMDialect(*module, target)))
       return fail("lowering '" + inputFilename + "' failed");
   }
@@ -256,8 +459,8 @@ static LogicalResult run(MLIRContext &context) {
     output->keep();
     return success();
   }
-  // Object and library files are written next to their destination and
-  // renamed into place, so a failure leaves nothing behind.
+  // An object file: written next to its destination and renamed into
+  // place, so a failure leaves nothing behind.
   auto temporary = [&](StringRef suffix,
                        llvm::SmallString<256> &path) -> LogicalResult {
     if (std::error_code ec = llvm::sys::fs::createUniqueFile(
@@ -266,66 +469,26 @@ static LogicalResult run(MLIRContext &context) {
                   "': " + ec.message());
     return success();
   };
-  llvm::SmallString<256> objectPath, weightsPath, weightsObjectPath;
-  if (failed(temporary(".o", objectPath)))
+  llvm::SmallString<256> objectPath, supportPath, mergedPath;
+  if (failed(temporary(".o", objectPath)) ||
+      failed(temporary(".support.o", supportPath)) ||
+      failed(temporary(".merged.o", mergedPath)))
     return failure();
-  llvm::FileRemover removeObject(objectPath);
-  // A shared library keeps large weights out of LLVM: they go to a side
-  // file that the assembler embeds (.incbin) in a read-only section.
-  std::vector<slm::ExternalWeight> weights;
-  std::optional<llvm::FileRemover> removeWeights, removeWeightsObject;
-  if (emit == EmitKind::SharedLibrary) {
-    if (failed(temporary(".weights", weightsPath)) ||
-        failed(temporary(".weights.o", weightsObjectPath)))
-      return failure();
-    removeWeights.emplace(weightsPath);
-    removeWeightsObject.emplace(weightsObjectPath);
-    FailureOr<std::vector<slm::ExternalWeight>> moved =
-        slm::externalizeWeights(*module, weightsPath);
-    if (failed(moved))
-      return fail("code generation failed");
-    weights = std::move(*moved);
-  }
+  llvm::FileRemover removeObject(objectPath), removeSupport(supportPath),
+      removeMerged(mergedPath);
   {
     TimingScope codegenTimer = writeTimer.nest("LLVM code generation");
     if (failed(slm::emitObjectFile(*module, *metadata, objectPath, target)))
       return fail("code generation failed");
   }
   // Every model carries its support code (the buffer allocator).
-  llvm::SmallString<256> supportPath;
-  if (failed(temporary(".support.o", supportPath)))
-    return failure();
-  llvm::FileRemover removeSupport(supportPath);
   if (failed(slm::emitSupportObject(supportPath, module->getLoc())))
     return fail("code generation failed");
   std::vector<std::string> objects = {std::string(objectPath),
                                       std::string(supportPath)};
-  if (emit == EmitKind::Object) {
-    llvm::SmallString<256> mergedPath(outputFilename);
-    mergedPath += ".tmp.o";
-    llvm::FileRemover removeMerged(mergedPath);
-    if (failed(slm::mergeObjects(objects, mergedPath, module->getLoc())))
-      return fail("code generation failed");
-    if (std::error_code ec = llvm::sys::fs::rename(mergedPath, outputFilename))
-      return fail("cannot write '" + outputFilename + "': " + ec.message());
-    return success();
-  }
-  if (!weights.empty()) {
-    TimingScope weightsTimer = writeTimer.nest("Embed weights");
-    if (failed(slm::emitWeightsObject(weights, weightsPath, weightsObjectPath,
-                                      module->getLoc())))
-      return fail("code generation failed");
-    objects.push_back(std::string(weightsObjectPath));
-  }
-  llvm::SmallString<256> libraryPath(outputFilename);
-  libraryPath += ".tmp.so";
-  llvm::FileRemover removeLibrary(libraryPath);
-  {
-    TimingScope linkTimer = writeTimer.nest("Link");
-    if (failed(slm::linkSharedLibrary(objects, libraryPath, module->getLoc())))
-      return fail("linking '" + outputFilename + "' failed");
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(libraryPath, outputFilename))
+  if (failed(slm::mergeObjects(objects, mergedPath, module->getLoc())))
+    return fail("code generation failed");
+  if (std::error_code ec = llvm::sys::fs::rename(mergedPath, outputFilename))
     return fail("cannot write '" + outputFilename + "': " + ec.message());
   return success();
 }
@@ -343,7 +506,7 @@ int main(int argc, char **argv) {
   // libLLVM.so registers hundreds of back-end flags; --help shows ours and
   // the MLIR debugging ones (--mlir-print-ir-after-all, --mlir-timing, ...).
   static cl::OptionCategory debugCategory("MLIR debugging options");
-  cl::HideUnrelatedOptions({&category});
+  cl::HideUnrelatedOptions({&category, &compression});
   for (auto &[name, option] : cl::getRegisteredOptions())
     if (name.starts_with("mlir-")) {
       option->setHiddenFlag(cl::NotHidden);

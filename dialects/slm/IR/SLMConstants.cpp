@@ -245,10 +245,16 @@ void mlir::slm::releaseDeadWeights(Operation *root) {
         used.insert(resource.getRawHandle().getKey());
       });
   };
-  root->walk([&](Operation *op) {
-    collect(op->getRawDictionaryAttrs());
-    collect(op->getPropertiesAsAttribute());
-  });
+  std::vector<Operation *> roots = {root};
+  {
+    std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
+    roots.insert(roots.end(), slm->weightRoots.begin(), slm->weightRoots.end());
+  }
+  for (Operation *r : roots)
+    r->walk([&](Operation *op) {
+      collect(op->getRawDictionaryAttrs());
+      collect(op->getPropertiesAsAttribute());
+    });
   llvm::StringSet<> released;
   std::vector<DenseResourceElementsHandle> alive;
   for (DenseResourceElementsHandle &handle : candidates) {
@@ -327,4 +333,16 @@ Attribute mlir::slm::makeF32ConstantLike(Attribute like, RankedTensorType type,
   std::vector<char> bytes(values.size() * sizeof(float));
   std::memcpy(bytes.data(), values.data(), bytes.size());
   return makeConstantLike(like, type, bytes, sizeof(float), suffix);
+}
+
+mlir::slm::WeightsInUse::WeightsInUse(Operation *root) : root(root) {
+  auto *slm = root->getContext()->getOrLoadDialect<SLMDialect>();
+  std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
+  slm->weightRoots.push_back(root);
+}
+
+mlir::slm::WeightsInUse::~WeightsInUse() {
+  auto *slm = root->getContext()->getLoadedDialect<SLMDialect>();
+  std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
+  llvm::erase(slm->weightRoots, root);
 }

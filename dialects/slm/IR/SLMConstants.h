@@ -66,6 +66,20 @@ Attribute makeF32ConstantLike(Attribute like, RankedTensorType type,
 /// Call with the whole module: a resource used elsewhere must not go.
 void releaseDeadWeights(Operation *root);
 
+/// While alive, releaseDeadWeights keeps every weight that `root` refers
+/// to, whatever IR it is called on: for a copy of a module compiled while
+/// the original lives on (calibration), they share their weights.
+class WeightsInUse {
+public:
+  explicit WeightsInUse(Operation *root);
+  ~WeightsInUse();
+  WeightsInUse(const WeightsInUse &) = delete;
+  WeightsInUse &operator=(const WeightsInUse &) = delete;
+
+private:
+  Operation *root;
+};
+
 } // namespace mlir::slm
 
 #endif // SLM_IR_SLMCONSTANTS_H

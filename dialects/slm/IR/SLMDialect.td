@@ -43,6 +43,9 @@ def SLM_Dialect : Dialect {
     /// that they live and die with the context that owns the blobs.
     std::mutex replacedWeightsMutex;
     std::vector<::mlir::DenseResourceElementsHandle> replacedWeights;
+    /// Other IR (another module of the context) whose weights must stay,
+    /// see slm::WeightsInUse.
+    std::vector<::mlir::Operation *> weightRoots;
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -106,6 +106,13 @@ LogicalResult mergeObjects(ArrayRef<std::string> objectPaths,
 LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths,
                                 StringRef libraryPath, Location loc);
 
+/// Compiles `module` (slm IR after graph optimization; lowered in place)
+/// into a model library at `outputPath` that the runtime loads. Written
+/// under a temporary name and renamed into place: on failure (reported as
+/// diagnostics) nothing is left at `outputPath`.
+LogicalResult compileSharedLibrary(ModuleOp module, StringRef outputPath,
+                                   const CPUTargetOptions &target);
+
 } // namespace slm
 } // namespace mlir
 

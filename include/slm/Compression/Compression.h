@@ -1,0 +1,111 @@
+//===- Compression.h - Calibration, accuracy guard, report ------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// What slmc does around the pruning passes:
+// - calibration: compile a copy of the model that also returns the values
+//   pruning measures (--slm-expose-calibration-probes), run it through the
+//   runtime on the user's calibration samples, and write the statistics
+//   onto the IR (channel mean/variance, block importance);
+// - the accuracy guard: run the compressed model's library on the same
+//   samples and compare with the uncompressed outputs;
+// - the compression report: per layer heads and neurons kept, weight bytes
+//   and multiply-accumulates before and after.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_COMPRESSION_COMPRESSION_H
+#define SLM_COMPRESSION_COMPRESSION_H
+
+#include "slm/Pipelines/Pipelines.h"
+#include "slm/Target/CPU.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::slm {
+
+/// A dense row-major tensor in host memory (dtype: an slm_dtype value).
+struct HostTensor {
+  int dtype = 0;
+  std::vector<int64_t> shape;
+  std::vector<char> bytes;
+  int64_t numElements() const;
+};
+
+/// One calibration sample: a value for each model input, in input order.
+struct CalibrationSample {
+  std::string name;
+  std::vector<HostTensor> inputs;
+};
+
+/// Model outputs per sample, as produced by the uncompressed model during
+/// calibration; the accuracy guard compares against them.
+struct ReferenceOutputs {
+  std::vector<std::string> names;
+  std::vector<CalibrationSample> samples;
+  std::vector<std::vector<HostTensor>> outputs;
+};
+
+/// Compiles a copy of `module` (raised slm IR) with calibration probes
+/// into a temporary library, runs it on the samples in `dataDir` and sets
+/// slm.input_stats / slm.block_importance on `module`. Samples: `dataDir`
+/// holds the files of one sample, or one sub-folder per sample; a sample
+/// has, per model input, NAME.npy or NAME.pb (ONNX TensorProto), or
+/// input_K.npy / input_K.pb for the K-th input. Errors name the file.
+FailureOr<ReferenceOutputs> calibrate(ModuleOp module, StringRef dataDir,
+                                      const CompileOptions &options,
+                                      const CPUTargetOptions &target,
+                                      std::string &error);
+
+/// Output error of a compiled model against the references.
+struct OutputError {
+  std::string name;
+  double relative = 0; ///< ||y - ref|| / ||ref|| over all samples
+  double maxAbs = 0;
+  double cosine = 1; ///< mean cosine similarity of the last-axis rows
+};
+
+/// Runs the library at `libraryPath` on the reference samples and measures
+/// each output's error.
+FailureOr<std::vector<OutputError>>
+measureOutputError(StringRef libraryPath, const ReferenceOutputs &reference,
+                   std::string &error);
+
+/// Per-layer structure, for the compression report.
+struct LayerShape {
+  int64_t index = 0;
+  int64_t heads = 0, neurons = 0;
+  int64_t weightBytes = 0; ///< the layer's linear weights and biases
+  int64_t macsPerToken = 0;
+};
+struct ModelShape {
+  std::vector<LayerShape> layers;
+  int64_t weightBytes = 0; ///< every tensor constant
+  int64_t linearMacsPerToken = 0;
+};
+
+/// Tags attention ops and FFN up projections with their layer index (so
+/// the report can match layers after pruning).
+void tagLayers(ModuleOp module);
+/// The tagged layers of `module` and its totals.
+ModelShape describeModelShape(ModuleOp module);
+
+/// Prints the before/after table to `os`.
+void printCompressionReport(const ModelShape &before, const ModelShape &after,
+                            llvm::raw_ostream &os);
+/// Writes the report as JSON to `path` and as an SVG chart (share of heads
+/// and neurons kept per layer) to `path` with its extension replaced by
+/// .svg. Errors go to `error`.
+LogicalResult writeCompressionReport(const ModelShape &before,
+                                     const ModelShape &after,
+                                     ArrayRef<OutputError> errors,
+                                     StringRef path, std::string &error);
+
+} // namespace mlir::slm
+
+#endif // SLM_COMPRESSION_COMPRESSION_H

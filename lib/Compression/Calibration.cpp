@@ -1,0 +1,576 @@
+//===- Calibration.cpp - Measure activations with compiled code --*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Calibration runs compiled code, never an interpreter: a copy of the model
+// that also returns the probed activations is compiled to a temporary
+// library, loaded through the runtime (libslmrt) and run on each sample.
+// Statistics are accumulated here in double precision.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Compression/Compression.h"
+#include "slm/IR/SLMConstants.h"
+#include "slm/Runtime/slmrt.h"
+#include "slm/Transforms/ModelStructure.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include "onnx/onnx_pb.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+using namespace mlir;
+using namespace mlir::slm;
+
+int64_t HostTensor::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+//===----------------------------------------------------------------------===//
+// Reading samples
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Elements of a file, before conversion to the model's dtype.
+enum class FileType { F32, F64, I64, I32, I8, U8, Bool };
+
+double readElement(FileType type, const char *p) {
+  switch (type) {
+  case FileType::F32: { float v; std::memcpy(&v, p, 4); return v; }
+  case FileType::F64: { double v; std::memcpy(&v, p, 8); return v; }
+  case FileType::I64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
+  case FileType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+  case FileType::I8: return static_cast<int8_t>(*p);
+  case FileType::U8: return static_cast<uint8_t>(*p);
+  case FileType::Bool: return *p ? 1.0 : 0.0;
+  }
+  return 0;
+}
+
+size_t fileTypeSize(FileType type) {
+  switch (type) {
+  case FileType::F64: case FileType::I64: return 8;
+  case FileType::F32: case FileType::I32: return 4;
+  default: return 1;
+  }
+}
+
+/// Converts `count` elements of `type` at `data` into a tensor of `dtype`.
+LogicalResult convert(FileType type, const char *data, size_t count,
+                      int dtype, HostTensor &out, std::string &error) {
+  const size_t size = slm_dtype_size(static_cast<slm_dtype>(dtype));
+  out.dtype = dtype;
+  out.bytes.assign(count * size, 0);
+  for (size_t i = 0; i < count; ++i) {
+    double v = readElement(type, data + i * fileTypeSize(type));
+    char *to = out.bytes.data() + i * size;
+    switch (static_cast<slm_dtype>(dtype)) {
+    case SLM_FLOAT32: { float f = float(v); std::memcpy(to, &f, 4); break; }
+    case SLM_FLOAT64: std::memcpy(to, &v, 8); break;
+    case SLM_INT64: { int64_t x = int64_t(v); std::memcpy(to, &x, 8); break; }
+    case SLM_INT32: { int32_t x = int32_t(v); std::memcpy(to, &x, 4); break; }
+    case SLM_INT8: *to = static_cast<char>(int8_t(v)); break;
+    case SLM_BOOL: *to = v != 0; break;
+    default:
+      error = std::string("inputs of type ") +
+              slm_dtype_name(static_cast<slm_dtype>(dtype)) +
+              " cannot be calibrated";
+      return failure();
+    }
+  }
+  return success();
+}
+
+/// A .npy file (format version 1-3, C order, little-endian).
+LogicalResult readNpy(StringRef path, int dtype, HostTensor &out,
+                      std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  if (!buffer) {
+    error = "cannot read '" + path.str() + "'";
+    return failure();
+  }
+  StringRef data = (*buffer)->getBuffer();
+  auto bad = [&](const char *why) {
+    error = "'" + path.str() + "' is not a NumPy .npy file we can read: " + why;
+    return failure();
+  };
+  if (data.size() < 10 || !data.starts_with("\x93NUMPY"))
+    return bad("no .npy magic");
+  uint8_t major = data[6];
+  size_t headerLength, headerStart;
+  if (major == 1) {
+    headerLength = uint8_t(data[8]) | (uint8_t(data[9]) << 8);
+    headerStart = 10;
+  } else {
+    if (data.size() < 12)
+      return bad("truncated header");
+    headerLength = uint32_t(uint8_t(data[8])) | uint32_t(uint8_t(data[9])) << 8 |
+                   uint32_t(uint8_t(data[10])) << 16 |
+                   uint32_t(uint8_t(data[11])) << 24;
+    headerStart = 12;
+  }
+  if (headerStart + headerLength > data.size())
+    return bad("truncated header");
+  StringRef header = data.substr(headerStart, headerLength);
+  auto field = [&](StringRef key) -> StringRef {
+    size_t at = header.find(("'" + key + "'").str());
+    if (at == StringRef::npos)
+      return {};
+    StringRef rest = header.drop_front(at + key.size() + 2).ltrim(" :");
+    return rest;
+  };
+  StringRef descr = field("descr");
+  if (!descr.consume_front("'"))
+    return bad("no dtype");
+  descr = descr.take_until([](char c) { return c == '\''; });
+  FileType type;
+  if (descr == "<f4") type = FileType::F32;
+  else if (descr == "<f8") type = FileType::F64;
+  else if (descr == "<i8") type = FileType::I64;
+  else if (descr == "<i4") type = FileType::I32;
+  else if (descr == "|i1") type = FileType::I8;
+  else if (descr == "|u1") type = FileType::U8;
+  else if (descr == "|b1") type = FileType::Bool;
+  else
+    return bad(("dtype '" + descr + "' (expected float32/64, int8/32/64, "
+                "uint8 or bool, little-endian)").str().c_str());
+  if (field("fortran_order").starts_with("True"))
+    return bad("Fortran order (save a C-contiguous array)");
+  StringRef shape = field("shape");
+  if (!shape.consume_front("("))
+    return bad("no shape");
+  shape = shape.take_until([](char c) { return c == ')'; });
+  out.shape.clear();
+  SmallVector<StringRef> dims;
+  shape.split(dims, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef d : dims) {
+    d = d.trim();
+    if (d.empty())
+      continue;
+    int64_t v;
+    if (d.getAsInteger(10, v) || v < 0)
+      return bad("bad shape");
+    out.shape.push_back(v);
+  }
+  size_t count = out.numElements();
+  size_t begin = headerStart + headerLength;
+  if (data.size() - begin < count * fileTypeSize(type))
+    return bad("fewer elements than its shape says");
+  return convert(type, data.data() + begin, count, dtype, out, error);
+}
+
+/// An ONNX TensorProto file.
+LogicalResult readTensorProto(StringRef path, int dtype, HostTensor &out,
+                              std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path);
+  onnx::TensorProto proto;
+  if (!buffer || !proto.ParseFromArray((*buffer)->getBufferStart(),
+                                       (*buffer)->getBufferSize())) {
+    error = "'" + path.str() + "' is not a readable ONNX TensorProto";
+    return failure();
+  }
+  out.shape.assign(proto.dims().begin(), proto.dims().end());
+  for (int64_t d : out.shape)
+    if (d < 0) {
+      error = "'" + path.str() + "' has a negative dimension";
+      return failure();
+    }
+  size_t count = out.numElements();
+  FileType type;
+  switch (proto.data_type()) {
+  case onnx::TensorProto::FLOAT: type = FileType::F32; break;
+  case onnx::TensorProto::DOUBLE: type = FileType::F64; break;
+  case onnx::TensorProto::INT64: type = FileType::I64; break;
+  case onnx::TensorProto::INT32: type = FileType::I32; break;
+  case onnx::TensorProto::INT8: type = FileType::I8; break;
+  case onnx::TensorProto::UINT8: type = FileType::U8; break;
+  case onnx::TensorProto::BOOL: type = FileType::Bool; break;
+  default:
+    error = "'" + path.str() + "': element type " +
+            std::to_string(proto.data_type()) + " is not supported";
+    return failure();
+  }
+  std::vector<char> raw;
+  if (proto.has_raw_data()) {
+    raw.assign(proto.raw_data().begin(), proto.raw_data().end());
+  } else {
+    auto append = [&](const auto &field, auto as) {
+      for (auto v : field) {
+        decltype(as) x = static_cast<decltype(as)>(v);
+        const char *p = reinterpret_cast<const char *>(&x);
+        raw.insert(raw.end(), p, p + sizeof(x));
+      }
+    };
+    switch (type) {
+    case FileType::F32: append(proto.float_data(), float()); break;
+    case FileType::F64: append(proto.double_data(), double()); break;
+    case FileType::I64: append(proto.int64_data(), int64_t()); break;
+    case FileType::I32: append(proto.int32_data(), int32_t()); break;
+    case FileType::I8: append(proto.int32_data(), int8_t()); break;
+    case FileType::U8: append(proto.int32_data(), uint8_t()); break;
+    case FileType::Bool: append(proto.int32_data(), uint8_t()); break;
+    }
+  }
+  if (raw.size() < count * fileTypeSize(type)) {
+    error = "'" + path.str() + "' has fewer elements than its shape says";
+    return failure();
+  }
+  return convert(type, raw.data(), count, dtype, out, error);
+}
+
+/// A model library opened through the runtime.
+struct LoadedModel {
+  slm_model *model = nullptr;
+  ~LoadedModel() { slm_model_close(model); }
+
+  LogicalResult open(StringRef path, std::string &error) {
+    char message[512] = {0};
+    if (slm_model_open(path.str().c_str(), &model, message,
+                       sizeof(message)) != SLM_OK) {
+      error = message;
+      return failure();
+    }
+    return success();
+  }
+  std::vector<slm_tensor_info> inputs() const {
+    std::vector<slm_tensor_info> infos(slm_model_num_inputs(model));
+    for (size_t i = 0; i < infos.size(); ++i)
+      slm_model_input_info(model, i, &infos[i]);
+    return infos;
+  }
+  std::vector<slm_tensor_info> outputs() const {
+    std::vector<slm_tensor_info> infos(slm_model_num_outputs(model));
+    for (size_t i = 0; i < infos.size(); ++i)
+      slm_model_output_info(model, i, &infos[i]);
+    return infos;
+  }
+  LogicalResult run(const CalibrationSample &sample,
+                    std::vector<HostTensor> &results, std::string &error) {
+    std::vector<slm_tensor> in(sample.inputs.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      const HostTensor &t = sample.inputs[i];
+      in[i] = {};
+      in[i].dtype = static_cast<slm_dtype>(t.dtype);
+      in[i].rank = t.shape.size();
+      if (t.shape.size() > SLM_MAX_RANK) {
+        error = "sample '" + sample.name + "': rank too large";
+        return failure();
+      }
+      std::copy(t.shape.begin(), t.shape.end(), in[i].shape);
+      in[i].data = const_cast<char *>(t.bytes.data());
+    }
+    std::vector<slm_tensor> out(slm_model_num_outputs(model));
+    for (slm_tensor &t : out)
+      t = {};
+    char message[512] = {0};
+    if (slm_model_run(model, in.data(), in.size(), out.data(), out.size(),
+                      message, sizeof(message)) != SLM_OK) {
+      error = "sample '" + sample.name + "': " + message;
+      return failure();
+    }
+    results.clear();
+    for (slm_tensor &t : out) {
+      HostTensor h;
+      h.dtype = t.dtype;
+      h.shape.assign(t.shape, t.shape + t.rank);
+      const char *p = static_cast<const char *>(t.data);
+      h.bytes.assign(p, p + h.numElements() * slm_dtype_size(t.dtype));
+      slm_tensor_release(&t);
+      results.push_back(std::move(h));
+    }
+    return success();
+  }
+};
+
+bool isDataFile(StringRef path) {
+  StringRef ext = llvm::sys::path::extension(path);
+  return ext == ".npy" || ext == ".pb";
+}
+
+/// Reads the sample in `folder` for the model's `inputs`.
+LogicalResult readSample(StringRef folder,
+                         const std::vector<slm_tensor_info> &inputs,
+                         CalibrationSample &sample, std::string &error) {
+  sample.name = folder.str();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    SmallVector<std::string> candidates;
+    StringRef name = inputs[i].name ? inputs[i].name : "";
+    // Input names come from the model: never let one pick a path.
+    bool plainName = !name.empty() && name.find('/') == StringRef::npos &&
+                     name != "." && name != "..";
+    for (StringRef ext : {".npy", ".pb"}) {
+      if (plainName)
+        candidates.push_back((name + ext).str());
+      candidates.push_back("input_" + std::to_string(i) + ext.str());
+    }
+    std::string found;
+    for (const std::string &c : candidates) {
+      SmallString<256> path(folder);
+      llvm::sys::path::append(path, c);
+      if (llvm::sys::fs::is_regular_file(path)) {
+        found = std::string(path);
+        break;
+      }
+    }
+    if (found.empty()) {
+      error = "calibration sample '" + folder.str() + "': no file for input '" +
+              name.str() + "' (expected ";
+      for (size_t c = 0; c < candidates.size(); ++c)
+        error += (c ? ", " : "") + candidates[c];
+      error += ")";
+      return failure();
+    }
+    HostTensor t;
+    if (failed(llvm::sys::path::extension(found) == ".npy"
+                   ? readNpy(found, inputs[i].dtype, t, error)
+                   : readTensorProto(found, inputs[i].dtype, t, error)))
+      return failure();
+    if (static_cast<int32_t>(t.shape.size()) != inputs[i].rank) {
+      error = "'" + found + "' has rank " + std::to_string(t.shape.size()) +
+              "; input '" + name.str() + "' has rank " +
+              std::to_string(inputs[i].rank);
+      return failure();
+    }
+    sample.inputs.push_back(std::move(t));
+  }
+  return success();
+}
+
+LogicalResult readSamples(StringRef dir,
+                          const std::vector<slm_tensor_info> &inputs,
+                          std::vector<CalibrationSample> &samples,
+                          std::string &error) {
+  if (!llvm::sys::fs::is_directory(dir)) {
+    error = "calibration folder '" + dir.str() + "' does not exist";
+    return failure();
+  }
+  std::vector<std::string> files, folders;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    if (llvm::sys::fs::is_directory(it->path()))
+      folders.push_back(it->path());
+    else if (isDataFile(it->path()))
+      files.push_back(it->path());
+  }
+  if (ec) {
+    error = "cannot list '" + dir.str() + "': " + ec.message();
+    return failure();
+  }
+  if (!files.empty())
+    folders = {dir.str()};
+  std::sort(folders.begin(), folders.end());
+  for (const std::string &folder : folders) {
+    CalibrationSample sample;
+    if (failed(readSample(folder, inputs, sample, error)))
+      return failure();
+    samples.push_back(std::move(sample));
+  }
+  if (samples.empty()) {
+    error = "calibration folder '" + dir.str() +
+            "' has no samples (.npy or .pb files, or sub-folders of them)";
+    return failure();
+  }
+  return success();
+}
+
+/// Float view of an f32 output.
+const float *floats(const HostTensor &t) {
+  return reinterpret_cast<const float *>(t.bytes.data());
+}
+
+/// A temporary folder removed with everything in it.
+struct TemporaryFolder {
+  SmallString<128> path;
+  ~TemporaryFolder() {
+    if (!path.empty())
+      (void)llvm::sys::fs::remove_directories(path);
+  }
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Calibration
+//===----------------------------------------------------------------------===//
+
+FailureOr<ReferenceOutputs>
+mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
+                     const CompileOptions &options,
+                     const CPUTargetOptions &target, std::string &error) {
+  // The probes, on the original IR in the order the probe pass uses.
+  SmallVector<Operation *> linearProbes;
+  for (AttentionUnit &unit : findAttentionUnits(module))
+    linearProbes.push_back(unit.output);
+  for (FeedForwardUnit &unit : findFeedForwardUnits(module))
+    linearProbes.push_back(unit.down);
+  SmallVector<ResidualBlock> blocks = findResidualBlocks(module);
+
+  // The copy shares the weights; compiling it must not free them.
+  WeightsInUse keep(module);
+  OwningOpRef<ModuleOp> probed = cast<ModuleOp>(module->clone());
+  PassManager pm(module.getContext(), ModuleOp::getOperationName());
+  pm.addPass(createSLMExposeCalibrationProbes());
+  buildSLMOptimizationPipeline(pm, options);
+  if (failed(pm.run(*probed))) {
+    error = "could not build the calibration model";
+    return failure();
+  }
+  TemporaryFolder folder;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("slm-calibration", folder.path)) {
+    error = "cannot create a temporary folder: " + ec.message();
+    return failure();
+  }
+  SmallString<256> library(folder.path);
+  llvm::sys::path::append(library, "calibration.so");
+  if (failed(compileSharedLibrary(*probed, library, target))) {
+    error = "could not compile the calibration model";
+    return failure();
+  }
+  LoadedModel model;
+  if (failed(model.open(library, error)))
+    return failure();
+  ReferenceOutputs reference;
+  if (failed(readSamples(dataDir, model.inputs(), reference.samples, error)))
+    return failure();
+  const size_t numProbes = linearProbes.size() + 2 * blocks.size();
+  std::vector<slm_tensor_info> outputInfos = model.outputs();
+  const size_t numOutputs = outputInfos.size() - numProbes;
+  for (size_t i = 0; i < numOutputs; ++i)
+    reference.names.push_back(outputInfos[i].name ? outputInfos[i].name : "");
+
+  std::vector<std::vector<double>> sums(linearProbes.size()),
+      squares(linearProbes.size());
+  std::vector<int64_t> counts(linearProbes.size(), 0);
+  std::vector<double> cosineSums(blocks.size(), 0.0);
+  std::vector<int64_t> tokens(blocks.size(), 0);
+  for (const CalibrationSample &sample : reference.samples) {
+    std::vector<HostTensor> results;
+    if (failed(model.run(sample, results, error)))
+      return failure();
+    reference.outputs.emplace_back(
+        std::make_move_iterator(results.begin()),
+        std::make_move_iterator(results.begin() + numOutputs));
+    for (size_t p = 0; p < linearProbes.size(); ++p) {
+      const HostTensor &t = results[numOutputs + p];
+      const int64_t channels = t.shape.back();
+      const int64_t rows = channels ? t.numElements() / channels : 0;
+      sums[p].resize(channels, 0.0);
+      squares[p].resize(channels, 0.0);
+      const float *x = floats(t);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < channels; ++c) {
+          double v = x[r * channels + c];
+          sums[p][c] += v;
+          squares[p][c] += v * v;
+        }
+      counts[p] += rows;
+    }
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const HostTensor &in = results[numOutputs + linearProbes.size() + 2 * b];
+      const HostTensor &out = results[numOutputs + linearProbes.size() + 2 * b + 1];
+      const int64_t width = in.shape.back();
+      const int64_t rows = width ? in.numElements() / width : 0;
+      const float *a = floats(in), *c = floats(out);
+      for (int64_t r = 0; r < rows; ++r) {
+        double dot = 0, na = 0, nc = 0;
+        for (int64_t i = 0; i < width; ++i) {
+          double x = a[r * width + i], y = c[r * width + i];
+          dot += x * y;
+          na += x * x;
+          nc += y * y;
+        }
+        cosineSums[b] += na > 0 && nc > 0 ? dot / std::sqrt(na * nc) : 1.0;
+      }
+      tokens[b] += rows;
+    }
+  }
+  for (size_t p = 0; p < linearProbes.size(); ++p) {
+    if (counts[p] == 0)
+      continue;
+    ChannelStats stats;
+    stats.count = counts[p];
+    for (size_t c = 0; c < sums[p].size(); ++c) {
+      double mean = sums[p][c] / counts[p];
+      stats.mean.push_back(static_cast<float>(mean));
+      stats.variance.push_back(static_cast<float>(
+          std::max(0.0, squares[p][c] / counts[p] - mean * mean)));
+    }
+    setInputStats(linearProbes[p], stats);
+  }
+  Builder b(module.getContext());
+  for (size_t i = 0; i < blocks.size(); ++i)
+    if (tokens[i] > 0)
+      blocks[i].attention->setAttr(
+          kBlockImportanceAttr,
+          b.getF64FloatAttr(1.0 - cosineSums[i] / tokens[i]));
+  return reference;
+}
+
+FailureOr<std::vector<OutputError>>
+mlir::slm::measureOutputError(StringRef libraryPath,
+                              const ReferenceOutputs &reference,
+                              std::string &error) {
+  LoadedModel model;
+  if (failed(model.open(libraryPath, error)))
+    return failure();
+  const size_t n = reference.names.size();
+  std::vector<double> diff(n, 0.0), norm(n, 0.0), cosine(n, 0.0);
+  std::vector<int64_t> rowsSeen(n, 0);
+  std::vector<OutputError> errors(n);
+  for (size_t s = 0; s < reference.samples.size(); ++s) {
+    std::vector<HostTensor> results;
+    if (failed(model.run(reference.samples[s], results, error)))
+      return failure();
+    if (results.size() != n) {
+      error = "the compressed model has " + std::to_string(results.size()) +
+              " outputs, the original " + std::to_string(n);
+      return failure();
+    }
+    for (size_t o = 0; o < n; ++o) {
+      const HostTensor &y = results[o], &r = reference.outputs[s][o];
+      errors[o].name = reference.names[o];
+      if (y.dtype != SLM_FLOAT32 || y.shape != r.shape)
+        continue;
+      const float *a = floats(y), *b = floats(r);
+      const int64_t width = y.shape.empty() ? 1 : y.shape.back();
+      const int64_t rows = width ? y.numElements() / width : 0;
+      for (int64_t row = 0; row < rows; ++row) {
+        double dot = 0, na = 0, nb = 0;
+        for (int64_t i = row * width; i < (row + 1) * width; ++i) {
+          double d = double(a[i]) - b[i];
+          diff[o] += d * d;
+          norm[o] += double(b[i]) * b[i];
+          errors[o].maxAbs = std::max(errors[o].maxAbs, std::fabs(d));
+          dot += double(a[i]) * b[i];
+          na += double(a[i]) * a[i];
+          nb += double(b[i]) * b[i];
+        }
+        cosine[o] += na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 1.0;
+        ++rowsSeen[o];
+      }
+    }
+  }
+  for (size_t o = 0; o < n; ++o) {
+    errors[o].relative = norm[o] > 0 ? std::sqrt(diff[o] / norm[o])
+                                     : std::sqrt(diff[o]);
+    errors[o].cosine = rowsSeen[o] ? cosine[o] / rowsSeen[o] : 1.0;
+  }
+  return errors;
+}
