@@ -9,6 +9,7 @@
 #include "slm/IR/SLMOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -746,6 +747,37 @@ struct LowerGather : OpRewritePattern<GatherOp> {
 struct ConvertSLMToLinalgPass
     : mlir::slm::impl::ConvertSLMToLinalgBase<ConvertSLMToLinalgPass> {
   using ConvertSLMToLinalgBase::ConvertSLMToLinalgBase;
+
+  /// A model's outputs belong to the caller, who frees them, and are
+  /// dense: a result that is an input, a constant or a view (reshape,
+  /// slice: after bufferization possibly strided) is copied into a new
+  /// tensor.
+  void copyReturnedInputs() {
+    getOperation()->walk([](func::ReturnOp ret) {
+      OpBuilder b(ret);
+      for (OpOperand &operand : ret->getOpOperands()) {
+        Value value = operand.get();
+        Operation *def = value.getDefiningOp();
+        if (def && !matchPattern(value, m_Constant()) &&
+            !isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+                 tensor::CastOp, tensor::ExtractSliceOp, tensor::ReshapeOp>(
+                def))
+          continue;
+        auto type = dyn_cast<RankedTensorType>(operand.get().getType());
+        if (!type)
+          continue;
+        Location loc = ret.getLoc();
+        SmallVector<Value> dynamic;
+        for (int64_t i = 0; i < type.getRank(); ++i)
+          if (type.isDynamicDim(i))
+            dynamic.push_back(tensor::DimOp::create(b, loc, operand.get(), i));
+        Value empty = tensor::EmptyOp::create(b, loc, type, dynamic);
+        operand.set(
+            linalg::CopyOp::create(b, loc, operand.get(), empty).getResult(0));
+      }
+    });
+  }
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateSLMToLinalgPatterns(patterns, packWeights);
@@ -766,6 +798,7 @@ struct ConvertSLMToLinalgPass
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
+    copyReturnedInputs();
     // Weights packed into panels: the [N, K] originals can go (only when the
     // whole module is in view: another function may still use them).
     if (isa<ModuleOp>(getOperation()))
