@@ -254,6 +254,12 @@ static LogicalResult run(MLIRContext &context) {
   std::string method = pruneMethod;
   if (method.empty())
     method = calibrationDir.empty() ? "magnitude" : "flap";
+  if (method != "magnitude" && method != "wanda" && method != "flap")
+    return fail("unknown --prune-method '" + method +
+                "' (expected magnitude, wanda or flap)");
+  if (pruneAllocation != "uniform" && pruneAllocation != "global")
+    return fail("unknown --prune-allocation '" + pruneAllocation +
+                "' (expected uniform or global)");
   if (!calibrationDir.empty() && !raise)
     return fail("--calibration needs raised IR (drop --raise=false)");
   if (guard && calibrationDir.empty())
