@@ -18,8 +18,8 @@ Models (see examples/compression/ and scripts/fetch-minilm.sh):
               fp32 embeddings of 400 fortunes quotes, and nearest-neighbour
               agreement (each quote's nearest other quote, same or not).
 Calibration samples (unpadded, one folder each) come from the training
-side of the data: 64 training quotes, 32 training windows of 128 bytes, 64
-quotes of other fortunes categories.
+side of the data: 256 training quotes, 128 training windows of 128 bytes,
+288 quotes of six fortunes categories not in the retrieval set.
 """
 import argparse
 import json
@@ -43,6 +43,7 @@ SETTINGS = {
     "wanda": PRUNE30 + ["--prune-method=wanda", "CALIB"],
     "flap": PRUNE30 + ["--prune-method=flap", "CALIB"],
     "flap-global": PRUNE30 + ["--prune-method=flap", "--prune-allocation=global", "CALIB"],
+    "flap-ls": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "CALIB"],
     "drop-1-layer": ["--prune-layers=1", "CALIB"],
 }
 DESCRIPTIONS = {
@@ -51,6 +52,7 @@ DESCRIPTIONS = {
     "wanda": "30% heads + 30% FFN, Wanda |W|*||X||",
     "flap": "30% heads + 30% FFN, FLAP + bias compensation",
     "flap-global": "as flap, one global budget",
+    "flap-ls": "as flap, least-squares refit of the consumers",
     "drop-1-layer": "drop the least important block",
 }
 
@@ -76,8 +78,8 @@ class Classifier:
         vocab = {w: i for i, w in enumerate(vocab["words"])}
         items = data.fortunes()
         train = items[len(items) * 15 // 100:]
-        ids, mask = data.encode([t for t, _ in train[:64]], vocab)
-        for i in range(64):
+        ids, mask = data.encode([t for t, _ in train[:256]], vocab)
+        for i in range(256):
             n = int(mask[i].sum())
             write_sample(folder, i, {"input_ids": ids[i:i + 1, :n], "attention_mask": mask[i:i + 1, :n]})
 
@@ -110,7 +112,7 @@ class ByteLM:
         train, _ = data.kjv_split()
         text = np.frombuffer(train, np.uint8).astype(np.int64)
         rng = np.random.default_rng(1)
-        for i, start in enumerate(rng.integers(0, len(text) - 129, 32)):
+        for i, start in enumerate(rng.integers(0, len(text) - 129, 128)):
             write_sample(folder, i, {"input_ids": text[None, start:start + 128]})
 
     def quality(self, model):
@@ -132,7 +134,7 @@ class MiniLM:
     model_dir = os.path.join(ROOT, "build", "models", "minilm")
     onnx = os.path.join(model_dir, "all-MiniLM-L6-v2.onnx")
     RETRIEVAL = ["science", "computers", "politics", "love", "food", "sports", "law", "medicine"]
-    CALIBRATION = ["wisdom", "people"]
+    CALIBRATION = ["wisdom", "people", "cookie", "work", "definitions", "platitudes"]
 
     def __init__(self):
         from tokenizer import WordPiece
@@ -156,7 +158,7 @@ class MiniLM:
         return ids[:, :64], mask[:, :64]
 
     def calibration(self, folder):
-        quotes = self.quotes(self.CALIBRATION, 32)
+        quotes = self.quotes(self.CALIBRATION, 48)
         for i, q in enumerate(quotes):
             ids, mask = self.encode([q])
             n = int(mask.sum())

@@ -412,7 +412,8 @@ struct TemporaryFolder {
 FailureOr<ReferenceOutputs>
 mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
                      const CompileOptions &options,
-                     const CPUTargetOptions &target, std::string &error) {
+                     const CPUTargetOptions &target, bool covariance,
+                     std::string &error) {
   // The probes, on the original IR in the order the probe pass uses.
   SmallVector<Operation *> linearProbes;
   for (AttentionUnit &unit : findAttentionUnits(module))
@@ -456,7 +457,7 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
     reference.names.push_back(outputInfos[i].name ? outputInfos[i].name : "");
 
   std::vector<std::vector<double>> sums(linearProbes.size()),
-      squares(linearProbes.size());
+      squares(linearProbes.size()), products(linearProbes.size());
   std::vector<int64_t> counts(linearProbes.size(), 0);
   std::vector<double> cosineSums(blocks.size(), 0.0);
   std::vector<int64_t> tokens(blocks.size(), 0);
@@ -480,6 +481,21 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
           sums[p][c] += v;
           squares[p][c] += v * v;
         }
+      if (covariance) {
+        // Upper triangle of sum_t x_t x_t^T.
+        products[p].resize(channels * channels, 0.0);
+        std::vector<double> row(channels);
+        for (int64_t r = 0; r < rows; ++r) {
+          for (int64_t c = 0; c < channels; ++c)
+            row[c] = x[r * channels + c];
+          for (int64_t i = 0; i < channels; ++i) {
+            const double xi = row[i];
+            double *out = &products[p][i * channels];
+            for (int64_t j = i; j < channels; ++j)
+              out[j] += xi * row[j];
+          }
+        }
+      }
       counts[p] += rows;
     }
     for (size_t b = 0; b < blocks.size(); ++b) {
@@ -511,6 +527,18 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
       stats.mean.push_back(static_cast<float>(mean));
       stats.variance.push_back(static_cast<float>(
           std::max(0.0, squares[p][c] / counts[p] - mean * mean)));
+    }
+    if (covariance) {
+      const size_t channels = sums[p].size();
+      stats.covariance.resize(channels * channels);
+      for (size_t i = 0; i < channels; ++i)
+        for (size_t j = i; j < channels; ++j) {
+          double mi = sums[p][i] / counts[p], mj = sums[p][j] / counts[p];
+          float v = static_cast<float>(products[p][i * channels + j] / counts[p] -
+                                       mi * mj);
+          stats.covariance[i * channels + j] = v;
+          stats.covariance[j * channels + i] = v;
+        }
     }
     setInputStats(linearProbes[p], stats);
   }

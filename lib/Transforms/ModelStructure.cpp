@@ -190,15 +190,26 @@ std::optional<ChannelStats> mlir::slm::getInputStats(Operation *op,
   stats.mean.assign(mean.asArrayRef().begin(), mean.asArrayRef().end());
   stats.variance.assign(variance.asArrayRef().begin(),
                         variance.asArrayRef().end());
+  if (auto cov = dict.getAs<DenseFPElementsAttr>("covariance"))
+    if (cov.getNumElements() == channels * channels &&
+        cov.getElementType().isF32())
+      stats.covariance.assign(cov.getValues<float>().begin(),
+                              cov.getValues<float>().end());
   return stats;
 }
 
 void mlir::slm::setInputStats(Operation *op, const ChannelStats &stats) {
   Builder b(op->getContext());
-  op->setAttr(kInputStatsAttr,
-              b.getDictionaryAttr(
-                  {b.getNamedAttr("count", b.getI64IntegerAttr(stats.count)),
-                   b.getNamedAttr("mean", b.getDenseF32ArrayAttr(stats.mean)),
-                   b.getNamedAttr("variance",
-                                  b.getDenseF32ArrayAttr(stats.variance))}));
+  SmallVector<NamedAttribute> fields = {
+      b.getNamedAttr("count", b.getI64IntegerAttr(stats.count)),
+      b.getNamedAttr("mean", b.getDenseF32ArrayAttr(stats.mean)),
+      b.getNamedAttr("variance", b.getDenseF32ArrayAttr(stats.variance))};
+  if (!stats.covariance.empty()) {
+    int64_t c = stats.mean.size();
+    fields.push_back(b.getNamedAttr(
+        "covariance",
+        DenseElementsAttr::get(RankedTensorType::get({c, c}, b.getF32Type()),
+                               ArrayRef<float>(stats.covariance))));
+  }
+  op->setAttr(kInputStatsAttr, b.getDictionaryAttr(fields));
 }

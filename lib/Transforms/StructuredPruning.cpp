@@ -63,10 +63,12 @@ FailureOr<LinearParams> readParams(LinearOp op) {
 
 /// Replaces `op` by a copy that keeps weight rows `rows` and columns `cols`
 /// (all when empty) and has bias `bias` (rows entries, or none when empty).
-/// Calibration statistics of its input follow the kept columns.
+/// `refit`, when given, replaces the kept block's values. Calibration
+/// statistics of its input follow the kept columns.
 LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
                        ArrayRef<int64_t> rows, ArrayRef<int64_t> cols,
-                       ArrayRef<float> bias, Value input) {
+                       ArrayRef<float> bias, Value input,
+                       const std::vector<float> *refit = nullptr) {
   SmallVector<int64_t> allRows, allCols;
   if (rows.empty()) {
     allRows.resize(p.rows);
@@ -79,10 +81,14 @@ LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
     cols = allCols;
   }
   std::vector<float> weight;
-  weight.reserve(rows.size() * cols.size());
-  for (int64_t r : rows)
-    for (int64_t c : cols)
-      weight.push_back(p.at(r, c));
+  if (refit) {
+    weight = *refit;
+  } else {
+    weight.reserve(rows.size() * cols.size());
+    for (int64_t r : rows)
+      for (int64_t c : cols)
+        weight.push_back(p.at(r, c));
+  }
   OpBuilder b(op);
   Type f32 = b.getF32Type();
   auto weightType = RankedTensorType::get(
@@ -123,6 +129,12 @@ LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
       kept.mean.push_back(stats->mean[c]);
       kept.variance.push_back(stats->variance[c]);
     }
+    if (!stats->covariance.empty() && cols.size() < size_t(p.cols))
+      for (int64_t a : cols)
+        for (int64_t c : cols)
+          kept.covariance.push_back(stats->covariance[a * p.cols + c]);
+    else
+      kept.covariance = stats->covariance;
     setInputStats(newOp, kept);
   }
   return newOp;
@@ -145,6 +157,84 @@ std::vector<float> compensatedBias(const LinearParams &consumer,
     bias[r] = static_cast<float>(sum);
   }
   return bias;
+}
+
+/// Least-squares reconstruction of a consumer layer without its removed
+/// input channels: the weights W' on the kept channels k and bias b' that
+/// minimize E||W x + b - W' x_k - b'||^2 over the calibration
+/// distribution (mean mu, covariance S):
+///   W' = W S[:, k] S[k, k]^-1,   b' = b + W mu - W' mu_k.
+/// When the removed channels are uncorrelated with the kept ones this is
+/// FLAP's bias compensation; otherwise the kept channels also absorb what
+/// the removed ones predicted. S[k, k] gets a small ridge (1% of its mean
+/// diagonal) for channels that barely vary. False when the Cholesky
+/// factorization fails (then the caller keeps plain compensation).
+bool reconstruct(const LinearParams &consumer, ArrayRef<int64_t> kept,
+                 const ChannelStats &stats, std::vector<float> &weight,
+                 std::vector<float> &bias) {
+  const int64_t n = consumer.rows, c = consumer.cols,
+                k = static_cast<int64_t>(kept.size());
+  const std::vector<float> &S = stats.covariance;
+  // A = S[k, k] + ridge, Cholesky A = L L^T (lower, row-major).
+  std::vector<double> L(k * k);
+  double diag = 0;
+  for (int64_t i = 0; i < k; ++i)
+    diag += S[kept[i] * c + kept[i]];
+  const double ridge = 0.01 * std::max(diag / std::max<int64_t>(k, 1), 1e-12);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j <= i; ++j)
+      L[i * k + j] = S[kept[i] * c + kept[j]] + (i == j ? ridge : 0.0);
+  for (int64_t j = 0; j < k; ++j) {
+    double d = L[j * k + j];
+    for (int64_t p = 0; p < j; ++p)
+      d -= L[j * k + p] * L[j * k + p];
+    if (!(d > 0))
+      return false;
+    d = std::sqrt(d);
+    L[j * k + j] = d;
+    for (int64_t i = j + 1; i < k; ++i) {
+      double v = L[i * k + j];
+      for (int64_t p = 0; p < j; ++p)
+        v -= L[i * k + p] * L[j * k + p];
+      L[i * k + j] = v / d;
+    }
+  }
+  // For each output row r: solve A z = S[k, :] W[r, :]^T; W'[r, :] = z.
+  std::vector<double> rhs(k), z(k);
+  weight.assign(n * k, 0.0f);
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t i = 0; i < k; ++i) {
+      double v = 0;
+      const float *row = &S[kept[i] * c];
+      for (int64_t j = 0; j < c; ++j)
+        v += double(row[j]) * consumer.at(r, j);
+      rhs[i] = v;
+    }
+    for (int64_t i = 0; i < k; ++i) { // L y = rhs
+      double v = rhs[i];
+      for (int64_t p = 0; p < i; ++p)
+        v -= L[i * k + p] * z[p];
+      z[i] = v / L[i * k + i];
+    }
+    for (int64_t i = k - 1; i >= 0; --i) { // L^T z = y
+      double v = z[i];
+      for (int64_t p = i + 1; p < k; ++p)
+        v -= L[p * k + i] * z[p];
+      z[i] = v / L[i * k + i];
+    }
+    for (int64_t i = 0; i < k; ++i)
+      weight[r * k + i] = static_cast<float>(z[i]);
+  }
+  bias.assign(n, 0.0f);
+  for (int64_t r = 0; r < n; ++r) {
+    double v = consumer.bias.empty() ? 0.0 : consumer.bias[r];
+    for (int64_t j = 0; j < c; ++j)
+      v += double(consumer.at(r, j)) * stats.mean[j];
+    for (int64_t i = 0; i < k; ++i)
+      v -= double(weight[r * k + i]) * stats.mean[kept[i]];
+    bias[r] = static_cast<float>(v);
+  }
+  return true;
 }
 
 /// Importance of input channel `c` of `consumer` under `method`
@@ -399,9 +489,11 @@ struct PruneHeadsPass
     SmallVector<int64_t> shape(type.getShape());
     shape.back() = kept * dv;
     na.getResult().setType(type.clone(shape));
-    LinearOp no = rebuildLinear(unit.output, o, {}, keptV,
-                                compensatedBias(o, removedV, stats),
-                                na.getResult());
+    std::vector<float> weight, bias = compensatedBias(o, removedV, stats);
+    bool rebuilt = reconstructWeights && stats && !stats->covariance.empty() &&
+                   reconstruct(o, keptV, *stats, weight, bias);
+    LinearOp no = rebuildLinear(unit.output, o, {}, keptV, bias,
+                                na.getResult(), rebuilt ? &weight : nullptr);
     unit.output.getResult().replaceAllUsesWith(no.getResult());
     for (Operation *op : {unit.output.getOperation(), attention.getOperation(),
                           unit.query.getOperation(), unit.key.getOperation(),
@@ -494,8 +586,11 @@ struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
       activation->getResult(0).setType(hidden.getType());
       hidden = activation->getResult(0);
     }
-    LinearOp nd = rebuildLinear(unit.down, down, {}, kept,
-                                compensatedBias(down, gone, stats), hidden);
+    std::vector<float> weight, bias = compensatedBias(down, gone, stats);
+    bool rebuilt = reconstructWeights && stats && !stats->covariance.empty() &&
+                   reconstruct(down, kept, *stats, weight, bias);
+    LinearOp nd = rebuildLinear(unit.down, down, {}, kept, bias, hidden,
+                                rebuilt ? &weight : nullptr);
     unit.down.getResult().replaceAllUsesWith(nd.getResult());
     unit.down->erase();
     if (unit.activation)

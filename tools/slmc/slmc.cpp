@@ -159,6 +159,13 @@ cl::opt<std::string> pruneAllocation(
              "budget over all layers, where standardized scores are lowest"),
     cl::value_desc("kind"), cl::init("uniform"), cl::cat(compression));
 
+cl::opt<bool> pruneReconstruct(
+    "prune-reconstruct",
+    cl::desc("Refit each pruned layer's output/down projection on the kept "
+             "channels by least squares over the calibration data (needs "
+             "--calibration; default off)"),
+    cl::init(false), cl::cat(compression));
+
 cl::opt<std::string> calibrationDir(
     "calibration",
     cl::desc("Folder of calibration samples (see above)"),
@@ -265,6 +272,9 @@ static LogicalResult run(MLIRContext &context) {
   if (guard && calibrationDir.empty())
     return fail("--max-error needs calibration samples: give --calibration "
                 "DIR");
+  if (pruneReconstruct && calibrationDir.empty())
+    return fail("--prune-reconstruct fits on calibration samples: give "
+                "--calibration DIR");
   if (pruneLayers > 0 && calibrationDir.empty())
     return fail("--prune-layers measures each block on calibration samples: "
                 "give --calibration DIR");
@@ -283,7 +293,8 @@ static LogicalResult run(MLIRContext &context) {
     TimingScope calibrationTimer = rootTimer.nest("Calibrate");
     std::string error;
     FailureOr<slm::ReferenceOutputs> measured =
-        slm::calibrate(*module, calibrationDir, options, target, error);
+        slm::calibrate(*module, calibrationDir, options, target,
+                       /*covariance=*/pruneReconstruct, error);
     if (failed(measured))
       return fail("calibration: " + error);
     reference = std::move(*measured);
@@ -304,6 +315,7 @@ static LogicalResult run(MLIRContext &context) {
       heads.ratio = pruneHeads;
       heads.method_ = method;
       heads.allocation = pruneAllocation;
+      heads.reconstructWeights = pruneReconstruct;
       prunePm.addPass(slm::createSLMPruneHeads(heads));
     }
     if (pruneFFN > 0) {
@@ -311,6 +323,7 @@ static LogicalResult run(MLIRContext &context) {
       ffn.ratio = pruneFFN;
       ffn.method_ = method;
       ffn.allocation = pruneAllocation;
+      ffn.reconstructWeights = pruneReconstruct;
       prunePm.addPass(slm::createSLMPruneFFN(ffn));
     }
     if (failed(prunePm.run(*module)))

@@ -57,10 +57,12 @@ struct ReferenceOutputs {
 /// holds the files of one sample, or one sub-folder per sample; a sample
 /// has, per model input, NAME.npy or NAME.pb (ONNX TensorProto), or
 /// input_K.npy / input_K.pb for the K-th input. Errors name the file.
+/// With `covariance`, also each projection input's channel covariance
+/// (for least-squares reconstruction; channels^2 per layer).
 FailureOr<ReferenceOutputs> calibrate(ModuleOp module, StringRef dataDir,
                                       const CompileOptions &options,
                                       const CPUTargetOptions &target,
-                                      std::string &error);
+                                      bool covariance, std::string &error);
 
 /// Output error of a compiled model against the references.
 struct OutputError {

@@ -67,7 +67,8 @@ findResidualBlocks(Operation *root,
 
 /// Attribute names shared by calibration and pruning.
 /// On a linear layer: statistics of its input channels over calibration
-/// tokens, `{count = N : i64, mean = array<f32: ...>, variance = ...}`.
+/// tokens, `{count = N : i64, mean = array<f32: ...>, variance = ...}`,
+/// optionally with `covariance = dense<...> : tensor<CxCxf32>`.
 constexpr llvm::StringLiteral kInputStatsAttr = "slm.input_stats";
 /// On an attention op: 1 - mean cosine similarity of the residual stream
 /// before and after its block, over calibration tokens (f64).
@@ -80,6 +81,9 @@ constexpr llvm::StringLiteral kLayerIndexAttr = "slm.layer";
 struct ChannelStats {
   int64_t count = 0;
   std::vector<float> mean, variance;
+  /// Row-major channels x channels covariance, when calibration measured
+  /// it (for least-squares reconstruction); empty otherwise.
+  std::vector<float> covariance;
 };
 /// The statistics on `op`, if any, with `channels` entries each.
 std::optional<ChannelStats> getInputStats(Operation *op, int64_t channels);

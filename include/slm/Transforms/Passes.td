@@ -261,6 +261,12 @@ def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
     removed channels' mean contribution `W_o[:, c] * mean(X_c)` is added to
     the output projection's bias (FLAP).
 
+    With `reconstruct` and a channel covariance in the statistics, the
+    output projection is refit on the kept channels by least squares:
+    `W' = W S[:, k] S[k, k]^-1`, `b' = b + W mu - W' mu_k` (the best linear
+    stand-in for the removed channels over the calibration distribution;
+    bias compensation is its special case).
+
     `allocation=uniform` prunes the same share in every layer;
     `allocation=global` ranks all heads of the model by their scores
     standardized per layer (FLAP) and removes the same total number where
@@ -294,7 +300,10 @@ def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
            "Fold removed channels' mean output into the bias (needs "
            "calibration statistics)">,
     Option<"minHeads", "min-heads", "int64_t", /*default=*/"1",
-           "Heads every attention keeps">
+           "Heads every attention keeps">,
+    Option<"reconstructWeights", "reconstruct", "bool", /*default=*/"false",
+           "Refit the consuming projection on the kept channels by least "
+           "squares (needs the covariance in slm.input_stats)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
@@ -340,7 +349,10 @@ def SLMPruneFFN : Pass<"slm-prune-ffn", "::mlir::ModuleOp"> {
            "Fold removed neurons' mean output into the bias (needs "
            "calibration statistics)">,
     Option<"multiple", "multiple", "int64_t", /*default=*/"32",
-           "Round each layer's kept neurons to a multiple of this">
+           "Round each layer's kept neurons to a multiple of this">,
+    Option<"reconstructWeights", "reconstruct", "bool", /*default=*/"false",
+           "Refit the consuming projection on the kept channels by least "
+           "squares (needs the covariance in slm.input_stats)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
