@@ -66,3 +66,20 @@ func.func @not_ffn(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x4xf32>) {
   %y2 = slm.linear %h2, %w2 : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
   return %r, %y2 : tensor<2x4xf32>, tensor<2x4xf32>
 }
+
+// Least-squares refit: neuron 1 is exactly half of neuron 0 on the
+// calibration data (covariance [[1, 0.5], [0.5, 0.25]]), so after removing
+// it (lowest variance) the down projection's column 0 absorbs it:
+// W' = W S[:, 0] / (S[0, 0] + 1% ridge) = [1.5, 3] / 1.01.
+// RUN: slm-opt %s --slm-prune-ffn="ratio=0.5 multiple=1 method=flap reconstruct=true" --canonicalize | FileCheck %s --check-prefix=LS
+// LS-LABEL: func.func @refit
+// LS: arith.constant dense<{{\[\[}}1.485148{{[0-9]*}}], [2.970297{{[0-9]*}}]]> : tensor<2x1xf32>
+// LS: slm.linear {{.*}} : (tensor<3x1xf32>, tensor<2x1xf32>) -> tensor<3x2xf32>
+func.func @refit(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %w1 = arith.constant dense<[[1.0, 0.0], [0.5, 0.0]]> : tensor<2x2xf32>
+  %w2 = arith.constant dense<[[1.0, 1.0], [2.0, 2.0]]> : tensor<2x2xf32>
+  %h = slm.linear %x, %w1 {activation = #slm.activation<relu>} : (tensor<3x2xf32>, tensor<2x2xf32>) -> tensor<3x2xf32>
+  %y = slm.linear %h, %w2 {slm.input_stats = {count = 10 : i64, mean = array<f32: 0.0, 0.0>, variance = array<f32: 1.0, 0.25>, covariance = dense<[[1.0, 0.5], [0.5, 0.25]]> : tensor<2x2xf32>}} : (tensor<3x2xf32>, tensor<2x2xf32>) -> tensor<3x2xf32>
+  %r = slm.add %x, %y : (tensor<3x2xf32>, tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %r : tensor<3x2xf32>
+}
