@@ -373,6 +373,29 @@ LogicalResult checkRatio(Operation *root, double ratio) {
   return success();
 }
 
+/// Checks the options shared by the head and FFN passes.
+LogicalResult parseOptions(Operation *root, double ratio, StringRef methodText,
+                           StringRef allocationText, Method &method,
+                           Allocation &allocation) {
+  return success(succeeded(checkRatio(root, ratio)) &&
+                 succeeded(parseMethod(root, methodText, method)) &&
+                 succeeded(parseAllocation(root, allocationText, allocation)));
+}
+
+/// The layer that consumes pruned channels (output or down projection),
+/// rebuilt on its kept input columns `kept`: refit by least squares when
+/// asked and the statistics carry a covariance, else the kept columns with
+/// the removed ones' mean folded into the bias (when there are statistics).
+LinearOp rebuildConsumer(LinearOp op, const LinearParams &p,
+                         ArrayRef<int64_t> kept, ArrayRef<int64_t> removed,
+                         const ChannelStats *stats, bool refit, Value input) {
+  std::vector<float> weight, bias = compensatedBias(p, removed, stats);
+  bool rebuilt = refit && stats && !stats->covariance.empty() &&
+                 reconstruct(p, kept, *stats, weight, bias);
+  return rebuildLinear(op, p, {}, kept, bias, input,
+                       rebuilt ? &weight : nullptr);
+}
+
 /// The statistics a method needs on `consumer`, or an error naming it.
 FailureOr<std::optional<ChannelStats>> statsFor(Method method,
                                                 LinearOp consumer,
@@ -402,9 +425,7 @@ struct PruneHeadsPass
     Operation *root = getOperation();
     Method method;
     Allocation alloc;
-    if (failed(checkRatio(root, ratio)) ||
-        failed(parseMethod(root, method_, method)) ||
-        failed(parseAllocation(root, allocation, alloc)))
+    if (failed(parseOptions(root, ratio, method_, allocation, method, alloc)))
       return signalPassFailure();
     if (ratio == 0.0)
       return;
@@ -489,11 +510,8 @@ struct PruneHeadsPass
     SmallVector<int64_t> shape(type.getShape());
     shape.back() = kept * dv;
     na.getResult().setType(type.clone(shape));
-    std::vector<float> weight, bias = compensatedBias(o, removedV, stats);
-    bool rebuilt = reconstructWeights && stats && !stats->covariance.empty() &&
-                   reconstruct(o, keptV, *stats, weight, bias);
-    LinearOp no = rebuildLinear(unit.output, o, {}, keptV, bias,
-                                na.getResult(), rebuilt ? &weight : nullptr);
+    LinearOp no = rebuildConsumer(unit.output, o, keptV, removedV, stats,
+                                  reconstructWeights, na.getResult());
     unit.output.getResult().replaceAllUsesWith(no.getResult());
     for (Operation *op : {unit.output.getOperation(), attention.getOperation(),
                           unit.query.getOperation(), unit.key.getOperation(),
@@ -522,9 +540,7 @@ struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
     Operation *root = getOperation();
     Method method;
     Allocation alloc;
-    if (failed(checkRatio(root, ratio)) ||
-        failed(parseMethod(root, method_, method)) ||
-        failed(parseAllocation(root, allocation, alloc)))
+    if (failed(parseOptions(root, ratio, method_, allocation, method, alloc)))
       return signalPassFailure();
     if (multiple < 1)
       return root->emitError("multiple must be positive"), signalPassFailure();
@@ -586,11 +602,8 @@ struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
       activation->getResult(0).setType(hidden.getType());
       hidden = activation->getResult(0);
     }
-    std::vector<float> weight, bias = compensatedBias(down, gone, stats);
-    bool rebuilt = reconstructWeights && stats && !stats->covariance.empty() &&
-                   reconstruct(down, kept, *stats, weight, bias);
-    LinearOp nd = rebuildLinear(unit.down, down, {}, kept, bias, hidden,
-                                rebuilt ? &weight : nullptr);
+    LinearOp nd = rebuildConsumer(unit.down, down, kept, gone, stats,
+                                  reconstructWeights, hidden);
     unit.down.getResult().replaceAllUsesWith(nd.getResult());
     unit.down->erase();
     if (unit.activation)
