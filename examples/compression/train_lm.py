@@ -35,7 +35,7 @@ class Block(nn.Module):
 
     def attention(self, x, causal):
         b, s, _ = x.shape
-        split = lambda t: t.view(b, s, HEADS, -1).permute(0, 2, 1, 3)
+        split = lambda t: t.view(b, s, HEADS, HIDDEN // HEADS).permute(0, 2, 1, 3)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
         w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(HIDDEN // HEADS)
         w = torch.where(causal[:s, :s], w, torch.tensor(torch.finfo(w.dtype).min))

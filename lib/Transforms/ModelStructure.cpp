@@ -5,6 +5,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/Transforms/ModelStructure.h"
+#include "slm/IR/SLMConstants.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
@@ -212,4 +216,116 @@ void mlir::slm::setInputStats(Operation *op, const ChannelStats &stats) {
                                ArrayRef<float>(stats.covariance))));
   }
   op->setAttr(kInputStatsAttr, b.getDictionaryAttr(fields));
+}
+
+/// The rows [offset, offset + size) of the projection `slice` reads, if it
+/// is a slice of the last dimension only.
+static std::optional<std::pair<int64_t, int64_t>>
+lastDimSlice(tensor::ExtractSliceOp slice) {
+  auto source = slice.getSourceType();
+  auto result = slice.getResultType();
+  int64_t rank = source.getRank();
+  if (result.getRank() != rank || !slice.hasUnitStride())
+    return std::nullopt;
+  ArrayRef<int64_t> offsets = slice.getStaticOffsets();
+  ArrayRef<int64_t> sizes = slice.getStaticSizes();
+  for (int64_t i = 0; i + 1 < rank; ++i) {
+    if (offsets[i] != 0)
+      return std::nullopt;
+    if (!ShapedType::isDynamic(sizes[i])) {
+      if (sizes[i] != source.getDimSize(i))
+        return std::nullopt;
+      continue;
+    }
+    // A dynamic size must be the source's own extent.
+    Value size = slice.getDynamicSize(i);
+    auto dim = size.getDefiningOp<tensor::DimOp>();
+    std::optional<int64_t> index = dim ? dim.getConstantIndex() : std::nullopt;
+    if (!dim || dim.getSource() != slice.getSource() || index != i)
+      return std::nullopt;
+  }
+  if (ShapedType::isDynamic(offsets.back()) || ShapedType::isDynamic(sizes.back()))
+    return std::nullopt;
+  return std::make_pair(offsets.back(), sizes.back());
+}
+
+int64_t mlir::slm::splitFusedProjections(Operation *root) {
+  SmallVector<AttentionOp> attentions;
+  root->walk([&](AttentionOp op) { attentions.push_back(op); });
+  int64_t split = 0;
+  for (AttentionOp attention : attentions) {
+    SmallVector<tensor::ExtractSliceOp> slices;
+    for (Value v : {attention.getQuery(), attention.getKey(), attention.getValue()})
+      if (auto slice = v.getDefiningOp<tensor::ExtractSliceOp>())
+        slices.push_back(slice);
+    if (slices.size() != 3)
+      continue;
+    auto fused = slices[0].getSource().getDefiningOp<LinearOp>();
+    if (!fused || !hasConstantParameters(fused) ||
+        fused.getActivation() != Activation::none)
+      continue;
+    bool ok = llvm::all_of(slices, [&](tensor::ExtractSliceOp s) {
+      return s.getSource() == fused.getResult() && s.getResult().hasOneUse() &&
+             lastDimSlice(s);
+    });
+    // Besides the slices, only leading-extent queries (the slices' own
+    // sizes) may use the fused result: they move to the first part.
+    const int64_t rank = fused.getResult().getType().getRank();
+    if (!ok || llvm::any_of(fused.getResult().getUsers(), [&](Operation *user) {
+          if (llvm::is_contained(slices, user))
+            return false;
+          auto dim = dyn_cast<tensor::DimOp>(user);
+          std::optional<int64_t> index =
+              dim ? dim.getConstantIndex() : std::nullopt;
+          return !index || *index >= rank - 1;
+        }))
+      continue;
+    Attribute weight, bias;
+    matchPattern(fused.getWeight(), m_Constant(&weight));
+    if (Value b = fused.getBias())
+      matchPattern(b, m_Constant(&bias));
+    const int64_t in = fused.getInFeatures();
+    Type element = fused.getWeight().getType().getElementType();
+    SmallVector<Attribute> weights, biases;
+    for (tensor::ExtractSliceOp s : slices) {
+      auto [offset, size] = *lastDimSlice(s);
+      weights.push_back(sliceConstant(
+          weight, RankedTensorType::get({size, in}, element), {offset, 0},
+          {1, 1}));
+      if (bias)
+        biases.push_back(sliceConstant(
+            bias, RankedTensorType::get({size}, element), {offset}, {1}));
+    }
+    if (llvm::any_of(weights, [](Attribute a) { return !a; }) ||
+        llvm::any_of(biases, [](Attribute a) { return !a; }))
+      continue;
+    SmallVector<Value> parts;
+    for (auto [i, s] : llvm::enumerate(slices)) {
+      OpBuilder b(fused);
+      Value partWeight = arith::ConstantOp::create(
+          b, fused.getLoc(), cast<TypedAttr>(weights[i]));
+      Value partBias =
+          bias ? arith::ConstantOp::create(b, fused.getLoc(),
+                                           cast<TypedAttr>(biases[i]))
+               : Value();
+      auto part = cast<LinearOp>(b.clone(*fused));
+      part.getWeightMutable().assign(partWeight);
+      if (partBias)
+        part.getBiasMutable().assign(partBias);
+      part.getResult().setType(s.getResultType());
+      parts.push_back(part.getResult());
+    }
+    for (auto [i, s] : llvm::enumerate(slices)) {
+      s.getResult().replaceAllUsesWith(parts[i]);
+      s->erase();
+    }
+    fused.getResult().replaceAllUsesWith(parts.front());
+    fused->erase();
+    // Extents that only the slices used are dead now.
+    for (Operation *user : llvm::make_early_inc_range(parts.front().getUsers()))
+      if (isa<tensor::DimOp>(user) && user->use_empty())
+        user->erase();
+    ++split;
+  }
+  return split;
 }

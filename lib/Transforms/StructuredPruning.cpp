@@ -429,6 +429,7 @@ struct PruneHeadsPass
       return signalPassFailure();
     if (ratio == 0.0)
       return;
+    splitFusedProjections(root);
     SmallVector<AttentionUnit> units = findAttentionUnits(root);
     std::vector<std::vector<double>> scores;
     std::vector<LinearParams> q, k, v, o;

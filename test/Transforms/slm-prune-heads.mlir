@@ -76,3 +76,29 @@ func.func @shared_projection(%x: tensor<1x4x4xf32>) -> tensor<1x4x4xf32> {
   %o = slm.linear %a, %w : (tensor<1x4x4xf32>, tensor<4x4xf32>) -> tensor<1x4x4xf32>
   return %o : tensor<1x4x4xf32>
 }
+
+// -----
+
+// A fused Q/K/V projection read through three slices (GPT-2's c_attn) is
+// split into three projections over its row blocks, then pruned.
+// MAG-LABEL: func.func @fused_qkv
+// MAG-NOT: tensor.extract_slice
+// MAG-COUNT-3: slm.linear %arg0, %{{.*}} : (tensor<?x4x4xf32>, tensor<2x4xf32>, tensor<2xf32>) -> tensor<?x4x2xf32>
+// MAG: slm.attention {{.*}} {causal, num_heads = 1 : i64, scale = 0.70710678118654746 : f64}
+func.func @fused_qkv(%x: tensor<?x4x4xf32>) -> tensor<?x4x4xf32> {
+  %w = arith.constant dense<[[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.5],
+                             [1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.5],
+                             [1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.5]]> : tensor<12x4xf32>
+  %b = arith.constant dense<0.5> : tensor<12xf32>
+  %wo = arith.constant dense<1.0> : tensor<4x4xf32>
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %qkv = slm.linear %x, %w, %b : (tensor<?x4x4xf32>, tensor<12x4xf32>, tensor<12xf32>) -> tensor<?x4x12xf32>
+  %d0 = tensor.dim %qkv, %c0 : tensor<?x4x12xf32>
+  %q = tensor.extract_slice %qkv[0, 0, 0] [%d0, 4, 4] [1, 1, 1] : tensor<?x4x12xf32> to tensor<?x4x4xf32>
+  %k = tensor.extract_slice %qkv[0, 0, 4] [%d0, 4, 4] [1, 1, 1] : tensor<?x4x12xf32> to tensor<?x4x4xf32>
+  %v = tensor.extract_slice %qkv[0, 0, 8] [%d0, 4, 4] [1, 1, 1] : tensor<?x4x12xf32> to tensor<?x4x4xf32>
+  %a = slm.attention %q, %k, %v {causal, num_heads = 2 : i64} : (tensor<?x4x4xf32>, tensor<?x4x4xf32>, tensor<?x4x4xf32>) -> tensor<?x4x4xf32>
+  %o = slm.linear %a, %wo : (tensor<?x4x4xf32>, tensor<4x4xf32>) -> tensor<?x4x4xf32>
+  return %o : tensor<?x4x4xf32>
+}

@@ -18,6 +18,7 @@
 #include "slm/Conversion/Passes.h"
 #include "slm/Target/CPU.h"
 #include "slm/Transforms/Passes.h"
+#include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Raise.h"
 
 #include "mlir/InitAllDialects.h"
@@ -286,6 +287,10 @@ static LogicalResult run(MLIRContext &context) {
   std::optional<slm::ReferenceOutputs> reference;
   slm::ModelShape shapeBefore;
   if (pruning || guard) {
+    // GPT-2's fused Q/K/V as three projections: prunable, and measured
+    // by calibration like any other attention.
+    if (pruneHeads > 0)
+      slm::splitFusedProjections(*module);
     slm::tagLayers(*module);
     shapeBefore = slm::describeModelShape(*module);
   }

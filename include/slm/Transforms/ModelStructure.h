@@ -65,6 +65,12 @@ SmallVector<ResidualBlock>
 findResidualBlocks(Operation *root,
                    SmallVectorImpl<std::string> *skipped = nullptr);
 
+/// Splits a fused Q/K/V projection (one constant-weight linear whose result
+/// the attention reads as three slices of its last dimension, as GPT-2
+/// exports it) into three linear layers over the weight's row blocks, so
+/// that the attention becomes a prunable unit. Returns how many it split.
+int64_t splitFusedProjections(Operation *root);
+
 /// Attribute names shared by calibration and pruning.
 /// On a linear layer: statistics of its input channels over calibration
 /// tokens, `{count = N : i64, mean = array<f32: ...>, variance = ...}`,

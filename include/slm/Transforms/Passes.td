@@ -247,7 +247,9 @@ def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
     nearest head; at least `min-heads` stay): the head's rows of the Q, K,
     V weights and biases and its columns of the output projection go, and
     `num_heads` drops. Every GEMM around the attention gets narrower; the
-    attention's scale is written out so it stays `1/sqrt(head dim)`.
+    attention's scale is written out so it stays `1/sqrt(head dim)`. A
+    fused Q/K/V projection read through three slices (GPT-2's `c_attn`) is
+    first split into three linear layers.
 
     Scores (`method`), summed over the head's channels `c` of the output
     projection `W_o` (input X = the attention's output):
@@ -305,7 +307,8 @@ def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
            "Refit the consuming projection on the kept channels by least "
            "squares (needs the covariance in slm.input_stats)">
   ];
-  let dependentDialects = ["::mlir::arith::ArithDialect"];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def SLMPruneFFN : Pass<"slm-prune-ffn", "::mlir::ModuleOp"> {
