@@ -4,6 +4,12 @@ blocks, hidden 256, 8 heads of 32, FFN 1024, tanh GELU, causal, context
 threads, about 18 minutes here.
 
     /usr/bin/python3 examples/compression/train_lm.py [OUT_DIR]
+    /usr/bin/python3 examples/compression/train_lm.py --reexport OUT_DIR/kjv-lm.onnx
+
+--reexport loads the weights of an exported model and exports it again
+with this file's code (the committed model was trained with the head
+split written as view(b, s, HEADS, -1), which ONNX exports with a head
+width slm cannot see statically; same weights, exported again).
 
 Writes OUT_DIR (default: this folder) /kjv-lm.onnx (input input_ids
 [batch, seq] int64 bytes; output logits [batch, seq, 256]) and
@@ -65,7 +71,37 @@ class ByteLM(nn.Module):
         return self.head(self.ln_f(x))
 
 
+def export(model, path, x):
+    torch.onnx.export(model, (x,), path, opset_version=17,
+                      input_names=["input_ids"], output_names=["logits"],
+                      dynamic_axes={"input_ids": {0: "batch", 1: "seq"}})
+
+
+def reexport(path):
+    """Reads the weights of an exported ByteLM back (MatMul weights are
+    stored transposed under generated names; the node names say whose) and
+    exports it again to the same path."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(path).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    model = ByteLM()
+    state = model.state_dict()
+    for name in state:
+        if name in inits:
+            state[name] = torch.from_numpy(inits[name].copy())
+    for node in graph.node:
+        if node.op_type == "MatMul" and node.input[1] in inits and node.name.endswith("/MatMul"):
+            module = node.name[1:-len("/MatMul")].replace("/", ".")
+            state[module + ".weight"] = torch.from_numpy(inits[node.input[1]].T.copy())
+    model.load_state_dict(state)
+    model.eval()
+    export(model, path, torch.zeros(2, 16, dtype=torch.int64))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--reexport":
+        return reexport(sys.argv[2])
     out = sys.argv[1] if len(sys.argv) > 1 else here
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -101,9 +137,7 @@ def main():
     print(f"held-out bits/byte {nll.item() / math.log(2):.4f} ({n * CONTEXT} bytes)")
     os.makedirs(out, exist_ok=True)
     np.savez_compressed(os.path.join(out, "kjv-eval.npz"), text=np.frombuffer(held, np.uint8))
-    torch.onnx.export(model, (x[:2, :16],), os.path.join(out, "kjv-lm.onnx"), opset_version=17,
-                      input_names=["input_ids"], output_names=["logits"],
-                      dynamic_axes={"input_ids": {0: "batch", 1: "seq"}})
+    export(model, os.path.join(out, "kjv-lm.onnx"), x[:2, :16])
 
 
 if __name__ == "__main__":
