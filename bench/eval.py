@@ -45,6 +45,8 @@ SETTINGS = {
     "flap-global": PRUNE30 + ["--prune-method=flap", "--prune-allocation=global", "CALIB"],
     "flap-ls": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "CALIB"],
     "drop-1-layer": ["--prune-layers=1", "CALIB"],
+    "int8": ["--quantize=int8"],
+    "flap-ls+int8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=int8", "CALIB"],
 }
 DESCRIPTIONS = {
     "fp32": "no compression",
@@ -54,6 +56,8 @@ DESCRIPTIONS = {
     "flap-global": "as flap, one global budget",
     "flap-ls": "as flap, least-squares refit of the consumers",
     "drop-1-layer": "drop the least important block",
+    "int8": "int8 weight-only, per channel (issue 7 start)",
+    "flap-ls+int8": "flap-ls, then int8 weights",
 }
 
 

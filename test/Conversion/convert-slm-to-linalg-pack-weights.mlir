@@ -1,5 +1,6 @@
 // RUN: slm-opt %s -split-input-file --convert-slm-to-linalg | FileCheck %s
-// RUN: slm-opt %s -split-input-file --convert-slm-to-linalg="pack-weights=0" | FileCheck %s --check-prefix=UNPACKED
+// RUN: not slm-opt %s -split-input-file --convert-slm-to-linalg="pack-weights=0" 2>/dev/null | FileCheck %s --check-prefix=UNPACKED
+// RUN: not slm-opt %s -split-input-file --convert-slm-to-linalg="pack-weights=0" 2>&1 >/dev/null | FileCheck %s --check-prefix=UNPACKED-ERR
 
 // Tests weight packing: a constant [40, 4] weight becomes two panels of 32
 // columns, [2, 4, 32], the second zero-padded; the contraction runs over
@@ -51,4 +52,30 @@ func.func @layout(%x: tensor<?x2xf32>) -> tensor<?x32xf32> {
 func.func @runtime_weight(%x: tensor<?x4xf32>, %w: tensor<8x4xf32>) -> tensor<?x8xf32> {
   %0 = slm.linear %x, %w : (tensor<?x4xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// int8 weight-only (per-channel scales): the codes are packed like f32
+// weights ([2, 4, 32] i8, zero-padded), the contraction widens them in its
+// body (sitofp), the accumulators start from the bias divided by the scale
+// (2 / 0.5 = 4), and one elementwise loop multiplies by the scale panels.
+// CHECK-LABEL: func @int8
+// CHECK-DAG: %[[CP:.+]] = arith.constant dense<{{.+}}> : tensor<2x4x32xi8>
+// CHECK-DAG: %[[SP:.+]] = arith.constant dense<{{.+}}> : tensor<2x32xf32>
+// CHECK-DAG: arith.constant dense<4.000000e+00> : tensor<2x32xf32>
+// CHECK: %[[Y:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[CP]] : tensor<?x4xf32>, tensor<2x4x32xi8>)
+// CHECK: arith.sitofp %{{.+}} : i8 to f32
+// CHECK: linalg.generic {{.*}} ins(%[[Y]], %[[SP]] : tensor<?x2x32xf32>, tensor<2x32xf32>)
+// CHECK: arith.mulf
+// CHECK-NOT: slm.dequantize_weight
+// Unpacked weights have no int8 path: the op is reported.
+// UNPACKED-ERR: error: code generation does not support 'slm.dequantize_weight' yet
+func.func @int8(%x: tensor<?x4xf32>) -> tensor<?x40xf32> {
+  %codes = arith.constant dense<3> : tensor<40x4xi8>
+  %scales = arith.constant dense<0.5> : tensor<40x1xf32>
+  %b = arith.constant dense<2.0> : tensor<40xf32>
+  %w = slm.dequantize_weight <int8> %codes, %scales : (tensor<40x4xi8>, tensor<40x1xf32>) -> tensor<40x4xf32>
+  %y = slm.linear %x, %w, %b : (tensor<?x4xf32>, tensor<40x4xf32>, tensor<40xf32>) -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
 }

@@ -160,6 +160,13 @@ cl::opt<std::string> pruneAllocation(
              "budget over all layers, where standardized scores are lowest"),
     cl::value_desc("kind"), cl::init("uniform"), cl::cat(compression));
 
+cl::opt<std::string> quantize(
+    "quantize",
+    cl::desc("Weight-only quantization of every linear layer: int8 (one "
+             "code per weight, one scale per output channel, decoded inside "
+             "the GEMM kernels). After pruning when both are given"),
+    cl::value_desc("int8"), cl::init(""), cl::cat(compression));
+
 cl::opt<bool> pruneReconstruct(
     "prune-reconstruct",
     cl::desc("Refit each pruned layer's output/down projection on the kept "
@@ -258,6 +265,12 @@ static LogicalResult run(MLIRContext &context) {
 
   // Compression: calibrate, prune, report.
   const bool pruning = pruneHeads > 0 || pruneFFN > 0 || pruneLayers > 0;
+  if (!quantize.empty() && quantize != "int8")
+    return fail("--quantize=" + quantize +
+                ": only int8 (weight-only, per channel) is compiled so far");
+  if (!quantize.empty() && weightPanel == 0)
+    return fail("--quantize decodes weights inside the packed GEMM kernels: "
+                "it needs --weight-panel > 0");
   const bool guard = maxError >= 0;
   std::string method = pruneMethod;
   if (method.empty())
@@ -286,7 +299,8 @@ static LogicalResult run(MLIRContext &context) {
                 "--prune-method=magnitude");
   std::optional<slm::ReferenceOutputs> reference;
   slm::ModelShape shapeBefore;
-  if (pruning || guard) {
+  const bool compressing = pruning || !quantize.empty();
+  if (compressing || guard) {
     // GPT-2's fused Q/K/V as three projections: prunable, and measured
     // by calibration like any other attention.
     if (pruneHeads > 0)
@@ -335,8 +349,19 @@ static LogicalResult run(MLIRContext &context) {
       return fail("pruning '" + inputFilename + "' failed");
     slm::releaseDeadWeights(*module);
   }
+  if (!quantize.empty()) {
+    PassManager quantizePm(&context, ModuleOp::getOperationName());
+    if (failed(applyPassManagerCLOptions(quantizePm)))
+      return fail("bad pass manager options");
+    slm::SLMQuantizeWeightsOptions q;
+    q.kind = quantize;
+    quantizePm.addPass(slm::createSLMQuantizeWeights(q));
+    if (failed(quantizePm.run(*module)))
+      return fail("quantizing '" + inputFilename + "' failed");
+    slm::releaseDeadWeights(*module);
+  }
   slm::ModelShape shapeAfter;
-  if (pruning || guard)
+  if (compressing || guard)
     shapeAfter = slm::describeModelShape(*module);
   PassManager pm(&context, ModuleOp::getOperationName());
   if (failed(applyPassManagerCLOptions(pm)))
@@ -378,7 +403,7 @@ static LogicalResult run(MLIRContext &context) {
   // The compression report goes to stdout unless the output does.
   llvm::raw_ostream &reportStream =
       outputFilename == "-" ? llvm::errs() : llvm::outs();
-  if (pruning)
+  if (compressing)
     slm::printCompressionReport(shapeBefore, shapeAfter, reportStream);
   std::vector<slm::OutputError> outputErrors;
   // The accuracy guard compiles the compressed model (for a library
@@ -420,7 +445,7 @@ static LogicalResult run(MLIRContext &context) {
           "  %-16s relative L2 %.5f  max abs %.5g  mean cosine %.5f\n",
           e.name.c_str(), e.relative, e.maxAbs, e.cosine);
   }
-  if (!compressionReport.empty() && (pruning || guard)) {
+  if (!compressionReport.empty() && (compressing || guard)) {
     std::string error;
     if (failed(slm::writeCompressionReport(shapeBefore, shapeAfter,
                                            outputErrors, compressionReport,

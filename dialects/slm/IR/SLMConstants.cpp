@@ -346,3 +346,11 @@ mlir::slm::WeightsInUse::~WeightsInUse() {
   std::lock_guard<std::mutex> lock(slm->replacedWeightsMutex);
   llvm::erase(slm->weightRoots, root);
 }
+
+Attribute mlir::slm::makeConstantFromBytes(Attribute like, RankedTensorType type,
+                                           ArrayRef<char> bytes,
+                                           StringRef suffix) {
+  return makeConstantLike(like, type, std::vector<char>(bytes.begin(), bytes.end()),
+                          std::max<int64_t>(1, type.getElementTypeBitWidth() / 8),
+                          suffix);
+}

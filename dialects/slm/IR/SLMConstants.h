@@ -59,6 +59,11 @@ bool readF32Constant(Attribute attr, std::vector<float> &values);
 Attribute makeF32ConstantLike(Attribute like, RankedTensorType type,
                               ArrayRef<float> values, StringRef suffix);
 
+/// A new constant of `type` holding raw little-endian `bytes`: a resource
+/// named after `like` (plus `suffix`) when `like` is one, else dense.
+Attribute makeConstantFromBytes(Attribute like, RankedTensorType type,
+                                ArrayRef<char> bytes, StringRef suffix);
+
 /// Frees the bytes of every resource weight that a function above replaced
 /// (transposed, sliced, packed) and that nothing in `root` refers to any
 /// more. Weights are the bulk of a compiler's memory: without this, each

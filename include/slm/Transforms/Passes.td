@@ -408,4 +408,43 @@ def SLMExposeCalibrationProbes
   }];
 }
 
+
+def SLMQuantizeWeights : Pass<"slm-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Weight-only quantization of linear layers (int8 per channel, int4/NF4 groups)";
+  let description = [{
+    Every `slm.linear` whose weight is an f32 constant gets the weight as
+    `slm.dequantize_weight` of stored codes and scales instead:
+    `kind=int8` (one byte per weight), `int4` or `nf4` (two per byte);
+    `group-size=0` is one scale per output channel, else one per group of
+    that many input features; `symmetric=false` adds zero points (not for
+    nf4). Code generation decodes int8 per-channel symmetric codes inside
+    the GEMM's inner loop (the f32 weight is never materialized: the codes
+    are packed into panels, widened in registers, and the channel scale
+    multiplies the result); the other forms are representable but not yet
+    compiled.
+
+    Before:
+    ```mlir
+    %w = arith.constant dense<...> : tensor<64x32xf32>
+    %y = slm.linear %x, %w : (tensor<?x32xf32>, tensor<64x32xf32>) -> tensor<?x64xf32>
+    ```
+    After `--slm-quantize-weights="kind=int8"`:
+    ```mlir
+    %codes = arith.constant dense<...> : tensor<64x32xi8>
+    %scales = arith.constant dense<...> : tensor<64x1xf32>
+    %w = slm.dequantize_weight <int8> %codes, %scales : (tensor<64x32xi8>, tensor<64x1xf32>) -> tensor<64x32xf32>
+    %y = slm.linear %x, %w : (tensor<?x32xf32>, tensor<64x32xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"kind", "kind", "std::string", /*default=*/"\"int8\"",
+           "Code: int8, int4 or nf4">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "Input features per scale (0: one scale per output channel)">,
+    Option<"symmetric", "symmetric", "bool", /*default=*/"true",
+           "Symmetric codes (no zero points)">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // SLM_TRANSFORMS_PASSES_TD

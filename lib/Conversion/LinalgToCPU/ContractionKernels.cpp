@@ -67,10 +67,12 @@ static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
     return fail("not on buffers");
   if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
     return fail("not two inputs and one output");
-  for (Value v : op->getOperands()) {
+  for (auto [i, v] : llvm::enumerate(op->getOperands())) {
     auto t = dyn_cast<MemRefType>(v.getType());
-    if (!t || !t.getElementType().isF32())
-      return fail("not f32 buffers");
+    // B may hold int8 weight codes, converted to f32 in the loop.
+    if (!t || !(t.getElementType().isF32() ||
+                (i == 1 && t.getElementType().isSignlessInteger(8))))
+      return fail("not f32 buffers (or int8 weights)");
   }
   if (!linalg::isaContractionOpInterface(op))
     return fail("not a multiply-accumulate contraction");
@@ -214,6 +216,23 @@ private:
     return vector::MaskedLoadOp::create(b, loc, vecType, memref, at, mask,
                                         zero);
   }
+  /// A vector of B: f32, or int8 codes widened to f32 (sitofp).
+  Value loadB(OpBuilder &b, ValueRange at, Value mask) {
+    Type element = cast<MemRefType>(bMat.getType()).getElementType();
+    if (element.isF32())
+      return loadVector(b, bMat, at, mask);
+    auto codeType = VectorType::get({kLanes}, element);
+    Value codes;
+    if (!mask) {
+      codes = vector::LoadOp::create(b, loc, codeType, bMat, at);
+    } else {
+      Value zero = arith::ConstantOp::create(b, loc, codeType,
+                                             b.getZeroAttr(codeType));
+      codes = vector::MaskedLoadOp::create(b, loc, codeType, bMat, at, mask,
+                                           zero);
+    }
+    return arith::SIToFPOp::create(b, loc, vecType, codes);
+  }
   void storeVector(OpBuilder &b, Value value, Value memref, ValueRange at,
                    Value mask) {
     if (!mask)
@@ -310,7 +329,7 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         SmallVector<Value> bVec;
         for (int64_t j = 0; j < cols; ++j) {
           at[plan.n] = colStart[j];
-          bVec.push_back(loadVector(lb, bMat, indices(lb, 1, at), masks[j]));
+          bVec.push_back(loadB(lb, indices(lb, 1, at), masks[j]));
         }
         if (prefetchDistance > 0) {
           // B streams from memory (weights): ask for it a few rows ahead,

@@ -253,6 +253,10 @@ Value zeroFilled(OpBuilder &b, Location loc, Value empty, Type elementType) {
 /// of any ONNX op's contract).
 Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
   if (isFloat(acc.getType())) {
+    // Integer weight codes (int8 weight-only quantization) are converted in
+    // the loop; their scale is applied to the result.
+    if (!isFloat(y.getType()))
+      y = arith::SIToFPOp::create(b, loc, acc.getType(), y);
     auto flags = arith::FastMathFlagsAttr::get(
         b.getContext(), arith::FastMathFlags::reassoc |
                             arith::FastMathFlags::contract);
@@ -390,11 +394,40 @@ static Value applyActivation(PatternRewriter &rewriter, Location loc,
 /// panels [ceil(N/P), K, P]: the contraction's loops are (leading.., p, j,
 /// k) and its output [leading.., N/P, P] is the result, reshaped (and
 /// sliced when N is not a multiple of P).
+/// The codes and per-row scales of an int8 per-channel symmetric weight
+/// (`slm.dequantize_weight <int8>` of constants, no zero points, one group
+/// per row); scales of 0 (all-zero rows) become 1.
+static bool readInt8Weight(Value weight, Attribute &codes,
+                           std::vector<float> &scales) {
+  auto dq = weight.getDefiningOp<DequantizeWeightOp>();
+  if (!dq || dq.getKind() != WeightQuantKind::int8 || dq.getZeroPoints())
+    return false;
+  int64_t k = dq.getType().getDimSize(1);
+  if (dq.getGroupSize() && *dq.getGroupSize() != k)
+    return false;
+  Attribute scaleAttr;
+  if (!matchPattern(dq.getCodes(), m_Constant(&codes)) ||
+      !matchPattern(dq.getScales(), m_Constant(&scaleAttr)) ||
+      !readF32Constant(scaleAttr, scales) ||
+      static_cast<int64_t>(scales.size()) != dq.getType().getDimSize(0))
+    return false;
+  for (float &s : scales)
+    if (s == 0.0f)
+      s = 1.0f;
+  return true;
+}
+
 static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
                                        int64_t panel) {
   Attribute weightAttr;
-  if (!matchPattern(op.getWeight(), m_Constant(&weightAttr)))
+  // int8 weight-only: the GEMM reads the codes (converted in the loop) and
+  // the per-channel scale multiplies the result; the bias enters the
+  // accumulators divided by the scale, so y = s * (b / s + sum x q).
+  std::vector<float> scales;
+  if (!matchPattern(op.getWeight(), m_Constant(&weightAttr)) &&
+      !readInt8Weight(op.getWeight(), weightAttr, scales))
     return failure();
+  const bool quantized = !scales.empty();
   RankedTensorType type = op.getType();
   RankedTensorType weightType = op.getWeight().getType();
   if (!weightType.hasStaticShape() || !type.getElementType().isF32())
@@ -404,8 +437,19 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   const int64_t padded = panels * panel;
   Value bias = op.getBias();
   Attribute biasAttr;
-  if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
+  if (bias && (padded != n || quantized) &&
+      !matchPattern(bias, m_Constant(&biasAttr)))
     return failure();
+  if (quantized && biasAttr) {
+    std::vector<float> values;
+    if (!readF32Constant(biasAttr, values))
+      return failure();
+    for (int64_t i = 0; i < n; ++i)
+      values[i] /= scales[i];
+    biasAttr = makeF32ConstantLike(
+        biasAttr, cast<RankedTensorType>(cast<TypedAttr>(biasAttr).getType()),
+        values, ".unscaled");
+  }
   Attribute packed = packConstantPanels(weightAttr, panel);
   if (!packed)
     return failure();
@@ -435,7 +479,7 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   Value init;
   if (bias) {
     Value panelsOfBias;
-    if (biasAttr && padded != n) {
+    if (biasAttr && (padded != n || quantized)) {
       panelsOfBias = arith::ConstantOp::create(
           rewriter, loc,
           cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)));
@@ -455,6 +499,26 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
       AffineMap::get(loops, 0, {d(p), d(k), d(j)}, ctx),
       AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
   Value y = contraction(rewriter, loc, outType, x, w, init, maps);
+  if (quantized) {
+    scales.resize(padded, 1.0f);
+    auto scaleType = RankedTensorType::get({panels, panel}, rewriter.getF32Type());
+    Value scalePanels = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(scaleType, ArrayRef<float>(scales)));
+    SmallVector<AffineMap> scaleMaps = {
+        rewriter.getMultiDimIdentityMap(lead + 2),
+        AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx),
+        rewriter.getMultiDimIdentityMap(lead + 2)};
+    y = linalg::GenericOp::create(
+            rewriter, loc, outType, ValueRange{y, scalePanels}, y, scaleMaps,
+            SmallVector<utils::IteratorType>(lead + 2,
+                                             utils::IteratorType::parallel),
+            [](OpBuilder &b, Location l, ValueRange args) {
+              linalg::YieldOp::create(
+                  b, l, arith::MulFOp::create(b, l, args[0], args[1]).getResult());
+            })
+            .getResult(0);
+  }
   SmallVector<ReassociationIndices> collapse;
   for (int64_t i = 0; i < lead; ++i)
     collapse.push_back({i});
@@ -483,10 +547,12 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
   int64_t panel;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
-    if (op.getWeight().getDefiningOp<CompressedWeightOpInterface>())
-      return rewriter.notifyMatchFailure(op, "compressed weight");
     if (panel > 0 && succeeded(lowerPackedLinear(op, rewriter, panel)))
       return success();
+    // Compressed weights are decoded inside the GEMM (packed path only):
+    // anything else stays and is reported.
+    if (op.getWeight().getDefiningOp<CompressedWeightOpInterface>())
+      return rewriter.notifyMatchFailure(op, "compressed weight");
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     Value x = op.getInput(), w = op.getWeight();

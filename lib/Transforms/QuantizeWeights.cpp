@@ -1,0 +1,109 @@
+//===- QuantizeWeights.cpp - Weight-only quantization of linear layers -*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// --slm-quantize-weights: every constant f32 weight of an slm.linear becomes
+// `slm.dequantize_weight` of stored codes and scales (the codecs of
+// slm/Support/WeightQuant.h). Code generation decodes the codes inside the
+// GEMM; the f32 weight never exists again.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/IR/SLMConstants.h"
+#include "slm/IR/SLMOps.h"
+#include "slm/Support/WeightQuant.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMQUANTIZEWEIGHTS
+#include "slm/Transforms/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+
+namespace {
+struct QuantizeWeightsPass
+    : public mlir::slm::impl::SLMQuantizeWeightsBase<QuantizeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    ::slm::QuantCode code;
+    WeightQuantKind kindAttr;
+    if (kind == "int8") {
+      code = ::slm::QuantCode::Int8;
+      kindAttr = WeightQuantKind::int8;
+    } else if (kind == "int4") {
+      code = ::slm::QuantCode::Int4;
+      kindAttr = WeightQuantKind::int4;
+    } else if (kind == "nf4") {
+      code = ::slm::QuantCode::NF4;
+      kindAttr = WeightQuantKind::nf4;
+    } else {
+      root->emitError("unknown quantization kind '")
+          << kind << "' (expected int8, int4 or nf4)";
+      return signalPassFailure();
+    }
+    if (groupSize < 0) {
+      root->emitError("group-size must be 0 (per channel) or positive");
+      return signalPassFailure();
+    }
+    SmallVector<LinearOp> linears;
+    root->walk([&](LinearOp op) { linears.push_back(op); });
+    for (LinearOp op : linears) {
+      Attribute weightAttr;
+      std::vector<float> weight;
+      RankedTensorType type = op.getWeight().getType();
+      if (!matchPattern(op.getWeight(), m_Constant(&weightAttr)) ||
+          !readF32Constant(weightAttr, weight))
+        continue;
+      const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+      const int64_t group = groupSize == 0 ? cols : groupSize;
+      if (cols % group != 0 || (code != ::slm::QuantCode::Int8 && cols % 2)) {
+        op.emitRemark() << "not quantized: " << cols
+                        << " input features do not split into groups of "
+                        << group;
+        continue;
+      }
+      ::slm::QuantizedWeight q = ::slm::quantizeWeight(
+          weight.data(), rows, cols, group, code, symmetric);
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      auto i8 = b.getIntegerType(8);
+      auto codesType = RankedTensorType::get({rows, q.codeBytesPerRow()}, i8);
+      Value codes = arith::ConstantOp::create(
+          b, loc,
+          cast<TypedAttr>(makeConstantFromBytes(
+              weightAttr, codesType,
+              ArrayRef<char>(reinterpret_cast<const char *>(q.codes.data()),
+                             q.codes.size()),
+              ".codes")));
+      auto groupsType = [&](Type element) {
+        return RankedTensorType::get({rows, q.groupsPerRow()}, element);
+      };
+      Value scales = arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(groupsType(b.getF32Type()),
+                                 ArrayRef<float>(q.scales)));
+      Value zeroPoints;
+      if (!q.zeroPoints.empty())
+        zeroPoints = arith::ConstantOp::create(
+            b, loc,
+            DenseElementsAttr::get(groupsType(i8),
+                                   ArrayRef<int8_t>(q.zeroPoints)));
+      IntegerAttr groupAttr =
+          groupSize == 0 ? IntegerAttr() : b.getI64IntegerAttr(group);
+      auto dq = DequantizeWeightOp::create(b, loc, type, kindAttr, codes,
+                                           scales, zeroPoints, groupAttr);
+      op.getWeightMutable().assign(dq.getResult());
+    }
+  }
+};
+} // namespace
