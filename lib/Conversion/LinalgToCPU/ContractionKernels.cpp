@@ -176,6 +176,75 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
   return source;
 }
 
+/// A per-column scale applied to C right after the contraction (int8
+/// weights: `C[.., n] *= s[n]`): folded into the kernel, the accumulators
+/// are scaled before their only store.
+struct ScaleAfter {
+  Operation *op = nullptr;
+  Value input;
+  Value output; ///< where the scaled C goes (C itself, or a new buffer)
+  Operation *moveBefore = nullptr; ///< that buffer's allocation, to hoist
+  AffineMap map; ///< the scale's indexing map in the kernel's loops
+};
+static ScaleAfter findScaleAfter(linalg::GenericOp op, const KernelPlan &plan,
+                                 int64_t kBlock) {
+  ScaleAfter scale;
+  // Allocations of the scaled result may sit in between.
+  Operation *after = op->getNextNode();
+  while (isa_and_present<memref::AllocOp>(after))
+    after = after->getNextNode();
+  auto next = dyn_cast_if_present<linalg::GenericOp>(after);
+  Value c = op.getDpsInits()[0];
+  if (kBlock > 0 || !next || !next.hasPureBufferSemantics() ||
+      next.getNumDpsInputs() != 2 || next.getNumDpsInits() != 1 ||
+      next.getDpsInputs()[0] != c ||
+      next.getNumLoops() != next.getNumParallelLoops())
+    return scale;
+  // Written to another buffer: C must have no other reader, as it will
+  // never be written.
+  Value out = next.getDpsInits()[0];
+  if (out != c)
+    for (Operation *user : c.getUsers())
+      if (user != op && user != next && user != op->getPrevNode() &&
+          !isa<memref::DeallocOp>(user))
+        return scale;
+  if (cast<MemRefType>(out.getType()) != cast<MemRefType>(c.getType()))
+    return scale;
+  // The kernel writes the new buffer, so it must exist before the kernel.
+  if (auto alloc = out.getDefiningOp<memref::AllocOp>();
+      alloc && op->isBeforeInBlock(alloc)) {
+    for (Value v : alloc->getOperands())
+      if (Operation *def = v.getDefiningOp();
+          def && (def->getBlock() != op->getBlock() || !def->isBeforeInBlock(op)))
+        return scale;
+    scale.moveBefore = alloc;
+  }
+  SmallVector<AffineMap> maps = next.getIndexingMapsArray();
+  if (!maps[0].isIdentity() || !maps[2].isIdentity())
+    return scale;
+  Block &body = next.getRegion().front();
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  if (!mul || mul->getNextNode() != body.getTerminator() ||
+      body.getTerminator()->getOperand(0) != mul.getResult() ||
+      mul.getLhs() != body.getArgument(0) || mul.getRhs() != body.getArgument(1))
+    return scale;
+  Value input = next.getDpsInputs()[1];
+  auto inputType = dyn_cast<MemRefType>(input.getType());
+  if (!inputType || !inputType.getElementType().isF32() ||
+      !inputType.isLastDimUnitStride())
+    return scale;
+  AffineMap map = maps[1].compose(op.getIndexingMapsArray()[2]);
+  if (!isDimsOrZeros(map) || map.getNumResults() == 0 ||
+      map.getResults().back() != getAffineDimExpr(plan.n, op.getContext()) ||
+      map.dropResult(map.getNumResults() - 1).isFunctionOfDim(plan.n))
+    return scale;
+  scale.op = next;
+  scale.input = input;
+  scale.output = out;
+  scale.map = map;
+  return scale;
+}
+
 /// Emits the kernel of one contraction.
 class KernelEmitter {
 public:
@@ -184,7 +253,7 @@ public:
                 int64_t prefetchDistance)
       : op(op), plan(plan), mr(mr), nr(nr), mBlock(mBlock), nBlock(nBlock),
         kBlock(kBlock), prefetchDistance(prefetchDistance),
-        init(findInitSource(op, plan)) {}
+        init(findInitSource(op, plan)), scale(findScaleAfter(op, plan, kBlock)) {}
 
   void emit(RewriterBase &rewriter);
 
@@ -241,13 +310,17 @@ private:
       vector::MaskedStoreOp::create(b, loc, memref, at, mask, value);
   }
   /// The register tile of `rows` rows at (m0, n0) over the whole reduction.
+  /// `bBuffer`, when given, holds B[k0:k1, n0:n0+width] already as f32
+  /// (int8 weights widened once per block, shared by the row tiles).
   void emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0, Value k0,
-                Value k1, SmallVector<Value> loops, ArrayRef<Value> masks);
+                Value k1, SmallVector<Value> loops, ArrayRef<Value> masks,
+                Value bBuffer = Value());
 
   linalg::GenericOp op;
   const KernelPlan &plan;
   int64_t mr, nr, mBlock, nBlock, kBlock, prefetchDistance;
   InitSource init;
+  ScaleAfter scale;
   Location loc = op.getLoc();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   VectorType vecType =
@@ -259,7 +332,7 @@ private:
 
 void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
                              Value k0, Value k1, SmallVector<Value> loops,
-                             ArrayRef<Value> masks) {
+                             ArrayRef<Value> masks, Value bBuffer) {
   const int64_t cols = static_cast<int64_t>(masks.size());
   SmallVector<Value> colStart;
   for (int64_t j = 0; j < cols; ++j)
@@ -327,11 +400,18 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         SmallVector<Value> at = loops;
         at[plan.k] = k;
         SmallVector<Value> bVec;
-        for (int64_t j = 0; j < cols; ++j) {
-          at[plan.n] = colStart[j];
-          bVec.push_back(loadB(lb, indices(lb, 1, at), masks[j]));
+        if (bBuffer) {
+          Value row = arith::SubIOp::create(lb, loc, k, k0);
+          for (int64_t j = 0; j < cols; ++j)
+            bVec.push_back(vector::LoadOp::create(
+                lb, loc, vecType, bBuffer, ValueRange{row, index(lb, j * kLanes)}));
+        } else {
+          for (int64_t j = 0; j < cols; ++j) {
+            at[plan.n] = colStart[j];
+            bVec.push_back(loadB(lb, indices(lb, 1, at), masks[j]));
+          }
         }
-        if (prefetchDistance > 0) {
+        if (prefetchDistance > 0 && !bBuffer) {
           // B streams from memory (weights): ask for it a few rows ahead,
           // one request per cache line of a row of the tile.
           SmallVector<Value> ahead = at;
@@ -355,17 +435,29 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         }
         scf::YieldOp::create(lb, loc, next);
       });
+  SmallVector<Value> scales;
+  if (scale.op)
+    for (int64_t j = 0; j < cols; ++j) {
+      loops[plan.n] = colStart[j];
+      scales.push_back(
+          loadVector(b, scale.input, indices(b, scale.map, loops), masks[j]));
+    }
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       loops[plan.m] = rowIndex[i];
       loops[plan.n] = colStart[j];
-      storeVector(b, loop.getResult(i * cols + j), c, indices(b, 2, loops),
+      Value result = loop.getResult(i * cols + j);
+      if (scale.op)
+        result = arith::MulFOp::create(b, loc, result, scales[j]);
+      storeVector(b, result, scale.op ? scale.output : c, indices(b, 2, loops),
                   masks[j]);
     }
 }
 
 void KernelEmitter::emit(RewriterBase &rewriter) {
   OpBuilder::InsertionGuard guard(rewriter);
+  if (scale.moveBefore)
+    rewriter.moveOpBefore(scale.moveBefore, op);
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
   SmallVector<Range> ranges =
@@ -396,8 +488,25 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
   lbs.assign(ubs.size(), index(b, 0));
   steps.assign(ubs.size(), index(b, 1));
 
+  const bool int8B =
+      !cast<MemRefType>(bMat.getType()).getElementType().isF32();
   scf::ParallelOp::create(
-      b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location, ValueRange ivs) {
+      b, loc, lbs, ubs, steps, [&](OpBuilder &outer, Location, ValueRange ivs) {
+        // int8 B: a per-task f32 buffer for one widened block of B, on the
+        // stack (an alloca scope, so every task iteration frees it).
+        auto scope = memref::AllocaScopeOp::create(outer, loc, TypeRange{});
+        Block *scopeBody = new Block();
+        scope.getBodyRegion().push_back(scopeBody);
+        OpBuilder pb = OpBuilder::atBlockBegin(scopeBody);
+        Value bBuffer;
+        if (int8B) {
+          Value rowsOfBlock = kBlock > 0 ? index(pb, kBlock) : kExtent;
+          bBuffer = memref::AllocaOp::create(
+              pb, loc,
+              MemRefType::get({ShapedType::kDynamic, width},
+                              Float32Type::get(pb.getContext())),
+              ValueRange{rowsOfBlock});
+        }
         SmallVector<Value> loops(op.getNumLoops());
         for (auto [i, d] : llvm::enumerate(plan.outer))
           loops[d] = ivs[i];
@@ -447,25 +556,71 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                     Value k1 = arith::MinSIOp::create(
                         kb, loc, arith::AddIOp::create(kb, loc, k0, kStep),
                         kExtent);
-                    auto rowsLoop = [&](Value from, Value to, int64_t rows) {
+                    auto rowsLoop = [&](OpBuilder &rb, Value from, Value to,
+                                        int64_t rows, Value buffer) {
                       scf::ForOp::create(
-                          kb, loc, from, to, index(kb, rows), ValueRange{},
+                          rb, loc, from, to, index(rb, rows), ValueRange{},
                           [&](OpBuilder &mbld, Location, Value m0, ValueRange) {
-                            emitTile(mbld, rows, m0, n0, k0, k1, loops, masks);
+                            emitTile(mbld, rows, m0, n0, k0, k1, loops, masks,
+                                     buffer);
                             scf::YieldOp::create(mbld, loc);
                           });
                     };
-                    rowsLoop(mStart, mFull, mr);
-                    if (mr > 1)
-                      rowsLoop(mFull, mEnd, 1);
+                    auto allRows = [&](OpBuilder &rb, Value buffer) {
+                      rowsLoop(rb, mStart, mFull, mr, buffer);
+                      if (mr > 1)
+                        rowsLoop(rb, mFull, mEnd, 1, buffer);
+                    };
+                    if (!bBuffer) {
+                      allRows(kb, Value());
+                      scf::YieldOp::create(kb, loc);
+                      return;
+                    }
+                    // int8 B: with more than one row tile, widen this block
+                    // of B to f32 once and let every row tile read that.
+                    Value several = arith::CmpIOp::create(
+                        kb, loc, arith::CmpIPredicate::sgt, mSpan,
+                        index(kb, mr));
+                    scf::IfOp::create(
+                        kb, loc, several,
+                        [&](OpBuilder &tb, Location) {
+                          SmallVector<Value> at = loops;
+                          scf::ForOp::create(
+                              tb, loc, k0, k1, index(tb, 1), ValueRange{},
+                              [&](OpBuilder &cb, Location, Value k, ValueRange) {
+                                at[plan.k] = k;
+                                Value row = arith::SubIOp::create(cb, loc, k, k0);
+                                for (int64_t j = 0; j < width / kLanes; ++j) {
+                                  at[plan.n] = j == 0 ? n0
+                                                      : arith::AddIOp::create(
+                                                            cb, loc, n0,
+                                                            index(cb, j * kLanes));
+                                  vector::StoreOp::create(
+                                      cb, loc,
+                                      loadB(cb, indices(cb, 1, at), masks[j]),
+                                      bBuffer,
+                                      ValueRange{row, index(cb, j * kLanes)});
+                                }
+                                scf::YieldOp::create(cb, loc);
+                              });
+                          allRows(tb, bBuffer);
+                          scf::YieldOp::create(tb, loc);
+                        },
+                        [&](OpBuilder &eb, Location) {
+                          allRows(eb, Value());
+                          scf::YieldOp::create(eb, loc);
+                        });
                     scf::YieldOp::create(kb, loc);
                   });
               scf::YieldOp::create(nb2, loc);
             });
+        memref::AllocaScopeReturnOp::create(pb, loc, ValueRange{});
       });
   rewriter.eraseOp(op);
   if (init.op)
     rewriter.eraseOp(init.op);
+  if (scale.op)
+    rewriter.eraseOp(scale.op);
 }
 
 struct SLMVectorizeContractionsPass

@@ -814,20 +814,26 @@ struct ConvertSLMToLinalgPass
     : mlir::slm::impl::ConvertSLMToLinalgBase<ConvertSLMToLinalgPass> {
   using ConvertSLMToLinalgBase::ConvertSLMToLinalgBase;
 
-  /// A model's outputs belong to the caller, who frees them, and are
-  /// dense: a result that is an input, a constant or a view (reshape,
-  /// slice: after bufferization possibly strided) is copied into a new
-  /// tensor.
+  /// A model's outputs belong to the caller, who frees them: a result that
+  /// is (a view of) an input or a constant, or a dynamic reshape, is copied
+  /// into a new tensor.
   void copyReturnedInputs() {
     getOperation()->walk([](func::ReturnOp ret) {
       OpBuilder b(ret);
       for (OpOperand &operand : ret->getOpOperands()) {
-        Value value = operand.get();
-        Operation *def = value.getDefiningOp();
-        if (def && !matchPattern(value, m_Constant()) &&
-            !isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp,
-                 tensor::CastOp, tensor::ExtractSliceOp, tensor::ReshapeOp>(
-                def))
+        Value root = operand.get();
+        while (Operation *def = root.getDefiningOp()) {
+          if (!isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp,
+                   tensor::CastOp, tensor::ExtractSliceOp, tensor::ReshapeOp>(
+                  def))
+            break;
+          root = def->getOperand(0);
+        }
+        // tensor.reshape bufferizes to a memref.reshape view that the
+        // function boundary cannot return; other views get their copy (when
+        // strided) from bufferization itself.
+        if (!isa<BlockArgument>(root) && !matchPattern(root, m_Constant()) &&
+            !operand.get().getDefiningOp<tensor::ReshapeOp>())
           continue;
         auto type = dyn_cast<RankedTensorType>(operand.get().getType());
         if (!type)
