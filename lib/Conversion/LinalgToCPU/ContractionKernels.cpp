@@ -314,7 +314,7 @@ private:
   /// (int8 weights widened once per block, shared by the row tiles).
   void emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0, Value k0,
                 Value k1, SmallVector<Value> loops, ArrayRef<Value> masks,
-                Value bBuffer = Value());
+                Value bBuffer = Value(), bool fillBuffer = false);
 
   linalg::GenericOp op;
   const KernelPlan &plan;
@@ -332,7 +332,8 @@ private:
 
 void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
                              Value k0, Value k1, SmallVector<Value> loops,
-                             ArrayRef<Value> masks, Value bBuffer) {
+                             ArrayRef<Value> masks, Value bBuffer,
+                             bool fillBuffer) {
   const int64_t cols = static_cast<int64_t>(masks.size());
   SmallVector<Value> colStart;
   for (int64_t j = 0; j < cols; ++j)
@@ -400,8 +401,8 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         SmallVector<Value> at = loops;
         at[plan.k] = k;
         SmallVector<Value> bVec;
-        if (bBuffer) {
-          Value row = arith::SubIOp::create(lb, loc, k, k0);
+        Value row = bBuffer ? arith::SubIOp::create(lb, loc, k, k0) : Value();
+        if (bBuffer && !fillBuffer) {
           for (int64_t j = 0; j < cols; ++j)
             bVec.push_back(vector::LoadOp::create(
                 lb, loc, vecType, bBuffer, ValueRange{row, index(lb, j * kLanes)}));
@@ -409,9 +410,13 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
           for (int64_t j = 0; j < cols; ++j) {
             at[plan.n] = colStart[j];
             bVec.push_back(loadB(lb, indices(lb, 1, at), masks[j]));
+            // The first row tile leaves the widened B for the others.
+            if (fillBuffer)
+              vector::StoreOp::create(lb, loc, bVec.back(), bBuffer,
+                                      ValueRange{row, index(lb, j * kLanes)});
           }
         }
-        if (prefetchDistance > 0 && !bBuffer) {
+        if (prefetchDistance > 0 && (!bBuffer || fillBuffer)) {
           // B streams from memory (weights): ask for it a few rows ahead,
           // one request per cache line of a row of the tile.
           SmallVector<Value> ahead = at;
@@ -584,26 +589,15 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                     scf::IfOp::create(
                         kb, loc, several,
                         [&](OpBuilder &tb, Location) {
-                          SmallVector<Value> at = loops;
-                          scf::ForOp::create(
-                              tb, loc, k0, k1, index(tb, 1), ValueRange{},
-                              [&](OpBuilder &cb, Location, Value k, ValueRange) {
-                                at[plan.k] = k;
-                                Value row = arith::SubIOp::create(cb, loc, k, k0);
-                                for (int64_t j = 0; j < width / kLanes; ++j) {
-                                  at[plan.n] = j == 0 ? n0
-                                                      : arith::AddIOp::create(
-                                                            cb, loc, n0,
-                                                            index(cb, j * kLanes));
-                                  vector::StoreOp::create(
-                                      cb, loc,
-                                      loadB(cb, indices(cb, 1, at), masks[j]),
-                                      bBuffer,
-                                      ValueRange{row, index(cb, j * kLanes)});
-                                }
-                                scf::YieldOp::create(cb, loc);
-                              });
-                          allRows(tb, bBuffer);
+                          // The first whole row tile widens B as it goes
+                          // (its loads overlap its FMAs) into the buffer.
+                          emitTile(tb, mr, mStart, n0, k0, k1, loops, masks,
+                                   bBuffer, /*fillBuffer=*/true);
+                          Value second = arith::AddIOp::create(
+                              tb, loc, mStart, index(tb, mr));
+                          rowsLoop(tb, second, mFull, mr, bBuffer);
+                          if (mr > 1)
+                            rowsLoop(tb, mFull, mEnd, 1, bBuffer);
                           scf::YieldOp::create(tb, loc);
                         },
                         [&](OpBuilder &eb, Location) {
