@@ -56,17 +56,17 @@ func.func @runtime_weight(%x: tensor<?x4xf32>, %w: tensor<8x4xf32>) -> tensor<?x
 // -----
 
 // int8 weight-only (per-channel scales): the codes are packed like f32
-// weights ([2, 4, 32] i8, zero-padded), the contraction widens them in its
-// body (sitofp), the accumulators start from the bias divided by the scale
-// (2 / 0.5 = 4), and one elementwise loop multiplies by the scale panels.
+// weights ([2, 4, 32] i8, zero-padded), and the contraction reads them with
+// the scale panels as a third input, `out + x * (sitofp(q) * s)`; the bias
+// starts the accumulators as for f32 weights, nothing follows.
 // CHECK-LABEL: func @int8
 // CHECK-DAG: %[[CP:.+]] = arith.constant dense<{{.+}}> : tensor<2x4x32xi8>
 // CHECK-DAG: %[[SP:.+]] = arith.constant dense<{{.+}}> : tensor<2x32xf32>
-// CHECK-DAG: arith.constant dense<4.000000e+00> : tensor<2x32xf32>
-// CHECK: %[[Y:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[CP]] : tensor<?x4xf32>, tensor<2x4x32xi8>)
-// CHECK: arith.sitofp %{{.+}} : i8 to f32
-// CHECK: linalg.generic {{.*}} ins(%[[Y]], %[[SP]] : tensor<?x2x32xf32>, tensor<2x32xf32>)
-// CHECK: arith.mulf
+// CHECK-DAG: arith.constant dense<2.000000e+00> : tensor<2x32xf32>
+// CHECK: %[[Y:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[CP]], %[[SP]] : tensor<?x4xf32>, tensor<2x4x32xi8>, tensor<2x32xf32>)
+// CHECK: %[[W:.+]] = arith.sitofp %{{.+}} : i8 to f32
+// CHECK: arith.mulf %[[W]], %{{.+}} : f32
+// CHECK: tensor.collapse_shape %[[Y]]
 // CHECK-NOT: slm.dequantize_weight
 // Unpacked weights have no int8 path: the op is reported.
 // UNPACKED-ERR: error: code generation does not support 'slm.dequantize_weight' yet

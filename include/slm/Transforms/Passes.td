@@ -419,9 +419,8 @@ def SLMQuantizeWeights : Pass<"slm-quantize-weights", "::mlir::ModuleOp"> {
     that many input features; `symmetric=false` adds zero points (not for
     nf4). Code generation decodes int8 per-channel symmetric codes inside
     the GEMM's inner loop (the f32 weight is never materialized: the codes
-    are packed into panels, widened in registers, and the channel scale
-    multiplies the result); the other forms are representable but not yet
-    compiled.
+    are packed into panels, widened and multiplied by their column's scale
+    in registers); the other forms are representable but not yet compiled.
 
     Before:
     ```mlir

@@ -37,6 +37,10 @@ constexpr int64_t kLanes = 16;
 
 /// How a contraction's loops map onto the kernel.
 struct KernelPlan {
+  /// Operand index of C (after A, B and, for int8 codes, the scales).
+  unsigned cIndex = 2;
+  /// The per-column scale of int8 codes (operand 2), or none.
+  bool scaledCodes = false;
   unsigned m, n, k;
   /// Every other (parallel) loop, in loop order.
   SmallVector<unsigned> outer;
@@ -65,7 +69,8 @@ static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
   };
   if (!op.hasPureBufferSemantics())
     return fail("not on buffers");
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
+  const bool scaledCodes = slm::isScaledCodesContraction(op);
+  if ((op.getNumDpsInputs() != 2 && !scaledCodes) || op.getNumDpsInits() != 1)
     return fail("not two inputs and one output");
   for (auto [i, v] : llvm::enumerate(op->getOperands())) {
     auto t = dyn_cast<MemRefType>(v.getType());
@@ -74,19 +79,31 @@ static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
                 (i == 1 && t.getElementType().isSignlessInteger(8))))
       return fail("not f32 buffers (or int8 weights)");
   }
-  if (!linalg::isaContractionOpInterface(op))
+  if (!scaledCodes && !linalg::isaContractionOpInterface(op))
     return fail("not a multiply-accumulate contraction");
   SmallVector<unsigned> reductions;
   op.getReductionDims(reductions);
   if (reductions.size() != 1)
     return fail("not exactly one reduction dimension");
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  AffineMap aMap = maps[0], bMap = maps[1], cMap = maps[2];
+  const unsigned cIndex = op.getNumDpsInputs();
+  AffineMap aMap = maps[0], bMap = maps[1], cMap = maps[cIndex];
+  if (scaledCodes) {
+    // The scales follow B's columns and not the reduction.
+    AffineMap sMap = maps[2];
+    auto sType = cast<MemRefType>(op.getDpsInputs()[2].getType());
+    if (!isDimsOrZeros(sMap) || sMap.getNumResults() == 0 ||
+        sMap.getResults().back() != bMap.getResults().back() ||
+        !sType.isLastDimUnitStride())
+      return fail("the scales do not run along the columns");
+  }
   if (!isDimsOrZeros(aMap) || !isDimsOrZeros(bMap) ||
       !cMap.isProjectedPermutation() || cMap.getNumResults() < 2 ||
       bMap.getNumResults() < 1)
     return fail("indexing maps are not dimensions and broadcasts");
   KernelPlan plan;
+  plan.cIndex = cIndex;
+  plan.scaledCodes = scaledCodes;
   plan.k = reductions.front();
   plan.n = cast<AffineDimExpr>(cMap.getResults().back()).getPosition();
   // Rows: the innermost output dimension that indexes A and not B (packed
@@ -157,7 +174,7 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
   auto inputType = dyn_cast<MemRefType>(input.getType());
   if (!inputType || !inputType.getElementType().isF32())
     return source;
-  AffineMap cMap = op.getIndexingMapsArray()[2];
+  AffineMap cMap = op.getIndexingMapsArray()[plan.cIndex];
   AffineMap map = copy.getIndexingMapsArray()[0].compose(cMap);
   if (!isDimsOrZeros(map))
     return source;
@@ -176,75 +193,6 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
   return source;
 }
 
-/// A per-column scale applied to C right after the contraction (int8
-/// weights: `C[.., n] *= s[n]`): folded into the kernel, the accumulators
-/// are scaled before their only store.
-struct ScaleAfter {
-  Operation *op = nullptr;
-  Value input;
-  Value output; ///< where the scaled C goes (C itself, or a new buffer)
-  Operation *moveBefore = nullptr; ///< that buffer's allocation, to hoist
-  AffineMap map; ///< the scale's indexing map in the kernel's loops
-};
-static ScaleAfter findScaleAfter(linalg::GenericOp op, const KernelPlan &plan,
-                                 int64_t kBlock) {
-  ScaleAfter scale;
-  // Allocations of the scaled result may sit in between.
-  Operation *after = op->getNextNode();
-  while (isa_and_present<memref::AllocOp>(after))
-    after = after->getNextNode();
-  auto next = dyn_cast_if_present<linalg::GenericOp>(after);
-  Value c = op.getDpsInits()[0];
-  if (kBlock > 0 || !next || !next.hasPureBufferSemantics() ||
-      next.getNumDpsInputs() != 2 || next.getNumDpsInits() != 1 ||
-      next.getDpsInputs()[0] != c ||
-      next.getNumLoops() != next.getNumParallelLoops())
-    return scale;
-  // Written to another buffer: C must have no other reader, as it will
-  // never be written.
-  Value out = next.getDpsInits()[0];
-  if (out != c)
-    for (Operation *user : c.getUsers())
-      if (user != op && user != next && user != op->getPrevNode() &&
-          !isa<memref::DeallocOp>(user))
-        return scale;
-  if (cast<MemRefType>(out.getType()) != cast<MemRefType>(c.getType()))
-    return scale;
-  // The kernel writes the new buffer, so it must exist before the kernel.
-  if (auto alloc = out.getDefiningOp<memref::AllocOp>();
-      alloc && op->isBeforeInBlock(alloc)) {
-    for (Value v : alloc->getOperands())
-      if (Operation *def = v.getDefiningOp();
-          def && (def->getBlock() != op->getBlock() || !def->isBeforeInBlock(op)))
-        return scale;
-    scale.moveBefore = alloc;
-  }
-  SmallVector<AffineMap> maps = next.getIndexingMapsArray();
-  if (!maps[0].isIdentity() || !maps[2].isIdentity())
-    return scale;
-  Block &body = next.getRegion().front();
-  auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  if (!mul || mul->getNextNode() != body.getTerminator() ||
-      body.getTerminator()->getOperand(0) != mul.getResult() ||
-      mul.getLhs() != body.getArgument(0) || mul.getRhs() != body.getArgument(1))
-    return scale;
-  Value input = next.getDpsInputs()[1];
-  auto inputType = dyn_cast<MemRefType>(input.getType());
-  if (!inputType || !inputType.getElementType().isF32() ||
-      !inputType.isLastDimUnitStride())
-    return scale;
-  AffineMap map = maps[1].compose(op.getIndexingMapsArray()[2]);
-  if (!isDimsOrZeros(map) || map.getNumResults() == 0 ||
-      map.getResults().back() != getAffineDimExpr(plan.n, op.getContext()) ||
-      map.dropResult(map.getNumResults() - 1).isFunctionOfDim(plan.n))
-    return scale;
-  scale.op = next;
-  scale.input = input;
-  scale.output = out;
-  scale.map = map;
-  return scale;
-}
-
 /// Emits the kernel of one contraction.
 class KernelEmitter {
 public:
@@ -253,7 +201,7 @@ public:
                 int64_t prefetchDistance)
       : op(op), plan(plan), mr(mr), nr(nr), mBlock(mBlock), nBlock(nBlock),
         kBlock(kBlock), prefetchDistance(prefetchDistance),
-        init(findInitSource(op, plan)), scale(findScaleAfter(op, plan, kBlock)) {}
+        init(findInitSource(op, plan)) {}
 
   void emit(RewriterBase &rewriter);
 
@@ -285,8 +233,9 @@ private:
     return vector::MaskedLoadOp::create(b, loc, vecType, memref, at, mask,
                                         zero);
   }
-  /// A vector of B: f32, or int8 codes widened to f32 (sitofp).
-  Value loadB(OpBuilder &b, ValueRange at, Value mask) {
+  /// A vector of B: f32, or int8 codes widened to f32 (sitofp) and
+  /// multiplied by their column scales `scale`.
+  Value loadB(OpBuilder &b, ValueRange at, Value mask, Value scale = Value()) {
     Type element = cast<MemRefType>(bMat.getType()).getElementType();
     if (element.isF32())
       return loadVector(b, bMat, at, mask);
@@ -300,7 +249,9 @@ private:
       codes = vector::MaskedLoadOp::create(b, loc, codeType, bMat, at, mask,
                                            zero);
     }
-    return arith::SIToFPOp::create(b, loc, vecType, codes);
+    Value wide = arith::SIToFPOp::create(b, loc, vecType, codes);
+    return scale ? arith::MulFOp::create(b, loc, wide, scale).getResult()
+                 : wide;
   }
   void storeVector(OpBuilder &b, Value value, Value memref, ValueRange at,
                    Value mask) {
@@ -320,13 +271,14 @@ private:
   const KernelPlan &plan;
   int64_t mr, nr, mBlock, nBlock, kBlock, prefetchDistance;
   InitSource init;
-  ScaleAfter scale;
   Location loc = op.getLoc();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   VectorType vecType =
       VectorType::get({kLanes}, Float32Type::get(op.getContext()));
   Value a = op.getDpsInputs()[0], bMat = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
+  /// Per-tile column scales of int8 codes (set by emitTile).
+  SmallVector<Value> bScales;
   Value kExtent;
 };
 
@@ -352,7 +304,8 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
       for (int64_t j = 0; j < cols; ++j) {
         loops[plan.m] = rowIndex[i];
         loops[plan.n] = colStart[j];
-        acc.push_back(loadVector(ib, c, indices(ib, 2, loops), masks[j]));
+        acc.push_back(
+            loadVector(ib, c, indices(ib, plan.cIndex, loops), masks[j]));
       }
     return acc;
   };
@@ -395,6 +348,13 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         });
     acc.assign(branch.getResults().begin(), branch.getResults().end());
   }
+  SmallVector<Value> scaleOf(cols);
+  if (plan.scaledCodes && (!bBuffer || fillBuffer))
+    for (int64_t j = 0; j < cols; ++j) {
+      loops[plan.n] = colStart[j];
+      scaleOf[j] = loadVector(b, op.getDpsInputs()[2], indices(b, 2, loops),
+                              masks[j]);
+    }
   auto loop = scf::ForOp::create(
       b, loc, k0, k1, index(b, 1), acc,
       [&](OpBuilder &lb, Location, Value k, ValueRange iter) {
@@ -409,7 +369,7 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         } else {
           for (int64_t j = 0; j < cols; ++j) {
             at[plan.n] = colStart[j];
-            bVec.push_back(loadB(lb, indices(lb, 1, at), masks[j]));
+            bVec.push_back(loadB(lb, indices(lb, 1, at), masks[j], scaleOf[j]));
             // The first row tile leaves the widened B for the others.
             if (fillBuffer)
               vector::StoreOp::create(lb, loc, bVec.back(), bBuffer,
@@ -440,29 +400,17 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         }
         scf::YieldOp::create(lb, loc, next);
       });
-  SmallVector<Value> scales;
-  if (scale.op)
-    for (int64_t j = 0; j < cols; ++j) {
-      loops[plan.n] = colStart[j];
-      scales.push_back(
-          loadVector(b, scale.input, indices(b, scale.map, loops), masks[j]));
-    }
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       loops[plan.m] = rowIndex[i];
       loops[plan.n] = colStart[j];
-      Value result = loop.getResult(i * cols + j);
-      if (scale.op)
-        result = arith::MulFOp::create(b, loc, result, scales[j]);
-      storeVector(b, result, scale.op ? scale.output : c, indices(b, 2, loops),
-                  masks[j]);
+      storeVector(b, loop.getResult(i * cols + j), c,
+                  indices(b, plan.cIndex, loops), masks[j]);
     }
 }
 
 void KernelEmitter::emit(RewriterBase &rewriter) {
   OpBuilder::InsertionGuard guard(rewriter);
-  if (scale.moveBefore)
-    rewriter.moveOpBefore(scale.moveBefore, op);
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
   SmallVector<Range> ranges =
@@ -613,8 +561,6 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
   rewriter.eraseOp(op);
   if (init.op)
     rewriter.eraseOp(init.op);
-  if (scale.op)
-    rewriter.eraseOp(scale.op);
 }
 
 struct SLMVectorizeContractionsPass

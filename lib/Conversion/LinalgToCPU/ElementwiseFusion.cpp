@@ -62,8 +62,7 @@ struct SLMFuseElementwisePass
       if (!producer || !producer->hasOneUse())
         return false;
       auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
-      if (!keepContractions || !consumer ||
-          !linalg::isaContractionOpInterface(consumer))
+      if (!keepContractions || !consumer || !slm::isKernelContraction(consumer))
         return true;
       return isLayoutPreservingCopy(operand);
     };

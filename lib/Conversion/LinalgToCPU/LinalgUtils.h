@@ -7,6 +7,7 @@
 #ifndef SLM_LIB_CONVERSION_LINALGTOCPU_LINALGUTILS_H
 #define SLM_LIB_CONVERSION_LINALGTOCPU_LINALGUTILS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::slm {
@@ -21,6 +22,42 @@ inline bool isDataMovement(linalg::GenericOp op) {
   auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
   return body.getOperations().size() == 1 && yield &&
          yield.getValues().front() == body.getArgument(0);
+}
+
+/// A contraction over int8 weight codes with one scale per output column
+/// (int8 weight-only linear layers): ins(A f32, B i8, S f32), body
+/// `out + a * (sitofp(b) * s)`. The GEMM kernels widen and scale B in
+/// registers; fusion treats it as a contraction.
+inline bool isScaledCodesContraction(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 3 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 1)
+    return false;
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 5)
+    return false;
+  auto it = body.begin();
+  auto widen = dyn_cast<arith::SIToFPOp>(&*it++);
+  auto scaled = dyn_cast<arith::MulFOp>(&*it++);
+  auto product = dyn_cast<arith::MulFOp>(&*it++);
+  auto sum = dyn_cast<arith::AddFOp>(&*it++);
+  auto yield = dyn_cast<linalg::YieldOp>(&*it);
+  return widen && scaled && product && sum && yield &&
+         widen.getIn() == body.getArgument(1) &&
+         scaled.getLhs() == widen.getResult() &&
+         scaled.getRhs() == body.getArgument(2) &&
+         product.getLhs() == body.getArgument(0) &&
+         product.getRhs() == scaled.getResult() &&
+         sum.getLhs() == body.getArgument(3) &&
+         sum.getRhs() == product.getResult() &&
+         yield.getValues().front() == sum.getResult();
+}
+
+/// Whether the GEMM kernels take `op` (a plain or a scaled-codes
+/// contraction): nothing is fused into its operands but layout copies.
+inline bool isKernelContraction(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  return linalg::isaContractionOpInterface(op) ||
+         (generic && isScaledCodesContraction(generic));
 }
 
 } // namespace mlir::slm

@@ -420,9 +420,9 @@ static bool readInt8Weight(Value weight, Attribute &codes,
 static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
                                        int64_t panel) {
   Attribute weightAttr;
-  // int8 weight-only: the GEMM reads the codes (converted in the loop) and
-  // the per-channel scale multiplies the result; the bias enters the
-  // accumulators divided by the scale, so y = s * (b / s + sum x q).
+  // int8 weight-only: the contraction reads the codes and the per-column
+  // scales, `out + x * (sitofp(q) * s)`; the GEMM kernels widen and scale
+  // B in registers, so nothing else changes (bias, epilogues, fusion).
   std::vector<float> scales;
   if (!matchPattern(op.getWeight(), m_Constant(&weightAttr)) &&
       !readInt8Weight(op.getWeight(), weightAttr, scales))
@@ -437,19 +437,8 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   const int64_t padded = panels * panel;
   Value bias = op.getBias();
   Attribute biasAttr;
-  if (bias && (padded != n || quantized) &&
-      !matchPattern(bias, m_Constant(&biasAttr)))
+  if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
     return failure();
-  if (quantized && biasAttr) {
-    std::vector<float> values;
-    if (!readF32Constant(biasAttr, values))
-      return failure();
-    for (int64_t i = 0; i < n; ++i)
-      values[i] /= scales[i];
-    biasAttr = makeF32ConstantLike(
-        biasAttr, cast<RankedTensorType>(cast<TypedAttr>(biasAttr).getType()),
-        values, ".unscaled");
-  }
   Attribute packed = packConstantPanels(weightAttr, panel);
   if (!packed)
     return failure();
@@ -479,7 +468,7 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   Value init;
   if (bias) {
     Value panelsOfBias;
-    if (biasAttr && (padded != n || quantized)) {
+    if (biasAttr && padded != n) {
       panelsOfBias = arith::ConstantOp::create(
           rewriter, loc,
           cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)));
@@ -498,24 +487,31 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
       AffineMap::get(loops, 0, withTail({d(k)}), ctx),
       AffineMap::get(loops, 0, {d(p), d(k), d(j)}, ctx),
       AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
-  Value y = contraction(rewriter, loc, outType, x, w, init, maps);
-  if (quantized) {
+  Value y;
+  if (!quantized) {
+    y = contraction(rewriter, loc, outType, x, w, init, maps);
+  } else {
     scales.resize(padded, 1.0f);
     auto scaleType = RankedTensorType::get({panels, panel}, rewriter.getF32Type());
     Value scalePanels = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(scaleType, ArrayRef<float>(scales)));
-    SmallVector<AffineMap> scaleMaps = {
-        rewriter.getMultiDimIdentityMap(lead + 2),
-        AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx),
-        rewriter.getMultiDimIdentityMap(lead + 2)};
+    maps.insert(maps.begin() + 2, AffineMap::get(loops, 0, {d(p), d(j)}, ctx));
+    SmallVector<utils::IteratorType> iterators(loops,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    auto flags = arith::FastMathFlagsAttr::get(
+        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
     y = linalg::GenericOp::create(
-            rewriter, loc, outType, ValueRange{y, scalePanels}, y, scaleMaps,
-            SmallVector<utils::IteratorType>(lead + 2,
-                                             utils::IteratorType::parallel),
-            [](OpBuilder &b, Location l, ValueRange args) {
+            rewriter, loc, outType, ValueRange{x, w, scalePanels}, init, maps,
+            iterators,
+            [&](OpBuilder &b, Location l, ValueRange args) {
+              Value wide = arith::SIToFPOp::create(b, l, b.getF32Type(), args[1]);
+              Value weight = arith::MulFOp::create(b, l, wide, args[2]);
+              Value product = arith::MulFOp::create(b, l, args[0], weight, flags);
               linalg::YieldOp::create(
-                  b, l, arith::MulFOp::create(b, l, args[0], args[1]).getResult());
+                  b, l,
+                  arith::AddFOp::create(b, l, args[3], product, flags).getResult());
             })
             .getResult(0);
   }
