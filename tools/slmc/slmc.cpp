@@ -329,22 +329,20 @@ static LogicalResult run(MLIRContext &context) {
       layers.count = pruneLayers;
       prunePm.addPass(slm::createSLMPruneLayers(layers));
     }
-    if (pruneHeads > 0) {
-      slm::SLMPruneHeadsOptions heads;
-      heads.ratio = pruneHeads;
-      heads.method_ = method;
-      heads.allocation = pruneAllocation;
-      heads.reconstructWeights = pruneReconstruct;
-      prunePm.addPass(slm::createSLMPruneHeads(heads));
-    }
-    if (pruneFFN > 0) {
-      slm::SLMPruneFFNOptions ffn;
-      ffn.ratio = pruneFFN;
-      ffn.method_ = method;
-      ffn.allocation = pruneAllocation;
-      ffn.reconstructWeights = pruneReconstruct;
-      prunePm.addPass(slm::createSLMPruneFFN(ffn));
-    }
+    // Heads and FFN neurons share the scoring options.
+    auto scoring = [&](auto options, double ratio) {
+      options.ratio = ratio;
+      options.method_ = method;
+      options.allocation = pruneAllocation;
+      options.reconstructWeights = pruneReconstruct;
+      return options;
+    };
+    if (pruneHeads > 0)
+      prunePm.addPass(slm::createSLMPruneHeads(
+          scoring(slm::SLMPruneHeadsOptions(), pruneHeads)));
+    if (pruneFFN > 0)
+      prunePm.addPass(slm::createSLMPruneFFN(
+          scoring(slm::SLMPruneFFNOptions(), pruneFFN)));
     if (failed(prunePm.run(*module)))
       return fail("pruning '" + inputFilename + "' failed");
     slm::releaseDeadWeights(*module);
