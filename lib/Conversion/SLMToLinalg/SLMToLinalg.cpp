@@ -396,7 +396,7 @@ static Value applyActivation(PatternRewriter &rewriter, Location loc,
 /// sliced when N is not a multiple of P).
 /// The codes and per-row scales of an int8 per-channel symmetric weight
 /// (`slm.dequantize_weight <int8>` of constants, no zero points, one group
-/// per row); scales of 0 (all-zero rows) become 1.
+/// per row).
 static bool readInt8Weight(Value weight, Attribute &codes,
                            std::vector<float> &scales) {
   auto dq = weight.getDefiningOp<DequantizeWeightOp>();
@@ -411,9 +411,6 @@ static bool readInt8Weight(Value weight, Attribute &codes,
       !readF32Constant(scaleAttr, scales) ||
       static_cast<int64_t>(scales.size()) != dq.getType().getDimSize(0))
     return false;
-  for (float &s : scales)
-    if (s == 0.0f)
-      s = 1.0f;
   return true;
 }
 
