@@ -41,8 +41,17 @@ static int64_t bytesOf(Value v) {
   return type.getNumElements() * type.getElementTypeBitWidth() / 8;
 }
 
+/// Bytes a linear layer stores: its weight (as compressed, when it is)
+/// and its bias.
 static int64_t linearBytes(LinearOp op) {
-  return bytesOf(op.getWeight()) + (op.getBias() ? bytesOf(op.getBias()) : 0);
+  int64_t weight = bytesOf(op.getWeight());
+  if (Operation *compressed =
+          op.getWeight().getDefiningOp<CompressedWeightOpInterface>()) {
+    weight = 0;
+    for (Value v : compressed->getOperands())
+      weight += bytesOf(v);
+  }
+  return weight + (op.getBias() ? bytesOf(op.getBias()) : 0);
 }
 
 static int64_t linearMacs(LinearOp op) {

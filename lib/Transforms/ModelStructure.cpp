@@ -19,10 +19,23 @@
 using namespace mlir;
 using namespace mlir::slm;
 
-/// A linear layer with a static constant weight and a constant or no bias.
+/// A weight known at compile time: a constant, or a compressed weight
+/// (quantized, sparse) of constants.
+static bool isConstantWeight(Value weight) {
+  if (matchPattern(weight, m_Constant()))
+    return true;
+  Operation *def = weight.getDefiningOp<CompressedWeightOpInterface>();
+  return def && llvm::all_of(def->getOperands(), [](Value v) {
+           return matchPattern(v, m_Constant());
+         });
+}
+
+/// A linear layer with a static constant (or constant compressed) weight
+/// and a constant or no bias. Pruning itself needs plain f32 weights and
+/// says so; the report also describes quantized models.
 static bool hasConstantParameters(LinearOp op) {
   if (!op || !op.getWeight().getType().hasStaticShape() ||
-      !matchPattern(op.getWeight(), m_Constant()))
+      !isConstantWeight(op.getWeight()))
     return false;
   Value bias = op.getBias();
   return !bias || matchPattern(bias, m_Constant());

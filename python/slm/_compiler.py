@@ -8,9 +8,10 @@ from ._runtime import SlmError
 
 
 def compile(onnx_path, out_path, *, raise_ops=True, fuse_linear_activation=True,
-            mcpu=None, report=False, timeout=None, prune_heads=0.0, prune_ffn=0.0,
-            prune_layers=0, prune_method=None, prune_allocation=None,
-            calibration=None, max_error=None, compression_report=None):
+            mcpu=None, report=False, timeout=None, prune_heads=None, prune_ffn=None,
+            prune_layers=None, prune_method=None, prune_allocation=None,
+            prune_reconstruct=False, quantize=None, calibration=None,
+            max_error=None, compression_report=None):
     """Compiles the ONNX model at `onnx_path` into the shared library
     `out_path` (or IR, by its extension: .mlir, .ll, .o).
 
@@ -20,7 +21,8 @@ def compile(onnx_path, out_path, *, raise_ops=True, fuse_linear_activation=True,
     report: return slmc's raising report (text) instead of None.
     Compression (see `slmc --help`): prune_heads / prune_ffn (shares to
     remove), prune_layers (blocks to drop), prune_method ("magnitude",
-    "wanda", "flap"), prune_allocation ("uniform", "global"), calibration
+    "wanda", "flap"), prune_allocation ("uniform", "global"),
+    prune_reconstruct (least-squares refit), quantize ("int8"), calibration
     (folder of samples), max_error (fail above this relative output
     error), compression_report (JSON path; a .svg chart beside it). When
     compressing, the compression report (text) is returned.
@@ -38,22 +40,17 @@ def compile(onnx_path, out_path, *, raise_ops=True, fuse_linear_activation=True,
         cmd.append(f"--mcpu={mcpu}")
     if report:
         cmd.append("--report")
-    if prune_heads:
-        cmd.append(f"--prune-heads={prune_heads}")
-    if prune_ffn:
-        cmd.append(f"--prune-ffn={prune_ffn}")
-    if prune_layers:
-        cmd.append(f"--prune-layers={prune_layers}")
-    if prune_method:
-        cmd.append(f"--prune-method={prune_method}")
-    if prune_allocation:
-        cmd.append(f"--prune-allocation={prune_allocation}")
-    if calibration:
-        cmd.append(f"--calibration={os.fspath(calibration)}")
-    if max_error is not None:
-        cmd.append(f"--max-error={max_error}")
-    if compression_report:
-        cmd.append(f"--compression-report={os.fspath(compression_report)}")
+    # Compression options, passed on as slmc flags when given.
+    options = {"prune-heads": prune_heads, "prune-ffn": prune_ffn,
+               "prune-layers": prune_layers, "prune-method": prune_method,
+               "prune-allocation": prune_allocation, "quantize": quantize,
+               "calibration": calibration, "max-error": max_error,
+               "compression-report": compression_report}
+    for flag, value in options.items():
+        if value is not None:
+            cmd.append(f"--{flag}={os.fspath(value) if isinstance(value, os.PathLike) else value}")
+    if prune_reconstruct:
+        cmd.append("--prune-reconstruct")
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise SlmError(result.stderr.strip() or f"slmc exited with {result.returncode}")

@@ -481,14 +481,14 @@ static LogicalResult run(MLIRContext &context) {
   }
 
   // Code generation.
-  FailureOr<std::string> metadata = slm::describeModelInterface(*module);
-  if (failed(metadata))
-    return fail("'" + inputFilename + "' cannot be compiled");
   if (emit == EmitKind::SharedLibrary) {
     if (failed(slm::compileSharedLibrary(*module, outputFilename, target)))
       return fail("compiling '" + inputFilename + "' failed");
     return success();
   }
+  FailureOr<std::string> metadata = slm::describeModelInterface(*module);
+  if (failed(metadata))
+    return fail("'" + inputFilename + "' cannot be compiled");
   {
     TimingScope lowerTimer = writeTimer.nest("Lower to LLVM dialect");
     if (failed(slm::lowerToLLVMDialect(*module, target)))

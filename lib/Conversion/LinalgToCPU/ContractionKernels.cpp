@@ -277,8 +277,6 @@ private:
       VectorType::get({kLanes}, Float32Type::get(op.getContext()));
   Value a = op.getDpsInputs()[0], bMat = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
-  /// Per-tile column scales of int8 codes (set by emitTile).
-  SmallVector<Value> bScales;
   Value kExtent;
 };
 
@@ -446,13 +444,14 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
   scf::ParallelOp::create(
       b, loc, lbs, ubs, steps, [&](OpBuilder &outer, Location, ValueRange ivs) {
         // int8 B: a per-task f32 buffer for one widened block of B, on the
-        // stack (an alloca scope, so every task iteration frees it).
-        auto scope = memref::AllocaScopeOp::create(outer, loc, TypeRange{});
-        Block *scopeBody = new Block();
-        scope.getBodyRegion().push_back(scopeBody);
-        OpBuilder pb = OpBuilder::atBlockBegin(scopeBody);
+        // stack (in an alloca scope, so every task iteration frees it).
+        OpBuilder pb = outer;
         Value bBuffer;
         if (int8B) {
+          auto scope = memref::AllocaScopeOp::create(outer, loc, TypeRange{});
+          Block *scopeBody = new Block();
+          scope.getBodyRegion().push_back(scopeBody);
+          pb.setInsertionPointToStart(scopeBody);
           Value rowsOfBlock = kBlock > 0 ? index(pb, kBlock) : kExtent;
           bBuffer = memref::AllocaOp::create(
               pb, loc,
@@ -556,7 +555,8 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                   });
               scf::YieldOp::create(nb2, loc);
             });
-        memref::AllocaScopeReturnOp::create(pb, loc, ValueRange{});
+        if (int8B)
+          memref::AllocaScopeReturnOp::create(pb, loc, ValueRange{});
       });
   rewriter.eraseOp(op);
   if (init.op)
@@ -586,7 +586,7 @@ struct SLMVectorizeContractionsPass
       if (failed(plan)) {
         // Say why a matrix product stays plain loops (other ops are not
         // candidates at all).
-        if (report && linalg::isaContractionOpInterface(op))
+        if (report && slm::isKernelContraction(op))
           op->emitRemark() << "contraction left as loops: " << reason;
         continue;
       }

@@ -253,10 +253,6 @@ Value zeroFilled(OpBuilder &b, Location loc, Value empty, Type elementType) {
 /// of any ONNX op's contract).
 Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
   if (isFloat(acc.getType())) {
-    // Integer weight codes (int8 weight-only quantization) are converted in
-    // the loop; their scale is applied to the result.
-    if (!isFloat(y.getType()))
-      y = arith::SIToFPOp::create(b, loc, acc.getType(), y);
     auto flags = arith::FastMathFlagsAttr::get(
         b.getContext(), arith::FastMathFlags::reassoc |
                             arith::FastMathFlags::contract);
@@ -282,18 +278,45 @@ Value broadcastInto(OpBuilder &b, Location loc, RankedTensorType type,
       .getResult(0);
 }
 
+/// Iterators of a contraction with `maps`: the last loop is the reduction.
+static SmallVector<utils::IteratorType>
+contractionIterators(ArrayRef<AffineMap> maps) {
+  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
+                                             utils::IteratorType::parallel);
+  iterators.back() = utils::IteratorType::reduction;
+  return iterators;
+}
+
 /// A multiply-accumulate contraction of `lhs` and `rhs` into `init` with
 /// `maps`; the last loop is the reduction.
 Value contraction(OpBuilder &b, Location loc, Type type, Value lhs, Value rhs,
                   Value init, ArrayRef<AffineMap> maps) {
-  SmallVector<utils::IteratorType> iterators(maps.front().getNumDims(),
-                                             utils::IteratorType::parallel);
-  iterators.back() = utils::IteratorType::reduction;
   return linalg::GenericOp::create(
-             b, loc, type, ValueRange{lhs, rhs}, init, maps, iterators,
+             b, loc, type, ValueRange{lhs, rhs}, init, maps,
+             contractionIterators(maps),
              [](OpBuilder &nb, Location l, ValueRange args) {
                linalg::YieldOp::create(
                    nb, l, multiplyAdd(nb, l, args[0], args[1], args[2]));
+             })
+      .getResult(0);
+}
+
+/// The contraction of `lhs` with int8 `codes` scaled per column by
+/// `scales`: `out + lhs * (sitofp(codes) * scales)` (the form
+/// --slm-vectorize-contractions decodes in registers). `maps` index lhs,
+/// codes, scales and init.
+static Value scaledCodesContraction(OpBuilder &b, Location loc, Type type,
+                                    Value lhs, Value codes, Value scales,
+                                    Value init, ArrayRef<AffineMap> maps) {
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{lhs, codes, scales}, init, maps,
+             contractionIterators(maps),
+             [](OpBuilder &nb, Location l, ValueRange args) {
+               Value wide =
+                   arith::SIToFPOp::create(nb, l, nb.getF32Type(), args[1]);
+               Value weight = arith::MulFOp::create(nb, l, wide, args[2]);
+               linalg::YieldOp::create(
+                   nb, l, multiplyAdd(nb, l, args[0], weight, args[3]));
              })
       .getResult(0);
 }
@@ -494,23 +517,8 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
         rewriter, loc,
         DenseElementsAttr::get(scaleType, ArrayRef<float>(scales)));
     maps.insert(maps.begin() + 2, AffineMap::get(loops, 0, {d(p), d(j)}, ctx));
-    SmallVector<utils::IteratorType> iterators(loops,
-                                               utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
-    auto flags = arith::FastMathFlagsAttr::get(
-        ctx, arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-    y = linalg::GenericOp::create(
-            rewriter, loc, outType, ValueRange{x, w, scalePanels}, init, maps,
-            iterators,
-            [&](OpBuilder &b, Location l, ValueRange args) {
-              Value wide = arith::SIToFPOp::create(b, l, b.getF32Type(), args[1]);
-              Value weight = arith::MulFOp::create(b, l, wide, args[2]);
-              Value product = arith::MulFOp::create(b, l, args[0], weight, flags);
-              linalg::YieldOp::create(
-                  b, l,
-                  arith::AddFOp::create(b, l, args[3], product, flags).getResult());
-            })
-            .getResult(0);
+    y = scaledCodesContraction(rewriter, loc, outType, x, w, scalePanels, init,
+                               maps);
   }
   SmallVector<ReassociationIndices> collapse;
   for (int64_t i = 0; i < lead; ++i)
