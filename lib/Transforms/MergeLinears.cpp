@@ -31,7 +31,7 @@ struct Candidate {
 std::optional<Candidate> asCandidate(LinearOp op) {
   Candidate c{op, {}, {}};
   RankedTensorType type = op.getWeight().getType();
-  if (!type.hasStaticShape() ||
+  if (!type.hasStaticShape() || op.getInputQuant() != InputQuant::none ||
       !matchPattern(op.getWeight(), m_Constant(&c.weight)))
     return std::nullopt;
   if (Value bias = op.getBias())

@@ -37,6 +37,24 @@ def SLM_ActivationAttr : EnumAttr<SLM_Dialect, SLM_Activation, "activation"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def SLM_InputQuant : I32EnumAttr<"InputQuant",
+    "how a linear layer quantizes its input (W8A8)", [
+  // The input stays f32.
+  I32EnumAttrCase<"none", 0>,
+  // Each row (token) is quantized to uint8 when the layer runs, with its own
+  // scale and zero point from the row's [min, max] (min <= 0 <= max).
+  I32EnumAttrCase<"per_token", 1>,
+  // One scale and zero point for the whole input, fixed at compile time
+  // (from calibration): `input_scale`, `input_zero_point`.
+  I32EnumAttrCase<"per_tensor", 2>
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::slm";
+}
+def SLM_InputQuantAttr : EnumAttr<SLM_Dialect, SLM_InputQuant, "input_quant"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def SLM_ReduceKind : I32EnumAttr<"ReduceKind", "reduction combiner", [
   I32EnumAttrCase<"sum", 0>,
   I32EnumAttrCase<"mean", 1>,

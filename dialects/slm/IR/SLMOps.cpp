@@ -350,6 +350,16 @@ LogicalResult LinearOp::verify() {
       return emitOpError("'bias' must be [")
              << weight.getDimSize(0) << "] (out_features), got " << biasType;
   }
+  if (getInputQuant() == InputQuant::per_tensor) {
+    if (!getInputScale() || !getInputZeroPoint())
+      return emitOpError("per_tensor input quantization needs 'input_scale' and "
+                         "'input_zero_point'");
+    if (!(getInputScale()->convertToFloat() > 0.0f) ||
+        !std::isfinite(getInputScale()->convertToFloat()))
+      return emitOpError("'input_scale' must be positive and finite");
+    if (*getInputZeroPoint() < 0 || *getInputZeroPoint() > 255)
+      return emitOpError("'input_zero_point' must be in [0, 255] (uint8)");
+  }
   ::slm::Shape expected(input.getShape().begin(), input.getShape().end() - 1);
   expected.push_back(weight.getDimSize(0));
   return verifyResultShape(*this, getResult().getType(), expected);

@@ -247,6 +247,14 @@ def SLM_LinearOp : SLM_Op<"linear", [Pure]> {
     decompresses inside the GEMM. `activation` is an epilogue fused by
     `--slm-fuse-linear-activation`.
 
+    `input_quant` (set by `--slm-quantize-activations`, W8A8) quantizes the
+    input to uint8 as the layer runs: `per_token` gives every row its own
+    scale `s = (max - min) / 255` and zero point `z = round(-min / s)` over
+    the row's `[min(x, 0), max(x, 0)]`; `per_tensor` uses `input_scale` and
+    `input_zero_point` for all rows. With an int8 per-channel weight the
+    product then runs on integers (`sum (q_x - z) * q_w` in int32, AVX-512
+    VNNI) and is scaled back once per output: `y = s * s_w * acc + b`.
+
     ```mlir
     %y = slm.linear %x, %w, %b {activation = #slm.activation<gelu>}
         : (tensor<?x?x768xf32>, tensor<3072x768xf32>, tensor<3072xf32>) -> tensor<?x?x3072xf32>
@@ -256,12 +264,26 @@ def SLM_LinearOp : SLM_Op<"linear", [Pure]> {
   let arguments = (ins SLM_FloatTensor:$input, SLM_FloatTensor:$weight,
                        Optional<SLM_FloatTensor>:$bias,
                        DefaultValuedAttr<SLM_ActivationAttr,
-                           "::mlir::slm::Activation::none">:$activation);
+                           "::mlir::slm::Activation::none">:$activation,
+                       DefaultValuedAttr<SLM_InputQuantAttr,
+                           "::mlir::slm::InputQuant::none">:$input_quant,
+                       OptionalAttr<F32Attr>:$input_scale,
+                       OptionalAttr<I32Attr>:$input_zero_point);
   let results = (outs SLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:`
     functional-type(operands, results)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input,
+                   "::mlir::Value":$weight, CArg<"::mlir::Value", "{}">:$bias,
+                   CArg<"::mlir::slm::Activation",
+                        "::mlir::slm::Activation::none">:$activation), [{
+      build($_builder, $_state, result, input, weight, bias, activation,
+            ::mlir::slm::InputQuant::none, ::mlir::FloatAttr(),
+            ::mlir::IntegerAttr());
+    }]>
+  ];
   let extraClassDeclaration = [{
     /// Number of output features (rows of the weight).
     int64_t getOutFeatures() { return getWeight().getType().getDimSize(0); }

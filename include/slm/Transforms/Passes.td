@@ -446,4 +446,40 @@ def SLMQuantizeWeights : Pass<"slm-quantize-weights", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def SLMQuantizeActivations : Pass<"slm-quantize-activations", "::mlir::ModuleOp"> {
+  let summary = "W8A8: quantize the inputs of int8-weight linear layers per token";
+  let description = [{
+    Every `slm.linear` whose weight is `slm.dequantize_weight <int8>` with
+    one scale per output channel and no zero points (what
+    `--slm-quantize-weights="kind=int8"` makes), and whose `in_features` is
+    a multiple of 4, gets `input_quant = per_token`: as the layer runs each
+    input row is quantized to uint8 with its own scale and zero point, the
+    product is computed on integers (int32 sums of uint8 x int8 products,
+    AVX-512 VNNI `vpdpbusd`) and scaled back to f32 once per output.
+
+    With `max-noise=R` (> 0), a layer whose calibration statistics
+    (`slm.input_stats`, from slmc's `--calibration`) predict per-token
+    rounding noise above `R` times the input's RMS keeps f32 inputs (int8
+    weights only); a remark names it. Layers without statistics are
+    quantized.
+
+    Before:
+    ```mlir
+    %w = slm.dequantize_weight <int8> %codes, %scales : (tensor<64x32xi8>, tensor<64x1xf32>) -> tensor<64x32xf32>
+    %y = slm.linear %x, %w : (tensor<?x32xf32>, tensor<64x32xf32>) -> tensor<?x64xf32>
+    ```
+    After `--slm-quantize-activations`:
+    ```mlir
+    %w = slm.dequantize_weight <int8> %codes, %scales : (tensor<64x32xi8>, tensor<64x1xf32>) -> tensor<64x32xf32>
+    %y = slm.linear %x, %w {input_quant = #slm.input_quant<per_token>} : (tensor<?x32xf32>, tensor<64x32xf32>) -> tensor<?x64xf32>
+    ```
+  }];
+  let options = [
+    Option<"maxNoise", "max-noise", "double", /*default=*/"0.0",
+           "Largest predicted quantization noise (relative to the input's "
+           "RMS) a layer's input may get; noisier layers stay f32 "
+           "(0: quantize every eligible layer)">
+  ];
+}
+
 #endif // SLM_TRANSFORMS_PASSES_TD

@@ -437,6 +437,300 @@ static bool readInt8Weight(Value weight, Attribute &codes,
   return true;
 }
 
+/// The row quantization parameters of a W8A8 input `x` ([lead.., K] f32):
+/// per-token scale and zero point (ONNX DynamicQuantizeLinear's arithmetic
+/// over each row: s = (max(x, 0) - min(x, 0)) / 255, z = round(-min / s)),
+/// or the static ones broadcast; and the uint8 codes
+/// `clamp(round(x / s) + z, 0, 255)` as i8 [lead.., K/4, 4].
+struct QuantizedInput {
+  Value codes, scale, zeroPoint; // codes i8; scale f32 [lead..]; zp i32 [lead..]
+};
+
+static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
+                                        Value x) {
+  MLIRContext *ctx = b.getContext();
+  auto xType = cast<RankedTensorType>(x.getType());
+  const int64_t rank = xType.getRank(), lead = rank - 1;
+  const int64_t k = xType.getShape().back();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getIntegerType(8);
+  auto rowsType = [&](Type element) {
+    return RankedTensorType::get(xType.getShape().drop_back(), element);
+  };
+  auto rowsEmpty = [&](Type element) {
+    return emptyTensor(b, loc, rowsType(element), [&](int64_t i) -> Value {
+      return tensor::DimOp::create(b, loc, x, i);
+    });
+  };
+  auto f = [&](OpBuilder &nb, double v) -> Value {
+    return arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(v));
+  };
+  SmallVector<AffineExpr> rowExprs;
+  for (int64_t i = 0; i < lead; ++i)
+    rowExprs.push_back(getAffineDimExpr(i, ctx));
+  AffineMap rowsOfAll = AffineMap::get(rank, 0, rowExprs, ctx);
+  AffineMap all = b.getMultiDimIdentityMap(rank);
+  QuantizedInput q;
+  Value scale, zeroPoint; // f32 per row
+  if (op.getInputQuant() == InputQuant::per_token) {
+    // [min(x, 0), max(x, 0)] per row: both accumulators start at 0.
+    Value mn = zeroFilled(b, loc, rowsEmpty(f32), f32);
+    Value mx = zeroFilled(b, loc, rowsEmpty(f32), f32);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    auto range = linalg::GenericOp::create(
+        b, loc, TypeRange{mn.getType(), mx.getType()}, ValueRange{x},
+        ValueRange{mn, mx}, {all, rowsOfAll, rowsOfAll}, iterators,
+        [](OpBuilder &nb, Location l, ValueRange args) {
+          linalg::YieldOp::create(
+              nb, l,
+              ValueRange{arith::MinimumFOp::create(nb, l, args[1], args[0]),
+                         arith::MaximumFOp::create(nb, l, args[2], args[0])});
+        });
+    SmallVector<utils::IteratorType> rowIterators(
+        lead, utils::IteratorType::parallel);
+    AffineMap rows = b.getMultiDimIdentityMap(lead);
+    auto params = linalg::GenericOp::create(
+        b, loc, TypeRange{rowsType(f32), rowsType(i32)},
+        ValueRange{range.getResult(0), range.getResult(1)},
+        ValueRange{rowsEmpty(f32), rowsEmpty(i32)}, {rows, rows, rows, rows},
+        rowIterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+          Value width = arith::SubFOp::create(nb, l, args[1], args[0]);
+          Value s = arith::DivFOp::create(nb, l, width, f(nb, 255.0));
+          // An all-zero row: any scale works; 1 keeps the division finite.
+          Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OLE,
+                                              s, f(nb, 0.0));
+          s = arith::SelectOp::create(nb, l, empty, f(nb, 1.0), s);
+          Value z = math::RoundEvenOp::create(
+              nb, l,
+              arith::DivFOp::create(nb, l,
+                                    arith::NegFOp::create(nb, l, args[0]), s));
+          z = arith::MinimumFOp::create(
+              nb, l, arith::MaximumFOp::create(nb, l, z, f(nb, 0.0)),
+              f(nb, 255.0));
+          linalg::YieldOp::create(
+              nb, l, ValueRange{s, arith::FPToSIOp::create(nb, l, i32, z)});
+        });
+    q.scale = params.getResult(0);
+    q.zeroPoint = params.getResult(1);
+  }
+  // The codes; static parameters are constants in the body.
+  const bool dynamic = static_cast<bool>(q.scale);
+  SmallVector<Value> ins = {x};
+  SmallVector<AffineMap> maps = {all};
+  if (dynamic) {
+    ins.append({q.scale, q.zeroPoint});
+    maps.append({rowsOfAll, rowsOfAll});
+  }
+  maps.push_back(all);
+  Value codesEmpty = emptyTensor(b, loc, xType.clone(i8), [&](int64_t i) -> Value {
+    return tensor::DimOp::create(b, loc, x, i);
+  });
+  const float staticScale = op.getInputScale() ? op.getInputScale()->convertToFloat() : 1.0f;
+  const int32_t staticZero = op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
+  Value codes =
+      linalg::GenericOp::create(
+          b, loc, xType.clone(i8), ins, codesEmpty, maps,
+          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value s = dynamic ? args[1] : f(nb, staticScale);
+            Value z = dynamic ? arith::SIToFPOp::create(nb, l, f32, args[2])
+                                    .getResult()
+                              : f(nb, staticZero);
+            Value v = math::RoundEvenOp::create(
+                nb, l, arith::DivFOp::create(nb, l, args[0], s));
+            v = arith::AddFOp::create(nb, l, v, z);
+            v = arith::MinimumFOp::create(
+                nb, l, arith::MaximumFOp::create(nb, l, v, f(nb, 0.0)),
+                f(nb, 255.0));
+            Value code = arith::FPToSIOp::create(nb, l, i32, v);
+            linalg::YieldOp::create(nb, l,
+                                    arith::TruncIOp::create(nb, l, i8, code)
+                                        .getResult());
+          })
+          .getResult(0);
+  SmallVector<int64_t> quadShape(xType.getShape().drop_back());
+  quadShape.append({k / 4, 4});
+  SmallVector<ReassociationIndices> expand;
+  for (int64_t i = 0; i < lead; ++i)
+    expand.push_back({i});
+  expand.push_back({lead, lead + 1});
+  SmallVector<OpFoldResult> quadSizes;
+  for (int64_t i = 0; i < lead; ++i)
+    quadSizes.push_back(tensor::getMixedSize(b, loc, x, i));
+  quadSizes.append({b.getIndexAttr(k / 4), b.getIndexAttr(4)});
+  q.codes = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(quadShape, i8), codes, expand, quadSizes);
+  if (!dynamic) {
+    q.scale = Value();
+    q.zeroPoint = Value();
+  }
+  return q;
+}
+
+/// W8A8: `op` (input quantized as it runs, int8 per-channel weight `codes`
+/// with `scales`) as integer GEMM + dequantizing epilogue, result
+/// [lead.., panels, panel] f32 with the bias added. The codes are packed
+/// for 4-byte dot products: [panels, K/4, panel, 4], so that one 64-byte
+/// vector holds four consecutive k of 16 columns (AVX-512 VNNI's vpdpbusd
+/// operand); the contraction's loops are (lead.., p, j, kq, kr).
+static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
+                             Attribute codesAttr, ArrayRef<float> scales,
+                             Attribute biasAttr, int64_t panel) {
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  Value x = op.getInput();
+  RankedTensorType type = op.getType();
+  const int64_t n = op.getOutFeatures(), k = op.getInFeatures();
+  const int64_t panels = llvm::divideCeil(n, panel), padded = panels * panel;
+  const int64_t rank = type.getRank(), lead = rank - 1;
+  Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type(),
+       i8 = rewriter.getIntegerType(8);
+  // Codes in dot-product order and their column sums (for the zero point).
+  std::vector<char> raw(n * k);
+  if (auto splat = dyn_cast<SplatElementsAttr>(codesAttr)) {
+    std::fill(raw.begin(), raw.end(),
+              static_cast<char>(splat.getSplatValue<APInt>().getSExtValue()));
+  } else {
+    ArrayRef<char> bytes = rawConstantBytes(codesAttr);
+    std::copy(bytes.begin(), bytes.end(), raw.begin());
+  }
+  std::vector<char> packed(panels * k * panel, 0);
+  std::vector<int32_t> colsum(padded, 0);
+  const int64_t quads = k / 4;
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t p = c / panel, j = c % panel;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const char code = raw[c * k + kk];
+      colsum[c] += static_cast<int8_t>(code);
+      packed[((p * quads + kk / 4) * panel + j) * 4 + kk % 4] = code;
+    }
+  }
+  auto codesType = RankedTensorType::get({panels, quads, panel, 4}, i8);
+  Value w = arith::ConstantOp::create(
+      rewriter, loc,
+      cast<TypedAttr>(makeConstantFromBytes(codesAttr, codesType, packed,
+                                            ".vnni" + std::to_string(panel))));
+  auto panelType = [&](Type element) {
+    return RankedTensorType::get({panels, panel}, element);
+  };
+  std::vector<float> paddedScales(scales.begin(), scales.end());
+  paddedScales.resize(padded, 0.0f);
+  Value wScale = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(panelType(f32), ArrayRef<float>(paddedScales)));
+  Value colsums = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(panelType(i32), ArrayRef<int32_t>(colsum)));
+  QuantizedInput q = quantizeInputRows(rewriter, loc, op, x);
+
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<AffineExpr> leadExprs;
+  for (int64_t i = 0; i < lead; ++i)
+    leadExprs.push_back(d(i));
+  auto withTail = [&](std::initializer_list<AffineExpr> tail) {
+    SmallVector<AffineExpr> exprs(leadExprs);
+    exprs.append(tail);
+    return exprs;
+  };
+  SmallVector<int64_t> outShape(type.getShape().drop_back());
+  outShape.append({panels, panel});
+  auto outEmpty = [&](Type element) {
+    return emptyTensor(rewriter, loc,
+                       RankedTensorType::get(outShape, element),
+                       [&](int64_t i) -> Value {
+                         return tensor::DimOp::create(rewriter, loc, x, i);
+                       });
+  };
+  // acc[.., p, j] = sum_k u8(x)[.., k] * s8(w)[p*panel + j, k]
+  const int64_t loops = lead + 4;
+  const int64_t p = lead, j = lead + 1, kq = lead + 2, kr = lead + 3;
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(loops, 0, withTail({d(kq), d(kr)}), ctx),
+      AffineMap::get(loops, 0, {d(p), d(kq), d(j), d(kr)}, ctx),
+      AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  iterators[kq] = iterators[kr] = utils::IteratorType::reduction;
+  Value acc =
+      linalg::GenericOp::create(
+          rewriter, loc, RankedTensorType::get(outShape, i32),
+          ValueRange{q.codes, w}, zeroFilled(rewriter, loc, outEmpty(i32), i32),
+          maps, iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value a = arith::ExtUIOp::create(nb, l, i32, args[0]);
+            Value bw = arith::ExtSIOp::create(nb, l, i32, args[1]);
+            linalg::YieldOp::create(
+                nb, l,
+                arith::AddIOp::create(nb, l, args[2],
+                                      arith::MulIOp::create(nb, l, a, bw))
+                    .getResult());
+          })
+          .getResult(0);
+  // y = s_x * s_w * (acc - z_x * colsum) + bias
+  Value bias = op.getBias();
+  Value biasPanels;
+  if (bias) {
+    if (biasAttr && padded != n)
+      biasPanels = arith::ConstantOp::create(
+          rewriter, loc,
+          cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)));
+    else
+      biasPanels = tensor::ExpandShapeOp::create(
+          rewriter, loc, panelType(f32), bias,
+          SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  const int64_t outLoops = lead + 2;
+  SmallVector<AffineExpr> outExprs(leadExprs);
+  outExprs.append({d(p), d(j)});
+  AffineMap outMap = AffineMap::get(outLoops, 0, outExprs, ctx);
+  AffineMap rowMap = AffineMap::get(outLoops, 0, leadExprs, ctx);
+  AffineMap colMap = AffineMap::get(outLoops, 0, {d(p), d(j)}, ctx);
+  SmallVector<Value> ins = {acc, wScale, colsums};
+  SmallVector<AffineMap> epilogueMaps = {outMap, colMap, colMap};
+  const bool dynamic = static_cast<bool>(q.scale);
+  if (dynamic) {
+    ins.append({q.scale, q.zeroPoint});
+    epilogueMaps.append({rowMap, rowMap});
+  }
+  if (biasPanels) {
+    ins.push_back(biasPanels);
+    epilogueMaps.push_back(colMap);
+  }
+  epilogueMaps.push_back(outMap);
+  const float staticScale =
+      op.getInputScale() ? op.getInputScale()->convertToFloat() : 1.0f;
+  const int32_t staticZero =
+      op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
+  return linalg::GenericOp::create(
+             rewriter, loc, RankedTensorType::get(outShape, f32), ins,
+             outEmpty(f32), epilogueMaps,
+             SmallVector<utils::IteratorType>(outLoops,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value s = dynamic ? args[3]
+                                 : arith::ConstantOp::create(
+                                       nb, l, nb.getF32FloatAttr(staticScale))
+                                       .getResult();
+               Value z = dynamic ? args[4]
+                                 : arith::ConstantOp::create(
+                                       nb, l, nb.getI32IntegerAttr(staticZero))
+                                       .getResult();
+               Value exact = arith::SubIOp::create(
+                   nb, l, args[0], arith::MulIOp::create(nb, l, z, args[2]));
+               Value v = arith::SIToFPOp::create(nb, l, f32, exact);
+               v = arith::MulFOp::create(
+                   nb, l, v, arith::MulFOp::create(nb, l, s, args[1]));
+               if (biasPanels)
+                 v = arith::AddFOp::create(nb, l, v, args[dynamic ? 5 : 3]);
+               linalg::YieldOp::create(nb, l, v);
+             })
+      .getResult(0);
+}
+
+static void finishPackedLinear(PatternRewriter &rewriter, LinearOp op, Value y,
+                               int64_t padded);
+
 static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
                                        int64_t panel) {
   Attribute weightAttr;
@@ -459,14 +753,25 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   Attribute biasAttr;
   if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
     return failure();
-  Attribute packed = packConstantPanels(weightAttr, panel);
-  if (!packed)
+  const bool w8a8 = op.getInputQuant() != InputQuant::none;
+  if (w8a8 && (!quantized || weightType.getDimSize(1) % 4 != 0 ||
+               (!isa<SplatElementsAttr>(weightAttr) &&
+                rawConstantBytes(weightAttr).size() !=
+                    static_cast<size_t>(weightType.getNumElements()))))
+    return failure();
+  Attribute packed = w8a8 ? Attribute() : packConstantPanels(weightAttr, panel);
+  if (!packed && !w8a8)
     return failure();
   Location loc = op.getLoc();
   MLIRContext *ctx = rewriter.getContext();
   Value x = op.getInput();
-  Value w = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(packed));
   const int64_t rank = type.getRank(), lead = rank - 1;
+  Value y;
+  if (w8a8) {
+    y = w8a8Contraction(rewriter, op, weightAttr, scales, biasAttr, panel);
+    return finishPackedLinear(rewriter, op, y, padded), success();
+  }
+  Value w = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(packed));
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   // Loops: leading.., p, j, k.
   const int64_t loops = lead + 3;
@@ -507,7 +812,6 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
       AffineMap::get(loops, 0, withTail({d(k)}), ctx),
       AffineMap::get(loops, 0, {d(p), d(k), d(j)}, ctx),
       AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
-  Value y;
   if (!quantized) {
     y = contraction(rewriter, loc, outType, x, w, init, maps);
   } else {
@@ -520,6 +824,19 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
     y = scaledCodesContraction(rewriter, loc, outType, x, w, scalePanels, init,
                                maps);
   }
+  finishPackedLinear(rewriter, op, y, padded);
+  return success();
+}
+
+/// Replaces `op` by the packed result `y` ([lead.., panels, panel]),
+/// reshaped, sliced to the output features and activated.
+static void finishPackedLinear(PatternRewriter &rewriter, LinearOp op, Value y,
+                               int64_t padded) {
+  Location loc = op.getLoc();
+  RankedTensorType type = op.getType();
+  Value x = op.getInput();
+  const int64_t n = op.getOutFeatures();
+  const int64_t rank = type.getRank(), lead = rank - 1;
   SmallVector<ReassociationIndices> collapse;
   for (int64_t i = 0; i < lead; ++i)
     collapse.push_back({i});
@@ -539,7 +856,6 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
                                        strides);
   }
   rewriter.replaceOp(op, applyActivation(rewriter, loc, op, y));
-  return success();
 }
 
 struct LowerLinear : OpRewritePattern<LinearOp> {
@@ -554,6 +870,11 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     // anything else stays and is reported.
     if (op.getWeight().getDefiningOp<CompressedWeightOpInterface>())
       return rewriter.notifyMatchFailure(op, "compressed weight");
+    // A quantized input needs the integer GEMM: never computed in f32.
+    if (op.getInputQuant() != InputQuant::none)
+      return rewriter.notifyMatchFailure(
+          op, "input quantization needs an int8 per-channel constant weight "
+              "with in_features a multiple of 4");
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();
     Value x = op.getInput(), w = op.getWeight();

@@ -30,9 +30,26 @@ def dense(a, kind="f32"):
     return f"dense<{text}>"
 
 
+def w8a8_reference(x, codes, scales, b):
+    """Per-token uint8 quantization of x as the compiled code does it (f32
+    arithmetic of ONNX DynamicQuantizeLinear), the integer product exactly,
+    and the scaling in float64."""
+    mn = np.minimum(x.min(axis=1), 0).astype(np.float32)
+    mx = np.maximum(x.max(axis=1), 0).astype(np.float32)
+    s = ((mx - mn) / np.float32(255)).astype(np.float32)
+    s = np.where(s <= 0, np.float32(1), s).astype(np.float32)
+    z = np.clip(np.rint(-mn / s), 0, 255).astype(np.float32)
+    q = np.clip(np.rint(x / s[:, None]) + z[:, None], 0, 255).astype(np.int64)
+    acc = (q - z.astype(np.int64)[:, None]) @ codes.astype(np.int64).T
+    return acc * (s.astype(np.float64)[:, None] * scales.astype(np.float64).reshape(1, -1)) + b
+
+
 failures = 0
-for n, k, bias, act in [(32, 16, False, "none"), (40, 64, True, "none"), (64, 48, True, "relu"),
-                        (96, 128, False, "relu"), (8, 32, True, "none")]:
+for n, k, bias, act, w8a8 in [(32, 16, False, "none", False), (40, 64, True, "none", False),
+                              (64, 48, True, "relu", False), (96, 128, False, "relu", False),
+                              (8, 32, True, "none", False), (32, 16, False, "none", True),
+                              (40, 64, True, "none", True), (64, 48, True, "relu", True),
+                              (96, 128, False, "relu", True), (8, 32, True, "none", True)]:
     codes = rng.integers(-127, 128, (n, k)).astype(np.int8)
     scales = (rng.random((n, 1)) * 0.02 + 0.001).astype(np.float32)
     codes[n // 2] = 0
@@ -41,7 +58,9 @@ for n, k, bias, act in [(32, 16, False, "none"), (40, 64, True, "none"), (64, 48
     bias_decl = f"  %b = arith.constant {dense(b)} : tensor<{n}xf32>\n" if bias else ""
     bias_use = ", %b" if bias else ""
     bias_type = f", tensor<{n}xf32>" if bias else ""
-    act_attr = f" {{activation = #slm.activation<{act}>}}" if act != "none" else ""
+    attrs = ([f"activation = #slm.activation<{act}>"] if act != "none" else []) + \
+        (["input_quant = #slm.input_quant<per_token>"] if w8a8 else [])
+    act_attr = f" {{{', '.join(attrs)}}}" if attrs else ""
     text = f"""func.func @main(%x: tensor<?x{k}xf32> {{slm.name = "x"}}) -> (tensor<?x{n}xf32> {{slm.name = "y"}}) {{
   %codes = arith.constant {dense(codes, 'i8')} : tensor<{n}x{k}xi8>
   %scales = arith.constant {dense(scales)} : tensor<{n}x1xf32>
@@ -50,7 +69,7 @@ for n, k, bias, act in [(32, 16, False, "none"), (40, 64, True, "none"), (64, 48
   return %y : tensor<?x{n}xf32>
 }}
 """
-    path = os.path.join(work, f"int8_{n}x{k}.mlir")
+    path = os.path.join(work, f"{'w8a8' if w8a8 else 'int8'}_{n}x{k}.mlir")
     lib = path[:-5] + ".so"
     with open(path, "w") as f:
         f.write(text)
@@ -59,13 +78,23 @@ for n, k, bias, act in [(32, 16, False, "none"), (40, 64, True, "none"), (64, 48
     w = codes.astype(np.float64) * scales.astype(np.float64)
     for m in (1, 7, 8, 9, 17):
         x = rng.standard_normal((m, k)).astype(np.float32)
-        ref = x.astype(np.float64) @ w.T + (b.astype(np.float64) if bias else 0)
+        if w8a8:
+            # Rows with a large value next to small ones, a negative-only
+            # row and an all-zero row test the zero point and the range.
+            x[0, 0] = 40.0
+            x[-1] = 0.0
+            if m > 2:
+                x[1] = -np.abs(x[1])
+            ref = w8a8_reference(x, codes, scales, b.astype(np.float64) if bias else 0)
+        else:
+            ref = x.astype(np.float64) @ w.T + (b.astype(np.float64) if bias else 0)
         if act == "relu":
             ref = np.maximum(ref, 0)
         y = model.run({"x": x})["y"]
         err = np.abs(y - ref)
         ok = bool(np.all(err <= 1e-5 + 1e-5 * np.abs(ref)))
         failures += not ok
-        print(f"int8 {m}x{k} -> {n} bias={bias} {act}: {'ok' if ok else 'FAIL'}: max err {err.max():.2e}")
+        kind = "w8a8" if w8a8 else "int8"
+        print(f"{kind} {m}x{k} -> {n} bias={bias} {act}: {'ok' if ok else 'FAIL'}: max err {err.max():.2e}")
 print(f"{failures} failures")
 sys.exit(1 if failures else 0)

@@ -1,0 +1,91 @@
+//===- QuantizeActivations.cpp - W8A8: quantized linear-layer inputs -*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// --slm-quantize-activations: every slm.linear with an int8 per-channel
+// symmetric weight (from --slm-quantize-weights) gets its input quantized
+// to uint8 per token as it runs (`input_quant = per_token`), so that code
+// generation computes the product on integers (AVX-512 VNNI). Layers whose
+// calibration statistics predict too much quantization noise stay f32
+// activations (int8 weights only).
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/IR/SLMOps.h"
+#include "slm/Transforms/ModelStructure.h"
+#include "slm/Transforms/Passes.h"
+
+#include <cmath>
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMQUANTIZEACTIVATIONS
+#include "slm/Transforms/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+
+namespace {
+/// Whether `op` has the weight W8A8 kernels take: int8 per-channel
+/// symmetric codes, in_features a multiple of 4.
+bool hasInt8ChannelWeight(LinearOp op) {
+  auto dq = op.getWeight().getDefiningOp<DequantizeWeightOp>();
+  if (!dq || dq.getKind() != WeightQuantKind::int8 || dq.getZeroPoints())
+    return false;
+  const int64_t k = op.getInFeatures();
+  if (dq.getGroupSize() && *dq.getGroupSize() != k)
+    return false;
+  return k > 0 && k % 4 == 0;
+}
+
+/// The noise-to-signal ratio that per-token uint8 quantization is expected
+/// to add to the input, from per-channel statistics: a row's range is
+/// about the widest channel's mean +- 4 sigma (min <= 0 <= max), the step
+/// is range / 255, and the rounding noise (step / sqrt(12)) is compared
+/// with the rows' RMS.
+double predictedNoise(const ChannelStats &stats) {
+  double hi = 0, lo = 0, power = 0;
+  for (size_t c = 0; c < stats.mean.size(); ++c) {
+    const double sigma = std::sqrt(std::max(0.0f, stats.variance[c]));
+    hi = std::max(hi, stats.mean[c] + 4 * sigma);
+    lo = std::min(lo, stats.mean[c] - 4 * sigma);
+    power += stats.mean[c] * stats.mean[c] + stats.variance[c];
+  }
+  const double rms = std::sqrt(power / std::max<size_t>(1, stats.mean.size()));
+  if (rms <= 0)
+    return 0;
+  return (hi - lo) / 255.0 / std::sqrt(12.0) / rms;
+}
+
+struct QuantizeActivationsPass
+    : public mlir::slm::impl::SLMQuantizeActivationsBase<
+          QuantizeActivationsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (maxNoise < 0) {
+      getOperation()->emitError("max-noise must be >= 0 (0: no limit)");
+      return signalPassFailure();
+    }
+    getOperation()->walk([&](LinearOp op) {
+      if (op.getInputQuant() != InputQuant::none || !hasInt8ChannelWeight(op))
+        return;
+      if (maxNoise > 0)
+        if (std::optional<ChannelStats> stats =
+                getInputStats(op, op.getInFeatures())) {
+          const double noise = predictedNoise(*stats);
+          if (noise > maxNoise) {
+            op.emitRemark() << "input stays f32: calibration predicts "
+                               "quantization noise "
+                            << noise << " of its RMS (max-noise " << maxNoise
+                            << ")";
+            return;
+          }
+        }
+      op.setInputQuant(InputQuant::per_token);
+    });
+  }
+};
+} // namespace
