@@ -162,10 +162,19 @@ cl::opt<std::string> pruneAllocation(
 
 cl::opt<std::string> quantize(
     "quantize",
-    cl::desc("Weight-only quantization of every linear layer: int8 (one "
-             "code per weight, one scale per output channel, decoded inside "
-             "the GEMM kernels). After pruning when both are given"),
-    cl::value_desc("int8"), cl::init(""), cl::cat(compression));
+    cl::desc("Quantize every linear layer (after pruning when both are "
+             "given). int8: int8 weights, one scale per output channel, "
+             "decoded inside the GEMM kernels. w8a8: int8 weights and inputs "
+             "quantized to uint8 per token as the model runs; products on "
+             "integers (AVX-512 VNNI)"),
+    cl::value_desc("int8|w8a8"), cl::init(""), cl::cat(compression));
+
+cl::opt<double> w8a8MaxNoise(
+    "w8a8-max-noise",
+    cl::desc("With --quantize=w8a8 and --calibration: layers whose measured "
+             "input statistics predict quantization noise above this share "
+             "of the input's RMS keep f32 inputs (default 0: quantize all)"),
+    cl::init(0.0), cl::cat(compression));
 
 cl::opt<bool> pruneReconstruct(
     "prune-reconstruct",
@@ -265,9 +274,13 @@ static LogicalResult run(MLIRContext &context) {
 
   // Compression: calibrate, prune, report.
   const bool pruning = pruneHeads > 0 || pruneFFN > 0 || pruneLayers > 0;
-  if (!quantize.empty() && quantize != "int8")
-    return fail("--quantize=" + quantize +
-                ": only int8 (weight-only, per channel) is compiled so far");
+  if (!quantize.empty() && quantize != "int8" && quantize != "w8a8")
+    return fail("unknown --quantize=" + quantize + " (expected int8 or w8a8)");
+  if (w8a8MaxNoise < 0)
+    return fail("--w8a8-max-noise must be >= 0");
+  if (w8a8MaxNoise > 0 && (quantize != "w8a8" || calibrationDir.empty()))
+    return fail("--w8a8-max-noise measures layers on calibration samples: "
+                "it needs --quantize=w8a8 and --calibration DIR");
   if (!quantize.empty() && weightPanel == 0)
     return fail("--quantize decodes weights inside the packed GEMM kernels: "
                 "it needs --weight-panel > 0");
@@ -308,7 +321,7 @@ static LogicalResult run(MLIRContext &context) {
     slm::tagLayers(*module);
     shapeBefore = slm::describeModelShape(*module);
   }
-  if (!calibrationDir.empty() && (pruning || guard)) {
+  if (!calibrationDir.empty() && (pruning || guard || w8a8MaxNoise > 0)) {
     TimingScope calibrationTimer = rootTimer.nest("Calibrate");
     std::string error;
     FailureOr<slm::ReferenceOutputs> measured =
@@ -352,8 +365,13 @@ static LogicalResult run(MLIRContext &context) {
     if (failed(applyPassManagerCLOptions(quantizePm)))
       return fail("bad pass manager options");
     slm::SLMQuantizeWeightsOptions q;
-    q.kind = quantize;
+    q.kind = "int8";
     quantizePm.addPass(slm::createSLMQuantizeWeights(q));
+    if (quantize == "w8a8") {
+      slm::SLMQuantizeActivationsOptions a;
+      a.maxNoise = w8a8MaxNoise;
+      quantizePm.addPass(slm::createSLMQuantizeActivations(a));
+    }
     if (failed(quantizePm.run(*module)))
       return fail("quantizing '" + inputFilename + "' failed");
     slm::releaseDeadWeights(*module);

@@ -189,8 +189,12 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
            "Reduction steps ahead at which B is prefetched (0: no prefetch)">,
     Option<"report", "report", "bool", /*default=*/"false",
            "Emit a remark for each contraction left as loops, with the reason">,
+    Option<"vnni", "vnni", "bool", /*default=*/"false",
+           "The target has AVX-512 VNNI: uint8 x int8 dot-product "
+           "contractions (W8A8) become vpdpbusd kernels">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];

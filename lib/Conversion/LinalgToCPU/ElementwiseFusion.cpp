@@ -61,6 +61,14 @@ struct SLMFuseElementwisePass
       Operation *producer = operand->get().getDefiningOp();
       if (!producer || !producer->hasOneUse())
         return false;
+      // A reshape that feeds a GEMM kernel stays a reshape: moving it
+      // into its producer would give that loop nest the kernel's blocked
+      // shape (W8A8's [rows, k/4, 4] codes) and a 4-wide inner loop.
+      if (auto expand = dyn_cast<tensor::ExpandShapeOp>(operand->getOwner()))
+        for (Operation *user : expand->getUsers())
+          if (auto linalgUser = dyn_cast<linalg::LinalgOp>(user))
+            if (slm::isKernelContraction(linalgUser))
+              return false;
       auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
       if (!keepContractions || !consumer || !slm::isKernelContraction(consumer))
         return true;

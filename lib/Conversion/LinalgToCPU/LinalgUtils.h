@@ -52,12 +52,40 @@ inline bool isScaledCodesContraction(linalg::GenericOp op) {
          yield.getValues().front() == sum.getResult();
 }
 
+/// An integer dot-product contraction (W8A8 linear layers): ins(A i8 read
+/// as uint8, B i8), outs(C i32), body `out + extui(a) * extsi(b)`, with two
+/// reductions: four consecutive k (innermost in A and B) and the quads.
+inline bool isInt8DotContraction(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() != 2)
+    return false;
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 5)
+    return false;
+  auto it = body.begin();
+  auto a = dyn_cast<arith::ExtUIOp>(&*it++);
+  auto b = dyn_cast<arith::ExtSIOp>(&*it++);
+  auto product = dyn_cast<arith::MulIOp>(&*it++);
+  auto sum = dyn_cast<arith::AddIOp>(&*it++);
+  auto yield = dyn_cast<linalg::YieldOp>(&*it);
+  return a && b && product && sum && yield &&
+         a.getIn() == body.getArgument(0) && b.getIn() == body.getArgument(1) &&
+         a.getIn().getType().isSignlessInteger(8) &&
+         b.getIn().getType().isSignlessInteger(8) &&
+         a.getType().isSignlessInteger(32) &&
+         product.getLhs() == a.getResult() && product.getRhs() == b.getResult() &&
+         sum.getLhs() == body.getArgument(2) &&
+         sum.getRhs() == product.getResult() &&
+         yield.getValues().front() == sum.getResult();
+}
+
 /// Whether the GEMM kernels take `op` (a plain or a scaled-codes
 /// contraction): nothing is fused into its operands but layout copies.
 inline bool isKernelContraction(linalg::LinalgOp op) {
   auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
   return linalg::isaContractionOpInterface(op) ||
-         (generic && isScaledCodesContraction(generic));
+         (generic && (isScaledCodesContraction(generic) ||
+                      isInt8DotContraction(generic)));
 }
 
 } // namespace mlir::slm

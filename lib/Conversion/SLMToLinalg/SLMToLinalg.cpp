@@ -441,9 +441,10 @@ static bool readInt8Weight(Value weight, Attribute &codes,
 /// per-token scale and zero point (ONNX DynamicQuantizeLinear's arithmetic
 /// over each row: s = (max(x, 0) - min(x, 0)) / 255, z = round(-min / s)),
 /// or the static ones broadcast; and the uint8 codes
-/// `clamp(round(x / s) + z, 0, 255)` as i8 [lead.., K/4, 4].
+/// `clamp(round(x * (1 / s)) + z, 0, 255)` as i8 [lead.., K/4, 4].
 struct QuantizedInput {
-  Value codes, scale, zeroPoint; // codes i8; scale f32 [lead..]; zp i32 [lead..]
+  // codes i8; scale, 1 / scale f32 [lead..]; zp i32 [lead..]
+  Value codes, scale, zeroPoint, inverse;
 };
 
 static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
@@ -491,9 +492,10 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
         lead, utils::IteratorType::parallel);
     AffineMap rows = b.getMultiDimIdentityMap(lead);
     auto params = linalg::GenericOp::create(
-        b, loc, TypeRange{rowsType(f32), rowsType(i32)},
+        b, loc, TypeRange{rowsType(f32), rowsType(i32), rowsType(f32)},
         ValueRange{range.getResult(0), range.getResult(1)},
-        ValueRange{rowsEmpty(f32), rowsEmpty(i32)}, {rows, rows, rows, rows},
+        ValueRange{rowsEmpty(f32), rowsEmpty(i32), rowsEmpty(f32)},
+        {rows, rows, rows, rows, rows},
         rowIterators, [&](OpBuilder &nb, Location l, ValueRange args) {
           Value width = arith::SubFOp::create(nb, l, args[1], args[0]);
           Value s = arith::DivFOp::create(nb, l, width, f(nb, 255.0));
@@ -508,18 +510,21 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
           z = arith::MinimumFOp::create(
               nb, l, arith::MaximumFOp::create(nb, l, z, f(nb, 0.0)),
               f(nb, 255.0));
+          Value inverse = arith::DivFOp::create(nb, l, f(nb, 1.0), s);
           linalg::YieldOp::create(
-              nb, l, ValueRange{s, arith::FPToSIOp::create(nb, l, i32, z)});
+              nb, l,
+              ValueRange{s, arith::FPToSIOp::create(nb, l, i32, z), inverse});
         });
     q.scale = params.getResult(0);
     q.zeroPoint = params.getResult(1);
+    q.inverse = params.getResult(2);
   }
   // The codes; static parameters are constants in the body.
   const bool dynamic = static_cast<bool>(q.scale);
   SmallVector<Value> ins = {x};
   SmallVector<AffineMap> maps = {all};
   if (dynamic) {
-    ins.append({q.scale, q.zeroPoint});
+    ins.append({q.inverse, q.zeroPoint});
     maps.append({rowsOfAll, rowsOfAll});
   }
   maps.push_back(all);
@@ -533,12 +538,12 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
           b, loc, xType.clone(i8), ins, codesEmpty, maps,
           SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
           [&](OpBuilder &nb, Location l, ValueRange args) {
-            Value s = dynamic ? args[1] : f(nb, staticScale);
+            Value inverse = dynamic ? args[1] : f(nb, 1.0f / staticScale);
             Value z = dynamic ? arith::SIToFPOp::create(nb, l, f32, args[2])
                                     .getResult()
                               : f(nb, staticZero);
             Value v = math::RoundEvenOp::create(
-                nb, l, arith::DivFOp::create(nb, l, args[0], s));
+                nb, l, arith::MulFOp::create(nb, l, args[0], inverse));
             v = arith::AddFOp::create(nb, l, v, z);
             v = arith::MinimumFOp::create(
                 nb, l, arith::MaximumFOp::create(nb, l, v, f(nb, 0.0)),

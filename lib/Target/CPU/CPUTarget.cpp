@@ -40,6 +40,25 @@ static constexpr StringLiteral kEntryName = "main";
 /// The entry's name in the object file: "main" would read as a program's.
 static constexpr StringLiteral kLoweredEntryName = "slm_model_main";
 
+/// Whether the CPU that `options` targets has `feature` ("avx512vnni").
+static bool targetHasFeature(const slm::CPUTargetOptions &options,
+                             StringRef feature) {
+  if (options.cpu.empty() || options.cpu == "native") {
+    llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
+    auto it = host.find(feature);
+    return it != host.end() && it->second;
+  }
+  llvm::InitializeNativeTarget();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return false;
+  std::unique_ptr<llvm::MCSubtargetInfo> info(
+      target->createMCSubtargetInfo(triple, options.cpu, ""));
+  return info && info->checkFeatures(("+" + feature).str());
+}
+
 void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
                                    const CPUTargetOptions &options) {
   // Parsed from text: each name is the pass's own flag, so the pipeline
@@ -58,9 +77,10 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
       "slm-lower-memref-copy,"
       "canonicalize,";
   if (options.gemmKernels)
-    pipeline += options.reportKernels
-                    ? "slm-vectorize-contractions{report=true},canonicalize,"
-                    : "slm-vectorize-contractions,canonicalize,";
+    pipeline += std::string("slm-vectorize-contractions{report=") +
+                (options.reportKernels ? "true" : "false") + " vnni=" +
+                (targetHasFeature(options, "avx512vnni") ? "true" : "false") +
+                "},canonicalize,";
   pipeline +=
       "func.func(convert-linalg-to-parallel-loops),"
       "slm-sequential-inner-loops,"

@@ -39,7 +39,8 @@ def w8a8_reference(x, codes, scales, b):
     s = ((mx - mn) / np.float32(255)).astype(np.float32)
     s = np.where(s <= 0, np.float32(1), s).astype(np.float32)
     z = np.clip(np.rint(-mn / s), 0, 255).astype(np.float32)
-    q = np.clip(np.rint(x / s[:, None]) + z[:, None], 0, 255).astype(np.int64)
+    inv = (np.float32(1) / s).astype(np.float32)
+    q = np.clip(np.rint(x * inv[:, None]) + z[:, None], 0, 255).astype(np.int64)
     acc = (q - z.astype(np.int64)[:, None]) @ codes.astype(np.int64).T
     return acc * (s.astype(np.float64)[:, None] * scales.astype(np.float64).reshape(1, -1)) + b
 
