@@ -17,6 +17,8 @@
 #include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Passes.h"
 
+#include "llvm/Support/FormatVariadic.h"
+
 #include <cmath>
 
 namespace mlir::slm {
@@ -79,7 +81,9 @@ struct QuantizeActivationsPass
           if (noise > maxNoise) {
             op.emitRemark() << "input stays f32: calibration predicts "
                                "quantization noise "
-                            << noise << " of its RMS (max-noise " << maxNoise
+                            << llvm::formatv("{0:F4}", noise).str()
+                            << " of its RMS (max-noise "
+                            << llvm::formatv("{0}", maxNoise.getValue()).str()
                             << ")";
             return;
           }

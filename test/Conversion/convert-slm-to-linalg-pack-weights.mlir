@@ -78,3 +78,38 @@ func.func @int8(%x: tensor<?x4xf32>) -> tensor<?x40xf32> {
   %y = slm.linear %x, %w, %b : (tensor<?x4xf32>, tensor<40x4xf32>, tensor<40xf32>) -> tensor<?x40xf32>
   return %y : tensor<?x40xf32>
 }
+
+// -----
+
+// W8A8 (input quantized per token): the row range [min(x, 0), max(x, 0)]
+// in one reduction, the scale, zero point and 1/scale per row, the uint8
+// codes on [rows, k] and reshaped to [rows, k/4, 4]; the weight codes in
+// dot-product order [panels, k/4, 32, 4] with their column sums; the
+// integer contraction (two reductions) into int32, then the epilogue
+// s_x * s_w * (acc - z_x * colsum) + bias.
+// CHECK-LABEL: func @w8a8
+// CHECK-DAG: %[[CODES:.+]] = arith.constant dense<{{.+}}> : tensor<2x2x32x4xi8>
+// CHECK-DAG: %[[COLSUM:.+]] = arith.constant dense<{{.+}}> : tensor<2x32xi32>
+// CHECK: %[[RANGE:.+]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.minimumf
+// CHECK: arith.maximumf
+// CHECK: %[[P:.+]]:3 = linalg.generic {{.*}} ins(%[[RANGE]]#0, %[[RANGE]]#1
+// CHECK: math.roundeven
+// CHECK: %[[Q:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[P]]#2, %[[P]]#1 : tensor<?x8xf32>, tensor<?xf32>, tensor<?xi32>) outs(%{{.+}} : tensor<?x8xi8>)
+// CHECK: arith.trunci %{{.+}} : i32 to i8
+// CHECK: %[[QUADS:.+]] = tensor.expand_shape %[[Q]] {{\[\[}}0], [1, 2]] output_shape [%{{.+}}, 2, 4] : tensor<?x8xi8> into tensor<?x2x4xi8>
+// CHECK: %[[ACC:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[QUADS]], %[[CODES]] : tensor<?x2x4xi8>, tensor<2x2x32x4xi8>) outs(%{{.+}} : tensor<?x2x32xi32>)
+// CHECK: arith.extui %{{.+}} : i8 to i32
+// CHECK: arith.extsi %{{.+}} : i8 to i32
+// CHECK: linalg.generic {{.*}} ins(%[[ACC]], %{{.+}}, %[[COLSUM]], %[[P]]#0, %[[P]]#1, %{{.+}} : tensor<?x2x32xi32>, tensor<2x32xf32>, tensor<2x32xi32>, tensor<?xf32>, tensor<?xi32>, tensor<2x32xf32>)
+// CHECK: arith.subi
+// CHECK: arith.sitofp %{{.+}} : i32 to f32
+// CHECK-NOT: slm.linear
+func.func @w8a8(%x: tensor<?x8xf32>) -> tensor<?x40xf32> {
+  %c = arith.constant dense<"0x0102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F80102030405060708F1F2F3F4F5F6F7F8"> : tensor<40x8xi8>
+  %scales = arith.constant dense<0.5> : tensor<40x1xf32>
+  %b = arith.constant dense<2.0> : tensor<40xf32>
+  %w = slm.dequantize_weight <int8> %c, %scales : (tensor<40x8xi8>, tensor<40x1xf32>) -> tensor<40x8xf32>
+  %y = slm.linear %x, %w, %b {input_quant = #slm.input_quant<per_token>} : (tensor<?x8xf32>, tensor<40x8xf32>, tensor<40xf32>) -> tensor<?x40xf32>
+  return %y : tensor<?x40xf32>
+}

@@ -1,0 +1,54 @@
+// RUN: slm-opt %s --slm-vectorize-contractions="vnni=true" --canonicalize | FileCheck %s
+// RUN: slm-opt %s --slm-vectorize-contractions="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOVNNI
+
+// W8A8's uint8 x int8 contraction on buffers, [rows, k/4, 4] x [panels,
+// k/4, 32, 4] -> [rows, panels, 32] int32, after a zero fill and before its
+// dequantizing epilogue. With VNNI: one 64-byte load of B per 16 columns and
+// quad of k, A's four bytes broadcast, one vpdpbusd per row and 16 columns;
+// the fill is folded (the accumulators start at zero), and the epilogue is
+// applied to the accumulators in registers and stored to its own output:
+// no linalg op is left and C is never written.
+// CHECK-LABEL: func @w8a8
+// CHECK-NOT: linalg.fill
+// CHECK: scf.parallel
+// CHECK: scf.for
+// CHECK: vector.load %{{.+}} : memref<2x4x128xi8>, vector<64xi8>
+// CHECK: vector.load %{{.+}} : memref<?x4x4xi8>, vector<4xi8>
+// CHECK: vector.bitcast %{{.+}} : vector<4xi8> to vector<1xi32>
+// CHECK: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.+}}, %{{.+}}, %{{.+}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// CHECK: arith.sitofp %{{.+}} : vector<16xi32> to vector<16xf32>
+// CHECK: vector.store %{{.+}}, %arg5[{{.+}}] : memref<?x2x32xf32>, vector<16xf32>
+// CHECK-NOT: vector.store %{{.+}}, %arg2
+// CHECK-NOT: linalg.generic
+// Without VNNI (the default) it stays loops and says why.
+// NOVNNI: remark: integer contraction left as loops: the target has no AVX-512 VNNI
+func.func @w8a8(%a: memref<?x4x4xi8>, %b: memref<2x4x32x4xi8>, %c: memref<?x2x32xi32>,
+                %s: memref<?xf32>, %ws: memref<2x32xf32>, %out: memref<?x2x32xf32>) {
+  %zero = arith.constant 0 : i32
+  linalg.fill ins(%zero : i32) outs(%c : memref<?x2x32xi32>)
+  linalg.generic {indexing_maps = [affine_map<(m, p, j, kq, kr) -> (m, kq, kr)>,
+                                   affine_map<(m, p, j, kq, kr) -> (p, kq, j, kr)>,
+                                   affine_map<(m, p, j, kq, kr) -> (m, p, j)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+      ins(%a, %b : memref<?x4x4xi8>, memref<2x4x32x4xi8>) outs(%c : memref<?x2x32xi32>) {
+  ^bb0(%x: i8, %w: i8, %acc: i32):
+    %xu = arith.extui %x : i8 to i32
+    %ws8 = arith.extsi %w : i8 to i32
+    %p = arith.muli %xu, %ws8 : i32
+    %sum = arith.addi %acc, %p : i32
+    linalg.yield %sum : i32
+  }
+  linalg.generic {indexing_maps = [affine_map<(m, p, j) -> (m, p, j)>,
+                                   affine_map<(m, p, j) -> (p, j)>,
+                                   affine_map<(m, p, j) -> (m)>,
+                                   affine_map<(m, p, j) -> (m, p, j)>],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%c, %ws, %s : memref<?x2x32xi32>, memref<2x32xf32>, memref<?xf32>) outs(%out : memref<?x2x32xf32>) {
+  ^bb0(%acc: i32, %wscale: f32, %xscale: f32, %o: f32):
+    %f = arith.sitofp %acc : i32 to f32
+    %scale = arith.mulf %xscale, %wscale : f32
+    %y = arith.mulf %f, %scale : f32
+    linalg.yield %y : f32
+  }
+  return
+}
