@@ -47,6 +47,8 @@ SETTINGS = {
     "drop-1-layer": ["--prune-layers=1", "CALIB"],
     "int8": ["--quantize=int8"],
     "flap-ls+int8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=int8", "CALIB"],
+    "w8a8": ["--quantize=w8a8"],
+    "flap-ls+w8a8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=w8a8", "CALIB"],
 }
 DESCRIPTIONS = {
     "fp32": "no compression",
@@ -56,8 +58,10 @@ DESCRIPTIONS = {
     "flap-global": "as flap, one global budget",
     "flap-ls": "as flap, least-squares refit of the consumers",
     "drop-1-layer": "drop the least important block",
-    "int8": "int8 weight-only, per channel (issue 7 start)",
+    "int8": "int8 weight-only, per channel",
     "flap-ls+int8": "flap-ls, then int8 weights",
+    "w8a8": "int8 weights, inputs quantized to uint8 per token (VNNI)",
+    "flap-ls+w8a8": "flap-ls, then W8A8",
 }
 
 

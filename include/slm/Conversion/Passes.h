@@ -43,6 +43,11 @@ namespace slm {
 void populateSLMToLinalgPatterns(RewritePatternSet &patterns,
                                  int64_t weightPanel = 32);
 
+/// On the contraction of a linear layer with 4-bit weights: how its body
+/// decodes a nibble `u` ("affine": u * scale + offset; "nf4": NF4[u] *
+/// scale), so that --slm-vectorize-contractions decodes in registers.
+constexpr llvm::StringLiteral kNibbleDecodeAttr = "slm.nibble_decode";
+
 #define GEN_PASS_REGISTRATION
 #include "slm/Conversion/Passes.h.inc"
 

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LinalgUtils.h"
+#include "slm/Support/WeightQuant.h"
 #include "slm/Conversion/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -71,7 +72,7 @@ static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
   };
   if (!op.hasPureBufferSemantics())
     return fail("not on buffers");
-  const bool scaledCodes = slm::isScaledCodesContraction(op);
+  const bool scaledCodes = mlir::slm::isScaledCodesContraction(op);
   if ((op.getNumDpsInputs() != 2 && !scaledCodes) || op.getNumDpsInits() != 1)
     return fail("not two inputs and one output");
   for (auto [i, v] : llvm::enumerate(op->getOperands())) {
@@ -168,7 +169,7 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
     return source;
   }
   auto copy = dyn_cast_if_present<linalg::GenericOp>(prev);
-  if (!copy || !copy.hasPureBufferSemantics() || !slm::isDataMovement(copy) ||
+  if (!copy || !copy.hasPureBufferSemantics() || !mlir::slm::isDataMovement(copy) ||
       copy.getDpsInits()[0] != c ||
       !copy.getIndexingMapsArray()[1].isIdentity())
     return source;
@@ -955,6 +956,288 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
     rewriter.eraseOp(epilogue);
 }
 
+//===----------------------------------------------------------------------===//
+// 4-bit weight kernels (int4 / NF4, decoded in registers)
+//===----------------------------------------------------------------------===//
+
+/// How a 4-bit weight contraction maps onto its kernel.
+struct NibblePlan {
+  unsigned m, n, kg, kb, kl;
+  SmallVector<unsigned> outer;
+  int64_t columns = 0;
+  bool nf4 = false;
+};
+
+static FailureOr<NibblePlan> planNibbleKernel(linalg::GenericOp op,
+                                              std::string &reason) {
+  auto fail = [&](const char *why) {
+    reason = why;
+    return failure();
+  };
+  if (!op.hasPureBufferSemantics())
+    return fail("not on buffers");
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  const unsigned cIndex = op.getNumDpsInputs();
+  AffineMap aMap = maps[0], bMap = maps[1], sMap = maps[2], cMap = maps[cIndex];
+  for (AffineMap map : maps)
+    if (!isDimsOrZeros(map))
+      return fail("indexing maps are not dimensions and broadcasts");
+  if (aMap.getNumResults() < 3 || bMap.getNumResults() != 4 ||
+      sMap.getNumResults() != 3 || !cMap.isProjectedPermutation() ||
+      cMap.getNumResults() < 2)
+    return fail("operands are not A [.., K/g, g/2, 2], codes [panels, K/g, "
+                "g/2, P], scales [panels, K/g, P]");
+  auto dimAt = [](AffineMap map, int64_t i) -> std::optional<unsigned> {
+    if (auto d = dyn_cast<AffineDimExpr>(map.getResult(i)))
+      return d.getPosition();
+    return std::nullopt;
+  };
+  const int64_t aRank = aMap.getNumResults();
+  NibblePlan plan;
+  plan.nf4 = op->getAttrOfType<StringAttr>(mlir::slm::kNibbleDecodeAttr).getValue() == "nf4";
+  std::optional<unsigned> kg = dimAt(aMap, aRank - 3), kb = dimAt(aMap, aRank - 2),
+                          kl = dimAt(aMap, aRank - 1),
+                          n = dimAt(cMap, cMap.getNumResults() - 1);
+  if (!kg || !kb || !kl || !n || dimAt(bMap, 1) != kg || dimAt(bMap, 2) != kb ||
+      dimAt(bMap, 3) != n || dimAt(sMap, 1) != kg || dimAt(sMap, 2) != n ||
+      dimAt(bMap, 0) != dimAt(sMap, 0) ||
+      (!plan.nf4 && maps[3] != sMap))
+    return fail("codes and scales do not follow A's groups");
+  plan.kg = *kg;
+  plan.kb = *kb;
+  plan.kl = *kl;
+  plan.n = *n;
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  if (sizes[plan.kl] != 2)
+    return fail("not two codes per byte");
+  plan.columns = sizes[plan.n];
+  if (ShapedType::isDynamic(plan.columns) || plan.columns % kLanes != 0)
+    return fail("columns are not a static multiple of 16");
+  std::optional<unsigned> rows;
+  for (AffineExpr e : llvm::reverse(cMap.getResults().drop_back())) {
+    unsigned d = cast<AffineDimExpr>(e).getPosition();
+    if (usesDim(aMap, d) && !usesDim(bMap, d)) {
+      rows = d;
+      break;
+    }
+  }
+  if (!rows)
+    return fail("no output dimension indexes rows of A");
+  plan.m = *rows;
+  for (Value v : op->getOperands().take_front(cIndex + 1)) {
+    auto t = cast<MemRefType>(v.getType());
+    if (v != op.getDpsInputs()[0] && !t.isLastDimUnitStride())
+      return fail("codes, scales or C are strided along the columns");
+  }
+  auto cType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!cType.getElementType().isF32())
+    return fail("C is not f32");
+  for (unsigned d = 0; d < op.getNumLoops(); ++d)
+    if (d != plan.m && d != plan.n && d != plan.kg && d != plan.kb &&
+        d != plan.kl)
+      plan.outer.push_back(d);
+  return plan;
+}
+
+/// Emits the kernel of a 4-bit weight contraction: a tile of `mr` rows x
+/// `width` columns of C in f32 vector registers; per group, the scales
+/// (and offsets) of 16 columns in registers; per byte row of the group,
+/// one 16-byte load per 16 columns gives two k's codes (low and high
+/// nibbles), decoded to f32 weights (u * s + m, or NF4[u] * s by vpermps)
+/// and used by every row of the tile.
+static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
+                             const NibblePlan &plan, int64_t mr, int64_t nr,
+                             int64_t mBlock) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  OpBuilder &b = rewriter;
+  Location loc = op.getLoc();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  const unsigned cIndex = op.getNumDpsInputs();
+  Value a = op.getDpsInputs()[0], codes = op.getDpsInputs()[1],
+        scales = op.getDpsInputs()[2],
+        offsets = plan.nf4 ? Value() : op.getDpsInputs()[3],
+        c = op.getDpsInits()[0];
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  auto indices = [&](AffineMap map, ArrayRef<Value> loops, OpBuilder &ib) {
+    SmallVector<Value> result;
+    for (AffineExpr e : map.getResults()) {
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        result.push_back(loops[d.getPosition()]);
+      else
+        result.push_back(index(ib, 0));
+    }
+    return result;
+  };
+  auto f32Vec = VectorType::get({kLanes}, b.getF32Type());
+  auto i32Vec = VectorType::get({kLanes}, b.getI32Type());
+  auto byteVec = VectorType::get({kLanes}, b.getI8Type());
+  Value table;
+  if (plan.nf4)
+    table = arith::ConstantOp::create(
+        b, loc, f32Vec,
+        DenseElementsAttr::get(f32Vec, ArrayRef<float>(::slm::kNF4Levels.data(),
+                                                       kLanes)));
+  StringAttr permute = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
+
+  SmallVector<Range> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  auto extent = [&](unsigned d) {
+    return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
+  };
+  Value mExtent = extent(plan.m), groups = extent(plan.kg),
+        half = extent(plan.kb);
+  const int64_t width = std::min<int64_t>(
+      std::max<int64_t>(kLanes, nr / kLanes * kLanes), plan.columns);
+  const int64_t block = std::max(mr, mBlock / mr * mr);
+  SmallVector<Value> lbs, ubs, steps;
+  for (unsigned d : plan.outer)
+    ubs.push_back(extent(d));
+  ubs.push_back(arith::CeilDivSIOp::create(b, loc, mExtent, index(b, block)));
+  lbs.assign(ubs.size(), index(b, 0));
+  steps.assign(ubs.size(), index(b, 1));
+  scf::ParallelOp::create(
+      b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location, ValueRange ivs) {
+        SmallVector<Value> loops(op.getNumLoops());
+        for (auto [i, d] : llvm::enumerate(plan.outer))
+          loops[d] = ivs[i];
+        loops[plan.kg] = loops[plan.kb] = loops[plan.kl] = index(pb, 0);
+        Value mStart =
+            arith::MulIOp::create(pb, loc, ivs.back(), index(pb, block));
+        Value mEnd = arith::MinSIOp::create(
+            pb, loc, arith::AddIOp::create(pb, loc, mStart, index(pb, block)),
+            mExtent);
+        Value mSpan = arith::SubIOp::create(pb, loc, mEnd, mStart);
+        Value mFull = arith::AddIOp::create(
+            pb, loc, mStart,
+            arith::MulIOp::create(
+                pb, loc, arith::DivUIOp::create(pb, loc, mSpan, index(pb, mr)),
+                index(pb, mr)));
+        auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0,
+                        Value n0) {
+          SmallVector<Value> at = loops, rowIndex, colIndex;
+          for (int64_t i = 0; i < rows; ++i)
+            rowIndex.push_back(
+                i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
+                  : m0);
+          for (int64_t j = 0; j < cols; ++j)
+            colIndex.push_back(
+                j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
+                        .getResult()
+                  : n0);
+          auto cAt = [&](int64_t i, int64_t j) {
+            at[plan.m] = rowIndex[i];
+            at[plan.n] = colIndex[j];
+            return indices(maps[cIndex], at, tb);
+          };
+          SmallVector<Value> acc;
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j)
+              acc.push_back(vector::LoadOp::create(tb, loc, f32Vec, c, cAt(i, j)));
+          auto groupLoop = scf::ForOp::create(
+              tb, loc, index(tb, 0), groups, index(tb, 1), acc,
+              [&](OpBuilder &gb, Location, Value kg, ValueRange groupAcc) {
+                SmallVector<Value> in = loops;
+                in[plan.kg] = kg;
+                SmallVector<Value> scale, offset;
+                for (int64_t j = 0; j < cols; ++j) {
+                  in[plan.n] = colIndex[j];
+                  scale.push_back(vector::LoadOp::create(
+                      gb, loc, f32Vec, scales, indices(maps[2], in, gb)));
+                  if (offsets)
+                    offset.push_back(vector::LoadOp::create(
+                        gb, loc, f32Vec, offsets, indices(maps[3], in, gb)));
+                }
+                auto byteLoop = scf::ForOp::create(
+                    gb, loc, index(gb, 0), half, index(gb, 1), groupAcc,
+                    [&](OpBuilder &lb, Location, Value kb, ValueRange iter) {
+                      in[plan.kb] = kb;
+                      // Two k's weights per 16 columns: low, high nibbles.
+                      SmallVector<Value> weight[2];
+                      Value fifteen = arith::ConstantOp::create(
+                          lb, loc, i32Vec,
+                          DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(15)));
+                      Value four = arith::ConstantOp::create(
+                          lb, loc, i32Vec,
+                          DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(4)));
+                      for (int64_t j = 0; j < cols; ++j) {
+                        in[plan.n] = colIndex[j];
+                        Value bytes = vector::LoadOp::create(
+                            lb, loc, byteVec, codes, indices(maps[1], in, lb));
+                        Value wide = arith::ExtUIOp::create(lb, loc, i32Vec, bytes);
+                        Value nibble[2] = {
+                            arith::AndIOp::create(lb, loc, wide, fifteen),
+                            arith::ShRUIOp::create(lb, loc, wide, four)};
+                        for (int h = 0; h < 2; ++h) {
+                          if (plan.nf4) {
+                            Value level =
+                                LLVM::CallIntrinsicOp::create(
+                                    lb, loc, f32Vec, permute,
+                                    ValueRange{table, nibble[h]})
+                                    .getResult(0);
+                            weight[h].push_back(
+                                arith::MulFOp::create(lb, loc, level, scale[j]));
+                          } else {
+                            Value f = arith::UIToFPOp::create(lb, loc, f32Vec,
+                                                              nibble[h]);
+                            weight[h].push_back(vector::FMAOp::create(
+                                lb, loc, f, scale[j], offset[j]));
+                          }
+                        }
+                      }
+                      SmallVector<Value> next(iter.begin(), iter.end());
+                      for (int64_t i = 0; i < rows; ++i) {
+                        in[plan.m] = rowIndex[i];
+                        for (int h = 0; h < 2; ++h) {
+                          in[plan.kl] = index(lb, h);
+                          Value x = memref::LoadOp::create(
+                              lb, loc, a, indices(maps[0], in, lb));
+                          Value splat =
+                              vector::BroadcastOp::create(lb, loc, f32Vec, x);
+                          for (int64_t j = 0; j < cols; ++j)
+                            next[i * cols + j] = vector::FMAOp::create(
+                                lb, loc, splat, weight[h][j], next[i * cols + j]);
+                        }
+                      }
+                      in[plan.kl] = index(lb, 0);
+                      scf::YieldOp::create(lb, loc, next);
+                    });
+                scf::YieldOp::create(gb, loc, byteLoop.getResults());
+              });
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j)
+              vector::StoreOp::create(tb, loc, groupLoop.getResult(i * cols + j),
+                                      c, cAt(i, j));
+        };
+        auto columnsLoop = [&](OpBuilder &cb, int64_t rows, Value m0) {
+          const int64_t whole = plan.columns / width * width;
+          if (whole > 0)
+            scf::ForOp::create(
+                cb, loc, index(cb, 0), index(cb, whole), index(cb, width),
+                ValueRange{}, [&](OpBuilder &nb, Location, Value n0, ValueRange) {
+                  tile(nb, rows, width / kLanes, m0, n0);
+                  scf::YieldOp::create(nb, loc);
+                });
+          if (whole < plan.columns)
+            tile(cb, rows, (plan.columns - whole) / kLanes, m0,
+                 index(cb, whole));
+        };
+        auto rowsLoop = [&](Value from, Value to, int64_t rows) {
+          scf::ForOp::create(pb, loc, from, to, index(pb, rows), ValueRange{},
+                             [&](OpBuilder &rb, Location, Value m0, ValueRange) {
+                               columnsLoop(rb, rows, m0);
+                               scf::YieldOp::create(rb, loc);
+                             });
+        };
+        rowsLoop(mStart, mFull, mr);
+        if (mr > 1)
+          rowsLoop(mFull, mEnd, 1);
+      });
+  rewriter.eraseOp(op);
+}
+
 struct SLMVectorizeContractionsPass
     : mlir::slm::impl::SLMVectorizeContractionsBase<
           SLMVectorizeContractionsPass> {
@@ -974,7 +1257,16 @@ struct SLMVectorizeContractionsPass
     IRRewriter rewriter(&getContext());
     for (linalg::GenericOp op : candidates) {
       std::string reason;
-      if (slm::isInt8DotContraction(op)) {
+      if (mlir::slm::isNibbleContraction(op)) {
+        FailureOr<NibblePlan> plan = planNibbleKernel(op, reason);
+        if (succeeded(plan))
+          emitNibbleKernel(rewriter, op, *plan, mr, nr, mBlock);
+        else if (report)
+          op->emitRemark() << "4-bit weight contraction left as loops: "
+                           << reason;
+        continue;
+      }
+      if (mlir::slm::isInt8DotContraction(op)) {
         FailureOr<DotPlan> plan =
             vnni ? planDotKernel(op, reason)
                  : FailureOr<DotPlan>(
@@ -989,7 +1281,7 @@ struct SLMVectorizeContractionsPass
       if (failed(plan)) {
         // Say why a matrix product stays plain loops (other ops are not
         // candidates at all).
-        if (report && slm::isKernelContraction(op))
+        if (report && mlir::slm::isKernelContraction(op))
           op->emitRemark() << "contraction left as loops: " << reason;
         continue;
       }

@@ -9,6 +9,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "slm/Conversion/Passes.h"
 
 namespace mlir::slm {
 
@@ -79,13 +80,27 @@ inline bool isInt8DotContraction(linalg::GenericOp op) {
          yield.getValues().front() == sum.getResult();
 }
 
+/// The contraction of a linear layer with 4-bit weights (kNibbleDecodeAttr
+/// set by --convert-slm-to-linalg): ins(A f32 [.., K/g, g/2, 2], codes i8
+/// [panels, K/g, g/2, P], scales f32 [panels, K/g, P], offsets (affine)),
+/// three reductions.
+inline bool isNibbleContraction(linalg::GenericOp op) {
+  auto decode = op->getAttrOfType<StringAttr>(kNibbleDecodeAttr);
+  if (!decode || op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 3)
+    return false;
+  const unsigned inputs = decode.getValue() == "nf4" ? 3 : 4;
+  return (decode.getValue() == "nf4" || decode.getValue() == "affine") &&
+         op.getNumDpsInputs() == inputs;
+}
+
 /// Whether the GEMM kernels take `op` (a plain or a scaled-codes
 /// contraction): nothing is fused into its operands but layout copies.
 inline bool isKernelContraction(linalg::LinalgOp op) {
   auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
   return linalg::isaContractionOpInterface(op) ||
          (generic && (isScaledCodesContraction(generic) ||
-                      isInt8DotContraction(generic)));
+                      isInt8DotContraction(generic) ||
+                      isNibbleContraction(generic)));
 }
 
 } // namespace mlir::slm

@@ -7,6 +7,7 @@
 #include "slm/Conversion/Passes.h"
 #include "slm/IR/SLMConstants.h"
 #include "slm/IR/SLMOps.h"
+#include "slm/Support/WeightQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -22,6 +23,7 @@
 #include "llvm/ADT/StringSet.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_CONVERTSLMTOLINALG
@@ -736,6 +738,211 @@ static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
 static void finishPackedLinear(PatternRewriter &rewriter, LinearOp op, Value y,
                                int64_t padded);
 
+/// The bytes of an i8 constant (splat or dense/resource), `count` of them.
+static bool readBytes(Attribute attr, int64_t count, std::vector<uint8_t> &out) {
+  out.assign(count, 0);
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr)) {
+    std::fill(out.begin(), out.end(),
+              static_cast<uint8_t>(splat.getSplatValue<APInt>().getZExtValue()));
+    return true;
+  }
+  ArrayRef<char> bytes = rawConstantBytes(attr);
+  if (static_cast<int64_t>(bytes.size()) != count)
+    return false;
+  std::memcpy(out.data(), bytes.data(), count);
+  return true;
+}
+
+/// A linear layer with a 4-bit weight (`slm.dequantize_weight <int4|nf4>`,
+/// groups of G along K, or one per row), as a contraction that decodes two
+/// codes per byte in its body. Codes are re-packed for the kernels: unsigned
+/// u in [0, 15] (symmetric int4 stored as c + 8), two consecutive k of one
+/// column per byte, [panels, K/g, g/2, P]; weight = u * s + m per group and
+/// column (m = -zp * s, or -8 * s), or NF4[u] * s. Loops (lead.., p, j, kg,
+/// kb, kl) with k = kg * g + 2 * kb + kl; A is x viewed as [.., K/g, g/2, 2].
+static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
+                                       int64_t panel) {
+  auto dq = op.getWeight().getDefiningOp<DequantizeWeightOp>();
+  if (!dq || dq.getCodeBits() != 4 || op.getInputQuant() != InputQuant::none)
+    return failure();
+  const bool nf4 = dq.getKind() == WeightQuantKind::nf4;
+  RankedTensorType type = op.getType();
+  const int64_t n = op.getOutFeatures(), k = op.getInFeatures();
+  const int64_t group = dq.getGroupSize() ? *dq.getGroupSize() : k;
+  if (!type.getElementType().isF32() || k % group != 0 || group % 2 != 0)
+    return failure();
+  const int64_t groups = k / group;
+  Attribute codesAttr, scalesAttr, zpAttr;
+  std::vector<float> scales;
+  std::vector<uint8_t> codes, zps;
+  if (!matchPattern(dq.getCodes(), m_Constant(&codesAttr)) ||
+      !matchPattern(dq.getScales(), m_Constant(&scalesAttr)) ||
+      !readF32Constant(scalesAttr, scales) ||
+      static_cast<int64_t>(scales.size()) != n * groups ||
+      !readBytes(codesAttr, n * ((k + 1) / 2), codes))
+    return failure();
+  if (Value zp = dq.getZeroPoints())
+    if (!matchPattern(zp, m_Constant(&zpAttr)) ||
+        !readBytes(zpAttr, n * groups, zps))
+      return failure();
+  Value bias = op.getBias();
+  Attribute biasAttr;
+  const int64_t panels = llvm::divideCeil(n, panel), padded = panels * panel;
+  if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
+    return failure();
+
+  // Re-pack: bytes [panels, groups, group/2, panel], scales and offsets
+  // [panels, groups, panel]; padded columns decode to 0.
+  const int64_t half = group / 2, rowBytes = (k + 1) / 2;
+  std::vector<char> packed(panels * groups * half * panel, 0);
+  std::vector<float> scalePanels(panels * groups * panel, 0.0f),
+      offsetPanels(panels * groups * panel, 0.0f);
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t p = c / panel, j = c % panel;
+    for (int64_t g = 0; g < groups; ++g) {
+      const float scale = scales[c * groups + g];
+      const int64_t slot = (p * groups + g) * panel + j;
+      scalePanels[slot] = scale;
+      if (!nf4)
+        offsetPanels[slot] =
+            -scale * (zps.empty() ? 8.0f : static_cast<float>(zps[c * groups + g]));
+    }
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const uint8_t byte = codes[c * rowBytes + kk / 2];
+      uint8_t u = kk % 2 == 0 ? (byte & 0xF) : (byte >> 4);
+      if (!nf4 && zps.empty())
+        u = static_cast<uint8_t>((u + 8) & 0xF); // signed [-8, 7] -> [0, 15]
+      const int64_t g = kk / group, within = kk % group;
+      char &out = packed[((p * groups + g) * half + within / 2) * panel + j];
+      out = static_cast<char>(within % 2 == 0 ? (out & 0xF0) | u
+                                              : (out & 0x0F) | (u << 4));
+    }
+  }
+  Location loc = op.getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  Type f32 = rewriter.getF32Type(), i8 = rewriter.getIntegerType(8);
+  auto codesType = RankedTensorType::get({panels, groups, half, panel}, i8);
+  Value w = arith::ConstantOp::create(
+      rewriter, loc,
+      cast<TypedAttr>(makeConstantFromBytes(
+          codesAttr, codesType, packed,
+          ".nibbles" + std::to_string(panel) + "g" + std::to_string(group))));
+  auto groupPanels = RankedTensorType::get({panels, groups, panel}, f32);
+  Value scaleValue = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(groupPanels, ArrayRef<float>(scalePanels)));
+  Value second; // offsets, or the NF4 table
+  if (nf4)
+    second = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({16}, f32),
+                               ArrayRef<float>(::slm::kNF4Levels.data(), 16)));
+  else
+    second = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(groupPanels, ArrayRef<float>(offsetPanels)));
+
+  Value x = op.getInput();
+  auto xType = cast<RankedTensorType>(x.getType());
+  const int64_t rank = type.getRank(), lead = rank - 1;
+  SmallVector<int64_t> aShape(xType.getShape().drop_back());
+  aShape.append({groups, half, 2});
+  SmallVector<ReassociationIndices> expand;
+  for (int64_t i = 0; i < lead; ++i)
+    expand.push_back({i});
+  expand.push_back({lead, lead + 1, lead + 2});
+  SmallVector<OpFoldResult> aSizes;
+  for (int64_t i = 0; i < lead; ++i)
+    aSizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
+  aSizes.append({rewriter.getIndexAttr(groups), rewriter.getIndexAttr(half),
+                 rewriter.getIndexAttr(2)});
+  Value a = tensor::ExpandShapeOp::create(
+      rewriter, loc, RankedTensorType::get(aShape, f32), x, expand, aSizes);
+
+  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
+  SmallVector<AffineExpr> leadExprs;
+  for (int64_t i = 0; i < lead; ++i)
+    leadExprs.push_back(d(i));
+  auto withTail = [&](std::initializer_list<AffineExpr> tail) {
+    SmallVector<AffineExpr> exprs(leadExprs);
+    exprs.append(tail);
+    return exprs;
+  };
+  SmallVector<int64_t> outShape(type.getShape().drop_back());
+  outShape.append({panels, panel});
+  auto outType = RankedTensorType::get(outShape, f32);
+  Value empty = emptyTensor(rewriter, loc, outType, [&](int64_t i) -> Value {
+    return tensor::DimOp::create(rewriter, loc, x, i);
+  });
+  const int64_t p = lead, j = lead + 1;
+  Value init;
+  if (bias) {
+    Value panelsOfBias =
+        biasAttr && padded != n
+            ? arith::ConstantOp::create(
+                  rewriter, loc,
+                  cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)))
+                  .getResult()
+            : tensor::ExpandShapeOp::create(
+                  rewriter, loc, RankedTensorType::get({panels, panel}, f32),
+                  bias, SmallVector<ReassociationIndices>{{0, 1}})
+                  .getResult();
+    init = broadcastInto(rewriter, loc, outType, panelsOfBias, empty,
+                         AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx));
+  } else {
+    init = zeroFilled(rewriter, loc, empty, f32);
+  }
+  const int64_t loops = lead + 5;
+  const int64_t kg = lead + 2, kb = lead + 3, kl = lead + 4;
+  SmallVector<Value> ins = {a, w, scaleValue};
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(loops, 0, withTail({d(kg), d(kb), d(kl)}), ctx),
+      AffineMap::get(loops, 0, {d(p), d(kg), d(kb), d(j)}, ctx),
+      AffineMap::get(loops, 0, {d(p), d(kg), d(j)}, ctx)};
+  if (!nf4) {
+    ins.push_back(second);
+    maps.push_back(maps.back());
+  }
+  maps.push_back(AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx));
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  iterators[kg] = iterators[kb] = iterators[kl] =
+      utils::IteratorType::reduction;
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, outType, ins, init, maps, iterators,
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        // u = (byte >> 4 * kl) & 15
+        Value which = linalg::IndexOp::create(nb, l, kl);
+        Value shift = arith::IndexCastOp::create(
+            nb, l, i8,
+            arith::MulIOp::create(nb, l, which,
+                                  arith::ConstantIndexOp::create(nb, l, 4)));
+        Value u = arith::AndIOp::create(
+            nb, l, arith::ShRUIOp::create(nb, l, args[1], shift),
+            arith::ConstantOp::create(nb, l, nb.getI8IntegerAttr(15)));
+        Value weight;
+        if (nf4) {
+          Value level = tensor::ExtractOp::create(
+              nb, l, second,
+              ValueRange{arith::IndexCastUIOp::create(nb, l, nb.getIndexType(),
+                                                      u)});
+          weight = arith::MulFOp::create(nb, l, level, args[2]);
+        } else {
+          Value f = arith::UIToFPOp::create(nb, l, f32, u);
+          weight = arith::AddFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, f, args[2]), args[3]);
+        }
+        linalg::YieldOp::create(
+            nb, l, multiplyAdd(nb, l, args[0], weight, args.back()));
+      });
+  // The GEMM kernels recognize the decode by this attribute (the body says
+  // the same in scalar form, for every other lowering).
+  generic->setAttr(kNibbleDecodeAttr,
+                   rewriter.getStringAttr(nf4 ? "nf4" : "affine"));
+  finishPackedLinear(rewriter, op, generic.getResult(0), padded);
+  return success();
+}
+
 static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
                                        int64_t panel) {
   Attribute weightAttr;
@@ -869,7 +1076,8 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
   int64_t panel;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
-    if (panel > 0 && succeeded(lowerPackedLinear(op, rewriter, panel)))
+    if (panel > 0 && (succeeded(lowerPackedLinear(op, rewriter, panel)) ||
+                      succeeded(lowerNibbleLinear(op, rewriter, panel))))
       return success();
     // Compressed weights are decoded inside the GEMM (packed path only):
     // anything else stays and is reported.
