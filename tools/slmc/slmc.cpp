@@ -166,8 +166,23 @@ cl::opt<std::string> quantize(
              "given). int8: int8 weights, one scale per output channel, "
              "decoded inside the GEMM kernels. w8a8: int8 weights and inputs "
              "quantized to uint8 per token as the model runs; products on "
-             "integers (AVX-512 VNNI)"),
-    cl::value_desc("int8|w8a8"), cl::init(""), cl::cat(compression));
+             "integers (AVX-512 VNNI). int4, nf4: 4-bit weights in groups of "
+             "--quant-group-size input features with a scale each (int4: "
+             "symmetric, or with zero points by --quant-symmetric=false; nf4: "
+             "QLoRA's NormalFloat levels), decoded inside the GEMM kernels"),
+    cl::value_desc("int8|w8a8|int4|nf4"), cl::init(""), cl::cat(compression));
+
+cl::opt<int64_t> quantGroupSize(
+    "quant-group-size",
+    cl::desc("Input features per scale for --quantize=int4|nf4 (default 128; "
+             "0: one scale per output channel)"),
+    cl::init(128), cl::cat(compression));
+
+cl::opt<bool> quantSymmetric(
+    "quant-symmetric",
+    cl::desc("int4 codes symmetric around 0 (default); false adds a zero "
+             "point per group"),
+    cl::init(true), cl::cat(compression));
 
 cl::opt<double> w8a8MaxNoise(
     "w8a8-max-noise",
@@ -274,8 +289,13 @@ static LogicalResult run(MLIRContext &context) {
 
   // Compression: calibrate, prune, report.
   const bool pruning = pruneHeads > 0 || pruneFFN > 0 || pruneLayers > 0;
-  if (!quantize.empty() && quantize != "int8" && quantize != "w8a8")
-    return fail("unknown --quantize=" + quantize + " (expected int8 or w8a8)");
+  if (!quantize.empty() && quantize != "int8" && quantize != "w8a8" &&
+      quantize != "int4" && quantize != "nf4")
+    return fail("unknown --quantize=" + quantize +
+                " (expected int8, w8a8, int4 or nf4)");
+  if (quantGroupSize < 0 || quantGroupSize % 2 != 0)
+    return fail("--quant-group-size must be 0 (per channel) or a positive "
+                "even number");
   if (w8a8MaxNoise < 0)
     return fail("--w8a8-max-noise must be >= 0");
   if (w8a8MaxNoise > 0 && (quantize != "w8a8" || calibrationDir.empty()))
@@ -365,7 +385,12 @@ static LogicalResult run(MLIRContext &context) {
     if (failed(applyPassManagerCLOptions(quantizePm)))
       return fail("bad pass manager options");
     slm::SLMQuantizeWeightsOptions q;
-    q.kind = "int8";
+    const bool fourBit = quantize == "int4" || quantize == "nf4";
+    q.kind = fourBit ? quantize.getValue() : std::string("int8");
+    if (fourBit) {
+      q.groupSize = quantGroupSize;
+      q.symmetric = quantize == "nf4" || quantSymmetric;
+    }
     quantizePm.addPass(slm::createSLMQuantizeWeights(q));
     if (quantize == "w8a8") {
       slm::SLMQuantizeActivationsOptions a;

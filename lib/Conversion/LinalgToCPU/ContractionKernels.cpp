@@ -1010,6 +1010,8 @@ static FailureOr<NibblePlan> planNibbleKernel(linalg::GenericOp op,
   SmallVector<int64_t> sizes = op.getStaticLoopRanges();
   if (sizes[plan.kl] != 2)
     return fail("not two codes per byte");
+  if (ShapedType::isDynamic(sizes[plan.kb]) || sizes[plan.kb] % 2 != 0)
+    return fail("the group size is not a multiple of 4");
   plan.columns = sizes[plan.n];
   if (ShapedType::isDynamic(plan.columns) || plan.columns % kLanes != 0)
     return fail("columns are not a static multiple of 16");
@@ -1074,12 +1076,14 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
   auto f32Vec = VectorType::get({kLanes}, b.getF32Type());
   auto i32Vec = VectorType::get({kLanes}, b.getI32Type());
   auto byteVec = VectorType::get({kLanes}, b.getI8Type());
-  Value table;
-  if (plan.nf4)
-    table = arith::ConstantOp::create(
-        b, loc, f32Vec,
-        DenseElementsAttr::get(f32Vec, ArrayRef<float>(::slm::kNF4Levels.data(),
-                                                       kLanes)));
+  // The value of each code: NF4's levels, or 0..15 (int4: the affine map
+  // follows). A vpermps looks 16 codes up at once, on a different port
+  // than the integer-to-float conversion would use.
+  SmallVector<float> levels(kLanes);
+  for (int64_t i = 0; i < kLanes; ++i)
+    levels[i] = plan.nf4 ? ::slm::kNF4Levels[i] : static_cast<float>(i);
+  Value table = arith::ConstantOp::create(
+      b, loc, f32Vec, DenseElementsAttr::get(f32Vec, ArrayRef<float>(levels)));
   StringAttr permute = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
 
   SmallVector<Range> ranges =
@@ -1150,6 +1154,109 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                     offset.push_back(vector::LoadOp::create(
                         gb, loc, f32Vec, offsets, indices(maps[3], in, gb)));
                 }
+                if (rows == 1) {
+                  // One row (decoding a token): the group's dot products
+                  // with the codes' levels first, scaled (and offset by
+                  // the row's sum over the group) once per group, which
+                  // takes the per-weight multiply-add out of the loop.
+                  // Separate sums per nibble and per byte row of a pair
+                  // keep 4 x cols multiply-add chains independent (the
+                  // loop is bound by their latency otherwise).
+                  const int64_t unroll = 2;
+                  const int64_t sums = unroll * 2 * cols;
+                  SmallVector<Value> init;
+                  for (int64_t i = 0; i < sums; ++i)
+                    init.push_back(arith::ConstantOp::create(
+                        gb, loc, f32Vec, gb.getZeroAttr(f32Vec)));
+                  init.push_back(arith::ConstantOp::create(
+                      gb, loc, gb.getF32FloatAttr(0.0f)));
+                  auto byteLoop = scf::ForOp::create(
+                      gb, loc, index(gb, 0), half, index(gb, unroll), init,
+                      [&](OpBuilder &lb, Location, Value kb0, ValueRange iter) {
+                        Value fifteen = arith::ConstantOp::create(
+                            lb, loc, i32Vec,
+                            DenseElementsAttr::get(i32Vec,
+                                                   lb.getI32IntegerAttr(15)));
+                        Value four = arith::ConstantOp::create(
+                            lb, loc, i32Vec,
+                            DenseElementsAttr::get(i32Vec,
+                                                   lb.getI32IntegerAttr(4)));
+                        SmallVector<Value> next(iter.begin(), iter.end());
+                        Value rowSum = iter.back();
+                        in[plan.m] = rowIndex[0];
+                        // The codes stream from memory: ask for them 8 byte
+                        // rows ahead (past the group's end is the next
+                        // group's codes: one panel is contiguous).
+                        {
+                          SmallVector<Value> ahead = in;
+                          ahead[plan.kb] = arith::AddIOp::create(
+                              lb, loc, kb0, index(lb, 8));
+                          ahead[plan.n] = colIndex[0];
+                          memref::PrefetchOp::create(
+                              lb, loc, codes, indices(maps[1], ahead, lb),
+                              lb.getBoolAttr(false), lb.getI32IntegerAttr(3),
+                              lb.getBoolAttr(true));
+                        }
+                        for (int64_t u = 0; u < unroll; ++u) {
+                          Value kb = u ? arith::AddIOp::create(lb, loc, kb0,
+                                                               index(lb, u))
+                                             .getResult()
+                                       : kb0;
+                          in[plan.kb] = kb;
+                          Value x[2], splat[2];
+                          for (int h = 0; h < 2; ++h) {
+                            in[plan.kl] = index(lb, h);
+                            x[h] = memref::LoadOp::create(
+                                lb, loc, a, indices(maps[0], in, lb));
+                            splat[h] = vector::BroadcastOp::create(lb, loc,
+                                                                   f32Vec, x[h]);
+                          }
+                          in[plan.kl] = index(lb, 0);
+                          rowSum = arith::AddFOp::create(
+                              lb, loc, rowSum,
+                              arith::AddFOp::create(lb, loc, x[0], x[1]));
+                          for (int64_t j = 0; j < cols; ++j) {
+                            in[plan.n] = colIndex[j];
+                            Value bytes = vector::LoadOp::create(
+                                lb, loc, byteVec, codes,
+                                indices(maps[1], in, lb));
+                            Value wide =
+                                arith::ExtUIOp::create(lb, loc, i32Vec, bytes);
+                            Value nibble[2] = {
+                                arith::AndIOp::create(lb, loc, wide, fifteen),
+                                arith::ShRUIOp::create(lb, loc, wide, four)};
+                            for (int h = 0; h < 2; ++h) {
+                              Value level =
+                                  LLVM::CallIntrinsicOp::create(
+                                      lb, loc, f32Vec, permute,
+                                      ValueRange{table, nibble[h]})
+                                      .getResult(0);
+                              int64_t slot = (u * 2 + h) * cols + j;
+                              next[slot] = vector::FMAOp::create(
+                                  lb, loc, splat[h], level, next[slot]);
+                            }
+                          }
+                        }
+                        next.back() = rowSum;
+                        scf::YieldOp::create(lb, loc, next);
+                      });
+                  SmallVector<Value> out;
+                  Value rowSum = vector::BroadcastOp::create(
+                      gb, loc, f32Vec, byteLoop.getResults().back());
+                  for (int64_t j = 0; j < cols; ++j) {
+                    Value dot = byteLoop.getResult(j);
+                    for (int64_t r = 1; r < unroll * 2; ++r)
+                      dot = arith::AddFOp::create(gb, loc, dot,
+                                                  byteLoop.getResult(r * cols + j));
+                    Value v = vector::FMAOp::create(gb, loc, dot, scale[j],
+                                                    groupAcc[j]);
+                    if (offsets)
+                      v = vector::FMAOp::create(gb, loc, rowSum, offset[j], v);
+                    out.push_back(v);
+                  }
+                  scf::YieldOp::create(gb, loc, out);
+                  return;
+                }
                 auto byteLoop = scf::ForOp::create(
                     gb, loc, index(gb, 0), half, index(gb, 1), groupAcc,
                     [&](OpBuilder &lb, Location, Value kb, ValueRange iter) {
@@ -1171,20 +1278,19 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                             arith::AndIOp::create(lb, loc, wide, fifteen),
                             arith::ShRUIOp::create(lb, loc, wide, four)};
                         for (int h = 0; h < 2; ++h) {
-                          if (plan.nf4) {
-                            Value level =
-                                LLVM::CallIntrinsicOp::create(
-                                    lb, loc, f32Vec, permute,
-                                    ValueRange{table, nibble[h]})
-                                    .getResult(0);
-                            weight[h].push_back(
-                                arith::MulFOp::create(lb, loc, level, scale[j]));
-                          } else {
-                            Value f = arith::UIToFPOp::create(lb, loc, f32Vec,
-                                                              nibble[h]);
-                            weight[h].push_back(vector::FMAOp::create(
-                                lb, loc, f, scale[j], offset[j]));
-                          }
+                          Value level =
+                              LLVM::CallIntrinsicOp::create(
+                                  lb, loc, f32Vec, permute,
+                                  ValueRange{table, nibble[h]})
+                                  .getResult(0);
+                          weight[h].push_back(
+                              plan.nf4
+                                  ? arith::MulFOp::create(lb, loc, level,
+                                                          scale[j])
+                                        .getResult()
+                                  : vector::FMAOp::create(lb, loc, level,
+                                                          scale[j], offset[j])
+                                        .getResult());
                         }
                       }
                       SmallVector<Value> next(iter.begin(), iter.end());
