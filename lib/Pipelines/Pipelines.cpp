@@ -20,6 +20,7 @@ void slm::buildSLMRaisePipeline(OpPassManager &pm) {
   pm.addPass(createSLMRaiseLayerNorm());
   pm.addPass(createSLMRaiseGelu());
   pm.addPass(createSLMRaiseAttention());
+  pm.addPass(createSLMRaiseQuantizedMatMul());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

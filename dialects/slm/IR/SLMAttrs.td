@@ -46,7 +46,11 @@ def SLM_InputQuant : I32EnumAttr<"InputQuant",
   I32EnumAttrCase<"per_token", 1>,
   // One scale and zero point for the whole input, fixed at compile time
   // (from calibration): `input_scale`, `input_zero_point`.
-  I32EnumAttrCase<"per_tensor", 2>
+  I32EnumAttrCase<"fixed", 2>,
+  // One scale and zero point for the whole input from its [min, max] as
+  // the layer runs: ONNX DynamicQuantizeLinear (what ONNX Runtime's
+  // quantize_dynamic puts before MatMulInteger).
+  I32EnumAttrCase<"per_tensor", 3>
 ]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::slm";

@@ -350,9 +350,9 @@ LogicalResult LinearOp::verify() {
       return emitOpError("'bias' must be [")
              << weight.getDimSize(0) << "] (out_features), got " << biasType;
   }
-  if (getInputQuant() == InputQuant::per_tensor) {
+  if (getInputQuant() == InputQuant::fixed) {
     if (!getInputScale() || !getInputZeroPoint())
-      return emitOpError("per_tensor input quantization needs 'input_scale' and "
+      return emitOpError("fixed input quantization needs 'input_scale' and "
                          "'input_zero_point'");
     if (!(getInputScale()->convertToFloat() > 0.0f) ||
         !std::isfinite(getInputScale()->convertToFloat()))

@@ -250,7 +250,8 @@ def SLM_LinearOp : SLM_Op<"linear", [Pure]> {
     `input_quant` (set by `--slm-quantize-activations`, W8A8) quantizes the
     input to uint8 as the layer runs: `per_token` gives every row its own
     scale `s = (max - min) / 255` and zero point `z = round(-min / s)` over
-    the row's `[min(x, 0), max(x, 0)]`; `per_tensor` uses `input_scale` and
+    the row's `[min(x, 0), max(x, 0)]`; `per_tensor` does the same over the
+    whole input (ONNX DynamicQuantizeLinear); `fixed` uses `input_scale` and
     `input_zero_point` for all rows. With an int8 per-channel weight the
     product then runs on integers (`sum (q_x - z) * q_w` in int32, AVX-512
     VNNI) and is scaled back once per output: `y = s * s_w * acc + b`.

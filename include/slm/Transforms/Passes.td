@@ -482,4 +482,46 @@ def SLMQuantizeActivations : Pass<"slm-quantize-activations", "::mlir::ModuleOp"
   ];
 }
 
+def SLMRaiseQuantizedMatMul : Pass<"slm-raise-quantized-matmul"> {
+  let summary = "Pre-quantized ONNX (quantize_dynamic, QDQ) to W8A8 / int8 linear layers";
+  let description = [{
+    The importer spells ONNX's quantized ops out in slm arithmetic with
+    their exact semantics. This pass recognizes the forms ONNX Runtime's
+    quantization tools write and turns them into the representation slm's
+    own `--slm-quantize-weights` / `--slm-quantize-activations` make, so they
+    compile to the same kernels:
+
+    * `DynamicQuantizeLinear(x)` -> `MatMulInteger(., W)` -> `Cast` ->
+      `Mul(x_scale * w_scale)` (`quantize_dynamic`): `slm.linear x,
+      dequantize_weight <int8>(W^T, w_scale) {input_quant = per_tensor}`,
+      i.e. the same uint8 x int8 integer GEMM (VNNI) with ONNX's per-tensor
+      dynamic activation quantization;
+    * `MatMul(X, DequantizeLinear(W))` with int8 `W` (QDQ): an int8 weight;
+      when `X` is `DequantizeLinear(QuantizeLinear(x))` with constant
+      uint8 parameters, `{input_quant = fixed}` with that scale and zero
+      point (static activation quantization).
+
+    Weights must be symmetric (zero point 0) with one scale per tensor or per
+    output column; every constant in the pattern is checked. Other forms
+    are left alone and still compile (as plain loops).
+
+    Before (quantize_dynamic, as imported; `%q`, `%s`, `%z` are
+    DynamicQuantizeLinear of `%x`):
+    ```mlir
+    %a = slm.sub %qi, %zi : (tensor<?x64xi32>, tensor<i32>) -> tensor<?x64xi32>
+    %w = arith.extsi %codes : tensor<64x128xi8> to tensor<64x128xi32>
+    %m = slm.matmul %a, %w : (tensor<?x64xi32>, tensor<64x128xi32>) -> tensor<?x128xi32>
+    %f = arith.sitofp %m : tensor<?x128xi32> to tensor<?x128xf32>
+    %sw = slm.mul %s, %wscale : (tensor<f32>, tensor<f32>) -> tensor<f32>
+    %y = slm.mul %f, %sw : (tensor<?x128xf32>, tensor<f32>) -> tensor<?x128xf32>
+    ```
+    After:
+    ```mlir
+    %dq = slm.dequantize_weight <int8> %codesT, %scales : (tensor<128x64xi8>, tensor<128x1xf32>) -> tensor<128x64xf32>
+    %y = slm.linear %x, %dq {input_quant = #slm.input_quant<per_tensor>} : (tensor<?x64xf32>, tensor<128x64xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // SLM_TRANSFORMS_PASSES_TD

@@ -474,22 +474,68 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
   AffineMap all = b.getMultiDimIdentityMap(rank);
   QuantizedInput q;
   Value scale, zeroPoint; // f32 per row
-  if (op.getInputQuant() == InputQuant::per_token) {
+  const InputQuant mode = op.getInputQuant();
+  if (mode == InputQuant::per_token || mode == InputQuant::per_tensor) {
     // [min(x, 0), max(x, 0)] per row: both accumulators start at 0.
     Value mn = zeroFilled(b, loc, rowsEmpty(f32), f32);
     Value mx = zeroFilled(b, loc, rowsEmpty(f32), f32);
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);
     iterators.back() = utils::IteratorType::reduction;
+    auto minMax = [](OpBuilder &nb, Location l, ValueRange args) {
+      linalg::YieldOp::create(
+          nb, l,
+          ValueRange{arith::MinimumFOp::create(nb, l, args[1], args[0]),
+                     arith::MaximumFOp::create(nb, l, args[2], args[0])});
+    };
     auto range = linalg::GenericOp::create(
         b, loc, TypeRange{mn.getType(), mx.getType()}, ValueRange{x},
-        ValueRange{mn, mx}, {all, rowsOfAll, rowsOfAll}, iterators,
-        [](OpBuilder &nb, Location l, ValueRange args) {
-          linalg::YieldOp::create(
-              nb, l,
-              ValueRange{arith::MinimumFOp::create(nb, l, args[1], args[0]),
-                         arith::MaximumFOp::create(nb, l, args[2], args[0])});
-        });
+        ValueRange{mn, mx}, {all, rowsOfAll, rowsOfAll}, iterators, minMax);
+    if (mode == InputQuant::per_tensor) {
+      // The whole tensor's range, given back to every row.
+      auto scalarType = RankedTensorType::get({}, f32);
+      auto scalar = [&]() {
+        return zeroFilled(b, loc,
+                          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
+                                                  f32),
+                          f32);
+      };
+      AffineMap rowsMap = b.getMultiDimIdentityMap(lead);
+      AffineMap toScalar = AffineMap::get(lead, 0, {}, b.getContext());
+      auto total = linalg::GenericOp::create(
+          b, loc, TypeRange{scalarType, scalarType},
+          ValueRange{range.getResult(0), range.getResult(1)},
+          ValueRange{scalar(), scalar()}, {rowsMap, rowsMap, toScalar, toScalar},
+          SmallVector<utils::IteratorType>(lead,
+                                           utils::IteratorType::reduction),
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                nb, l,
+                ValueRange{arith::MinimumFOp::create(nb, l, args[2], args[0]),
+                           arith::MaximumFOp::create(nb, l, args[3], args[1])});
+          });
+      auto spread = [&](Value v) {
+        return linalg::GenericOp::create(
+                   b, loc, rowsType(f32), ValueRange{v}, rowsEmpty(f32),
+                   {toScalar, rowsMap},
+                   SmallVector<utils::IteratorType>(
+                       lead, utils::IteratorType::parallel),
+                   [](OpBuilder &nb, Location l, ValueRange args) {
+                     linalg::YieldOp::create(nb, l, args[0]);
+                   })
+            .getResult(0);
+      };
+      range = linalg::GenericOp::create(
+          b, loc, TypeRange{mn.getType(), mx.getType()},
+          ValueRange{spread(total.getResult(0)), spread(total.getResult(1))},
+          ValueRange{rowsEmpty(f32), rowsEmpty(f32)},
+          {rowsMap, rowsMap, rowsMap, rowsMap},
+          SmallVector<utils::IteratorType>(lead,
+                                           utils::IteratorType::parallel),
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(nb, l, ValueRange{args[0], args[1]});
+          });
+    }
     SmallVector<utils::IteratorType> rowIterators(
         lead, utils::IteratorType::parallel);
     AffineMap rows = b.getMultiDimIdentityMap(lead);
@@ -525,8 +571,12 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
   const bool dynamic = static_cast<bool>(q.scale);
   SmallVector<Value> ins = {x};
   SmallVector<AffineMap> maps = {all};
+  // ONNX's quantizers divide by the scale; per token multiplies by its
+  // inverse (cheaper, and the codes are ours to define).
+  const bool divide =
+      mode == InputQuant::per_tensor || mode == InputQuant::fixed;
   if (dynamic) {
-    ins.append({q.inverse, q.zeroPoint});
+    ins.append({divide ? q.scale : q.inverse, q.zeroPoint});
     maps.append({rowsOfAll, rowsOfAll});
   }
   maps.push_back(all);
@@ -545,7 +595,13 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
                                     .getResult()
                               : f(nb, staticZero);
             Value v = math::RoundEvenOp::create(
-                nb, l, arith::MulFOp::create(nb, l, args[0], inverse));
+                nb, l,
+                divide ? arith::DivFOp::create(
+                             nb, l, args[0],
+                             dynamic ? args[1] : f(nb, staticScale))
+                             .getResult()
+                       : arith::MulFOp::create(nb, l, args[0], inverse)
+                             .getResult());
             v = arith::AddFOp::create(nb, l, v, z);
             v = arith::MinimumFOp::create(
                 nb, l, arith::MaximumFOp::create(nb, l, v, f(nb, 0.0)),

@@ -569,6 +569,15 @@ GraphImporter::convertValueInfo(const onnx::ValueInfoProto &info, Location loc,
   return RankedTensorType::get(shape, elementType);
 }
 
+/// The op table's key of `node`: its type, qualified by its domain when
+/// that is not the default one ("com.microsoft::MatMulNBits"; such ops are
+/// registered at version 1).
+static std::string opKey(const onnx::NodeProto &node) {
+  if (node.domain().empty() || node.domain() == "ai.onnx")
+    return node.op_type();
+  return node.domain() + "::" + node.op_type();
+}
+
 LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
                                             int64_t opset, StringRef fileName) {
   const OpTable &table = OpTable::get();
@@ -576,12 +585,13 @@ LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
   for (const onnx::NodeProto &node : graph.node()) {
     std::string where = node.op_type() + " (node '" + node.name() + "'";
     const std::string &domain = node.domain();
-    if (!domain.empty() && domain != "ai.onnx") {
+    const bool standard = domain.empty() || domain == "ai.onnx";
+    if (table.lookup(opKey(node), standard ? opset : 1))
+      continue;
+    if (!standard) {
       problems.push_back(where + ", domain '" + domain + "')");
       continue;
     }
-    if (table.lookup(node.op_type(), opset))
-      continue;
     int64_t first = table.firstVersion(node.op_type());
     if (first)
       problems.push_back(where + ", opset " + std::to_string(opset) +
@@ -674,8 +684,9 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
                               << node.op_type() << "): input '" << input
                               << "' is not defined by a graph input, an "
                                  "initializer or an earlier node";
-    NodeContext context(*this, node, nodeName, opset, loc);
-    if (failed(table.lookup(node.op_type(), opset)(context)))
+    const bool standard = node.domain().empty() || node.domain() == "ai.onnx";
+    NodeContext context(*this, node, nodeName, standard ? opset : 1, loc);
+    if (failed(table.lookup(opKey(node), standard ? opset : 1)(context)))
       return failure();
     for (const std::string &output : node.output())
       if (!output.empty() && !lookup(output))

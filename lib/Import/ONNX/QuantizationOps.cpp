@@ -13,9 +13,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "Importer.h"
+#include "slm/IR/SLMConstants.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace mlir::slm::onnx_import;
@@ -234,7 +236,102 @@ static LogicalResult importQLinearMatMul(NodeContext &node) {
   return success();
 }
 
+/// The bytes of a constant input, or an empty ref.
+static ArrayRef<char> constantBytes(NodeContext &node, int i, Attribute &attr) {
+  if (!matchPattern(node.input(i), m_Constant(&attr)))
+    return {};
+  return mlir::slm::rawConstantBytes(attr);
+}
+
+/// ONNX Runtime's 4-bit weight-only MatMul (com.microsoft.MatMulNBits):
+/// Y = A x dequant(B)^T (+ bias), B [N, K/block, block/2] uint8 codes (two
+/// per byte, low nibble first), scales [N * K/block], optional packed
+/// uint4 zero points (8 when absent). It becomes slm.linear of
+/// `slm.dequantize_weight <int4>` with zero points and group_size = block:
+/// the same representation --quantize=int4 makes, compiled by the same
+/// kernels.
+static LogicalResult importMatMulNBits(NodeContext &node) {
+  if (failed(requireInputs(node, 3)))
+    return failure();
+  const int64_t k = node.intAttr("K", 0), n = node.intAttr("N", 0),
+                bits = node.intAttr("bits", 4),
+                block = node.intAttr("block_size", 0);
+  if (bits != 4)
+    return node.error("slm supports 4-bit MatMulNBits only, got bits = " +
+                      std::to_string(bits));
+  if (k <= 0 || n <= 0 || block < 16 || (block & (block - 1)) != 0)
+    return node.error("K and N must be positive and block_size a power of 2 "
+                      ">= 16");
+  if (k % block != 0)
+    return node.error("K = " + std::to_string(k) +
+                      " is not a multiple of block_size = " +
+                      std::to_string(block) + " (padded blocks are not supported)");
+  if (node.hasInput(4))
+    return node.error("g_idx (act-order) is not supported");
+  const int64_t blocks = k / block;
+  Attribute codesAttr, scalesAttr, zpAttr;
+  ArrayRef<char> codes = constantBytes(node, 1, codesAttr);
+  if (codes.size() != static_cast<size_t>(n * k / 2))
+    return node.error("B must be a constant [N, K/block_size, block_size/2] "
+                      "uint8 tensor");
+  std::vector<float> scales;
+  if (!matchPattern(node.input(2), m_Constant(&scalesAttr)) ||
+      !mlir::slm::readF32Constant(scalesAttr, scales) ||
+      scales.size() != static_cast<size_t>(n * blocks))
+    return node.error("scales must be a constant float tensor of N * K / "
+                      "block_size elements");
+  std::vector<int8_t> zeroPoints(n * blocks, 8);
+  if (node.hasInput(3)) {
+    ArrayRef<char> zp = constantBytes(node, 3, zpAttr);
+    const int64_t perRow = (blocks + 1) / 2;
+    if (!zpAttr || !node.inputType(3).getElementType().isInteger(8) ||
+        zp.size() != static_cast<size_t>(n * perRow))
+      return node.error("zero_points must be a constant packed uint8 tensor "
+                        "of N * ceil(K / block_size / 2) elements");
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t g = 0; g < blocks; ++g) {
+        const uint8_t byte = static_cast<uint8_t>(zp[r * perRow + g / 2]);
+        zeroPoints[r * blocks + g] = g % 2 == 0 ? (byte & 0xF) : (byte >> 4);
+      }
+  }
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  Type i8 = b.getIntegerType(8), f32 = b.getF32Type();
+  auto codesType = RankedTensorType::get({n, k / 2}, i8);
+  Value codesValue = arith::ConstantOp::create(
+      b, loc,
+      cast<TypedAttr>(mlir::slm::makeConstantFromBytes(codesAttr, codesType,
+                                                       codes, ".codes")));
+  auto groupsType = [&](Type t) { return RankedTensorType::get({n, blocks}, t); };
+  Value scalesValue = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(groupsType(f32), ArrayRef<float>(scales)));
+  Value zpValue = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(groupsType(i8), ArrayRef<int8_t>(zeroPoints)));
+  auto weightType = RankedTensorType::get({n, k}, f32);
+  Value weight = mlir::slm::DequantizeWeightOp::create(
+      b, loc, weightType, mlir::slm::WeightQuantKind::int4, codesValue,
+      scalesValue, zpValue, b.getI64IntegerAttr(block));
+  Value a = node.input(0);
+  auto aType = node.inputType(0);
+  if (aType.getRank() < 1 || !aType.getElementType().isF32())
+    return node.error("A must be a float32 tensor");
+  if (!ShapedType::isDynamic(aType.getShape().back()) &&
+      aType.getShape().back() != k)
+    return node.error("A's last dimension is " +
+                      std::to_string(aType.getShape().back()) +
+                      " but K = " + std::to_string(k));
+  Value bias = node.hasInput(5) ? node.input(5) : Value();
+  SmallVector<int64_t> shape(aType.getShape());
+  shape.back() = n;
+  node.setOutput(0, mlir::slm::LinearOp::create(
+                        b, loc, RankedTensorType::get(shape, f32), a, weight,
+                        bias));
+  return success();
+}
+
 void mlir::slm::onnx_import::registerQuantizationOps(OpTable &table) {
+  table.add("com.microsoft::MatMulNBits", 1, importMatMulNBits);
   table.add("DequantizeLinear", 10, importDequantizeLinear);
   table.add("QuantizeLinear", 10, importQuantizeLinear);
   table.add("DynamicQuantizeLinear", 11, importDynamicQuantizeLinear);
