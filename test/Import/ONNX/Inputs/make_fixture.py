@@ -250,10 +250,40 @@ def attention_no_mask_not_raised():
 def unsupported_ops():
     n = [helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=4, name="lstm_1"),
          helper.make_node("NonZero", ["x"], ["nz"], name="nonzero_2"),
-         helper.make_node("MatMulNBits", ["x", "w"], ["q"], domain="com.microsoft", name="nbits_3"),
+         helper.make_node("FusedMatMul", ["x", "w"], ["q"], domain="com.microsoft", name="fused_3"),
          helper.make_node("Softmax", ["x"], ["s"], name="fine")]
     return model(n, [tensor("x", [1, 2, 4]), tensor("w", [1, 16, 4]), tensor("r", [1, 16, 4])],
                  [tensor("y", None)])
+
+
+def matmul_nbits(bits=4, k=64, block=32, g_idx=False, constant_b=True):
+    """ONNX Runtime's com.microsoft.MatMulNBits with N = 8 (a variant made
+    to fail in one way)."""
+    n = 8
+    blocks = -(-k // block)
+    b = numpy_helper.from_array(
+        rng.integers(0, 256, (n, blocks, block * bits // 8)).astype(np.uint8), "b")
+    inputs = ["x", "b", "scales", "", "g_idx" if g_idx else ""]
+    inits = [numpy_helper.from_array(rng.random(n * blocks).astype(np.float32), "scales")]
+    if constant_b:
+        inits.append(b)
+    if g_idx:
+        inits.append(const("g_idx", np.zeros(k), np.int32))
+    node = helper.make_node("MatMulNBits", [i for i in inputs if i or inputs.index(i) < 4][:5],
+                            ["y"], domain="com.microsoft", name="nbits_0",
+                            K=k, N=n, bits=bits, block_size=block)
+    graph_inputs = [tensor("x", ["batch", k])]
+    if not constant_b:
+        graph_inputs.append(tensor("b", [n, blocks, block * bits // 8], TensorProto.UINT8))
+    m = model([node], graph_inputs, [tensor("y", None)], inits)
+    m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return m
+
+
+FIXTURES["nbits_bits8"] = lambda: matmul_nbits(bits=8)
+FIXTURES["nbits_ragged_k"] = lambda: matmul_nbits(k=48)
+FIXTURES["nbits_g_idx"] = lambda: matmul_nbits(g_idx=True)
+FIXTURES["nbits_runtime_b"] = lambda: matmul_nbits(constant_b=False)
 
 
 @fixture
