@@ -413,20 +413,43 @@ FailureOr<ReferenceOutputs>
 mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
                      const CompileOptions &options,
                      const CPUTargetOptions &target, bool covariance,
-                     std::string &error) {
-  // The probes, on the original IR in the order the probe pass uses.
-  SmallVector<Operation *> linearProbes;
-  for (AttentionUnit &unit : findAttentionUnits(module))
-    linearProbes.push_back(unit.output);
-  for (FeedForwardUnit &unit : findFeedForwardUnits(module))
-    linearProbes.push_back(unit.down);
+                     bool allLinears, std::string &error) {
+  // The probes, on the original IR in the order the probe pass uses: the
+  // pruning units' projection inputs, the residual blocks, then (with
+  // allLinears) every other linear input, each with the layers reading it.
+  SmallVector<SmallVector<Operation *, 1>> linearProbes;
+  SmallVector<Value> unitInputs;
+  for (AttentionUnit &unit : findAttentionUnits(module)) {
+    linearProbes.push_back({unit.output});
+    unitInputs.push_back(unit.output.getInput());
+  }
+  for (FeedForwardUnit &unit : findFeedForwardUnits(module)) {
+    linearProbes.push_back({unit.down});
+    unitInputs.push_back(unit.down.getInput());
+  }
+  const size_t unitProbes = linearProbes.size();
   SmallVector<ResidualBlock> blocks = findResidualBlocks(module);
+  if (allLinears)
+    for (Value input : otherLinearInputs(module, unitInputs)) {
+      SmallVector<Operation *, 1> readers;
+      for (Operation *user : input.getUsers())
+        if (auto linear = dyn_cast<LinearOp>(user))
+          if (linear.getInput() == input)
+            readers.push_back(linear);
+      linearProbes.push_back(readers);
+    }
+  // Probe index of linear probe p among the extra results.
+  auto probeResult = [&](size_t p) {
+    return p < unitProbes ? p : p + 2 * blocks.size();
+  };
 
   // The copy shares the weights; compiling it must not free them.
   WeightsInUse keep(module);
   OwningOpRef<ModuleOp> probed = cast<ModuleOp>(module->clone());
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
-  pm.addPass(createSLMExposeCalibrationProbes());
+  SLMExposeCalibrationProbesOptions probeOptions;
+  probeOptions.allLinears = allLinears;
+  pm.addPass(createSLMExposeCalibrationProbes(probeOptions));
   buildSLMOptimizationPipeline(pm, options);
   if (failed(pm.run(*probed))) {
     error = "could not build the calibration model";
@@ -459,6 +482,13 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
   std::vector<std::vector<double>> sums(linearProbes.size()),
       squares(linearProbes.size()), products(linearProbes.size());
   std::vector<int64_t> counts(linearProbes.size(), 0);
+  // Value range and a uniform sample of values (for quantiles) per probe.
+  constexpr size_t kSample = 1 << 16;
+  std::vector<float> lows(linearProbes.size(), 0.0f),
+      highs(linearProbes.size(), 0.0f);
+  std::vector<std::vector<float>> samples(linearProbes.size());
+  std::vector<uint64_t> seen(linearProbes.size(), 0);
+  uint64_t random = 0x9E3779B97F4A7C15ull;
   std::vector<double> cosineSums(blocks.size(), 0.0);
   std::vector<int64_t> tokens(blocks.size(), 0);
   for (const CalibrationSample &sample : reference.samples) {
@@ -469,7 +499,7 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
         std::make_move_iterator(results.begin()),
         std::make_move_iterator(results.begin() + numOutputs));
     for (size_t p = 0; p < linearProbes.size(); ++p) {
-      const HostTensor &t = results[numOutputs + p];
+      const HostTensor &t = results[numOutputs + probeResult(p)];
       const int64_t channels = t.shape.back();
       const int64_t rows = channels ? t.numElements() / channels : 0;
       sums[p].resize(channels, 0.0);
@@ -481,7 +511,28 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
           sums[p][c] += v;
           squares[p][c] += v * v;
         }
-      if (covariance) {
+      if (allLinears) {
+        // Reservoir sampling (a fixed-seed generator: reproducible).
+        const int64_t n = rows * channels;
+        if (counts[p] == 0 && n > 0)
+          lows[p] = highs[p] = x[0];
+        for (int64_t i = 0; i < n; ++i) {
+          lows[p] = std::min(lows[p], x[i]);
+          highs[p] = std::max(highs[p], x[i]);
+          if (samples[p].size() < kSample) {
+            samples[p].push_back(x[i]);
+          } else {
+            random ^= random << 13;
+            random ^= random >> 7;
+            random ^= random << 17;
+            const uint64_t slot = random % (seen[p] + 1);
+            if (slot < kSample)
+              samples[p][slot] = x[i];
+          }
+          ++seen[p];
+        }
+      }
+      if (covariance && p < unitProbes) {
         // Upper triangle of sum_t x_t x_t^T.
         products[p].resize(channels * channels, 0.0);
         std::vector<double> row(channels);
@@ -499,8 +550,8 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
       counts[p] += rows;
     }
     for (size_t b = 0; b < blocks.size(); ++b) {
-      const HostTensor &in = results[numOutputs + linearProbes.size() + 2 * b];
-      const HostTensor &out = results[numOutputs + linearProbes.size() + 2 * b + 1];
+      const HostTensor &in = results[numOutputs + unitProbes + 2 * b];
+      const HostTensor &out = results[numOutputs + unitProbes + 2 * b + 1];
       const int64_t width = in.shape.back();
       const int64_t rows = width ? in.numElements() / width : 0;
       const float *a = floats(in), *c = floats(out);
@@ -528,7 +579,7 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
       stats.variance.push_back(static_cast<float>(
           std::max(0.0, squares[p][c] / counts[p] - mean * mean)));
     }
-    if (covariance) {
+    if (covariance && p < unitProbes) {
       const size_t channels = sums[p].size();
       stats.covariance.resize(channels * channels);
       for (size_t i = 0; i < channels; ++i)
@@ -540,7 +591,22 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
           stats.covariance[j * channels + i] = v;
         }
     }
-    setInputStats(linearProbes[p], stats);
+    if (allLinears && !samples[p].empty()) {
+      std::vector<float> &sample = samples[p];
+      auto quantile = [&](double q) {
+        size_t k = std::min(sample.size() - 1,
+                            static_cast<size_t>(q * (sample.size() - 1) + 0.5));
+        std::nth_element(sample.begin(), sample.begin() + k, sample.end());
+        return sample[k];
+      };
+      stats.hasRange = true;
+      stats.min = lows[p];
+      stats.max = highs[p];
+      stats.lowQuantile = quantile(1e-4);
+      stats.highQuantile = quantile(1.0 - 1e-4);
+    }
+    for (Operation *op : linearProbes[p])
+      setInputStats(op, stats);
   }
   Builder b(module.getContext());
   for (size_t i = 0; i < blocks.size(); ++i)

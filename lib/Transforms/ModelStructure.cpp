@@ -207,6 +207,14 @@ std::optional<ChannelStats> mlir::slm::getInputStats(Operation *op,
   stats.mean.assign(mean.asArrayRef().begin(), mean.asArrayRef().end());
   stats.variance.assign(variance.asArrayRef().begin(),
                         variance.asArrayRef().end());
+  auto range = dict.getAs<DenseF32ArrayAttr>("range");
+  if (range && range.size() == 4) {
+    stats.hasRange = true;
+    stats.min = range[0];
+    stats.max = range[1];
+    stats.lowQuantile = range[2];
+    stats.highQuantile = range[3];
+  }
   if (auto cov = dict.getAs<DenseFPElementsAttr>("covariance"))
     if (cov.getNumElements() == channels * channels &&
         cov.getElementType().isF32())
@@ -221,6 +229,11 @@ void mlir::slm::setInputStats(Operation *op, const ChannelStats &stats) {
       b.getNamedAttr("count", b.getI64IntegerAttr(stats.count)),
       b.getNamedAttr("mean", b.getDenseF32ArrayAttr(stats.mean)),
       b.getNamedAttr("variance", b.getDenseF32ArrayAttr(stats.variance))};
+  if (stats.hasRange)
+    fields.push_back(b.getNamedAttr(
+        "range", b.getDenseF32ArrayAttr({stats.min, stats.max,
+                                         stats.lowQuantile,
+                                         stats.highQuantile})));
   if (!stats.covariance.empty()) {
     int64_t c = stats.mean.size();
     fields.push_back(b.getNamedAttr(
@@ -341,4 +354,29 @@ int64_t mlir::slm::splitFusedProjections(Operation *root) {
     ++split;
   }
   return split;
+}
+
+SmallVector<Value> mlir::slm::otherLinearInputs(Operation *root,
+                                                ArrayRef<Value> exclude) {
+  llvm::SetVector<Value> inputs;
+  llvm::SmallPtrSet<Value, 8> skip;
+  for (Value v : exclude)
+    skip.insert(v);
+  root->walk([&](LinearOp op) {
+    Value w = op.getWeight();
+    if (!matchPattern(w, m_Constant()) &&
+        !w.getDefiningOp<CompressedWeightOpInterface>())
+      return;
+    if (!skip.contains(op.getInput()))
+      inputs.insert(op.getInput());
+  });
+  return SmallVector<Value>(inputs.begin(), inputs.end());
+}
+
+std::optional<std::array<float, 4>> mlir::slm::getInputRange(Operation *op) {
+  auto dict = op->getAttrOfType<DictionaryAttr>(kInputStatsAttr);
+  auto range = dict ? dict.getAs<DenseF32ArrayAttr>("range") : nullptr;
+  if (!range || range.size() != 4)
+    return std::nullopt;
+  return std::array<float, 4>{range[0], range[1], range[2], range[3]};
 }

@@ -103,6 +103,7 @@ struct PruneLayersPass
 /// input, per residual block its input and output.
 struct ExposeProbesPass
     : public slm::impl::SLMExposeCalibrationProbesBase<ExposeProbesPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<Value> probes;
@@ -110,10 +111,14 @@ struct ExposeProbesPass
       probes.push_back(unit.output.getInput());
     for (FeedForwardUnit &unit : findFeedForwardUnits(module))
       probes.push_back(unit.down.getInput());
+    const size_t unitProbes = probes.size();
     for (ResidualBlock &block : findResidualBlocks(module)) {
       probes.push_back(block.input);
       probes.push_back(block.output);
     }
+    if (allLinears)
+      probes.append(otherLinearInputs(
+          module, ArrayRef<Value>(probes).take_front(unitProbes)));
     if (probes.empty())
       return;
     auto functions = llvm::to_vector(module.getOps<func::FuncOp>());

@@ -19,6 +19,7 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mlir::slm {
@@ -71,6 +72,11 @@ struct QuantizeActivationsPass
       getOperation()->emitError("max-noise must be >= 0 (0: no limit)");
       return signalPassFailure();
     }
+    if (scheme != "per-token" && scheme != "minmax" && scheme != "percentile") {
+      getOperation()->emitError("unknown scheme '")
+          << scheme << "' (expected per-token, minmax or percentile)";
+      return signalPassFailure();
+    }
     getOperation()->walk([&](LinearOp op) {
       if (op.getInputQuant() != InputQuant::none || !hasInt8ChannelWeight(op))
         return;
@@ -88,7 +94,28 @@ struct QuantizeActivationsPass
             return;
           }
         }
-      op.setInputQuant(InputQuant::per_token);
+      if (scheme == "per-token") {
+        op.setInputQuant(InputQuant::per_token);
+        return;
+      }
+      // Static: one scale and zero point from the calibration range.
+      std::optional<std::array<float, 4>> range = getInputRange(op);
+      if (!range) {
+        op.emitRemark() << "no calibrated input range ('slm.input_stats' with "
+                           "'range'): quantized per token instead";
+        op.setInputQuant(InputQuant::per_token);
+        return;
+      }
+      const bool percentile = scheme == "percentile";
+      const double lo = std::min(0.0, double((*range)[percentile ? 2 : 0]));
+      const double hi = std::max(0.0, double((*range)[percentile ? 3 : 1]));
+      const double scale = hi > lo ? (hi - lo) / 255.0 : 1.0;
+      const int32_t zero = static_cast<int32_t>(
+          std::clamp(std::nearbyint(-lo / scale), 0.0, 255.0));
+      Builder b(op.getContext());
+      op.setInputQuant(InputQuant::fixed);
+      op.setInputScaleAttr(b.getF32FloatAttr(static_cast<float>(scale)));
+      op.setInputZeroPointAttr(b.getI32IntegerAttr(zero));
     });
   }
 };

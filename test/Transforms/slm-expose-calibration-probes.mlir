@@ -1,4 +1,5 @@
 // RUN: slm-opt %s --slm-expose-calibration-probes | FileCheck %s
+// RUN: slm-opt %s --slm-expose-calibration-probes="all-linears=true" | FileCheck %s --check-prefix=ALL
 
 // One post-norm block: the probes are the output projection's input, the
 // FFN down projection's input, and the block's input and output.
@@ -9,6 +10,13 @@
 // CHECK: %[[H:.*]] = slm.linear {{.*}}activation = #slm.activation<gelu>
 // CHECK: %[[Y:.*]] = slm.layer_norm
 // CHECK: return %[[Y]], %[[A]], %[[H]], %arg0, %[[Y]]
+// all-linears: then the other linear inputs, each once: Q/K/V's (%x) and
+// the FFN up projection's (the first layer norm's output).
+// ALL-LABEL: func.func @block
+// ALL-SAME: tensor<1x3x4xf32> {slm.name = "slm.probe.4"}, tensor<1x3x4xf32> {slm.name = "slm.probe.5"})
+// ALL: %[[N:.*]] = slm.layer_norm
+// ALL: %[[Y2:.*]] = slm.layer_norm
+// ALL: return %[[Y2]], %{{.*}}, %{{.*}}, %arg0, %[[Y2]], %arg0, %[[N]]
 func.func @block(%x: tensor<1x3x4xf32>) -> (tensor<1x3x4xf32> {slm.name = "y"}) {
   %w = arith.constant dense<0.25> : tensor<4x4xf32>
   %b = arith.constant dense<0.5> : tensor<4xf32>

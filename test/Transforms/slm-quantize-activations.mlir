@@ -63,3 +63,29 @@ func.func @sensitivity(%x: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>
   %y1 = slm.linear %x, %w {slm.input_stats = {count = 100 : i64, mean = array<f32: 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0>, variance = array<f32: 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0>}} : (tensor<?x8xf32>, tensor<2x8xf32>) -> tensor<?x2xf32>
   return %y0, %y1 : tensor<?x2xf32>, tensor<?x2xf32>
 }
+
+// -----
+
+// Static schemes: one scale and zero point from the calibrated range
+// {min, max, 0.01% quantile, 99.99% quantile} = {-2, 6, -1, 4}, widened to
+// contain 0. minmax: scale 8/255 = 0.0313725, zero point round(2 / scale) =
+// 64; percentile: scale 5/255 = 0.0196078, zero point round(1 / scale) = 51.
+// A layer without a range is quantized per token, with a remark.
+// RUN: slm-opt %s --slm-quantize-activations="scheme=minmax" --split-input-file 2>&1 | FileCheck %s --check-prefix=MINMAX
+// RUN: slm-opt %s --slm-quantize-activations="scheme=percentile" --split-input-file 2>&1 | FileCheck %s --check-prefix=PCT
+// RUN: not slm-opt %s --slm-quantize-activations="scheme=median" --split-input-file 2>&1 | FileCheck %s --check-prefix=SCHEME
+// MINMAX: remark: no calibrated input range ('slm.input_stats' with 'range'): quantized per token instead
+// MINMAX-LABEL: func.func @static_scales
+// MINMAX: input_quant = #slm.input_quant<fixed>, input_scale = 0.0313725{{[0-9]*}} : f32, input_zero_point = 64 : i32
+// MINMAX: input_quant = #slm.input_quant<per_token>
+// PCT-LABEL: func.func @static_scales
+// PCT: input_quant = #slm.input_quant<fixed>, input_scale = 0.0196078{{[0-9]*}} : f32, input_zero_point = 51 : i32
+// SCHEME: error: unknown scheme 'median' (expected per-token, minmax or percentile)
+func.func @static_scales(%x: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>) {
+  %c = arith.constant dense<[[1, 2, 3, 4, 5, 6, 7, 8], [-1, -2, -3, -4, -5, -6, -7, -8]]> : tensor<2x8xi8>
+  %s = arith.constant dense<[[0.5], [0.25]]> : tensor<2x1xf32>
+  %w = slm.dequantize_weight <int8> %c, %s : (tensor<2x8xi8>, tensor<2x1xf32>) -> tensor<2x8xf32>
+  %y0 = slm.linear %x, %w {slm.input_stats = {count = 100 : i64, mean = array<f32: 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0>, variance = array<f32: 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0>, range = array<f32: -2.0, 6.0, -1.0, 4.0>}} : (tensor<?x8xf32>, tensor<2x8xf32>) -> tensor<?x2xf32>
+  %y1 = slm.linear %x, %w : (tensor<?x8xf32>, tensor<2x8xf32>) -> tensor<?x2xf32>
+  return %y0, %y1 : tensor<?x2xf32>, tensor<?x2xf32>
+}

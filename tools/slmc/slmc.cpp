@@ -184,6 +184,14 @@ cl::opt<bool> quantSymmetric(
              "point per group"),
     cl::init(true), cl::cat(compression));
 
+cl::opt<std::string> w8a8Activations(
+    "w8a8-activations",
+    cl::desc("How --quantize=w8a8 quantizes layer inputs: per-token "
+             "(default: each row's own range as the model runs), minmax or "
+             "percentile (one fixed scale per layer from the calibrated "
+             "range, or its 0.01%/99.99% quantiles; needs --calibration)"),
+    cl::value_desc("scheme"), cl::init("per-token"), cl::cat(compression));
+
 cl::opt<double> w8a8MaxNoise(
     "w8a8-max-noise",
     cl::desc("With --quantize=w8a8 and --calibration: layers whose measured "
@@ -298,6 +306,15 @@ static LogicalResult run(MLIRContext &context) {
                 "even number");
   if (w8a8MaxNoise < 0)
     return fail("--w8a8-max-noise must be >= 0");
+  if (w8a8Activations != "per-token" && w8a8Activations != "minmax" &&
+      w8a8Activations != "percentile")
+    return fail("unknown --w8a8-activations=" + w8a8Activations +
+                " (expected per-token, minmax or percentile)");
+  const bool staticActivations = w8a8Activations != "per-token";
+  if (staticActivations && (quantize != "w8a8" || calibrationDir.empty()))
+    return fail("--w8a8-activations=" + w8a8Activations +
+                " takes each layer's input range from calibration: it needs "
+                "--quantize=w8a8 and --calibration DIR");
   if (w8a8MaxNoise > 0 && (quantize != "w8a8" || calibrationDir.empty()))
     return fail("--w8a8-max-noise measures layers on calibration samples: "
                 "it needs --quantize=w8a8 and --calibration DIR");
@@ -341,12 +358,14 @@ static LogicalResult run(MLIRContext &context) {
     slm::tagLayers(*module);
     shapeBefore = slm::describeModelShape(*module);
   }
-  if (!calibrationDir.empty() && (pruning || guard || w8a8MaxNoise > 0)) {
+  const bool measureLinears = staticActivations || w8a8MaxNoise > 0;
+  if (!calibrationDir.empty() && (pruning || guard || measureLinears)) {
     TimingScope calibrationTimer = rootTimer.nest("Calibrate");
     std::string error;
     FailureOr<slm::ReferenceOutputs> measured =
         slm::calibrate(*module, calibrationDir, options, target,
-                       /*covariance=*/pruneReconstruct, error);
+                       /*covariance=*/pruneReconstruct,
+                       /*allLinears=*/measureLinears, error);
     if (failed(measured))
       return fail("calibration: " + error);
     reference = std::move(*measured);
@@ -395,6 +414,7 @@ static LogicalResult run(MLIRContext &context) {
     if (quantize == "w8a8") {
       slm::SLMQuantizeActivationsOptions a;
       a.maxNoise = w8a8MaxNoise;
+      a.scheme = w8a8Activations;
       quantizePm.addPass(slm::createSLMQuantizeActivations(a));
     }
     if (failed(quantizePm.run(*module)))

@@ -58,11 +58,14 @@ struct ReferenceOutputs {
 /// has, per model input, NAME.npy or NAME.pb (ONNX TensorProto), or
 /// input_K.npy / input_K.pb for the K-th input. Errors name the file.
 /// With `covariance`, also each projection input's channel covariance
-/// (for least-squares reconstruction; channels^2 per layer).
+/// (for least-squares reconstruction; channels^2 per layer). With
+/// `allLinears`, every linear layer's input is measured (not only the
+/// pruning units'), with its value range and 0.01%/99.99% quantiles.
 FailureOr<ReferenceOutputs> calibrate(ModuleOp module, StringRef dataDir,
                                       const CompileOptions &options,
                                       const CPUTargetOptions &target,
-                                      bool covariance, std::string &error);
+                                      bool covariance, bool allLinears,
+                                      std::string &error);
 
 /// Output error of a compiled model against the references.
 struct OutputError {

@@ -18,6 +18,8 @@
 
 #include "slm/IR/SLMOps.h"
 
+#include <array>
+#include <optional>
 #include <string>
 
 namespace mlir::slm {
@@ -90,9 +92,21 @@ struct ChannelStats {
   /// Row-major channels x channels covariance, when calibration measured
   /// it (for least-squares reconstruction); empty otherwise.
   std::vector<float> covariance;
+  /// The range of all values over calibration tokens, and its 0.01% and
+  /// 99.99% quantiles (static activation quantization), when measured.
+  bool hasRange = false;
+  float min = 0, max = 0, lowQuantile = 0, highQuantile = 0;
 };
+/// The inputs of every slm.linear with a constant or compressed weight, in
+/// walk order, each once, without those in `exclude`: what calibration
+/// measures beyond the pruning units when all layers need statistics.
+SmallVector<Value> otherLinearInputs(Operation *root, ArrayRef<Value> exclude);
 /// The statistics on `op`, if any, with `channels` entries each.
 std::optional<ChannelStats> getInputStats(Operation *op, int64_t channels);
+/// The calibrated value range of `op`'s input {min, max, 0.01% quantile,
+/// 99.99% quantile}, if measured (valid whatever pruning did to the
+/// channels since).
+std::optional<std::array<float, 4>> getInputRange(Operation *op);
 /// Sets kInputStatsAttr on `op`.
 void setInputStats(Operation *op, const ChannelStats &stats);
 

@@ -402,10 +402,18 @@ def SLMExposeCalibrationProbes
     original IR (`slm.input_stats`, `slm.block_importance`); the compiled
     code computes every activation, nothing is interpreted.
 
+    With `all-linears=true`, the inputs of every other linear layer with a
+    constant or compressed weight follow, each value once (W8A8's
+    per-layer sensitivity and static activation ranges).
+
     Before: `return %y : tensor<?x?x64xf32>`
     After: `return %y, %attn0, %ffn0, %x, %block0 : ...` with result
     attributes `{slm.name = "slm.probe.0"}` ...
   }];
+  let options = [
+    Option<"allLinears", "all-linears", "bool", /*default=*/"false",
+           "Also probe the inputs of every other linear layer">
+  ];
 }
 
 
@@ -463,6 +471,13 @@ def SLMQuantizeActivations : Pass<"slm-quantize-activations", "::mlir::ModuleOp"
     weights only); a remark names it. Layers without statistics are
     quantized.
 
+    `scheme=minmax|percentile` quantizes with one fixed scale and zero
+    point per layer instead (`input_quant = fixed`), from the calibrated
+    range of the layer's input (`range` in `slm.input_stats`, measured by
+    slmc's `--calibration` over every linear input): its [min, max], or its
+    0.01% and 99.99% quantiles (outliers clip). No range: per token, with a
+    remark.
+
     Before:
     ```mlir
     %w = slm.dequantize_weight <int8> %codes, %scales : (tensor<64x32xi8>, tensor<64x1xf32>) -> tensor<64x32xf32>
@@ -478,7 +493,10 @@ def SLMQuantizeActivations : Pass<"slm-quantize-activations", "::mlir::ModuleOp"
     Option<"maxNoise", "max-noise", "double", /*default=*/"0.0",
            "Largest predicted quantization noise (relative to the input's "
            "RMS) a layer's input may get; noisier layers stay f32 "
-           "(0: quantize every eligible layer)">
+           "(0: quantize every eligible layer)">,
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"per-token\"",
+           "per-token (dynamic, per row), minmax or percentile (static, "
+           "from the calibrated input range)">
   ];
 }
 
