@@ -48,6 +48,9 @@ SETTINGS = {
     "int8": ["--quantize=int8"],
     "flap-ls+int8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=int8", "CALIB"],
     "w8a8": ["--quantize=w8a8"],
+    "w8a8-static": ["--quantize=w8a8", "--w8a8-activations=percentile", "CALIB"],
+    "int4": ["--quantize=int4", "--quant-group-size=128"],
+    "nf4": ["--quantize=nf4", "--quant-group-size=128"],
     "flap-ls+w8a8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=w8a8", "CALIB"],
 }
 DESCRIPTIONS = {
@@ -61,6 +64,9 @@ DESCRIPTIONS = {
     "int8": "int8 weight-only, per channel",
     "flap-ls+int8": "flap-ls, then int8 weights",
     "w8a8": "int8 weights, inputs quantized to uint8 per token (VNNI)",
+    "w8a8-static": "W8A8, fixed input scales from calibration (99.99% quantiles)",
+    "int4": "int4 weight-only, groups of 128, symmetric",
+    "nf4": "NF4 weight-only, groups of 128",
     "flap-ls+w8a8": "flap-ls, then W8A8",
 }
 

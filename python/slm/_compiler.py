@@ -10,8 +10,9 @@ from ._runtime import SlmError
 def compile(onnx_path, out_path, *, raise_ops=True, fuse_linear_activation=True,
             mcpu=None, report=False, timeout=None, prune_heads=None, prune_ffn=None,
             prune_layers=None, prune_method=None, prune_allocation=None,
-            prune_reconstruct=False, quantize=None, calibration=None,
-            max_error=None, compression_report=None):
+            prune_reconstruct=False, quantize=None, quant_group_size=None,
+            quant_symmetric=None, w8a8_activations=None, w8a8_max_noise=None,
+            calibration=None, max_error=None, compression_report=None):
     """Compiles the ONNX model at `onnx_path` into the shared library
     `out_path` (or IR, by its extension: .mlir, .ll, .o).
 
@@ -22,7 +23,11 @@ def compile(onnx_path, out_path, *, raise_ops=True, fuse_linear_activation=True,
     Compression (see `slmc --help`): prune_heads / prune_ffn (shares to
     remove), prune_layers (blocks to drop), prune_method ("magnitude",
     "wanda", "flap"), prune_allocation ("uniform", "global"),
-    prune_reconstruct (least-squares refit), quantize ("int8"), calibration
+    prune_reconstruct (least-squares refit), quantize ("int8", "w8a8",
+    "int4", "nf4"), quant_group_size (int4/NF4 input features per scale,
+    default 128), quant_symmetric (int4 without zero points, default True),
+    w8a8_activations ("per-token", "minmax", "percentile"), w8a8_max_noise
+    (keep f32 inputs where calibration predicts more noise), calibration
     (folder of samples), max_error (fail above this relative output
     error), compression_report (JSON path; a .svg chart beside it). When
     compressing, the compression report (text) is returned.
@@ -44,6 +49,10 @@ def compile(onnx_path, out_path, *, raise_ops=True, fuse_linear_activation=True,
     options = {"prune-heads": prune_heads, "prune-ffn": prune_ffn,
                "prune-layers": prune_layers, "prune-method": prune_method,
                "prune-allocation": prune_allocation, "quantize": quantize,
+               "quant-group-size": quant_group_size,
+               "quant-symmetric": (None if quant_symmetric is None
+                                   else "true" if quant_symmetric else "false"),
+               "w8a8-activations": w8a8_activations, "w8a8-max-noise": w8a8_max_noise,
                "calibration": calibration, "max-error": max_error,
                "compression-report": compression_report}
     for flag, value in options.items():
