@@ -51,6 +51,10 @@ SETTINGS = {
     "w8a8-static": ["--quantize=w8a8", "--w8a8-activations=percentile", "CALIB"],
     "int4": ["--quantize=int4", "--quant-group-size=128"],
     "nf4": ["--quantize=nf4", "--quant-group-size=128"],
+    "int4-asym": ["--quantize=int4", "--quant-group-size=128", "--quant-symmetric=false"],
+    "int4-g32": ["--quantize=int4", "--quant-group-size=32", "--quant-symmetric=false"],
+    "int4-aware": ["--quantize=int4", "--quant-group-size=128", "CALIB"],
+    "nf4-aware": ["--quantize=nf4", "--quant-group-size=128", "CALIB"],
     "flap-ls+w8a8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=w8a8", "CALIB"],
 }
 DESCRIPTIONS = {
@@ -67,6 +71,10 @@ DESCRIPTIONS = {
     "w8a8-static": "W8A8, fixed input scales from calibration (99.99% quantiles)",
     "int4": "int4 weight-only, groups of 128, symmetric",
     "nf4": "NF4 weight-only, groups of 128",
+    "int4-asym": "int4 weight-only, groups of 128, zero points",
+    "int4-g32": "int4 weight-only, groups of 32, zero points",
+    "int4-aware": "int4 g128, scales chosen by calibrated input energy",
+    "nf4-aware": "NF4 g128, scales chosen by calibrated input energy",
     "flap-ls+w8a8": "flap-ls, then W8A8",
 }
 

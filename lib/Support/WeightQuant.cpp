@@ -62,7 +62,7 @@ static void storeCode(QuantizedWeight &q, int64_t row, int64_t col,
 
 QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
                                int64_t groupSize, QuantCode code,
-                               bool symmetric) {
+                               bool symmetric, const float *columnImportance) {
   assert(groupSize > 0 && cols % groupSize == 0 && "group must divide cols");
   if (code == QuantCode::NF4)
     symmetric = true;
@@ -82,9 +82,20 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
   const int32_t qmax = (1 << (bits - 1)) - 1;
   const int32_t aMin = bits == 8 ? -128 : 0, aMax = bits == 8 ? 127 : 15;
 
+  // 4-bit codes: the scale of each group is chosen among clipped ranges
+  // (factors 1, 0.95, ..., 0.6 of the group's range) by the squared error
+  // of the dequantized group; round-to-nearest with the full range wastes
+  // most of 16 levels on one outlier. 8-bit codes keep the full range.
+  const int clipSteps = isFourBit(code) ? 9 : 1;
+  std::vector<int32_t> best(groupSize), trial(groupSize);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t g = 0; g < q.groupsPerRow(); ++g) {
       const float *w = weight + r * cols + g * groupSize;
+      const float *importance =
+          columnImportance ? columnImportance + g * groupSize : nullptr;
+      auto weightOf = [&](int64_t i) -> double {
+        return importance ? importance[i] : 1.0;
+      };
       float lo = 0.0f, hi = 0.0f, absMax = 0.0f;
       for (int64_t i = 0; i < groupSize; ++i) {
         lo = std::min(lo, w[i]);
@@ -92,33 +103,56 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
         absMax = std::max(absMax, std::fabs(w[i]));
       }
       const int64_t slot = r * q.groupsPerRow() + g;
-      if (code == QuantCode::NF4) {
-        const float scale = absMax > 0 ? absMax : 1.0f;
-        q.scales[slot] = scale;
-        for (int64_t i = 0; i < groupSize; ++i)
-          storeCode(q, r, g * groupSize + i, nearestNF4Code(w[i] / scale));
-        continue;
-      }
-      if (symmetric) {
-        const float scale = absMax > 0 ? absMax / qmax : 1.0f;
-        q.scales[slot] = scale;
-        for (int64_t i = 0; i < groupSize; ++i) {
-          int32_t c = static_cast<int32_t>(std::lround(w[i] / scale));
-          storeCode(q, r, g * groupSize + i, std::clamp(c, -qmax, qmax));
+      double bestError = -1;
+      float bestScale = 1.0f;
+      int32_t bestZero = 0;
+      for (int step = 0; step < clipSteps; ++step) {
+        const float clip = 1.0f - 0.05f * step;
+        float scale;
+        int32_t zp = 0;
+        double error = 0;
+        if (code == QuantCode::NF4) {
+          scale = absMax > 0 ? absMax * clip : 1.0f;
+          for (int64_t i = 0; i < groupSize; ++i) {
+            trial[i] = nearestNF4Code(std::clamp(w[i] / scale, -1.0f, 1.0f));
+            double d = kNF4Levels[trial[i]] * scale - w[i];
+            error += weightOf(i) * d * d;
+          }
+        } else if (symmetric) {
+          scale = absMax > 0 ? absMax * clip / qmax : 1.0f;
+          for (int64_t i = 0; i < groupSize; ++i) {
+            trial[i] = std::clamp(
+                static_cast<int32_t>(std::lround(w[i] / scale)), -qmax, qmax);
+            double d = trial[i] * scale - w[i];
+            error += weightOf(i) * d * d;
+          }
+        } else {
+          // [lo, hi] (which always contains 0, so 0 is exact) onto
+          // [aMin, aMax].
+          const float clo = lo * clip, chi = hi * clip;
+          scale = chi > clo ? (chi - clo) / (aMax - aMin) : 1.0f;
+          zp = std::clamp(static_cast<int32_t>(std::lround(aMin - clo / scale)),
+                          aMin, aMax);
+          for (int64_t i = 0; i < groupSize; ++i) {
+            trial[i] = std::clamp(
+                static_cast<int32_t>(std::lround(w[i] / scale)) + zp, aMin,
+                aMax);
+            double d = (trial[i] - zp) * scale - w[i];
+            error += weightOf(i) * d * d;
+          }
         }
-        continue;
+        if (bestError < 0 || error < bestError) {
+          bestError = error;
+          bestScale = scale;
+          bestZero = zp;
+          best.swap(trial);
+        }
       }
-      // Asymmetric: [lo, hi] (which always contains 0, so 0 is exact) onto
-      // [aMin, aMax].
-      const float scale = hi > lo ? (hi - lo) / (aMax - aMin) : 1.0f;
-      const int32_t zp = std::clamp(
-          static_cast<int32_t>(std::lround(aMin - lo / scale)), aMin, aMax);
-      q.scales[slot] = scale;
-      q.zeroPoints[slot] = static_cast<int8_t>(zp);
-      for (int64_t i = 0; i < groupSize; ++i) {
-        int32_t c = static_cast<int32_t>(std::lround(w[i] / scale)) + zp;
-        storeCode(q, r, g * groupSize + i, std::clamp(c, aMin, aMax));
-      }
+      q.scales[slot] = bestScale;
+      if (!symmetric)
+        q.zeroPoints[slot] = static_cast<int8_t>(bestZero);
+      for (int64_t i = 0; i < groupSize; ++i)
+        storeCode(q, r, g * groupSize + i, best[i]);
     }
   }
   return q;

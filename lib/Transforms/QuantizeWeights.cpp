@@ -14,6 +14,7 @@
 #include "slm/IR/SLMConstants.h"
 #include "slm/IR/SLMOps.h"
 #include "slm/Support/WeightQuant.h"
+#include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -72,8 +73,16 @@ struct QuantizeWeightsPass
                         << group;
         continue;
       }
+      // Calibrated inputs (slm.input_stats): weigh each column's error by
+      // E[x^2] of the input channel it multiplies.
+      std::vector<float> importance;
+      if (std::optional<ChannelStats> stats = getInputStats(op, cols))
+        for (int64_t c = 0; c < cols; ++c)
+          importance.push_back(stats->variance[c] +
+                               stats->mean[c] * stats->mean[c]);
       ::slm::QuantizedWeight q = ::slm::quantizeWeight(
-          weight.data(), rows, cols, group, code, symmetric);
+          weight.data(), rows, cols, group, code, symmetric,
+          importance.empty() ? nullptr : importance.data());
       OpBuilder b(op);
       Location loc = op.getLoc();
       auto i8 = b.getIntegerType(8);

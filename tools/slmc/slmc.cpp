@@ -358,7 +358,12 @@ static LogicalResult run(MLIRContext &context) {
     slm::tagLayers(*module);
     shapeBefore = slm::describeModelShape(*module);
   }
-  const bool measureLinears = staticActivations || w8a8MaxNoise > 0;
+  // 4-bit weights with calibration samples: every layer's input statistics
+  // weigh its rounding error (activation-aware scales).
+  const bool fourBitAware =
+      (quantize == "int4" || quantize == "nf4") && !calibrationDir.empty();
+  const bool measureLinears =
+      staticActivations || w8a8MaxNoise > 0 || fourBitAware;
   if (!calibrationDir.empty() && (pruning || guard || measureLinears)) {
     TimingScope calibrationTimer = rootTimer.nest("Calibrate");
     std::string error;

@@ -200,6 +200,42 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def SLMSerializeSmallLoops : Pass<"slm-serialize-small-loops"> {
+  let summary = "Run parallel loop nests with too little work on one thread";
+  let description = [{
+    Every `scf.parallel` becomes an OpenMP region, and entering one costs a
+    fork and a join (microseconds): at decode shapes (one token) most loop
+    nests are a few hundred elements and cost more to fork than to run.
+    For each outermost `scf.parallel` without reductions this pass
+    estimates the work (operations in the body, times the trip counts of
+    inner loops with constant bounds; an inner loop with unknown bounds
+    counts as `min-work`) times the parallel trip count. Below `min-work`
+    the nest becomes sequential `scf.for` loops. With dynamic bounds the
+    choice is made when the loop runs: `scf.if` selects the parallel nest or
+    a sequential copy.
+
+    Before (`min-work=4096`):
+    ```mlir
+    scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+      scf.for %j = %c0 to %c768 step %c1 { ... 3 ops ... }
+    }
+    ```
+    After:
+    ```mlir
+    scf.for %i = %c0 to %c4 step %c1 {
+      scf.for %j = %c0 to %c768 step %c1 { ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", /*default=*/"16384",
+           "Estimated operations below which a parallel nest runs on one "
+           "thread">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def SLMSequentialInnerLoops : Pass<"slm-sequential-inner-loops"> {
   let summary = "Make the innermost dimension of parallel loop nests a sequential loop";
   let description = [{

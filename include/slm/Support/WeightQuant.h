@@ -48,9 +48,15 @@ struct QuantizedWeight {
 /// group to the largest positive code; asymmetric ones map [min, max] onto
 /// the whole unsigned code range with a zero point; NF4 is always symmetric
 /// (absmax scaling, nearest level).
+///
+/// 4-bit codes choose each group's scale among clipped ranges by the
+/// squared error of the dequantized weights, each column's error weighted
+/// by `columnImportance[col]` when given (E[x_col^2] over calibration
+/// inputs: the error the layer's output sees), else uniformly.
 QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
                                int64_t groupSize, QuantCode code,
-                               bool symmetric);
+                               bool symmetric,
+                               const float *columnImportance = nullptr);
 
 /// The stored code at (row, col), sign-extended for symmetric int4.
 int32_t codeAt(const QuantizedWeight &q, int64_t row, int64_t col);

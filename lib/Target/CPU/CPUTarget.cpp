@@ -89,6 +89,7 @@ void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
       "func.func(scf-parallel-loop-fusion),"
       "slm-approximate-math,"
       "canonicalize,"
+      "slm-serialize-small-loops,"
       "convert-scf-to-openmp,"
       "expand-strided-metadata,"
       "lower-affine,"
