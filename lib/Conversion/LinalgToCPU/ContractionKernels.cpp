@@ -1168,8 +1168,11 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                   for (int64_t i = 0; i < sums; ++i)
                     init.push_back(arith::ConstantOp::create(
                         gb, loc, f32Vec, gb.getZeroAttr(f32Vec)));
-                  init.push_back(arith::ConstantOp::create(
-                      gb, loc, gb.getF32FloatAttr(0.0f)));
+                  // One running sum of the row per unrolled byte row: the
+                  // scalar adds stay off one long dependency chain.
+                  for (int64_t u = 0; u < unroll; ++u)
+                    init.push_back(arith::ConstantOp::create(
+                        gb, loc, gb.getF32FloatAttr(0.0f)));
                   auto byteLoop = scf::ForOp::create(
                       gb, loc, index(gb, 0), half, index(gb, unroll), init,
                       [&](OpBuilder &lb, Location, Value kb0, ValueRange iter) {
@@ -1182,7 +1185,7 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                             DenseElementsAttr::get(i32Vec,
                                                    lb.getI32IntegerAttr(4)));
                         SmallVector<Value> next(iter.begin(), iter.end());
-                        Value rowSum = iter.back();
+                        SmallVector<Value> rowSums(iter.take_back(unroll));
                         in[plan.m] = rowIndex[0];
                         // The codes stream from memory: ask for them 8 byte
                         // rows ahead (past the group's end is the next
@@ -1212,8 +1215,8 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                                                                    f32Vec, x[h]);
                           }
                           in[plan.kl] = index(lb, 0);
-                          rowSum = arith::AddFOp::create(
-                              lb, loc, rowSum,
+                          rowSums[u] = arith::AddFOp::create(
+                              lb, loc, rowSums[u],
                               arith::AddFOp::create(lb, loc, x[0], x[1]));
                           for (int64_t j = 0; j < cols; ++j) {
                             in[plan.n] = colIndex[j];
@@ -1237,12 +1240,17 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                             }
                           }
                         }
-                        next.back() = rowSum;
+                        for (int64_t u = 0; u < unroll; ++u)
+                          next[sums + u] = rowSums[u];
                         scf::YieldOp::create(lb, loc, next);
                       });
                   SmallVector<Value> out;
-                  Value rowSum = vector::BroadcastOp::create(
-                      gb, loc, f32Vec, byteLoop.getResults().back());
+                  Value total = byteLoop.getResult(sums);
+                  for (int64_t u = 1; u < unroll; ++u)
+                    total = arith::AddFOp::create(gb, loc, total,
+                                                  byteLoop.getResult(sums + u));
+                  Value rowSum =
+                      vector::BroadcastOp::create(gb, loc, f32Vec, total);
                   for (int64_t j = 0; j < cols; ++j) {
                     Value dot = byteLoop.getResult(j);
                     for (int64_t r = 1; r < unroll * 2; ++r)
