@@ -55,6 +55,8 @@ SETTINGS = {
     "int4-g32": ["--quantize=int4", "--quant-group-size=32", "--quant-symmetric=false"],
     "int4-aware": ["--quantize=int4", "--quant-group-size=128", "CALIB"],
     "nf4-aware": ["--quantize=nf4", "--quant-group-size=128", "CALIB"],
+    "int4-gptq": ["--quantize=int4", "--quant-group-size=128", "--quant-method=gptq", "CALIB"],
+    "nf4-gptq": ["--quantize=nf4", "--quant-group-size=128", "--quant-method=gptq", "CALIB"],
     "flap-ls+w8a8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=w8a8", "CALIB"],
 }
 DESCRIPTIONS = {
@@ -75,6 +77,8 @@ DESCRIPTIONS = {
     "int4-g32": "int4 weight-only, groups of 32, zero points",
     "int4-aware": "int4 g128, scales chosen by calibrated input energy",
     "nf4-aware": "NF4 g128, scales chosen by calibrated input energy",
+    "int4-gptq": "int4 g128, GPTQ on calibration covariance",
+    "nf4-gptq": "NF4 g128, GPTQ on calibration covariance",
     "flap-ls+w8a8": "flap-ls, then W8A8",
 }
 

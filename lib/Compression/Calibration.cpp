@@ -532,7 +532,7 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
           ++seen[p];
         }
       }
-      if (covariance && p < unitProbes) {
+      if (covariance) {
         // Upper triangle of sum_t x_t x_t^T.
         products[p].resize(channels * channels, 0.0);
         std::vector<double> row(channels);
@@ -579,7 +579,7 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
       stats.variance.push_back(static_cast<float>(
           std::max(0.0, squares[p][c] / counts[p] - mean * mean)));
     }
-    if (covariance && p < unitProbes) {
+    if (covariance) {
       const size_t channels = sums[p].size();
       stats.covariance.resize(channels * channels);
       for (size_t i = 0; i < channels; ++i)

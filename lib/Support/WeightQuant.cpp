@@ -158,6 +158,146 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
   return q;
 }
 
+/// In-place Cholesky factorization of the symmetric positive definite
+/// [n, n] `a`: lower factor L in the lower triangle. False if not positive.
+static bool cholesky(std::vector<double> &a, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) {
+    double d = a[j * n + j];
+    for (int64_t k = 0; k < j; ++k)
+      d -= a[j * n + k] * a[j * n + k];
+    if (!(d > 0))
+      return false;
+    d = std::sqrt(d);
+    a[j * n + j] = d;
+    for (int64_t i = j + 1; i < n; ++i) {
+      double v = a[i * n + j];
+      const double *ri = &a[i * n], *rj = &a[j * n];
+      for (int64_t k = 0; k < j; ++k)
+        v -= ri[k] * rj[k];
+      a[i * n + j] = v / d;
+    }
+  }
+  return true;
+}
+
+QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
+                                   int64_t cols, int64_t groupSize,
+                                   QuantCode code, bool symmetric,
+                                   const float *secondMoment,
+                                   double dampening) {
+  assert(groupSize > 0 && cols % groupSize == 0 && "group must divide cols");
+  const int64_t n = cols;
+  // H = E[x x^T] + damp * mean(diag) * I; dead inputs get 1 on the diagonal.
+  std::vector<double> h(n * n);
+  std::vector<bool> dead(n, false);
+  double meanDiag = 0;
+  for (int64_t i = 0; i < n; ++i)
+    meanDiag += secondMoment[i * n + i];
+  meanDiag = std::max(meanDiag / n, 1e-12);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      h[i * n + j] = secondMoment[i * n + j];
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(h[i * n + i] > 0)) {
+      dead[i] = true;
+      for (int64_t j = 0; j < n; ++j)
+        h[i * n + j] = h[j * n + i] = 0;
+      h[i * n + i] = 1;
+    }
+    h[i * n + i] += dampening * meanDiag;
+  }
+  // H^-1 = L^-T L^-1, then its upper Cholesky factor U (H^-1 = U^T U): row
+  // k of U spreads column k's error over the later columns.
+  if (!cholesky(h, n))
+    return quantizeWeight(weight, rows, cols, groupSize, code, symmetric);
+  std::vector<double> inv(n * n, 0.0); // L^-1, lower
+  for (int64_t j = 0; j < n; ++j) {
+    inv[j * n + j] = 1.0 / h[j * n + j];
+    for (int64_t i = j + 1; i < n; ++i) {
+      double v = 0;
+      for (int64_t k = j; k < i; ++k)
+        v -= h[i * n + k] * inv[k * n + j];
+      inv[i * n + j] = v / h[i * n + i];
+    }
+  }
+  // H^-1 = L^-T L^-1 (symmetric), into h.
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j <= i; ++j) {
+      double v = 0;
+      for (int64_t k = i; k < n; ++k)
+        v += inv[k * n + i] * inv[k * n + j];
+      h[i * n + j] = h[j * n + i] = v;
+    }
+  // U upper with H^-1 = U^T U: the transpose of H^-1's lower Cholesky
+  // factor (GPTQ's cholesky(H^-1, upper=True)).
+  if (!cholesky(h, n))
+    return quantizeWeight(weight, rows, cols, groupSize, code, symmetric);
+  std::vector<double> u(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j)
+      u[i * n + j] = h[j * n + i];
+
+  QuantizedWeight q;
+  if (code == QuantCode::NF4)
+    symmetric = true;
+  q.code = code;
+  q.rows = rows;
+  q.cols = cols;
+  q.groupSize = groupSize;
+  q.codes.assign(rows * q.codeBytesPerRow(), 0);
+  q.scales.assign(rows * q.groupsPerRow(), 0.0f);
+  if (!symmetric)
+    q.zeroPoints.assign(rows * q.groupsPerRow(), 0);
+  const int32_t bits = isFourBit(code) ? 4 : 8;
+  const int32_t qmax = (1 << (bits - 1)) - 1;
+  const int32_t aMin = bits == 8 ? -128 : 0, aMax = bits == 8 ? 127 : 15;
+  std::vector<double> w(cols);
+  std::vector<float> group(groupSize);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c)
+      w[c] = dead[c] ? 0.0 : weight[r * cols + c];
+    float scale = 1.0f;
+    int32_t zp = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t g = c / groupSize;
+      if (c % groupSize == 0) {
+        // The group's parameters from its current (error-updated) weights:
+        // the clipped range with the least squared error, as quantizeWeight.
+        for (int64_t i = 0; i < groupSize; ++i)
+          group[i] = static_cast<float>(w[c + i]);
+        QuantizedWeight one = quantizeWeight(group.data(), 1, groupSize,
+                                             groupSize, code, symmetric);
+        scale = one.scales[0];
+        zp = symmetric ? 0 : one.zeroPoints[0];
+        q.scales[r * q.groupsPerRow() + g] = scale;
+        if (!symmetric)
+          q.zeroPoints[r * q.groupsPerRow() + g] = static_cast<int8_t>(zp);
+      }
+      int32_t code32;
+      double value;
+      if (code == QuantCode::NF4) {
+        code32 = nearestNF4Code(
+            std::clamp(static_cast<float>(w[c] / scale), -1.0f, 1.0f));
+        value = kNF4Levels[code32] * double(scale);
+      } else if (symmetric) {
+        code32 = std::clamp(static_cast<int32_t>(std::lround(w[c] / scale)),
+                            -qmax, qmax);
+        value = code32 * double(scale);
+      } else {
+        code32 = std::clamp(
+            static_cast<int32_t>(std::lround(w[c] / scale)) + zp, aMin, aMax);
+        value = (code32 - zp) * double(scale);
+      }
+      storeCode(q, r, c, code32);
+      const double err = (w[c] - value) / u[c * n + c];
+      const double *ur = &u[c * n];
+      for (int64_t j = c + 1; j < cols; ++j)
+        w[j] -= err * ur[j];
+    }
+  }
+  return q;
+}
+
 int32_t codeAt(const QuantizedWeight &q, int64_t row, int64_t col) {
   const int64_t base = row * q.codeBytesPerRow();
   if (!isFourBit(q.code))

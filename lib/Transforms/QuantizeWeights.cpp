@@ -52,6 +52,11 @@ struct QuantizeWeightsPass
           << kind << "' (expected int8, int4 or nf4)";
       return signalPassFailure();
     }
+    if (method != "rtn" && method != "gptq") {
+      root->emitError("unknown method '")
+          << method << "' (expected rtn or gptq)";
+      return signalPassFailure();
+    }
     if (groupSize < 0) {
       root->emitError("group-size must be 0 (per channel) or positive");
       return signalPassFailure();
@@ -76,13 +81,31 @@ struct QuantizeWeightsPass
       // Calibrated inputs (slm.input_stats): weigh each column's error by
       // E[x^2] of the input channel it multiplies.
       std::vector<float> importance;
-      if (std::optional<ChannelStats> stats = getInputStats(op, cols))
+      std::optional<ChannelStats> stats = getInputStats(op, cols);
+      if (stats)
         for (int64_t c = 0; c < cols; ++c)
           importance.push_back(stats->variance[c] +
                                stats->mean[c] * stats->mean[c]);
-      ::slm::QuantizedWeight q = ::slm::quantizeWeight(
-          weight.data(), rows, cols, group, code, symmetric,
-          importance.empty() ? nullptr : importance.data());
+      ::slm::QuantizedWeight q;
+      if (method == "gptq") {
+        if (!stats || stats->covariance.empty()) {
+          op.emitError("gptq needs the input's calibrated covariance "
+                       "('slm.input_stats' with 'covariance'): give slmc "
+                       "--calibration DIR");
+          return signalPassFailure();
+        }
+        // E[x x^T] = covariance + mean mean^T.
+        std::vector<float> moment(stats->covariance);
+        for (int64_t i = 0; i < cols; ++i)
+          for (int64_t j = 0; j < cols; ++j)
+            moment[i * cols + j] += stats->mean[i] * stats->mean[j];
+        q = ::slm::quantizeWeightGPTQ(weight.data(), rows, cols, group, code,
+                                      symmetric, moment.data());
+      } else {
+        q = ::slm::quantizeWeight(
+            weight.data(), rows, cols, group, code, symmetric,
+            importance.empty() ? nullptr : importance.data());
+      }
       OpBuilder b(op);
       Location loc = op.getLoc();
       auto i8 = b.getIntegerType(8);

@@ -178,6 +178,14 @@ cl::opt<int64_t> quantGroupSize(
              "0: one scale per output channel)"),
     cl::init(128), cl::cat(compression));
 
+cl::opt<std::string> quantMethod(
+    "quant-method",
+    cl::desc("How --quantize=int4|nf4 chooses codes: rtn (default: round to "
+             "nearest, each group's scale picked among clipped ranges) or "
+             "gptq (GPTQ error feedback through each layer's calibrated "
+             "input covariance; needs --calibration)"),
+    cl::value_desc("rtn|gptq"), cl::init("rtn"), cl::cat(compression));
+
 cl::opt<bool> quantSymmetric(
     "quant-symmetric",
     cl::desc("int4 codes symmetric around 0 (default); false adds a zero "
@@ -306,6 +314,14 @@ static LogicalResult run(MLIRContext &context) {
                 "even number");
   if (w8a8MaxNoise < 0)
     return fail("--w8a8-max-noise must be >= 0");
+  if (quantMethod != "rtn" && quantMethod != "gptq")
+    return fail("unknown --quant-method=" + quantMethod +
+                " (expected rtn or gptq)");
+  const bool gptq = quantMethod == "gptq";
+  if (gptq && ((quantize != "int4" && quantize != "nf4") ||
+               calibrationDir.empty()))
+    return fail("--quant-method=gptq fits each layer on calibration samples: "
+                "it needs --quantize=int4|nf4 and --calibration DIR");
   if (w8a8Activations != "per-token" && w8a8Activations != "minmax" &&
       w8a8Activations != "percentile")
     return fail("unknown --w8a8-activations=" + w8a8Activations +
@@ -369,7 +385,7 @@ static LogicalResult run(MLIRContext &context) {
     std::string error;
     FailureOr<slm::ReferenceOutputs> measured =
         slm::calibrate(*module, calibrationDir, options, target,
-                       /*covariance=*/pruneReconstruct,
+                       /*covariance=*/pruneReconstruct || gptq,
                        /*allLinears=*/measureLinears, error);
     if (failed(measured))
       return fail("calibration: " + error);
@@ -414,6 +430,7 @@ static LogicalResult run(MLIRContext &context) {
     if (fourBit) {
       q.groupSize = quantGroupSize;
       q.symmetric = quantize == "nf4" || quantSymmetric;
+      q.method = quantMethod;
     }
     quantizePm.addPass(slm::createSLMQuantizeWeights(q));
     if (quantize == "w8a8") {

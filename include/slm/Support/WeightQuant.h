@@ -58,6 +58,20 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
                                bool symmetric,
                                const float *columnImportance = nullptr);
 
+/// GPTQ (Frantar et al. 2022): quantizes the columns of each row in order
+/// and spreads each one's rounding error over the columns not yet
+/// quantized, through the inverse of the input's second moment
+/// `secondMoment` ([cols, cols], E[x x^T] over calibration inputs), so that
+/// the layer's output error ||X W^T - X Q^T|| is minimized rather than the
+/// weights'. Group scales are set from the (updated) weights when a group
+/// starts; `dampening` (a share of the mean diagonal) keeps the inverse
+/// stable. Columns whose input is always zero are zeroed.
+QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
+                                   int64_t cols, int64_t groupSize,
+                                   QuantCode code, bool symmetric,
+                                   const float *secondMoment,
+                                   double dampening = 0.01);
+
 /// The stored code at (row, col), sign-extended for symmetric int4.
 int32_t codeAt(const QuantizedWeight &q, int64_t row, int64_t col);
 

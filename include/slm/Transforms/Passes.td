@@ -425,10 +425,14 @@ def SLMQuantizeWeights : Pass<"slm-quantize-weights", "::mlir::ModuleOp"> {
     `kind=int8` (one byte per weight), `int4` or `nf4` (two per byte);
     `group-size=0` is one scale per output channel, else one per group of
     that many input features; `symmetric=false` adds zero points (not for
-    nf4). Code generation decodes int8 per-channel symmetric codes inside
-    the GEMM's inner loop (the f32 weight is never materialized: the codes
-    are packed into panels, widened and multiplied by their column's scale
-    in registers); the other forms are representable but not yet compiled.
+    nf4). Code generation decodes all of them inside the GEMM's inner loop
+    (the f32 weight is never materialized). 4-bit group scales are chosen
+    among clipped ranges (1, 0.95, ..., 0.6 of the group's range) by the
+    squared error, weighted per column by the input's calibrated energy
+    E[x^2] when the linear carries `slm.input_stats`. `method=gptq` instead
+    quantizes columns in order and feeds each one's error forward through
+    the inverse of the input's second moment (GPTQ; needs the calibrated
+    covariance).
 
     Before:
     ```mlir
@@ -449,7 +453,12 @@ def SLMQuantizeWeights : Pass<"slm-quantize-weights", "::mlir::ModuleOp"> {
     Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
            "Input features per scale (0: one scale per output channel)">,
     Option<"symmetric", "symmetric", "bool", /*default=*/"true",
-           "Symmetric codes (no zero points)">
+           "Symmetric codes (no zero points)">,
+    Option<"method", "method", "std::string", /*default=*/"\"rtn\"",
+           "rtn: round to nearest, 4-bit group scales chosen among clipped "
+           "ranges by squared error (weighted by the input's calibrated "
+           "energy when slm.input_stats is there); gptq: GPTQ error "
+           "feedback through the calibrated input covariance">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
