@@ -187,7 +187,19 @@ QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
                                    double dampening) {
   assert(groupSize > 0 && cols % groupSize == 0 && "group must divide cols");
   const int64_t n = cols;
-  // H = E[x x^T] + damp * mean(diag) * I; dead inputs get 1 on the diagonal.
+  // Columns in order of decreasing input energy (GPTQ's act-order): the
+  // most important ones are quantized first, while the most columns are
+  // left to absorb their error. Group parameters are fixed up front from
+  // the original weights (static groups), so the order does not matter to
+  // the storage format.
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return secondMoment[a * n + a] > secondMoment[b * n + b];
+  });
+  // H = E[x x^T] (permuted) + damp * mean(diag) * I; dead inputs get 1 on
+  // the diagonal.
   std::vector<double> h(n * n);
   std::vector<bool> dead(n, false);
   double meanDiag = 0;
@@ -196,7 +208,7 @@ QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
   meanDiag = std::max(meanDiag / n, 1e-12);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j)
-      h[i * n + j] = secondMoment[i * n + j];
+      h[i * n + j] = secondMoment[order[i] * n + order[j]];
   for (int64_t i = 0; i < n; ++i) {
     if (!(h[i * n + i] > 0)) {
       dead[i] = true;
@@ -251,47 +263,44 @@ QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
   const int32_t bits = isFourBit(code) ? 4 : 8;
   const int32_t qmax = (1 << (bits - 1)) - 1;
   const int32_t aMin = bits == 8 ? -128 : 0, aMax = bits == 8 ? 127 : 15;
+  // Static group parameters: the clipped ranges quantizeWeight chooses
+  // (weighted by the input energy).
+  std::vector<float> energy(n);
+  for (int64_t i = 0; i < n; ++i)
+    energy[i] = secondMoment[i * n + i];
+  QuantizedWeight initial = quantizeWeight(weight, rows, cols, groupSize, code,
+                                           symmetric, energy.data());
+  q.scales = initial.scales;
+  q.zeroPoints = initial.zeroPoints;
   std::vector<double> w(cols);
-  std::vector<float> group(groupSize);
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c)
-      w[c] = dead[c] ? 0.0 : weight[r * cols + c];
-    float scale = 1.0f;
-    int32_t zp = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      const int64_t g = c / groupSize;
-      if (c % groupSize == 0) {
-        // The group's parameters from its current (error-updated) weights:
-        // the clipped range with the least squared error, as quantizeWeight.
-        for (int64_t i = 0; i < groupSize; ++i)
-          group[i] = static_cast<float>(w[c + i]);
-        QuantizedWeight one = quantizeWeight(group.data(), 1, groupSize,
-                                             groupSize, code, symmetric);
-        scale = one.scales[0];
-        zp = symmetric ? 0 : one.zeroPoints[0];
-        q.scales[r * q.groupsPerRow() + g] = scale;
-        if (!symmetric)
-          q.zeroPoints[r * q.groupsPerRow() + g] = static_cast<int8_t>(zp);
-      }
+    // Work in the permuted order: position p holds column order[p].
+    for (int64_t p = 0; p < cols; ++p)
+      w[p] = dead[p] ? 0.0 : weight[r * cols + order[p]];
+    for (int64_t p = 0; p < cols; ++p) {
+      const int64_t c = order[p];
+      const int64_t slot = r * q.groupsPerRow() + c / groupSize;
+      const float scale = q.scales[slot];
+      const int32_t zp = symmetric ? 0 : q.zeroPoints[slot];
       int32_t code32;
       double value;
       if (code == QuantCode::NF4) {
         code32 = nearestNF4Code(
-            std::clamp(static_cast<float>(w[c] / scale), -1.0f, 1.0f));
+            std::clamp(static_cast<float>(w[p] / scale), -1.0f, 1.0f));
         value = kNF4Levels[code32] * double(scale);
       } else if (symmetric) {
-        code32 = std::clamp(static_cast<int32_t>(std::lround(w[c] / scale)),
+        code32 = std::clamp(static_cast<int32_t>(std::lround(w[p] / scale)),
                             -qmax, qmax);
         value = code32 * double(scale);
       } else {
         code32 = std::clamp(
-            static_cast<int32_t>(std::lround(w[c] / scale)) + zp, aMin, aMax);
+            static_cast<int32_t>(std::lround(w[p] / scale)) + zp, aMin, aMax);
         value = (code32 - zp) * double(scale);
       }
       storeCode(q, r, c, code32);
-      const double err = (w[c] - value) / u[c * n + c];
-      const double *ur = &u[c * n];
-      for (int64_t j = c + 1; j < cols; ++j)
+      const double err = (w[p] - value) / u[p * n + p];
+      const double *ur = &u[p * n];
+      for (int64_t j = p + 1; j < cols; ++j)
         w[j] -= err * ur[j];
     }
   }
