@@ -1,4 +1,5 @@
-//===- Calibration.cpp - Measure activations with compiled code --*- C++ -*-===//
+//===- Calibration.cpp - Measure activations with compiled code --*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -52,28 +53,52 @@ enum class FileType { F32, F64, I64, I32, I8, U8, Bool };
 
 double readElement(FileType type, const char *p) {
   switch (type) {
-  case FileType::F32: { float v; std::memcpy(&v, p, 4); return v; }
-  case FileType::F64: { double v; std::memcpy(&v, p, 8); return v; }
-  case FileType::I64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
-  case FileType::I32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-  case FileType::I8: return static_cast<int8_t>(*p);
-  case FileType::U8: return static_cast<uint8_t>(*p);
-  case FileType::Bool: return *p ? 1.0 : 0.0;
+  case FileType::F32: {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case FileType::F64: {
+    double v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  case FileType::I64: {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return double(v);
+  }
+  case FileType::I32: {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case FileType::I8:
+    return static_cast<int8_t>(*p);
+  case FileType::U8:
+    return static_cast<uint8_t>(*p);
+  case FileType::Bool:
+    return *p ? 1.0 : 0.0;
   }
   return 0;
 }
 
 size_t fileTypeSize(FileType type) {
   switch (type) {
-  case FileType::F64: case FileType::I64: return 8;
-  case FileType::F32: case FileType::I32: return 4;
-  default: return 1;
+  case FileType::F64:
+  case FileType::I64:
+    return 8;
+  case FileType::F32:
+  case FileType::I32:
+    return 4;
+  default:
+    return 1;
   }
 }
 
 /// Converts `count` elements of `type` at `data` into a tensor of `dtype`.
-LogicalResult convert(FileType type, const char *data, size_t count,
-                      int dtype, HostTensor &out, std::string &error) {
+LogicalResult convert(FileType type, const char *data, size_t count, int dtype,
+                      HostTensor &out, std::string &error) {
   const size_t size = slm_dtype_size(static_cast<slm_dtype>(dtype));
   out.dtype = dtype;
   out.bytes.assign(count * size, 0);
@@ -81,12 +106,30 @@ LogicalResult convert(FileType type, const char *data, size_t count,
     double v = readElement(type, data + i * fileTypeSize(type));
     char *to = out.bytes.data() + i * size;
     switch (static_cast<slm_dtype>(dtype)) {
-    case SLM_FLOAT32: { float f = float(v); std::memcpy(to, &f, 4); break; }
-    case SLM_FLOAT64: std::memcpy(to, &v, 8); break;
-    case SLM_INT64: { int64_t x = int64_t(v); std::memcpy(to, &x, 8); break; }
-    case SLM_INT32: { int32_t x = int32_t(v); std::memcpy(to, &x, 4); break; }
-    case SLM_INT8: *to = static_cast<char>(int8_t(v)); break;
-    case SLM_BOOL: *to = v != 0; break;
+    case SLM_FLOAT32: {
+      float f = float(v);
+      std::memcpy(to, &f, 4);
+      break;
+    }
+    case SLM_FLOAT64:
+      std::memcpy(to, &v, 8);
+      break;
+    case SLM_INT64: {
+      int64_t x = int64_t(v);
+      std::memcpy(to, &x, 8);
+      break;
+    }
+    case SLM_INT32: {
+      int32_t x = int32_t(v);
+      std::memcpy(to, &x, 4);
+      break;
+    }
+    case SLM_INT8:
+      *to = static_cast<char>(int8_t(v));
+      break;
+    case SLM_BOOL:
+      *to = v != 0;
+      break;
     default:
       error = std::string("inputs of type ") +
               slm_dtype_name(static_cast<slm_dtype>(dtype)) +
@@ -120,9 +163,9 @@ LogicalResult readNpy(StringRef path, int dtype, HostTensor &out,
   } else {
     if (data.size() < 12)
       return bad("truncated header");
-    headerLength = uint32_t(uint8_t(data[8])) | uint32_t(uint8_t(data[9])) << 8 |
-                   uint32_t(uint8_t(data[10])) << 16 |
-                   uint32_t(uint8_t(data[11])) << 24;
+    headerLength =
+        uint32_t(uint8_t(data[8])) | uint32_t(uint8_t(data[9])) << 8 |
+        uint32_t(uint8_t(data[10])) << 16 | uint32_t(uint8_t(data[11])) << 24;
     headerStart = 12;
   }
   if (headerStart + headerLength > data.size())
@@ -140,16 +183,26 @@ LogicalResult readNpy(StringRef path, int dtype, HostTensor &out,
     return bad("no dtype");
   descr = descr.take_until([](char c) { return c == '\''; });
   FileType type;
-  if (descr == "<f4") type = FileType::F32;
-  else if (descr == "<f8") type = FileType::F64;
-  else if (descr == "<i8") type = FileType::I64;
-  else if (descr == "<i4") type = FileType::I32;
-  else if (descr == "|i1") type = FileType::I8;
-  else if (descr == "|u1") type = FileType::U8;
-  else if (descr == "|b1") type = FileType::Bool;
+  if (descr == "<f4")
+    type = FileType::F32;
+  else if (descr == "<f8")
+    type = FileType::F64;
+  else if (descr == "<i8")
+    type = FileType::I64;
+  else if (descr == "<i4")
+    type = FileType::I32;
+  else if (descr == "|i1")
+    type = FileType::I8;
+  else if (descr == "|u1")
+    type = FileType::U8;
+  else if (descr == "|b1")
+    type = FileType::Bool;
   else
-    return bad(("dtype '" + descr + "' (expected float32/64, int8/32/64, "
-                "uint8 or bool, little-endian)").str().c_str());
+    return bad(("dtype '" + descr +
+                "' (expected float32/64, int8/32/64, "
+                "uint8 or bool, little-endian)")
+                   .str()
+                   .c_str());
   if (field("fortran_order").starts_with("True"))
     return bad("Fortran order (save a C-contiguous array)");
   StringRef shape = field("shape");
@@ -194,13 +247,27 @@ LogicalResult readTensorProto(StringRef path, int dtype, HostTensor &out,
   size_t count = out.numElements();
   FileType type;
   switch (proto.data_type()) {
-  case onnx::TensorProto::FLOAT: type = FileType::F32; break;
-  case onnx::TensorProto::DOUBLE: type = FileType::F64; break;
-  case onnx::TensorProto::INT64: type = FileType::I64; break;
-  case onnx::TensorProto::INT32: type = FileType::I32; break;
-  case onnx::TensorProto::INT8: type = FileType::I8; break;
-  case onnx::TensorProto::UINT8: type = FileType::U8; break;
-  case onnx::TensorProto::BOOL: type = FileType::Bool; break;
+  case onnx::TensorProto::FLOAT:
+    type = FileType::F32;
+    break;
+  case onnx::TensorProto::DOUBLE:
+    type = FileType::F64;
+    break;
+  case onnx::TensorProto::INT64:
+    type = FileType::I64;
+    break;
+  case onnx::TensorProto::INT32:
+    type = FileType::I32;
+    break;
+  case onnx::TensorProto::INT8:
+    type = FileType::I8;
+    break;
+  case onnx::TensorProto::UINT8:
+    type = FileType::U8;
+    break;
+  case onnx::TensorProto::BOOL:
+    type = FileType::Bool;
+    break;
   default:
     error = "'" + path.str() + "': element type " +
             std::to_string(proto.data_type()) + " is not supported";
@@ -218,13 +285,27 @@ LogicalResult readTensorProto(StringRef path, int dtype, HostTensor &out,
       }
     };
     switch (type) {
-    case FileType::F32: append(proto.float_data(), float()); break;
-    case FileType::F64: append(proto.double_data(), double()); break;
-    case FileType::I64: append(proto.int64_data(), int64_t()); break;
-    case FileType::I32: append(proto.int32_data(), int32_t()); break;
-    case FileType::I8: append(proto.int32_data(), int8_t()); break;
-    case FileType::U8: append(proto.int32_data(), uint8_t()); break;
-    case FileType::Bool: append(proto.int32_data(), uint8_t()); break;
+    case FileType::F32:
+      append(proto.float_data(), float());
+      break;
+    case FileType::F64:
+      append(proto.double_data(), double());
+      break;
+    case FileType::I64:
+      append(proto.int64_data(), int64_t());
+      break;
+    case FileType::I32:
+      append(proto.int32_data(), int32_t());
+      break;
+    case FileType::I8:
+      append(proto.int32_data(), int8_t());
+      break;
+    case FileType::U8:
+      append(proto.int32_data(), uint8_t());
+      break;
+    case FileType::Bool:
+      append(proto.int32_data(), uint8_t());
+      break;
     }
   }
   if (raw.size() < count * fileTypeSize(type)) {
@@ -241,8 +322,8 @@ struct LoadedModel {
 
   LogicalResult open(StringRef path, std::string &error) {
     char message[512] = {0};
-    if (slm_model_open(path.str().c_str(), &model, message,
-                       sizeof(message)) != SLM_OK) {
+    if (slm_model_open(path.str().c_str(), &model, message, sizeof(message)) !=
+        SLM_OK) {
       error = message;
       return failure();
     }
@@ -456,8 +537,8 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
     return failure();
   }
   TemporaryFolder folder;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory("slm-calibration", folder.path)) {
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(
+          "slm-calibration", folder.path)) {
     error = "cannot create a temporary folder: " + ec.message();
     return failure();
   }
@@ -585,8 +666,8 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
       for (size_t i = 0; i < channels; ++i)
         for (size_t j = i; j < channels; ++j) {
           double mi = sums[p][i] / counts[p], mj = sums[p][j] / counts[p];
-          float v = static_cast<float>(products[p][i * channels + j] / counts[p] -
-                                       mi * mj);
+          float v = static_cast<float>(
+              products[p][i * channels + j] / counts[p] - mi * mj);
           stats.covariance[i * channels + j] = v;
           stats.covariance[j * channels + i] = v;
         }
@@ -662,8 +743,8 @@ mlir::slm::measureOutputError(StringRef libraryPath,
     }
   }
   for (size_t o = 0; o < n; ++o) {
-    errors[o].relative = norm[o] > 0 ? std::sqrt(diff[o] / norm[o])
-                                     : std::sqrt(diff[o]);
+    errors[o].relative =
+        norm[o] > 0 ? std::sqrt(diff[o] / norm[o]) : std::sqrt(diff[o]);
     errors[o].cosine = rowsSeen[o] ? cosine[o] / rowsSeen[o] : 1.0;
   }
   return errors;

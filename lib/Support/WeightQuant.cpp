@@ -12,23 +12,22 @@
 
 namespace slm {
 
-const std::array<float, 16> kNF4Levels = {
-    -1.0f,
-    -0.6961928009986877f,
-    -0.5250730514526367f,
-    -0.39491748809814453f,
-    -0.28444138169288635f,
-    -0.18477343022823334f,
-    -0.09105003625154495f,
-    0.0f,
-    0.07958029955625534f,
-    0.16093020141124725f,
-    0.24611230194568634f,
-    0.33791524171829224f,
-    0.44070982933044434f,
-    0.5626170039176941f,
-    0.7229568362236023f,
-    1.0f};
+const std::array<float, 16> kNF4Levels = {-1.0f,
+                                          -0.6961928009986877f,
+                                          -0.5250730514526367f,
+                                          -0.39491748809814453f,
+                                          -0.28444138169288635f,
+                                          -0.18477343022823334f,
+                                          -0.09105003625154495f,
+                                          0.0f,
+                                          0.07958029955625534f,
+                                          0.16093020141124725f,
+                                          0.24611230194568634f,
+                                          0.33791524171829224f,
+                                          0.44070982933044434f,
+                                          0.5626170039176941f,
+                                          0.7229568362236023f,
+                                          1.0f};
 
 static bool isFourBit(QuantCode code) { return code != QuantCode::Int8; }
 
@@ -134,9 +133,9 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
           zp = std::clamp(static_cast<int32_t>(std::lround(aMin - clo / scale)),
                           aMin, aMax);
           for (int64_t i = 0; i < groupSize; ++i) {
-            trial[i] = std::clamp(
-                static_cast<int32_t>(std::lround(w[i] / scale)) + zp, aMin,
-                aMax);
+            trial[i] =
+                std::clamp(static_cast<int32_t>(std::lround(w[i] / scale)) + zp,
+                           aMin, aMax);
             double d = (trial[i] - zp) * scale - w[i];
             error += weightOf(i) * d * d;
           }

@@ -1,4 +1,5 @@
-//===- QuantizeActivations.cpp - W8A8: quantized linear-layer inputs -*- C++ -*-===//
+//===- QuantizeActivations.cpp - W8A8: quantized linear-layer inputs -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -85,12 +86,12 @@ struct QuantizeActivationsPass
                 getInputStats(op, op.getInFeatures())) {
           const double noise = predictedNoise(*stats);
           if (noise > maxNoise) {
-            op.emitRemark() << "input stays f32: calibration predicts "
-                               "quantization noise "
-                            << llvm::formatv("{0:F4}", noise).str()
-                            << " of its RMS (max-noise "
-                            << llvm::formatv("{0}", maxNoise.getValue()).str()
-                            << ")";
+            op.emitRemark()
+                << "input stays f32: calibration predicts "
+                   "quantization noise "
+                << llvm::formatv("{0:F4}", noise).str()
+                << " of its RMS (max-noise "
+                << llvm::formatv("{0}", maxNoise.getValue()).str() << ")";
             return;
           }
         }

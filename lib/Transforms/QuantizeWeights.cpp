@@ -1,4 +1,5 @@
-//===- QuantizeWeights.cpp - Weight-only quantization of linear layers -*- C++ -*-===//
+//===- QuantizeWeights.cpp - Weight-only quantization of linear layers -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

@@ -1,4 +1,5 @@
-//===- RaiseQuantizedMatMul.cpp - Pre-quantized ONNX to W8A8/int8 linears -*- C++ -*-===//
+//===- RaiseQuantizedMatMul.cpp - Pre-quantized ONNX to W8A8/int8 linears -*-
+//C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -137,7 +138,8 @@ bool readScales(Value v, int64_t n, std::vector<float> &scales) {
   if (scales.size() == 1)
     scales.assign(n, scales.front());
   return static_cast<int64_t>(scales.size()) == n &&
-         llvm::all_of(scales, [](float s) { return s > 0 && std::isfinite(s); });
+         llvm::all_of(scales,
+                      [](float s) { return s > 0 && std::isfinite(s); });
 }
 
 /// A new `slm.dequantize_weight <int8>` of the [K, N] codes `w`, transposed.
@@ -153,8 +155,8 @@ Value buildWeight(PatternRewriter &rewriter, Location loc, Attribute w,
       arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(codes));
   Value scalesValue = arith::ConstantOp::create(
       rewriter, loc,
-      DenseElementsAttr::get(RankedTensorType::get({n, 1}, rewriter.getF32Type()),
-                             scales));
+      DenseElementsAttr::get(
+          RankedTensorType::get({n, 1}, rewriter.getF32Type()), scales));
   return DequantizeWeightOp::create(
       rewriter, loc, RankedTensorType::get({n, k}, rewriter.getF32Type()),
       WeightQuantKind::int8, codesValue, scalesValue, Value(), IntegerAttr());
@@ -179,7 +181,8 @@ struct RaiseMatMulInteger : OpRewritePattern<MulOp> {
   LogicalResult matchAndRewrite(MulOp op,
                                 PatternRewriter &rewriter) const override {
     auto toFloat = op.getLhs().getDefiningOp<arith::SIToFPOp>();
-    auto matmul = toFloat ? toFloat.getIn().getDefiningOp<MatMulOp>() : MatMulOp();
+    auto matmul =
+        toFloat ? toFloat.getIn().getDefiningOp<MatMulOp>() : MatMulOp();
     if (!matmul || !matmul.getType().getElementType().isInteger(32))
       return failure();
     Attribute w = int8Matrix(matmul.getRhs());
@@ -192,7 +195,8 @@ struct RaiseMatMulInteger : OpRewritePattern<MulOp> {
       return failure();
     Value scale, zeroPoint;
     Value x = matchQuantize(q.getIn(), scale, zeroPoint);
-    if (!x || zeroPoint != z.getIn() || !isDynamicQuantization(x, scale, zeroPoint))
+    if (!x || zeroPoint != z.getIn() ||
+        !isDynamicQuantization(x, scale, zeroPoint))
       return failure();
     // The result's scale: x_scale * w_scale.
     auto product = op.getRhs().getDefiningOp<MulOp>();
@@ -200,14 +204,16 @@ struct RaiseMatMulInteger : OpRewritePattern<MulOp> {
       return failure();
     auto xType = cast<RankedTensorType>(x.getType());
     const int64_t k = xType.getShape().back();
-    const int64_t n = cast<RankedTensorType>(cast<TypedAttr>(w).getType()).getDimSize(1);
+    const int64_t n =
+        cast<RankedTensorType>(cast<TypedAttr>(w).getType()).getDimSize(1);
     std::vector<float> scales;
     if (k % 4 != 0 || !readScales(product.getRhs(), n, scales))
       return failure();
     Value weight = buildWeight(rewriter, op.getLoc(), w, scales);
     if (!weight)
       return failure();
-    auto linear = LinearOp::create(rewriter, op.getLoc(), op.getType(), x, weight);
+    auto linear =
+        LinearOp::create(rewriter, op.getLoc(), op.getType(), x, weight);
     linear.setInputQuant(InputQuant::per_tensor);
     rewriter.replaceOp(op, linear.getResult());
     return success();
@@ -226,7 +232,8 @@ struct RaiseQDQMatMul : OpRewritePattern<MatMulOp> {
     Attribute w = dq ? int8Matrix(dq.getLhs()) : Attribute();
     if (!w)
       return failure();
-    const int64_t n = cast<RankedTensorType>(cast<TypedAttr>(w).getType()).getDimSize(1);
+    const int64_t n =
+        cast<RankedTensorType>(cast<TypedAttr>(w).getType()).getDimSize(1);
     std::vector<float> scales;
     if (!readScales(dq.getRhs(), n, scales))
       return failure();
@@ -234,7 +241,8 @@ struct RaiseQDQMatMul : OpRewritePattern<MatMulOp> {
     auto xType = cast<RankedTensorType>(x.getType());
     if (xType.getRank() < 1)
       return failure();
-    // The input's fake quantization: (uitofp(q) - z) * s, q = quantize(x, s, z).
+    // The input's fake quantization: (uitofp(q) - z) * s, q = quantize(x, s,
+    // z).
     std::optional<double> inScale, inZero;
     Value source;
     if (auto mul = x.getDefiningOp<MulOp>()) {

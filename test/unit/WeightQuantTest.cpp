@@ -1,4 +1,5 @@
-//===- WeightQuantTest.cpp - Tests of weight quantization codecs -*- C++ -*-===//
+//===- WeightQuantTest.cpp - Tests of weight quantization codecs -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -53,7 +54,8 @@ struct Scheme {
 class RoundTrip : public ::testing::TestWithParam<Scheme> {};
 
 /// Sum of squared errors of `q` against `w`.
-double squaredError(const std::vector<float> &w, const slm::QuantizedWeight &q) {
+double squaredError(const std::vector<float> &w,
+                    const slm::QuantizedWeight &q) {
   std::vector<float> back = slm::dequantizeWeight(q);
   double sum = 0;
   for (size_t i = 0; i < w.size(); ++i)
@@ -82,11 +84,16 @@ double fullRangeError(const std::vector<float> &w, int64_t rows, int64_t cols,
         double v;
         if (s.symmetric) {
           double scale = absMax / qmax;
-          v = std::clamp(std::round(x[i] / scale), -double(qmax), double(qmax)) * scale;
+          v = std::clamp(std::round(x[i] / scale), -double(qmax),
+                         double(qmax)) *
+              scale;
         } else {
           double scale = (hi - lo) / (aMax - aMin);
-          double zp = std::clamp(std::round(aMin - lo / scale), double(aMin), double(aMax));
-          v = (std::clamp(std::round(x[i] / scale) + zp, double(aMin), double(aMax)) - zp) *
+          double zp = std::clamp(std::round(aMin - lo / scale), double(aMin),
+                                 double(aMax));
+          v = (std::clamp(std::round(x[i] / scale) + zp, double(aMin),
+                          double(aMax)) -
+               zp) *
               scale;
         }
         sum += (x[i] - v) * (x[i] - v);
@@ -113,7 +120,8 @@ TEST_P(RoundTrip, ErrorIsWithinHalfAStepAndNoWorseThanFullRange) {
   // 4-bit scales are chosen among clipped ranges by squared error: never
   // worse than the full range, usually better; unclipped values still
   // round to the nearest step.
-  const double chosen = squaredError(w, q), full = fullRangeError(w, rows, cols, s);
+  const double chosen = squaredError(w, q),
+               full = fullRangeError(w, rows, cols, s);
   EXPECT_LE(chosen, full * (1 + 1e-6));
   EXPECT_LT(chosen, full) << "clipping should help on Gaussian weights";
   std::vector<float> back = slm::dequantizeWeight(q);
@@ -130,13 +138,12 @@ TEST_P(RoundTrip, ErrorIsWithinHalfAStepAndNoWorseThanFullRange) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Schemes, RoundTrip,
-    ::testing::Values(Scheme{QuantCode::Int8, 256, true},
-                      Scheme{QuantCode::Int8, 64, false},
-                      Scheme{QuantCode::Int4, 32, true},
-                      Scheme{QuantCode::Int4, 128, true},
-                      Scheme{QuantCode::Int4, 64, false}));
+INSTANTIATE_TEST_SUITE_P(Schemes, RoundTrip,
+                         ::testing::Values(Scheme{QuantCode::Int8, 256, true},
+                                           Scheme{QuantCode::Int8, 64, false},
+                                           Scheme{QuantCode::Int4, 32, true},
+                                           Scheme{QuantCode::Int4, 128, true},
+                                           Scheme{QuantCode::Int4, 64, false}));
 
 TEST(WeightQuant, Int4PacksTwoCodesPerByteLowNibbleFirst) {
   const float w[4] = {-7.0f, 7.0f, 1.0f, -1.0f};
@@ -200,7 +207,8 @@ double outputError(const std::vector<float> &w, const slm::QuantizedWeight &q,
     for (int64_t r = 0; r < q.rows; ++r) {
       double d = 0;
       for (int64_t c = 0; c < q.cols; ++c)
-        d += (double(w[r * q.cols + c]) - back[r * q.cols + c]) * x[t * q.cols + c];
+        d += (double(w[r * q.cols + c]) - back[r * q.cols + c]) *
+             x[t * q.cols + c];
       sum += d * d;
     }
   return sum;
@@ -241,8 +249,8 @@ TEST(WeightQuant, GPTQLowersTheOutputErrorOnCorrelatedInputs) {
                  after = outputError(w, gptq, x, tokens);
     // GPTQ minimizes exactly this error; on these inputs it removes most
     // of it.
-    EXPECT_LT(after, 0.7 * before) << "code " << int(code) << ": RTN " << before
-                                   << ", GPTQ " << after;
+    EXPECT_LT(after, 0.7 * before)
+        << "code " << int(code) << ": RTN " << before << ", GPTQ " << after;
   }
 }
 } // namespace

@@ -13,8 +13,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "LinalgUtils.h"
-#include "slm/Support/WeightQuant.h"
 #include "slm/Conversion/Passes.h"
+#include "slm/Support/WeightQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -169,8 +169,8 @@ static InitSource findInitSource(linalg::GenericOp op, const KernelPlan &plan) {
     return source;
   }
   auto copy = dyn_cast_if_present<linalg::GenericOp>(prev);
-  if (!copy || !copy.hasPureBufferSemantics() || !mlir::slm::isDataMovement(copy) ||
-      copy.getDpsInits()[0] != c ||
+  if (!copy || !copy.hasPureBufferSemantics() ||
+      !mlir::slm::isDataMovement(copy) || copy.getDpsInits()[0] != c ||
       !copy.getIndexingMapsArray()[1].isIdentity())
     return source;
   Value input = copy.getDpsInputs()[0];
@@ -247,10 +247,10 @@ private:
     if (!mask) {
       codes = vector::LoadOp::create(b, loc, codeType, bMat, at);
     } else {
-      Value zero = arith::ConstantOp::create(b, loc, codeType,
-                                             b.getZeroAttr(codeType));
-      codes = vector::MaskedLoadOp::create(b, loc, codeType, bMat, at, mask,
-                                           zero);
+      Value zero =
+          arith::ConstantOp::create(b, loc, codeType, b.getZeroAttr(codeType));
+      codes =
+          vector::MaskedLoadOp::create(b, loc, codeType, bMat, at, mask, zero);
     }
     Value wide = arith::SIToFPOp::create(b, loc, vecType, codes);
     return scale ? arith::MulFOp::create(b, loc, wide, scale).getResult()
@@ -353,8 +353,8 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
   if (plan.scaledCodes && (!bBuffer || fillBuffer))
     for (int64_t j = 0; j < cols; ++j) {
       loops[plan.n] = colStart[j];
-      scaleOf[j] = loadVector(b, op.getDpsInputs()[2], indices(b, 2, loops),
-                              masks[j]);
+      scaleOf[j] =
+          loadVector(b, op.getDpsInputs()[2], indices(b, 2, loops), masks[j]);
     }
   auto loop = scf::ForOp::create(
       b, loc, k0, k1, index(b, 1), acc,
@@ -365,8 +365,9 @@ void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
         Value row = bBuffer ? arith::SubIOp::create(lb, loc, k, k0) : Value();
         if (bBuffer && !fillBuffer) {
           for (int64_t j = 0; j < cols; ++j)
-            bVec.push_back(vector::LoadOp::create(
-                lb, loc, vecType, bBuffer, ValueRange{row, index(lb, j * kLanes)}));
+            bVec.push_back(
+                vector::LoadOp::create(lb, loc, vecType, bBuffer,
+                                       ValueRange{row, index(lb, j * kLanes)}));
         } else {
           for (int64_t j = 0; j < cols; ++j) {
             at[plan.n] = colStart[j];
@@ -442,8 +443,7 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
   lbs.assign(ubs.size(), index(b, 0));
   steps.assign(ubs.size(), index(b, 1));
 
-  const bool int8B =
-      !cast<MemRefType>(bMat.getType()).getElementType().isF32();
+  const bool int8B = !cast<MemRefType>(bMat.getType()).getElementType().isF32();
   scf::ParallelOp::create(
       b, loc, lbs, ubs, steps, [&](OpBuilder &outer, Location, ValueRange ivs) {
         // int8 B: a per-task f32 buffer for one widened block of B, on the
@@ -543,8 +543,8 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                           // (its loads overlap its FMAs) into the buffer.
                           emitTile(tb, mr, mStart, n0, k0, k1, loops, masks,
                                    bBuffer, /*fillBuffer=*/true);
-                          Value second = arith::AddIOp::create(
-                              tb, loc, mStart, index(tb, mr));
+                          Value second = arith::AddIOp::create(tb, loc, mStart,
+                                                               index(tb, mr));
                           rowsLoop(tb, second, mFull, mr, bBuffer);
                           if (mr > 1)
                             rowsLoop(tb, mFull, mEnd, 1, bBuffer);
@@ -723,8 +723,7 @@ static Value applyEpilogue(OpBuilder &b, Location loc, linalg::GenericOp ep,
       v = vector::LoadOp::create(b, loc, vectorOf(element), input, at);
     else
       v = vector::BroadcastOp::create(
-          b, loc, vectorOf(element),
-          memref::LoadOp::create(b, loc, input, at));
+          b, loc, vectorOf(element), memref::LoadOp::create(b, loc, input, at));
     mapping.map(body.getArgument(i), v);
   }
   for (Operation &bodyOp : body.without_terminator()) {
@@ -747,6 +746,80 @@ static Value applyEpilogue(OpBuilder &b, Location loc, linalg::GenericOp ep,
       cast<linalg::YieldOp>(body.getTerminator()).getValues().front());
 }
 
+/// The loop nest of the integer and 4-bit kernels: one parallel task per
+/// value of the `outer` dimensions and block of `mBlock` rows (dimension `m`
+/// of `op`'s loops), in it whole tiles of `mr` rows then single rows, and
+/// per row tile the `columns` in tiles of up to `nr` (multiples of 16; the
+/// last one narrower). `tile(builder, rows, vectors, m0, n0, loops)` emits
+/// one tile, `loops` holding the outer dimensions' values.
+using TileEmitter = function_ref<void(OpBuilder &, int64_t, int64_t, Value,
+                                      Value, ArrayRef<Value>)>;
+static void emitTiledNest(OpBuilder &b, Location loc, linalg::GenericOp op,
+                          ArrayRef<unsigned> outer, unsigned m, int64_t columns,
+                          int64_t mr, int64_t nr, int64_t mBlock,
+                          TileEmitter tile) {
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  SmallVector<Range> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  auto extent = [&](unsigned d) {
+    return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
+  };
+  Value mExtent = extent(m);
+  const int64_t width = std::min<int64_t>(
+      std::max<int64_t>(kLanes, nr / kLanes * kLanes), columns);
+  const int64_t block = std::max(mr, mBlock / mr * mr);
+  SmallVector<Value> lbs, ubs, steps;
+  for (unsigned d : outer)
+    ubs.push_back(extent(d));
+  ubs.push_back(arith::CeilDivSIOp::create(b, loc, mExtent, index(b, block)));
+  lbs.assign(ubs.size(), index(b, 0));
+  steps.assign(ubs.size(), index(b, 1));
+  scf::ParallelOp::create(
+      b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location, ValueRange ivs) {
+        SmallVector<Value> loops(op.getNumLoops());
+        for (auto [i, d] : llvm::enumerate(outer))
+          loops[d] = ivs[i];
+        Value mStart =
+            arith::MulIOp::create(pb, loc, ivs.back(), index(pb, block));
+        Value mEnd = arith::MinSIOp::create(
+            pb, loc, arith::AddIOp::create(pb, loc, mStart, index(pb, block)),
+            mExtent);
+        Value mSpan = arith::SubIOp::create(pb, loc, mEnd, mStart);
+        Value mFull = arith::AddIOp::create(
+            pb, loc, mStart,
+            arith::MulIOp::create(
+                pb, loc, arith::DivUIOp::create(pb, loc, mSpan, index(pb, mr)),
+                index(pb, mr)));
+        auto columnsLoop = [&](OpBuilder &cb, int64_t rows, Value m0) {
+          const int64_t whole = columns / width * width;
+          if (whole > 0)
+            scf::ForOp::create(
+                cb, loc, index(cb, 0), index(cb, whole), index(cb, width),
+                ValueRange{},
+                [&](OpBuilder &nb, Location, Value n0, ValueRange) {
+                  tile(nb, rows, width / kLanes, m0, n0, loops);
+                  scf::YieldOp::create(nb, loc);
+                });
+          if (whole < columns)
+            tile(cb, rows, (columns - whole) / kLanes, m0, index(cb, whole),
+                 loops);
+        };
+        auto rowsLoop = [&](Value from, Value to, int64_t rows) {
+          scf::ForOp::create(
+              pb, loc, from, to, index(pb, rows), ValueRange{},
+              [&](OpBuilder &rb, Location, Value m0, ValueRange) {
+                columnsLoop(rb, rows, m0);
+                scf::YieldOp::create(rb, loc);
+              });
+        };
+        rowsLoop(mStart, mFull, mr);
+        if (mr > 1)
+          rowsLoop(mFull, mEnd, 1);
+      });
+}
+
 /// Emits the VNNI kernel of an integer dot-product contraction: a tile of
 /// `mr` rows x `width` columns of C in int32 vector registers; per quad of
 /// k, one 64-byte load of B per 16 columns (four k of each column), four
@@ -758,7 +831,6 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
   Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   Value a = op.getDpsInputs()[0], bMat = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
@@ -815,140 +887,88 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
     b.setInsertionPoint(epilogue);
   SmallVector<Range> ranges =
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  auto extent = [&](unsigned d) {
-    return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
-  };
-  Value mExtent = extent(plan.m), quads = extent(plan.kq);
-  const int64_t width = std::min<int64_t>(
-      std::max<int64_t>(kLanes, nr / kLanes * kLanes), plan.columns);
-  const int64_t block = std::max(mr, mBlock / mr * mr);
-  SmallVector<Value> lbs, ubs, steps;
-  for (unsigned d : plan.outer)
-    ubs.push_back(extent(d));
-  ubs.push_back(arith::CeilDivSIOp::create(b, loc, mExtent, index(b, block)));
-  lbs.assign(ubs.size(), index(b, 0));
-  steps.assign(ubs.size(), index(b, 1));
-  scf::ParallelOp::create(
-      b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location, ValueRange ivs) {
-        SmallVector<Value> loops(op.getNumLoops());
-        for (auto [i, d] : llvm::enumerate(plan.outer))
-          loops[d] = ivs[i];
-        loops[plan.kr] = index(pb, 0);
-        Value mStart =
-            arith::MulIOp::create(pb, loc, ivs.back(), index(pb, block));
-        Value mEnd = arith::MinSIOp::create(
-            pb, loc, arith::AddIOp::create(pb, loc, mStart, index(pb, block)),
-            mExtent);
-        Value mSpan = arith::SubIOp::create(pb, loc, mEnd, mStart);
-        Value mFull = arith::AddIOp::create(
-            pb, loc, mStart,
-            arith::MulIOp::create(
-                pb, loc, arith::DivUIOp::create(pb, loc, mSpan, index(pb, mr)),
-                index(pb, mr)));
-        auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0,
-                        Value n0) {
-          SmallVector<Value> at = loops;
-          SmallVector<Value> rowIndex, colIndex;
-          for (int64_t i = 0; i < rows; ++i)
-            rowIndex.push_back(
-                i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
-                  : m0);
-          for (int64_t j = 0; j < cols; ++j)
-            colIndex.push_back(
-                j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
-                        .getResult()
-                  : n0);
-          auto cAt = [&](OpBuilder &ib, int64_t i, int64_t j) {
-            at[plan.m] = rowIndex[i];
-            at[plan.n] = colIndex[j];
-            return indices(ib, maps[2], at, maps[2].getNumResults());
-          };
-          SmallVector<Value> acc;
-          for (int64_t i = 0; i < rows; ++i)
+  Value quads = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kq].size);
+  auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0, Value n0,
+                  ArrayRef<Value> outerLoops) {
+    SmallVector<Value> loops(outerLoops);
+    loops[plan.kr] = index(tb, 0);
+    SmallVector<Value> at = loops;
+    SmallVector<Value> rowIndex, colIndex;
+    for (int64_t i = 0; i < rows; ++i)
+      rowIndex.push_back(
+          i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
+            : m0);
+    for (int64_t j = 0; j < cols; ++j)
+      colIndex.push_back(
+          j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
+                  .getResult()
+            : n0);
+    auto cAt = [&](OpBuilder &ib, int64_t i, int64_t j) {
+      at[plan.m] = rowIndex[i];
+      at[plan.n] = colIndex[j];
+      return indices(ib, maps[2], at, maps[2].getNumResults());
+    };
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        acc.push_back(
+            fillValue
+                ? vector::BroadcastOp::create(tb, loc, accType, fillValue)
+                      .getResult()
+                : vector::LoadOp::create(tb, loc, accType, c, cAt(tb, i, j))
+                      .getResult());
+    auto loop = scf::ForOp::create(
+        tb, loc, index(tb, 0), quads, index(tb, 1), acc,
+        [&](OpBuilder &lb, Location, Value kq, ValueRange iter) {
+          SmallVector<Value> in = loops;
+          in[plan.kq] = kq;
+          SmallVector<Value> bVec;
+          AffineMap bMap = maps[1];
+          for (int64_t j = 0; j < cols; ++j) {
+            in[plan.n] = colIndex[j];
+            SmallVector<Value> bIdx =
+                indices(lb, bMap, in, bMap.getNumResults() - 2);
+            bIdx.push_back(
+                arith::MulIOp::create(lb, loc, colIndex[j], index(lb, 4)));
+            bVec.push_back(
+                vector::LoadOp::create(lb, loc, bytesType, bFlat, bIdx));
+          }
+          SmallVector<Value> next;
+          AffineMap aMap = maps[0];
+          for (int64_t i = 0; i < rows; ++i) {
+            in[plan.m] = rowIndex[i];
+            Value quad = vector::LoadOp::create(
+                lb, loc, quadType, a,
+                indices(lb, aMap, in, aMap.getNumResults()));
+            Value word = vector::ExtractOp::create(
+                lb, loc, vector::BitCastOp::create(lb, loc, wordType, quad),
+                ArrayRef<int64_t>{0});
+            Value splat = vector::BitCastOp::create(
+                lb, loc, bytesType,
+                vector::BroadcastOp::create(lb, loc, accType, word));
             for (int64_t j = 0; j < cols; ++j)
-              acc.push_back(
-                  fillValue
-                      ? vector::BroadcastOp::create(tb, loc, accType, fillValue)
-                            .getResult()
-                      : vector::LoadOp::create(tb, loc, accType, c,
-                                               cAt(tb, i, j))
-                            .getResult());
-          auto loop = scf::ForOp::create(
-              tb, loc, index(tb, 0), quads, index(tb, 1), acc,
-              [&](OpBuilder &lb, Location, Value kq, ValueRange iter) {
-                SmallVector<Value> in = loops;
-                in[plan.kq] = kq;
-                SmallVector<Value> bVec;
-                AffineMap bMap = maps[1];
-                for (int64_t j = 0; j < cols; ++j) {
-                  in[plan.n] = colIndex[j];
-                  SmallVector<Value> bIdx =
-                      indices(lb, bMap, in, bMap.getNumResults() - 2);
-                  bIdx.push_back(arith::MulIOp::create(lb, loc, colIndex[j],
-                                                       index(lb, 4)));
-                  bVec.push_back(
-                      vector::LoadOp::create(lb, loc, bytesType, bFlat, bIdx));
-                }
-                SmallVector<Value> next;
-                AffineMap aMap = maps[0];
-                for (int64_t i = 0; i < rows; ++i) {
-                  in[plan.m] = rowIndex[i];
-                  Value quad = vector::LoadOp::create(
-                      lb, loc, quadType, a,
-                      indices(lb, aMap, in, aMap.getNumResults()));
-                  Value word = vector::ExtractOp::create(
-                      lb, loc, vector::BitCastOp::create(lb, loc, wordType, quad),
-                      ArrayRef<int64_t>{0});
-                  Value splat = vector::BitCastOp::create(
-                      lb, loc, bytesType,
-                      vector::BroadcastOp::create(lb, loc, accType, word));
-                  for (int64_t j = 0; j < cols; ++j)
-                    next.push_back(
-                        LLVM::CallIntrinsicOp::create(
-                            lb, loc, accType, vpdpbusd,
-                            ValueRange{iter[i * cols + j], splat, bVec[j]})
-                            .getResult(0));
-                }
-                scf::YieldOp::create(lb, loc, next);
-              });
-          for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < cols; ++j) {
-              SmallVector<Value> where = cAt(tb, i, j);
-              Value result = loop.getResult(i * cols + j);
-              if (!epilogue) {
-                vector::StoreOp::create(tb, loc, result, c, where);
-                continue;
-              }
-              vector::StoreOp::create(
-                  tb, loc,
-                  applyEpilogue(tb, loc, epilogue, result, where, kLanes),
-                  epilogue.getDpsInits()[0], where);
-            }
-        };
-        auto columnsLoop = [&](OpBuilder &cb, int64_t rows, Value m0) {
-          const int64_t whole = plan.columns / width * width;
-          if (whole > 0)
-            scf::ForOp::create(
-                cb, loc, index(cb, 0), index(cb, whole), index(cb, width),
-                ValueRange{}, [&](OpBuilder &nb, Location, Value n0, ValueRange) {
-                  tile(nb, rows, width / kLanes, m0, n0);
-                  scf::YieldOp::create(nb, loc);
-                });
-          if (whole < plan.columns)
-            tile(cb, rows, (plan.columns - whole) / kLanes, m0,
-                 index(cb, whole));
-        };
-        auto rowsLoop = [&](Value from, Value to, int64_t rows) {
-          scf::ForOp::create(pb, loc, from, to, index(pb, rows), ValueRange{},
-                             [&](OpBuilder &rb, Location, Value m0, ValueRange) {
-                               columnsLoop(rb, rows, m0);
-                               scf::YieldOp::create(rb, loc);
-                             });
-        };
-        rowsLoop(mStart, mFull, mr);
-        if (mr > 1)
-          rowsLoop(mFull, mEnd, 1);
-      });
+              next.push_back(LLVM::CallIntrinsicOp::create(
+                                 lb, loc, accType, vpdpbusd,
+                                 ValueRange{iter[i * cols + j], splat, bVec[j]})
+                                 .getResult(0));
+          }
+          scf::YieldOp::create(lb, loc, next);
+        });
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        SmallVector<Value> where = cAt(tb, i, j);
+        Value result = loop.getResult(i * cols + j);
+        if (!epilogue) {
+          vector::StoreOp::create(tb, loc, result, c, where);
+          continue;
+        }
+        vector::StoreOp::create(
+            tb, loc, applyEpilogue(tb, loc, epilogue, result, where, kLanes),
+            epilogue.getDpsInits()[0], where);
+      }
+  };
+  emitTiledNest(b, loc, op, plan.outer, plan.m, plan.columns, mr, nr, mBlock,
+                tile);
   rewriter.eraseOp(op);
   if (fill)
     rewriter.eraseOp(fill);
@@ -994,14 +1014,16 @@ static FailureOr<NibblePlan> planNibbleKernel(linalg::GenericOp op,
   };
   const int64_t aRank = aMap.getNumResults();
   NibblePlan plan;
-  plan.nf4 = op->getAttrOfType<StringAttr>(mlir::slm::kNibbleDecodeAttr).getValue() == "nf4";
-  std::optional<unsigned> kg = dimAt(aMap, aRank - 3), kb = dimAt(aMap, aRank - 2),
+  plan.nf4 =
+      op->getAttrOfType<StringAttr>(mlir::slm::kNibbleDecodeAttr).getValue() ==
+      "nf4";
+  std::optional<unsigned> kg = dimAt(aMap, aRank - 3),
+                          kb = dimAt(aMap, aRank - 2),
                           kl = dimAt(aMap, aRank - 1),
                           n = dimAt(cMap, cMap.getNumResults() - 1);
   if (!kg || !kb || !kl || !n || dimAt(bMap, 1) != kg || dimAt(bMap, 2) != kb ||
       dimAt(bMap, 3) != n || dimAt(sMap, 1) != kg || dimAt(sMap, 2) != n ||
-      dimAt(bMap, 0) != dimAt(sMap, 0) ||
-      (!plan.nf4 && maps[3] != sMap))
+      dimAt(bMap, 0) != dimAt(sMap, 0) || (!plan.nf4 && maps[3] != sMap))
     return fail("codes and scales do not follow A's groups");
   plan.kg = *kg;
   plan.kb = *kb;
@@ -1088,267 +1110,211 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
 
   SmallVector<Range> ranges =
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  auto extent = [&](unsigned d) {
-    return getValueOrCreateConstantIndexOp(b, loc, ranges[d].size);
-  };
-  Value mExtent = extent(plan.m), groups = extent(plan.kg),
-        half = extent(plan.kb);
-  const int64_t width = std::min<int64_t>(
-      std::max<int64_t>(kLanes, nr / kLanes * kLanes), plan.columns);
-  const int64_t block = std::max(mr, mBlock / mr * mr);
-  SmallVector<Value> lbs, ubs, steps;
-  for (unsigned d : plan.outer)
-    ubs.push_back(extent(d));
-  ubs.push_back(arith::CeilDivSIOp::create(b, loc, mExtent, index(b, block)));
-  lbs.assign(ubs.size(), index(b, 0));
-  steps.assign(ubs.size(), index(b, 1));
-  scf::ParallelOp::create(
-      b, loc, lbs, ubs, steps, [&](OpBuilder &pb, Location, ValueRange ivs) {
-        SmallVector<Value> loops(op.getNumLoops());
-        for (auto [i, d] : llvm::enumerate(plan.outer))
-          loops[d] = ivs[i];
-        loops[plan.kg] = loops[plan.kb] = loops[plan.kl] = index(pb, 0);
-        Value mStart =
-            arith::MulIOp::create(pb, loc, ivs.back(), index(pb, block));
-        Value mEnd = arith::MinSIOp::create(
-            pb, loc, arith::AddIOp::create(pb, loc, mStart, index(pb, block)),
-            mExtent);
-        Value mSpan = arith::SubIOp::create(pb, loc, mEnd, mStart);
-        Value mFull = arith::AddIOp::create(
-            pb, loc, mStart,
-            arith::MulIOp::create(
-                pb, loc, arith::DivUIOp::create(pb, loc, mSpan, index(pb, mr)),
-                index(pb, mr)));
-        auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0,
-                        Value n0) {
-          SmallVector<Value> at = loops, rowIndex, colIndex;
-          for (int64_t i = 0; i < rows; ++i)
-            rowIndex.push_back(
-                i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
-                  : m0);
-          for (int64_t j = 0; j < cols; ++j)
-            colIndex.push_back(
-                j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
-                        .getResult()
-                  : n0);
-          auto cAt = [&](int64_t i, int64_t j) {
-            at[plan.m] = rowIndex[i];
-            at[plan.n] = colIndex[j];
-            return indices(maps[cIndex], at, tb);
-          };
-          SmallVector<Value> acc;
-          for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < cols; ++j)
-              acc.push_back(vector::LoadOp::create(tb, loc, f32Vec, c, cAt(i, j)));
-          auto groupLoop = scf::ForOp::create(
-              tb, loc, index(tb, 0), groups, index(tb, 1), acc,
-              [&](OpBuilder &gb, Location, Value kg, ValueRange groupAcc) {
-                SmallVector<Value> in = loops;
-                in[plan.kg] = kg;
-                SmallVector<Value> scale, offset;
+  Value groups = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kg].size),
+        half = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kb].size);
+  auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0, Value n0,
+                  ArrayRef<Value> outerLoops) {
+    SmallVector<Value> loops(outerLoops);
+    loops[plan.kg] = loops[plan.kb] = loops[plan.kl] = index(tb, 0);
+    SmallVector<Value> at = loops, rowIndex, colIndex;
+    for (int64_t i = 0; i < rows; ++i)
+      rowIndex.push_back(
+          i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
+            : m0);
+    for (int64_t j = 0; j < cols; ++j)
+      colIndex.push_back(
+          j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
+                  .getResult()
+            : n0);
+    auto cAt = [&](int64_t i, int64_t j) {
+      at[plan.m] = rowIndex[i];
+      at[plan.n] = colIndex[j];
+      return indices(maps[cIndex], at, tb);
+    };
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        acc.push_back(vector::LoadOp::create(tb, loc, f32Vec, c, cAt(i, j)));
+    auto groupLoop = scf::ForOp::create(
+        tb, loc, index(tb, 0), groups, index(tb, 1), acc,
+        [&](OpBuilder &gb, Location, Value kg, ValueRange groupAcc) {
+          SmallVector<Value> in = loops;
+          in[plan.kg] = kg;
+          SmallVector<Value> scale, offset;
+          for (int64_t j = 0; j < cols; ++j) {
+            in[plan.n] = colIndex[j];
+            scale.push_back(vector::LoadOp::create(gb, loc, f32Vec, scales,
+                                                   indices(maps[2], in, gb)));
+            if (offsets)
+              offset.push_back(vector::LoadOp::create(
+                  gb, loc, f32Vec, offsets, indices(maps[3], in, gb)));
+          }
+          if (rows == 1) {
+            // One row (decoding a token): the group's dot products
+            // with the codes' levels first, scaled (and offset by
+            // the row's sum over the group) once per group, which
+            // takes the per-weight multiply-add out of the loop.
+            // Separate sums per nibble and per byte row of a pair
+            // keep 4 x cols multiply-add chains independent (the
+            // loop is bound by their latency otherwise).
+            const int64_t unroll = 2;
+            const int64_t sums = unroll * 2 * cols;
+            SmallVector<Value> init;
+            for (int64_t i = 0; i < sums; ++i)
+              init.push_back(arith::ConstantOp::create(gb, loc, f32Vec,
+                                                       gb.getZeroAttr(f32Vec)));
+            // One running sum of the row per unrolled byte row: the
+            // scalar adds stay off one long dependency chain.
+            for (int64_t u = 0; u < unroll; ++u)
+              init.push_back(
+                  arith::ConstantOp::create(gb, loc, gb.getF32FloatAttr(0.0f)));
+            auto byteLoop = scf::ForOp::create(
+                gb, loc, index(gb, 0), half, index(gb, unroll), init,
+                [&](OpBuilder &lb, Location, Value kb0, ValueRange iter) {
+                  Value fifteen = arith::ConstantOp::create(
+                      lb, loc, i32Vec,
+                      DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(15)));
+                  Value four = arith::ConstantOp::create(
+                      lb, loc, i32Vec,
+                      DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(4)));
+                  SmallVector<Value> next(iter.begin(), iter.end());
+                  SmallVector<Value> rowSums(iter.take_back(unroll));
+                  in[plan.m] = rowIndex[0];
+                  // The codes stream from memory: ask for them 8 byte
+                  // rows ahead (past the group's end is the next
+                  // group's codes: one panel is contiguous).
+                  {
+                    SmallVector<Value> ahead = in;
+                    ahead[plan.kb] =
+                        arith::AddIOp::create(lb, loc, kb0, index(lb, 8));
+                    ahead[plan.n] = colIndex[0];
+                    memref::PrefetchOp::create(
+                        lb, loc, codes, indices(maps[1], ahead, lb),
+                        lb.getBoolAttr(false), lb.getI32IntegerAttr(3),
+                        lb.getBoolAttr(true));
+                  }
+                  for (int64_t u = 0; u < unroll; ++u) {
+                    Value kb =
+                        u ? arith::AddIOp::create(lb, loc, kb0, index(lb, u))
+                                .getResult()
+                          : kb0;
+                    in[plan.kb] = kb;
+                    Value x[2], splat[2];
+                    for (int h = 0; h < 2; ++h) {
+                      in[plan.kl] = index(lb, h);
+                      x[h] = memref::LoadOp::create(lb, loc, a,
+                                                    indices(maps[0], in, lb));
+                      splat[h] =
+                          vector::BroadcastOp::create(lb, loc, f32Vec, x[h]);
+                    }
+                    in[plan.kl] = index(lb, 0);
+                    rowSums[u] = arith::AddFOp::create(
+                        lb, loc, rowSums[u],
+                        arith::AddFOp::create(lb, loc, x[0], x[1]));
+                    for (int64_t j = 0; j < cols; ++j) {
+                      in[plan.n] = colIndex[j];
+                      Value bytes = vector::LoadOp::create(
+                          lb, loc, byteVec, codes, indices(maps[1], in, lb));
+                      Value wide =
+                          arith::ExtUIOp::create(lb, loc, i32Vec, bytes);
+                      Value nibble[2] = {
+                          arith::AndIOp::create(lb, loc, wide, fifteen),
+                          arith::ShRUIOp::create(lb, loc, wide, four)};
+                      for (int h = 0; h < 2; ++h) {
+                        Value level = LLVM::CallIntrinsicOp::create(
+                                          lb, loc, f32Vec, permute,
+                                          ValueRange{table, nibble[h]})
+                                          .getResult(0);
+                        int64_t slot = (u * 2 + h) * cols + j;
+                        next[slot] = vector::FMAOp::create(lb, loc, splat[h],
+                                                           level, next[slot]);
+                      }
+                    }
+                  }
+                  for (int64_t u = 0; u < unroll; ++u)
+                    next[sums + u] = rowSums[u];
+                  scf::YieldOp::create(lb, loc, next);
+                });
+            SmallVector<Value> out;
+            Value total = byteLoop.getResult(sums);
+            for (int64_t u = 1; u < unroll; ++u)
+              total = arith::AddFOp::create(gb, loc, total,
+                                            byteLoop.getResult(sums + u));
+            Value rowSum = vector::BroadcastOp::create(gb, loc, f32Vec, total);
+            for (int64_t j = 0; j < cols; ++j) {
+              Value dot = byteLoop.getResult(j);
+              for (int64_t r = 1; r < unroll * 2; ++r)
+                dot = arith::AddFOp::create(gb, loc, dot,
+                                            byteLoop.getResult(r * cols + j));
+              Value v =
+                  vector::FMAOp::create(gb, loc, dot, scale[j], groupAcc[j]);
+              if (offsets)
+                v = vector::FMAOp::create(gb, loc, rowSum, offset[j], v);
+              out.push_back(v);
+            }
+            scf::YieldOp::create(gb, loc, out);
+            return;
+          }
+          auto byteLoop = scf::ForOp::create(
+              gb, loc, index(gb, 0), half, index(gb, 1), groupAcc,
+              [&](OpBuilder &lb, Location, Value kb, ValueRange iter) {
+                in[plan.kb] = kb;
+                // Two k's weights per 16 columns: low, high nibbles.
+                SmallVector<Value> weight[2];
+                Value fifteen = arith::ConstantOp::create(
+                    lb, loc, i32Vec,
+                    DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(15)));
+                Value four = arith::ConstantOp::create(
+                    lb, loc, i32Vec,
+                    DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(4)));
                 for (int64_t j = 0; j < cols; ++j) {
                   in[plan.n] = colIndex[j];
-                  scale.push_back(vector::LoadOp::create(
-                      gb, loc, f32Vec, scales, indices(maps[2], in, gb)));
-                  if (offsets)
-                    offset.push_back(vector::LoadOp::create(
-                        gb, loc, f32Vec, offsets, indices(maps[3], in, gb)));
-                }
-                if (rows == 1) {
-                  // One row (decoding a token): the group's dot products
-                  // with the codes' levels first, scaled (and offset by
-                  // the row's sum over the group) once per group, which
-                  // takes the per-weight multiply-add out of the loop.
-                  // Separate sums per nibble and per byte row of a pair
-                  // keep 4 x cols multiply-add chains independent (the
-                  // loop is bound by their latency otherwise).
-                  const int64_t unroll = 2;
-                  const int64_t sums = unroll * 2 * cols;
-                  SmallVector<Value> init;
-                  for (int64_t i = 0; i < sums; ++i)
-                    init.push_back(arith::ConstantOp::create(
-                        gb, loc, f32Vec, gb.getZeroAttr(f32Vec)));
-                  // One running sum of the row per unrolled byte row: the
-                  // scalar adds stay off one long dependency chain.
-                  for (int64_t u = 0; u < unroll; ++u)
-                    init.push_back(arith::ConstantOp::create(
-                        gb, loc, gb.getF32FloatAttr(0.0f)));
-                  auto byteLoop = scf::ForOp::create(
-                      gb, loc, index(gb, 0), half, index(gb, unroll), init,
-                      [&](OpBuilder &lb, Location, Value kb0, ValueRange iter) {
-                        Value fifteen = arith::ConstantOp::create(
-                            lb, loc, i32Vec,
-                            DenseElementsAttr::get(i32Vec,
-                                                   lb.getI32IntegerAttr(15)));
-                        Value four = arith::ConstantOp::create(
-                            lb, loc, i32Vec,
-                            DenseElementsAttr::get(i32Vec,
-                                                   lb.getI32IntegerAttr(4)));
-                        SmallVector<Value> next(iter.begin(), iter.end());
-                        SmallVector<Value> rowSums(iter.take_back(unroll));
-                        in[plan.m] = rowIndex[0];
-                        // The codes stream from memory: ask for them 8 byte
-                        // rows ahead (past the group's end is the next
-                        // group's codes: one panel is contiguous).
-                        {
-                          SmallVector<Value> ahead = in;
-                          ahead[plan.kb] = arith::AddIOp::create(
-                              lb, loc, kb0, index(lb, 8));
-                          ahead[plan.n] = colIndex[0];
-                          memref::PrefetchOp::create(
-                              lb, loc, codes, indices(maps[1], ahead, lb),
-                              lb.getBoolAttr(false), lb.getI32IntegerAttr(3),
-                              lb.getBoolAttr(true));
-                        }
-                        for (int64_t u = 0; u < unroll; ++u) {
-                          Value kb = u ? arith::AddIOp::create(lb, loc, kb0,
-                                                               index(lb, u))
-                                             .getResult()
-                                       : kb0;
-                          in[plan.kb] = kb;
-                          Value x[2], splat[2];
-                          for (int h = 0; h < 2; ++h) {
-                            in[plan.kl] = index(lb, h);
-                            x[h] = memref::LoadOp::create(
-                                lb, loc, a, indices(maps[0], in, lb));
-                            splat[h] = vector::BroadcastOp::create(lb, loc,
-                                                                   f32Vec, x[h]);
-                          }
-                          in[plan.kl] = index(lb, 0);
-                          rowSums[u] = arith::AddFOp::create(
-                              lb, loc, rowSums[u],
-                              arith::AddFOp::create(lb, loc, x[0], x[1]));
-                          for (int64_t j = 0; j < cols; ++j) {
-                            in[plan.n] = colIndex[j];
-                            Value bytes = vector::LoadOp::create(
-                                lb, loc, byteVec, codes,
-                                indices(maps[1], in, lb));
-                            Value wide =
-                                arith::ExtUIOp::create(lb, loc, i32Vec, bytes);
-                            Value nibble[2] = {
-                                arith::AndIOp::create(lb, loc, wide, fifteen),
-                                arith::ShRUIOp::create(lb, loc, wide, four)};
-                            for (int h = 0; h < 2; ++h) {
-                              Value level =
-                                  LLVM::CallIntrinsicOp::create(
+                  Value bytes = vector::LoadOp::create(
+                      lb, loc, byteVec, codes, indices(maps[1], in, lb));
+                  Value wide = arith::ExtUIOp::create(lb, loc, i32Vec, bytes);
+                  Value nibble[2] = {
+                      arith::AndIOp::create(lb, loc, wide, fifteen),
+                      arith::ShRUIOp::create(lb, loc, wide, four)};
+                  for (int h = 0; h < 2; ++h) {
+                    Value level = LLVM::CallIntrinsicOp::create(
                                       lb, loc, f32Vec, permute,
                                       ValueRange{table, nibble[h]})
                                       .getResult(0);
-                              int64_t slot = (u * 2 + h) * cols + j;
-                              next[slot] = vector::FMAOp::create(
-                                  lb, loc, splat[h], level, next[slot]);
-                            }
-                          }
-                        }
-                        for (int64_t u = 0; u < unroll; ++u)
-                          next[sums + u] = rowSums[u];
-                        scf::YieldOp::create(lb, loc, next);
-                      });
-                  SmallVector<Value> out;
-                  Value total = byteLoop.getResult(sums);
-                  for (int64_t u = 1; u < unroll; ++u)
-                    total = arith::AddFOp::create(gb, loc, total,
-                                                  byteLoop.getResult(sums + u));
-                  Value rowSum =
-                      vector::BroadcastOp::create(gb, loc, f32Vec, total);
-                  for (int64_t j = 0; j < cols; ++j) {
-                    Value dot = byteLoop.getResult(j);
-                    for (int64_t r = 1; r < unroll * 2; ++r)
-                      dot = arith::AddFOp::create(gb, loc, dot,
-                                                  byteLoop.getResult(r * cols + j));
-                    Value v = vector::FMAOp::create(gb, loc, dot, scale[j],
-                                                    groupAcc[j]);
-                    if (offsets)
-                      v = vector::FMAOp::create(gb, loc, rowSum, offset[j], v);
-                    out.push_back(v);
+                    weight[h].push_back(
+                        plan.nf4
+                            ? arith::MulFOp::create(lb, loc, level, scale[j])
+                                  .getResult()
+                            : vector::FMAOp::create(lb, loc, level, scale[j],
+                                                    offset[j])
+                                  .getResult());
                   }
-                  scf::YieldOp::create(gb, loc, out);
-                  return;
                 }
-                auto byteLoop = scf::ForOp::create(
-                    gb, loc, index(gb, 0), half, index(gb, 1), groupAcc,
-                    [&](OpBuilder &lb, Location, Value kb, ValueRange iter) {
-                      in[plan.kb] = kb;
-                      // Two k's weights per 16 columns: low, high nibbles.
-                      SmallVector<Value> weight[2];
-                      Value fifteen = arith::ConstantOp::create(
-                          lb, loc, i32Vec,
-                          DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(15)));
-                      Value four = arith::ConstantOp::create(
-                          lb, loc, i32Vec,
-                          DenseElementsAttr::get(i32Vec, lb.getI32IntegerAttr(4)));
-                      for (int64_t j = 0; j < cols; ++j) {
-                        in[plan.n] = colIndex[j];
-                        Value bytes = vector::LoadOp::create(
-                            lb, loc, byteVec, codes, indices(maps[1], in, lb));
-                        Value wide = arith::ExtUIOp::create(lb, loc, i32Vec, bytes);
-                        Value nibble[2] = {
-                            arith::AndIOp::create(lb, loc, wide, fifteen),
-                            arith::ShRUIOp::create(lb, loc, wide, four)};
-                        for (int h = 0; h < 2; ++h) {
-                          Value level =
-                              LLVM::CallIntrinsicOp::create(
-                                  lb, loc, f32Vec, permute,
-                                  ValueRange{table, nibble[h]})
-                                  .getResult(0);
-                          weight[h].push_back(
-                              plan.nf4
-                                  ? arith::MulFOp::create(lb, loc, level,
-                                                          scale[j])
-                                        .getResult()
-                                  : vector::FMAOp::create(lb, loc, level,
-                                                          scale[j], offset[j])
-                                        .getResult());
-                        }
-                      }
-                      SmallVector<Value> next(iter.begin(), iter.end());
-                      for (int64_t i = 0; i < rows; ++i) {
-                        in[plan.m] = rowIndex[i];
-                        for (int h = 0; h < 2; ++h) {
-                          in[plan.kl] = index(lb, h);
-                          Value x = memref::LoadOp::create(
-                              lb, loc, a, indices(maps[0], in, lb));
-                          Value splat =
-                              vector::BroadcastOp::create(lb, loc, f32Vec, x);
-                          for (int64_t j = 0; j < cols; ++j)
-                            next[i * cols + j] = vector::FMAOp::create(
-                                lb, loc, splat, weight[h][j], next[i * cols + j]);
-                        }
-                      }
-                      in[plan.kl] = index(lb, 0);
-                      scf::YieldOp::create(lb, loc, next);
-                    });
-                scf::YieldOp::create(gb, loc, byteLoop.getResults());
+                SmallVector<Value> next(iter.begin(), iter.end());
+                for (int64_t i = 0; i < rows; ++i) {
+                  in[plan.m] = rowIndex[i];
+                  for (int h = 0; h < 2; ++h) {
+                    in[plan.kl] = index(lb, h);
+                    Value x = memref::LoadOp::create(lb, loc, a,
+                                                     indices(maps[0], in, lb));
+                    Value splat =
+                        vector::BroadcastOp::create(lb, loc, f32Vec, x);
+                    for (int64_t j = 0; j < cols; ++j)
+                      next[i * cols + j] = vector::FMAOp::create(
+                          lb, loc, splat, weight[h][j], next[i * cols + j]);
+                  }
+                }
+                in[plan.kl] = index(lb, 0);
+                scf::YieldOp::create(lb, loc, next);
               });
-          for (int64_t i = 0; i < rows; ++i)
-            for (int64_t j = 0; j < cols; ++j)
-              vector::StoreOp::create(tb, loc, groupLoop.getResult(i * cols + j),
-                                      c, cAt(i, j));
-        };
-        auto columnsLoop = [&](OpBuilder &cb, int64_t rows, Value m0) {
-          const int64_t whole = plan.columns / width * width;
-          if (whole > 0)
-            scf::ForOp::create(
-                cb, loc, index(cb, 0), index(cb, whole), index(cb, width),
-                ValueRange{}, [&](OpBuilder &nb, Location, Value n0, ValueRange) {
-                  tile(nb, rows, width / kLanes, m0, n0);
-                  scf::YieldOp::create(nb, loc);
-                });
-          if (whole < plan.columns)
-            tile(cb, rows, (plan.columns - whole) / kLanes, m0,
-                 index(cb, whole));
-        };
-        auto rowsLoop = [&](Value from, Value to, int64_t rows) {
-          scf::ForOp::create(pb, loc, from, to, index(pb, rows), ValueRange{},
-                             [&](OpBuilder &rb, Location, Value m0, ValueRange) {
-                               columnsLoop(rb, rows, m0);
-                               scf::YieldOp::create(rb, loc);
-                             });
-        };
-        rowsLoop(mStart, mFull, mr);
-        if (mr > 1)
-          rowsLoop(mFull, mEnd, 1);
-      });
+          scf::YieldOp::create(gb, loc, byteLoop.getResults());
+        });
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        vector::StoreOp::create(tb, loc, groupLoop.getResult(i * cols + j), c,
+                                cAt(i, j));
+  };
+  emitTiledNest(b, loc, op, plan.outer, plan.m, plan.columns, mr, nr, mBlock,
+                tile);
   rewriter.eraseOp(op);
 }
 

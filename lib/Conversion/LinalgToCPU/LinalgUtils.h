@@ -74,7 +74,8 @@ inline bool isInt8DotContraction(linalg::GenericOp op) {
          a.getIn().getType().isSignlessInteger(8) &&
          b.getIn().getType().isSignlessInteger(8) &&
          a.getType().isSignlessInteger(32) &&
-         product.getLhs() == a.getResult() && product.getRhs() == b.getResult() &&
+         product.getLhs() == a.getResult() &&
+         product.getRhs() == b.getResult() &&
          sum.getLhs() == body.getArgument(2) &&
          sum.getRhs() == product.getResult() &&
          yield.getValues().front() == sum.getResult();
@@ -98,9 +99,9 @@ inline bool isNibbleContraction(linalg::GenericOp op) {
 inline bool isKernelContraction(linalg::LinalgOp op) {
   auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
   return linalg::isaContractionOpInterface(op) ||
-         (generic && (isScaledCodesContraction(generic) ||
-                      isInt8DotContraction(generic) ||
-                      isNibbleContraction(generic)));
+         (generic &&
+          (isScaledCodesContraction(generic) || isInt8DotContraction(generic) ||
+           isNibbleContraction(generic)));
 }
 
 } // namespace mlir::slm

@@ -120,8 +120,7 @@ struct SLMSerializeSmallLoopsPass
   void runOnOperation() override {
     SmallVector<scf::ParallelOp> loops;
     getOperation()->walk([&](scf::ParallelOp op) {
-      if (op.getNumReductions() == 0 &&
-          !op->getParentOfType<scf::ParallelOp>())
+      if (op.getNumReductions() == 0 && !op->getParentOfType<scf::ParallelOp>())
         loops.push_back(op);
     });
     IRRewriter rewriter(&getContext());

@@ -12,11 +12,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Utils/Utils.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Linalg/Utils/Utils.h"
-#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tensor/Transforms/Transforms.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -143,8 +143,7 @@ Value scalarBinary<PowOp>(OpBuilder &b, Location loc, Value x, Value y) {
   return math::IPowIOp::create(b, loc, x, y);
 }
 
-template <typename OpTy>
-struct LowerBinary : OpRewritePattern<OpTy> {
+template <typename OpTy> struct LowerBinary : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -169,23 +168,47 @@ struct LowerCompare : OpRewritePattern<CompareOp> {
           if (isFloat(args[0].getType())) {
             arith::CmpFPredicate p = arith::CmpFPredicate::OEQ;
             switch (predicate) {
-            case ComparePredicate::eq: p = arith::CmpFPredicate::OEQ; break;
-            case ComparePredicate::ne: p = arith::CmpFPredicate::UNE; break;
-            case ComparePredicate::lt: p = arith::CmpFPredicate::OLT; break;
-            case ComparePredicate::le: p = arith::CmpFPredicate::OLE; break;
-            case ComparePredicate::gt: p = arith::CmpFPredicate::OGT; break;
-            case ComparePredicate::ge: p = arith::CmpFPredicate::OGE; break;
+            case ComparePredicate::eq:
+              p = arith::CmpFPredicate::OEQ;
+              break;
+            case ComparePredicate::ne:
+              p = arith::CmpFPredicate::UNE;
+              break;
+            case ComparePredicate::lt:
+              p = arith::CmpFPredicate::OLT;
+              break;
+            case ComparePredicate::le:
+              p = arith::CmpFPredicate::OLE;
+              break;
+            case ComparePredicate::gt:
+              p = arith::CmpFPredicate::OGT;
+              break;
+            case ComparePredicate::ge:
+              p = arith::CmpFPredicate::OGE;
+              break;
             }
             return arith::CmpFOp::create(b, loc, p, args[0], args[1]);
           }
           arith::CmpIPredicate p = arith::CmpIPredicate::eq;
           switch (predicate) {
-          case ComparePredicate::eq: p = arith::CmpIPredicate::eq; break;
-          case ComparePredicate::ne: p = arith::CmpIPredicate::ne; break;
-          case ComparePredicate::lt: p = arith::CmpIPredicate::slt; break;
-          case ComparePredicate::le: p = arith::CmpIPredicate::sle; break;
-          case ComparePredicate::gt: p = arith::CmpIPredicate::sgt; break;
-          case ComparePredicate::ge: p = arith::CmpIPredicate::sge; break;
+          case ComparePredicate::eq:
+            p = arith::CmpIPredicate::eq;
+            break;
+          case ComparePredicate::ne:
+            p = arith::CmpIPredicate::ne;
+            break;
+          case ComparePredicate::lt:
+            p = arith::CmpIPredicate::slt;
+            break;
+          case ComparePredicate::le:
+            p = arith::CmpIPredicate::sle;
+            break;
+          case ComparePredicate::gt:
+            p = arith::CmpIPredicate::sgt;
+            break;
+          case ComparePredicate::ge:
+            p = arith::CmpIPredicate::sge;
+            break;
           }
           return arith::CmpIOp::create(b, loc, p, args[0], args[1]);
         });
@@ -256,20 +279,21 @@ Value zeroFilled(OpBuilder &b, Location loc, Value empty, Type elementType) {
 Value multiplyAdd(OpBuilder &b, Location loc, Value x, Value y, Value acc) {
   if (isFloat(acc.getType())) {
     auto flags = arith::FastMathFlagsAttr::get(
-        b.getContext(), arith::FastMathFlags::reassoc |
-                            arith::FastMathFlags::contract);
+        b.getContext(),
+        arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
     Value product = arith::MulFOp::create(b, loc, x, y, flags);
     return arith::AddFOp::create(b, loc, acc, product, flags);
   }
-  return arith::AddIOp::create(b, loc, acc, arith::MulIOp::create(b, loc, x, y));
+  return arith::AddIOp::create(b, loc, acc,
+                               arith::MulIOp::create(b, loc, x, y));
 }
 
 /// `source` broadcast into `empty` (of `type`) through `sourceMap`: the
 /// starting value of an accumulator (a bias).
 Value broadcastInto(OpBuilder &b, Location loc, RankedTensorType type,
                     Value source, Value empty, AffineMap sourceMap) {
-  SmallVector<AffineMap> maps = {
-      sourceMap, b.getMultiDimIdentityMap(type.getRank())};
+  SmallVector<AffineMap> maps = {sourceMap,
+                                 b.getMultiDimIdentityMap(type.getRank())};
   return linalg::GenericOp::create(
              b, loc, type, source, empty, maps,
              SmallVector<utils::IteratorType>(type.getRank(),
@@ -364,7 +388,8 @@ struct LowerMatMul : OpRewritePattern<MatMulOp> {
       return broadcastExtent(rewriter, loc, {lhs, rhs}, rank - 2, i, 2);
     });
     Value init = zeroFilled(rewriter, loc, empty, type.getElementType());
-    rewriter.replaceOp(op, contraction(rewriter, loc, type, lhs, rhs, init, maps));
+    rewriter.replaceOp(op,
+                       contraction(rewriter, loc, type, lhs, rhs, init, maps));
     return success();
   }
 };
@@ -388,8 +413,8 @@ Value scalarActivation(OpBuilder &b, Location loc, Activation activation,
       inner = math::ErfOp::create(
           b, loc, arith::MulFOp::create(b, loc, x, c(1.0 / std::sqrt(2.0))));
     } else {
-      Value cube = arith::MulFOp::create(b, loc, x,
-                                         arith::MulFOp::create(b, loc, x, x));
+      Value cube =
+          arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
       Value t = arith::AddFOp::create(
           b, loc, x, arith::MulFOp::create(b, loc, cube, c(0.044715)));
       inner = math::TanhOp::create(
@@ -495,17 +520,17 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
       // The whole tensor's range, given back to every row.
       auto scalarType = RankedTensorType::get({}, f32);
       auto scalar = [&]() {
-        return zeroFilled(b, loc,
-                          tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{},
-                                                  f32),
-                          f32);
+        return zeroFilled(
+            b, loc, tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32),
+            f32);
       };
       AffineMap rowsMap = b.getMultiDimIdentityMap(lead);
       AffineMap toScalar = AffineMap::get(lead, 0, {}, b.getContext());
       auto total = linalg::GenericOp::create(
           b, loc, TypeRange{scalarType, scalarType},
           ValueRange{range.getResult(0), range.getResult(1)},
-          ValueRange{scalar(), scalar()}, {rowsMap, rowsMap, toScalar, toScalar},
+          ValueRange{scalar(), scalar()},
+          {rowsMap, rowsMap, toScalar, toScalar},
           SmallVector<utils::IteratorType>(lead,
                                            utils::IteratorType::reduction),
           [](OpBuilder &nb, Location l, ValueRange args) {
@@ -530,8 +555,7 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
           ValueRange{spread(total.getResult(0)), spread(total.getResult(1))},
           ValueRange{rowsEmpty(f32), rowsEmpty(f32)},
           {rowsMap, rowsMap, rowsMap, rowsMap},
-          SmallVector<utils::IteratorType>(lead,
-                                           utils::IteratorType::parallel),
+          SmallVector<utils::IteratorType>(lead, utils::IteratorType::parallel),
           [](OpBuilder &nb, Location l, ValueRange args) {
             linalg::YieldOp::create(nb, l, ValueRange{args[0], args[1]});
           });
@@ -543,8 +567,8 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
         b, loc, TypeRange{rowsType(f32), rowsType(i32), rowsType(f32)},
         ValueRange{range.getResult(0), range.getResult(1)},
         ValueRange{rowsEmpty(f32), rowsEmpty(i32), rowsEmpty(f32)},
-        {rows, rows, rows, rows, rows},
-        rowIterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+        {rows, rows, rows, rows, rows}, rowIterators,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
           Value width = arith::SubFOp::create(nb, l, args[1], args[0]);
           Value s = arith::DivFOp::create(nb, l, width, f(nb, 255.0));
           // An all-zero row: any scale works; 1 keeps the division finite.
@@ -580,25 +604,29 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
     maps.append({rowsOfAll, rowsOfAll});
   }
   maps.push_back(all);
-  Value codesEmpty = emptyTensor(b, loc, xType.clone(i8), [&](int64_t i) -> Value {
-    return tensor::DimOp::create(b, loc, x, i);
-  });
-  const float staticScale = op.getInputScale() ? op.getInputScale()->convertToFloat() : 1.0f;
-  const int32_t staticZero = op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
+  Value codesEmpty =
+      emptyTensor(b, loc, xType.clone(i8), [&](int64_t i) -> Value {
+        return tensor::DimOp::create(b, loc, x, i);
+      });
+  const float staticScale =
+      op.getInputScale() ? op.getInputScale()->convertToFloat() : 1.0f;
+  const int32_t staticZero =
+      op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
   Value codes =
       linalg::GenericOp::create(
           b, loc, xType.clone(i8), ins, codesEmpty, maps,
           SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
           [&](OpBuilder &nb, Location l, ValueRange args) {
             Value inverse = dynamic ? args[1] : f(nb, 1.0f / staticScale);
-            Value z = dynamic ? arith::SIToFPOp::create(nb, l, f32, args[2])
-                                    .getResult()
-                              : f(nb, staticZero);
+            Value z =
+                dynamic
+                    ? arith::SIToFPOp::create(nb, l, f32, args[2]).getResult()
+                    : f(nb, staticZero);
             Value v = math::RoundEvenOp::create(
                 nb, l,
-                divide ? arith::DivFOp::create(
-                             nb, l, args[0],
-                             dynamic ? args[1] : f(nb, staticScale))
+                divide ? arith::DivFOp::create(nb, l, args[0],
+                                               dynamic ? args[1]
+                                                       : f(nb, staticScale))
                              .getResult()
                        : arith::MulFOp::create(nb, l, args[0], inverse)
                              .getResult());
@@ -607,9 +635,8 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
                 nb, l, arith::MaximumFOp::create(nb, l, v, f(nb, 0.0)),
                 f(nb, 255.0));
             Value code = arith::FPToSIOp::create(nb, l, i32, v);
-            linalg::YieldOp::create(nb, l,
-                                    arith::TruncIOp::create(nb, l, i8, code)
-                                        .getResult());
+            linalg::YieldOp::create(
+                nb, l, arith::TruncIOp::create(nb, l, i8, code).getResult());
           })
           .getResult(0);
   SmallVector<int64_t> quadShape(xType.getShape().drop_back());
@@ -699,8 +726,7 @@ static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
   SmallVector<int64_t> outShape(type.getShape().drop_back());
   outShape.append({panels, panel});
   auto outEmpty = [&](Type element) {
-    return emptyTensor(rewriter, loc,
-                       RankedTensorType::get(outShape, element),
+    return emptyTensor(rewriter, loc, RankedTensorType::get(outShape, element),
                        [&](int64_t i) -> Value {
                          return tensor::DimOp::create(rewriter, loc, x, i);
                        });
@@ -795,11 +821,13 @@ static void finishPackedLinear(PatternRewriter &rewriter, LinearOp op, Value y,
                                int64_t padded);
 
 /// The bytes of an i8 constant (splat or dense/resource), `count` of them.
-static bool readBytes(Attribute attr, int64_t count, std::vector<uint8_t> &out) {
+static bool readBytes(Attribute attr, int64_t count,
+                      std::vector<uint8_t> &out) {
   out.assign(count, 0);
   if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr)) {
-    std::fill(out.begin(), out.end(),
-              static_cast<uint8_t>(splat.getSplatValue<APInt>().getZExtValue()));
+    std::fill(
+        out.begin(), out.end(),
+        static_cast<uint8_t>(splat.getSplatValue<APInt>().getZExtValue()));
     return true;
   }
   ArrayRef<char> bytes = rawConstantBytes(attr);
@@ -861,7 +889,8 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
       scalePanels[slot] = scale;
       if (!nf4)
         offsetPanels[slot] =
-            -scale * (zps.empty() ? 8.0f : static_cast<float>(zps[c * groups + g]));
+            -scale *
+            (zps.empty() ? 8.0f : static_cast<float>(zps[c * groups + g]));
     }
     for (int64_t kk = 0; kk < k; ++kk) {
       const uint8_t byte = codes[c * rowBytes + kk / 2];
@@ -880,9 +909,9 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
   auto codesType = RankedTensorType::get({panels, groups, half, panel}, i8);
   Value w = arith::ConstantOp::create(
       rewriter, loc,
-      cast<TypedAttr>(makeConstantFromBytes(
-          codesAttr, codesType, packed,
-          ".nibbles" + std::to_string(panel) + "g" + std::to_string(group))));
+      cast<TypedAttr>(makeConstantFromBytes(codesAttr, codesType, packed,
+                                            ".nibbles" + std::to_string(panel) +
+                                                "g" + std::to_string(group))));
   auto groupPanels = RankedTensorType::get({panels, groups, panel}, f32);
   Value scaleValue = arith::ConstantOp::create(
       rewriter, loc,
@@ -978,10 +1007,10 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
             arith::ConstantOp::create(nb, l, nb.getI8IntegerAttr(15)));
         Value weight;
         if (nf4) {
-          Value level = tensor::ExtractOp::create(
-              nb, l, second,
-              ValueRange{arith::IndexCastUIOp::create(nb, l, nb.getIndexType(),
-                                                      u)});
+          Value level =
+              tensor::ExtractOp::create(nb, l, second,
+                                        ValueRange{arith::IndexCastUIOp::create(
+                                            nb, l, nb.getIndexType(), u)});
           weight = arith::MulFOp::create(nb, l, level, args[2]);
         } else {
           Value f = arith::UIToFPOp::create(nb, l, f32, u);
@@ -1084,7 +1113,8 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
     y = contraction(rewriter, loc, outType, x, w, init, maps);
   } else {
     scales.resize(padded, 1.0f);
-    auto scaleType = RankedTensorType::get({panels, panel}, rewriter.getF32Type());
+    auto scaleType =
+        RankedTensorType::get({panels, panel}, rewriter.getF32Type());
     Value scalePanels = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(scaleType, ArrayRef<float>(scales)));
@@ -1190,9 +1220,10 @@ struct LowerTranspose : OpRewritePattern<TransposeOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     ArrayRef<int64_t> perm = op.getPermutation();
-    Value empty = emptyTensor(rewriter, loc, op.getType(), [&](int64_t i) -> Value {
-      return tensor::DimOp::create(rewriter, loc, op.getInput(), perm[i]);
-    });
+    Value empty =
+        emptyTensor(rewriter, loc, op.getType(), [&](int64_t i) -> Value {
+          return tensor::DimOp::create(rewriter, loc, op.getInput(), perm[i]);
+        });
     rewriter.replaceOpWithNewOp<linalg::TransposeOp>(op, op.getInput(), empty,
                                                      perm);
     return success();
@@ -1274,17 +1305,20 @@ struct LowerReduce : OpRewritePattern<ReduceOp> {
       bool isMax = kind == ReduceKind::max;
       if (floating)
         initAttr = rewriter.getFloatAttr(
-            element, APFloat::getInf(cast<FloatType>(element).getFloatSemantics(),
-                                     /*Negative=*/isMax));
+            element,
+            APFloat::getInf(cast<FloatType>(element).getFloatSemantics(),
+                            /*Negative=*/isMax));
       else
         initAttr = rewriter.getIntegerAttr(
-            element, isMax ? APInt::getSignedMinValue(element.getIntOrFloatBitWidth())
-                           : APInt::getSignedMaxValue(element.getIntOrFloatBitWidth()));
+            element,
+            isMax ? APInt::getSignedMinValue(element.getIntOrFloatBitWidth())
+                  : APInt::getSignedMaxValue(element.getIntOrFloatBitWidth()));
     } else {
       initAttr = rewriter.getZeroAttr(element);
     }
     Value initValue = arith::ConstantOp::create(rewriter, loc, initAttr);
-    Value init = linalg::FillOp::create(rewriter, loc, initValue, empty).getResult(0);
+    Value init =
+        linalg::FillOp::create(rewriter, loc, initValue, empty).getResult(0);
     SmallVector<utils::IteratorType> iterators;
     for (bool r : reduced)
       iterators.push_back(r ? utils::IteratorType::reduction
@@ -1300,19 +1334,24 @@ struct LowerReduce : OpRewritePattern<ReduceOp> {
               case ReduceKind::sum:
               case ReduceKind::mean:
                 // Sums may reassociate: vectorized, they add in lanes.
-                r = floating ? arith::AddFOp::create(
-                                   b, l, args[1], args[0],
-                                   arith::FastMathFlags::reassoc)
-                                   .getResult()
-                             : arith::AddIOp::create(b, l, args[1], args[0]).getResult();
+                r = floating
+                        ? arith::AddFOp::create(b, l, args[1], args[0],
+                                                arith::FastMathFlags::reassoc)
+                              .getResult()
+                        : arith::AddIOp::create(b, l, args[1], args[0])
+                              .getResult();
                 break;
               case ReduceKind::max:
-                r = floating ? arith::MaximumFOp::create(b, l, args[1], args[0]).getResult()
-                             : arith::MaxSIOp::create(b, l, args[1], args[0]).getResult();
+                r = floating ? arith::MaximumFOp::create(b, l, args[1], args[0])
+                                   .getResult()
+                             : arith::MaxSIOp::create(b, l, args[1], args[0])
+                                   .getResult();
                 break;
               case ReduceKind::min:
-                r = floating ? arith::MinimumFOp::create(b, l, args[1], args[0]).getResult()
-                             : arith::MinSIOp::create(b, l, args[1], args[0]).getResult();
+                r = floating ? arith::MinimumFOp::create(b, l, args[1], args[0])
+                                   .getResult()
+                             : arith::MinSIOp::create(b, l, args[1], args[0])
+                                   .getResult();
                 break;
               }
               linalg::YieldOp::create(b, l, r);
@@ -1323,7 +1362,8 @@ struct LowerReduce : OpRewritePattern<ReduceOp> {
       for (int64_t i = 0; i < rank; ++i)
         if (reduced[i])
           count = arith::MulIOp::create(
-              rewriter, loc, count, tensor::DimOp::create(rewriter, loc, input, i));
+              rewriter, loc, count,
+              tensor::DimOp::create(rewriter, loc, input, i));
       Value countValue;
       if (floating) {
         Value asInt = arith::IndexCastOp::create(rewriter, loc,
@@ -1332,12 +1372,14 @@ struct LowerReduce : OpRewritePattern<ReduceOp> {
       } else {
         countValue = arith::IndexCastOp::create(rewriter, loc, element, count);
       }
-      result = broadcastGeneric(rewriter, loc, type, {result},
-                                [&](OpBuilder &b, Location l, ValueRange args) {
-                                  return floating
-                                             ? arith::DivFOp::create(b, l, args[0], countValue).getResult()
-                                             : arith::DivSIOp::create(b, l, args[0], countValue).getResult();
-                                });
+      result = broadcastGeneric(
+          rewriter, loc, type, {result},
+          [&](OpBuilder &b, Location l, ValueRange args) {
+            return floating ? arith::DivFOp::create(b, l, args[0], countValue)
+                                  .getResult()
+                            : arith::DivSIOp::create(b, l, args[0], countValue)
+                                  .getResult();
+          });
     }
     rewriter.replaceOp(op, result);
     return success();
@@ -1379,22 +1421,23 @@ struct LowerGather : OpRewritePattern<GatherOp> {
           if (!idx.getType().isIndex())
             idx = arith::IndexCastOp::create(b, l, b.getIndexType(), idx);
           Value zero = arith::ConstantIndexOp::create(b, l, 0);
-          Value negative = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
-                                                 idx, zero);
+          Value negative =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, idx, zero);
           idx = arith::SelectOp::create(
-              b, l, negative, arith::AddIOp::create(b, l, idx, axisExtent), idx);
+              b, l, negative, arith::AddIOp::create(b, l, idx, axisExtent),
+              idx);
           Value last = arith::SubIOp::create(
               b, l, axisExtent, arith::ConstantIndexOp::create(b, l, 1));
-          idx = arith::MaxSIOp::create(b, l, arith::MinSIOp::create(b, l, idx, last),
-                                       zero);
+          idx = arith::MaxSIOp::create(
+              b, l, arith::MinSIOp::create(b, l, idx, last), zero);
           SmallVector<Value> coords;
           for (int64_t i = 0; i < axis; ++i)
             coords.push_back(linalg::IndexOp::create(b, l, i));
           coords.push_back(idx);
           for (int64_t i = axis + indexRank; i < rank; ++i)
             coords.push_back(linalg::IndexOp::create(b, l, i));
-          linalg::YieldOp::create(b, l,
-                                  tensor::ExtractOp::create(b, l, data, coords).getResult());
+          linalg::YieldOp::create(
+              b, l, tensor::ExtractOp::create(b, l, data, coords).getResult());
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();
@@ -1453,8 +1496,8 @@ struct ConvertSLMToLinalgPass
     WalkResult walk = getOperation()->walk([&](Operation *op) {
       if (isa<SLMDialect>(op->getDialect()) &&
           reported.insert(op->getName().getStringRef()).second) {
-        op->emitError() << "code generation does not support '"
-                        << op->getName() << "' yet";
+        op->emitError() << "code generation does not support '" << op->getName()
+                        << "' yet";
         return WalkResult::interrupt();
       }
       return WalkResult::advance();
@@ -1495,11 +1538,12 @@ struct SLMLowerMemRefCopyPass
 
 void mlir::slm::populateSLMToLinalgPatterns(RewritePatternSet &patterns,
                                             int64_t weightPanel) {
-  patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
-               LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaxOp>,
-               LowerBinary<MinOp>, LowerCompare, LowerSelect, LowerBroadcastTo,
-               LowerMatMul, LowerTranspose, LowerReshape,
-               LowerReduce, LowerGather>(patterns.getContext());
+  patterns
+      .add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
+           LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaxOp>,
+           LowerBinary<MinOp>, LowerCompare, LowerSelect, LowerBroadcastTo,
+           LowerMatMul, LowerTranspose, LowerReshape, LowerReduce, LowerGather>(
+          patterns.getContext());
   patterns.add<LowerLinear>(patterns.getContext(), weightPanel);
   // tensor.concat has no bufferization of its own: slices into an empty.
   tensor::populateDecomposeTensorConcatPatterns(patterns);

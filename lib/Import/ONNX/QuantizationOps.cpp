@@ -65,7 +65,8 @@ Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
         castElements(b, loc, zeroPoint, isUnsigned, f, false));
   unsigned bits = intType.getIntOrFloatBitWidth();
   double lo = isUnsigned ? 0.0 : -std::ldexp(1.0, bits - 1);
-  double hi = isUnsigned ? std::ldexp(1.0, bits) - 1 : std::ldexp(1.0, bits - 1) - 1;
+  double hi =
+      isUnsigned ? std::ldexp(1.0, bits) - 1 : std::ldexp(1.0, bits - 1) - 1;
   q = mlir::slm::MaxOp::create(b, loc, xType, q, scalarConstant(node, f, lo));
   q = mlir::slm::MinOp::create(b, loc, xType, q, scalarConstant(node, f, hi));
   return castElements(b, loc, q, false, intType, isUnsigned);
@@ -98,8 +99,8 @@ static LogicalResult importDequantizeLinear(NodeContext &node) {
   Value x = node.input(0);
   int64_t rank = node.inputType(0).getRank();
   Value scale = alongAxis(node, node.input(1), *axis, rank);
-  Value zp = node.hasInput(2) ? alongAxis(node, node.input(2), *axis, rank)
-                              : Value();
+  Value zp =
+      node.hasInput(2) ? alongAxis(node, node.input(2), *axis, rank) : Value();
   node.setOutput(0, dequantize(node, x, node.inputInfo(0)->isUnsigned, scale,
                                zp, zp && node.inputInfo(2)->isUnsigned));
   return success();
@@ -154,7 +155,8 @@ static LogicalResult importDynamicQuantizeLinear(NodeContext &node) {
       scalarConstant(node, f, 255));
   // zp = saturate(round(0 - lo / scale)) in [0, 255].
   Value zpf = mlir::slm::SubOp::create(
-      b, loc, scalar, zero, mlir::slm::DivOp::create(b, loc, scalar, lo, scale));
+      b, loc, scalar, zero,
+      mlir::slm::DivOp::create(b, loc, scalar, lo, scale));
   zpf = math::RoundEvenOp::create(b, loc, zpf);
   zpf = mlir::slm::MaxOp::create(b, loc, scalar, zpf, zero);
   zpf = mlir::slm::MinOp::create(b, loc, scalar, zpf,
@@ -184,8 +186,8 @@ static LogicalResult importMatMulInteger(NodeContext &node) {
     Value zp = widen(2);
     if (cast<RankedTensorType>(zp.getType()).getRank() == 1 &&
         cast<RankedTensorType>(zp.getType()).getDimSize(0) != 1)
-      zp = node.importer().reshape(loc, zp,
-                                   {DimExpr::dimOf(zp, 0), DimExpr::constant(1)});
+      zp = node.importer().reshape(
+          loc, zp, {DimExpr::dimOf(zp, 0), DimExpr::constant(1)});
     a = mlir::slm::SubOp::create(b, loc, aType, a, zp);
   }
   if (node.hasInput(3)) {
@@ -195,13 +197,14 @@ static LogicalResult importMatMulInteger(NodeContext &node) {
   }
   if (aType.getRank() < 2 || wType.getRank() < 2)
     return node.error("A and B must have rank >= 2");
-  SmallVector<int64_t> shape(aType.getShape().begin(), aType.getShape().end() - 1);
+  SmallVector<int64_t> shape(aType.getShape().begin(),
+                             aType.getShape().end() - 1);
   shape.push_back(wType.getShape().back());
   if (aType.getRank() < wType.getRank())
     return node.error("B may not have more batch dimensions than A");
-  node.setOutput(0, mlir::slm::MatMulOp::create(
-                        b, loc, RankedTensorType::get(shape, b.getI32Type()),
-                        a, w));
+  node.setOutput(
+      0, mlir::slm::MatMulOp::create(
+             b, loc, RankedTensorType::get(shape, b.getI32Type()), a, w));
   return success();
 }
 
@@ -230,9 +233,9 @@ static LogicalResult importQLinearMatMul(NodeContext &node) {
       a, bf);
   Type intType = node.inputType(7).getElementType();
   bool isUnsigned = node.inputInfo(7)->isUnsigned;
-  node.setOutput(0, quantize(node, y, node.input(6), node.input(7), intType,
-                             isUnsigned),
-                 isUnsigned);
+  node.setOutput(
+      0, quantize(node, y, node.input(6), node.input(7), intType, isUnsigned),
+      isUnsigned);
   return success();
 }
 
@@ -263,9 +266,9 @@ static LogicalResult importMatMulNBits(NodeContext &node) {
     return node.error("K and N must be positive and block_size a power of 2 "
                       ">= 16");
   if (k % block != 0)
-    return node.error("K = " + std::to_string(k) +
-                      " is not a multiple of block_size = " +
-                      std::to_string(block) + " (padded blocks are not supported)");
+    return node.error(
+        "K = " + std::to_string(k) + " is not a multiple of block_size = " +
+        std::to_string(block) + " (padded blocks are not supported)");
   if (node.hasInput(4))
     return node.error("g_idx (act-order) is not supported");
   const int64_t blocks = k / block;
@@ -302,7 +305,9 @@ static LogicalResult importMatMulNBits(NodeContext &node) {
       b, loc,
       cast<TypedAttr>(mlir::slm::makeConstantFromBytes(codesAttr, codesType,
                                                        codes, ".codes")));
-  auto groupsType = [&](Type t) { return RankedTensorType::get({n, blocks}, t); };
+  auto groupsType = [&](Type t) {
+    return RankedTensorType::get({n, blocks}, t);
+  };
   Value scalesValue = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(groupsType(f32), ArrayRef<float>(scales)));
   Value zpValue = arith::ConstantOp::create(
@@ -324,9 +329,9 @@ static LogicalResult importMatMulNBits(NodeContext &node) {
   Value bias = node.hasInput(5) ? node.input(5) : Value();
   SmallVector<int64_t> shape(aType.getShape());
   shape.back() = n;
-  node.setOutput(0, mlir::slm::LinearOp::create(
-                        b, loc, RankedTensorType::get(shape, f32), a, weight,
-                        bias));
+  node.setOutput(
+      0, mlir::slm::LinearOp::create(b, loc, RankedTensorType::get(shape, f32),
+                                     a, weight, bias));
   return success();
 }
 
