@@ -39,7 +39,7 @@ bool hasInt8ChannelWeight(LinearOp op) {
   if (!dq || dq.getKind() != WeightQuantKind::int8 || dq.getZeroPoints())
     return false;
   const int64_t k = op.getInFeatures();
-  if (dq.getGroupSize() && *dq.getGroupSize() != k)
+  if (dq.getGroupSize() && static_cast<int64_t>(*dq.getGroupSize()) != k)
     return false;
   return k > 0 && k % 4 == 0;
 }

@@ -453,7 +453,7 @@ static bool readInt8Weight(Value weight, Attribute &codes,
   if (!dq || dq.getKind() != WeightQuantKind::int8 || dq.getZeroPoints())
     return false;
   int64_t k = dq.getType().getDimSize(1);
-  if (dq.getGroupSize() && *dq.getGroupSize() != k)
+  if (dq.getGroupSize() && static_cast<int64_t>(*dq.getGroupSize()) != k)
     return false;
   Attribute scaleAttr;
   if (!matchPattern(dq.getCodes(), m_Constant(&codes)) ||
