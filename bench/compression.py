@@ -54,6 +54,7 @@ SETTINGS = {
     "int8": ["--quantize=int8"],
     "w8a8": ["--quantize=w8a8"],
     "prune 30% + w8a8": PRUNE30 + ["--quantize=w8a8"],
+    "int4 g128": ["--quantize=int4", "--quant-group-size=128"],
 }
 # Peers, timed in the same rounds: ONNX Runtime on the fp32 model and on
 # the model its own quantize_dynamic made (int8 weights, uint8 activations

@@ -7,8 +7,10 @@ Measures read bandwidth with bench/stream.c (a 2 GiB buffer: DRAM; 64 MiB:
 the 480 MiB L3 of this VM holds it), then times one decode step (batch 1,
 one token, no KV cache) of the GPT-2-sized bench model (bench/models.py,
 124M parameters) compiled fp32, int8, int4 and NF4 (groups of 128), and
-one 4096 -> 8192 linear layer at one row (the kernel alone). Settings are
-timed alternately, round by round, in one process. Bytes per step are the
+one 4096 -> 8192 linear layer at one row (the kernel alone). Each setting
+is timed twice in one process: alternating with the others round by round
+(their weights evict each other's: closer to DRAM-bound), and back to back
+(a decode loop: weights that fit stay in the L3). Bytes per step are the
 layers' weight bytes as stored (codes + scales + offsets; slmc's compression
 report): what a step must read. Prints ms, GB/s and the share of each
 bandwidth; writes DIR/decode.json.
@@ -86,35 +88,50 @@ def main():
             lib = os.path.join(args.out, f"decode-{os.path.basename(onnx_path)[:-5]}-"
                                f"{setting.replace(' ', '-')}.so")
             report = lib[:-3] + ".json"
-            subprocess.run([args.slmc, onnx_path, "-o", lib, "--compression-report=" + report]
-                           + flags, check=True, capture_output=True)
-            with open(report) as f:
-                r = json.load(f)
-            # Layers' weights when the report finds blocks, else the model's.
-            layers = r.get("layers", [])
-            sizes[setting] = (sum(l["weight_bytes"][0] for l in layers) if layers
-                              else r["weight_bytes"][0])
+            # fp32 has no compression report: its sizes are the "before"
+            # side of the others' ([after, before]).
+            subprocess.run([args.slmc, onnx_path, "-o", lib] +
+                           (["--compression-report=" + report] if flags else []) + flags,
+                           check=True, capture_output=True)
+            if flags:
+                with open(report) as f:
+                    r = json.load(f)
+                # Layers' weights when the report finds blocks, else the model's.
+                layers = r.get("layers", [])
+                for side, key in ((0, setting), (1, "fp32")):
+                    sizes[key] = (sum(l["weight_bytes"][side] for l in layers) if layers
+                                  else r["weight_bytes"][side])
             models[setting] = slm.load(lib, num_threads=args.threads)
         for m in models.values():
             m.run(feeds)
-        times = {s: [] for s in models}
+        # Alternating: each model's weights partly evicted by the others'
+        # (closer to DRAM-bound). Resident: one model back to back, as a
+        # decode loop runs (weights that fit stay in the L3).
+        alternating = {s: [] for s in models}
         for _ in range(args.rounds):
             for s, m in models.items():
                 t = time.perf_counter()
                 m.run(feeds)
-                times[s].append(time.perf_counter() - t)
+                alternating[s].append(time.perf_counter() - t)
+        resident = {s: [] for s in models}
+        for s, m in models.items():
+            for _ in range(args.rounds):
+                t = time.perf_counter()
+                m.run(feeds)
+                resident[s].append(time.perf_counter() - t)
         results["models"][name] = {}
         print(f"\n{name}")
-        print(f"  {'setting':10s} {'weights MB':>10s} {'ms':>8s} {'GB/s':>7s} {'of DRAM':>8s} "
-              f"{'of L3':>6s} {'vs fp32':>8s}")
-        for s in models:
-            med = statistics.median(times[s])
-            gbs = sizes[s] / med / 1e9
-            results["models"][name][s] = {"weight_bytes": sizes[s], "median_s": med,
-                                          "gbs": gbs}
-            print(f"  {s:10s} {sizes[s] / 1e6:10.1f} {med * 1e3:8.3f} {gbs:7.1f} "
-                  f"{gbs / dram:8.0%} {gbs / cache:6.0%} "
-                  f"{statistics.median(times['fp32']) / med:7.2f}x")
+        for label, times in (("alternating", alternating), ("resident", resident)):
+            print(f"  {label:11s} {'weights MB':>10s} {'ms':>8s} {'GB/s':>7s} {'of DRAM':>8s} "
+                  f"{'of L3':>6s} {'vs fp32':>8s}")
+            for s in models:
+                med = statistics.median(times[s])
+                gbs = sizes[s] / med / 1e9
+                results["models"][name].setdefault(s, {"weight_bytes": sizes[s]})[label] = {
+                    "median_s": med, "gbs": gbs}
+                print(f"  {s:11s} {sizes[s] / 1e6:10.1f} {med * 1e3:8.3f} {gbs:7.1f} "
+                      f"{gbs / dram:8.0%} {gbs / cache:6.0%} "
+                      f"{statistics.median(times['fp32']) / med:7.2f}x")
         for m in models.values():
             m.close()
     with open(os.path.join(args.out, "decode.json"), "w") as f:
