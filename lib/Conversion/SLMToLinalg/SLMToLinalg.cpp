@@ -1065,8 +1065,14 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   const int64_t rank = type.getRank(), lead = rank - 1;
   Value y;
   if (w8a8) {
-    y = w8a8Contraction(rewriter, op, weightAttr, scales, biasAttr, panel);
-    return finishPackedLinear(rewriter, op, y, padded), success();
+    // Two panels' width per dot-product panel when the columns allow: the
+    // VNNI kernel's tile is 64 columns wide.
+    const int64_t n = weightType.getDimSize(0);
+    const int64_t dotPanel = n % (2 * panel) == 0 ? 2 * panel : panel;
+    y = w8a8Contraction(rewriter, op, weightAttr, scales, biasAttr, dotPanel);
+    return finishPackedLinear(rewriter, op, y,
+                              llvm::divideCeil(n, dotPanel) * dotPanel),
+           success();
   }
   Value w = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(packed));
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
