@@ -1351,15 +1351,16 @@ struct SLMVectorizeContractionsPass
             vnni ? planDotKernel(op, reason)
                  : FailureOr<DotPlan>(
                        (reason = "the target has no AVX-512 VNNI", failure()));
-        if (succeeded(plan))
+        if (succeeded(plan)) {
           // 64-column panels (what the W8A8 lowering packs when N allows)
           // get a 6 x 64 tile: 24 int32 accumulators + 4 B vectors + A fit
           // the 32 registers, and each A broadcast feeds 4 vpdpbusd.
           const bool wide = plan->columns >= 64;
           emitDotKernel(rewriter, op, *plan, wide ? 6 : mr, wide ? 64 : nr,
                         mBlock);
-        else if (report)
+        } else if (report) {
           op->emitRemark() << "integer contraction left as loops: " << reason;
+        }
         continue;
       }
       FailureOr<KernelPlan> plan = planKernel(op, reason);
