@@ -658,6 +658,82 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
   return q;
 }
 
+/// The output of a linear layer lowered over packed weights,
+/// [lead.., P, panel] with P = ceil(N / panel), and the affine maps of the
+/// contractions that write it: loops (lead.., p, j, ...).
+struct PanelOutput {
+  PanelOutput(OpBuilder &b, LinearOp op, int64_t panel)
+      : b(b), loc(op.getLoc()), op(op), x(op.getInput()), panel(panel),
+        panels(llvm::divideCeil(op.getOutFeatures(), panel)),
+        padded(panels * panel), lead(op.getType().getRank() - 1) {}
+
+  AffineExpr dim(int64_t i) const {
+    return getAffineDimExpr(i, b.getContext());
+  }
+  /// A map over `loops` loops: the leading dimensions, then `tail`.
+  AffineMap leadThen(int64_t loops, ArrayRef<int64_t> tail) const {
+    SmallVector<AffineExpr> exprs;
+    for (int64_t i = 0; i < lead; ++i)
+      exprs.push_back(dim(i));
+    for (int64_t d : tail)
+      exprs.push_back(dim(d));
+    return AffineMap::get(loops, 0, exprs, b.getContext());
+  }
+  /// A map over `loops` loops to `dims` only.
+  AffineMap only(int64_t loops, ArrayRef<int64_t> dims) const {
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d : dims)
+      exprs.push_back(dim(d));
+    return AffineMap::get(loops, 0, exprs, b.getContext());
+  }
+  RankedTensorType type(Type element) const {
+    SmallVector<int64_t> shape(op.getType().getShape().drop_back());
+    shape.append({panels, panel});
+    return RankedTensorType::get(shape, element);
+  }
+  Value empty(Type element) const {
+    return emptyTensor(b, loc, type(element), [&](int64_t i) -> Value {
+      return tensor::DimOp::create(b, loc, x, i);
+    });
+  }
+  /// Whether the bias can be laid out in panels: none, N a multiple of the
+  /// panel, or a constant to pad.
+  bool biasFits() const {
+    Value bias = op.getBias();
+    return !bias || padded == op.getOutFeatures() ||
+           matchPattern(bias, m_Constant());
+  }
+  /// The bias as [P, panel] (zero-padded past N), or null without one.
+  Value biasPanels() const {
+    Value bias = op.getBias();
+    if (!bias)
+      return {};
+    Attribute attr;
+    if (padded != op.getOutFeatures() && matchPattern(bias, m_Constant(&attr)))
+      return arith::ConstantOp::create(
+          b, loc, cast<TypedAttr>(padConstantPanels(attr, padded, panel)));
+    return tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({panels, panel}, b.getF32Type()), bias,
+        SmallVector<ReassociationIndices>{{0, 1}});
+  }
+  /// The f32 accumulator the contraction starts from: the bias broadcast
+  /// over the rows, or zeros.
+  Value init() const {
+    Value e = empty(b.getF32Type());
+    if (Value bias = biasPanels())
+      return broadcastInto(b, loc, type(b.getF32Type()), bias, e,
+                           only(lead + 2, {lead, lead + 1}));
+    return zeroFilled(b, loc, e, b.getF32Type());
+  }
+
+  OpBuilder &b;
+  Location loc;
+  // Ops are handles: their accessors are not const.
+  mutable LinearOp op;
+  Value x;
+  int64_t panel, panels, padded, lead;
+};
+
 /// W8A8: `op` (input quantized as it runs, int8 per-channel weight `codes`
 /// with `scales`) as integer GEMM + dequantizing epilogue, result
 /// [lead.., panels, panel] f32 with the bias added. The codes are packed
@@ -666,14 +742,11 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
 /// operand); the contraction's loops are (lead.., p, j, kq, kr).
 static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
                              Attribute codesAttr, ArrayRef<float> scales,
-                             Attribute biasAttr, int64_t panel) {
+                             int64_t panel) {
   Location loc = op.getLoc();
-  MLIRContext *ctx = rewriter.getContext();
-  Value x = op.getInput();
-  RankedTensorType type = op.getType();
+  PanelOutput out(rewriter, op, panel);
   const int64_t n = op.getOutFeatures(), k = op.getInFeatures();
-  const int64_t panels = llvm::divideCeil(n, panel), padded = panels * panel;
-  const int64_t rank = type.getRank(), lead = rank - 1;
+  const int64_t panels = out.panels, padded = out.padded, lead = out.lead;
   Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type(),
        i8 = rewriter.getIntegerType(8);
   // Codes in dot-product order and their column sums (for the zero point).
@@ -712,40 +785,21 @@ static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
   Value colsums = arith::ConstantOp::create(
       rewriter, loc,
       DenseElementsAttr::get(panelType(i32), ArrayRef<int32_t>(colsum)));
-  QuantizedInput q = quantizeInputRows(rewriter, loc, op, x);
+  QuantizedInput q = quantizeInputRows(rewriter, loc, op, op.getInput());
 
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  SmallVector<AffineExpr> leadExprs;
-  for (int64_t i = 0; i < lead; ++i)
-    leadExprs.push_back(d(i));
-  auto withTail = [&](std::initializer_list<AffineExpr> tail) {
-    SmallVector<AffineExpr> exprs(leadExprs);
-    exprs.append(tail);
-    return exprs;
-  };
-  SmallVector<int64_t> outShape(type.getShape().drop_back());
-  outShape.append({panels, panel});
-  auto outEmpty = [&](Type element) {
-    return emptyTensor(rewriter, loc, RankedTensorType::get(outShape, element),
-                       [&](int64_t i) -> Value {
-                         return tensor::DimOp::create(rewriter, loc, x, i);
-                       });
-  };
   // acc[.., p, j] = sum_k u8(x)[.., k] * s8(w)[p*panel + j, k]
   const int64_t loops = lead + 4;
   const int64_t p = lead, j = lead + 1, kq = lead + 2, kr = lead + 3;
-  SmallVector<AffineMap> maps = {
-      AffineMap::get(loops, 0, withTail({d(kq), d(kr)}), ctx),
-      AffineMap::get(loops, 0, {d(p), d(kq), d(j), d(kr)}, ctx),
-      AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
+  SmallVector<AffineMap> maps = {out.leadThen(loops, {kq, kr}),
+                                 out.only(loops, {p, kq, j, kr}),
+                                 out.leadThen(loops, {p, j})};
   SmallVector<utils::IteratorType> iterators(loops,
                                              utils::IteratorType::parallel);
   iterators[kq] = iterators[kr] = utils::IteratorType::reduction;
   Value acc =
       linalg::GenericOp::create(
-          rewriter, loc, RankedTensorType::get(outShape, i32),
-          ValueRange{q.codes, w}, zeroFilled(rewriter, loc, outEmpty(i32), i32),
-          maps, iterators,
+          rewriter, loc, out.type(i32), ValueRange{q.codes, w},
+          zeroFilled(rewriter, loc, out.empty(i32), i32), maps, iterators,
           [&](OpBuilder &nb, Location l, ValueRange args) {
             Value a = arith::ExtUIOp::create(nb, l, i32, args[0]);
             Value bw = arith::ExtSIOp::create(nb, l, i32, args[1]);
@@ -757,24 +811,11 @@ static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
           })
           .getResult(0);
   // y = s_x * s_w * (acc - z_x * colsum) + bias
-  Value bias = op.getBias();
-  Value biasPanels;
-  if (bias) {
-    if (biasAttr && padded != n)
-      biasPanels = arith::ConstantOp::create(
-          rewriter, loc,
-          cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)));
-    else
-      biasPanels = tensor::ExpandShapeOp::create(
-          rewriter, loc, panelType(f32), bias,
-          SmallVector<ReassociationIndices>{{0, 1}});
-  }
+  Value biasPanels = out.biasPanels();
   const int64_t outLoops = lead + 2;
-  SmallVector<AffineExpr> outExprs(leadExprs);
-  outExprs.append({d(p), d(j)});
-  AffineMap outMap = AffineMap::get(outLoops, 0, outExprs, ctx);
-  AffineMap rowMap = AffineMap::get(outLoops, 0, leadExprs, ctx);
-  AffineMap colMap = AffineMap::get(outLoops, 0, {d(p), d(j)}, ctx);
+  AffineMap outMap = out.leadThen(outLoops, {p, j});
+  AffineMap rowMap = out.leadThen(outLoops, {});
+  AffineMap colMap = out.only(outLoops, {p, j});
   SmallVector<Value> ins = {acc, wScale, colsums};
   SmallVector<AffineMap> epilogueMaps = {outMap, colMap, colMap};
   const bool dynamic = static_cast<bool>(q.scale);
@@ -792,8 +833,7 @@ static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
   const int32_t staticZero =
       op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
   return linalg::GenericOp::create(
-             rewriter, loc, RankedTensorType::get(outShape, f32), ins,
-             outEmpty(f32), epilogueMaps,
+             rewriter, loc, out.type(f32), ins, out.empty(f32), epilogueMaps,
              SmallVector<utils::IteratorType>(outLoops,
                                               utils::IteratorType::parallel),
              [&](OpBuilder &nb, Location l, ValueRange args) {
@@ -869,11 +909,10 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
     if (!matchPattern(zp, m_Constant(&zpAttr)) ||
         !readBytes(zpAttr, n * groups, zps))
       return failure();
-  Value bias = op.getBias();
-  Attribute biasAttr;
-  const int64_t panels = llvm::divideCeil(n, panel), padded = panels * panel;
-  if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
+  PanelOutput out(rewriter, op, panel);
+  if (!out.biasFits())
     return failure();
+  const int64_t panels = out.panels, padded = out.padded;
 
   // Re-pack: bytes [panels, groups, group/2, panel], scales and offsets
   // [panels, groups, panel]; padded columns decode to 0.
@@ -904,7 +943,6 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
     }
   }
   Location loc = op.getLoc();
-  MLIRContext *ctx = rewriter.getContext();
   Type f32 = rewriter.getF32Type(), i8 = rewriter.getIntegerType(8);
   auto codesType = RankedTensorType::get({panels, groups, half, panel}, i8);
   Value w = arith::ConstantOp::create(
@@ -944,57 +982,25 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
   Value a = tensor::ExpandShapeOp::create(
       rewriter, loc, RankedTensorType::get(aShape, f32), x, expand, aSizes);
 
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
-  SmallVector<AffineExpr> leadExprs;
-  for (int64_t i = 0; i < lead; ++i)
-    leadExprs.push_back(d(i));
-  auto withTail = [&](std::initializer_list<AffineExpr> tail) {
-    SmallVector<AffineExpr> exprs(leadExprs);
-    exprs.append(tail);
-    return exprs;
-  };
-  SmallVector<int64_t> outShape(type.getShape().drop_back());
-  outShape.append({panels, panel});
-  auto outType = RankedTensorType::get(outShape, f32);
-  Value empty = emptyTensor(rewriter, loc, outType, [&](int64_t i) -> Value {
-    return tensor::DimOp::create(rewriter, loc, x, i);
-  });
   const int64_t p = lead, j = lead + 1;
-  Value init;
-  if (bias) {
-    Value panelsOfBias =
-        biasAttr && padded != n
-            ? arith::ConstantOp::create(
-                  rewriter, loc,
-                  cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)))
-                  .getResult()
-            : tensor::ExpandShapeOp::create(
-                  rewriter, loc, RankedTensorType::get({panels, panel}, f32),
-                  bias, SmallVector<ReassociationIndices>{{0, 1}})
-                  .getResult();
-    init = broadcastInto(rewriter, loc, outType, panelsOfBias, empty,
-                         AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx));
-  } else {
-    init = zeroFilled(rewriter, loc, empty, f32);
-  }
+  Value init = out.init();
   const int64_t loops = lead + 5;
   const int64_t kg = lead + 2, kb = lead + 3, kl = lead + 4;
   SmallVector<Value> ins = {a, w, scaleValue};
-  SmallVector<AffineMap> maps = {
-      AffineMap::get(loops, 0, withTail({d(kg), d(kb), d(kl)}), ctx),
-      AffineMap::get(loops, 0, {d(p), d(kg), d(kb), d(j)}, ctx),
-      AffineMap::get(loops, 0, {d(p), d(kg), d(j)}, ctx)};
+  SmallVector<AffineMap> maps = {out.leadThen(loops, {kg, kb, kl}),
+                                 out.only(loops, {p, kg, kb, j}),
+                                 out.only(loops, {p, kg, j})};
   if (!nf4) {
     ins.push_back(second);
     maps.push_back(maps.back());
   }
-  maps.push_back(AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx));
+  maps.push_back(out.leadThen(loops, {p, j}));
   SmallVector<utils::IteratorType> iterators(loops,
                                              utils::IteratorType::parallel);
   iterators[kg] = iterators[kb] = iterators[kl] =
       utils::IteratorType::reduction;
   auto generic = linalg::GenericOp::create(
-      rewriter, loc, outType, ins, init, maps, iterators,
+      rewriter, loc, out.type(f32), ins, init, maps, iterators,
       [&](OpBuilder &nb, Location l, ValueRange args) {
         // u = (byte >> 4 * kl) & 15
         Value which = linalg::IndexOp::create(nb, l, kl);
@@ -1044,91 +1050,53 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   if (!weightType.hasStaticShape() || !type.getElementType().isF32())
     return failure();
   const int64_t n = weightType.getDimSize(0);
-  const int64_t panels = llvm::divideCeil(n, panel);
-  const int64_t padded = panels * panel;
-  Value bias = op.getBias();
-  Attribute biasAttr;
-  if (bias && padded != n && !matchPattern(bias, m_Constant(&biasAttr)))
-    return failure();
   const bool w8a8 = op.getInputQuant() != InputQuant::none;
-  if (w8a8 && (!quantized || weightType.getDimSize(1) % 4 != 0 ||
-               (!isa<SplatElementsAttr>(weightAttr) &&
-                rawConstantBytes(weightAttr).size() !=
-                    static_cast<size_t>(weightType.getNumElements()))))
-    return failure();
-  Attribute packed = w8a8 ? Attribute() : packConstantPanels(weightAttr, panel);
-  if (!packed && !w8a8)
-    return failure();
-  Location loc = op.getLoc();
-  MLIRContext *ctx = rewriter.getContext();
-  Value x = op.getInput();
-  const int64_t rank = type.getRank(), lead = rank - 1;
-  Value y;
   if (w8a8) {
+    if (!quantized || weightType.getDimSize(1) % 4 != 0 ||
+        (!isa<SplatElementsAttr>(weightAttr) &&
+         rawConstantBytes(weightAttr).size() !=
+             static_cast<size_t>(weightType.getNumElements())))
+      return failure();
     // Two panels' width per dot-product panel when the columns allow: the
     // VNNI kernel's tile is 64 columns wide.
-    const int64_t n = weightType.getDimSize(0);
     const int64_t dotPanel = n % (2 * panel) == 0 ? 2 * panel : panel;
-    y = w8a8Contraction(rewriter, op, weightAttr, scales, biasAttr, dotPanel);
-    return finishPackedLinear(rewriter, op, y,
-                              llvm::divideCeil(n, dotPanel) * dotPanel),
-           success();
+    PanelOutput out(rewriter, op, dotPanel);
+    if (!out.biasFits())
+      return failure();
+    Value y = w8a8Contraction(rewriter, op, weightAttr, scales, dotPanel);
+    finishPackedLinear(rewriter, op, y, out.padded);
+    return success();
   }
+  PanelOutput out(rewriter, op, panel);
+  Attribute packed = packConstantPanels(weightAttr, panel);
+  if (!packed || !out.biasFits())
+    return failure();
+  Location loc = op.getLoc();
+  Value x = op.getInput();
   Value w = arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(packed));
-  auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   // Loops: leading.., p, j, k.
-  const int64_t loops = lead + 3;
+  const int64_t lead = out.lead, loops = lead + 3;
   const int64_t p = lead, j = lead + 1, k = lead + 2;
-  SmallVector<int64_t> outShape(type.getShape().drop_back());
-  outShape.append({panels, panel});
-  auto outType = RankedTensorType::get(outShape, type.getElementType());
-  SmallVector<AffineExpr> leadExprs;
-  for (int64_t i = 0; i < lead; ++i)
-    leadExprs.push_back(d(i));
-  auto withTail = [&](std::initializer_list<AffineExpr> tail) {
-    SmallVector<AffineExpr> exprs(leadExprs);
-    exprs.append(tail);
-    return exprs;
-  };
-  Value empty = emptyTensor(rewriter, loc, outType, [&](int64_t i) -> Value {
-    return tensor::DimOp::create(rewriter, loc, x, i);
-  });
-  Value init;
-  if (bias) {
-    Value panelsOfBias;
-    if (biasAttr && padded != n) {
-      panelsOfBias = arith::ConstantOp::create(
-          rewriter, loc,
-          cast<TypedAttr>(padConstantPanels(biasAttr, padded, panel)));
-    } else {
-      panelsOfBias = tensor::ExpandShapeOp::create(
-          rewriter, loc,
-          RankedTensorType::get({panels, panel}, type.getElementType()), bias,
-          SmallVector<ReassociationIndices>{{0, 1}});
-    }
-    init = broadcastInto(rewriter, loc, outType, panelsOfBias, empty,
-                         AffineMap::get(lead + 2, 0, {d(p), d(j)}, ctx));
-  } else {
-    init = zeroFilled(rewriter, loc, empty, type.getElementType());
-  }
-  SmallVector<AffineMap> maps = {
-      AffineMap::get(loops, 0, withTail({d(k)}), ctx),
-      AffineMap::get(loops, 0, {d(p), d(k), d(j)}, ctx),
-      AffineMap::get(loops, 0, withTail({d(p), d(j)}), ctx)};
+  Value init = out.init();
+  SmallVector<AffineMap> maps = {out.leadThen(loops, {k}),
+                                 out.only(loops, {p, k, j}),
+                                 out.leadThen(loops, {p, j})};
+  Value y;
   if (!quantized) {
-    y = contraction(rewriter, loc, outType, x, w, init, maps);
+    y = contraction(rewriter, loc, out.type(rewriter.getF32Type()), x, w, init,
+                    maps);
   } else {
-    scales.resize(padded, 1.0f);
+    scales.resize(out.padded, 1.0f);
     auto scaleType =
-        RankedTensorType::get({panels, panel}, rewriter.getF32Type());
+        RankedTensorType::get({out.panels, panel}, rewriter.getF32Type());
     Value scalePanels = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(scaleType, ArrayRef<float>(scales)));
-    maps.insert(maps.begin() + 2, AffineMap::get(loops, 0, {d(p), d(j)}, ctx));
-    y = scaledCodesContraction(rewriter, loc, outType, x, w, scalePanels, init,
-                               maps);
+    maps.insert(maps.begin() + 2, out.only(loops, {p, j}));
+    y = scaledCodesContraction(rewriter, loc, out.type(rewriter.getF32Type()),
+                               x, w, scalePanels, init, maps);
   }
-  finishPackedLinear(rewriter, op, y, padded);
+  finishPackedLinear(rewriter, op, y, out.padded);
   return success();
 }
 
