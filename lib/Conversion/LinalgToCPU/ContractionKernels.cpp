@@ -63,6 +63,19 @@ static bool usesDim(AffineMap map, unsigned d) {
   return map.isFunctionOfDim(d);
 }
 
+/// The rows of a contraction: the innermost output dimension that indexes
+/// A and not B (packed weights put their panel index between the rows and
+/// the columns).
+static std::optional<unsigned> rowDimension(AffineMap aMap, AffineMap bMap,
+                                            AffineMap cMap) {
+  for (AffineExpr e : llvm::reverse(cMap.getResults().drop_back())) {
+    unsigned d = cast<AffineDimExpr>(e).getPosition();
+    if (usesDim(aMap, d) && !usesDim(bMap, d))
+      return d;
+  }
+  return std::nullopt;
+}
+
 /// The kernel plan of `op`, or failure with the reason.
 static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
                                         std::string &reason) {
@@ -109,16 +122,7 @@ static FailureOr<KernelPlan> planKernel(linalg::GenericOp op,
   plan.scaledCodes = scaledCodes;
   plan.k = reductions.front();
   plan.n = cast<AffineDimExpr>(cMap.getResults().back()).getPosition();
-  // Rows: the innermost output dimension that indexes A and not B (packed
-  // weights put their panel index between the rows and the columns).
-  std::optional<unsigned> rows;
-  for (AffineExpr e : llvm::reverse(cMap.getResults().drop_back())) {
-    unsigned d = cast<AffineDimExpr>(e).getPosition();
-    if (usesDim(aMap, d) && !usesDim(bMap, d)) {
-      rows = d;
-      break;
-    }
-  }
+  std::optional<unsigned> rows = rowDimension(aMap, bMap, cMap);
   if (!rows)
     return fail("no output dimension indexes rows of A");
   plan.m = *rows;
@@ -612,14 +616,7 @@ static FailureOr<DotPlan> planDotKernel(linalg::GenericOp op,
   plan.columns = sizes[plan.n];
   if (ShapedType::isDynamic(plan.columns) || plan.columns % kLanes != 0)
     return fail("columns are not a static multiple of 16");
-  std::optional<unsigned> rows;
-  for (AffineExpr e : llvm::reverse(cMap.getResults().drop_back())) {
-    unsigned d = cast<AffineDimExpr>(e).getPosition();
-    if (usesDim(aMap, d) && !usesDim(bMap, d)) {
-      rows = d;
-      break;
-    }
-  }
+  std::optional<unsigned> rows = rowDimension(aMap, bMap, cMap);
   if (!rows)
     return fail("no output dimension indexes rows of A");
   plan.m = *rows;
@@ -1037,14 +1034,7 @@ static FailureOr<NibblePlan> planNibbleKernel(linalg::GenericOp op,
   plan.columns = sizes[plan.n];
   if (ShapedType::isDynamic(plan.columns) || plan.columns % kLanes != 0)
     return fail("columns are not a static multiple of 16");
-  std::optional<unsigned> rows;
-  for (AffineExpr e : llvm::reverse(cMap.getResults().drop_back())) {
-    unsigned d = cast<AffineDimExpr>(e).getPosition();
-    if (usesDim(aMap, d) && !usesDim(bMap, d)) {
-      rows = d;
-      break;
-    }
-  }
+  std::optional<unsigned> rows = rowDimension(aMap, bMap, cMap);
   if (!rows)
     return fail("no output dimension indexes rows of A");
   plan.m = *rows;
