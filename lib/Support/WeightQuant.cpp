@@ -59,6 +59,43 @@ static void storeCode(QuantizedWeight &q, int64_t row, int64_t col,
                         : static_cast<uint8_t>((byte & 0x0F) | (nibble << 4));
 }
 
+namespace {
+/// The code ranges: symmetric codes in [-qmax, qmax]; asymmetric ones over
+/// the whole signed range for int8, the unsigned range [0, 15] for int4.
+struct CodeRange {
+  explicit CodeRange(QuantCode code) {
+    const int32_t bits = isFourBit(code) ? 4 : 8;
+    qmax = (1 << (bits - 1)) - 1;
+    aMin = bits == 8 ? -128 : 0;
+    aMax = bits == 8 ? 127 : 15;
+  }
+  int32_t qmax, aMin, aMax;
+};
+} // namespace
+
+/// The code of `x` in a group with `scale` (and zero point `zp` when
+/// asymmetric), rounded to nearest and saturated; `value` is what it
+/// stands for.
+static int32_t roundToCode(QuantCode code, bool symmetric, const CodeRange &r,
+                           float scale, int32_t zp, double x, double &value) {
+  if (code == QuantCode::NF4) {
+    int32_t c =
+        nearestNF4Code(std::clamp(static_cast<float>(x / scale), -1.0f, 1.0f));
+    value = kNF4Levels[c] * double(scale);
+    return c;
+  }
+  if (symmetric) {
+    int32_t c = std::clamp(static_cast<int32_t>(std::lround(x / scale)),
+                           -r.qmax, r.qmax);
+    value = c * double(scale);
+    return c;
+  }
+  int32_t c = std::clamp(static_cast<int32_t>(std::lround(x / scale)) + zp,
+                         r.aMin, r.aMax);
+  value = (c - zp) * double(scale);
+  return c;
+}
+
 QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
                                int64_t groupSize, QuantCode code,
                                bool symmetric, const float *columnImportance) {
@@ -75,11 +112,8 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
   if (!symmetric)
     q.zeroPoints.assign(rows * q.groupsPerRow(), 0);
 
-  const int32_t bits = isFourBit(code) ? 4 : 8;
-  // Symmetric: codes in [-qmax, qmax]. Asymmetric: [qmin, qmax] over the whole
-  // signed range for int8, the unsigned range [0, 15] for int4.
-  const int32_t qmax = (1 << (bits - 1)) - 1;
-  const int32_t aMin = bits == 8 ? -128 : 0, aMax = bits == 8 ? 127 : 15;
+  const CodeRange range(code);
+  const int32_t qmax = range.qmax, aMin = range.aMin, aMax = range.aMax;
 
   // 4-bit codes: the scale of each group is chosen among clipped ranges
   // (factors 1, 0.95, ..., 0.6 of the group's range) by the squared error
@@ -109,22 +143,10 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
         const float clip = 1.0f - 0.05f * step;
         float scale;
         int32_t zp = 0;
-        double error = 0;
         if (code == QuantCode::NF4) {
           scale = absMax > 0 ? absMax * clip : 1.0f;
-          for (int64_t i = 0; i < groupSize; ++i) {
-            trial[i] = nearestNF4Code(std::clamp(w[i] / scale, -1.0f, 1.0f));
-            double d = kNF4Levels[trial[i]] * scale - w[i];
-            error += weightOf(i) * d * d;
-          }
         } else if (symmetric) {
           scale = absMax > 0 ? absMax * clip / qmax : 1.0f;
-          for (int64_t i = 0; i < groupSize; ++i) {
-            trial[i] = std::clamp(
-                static_cast<int32_t>(std::lround(w[i] / scale)), -qmax, qmax);
-            double d = trial[i] * scale - w[i];
-            error += weightOf(i) * d * d;
-          }
         } else {
           // [lo, hi] (which always contains 0, so 0 is exact) onto
           // [aMin, aMax].
@@ -132,13 +154,12 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
           scale = chi > clo ? (chi - clo) / (aMax - aMin) : 1.0f;
           zp = std::clamp(static_cast<int32_t>(std::lround(aMin - clo / scale)),
                           aMin, aMax);
-          for (int64_t i = 0; i < groupSize; ++i) {
-            trial[i] =
-                std::clamp(static_cast<int32_t>(std::lround(w[i] / scale)) + zp,
-                           aMin, aMax);
-            double d = (trial[i] - zp) * scale - w[i];
-            error += weightOf(i) * d * d;
-          }
+        }
+        double error = 0;
+        for (int64_t i = 0; i < groupSize; ++i) {
+          double value;
+          trial[i] = roundToCode(code, symmetric, range, scale, zp, w[i], value);
+          error += weightOf(i) * (value - w[i]) * (value - w[i]);
         }
         if (bestError < 0 || error < bestError) {
           bestError = error;
@@ -248,29 +269,15 @@ QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
     for (int64_t j = i; j < n; ++j)
       u[i * n + j] = h[j * n + i];
 
-  QuantizedWeight q;
-  if (code == QuantCode::NF4)
-    symmetric = true;
-  q.code = code;
-  q.rows = rows;
-  q.cols = cols;
-  q.groupSize = groupSize;
-  q.codes.assign(rows * q.codeBytesPerRow(), 0);
-  q.scales.assign(rows * q.groupsPerRow(), 0.0f);
-  if (!symmetric)
-    q.zeroPoints.assign(rows * q.groupsPerRow(), 0);
-  const int32_t bits = isFourBit(code) ? 4 : 8;
-  const int32_t qmax = (1 << (bits - 1)) - 1;
-  const int32_t aMin = bits == 8 ? -128 : 0, aMax = bits == 8 ? 127 : 15;
   // Static group parameters: the clipped ranges quantizeWeight chooses
-  // (weighted by the input energy).
+  // (weighted by the input energy); the codes are rewritten below.
   std::vector<float> energy(n);
   for (int64_t i = 0; i < n; ++i)
     energy[i] = secondMoment[i * n + i];
-  QuantizedWeight initial = quantizeWeight(weight, rows, cols, groupSize, code,
-                                           symmetric, energy.data());
-  q.scales = initial.scales;
-  q.zeroPoints = initial.zeroPoints;
+  QuantizedWeight q = quantizeWeight(weight, rows, cols, groupSize, code,
+                                     symmetric, energy.data());
+  symmetric = q.zeroPoints.empty();
+  const CodeRange range(code);
   std::vector<double> w(cols);
   for (int64_t r = 0; r < rows; ++r) {
     // Work in the permuted order: position p holds column order[p].
@@ -281,22 +288,9 @@ QuantizedWeight quantizeWeightGPTQ(const float *weight, int64_t rows,
       const int64_t slot = r * q.groupsPerRow() + c / groupSize;
       const float scale = q.scales[slot];
       const int32_t zp = symmetric ? 0 : q.zeroPoints[slot];
-      int32_t code32;
       double value;
-      if (code == QuantCode::NF4) {
-        code32 = nearestNF4Code(
-            std::clamp(static_cast<float>(w[p] / scale), -1.0f, 1.0f));
-        value = kNF4Levels[code32] * double(scale);
-      } else if (symmetric) {
-        code32 = std::clamp(static_cast<int32_t>(std::lround(w[p] / scale)),
-                            -qmax, qmax);
-        value = code32 * double(scale);
-      } else {
-        code32 = std::clamp(
-            static_cast<int32_t>(std::lround(w[p] / scale)) + zp, aMin, aMax);
-        value = (code32 - zp) * double(scale);
-      }
-      storeCode(q, r, c, code32);
+      storeCode(q, r, c,
+                roundToCode(code, symmetric, range, scale, zp, w[p], value));
       const double err = (w[p] - value) / u[p * n + p];
       const double *ur = &u[p * n];
       for (int64_t j = p + 1; j < cols; ++j)

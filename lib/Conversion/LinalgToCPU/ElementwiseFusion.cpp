@@ -61,13 +61,15 @@ struct SLMFuseElementwisePass
       Operation *producer = operand->get().getDefiningOp();
       if (!producer || !producer->hasOneUse())
         return false;
-      // A reshape that feeds a GEMM kernel stays a reshape: moving it
-      // into its producer would give that loop nest the kernel's blocked
-      // shape (W8A8's [rows, k/4, 4] codes) and a 4-wide inner loop.
+      // The blocked A of the W8A8 and 4-bit kernels ([rows, k/4, 4],
+      // [rows, k/g, g/2, 2]) stays a reshape: moving it into its producer
+      // would give that loop nest the blocked shape and a 2- or 4-wide
+      // inner loop.
       if (auto expand = dyn_cast<tensor::ExpandShapeOp>(operand->getOwner()))
         for (Operation *user : expand->getUsers())
-          if (auto linalgUser = dyn_cast<linalg::LinalgOp>(user))
-            if (slm::isKernelContraction(linalgUser))
+          if (auto generic = dyn_cast<linalg::GenericOp>(user))
+            if (slm::isInt8DotContraction(generic) ||
+                slm::isNibbleContraction(generic))
               return false;
       auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
       if (!keepContractions || !consumer || !slm::isKernelContraction(consumer))

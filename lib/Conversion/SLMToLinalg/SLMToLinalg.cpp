@@ -658,6 +658,23 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
   return q;
 }
 
+/// The bytes of an i8 constant (splat or dense/resource), `count` of them.
+static bool readBytes(Attribute attr, int64_t count,
+                      std::vector<uint8_t> &out) {
+  out.assign(count, 0);
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr)) {
+    std::fill(
+        out.begin(), out.end(),
+        static_cast<uint8_t>(splat.getSplatValue<APInt>().getZExtValue()));
+    return true;
+  }
+  ArrayRef<char> bytes = rawConstantBytes(attr);
+  if (static_cast<int64_t>(bytes.size()) != count)
+    return false;
+  std::memcpy(out.data(), bytes.data(), count);
+  return true;
+}
+
 /// The output of a linear layer lowered over packed weights,
 /// [lead.., P, panel] with P = ceil(N / panel), and the affine maps of the
 /// contractions that write it: loops (lead.., p, j, ...).
@@ -741,32 +758,26 @@ struct PanelOutput {
 /// vector holds four consecutive k of 16 columns (AVX-512 VNNI's vpdpbusd
 /// operand); the contraction's loops are (lead.., p, j, kq, kr).
 static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
-                             Attribute codesAttr, ArrayRef<float> scales,
-                             int64_t panel) {
+                             ArrayRef<uint8_t> raw, Attribute codesAttr,
+                             ArrayRef<float> scales, int64_t panel) {
   Location loc = op.getLoc();
   PanelOutput out(rewriter, op, panel);
   const int64_t n = op.getOutFeatures(), k = op.getInFeatures();
   const int64_t panels = out.panels, padded = out.padded, lead = out.lead;
   Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type(),
        i8 = rewriter.getIntegerType(8);
-  // Codes in dot-product order and their column sums (for the zero point).
-  std::vector<char> raw(n * k);
-  if (auto splat = dyn_cast<SplatElementsAttr>(codesAttr)) {
-    std::fill(raw.begin(), raw.end(),
-              static_cast<char>(splat.getSplatValue<APInt>().getSExtValue()));
-  } else {
-    ArrayRef<char> bytes = rawConstantBytes(codesAttr);
-    std::copy(bytes.begin(), bytes.end(), raw.begin());
-  }
+  // Codes (`raw`, [N, K]) in dot-product order and their column sums (for
+  // the zero point).
   std::vector<char> packed(panels * k * panel, 0);
   std::vector<int32_t> colsum(padded, 0);
   const int64_t quads = k / 4;
   for (int64_t c = 0; c < n; ++c) {
     const int64_t p = c / panel, j = c % panel;
     for (int64_t kk = 0; kk < k; ++kk) {
-      const char code = raw[c * k + kk];
-      colsum[c] += static_cast<int8_t>(code);
-      packed[((p * quads + kk / 4) * panel + j) * 4 + kk % 4] = code;
+      const int8_t code = static_cast<int8_t>(raw[c * k + kk]);
+      colsum[c] += code;
+      packed[((p * quads + kk / 4) * panel + j) * 4 + kk % 4] =
+          static_cast<char>(code);
     }
   }
   auto codesType = RankedTensorType::get({panels, quads, panel, 4}, i8);
@@ -860,22 +871,6 @@ static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
 static void finishPackedLinear(PatternRewriter &rewriter, LinearOp op, Value y,
                                int64_t padded);
 
-/// The bytes of an i8 constant (splat or dense/resource), `count` of them.
-static bool readBytes(Attribute attr, int64_t count,
-                      std::vector<uint8_t> &out) {
-  out.assign(count, 0);
-  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr)) {
-    std::fill(
-        out.begin(), out.end(),
-        static_cast<uint8_t>(splat.getSplatValue<APInt>().getZExtValue()));
-    return true;
-  }
-  ArrayRef<char> bytes = rawConstantBytes(attr);
-  if (static_cast<int64_t>(bytes.size()) != count)
-    return false;
-  std::memcpy(out.data(), bytes.data(), count);
-  return true;
-}
 
 /// A linear layer with a 4-bit weight (`slm.dequantize_weight <int4|nf4>`,
 /// groups of G along K, or one per row), as a contraction that decodes two
@@ -1052,10 +1047,9 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   const int64_t n = weightType.getDimSize(0);
   const bool w8a8 = op.getInputQuant() != InputQuant::none;
   if (w8a8) {
+    std::vector<uint8_t> raw;
     if (!quantized || weightType.getDimSize(1) % 4 != 0 ||
-        (!isa<SplatElementsAttr>(weightAttr) &&
-         rawConstantBytes(weightAttr).size() !=
-             static_cast<size_t>(weightType.getNumElements())))
+        !readBytes(weightAttr, weightType.getNumElements(), raw))
       return failure();
     // Two panels' width per dot-product panel when the columns allow: the
     // VNNI kernel's tile is 64 columns wide.
@@ -1063,7 +1057,7 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
     PanelOutput out(rewriter, op, dotPanel);
     if (!out.biasFits())
       return failure();
-    Value y = w8a8Contraction(rewriter, op, weightAttr, scales, dotPanel);
+    Value y = w8a8Contraction(rewriter, op, raw, weightAttr, scales, dotPanel);
     finishPackedLinear(rewriter, op, y, out.padded);
     return success();
   }

@@ -1,13 +1,16 @@
-"""int8 weight-only linear layers through the GEMM kernels, against a
-float64 reference on the dequantized weights.
+"""int8 weight-only and W8A8 linear layers through the GEMM kernels.
 
 Each case is slm IR with an explicit `slm.dequantize_weight <int8>` (random
 codes in [-127, 127], one scale per output channel, one all-zero row with
-scale 0), compiled by slmc, run through the slm Python package, and
-compared with x @ (codes * scales)^T + bias in float64:
-|slm - ref| <= 1e-5 + 1e-5 * |ref|. Shapes cover whole and leftover 8-row
-register tiles, columns padded to a 32-wide panel, masked tails, bias
-folded into the accumulators (divided by the scale), and a ReLU epilogue.
+scale 0), compiled by slmc and run through the slm Python package.
+Weight-only cases are compared with x @ (codes * scales)^T + bias in
+float64; W8A8 cases (`input_quant = per_token`) with the same per-token
+uint8 quantization done here in f32, the exact integer product, and the
+scaling in float64 (rows with an outlier, negative-only rows and an
+all-zero row exercise the range and zero point). Tolerance
+|slm - ref| <= 1e-5 + 1e-5 * |ref|. Shapes cover whole and leftover
+register tiles, columns padded to a panel, bias folded into the
+accumulators, and a ReLU epilogue.
 
 usage: int8_kernels.py SLMC WORKDIR [slmc options...]"""
 import os
@@ -83,7 +86,8 @@ for n, k, bias, act, w8a8 in [(32, 16, False, "none", False), (40, 64, True, "no
             # Rows with a large value next to small ones, a negative-only
             # row and an all-zero row test the zero point and the range.
             x[0, 0] = 40.0
-            x[-1] = 0.0
+            if m > 1:
+                x[-1] = 0.0
             if m > 2:
                 x[1] = -np.abs(x[1])
             ref = w8a8_reference(x, codes, scales, b.astype(np.float64) if bias else 0)
