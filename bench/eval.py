@@ -24,7 +24,6 @@ side of the data: 256 training quotes, 128 training windows of 128 bytes,
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -36,28 +35,31 @@ sys.path.insert(0, os.path.join(ROOT, "examples", "compression"))
 sys.path.insert(0, os.path.join(ROOT, "examples", "minilm"))
 import slm  # noqa: E402
 
-PRUNE30 = ["--prune-heads=0.3", "--prune-ffn=0.3"]
+PRUNE30 = dict(prune_heads=0.3, prune_ffn=0.3)
+FLAP_LS = dict(PRUNE30, prune_method="flap", prune_reconstruct=True)
+CALIB = dict(calibration="CALIB")
+# Each setting is the keywords of slm.compile (slmc's options).
 SETTINGS = {
-    "fp32": [],
-    "magnitude": PRUNE30 + ["--prune-method=magnitude"],
-    "wanda": PRUNE30 + ["--prune-method=wanda", "CALIB"],
-    "flap": PRUNE30 + ["--prune-method=flap", "CALIB"],
-    "flap-global": PRUNE30 + ["--prune-method=flap", "--prune-allocation=global", "CALIB"],
-    "flap-ls": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "CALIB"],
-    "drop-1-layer": ["--prune-layers=1", "CALIB"],
-    "int8": ["--quantize=int8"],
-    "flap-ls+int8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=int8", "CALIB"],
-    "w8a8": ["--quantize=w8a8"],
-    "w8a8-static": ["--quantize=w8a8", "--w8a8-activations=percentile", "CALIB"],
-    "int4": ["--quantize=int4", "--quant-group-size=128"],
-    "nf4": ["--quantize=nf4", "--quant-group-size=128"],
-    "int4-asym": ["--quantize=int4", "--quant-group-size=128", "--quant-symmetric=false"],
-    "int4-g32": ["--quantize=int4", "--quant-group-size=32", "--quant-symmetric=false"],
-    "int4-aware": ["--quantize=int4", "--quant-group-size=128", "CALIB"],
-    "nf4-aware": ["--quantize=nf4", "--quant-group-size=128", "CALIB"],
-    "int4-gptq": ["--quantize=int4", "--quant-group-size=128", "--quant-method=gptq", "CALIB"],
-    "nf4-gptq": ["--quantize=nf4", "--quant-group-size=128", "--quant-method=gptq", "CALIB"],
-    "flap-ls+w8a8": PRUNE30 + ["--prune-method=flap", "--prune-reconstruct", "--quantize=w8a8", "CALIB"],
+    "fp32": {},
+    "magnitude": dict(PRUNE30, prune_method="magnitude"),
+    "wanda": dict(PRUNE30, prune_method="wanda", **CALIB),
+    "flap": dict(PRUNE30, prune_method="flap", **CALIB),
+    "flap-global": dict(PRUNE30, prune_method="flap", prune_allocation="global", **CALIB),
+    "flap-ls": dict(FLAP_LS, **CALIB),
+    "drop-1-layer": dict(prune_layers=1, **CALIB),
+    "int8": dict(quantize="int8"),
+    "flap-ls+int8": dict(FLAP_LS, quantize="int8", **CALIB),
+    "w8a8": dict(quantize="w8a8"),
+    "w8a8-static": dict(quantize="w8a8", w8a8_activations="percentile", **CALIB),
+    "int4": dict(quantize="int4", quant_group_size=128),
+    "nf4": dict(quantize="nf4", quant_group_size=128),
+    "int4-asym": dict(quantize="int4", quant_group_size=128, quant_symmetric=False),
+    "int4-g32": dict(quantize="int4", quant_group_size=32, quant_symmetric=False),
+    "int4-aware": dict(quantize="int4", quant_group_size=128, **CALIB),
+    "nf4-aware": dict(quantize="nf4", quant_group_size=128, **CALIB),
+    "int4-gptq": dict(quantize="int4", quant_group_size=128, quant_method="gptq", **CALIB),
+    "nf4-gptq": dict(quantize="nf4", quant_group_size=128, quant_method="gptq", **CALIB),
+    "flap-ls+w8a8": dict(FLAP_LS, quantize="w8a8", **CALIB),
 }
 DESCRIPTIONS = {
     "fp32": "no compression",
@@ -241,15 +243,15 @@ def latency(model, feeds, budget):
 def compile_setting(model, setting, work, calib):
     lib = os.path.join(work, f"{model.name}-{setting}.so")
     report = os.path.join(work, f"{model.name}-{setting}.json")
-    flags = [f"--calibration={calib}" if f == "CALIB" else f for f in SETTINGS[setting]]
-    if len(flags):
-        flags.append(f"--compression-report={report}")
-    cmd = [slm._paths.find_slmc(), model.onnx, "-o", lib] + flags
+    options = {k: (calib if v == "CALIB" else v) for k, v in SETTINGS[setting].items()}
+    if options:
+        options["compression_report"] = report
     start = time.perf_counter()
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SystemExit(f"eval: {' '.join(cmd)} failed:\n{result.stderr}")
-    return lib, time.perf_counter() - start, (json.load(open(report)) if flags else None)
+    try:
+        slm.compile(model.onnx, lib, **options)
+    except slm.SlmError as e:
+        raise SystemExit(f"eval: compiling {model.onnx} with {options} failed:\n{e}")
+    return lib, time.perf_counter() - start, (json.load(open(report)) if options else None)
 
 
 def main():
@@ -278,7 +280,7 @@ def main():
         model = kinds[name]()
         calib = os.path.join(args.out, "calibration", name)
         # Samples only when a setting calibrates (they read Debian's data).
-        if not os.path.isdir(calib) and any("CALIB" in SETTINGS[s] for s in settings):
+        if not os.path.isdir(calib) and any(SETTINGS[s].get("calibration") == "CALIB" for s in settings):
             model.calibration(calib)
         feeds, shape = model.timing_input()
         base = None

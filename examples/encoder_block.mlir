@@ -4,7 +4,7 @@
 // batch and sequence stay dynamic. Weights are splat constants here: real
 // models carry dense_resource blobs.
 //
-//   slm-opt examples/encoder_block.mlir --slm-optimize --slm-model-stats
+//   slm-opt examples/encoder_block.mlir --slm-raise --slm-optimize --slm-model-stats
 func.func @encoder_block(%x: tensor<?x?x384xf32>, %mask: tensor<?x1x1x?xi1>) -> tensor<?x?x384xf32> {
   %wq = arith.constant dense<0.02> : tensor<384x384xf32>
   %wk = arith.constant dense<0.03> : tensor<384x384xf32>

@@ -1,14 +1,14 @@
-//===- Calibration.cpp - Measure activations with compiled code --*- C++
-//-*-===//
+//===- Calibration.cpp - Measure activations with compiled code -*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
 //
 // Calibration runs compiled code, never an interpreter: a copy of the model
-// that also returns the probed activations is compiled to a temporary
-// library, loaded through the runtime (libslmrt) and run on each sample.
-// Statistics are accumulated here in double precision.
+// that also returns the probed activations is compiled and loaded by the
+// ModelCompiler the caller injects (compileModel's: a temporary library run
+// through libslmrt) and run on each sample. Statistics are accumulated here
+// in double precision.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +35,8 @@
 
 using namespace mlir;
 using namespace mlir::slm;
+
+RunnableModel::~RunnableModel() = default;
 
 int64_t HostTensor::numElements() const {
   int64_t n = 1;
@@ -315,70 +317,6 @@ LogicalResult readTensorProto(StringRef path, int dtype, HostTensor &out,
   return convert(type, raw.data(), count, dtype, out, error);
 }
 
-/// A model library opened through the runtime.
-struct LoadedModel {
-  slm_model *model = nullptr;
-  ~LoadedModel() { slm_model_close(model); }
-
-  LogicalResult open(StringRef path, std::string &error) {
-    char message[512] = {0};
-    if (slm_model_open(path.str().c_str(), &model, message, sizeof(message)) !=
-        SLM_OK) {
-      error = message;
-      return failure();
-    }
-    return success();
-  }
-  std::vector<slm_tensor_info> inputs() const {
-    std::vector<slm_tensor_info> infos(slm_model_num_inputs(model));
-    for (size_t i = 0; i < infos.size(); ++i)
-      slm_model_input_info(model, i, &infos[i]);
-    return infos;
-  }
-  std::vector<slm_tensor_info> outputs() const {
-    std::vector<slm_tensor_info> infos(slm_model_num_outputs(model));
-    for (size_t i = 0; i < infos.size(); ++i)
-      slm_model_output_info(model, i, &infos[i]);
-    return infos;
-  }
-  LogicalResult run(const CalibrationSample &sample,
-                    std::vector<HostTensor> &results, std::string &error) {
-    std::vector<slm_tensor> in(sample.inputs.size());
-    for (size_t i = 0; i < in.size(); ++i) {
-      const HostTensor &t = sample.inputs[i];
-      in[i] = {};
-      in[i].dtype = static_cast<slm_dtype>(t.dtype);
-      in[i].rank = t.shape.size();
-      if (t.shape.size() > SLM_MAX_RANK) {
-        error = "sample '" + sample.name + "': rank too large";
-        return failure();
-      }
-      std::copy(t.shape.begin(), t.shape.end(), in[i].shape);
-      in[i].data = const_cast<char *>(t.bytes.data());
-    }
-    std::vector<slm_tensor> out(slm_model_num_outputs(model));
-    for (slm_tensor &t : out)
-      t = {};
-    char message[512] = {0};
-    if (slm_model_run(model, in.data(), in.size(), out.data(), out.size(),
-                      message, sizeof(message)) != SLM_OK) {
-      error = "sample '" + sample.name + "': " + message;
-      return failure();
-    }
-    results.clear();
-    for (slm_tensor &t : out) {
-      HostTensor h;
-      h.dtype = t.dtype;
-      h.shape.assign(t.shape, t.shape + t.rank);
-      const char *p = static_cast<const char *>(t.data);
-      h.bytes.assign(p, p + h.numElements() * slm_dtype_size(t.dtype));
-      slm_tensor_release(&t);
-      results.push_back(std::move(h));
-    }
-    return success();
-  }
-};
-
 bool isDataFile(StringRef path) {
   StringRef ext = llvm::sys::path::extension(path);
   return ext == ".npy" || ext == ".pb";
@@ -386,12 +324,12 @@ bool isDataFile(StringRef path) {
 
 /// Reads the sample in `folder` for the model's `inputs`.
 LogicalResult readSample(StringRef folder,
-                         const std::vector<slm_tensor_info> &inputs,
+                         const std::vector<TensorSpec> &inputs,
                          CalibrationSample &sample, std::string &error) {
   sample.name = folder.str();
   for (size_t i = 0; i < inputs.size(); ++i) {
     SmallVector<std::string> candidates;
-    StringRef name = inputs[i].name ? inputs[i].name : "";
+    StringRef name = inputs[i].name;
     // Input names come from the model: never let one pick a path.
     bool plainName = !name.empty() && name.find('/') == StringRef::npos &&
                      name != "." && name != "..";
@@ -422,7 +360,7 @@ LogicalResult readSample(StringRef folder,
                    ? readNpy(found, inputs[i].dtype, t, error)
                    : readTensorProto(found, inputs[i].dtype, t, error)))
       return failure();
-    if (static_cast<int32_t>(t.shape.size()) != inputs[i].rank) {
+    if (static_cast<int64_t>(t.shape.size()) != inputs[i].rank) {
       error = "'" + found + "' has rank " + std::to_string(t.shape.size()) +
               "; input '" + name.str() + "' has rank " +
               std::to_string(inputs[i].rank);
@@ -434,7 +372,7 @@ LogicalResult readSample(StringRef folder,
 }
 
 LogicalResult readSamples(StringRef dir,
-                          const std::vector<slm_tensor_info> &inputs,
+                          const std::vector<TensorSpec> &inputs,
                           std::vector<CalibrationSample> &samples,
                           std::string &error) {
   if (!llvm::sys::fs::is_directory(dir)) {
@@ -476,14 +414,6 @@ const float *floats(const HostTensor &t) {
   return reinterpret_cast<const float *>(t.bytes.data());
 }
 
-/// A temporary folder removed with everything in it.
-struct TemporaryFolder {
-  SmallString<128> path;
-  ~TemporaryFolder() {
-    if (!path.empty())
-      (void)llvm::sys::fs::remove_directories(path);
-  }
-};
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -492,9 +422,8 @@ struct TemporaryFolder {
 
 FailureOr<ReferenceOutputs>
 mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
-                     const CompileOptions &options,
-                     const CPUTargetOptions &target, bool covariance,
-                     bool allLinears, std::string &error) {
+                     ModelCompiler compile, bool covariance, bool allLinears,
+                     std::string &error) {
   // The probes, on the original IR in the order the probe pass uses: the
   // pruning units' projection inputs, the residual blocks, then (with
   // allLinears) every other linear input, each with the layers reading it.
@@ -531,34 +460,25 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
   SLMExposeCalibrationProbesOptions probeOptions;
   probeOptions.allLinears = allLinears;
   pm.addPass(createSLMExposeCalibrationProbes(probeOptions));
-  buildSLMOptimizationPipeline(pm, options);
   if (failed(pm.run(*probed))) {
     error = "could not build the calibration model";
     return failure();
   }
-  TemporaryFolder folder;
-  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(
-          "slm-calibration", folder.path)) {
-    error = "cannot create a temporary folder: " + ec.message();
+  FailureOr<std::unique_ptr<RunnableModel>> compiled = compile(*probed, error);
+  if (failed(compiled)) {
+    error = "could not compile the calibration model" +
+            (error.empty() ? std::string() : ": " + error);
     return failure();
   }
-  SmallString<256> library(folder.path);
-  llvm::sys::path::append(library, "calibration.so");
-  if (failed(compileSharedLibrary(*probed, library, target))) {
-    error = "could not compile the calibration model";
-    return failure();
-  }
-  LoadedModel model;
-  if (failed(model.open(library, error)))
-    return failure();
+  RunnableModel &model = **compiled;
   ReferenceOutputs reference;
   if (failed(readSamples(dataDir, model.inputs(), reference.samples, error)))
     return failure();
   const size_t numProbes = linearProbes.size() + 2 * blocks.size();
-  std::vector<slm_tensor_info> outputInfos = model.outputs();
+  std::vector<TensorSpec> outputInfos = model.outputs();
   const size_t numOutputs = outputInfos.size() - numProbes;
   for (size_t i = 0; i < numOutputs; ++i)
-    reference.names.push_back(outputInfos[i].name ? outputInfos[i].name : "");
+    reference.names.push_back(outputInfos[i].name);
 
   std::vector<std::vector<double>> sums(linearProbes.size()),
       squares(linearProbes.size()), products(linearProbes.size());
@@ -574,8 +494,10 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
   std::vector<int64_t> tokens(blocks.size(), 0);
   for (const CalibrationSample &sample : reference.samples) {
     std::vector<HostTensor> results;
-    if (failed(model.run(sample, results, error)))
+    if (failed(model.run(sample.inputs, results, error))) {
+      error = "sample '" + sample.name + "': " + error;
       return failure();
+    }
     reference.outputs.emplace_back(
         std::make_move_iterator(results.begin()),
         std::make_move_iterator(results.begin() + numOutputs));
@@ -699,20 +621,19 @@ mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
 }
 
 FailureOr<std::vector<OutputError>>
-mlir::slm::measureOutputError(StringRef libraryPath,
+mlir::slm::measureOutputError(RunnableModel &model,
                               const ReferenceOutputs &reference,
                               std::string &error) {
-  LoadedModel model;
-  if (failed(model.open(libraryPath, error)))
-    return failure();
   const size_t n = reference.names.size();
   std::vector<double> diff(n, 0.0), norm(n, 0.0), cosine(n, 0.0);
   std::vector<int64_t> rowsSeen(n, 0);
   std::vector<OutputError> errors(n);
   for (size_t s = 0; s < reference.samples.size(); ++s) {
     std::vector<HostTensor> results;
-    if (failed(model.run(reference.samples[s], results, error)))
+    if (failed(model.run(reference.samples[s].inputs, results, error))) {
+      error = "sample '" + reference.samples[s].name + "': " + error;
       return failure();
+    }
     if (results.size() != n) {
       error = "the compressed model has " + std::to_string(results.size()) +
               " outputs, the original " + std::to_string(n);

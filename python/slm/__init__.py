@@ -15,7 +15,7 @@ folder of the repository this package sits in, else `slmc` on PATH.
 """
 
 from ._runtime import Model, SlmError, TensorInfo, load
-from ._compiler import compile
+from ._compiler import compile, compile_options
 
-__all__ = ["compile", "load", "Model", "SlmError", "TensorInfo"]
+__all__ = ["compile", "compile_options", "load", "Model", "SlmError", "TensorInfo"]
 __version__ = "0.1.0"

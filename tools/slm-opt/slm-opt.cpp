@@ -5,18 +5,18 @@
 //===----------------------------------------------------------------------===//
 //
 // Every upstream dialect and pass plus ours, so that each slm pass can be run
-// and tested on its own: `slm-opt in.mlir --slm-<pass>`.
+// and tested on its own (`slm-opt in.mlir --slm-<pass>`), and each phase
+// pipeline too (--slm-raise, --slm-compress, --slm-optimize,
+// --slm-lower-to-llvm, --slm-compile{compile-to=<phase>}).
 //
 //===----------------------------------------------------------------------===//
 
 #include "slm/Conversion/Passes.h"
-#include "slm/IR/SLMDialect.h"
+#include "slm/Pipelines/Compiler.h"
 #include "slm/Pipelines/Pipelines.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
@@ -27,9 +27,7 @@ int main(int argc, char **argv) {
   mlir::slm::registerSLMConversionPasses();
 
   mlir::DialectRegistry registry;
-  mlir::registerAllDialects(registry);
-  mlir::registerAllExtensions(registry);
-  registry.insert<mlir::slm::SLMDialect>();
+  mlir::slm::registerCompilerDialects(registry);
 
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "slm optimizer driver: the slm dialect and passes\n",

@@ -4,13 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// What slmc does around the pruning passes:
+// What the Compress phase does around the pruning and quantization passes:
 // - calibration: compile a copy of the model that also returns the values
-//   pruning measures (--slm-expose-calibration-probes), run it through the
-//   runtime on the user's calibration samples, and write the statistics
-//   onto the IR (channel mean/variance, block importance);
-// - the accuracy guard: run the compressed model's library on the same
-//   samples and compare with the uncompressed outputs;
+//   pruning measures (--slm-expose-calibration-probes), run it on the
+//   user's calibration samples, and write the statistics onto the IR
+//   (channel mean/variance, block importance);
+// - the accuracy guard: run the compressed model on the same samples and
+//   compare with the uncompressed outputs;
 // - the compression report: per layer heads and neurons kept, weight bytes
 //   and multiply-accumulates before and after.
 //
@@ -19,11 +19,10 @@
 #ifndef SLM_COMPRESSION_COMPRESSION_H
 #define SLM_COMPRESSION_COMPRESSION_H
 
-#include "slm/Pipelines/Pipelines.h"
-#include "slm/Target/CPU.h"
-
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,8 +50,36 @@ struct ReferenceOutputs {
   std::vector<std::vector<HostTensor>> outputs;
 };
 
+/// A model input or output as a compiled model reports it.
+struct TensorSpec {
+  std::string name;
+  int dtype = 0; ///< an slm_dtype value
+  int64_t rank = 0;
+};
+
+/// A compiled model that runs on host tensors. Compression reaches code
+/// generation and the runtime only through this interface and a
+/// ModelCompiler: the compiler library injects both (compileModel's
+/// CompileHooks), the way IREE injects its constant evaluator.
+class RunnableModel {
+public:
+  virtual ~RunnableModel();
+  virtual std::vector<TensorSpec> inputs() const = 0;
+  virtual std::vector<TensorSpec> outputs() const = 0;
+  /// Runs on `inputs` (one per model input, in order) and returns every
+  /// output; errors name the problem.
+  virtual LogicalResult run(const std::vector<HostTensor> &inputs,
+                            std::vector<HostTensor> &outputs,
+                            std::string &error) = 0;
+};
+
+/// Compiles slm IR after compression (optimize, lower, emit, load).
+using ModelCompiler =
+    llvm::function_ref<FailureOr<std::unique_ptr<RunnableModel>>(
+        ModuleOp module, std::string &error)>;
+
 /// Compiles a copy of `module` (raised slm IR) with calibration probes
-/// into a temporary library, runs it on the samples in `dataDir` and sets
+/// with `compile`, runs it on the samples in `dataDir` and sets
 /// slm.input_stats / slm.block_importance on `module`. Samples: `dataDir`
 /// holds the files of one sample, or one sub-folder per sample; a sample
 /// has, per model input, NAME.npy or NAME.pb (ONNX TensorProto), or
@@ -62,10 +89,8 @@ struct ReferenceOutputs {
 /// `allLinears`, every linear layer's input is measured (not only the
 /// pruning units'), with its value range and 0.01%/99.99% quantiles.
 FailureOr<ReferenceOutputs> calibrate(ModuleOp module, StringRef dataDir,
-                                      const CompileOptions &options,
-                                      const CPUTargetOptions &target,
-                                      bool covariance, bool allLinears,
-                                      std::string &error);
+                                      ModelCompiler compile, bool covariance,
+                                      bool allLinears, std::string &error);
 
 /// Output error of a compiled model against the references.
 struct OutputError {
@@ -75,10 +100,10 @@ struct OutputError {
   double cosine = 1; ///< mean cosine similarity of the last-axis rows
 };
 
-/// Runs the library at `libraryPath` on the reference samples and measures
-/// each output's error.
+/// Runs the compressed `model` on the reference samples and measures each
+/// output's error.
 FailureOr<std::vector<OutputError>>
-measureOutputError(StringRef libraryPath, const ReferenceOutputs &reference,
+measureOutputError(RunnableModel &model, const ReferenceOutputs &reference,
                    std::string &error);
 
 /// Per-layer structure, for the compression report.

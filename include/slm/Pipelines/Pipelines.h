@@ -1,39 +1,58 @@
-//===- Pipelines.h - slm compilation pipelines ------------------*- C++ -*-===//
+//===- Pipelines.h - The pass pipelines of each phase -----------*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// One builder per phase that is a pass pipeline, each taking its phase's
+// options (slm/Pipelines/Options.h). compileModel (slm/Pipelines/Compiler.h)
+// runs them in order; slm-opt registers each as a pipeline of its own
+// (--slm-raise, --slm-compress, --slm-optimize, --slm-lower-to-llvm and the
+// whole --slm-compile), with options bound from the same declarations as
+// slmc's flags.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SLM_PIPELINES_PIPELINES_H
 #define SLM_PIPELINES_PIPELINES_H
 
+#include "slm/Pipelines/Options.h"
+
 namespace mlir {
 class OpPassManager;
 namespace slm {
 
-/// What `slmc` asks of a compilation. Every later stage (compression,
-/// fusion, code generation) adds its switches here, so that the driver, the
-/// Python package and tests build the same pipeline.
-struct CompileOptions {
-  /// Raise imported graphs to transformer ops (--slm-raise) first.
-  bool raise = true;
-  /// Fold activations into linear epilogues (--slm-fuse-linear-activation).
-  bool fuseLinearActivation = true;
-  /// Merge linear layers that read the same input (--slm-merge-linears).
-  /// Off by default: no measurable gain yet (see docs/Passes.md).
-  bool mergeLinears = false;
-};
+/// Raise: linear layers, layer norms, GELUs, attention and quantized matrix
+/// products recognised in imported graphs.
+void buildRaisePipeline(OpPassManager &pm, const RaiseOptions &options = {});
 
-/// Adds the raising pipeline: linear layers, layer norms, GELUs and
-/// attention recognised in imported graphs (--slm-raise).
-void buildSLMRaisePipeline(OpPassManager &pm);
+/// The pruning method `options` asks for, with Auto resolved (FLAP when
+/// calibrated, else magnitude).
+PruneMethod resolvePruneMethod(const PruneOptions &options, bool calibrated);
 
-/// Adds the graph-level optimization pipeline on the slm dialect:
-/// raising (when enabled), canonicalization, each enabled fusion, cleanup.
-void buildSLMOptimizationPipeline(OpPassManager &pm,
-                                  const CompileOptions &options);
+/// Structured pruning: layers, then heads, then FFN neurons. Scores that
+/// need statistics read them from the IR (calibration writes them there
+/// first; see compileModel).
+void buildPrunePipeline(OpPassManager &pm, const CompressOptions &options);
 
-/// Registers `slm-optimize` for slm-opt (`--pass-pipeline` / `-slm-optimize`).
+/// Quantization: weights, then (W8A8) layer inputs.
+void buildQuantizePipeline(OpPassManager &pm, const QuantizeOptions &options);
+
+/// The pass part of Compress: buildPrunePipeline then buildQuantizePipeline.
+void buildCompressPipeline(OpPassManager &pm, const CompressOptions &options);
+
+/// Optimize: canonicalization, the enabled fusions, clean-up.
+void buildOptimizePipeline(OpPassManager &pm,
+                           const OptimizeOptions &options = {});
+
+/// The pass phases of `options` from --compile-from to --compile-to (raise,
+/// compress, optimize, and the CPU target's lowering) in one pipeline.
+/// Calibration and the accuracy guard are not passes: compileModel runs
+/// them around this.
+void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
+
+/// Registers the phase pipelines for slm-opt: --slm-raise, --slm-compress,
+/// --slm-optimize, --slm-lower-to-llvm and --slm-compile{to=<phase>}.
 void registerSLMPipelines();
 
 } // namespace slm

@@ -4,23 +4,18 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// slm IR -> linalg -> loops -> LLVM dialect -> LLVM IR -> object code in
-// process -> a shared library that the slm runtime (libslmrt) loads. The
-// library exports:
-//
-//   const char slm_model_metadata[];  // JSON: inputs and outputs
-//   int        slm_model_abi_version; // SLM_MODEL_ABI_VERSION
-//   void       slm_model_run(void **inputs, void *results);
-//
-// `inputs[i]` points to the memref descriptor of input i ({allocated,
-// aligned, offset, sizes[rank], strides[rank]}, 64-bit each); `results`
-// receives one such descriptor per output, back to back. Outputs are
-// allocated with malloc and owned by the caller.
+// The CPU target: slm IR -> linalg -> GEMM kernels and loops -> LLVM dialect
+// -> LLVM IR -> object code in process -> a model library that the slm
+// runtime (libslmrt) loads. createCPUTargetBackend (slm/Target/TargetBackend.h)
+// is its entry; the functions below are its building blocks. The library's
+// entry points and descriptor layout are the model ABI (docs/ABI.md).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef SLM_TARGET_CPU_H
 #define SLM_TARGET_CPU_H
+
+#include "slm/Pipelines/Options.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -33,45 +28,31 @@ namespace slm {
 /// The version of the entry points above; the runtime refuses others.
 constexpr int kModelABIVersion = 1;
 
-/// How to generate code.
-struct CPUTargetOptions {
-  /// LLVM CPU name ("znver4", "skylake-avx512"); empty or "native": the host.
-  std::string cpu;
-  /// LLVM optimization level of the generated code (0-3).
-  unsigned optLevel = 3;
-  /// Columns per panel of packed constant weights (0: not packed).
-  int64_t weightPanel = 32;
-  /// Lower contractions to register-blocked vector kernels
-  /// (--slm-vectorize-contractions); otherwise they become plain loops.
-  bool gemmKernels = true;
-  /// Remark on every contraction the GEMM kernels leave as loops.
-  bool reportKernels = false;
-};
-
-/// Adds the passes from slm IR to the LLVM dialect: decomposition,
-/// --convert-slm-to-linalg, elementwise fusion, bufferization, GEMM
-/// kernels, loops, LLVM.
-void buildLowerToLLVMPipeline(OpPassManager &pm,
-                              const CPUTargetOptions &options = {});
+/// Adds the CPU's Lower phase, from optimized slm IR to the LLVM dialect:
+/// decomposition, --convert-slm-to-linalg, elementwise fusion,
+/// bufferization, GEMM kernels (--slm-vectorize-contractions, when
+/// `options.gemmKernels`; remarks on contractions left as loops with
+/// `reportKernels`), parallel loops, OpenMP, LLVM.
+void buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
+                              bool reportKernels = false);
 
 /// The JSON description of the entry function's inputs and outputs (names,
 /// element types, shapes with -1 for dynamic extents, dimension names).
 /// Call on slm IR, before lowering.
 FailureOr<std::string> describeModelInterface(ModuleOp module);
 
-/// Lowers `module` (slm IR; modified in place) to the LLVM dialect with the
-/// entry function's C interface.
-LogicalResult lowerToLLVMDialect(ModuleOp module,
-                                 const CPUTargetOptions &options = {});
+/// Renames the entry function to its ABI name and asks for its C interface:
+/// what the entry points of addEntryPoints call.
+LogicalResult prepareEntryFunction(ModuleOp module);
 
 /// Translates an LLVM-dialect module to optimized LLVM IR text (--emit=llvm).
 FailureOr<std::string> emitLLVMIR(ModuleOp module, StringRef metadata,
-                                  const CPUTargetOptions &options);
+                                  const CPUOptions &options);
 
 /// Compiles an LLVM-dialect module to an object file at `objectPath`.
 LogicalResult emitObjectFile(ModuleOp module, StringRef metadata,
                              StringRef objectPath,
-                             const CPUTargetOptions &options);
+                             const CPUOptions &options);
 
 /// A constant moved out of the LLVM module into a weight file.
 struct ExternalWeight {
@@ -106,12 +87,19 @@ LogicalResult mergeObjects(ArrayRef<std::string> objectPaths,
 LogicalResult linkSharedLibrary(ArrayRef<std::string> objectPaths,
                                 StringRef libraryPath, Location loc);
 
-/// Compiles `module` (slm IR after graph optimization; lowered in place)
-/// into a model library at `outputPath` that the runtime loads. Written
-/// under a temporary name and renamed into place: on failure (reported as
-/// diagnostics) nothing is left at `outputPath`.
-LogicalResult compileSharedLibrary(ModuleOp module, StringRef outputPath,
-                                   const CPUTargetOptions &target);
+/// Links the lowered `module` into a model library at `outputPath`: object
+/// code, weights (kept out of LLVM, see externalizeWeights) and the support
+/// object. Written under a temporary name and renamed into place: on
+/// failure (reported as diagnostics) nothing is left at `outputPath`.
+LogicalResult emitSharedLibrary(ModuleOp module, StringRef metadata,
+                                StringRef outputPath,
+                                const CPUOptions &options);
+
+/// Writes the lowered `module` as one relocatable object with its support
+/// code merged in, at `outputPath` (renamed into place on success).
+LogicalResult emitRelocatableObject(ModuleOp module, StringRef metadata,
+                                    StringRef outputPath,
+                                    const CPUOptions &options);
 
 } // namespace slm
 } // namespace mlir

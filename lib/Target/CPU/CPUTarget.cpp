@@ -5,14 +5,23 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/Target/CPU.h"
+#include "slm/Conversion/Passes.h"
 #include "slm/IR/SLMConstants.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
@@ -41,7 +50,7 @@ static constexpr StringLiteral kEntryName = "main";
 static constexpr StringLiteral kLoweredEntryName = "slm_model_main";
 
 /// Whether the CPU that `options` targets has `feature` ("avx512vnni").
-static bool targetHasFeature(const slm::CPUTargetOptions &options,
+static bool targetHasFeature(const slm::CPUOptions &options,
                              StringRef feature) {
   if (options.cpu.empty() || options.cpu == "native") {
     llvm::StringMap<bool> host = llvm::sys::getHostCPUFeatures();
@@ -59,54 +68,65 @@ static bool targetHasFeature(const slm::CPUTargetOptions &options,
   return info && info->checkFeatures(("+" + feature).str());
 }
 
-void slm::buildLowerToLLVMPipeline(OpPassManager &pm,
-                                   const CPUTargetOptions &options) {
-  // Parsed from text: each name is the pass's own flag, so the pipeline
-  // reads like the command line that reproduces it.
-  std::string pipeline =
-      "slm-decompose-transformer-ops,"
-      "convert-slm-to-linalg{pack-weights=" +
-      std::to_string(options.weightPanel) +
-      "},"
-      "func.func(convert-elementwise-to-linalg),"
-      "canonicalize,cse,"
-      "slm-fuse-elementwise,"
-      "one-shot-bufferize{bufferize-function-boundaries "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "buffer-deallocation-pipeline,"
-      "slm-lower-memref-copy,"
-      "canonicalize,";
-  if (options.gemmKernels)
-    pipeline += std::string("slm-vectorize-contractions{report=") +
-                (options.reportKernels ? "true" : "false") + " vnni=" +
-                (targetHasFeature(options, "avx512vnni") ? "true" : "false") +
-                "},canonicalize,";
-  pipeline +=
-      "func.func(convert-linalg-to-parallel-loops),"
-      "slm-sequential-inner-loops,"
-      "slm-promote-accumulators,"
-      "resolve-ranked-shaped-type-result-dims,canonicalize,cse,"
-      "func.func(scf-parallel-loop-fusion),"
-      "slm-approximate-math,"
-      "canonicalize,"
-      "slm-serialize-small-loops,"
-      "convert-scf-to-openmp,"
-      "expand-strided-metadata,"
-      "lower-affine,"
-      "convert-vector-to-llvm,"
-      "finalize-memref-to-llvm{use-generic-functions},"
-      "convert-scf-to-cf,"
-      "convert-math-to-llvm,"
-      "convert-math-to-libm,"
-      "convert-arith-to-llvm,"
-      "convert-index-to-llvm,"
-      "convert-cf-to-llvm,"
-      "convert-openmp-to-llvm,"
-      "convert-func-to-llvm,"
-      "convert-ub-to-llvm,"
-      "reconcile-unrealized-casts";
-  if (failed(parsePassPipeline(pipeline, pm)))
-    llvm::report_fatal_error("slm: the lowering pipeline does not parse");
+void slm::buildCPULoweringPipeline(OpPassManager &pm,
+                                   const CPUOptions &options,
+                                   bool reportKernels) {
+  // Each step is named by the flag that runs it alone in slm-opt.
+  // slm IR -> linalg on tensors.
+  pm.addPass(createSLMDecomposeTransformerOps());
+  ConvertSLMToLinalgOptions toLinalg;
+  toLinalg.packWeights = options.weightPanel;
+  pm.addPass(createConvertSLMToLinalg(toLinalg));
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createSLMFuseElementwise());
+  // Tensors -> buffers.
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::buildBufferDeallocationPipeline(pm);
+  pm.addPass(createSLMLowerMemRefCopy());
+  pm.addPass(createCanonicalizerPass());
+  // Contractions -> register-blocked kernels.
+  if (options.gemmKernels) {
+    SLMVectorizeContractionsOptions kernels;
+    kernels.report = reportKernels;
+    kernels.vnni = targetHasFeature(options, "avx512vnni");
+    pm.addPass(createSLMVectorizeContractions(kernels));
+    pm.addPass(createCanonicalizerPass());
+  }
+  // The rest -> parallel loops, fused, on OpenMP.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createSLMSequentialInnerLoops());
+  pm.addPass(createSLMPromoteAccumulators());
+  pm.addPass(memref::createResolveRankedShapeTypeResultDimsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createParallelLoopFusionPass());
+  pm.addPass(createSLMApproximateMath());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createSLMSerializeSmallLoops());
+  pm.addPass(createConvertSCFToOpenMPPass());
+  // Everything -> the LLVM dialect.
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertOpenMPToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 /// The runtime's name of an element type.
@@ -179,24 +199,19 @@ FailureOr<std::string> slm::describeModelInterface(ModuleOp module) {
   return llvm::formatv("{0}", llvm::json::Value(std::move(root))).str();
 }
 
-LogicalResult slm::lowerToLLVMDialect(ModuleOp module,
-                                      const CPUTargetOptions &options) {
+LogicalResult slm::prepareEntryFunction(ModuleOp module) {
   auto func = module.lookupSymbol<func::FuncOp>(kEntryName);
   if (!func)
     return emitError(module.getLoc()) << "the model has no function @main";
   func.setSymName(kLoweredEntryName);
   func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                 UnitAttr::get(module.getContext()));
-  PassManager pm(module.getContext(), ModuleOp::getOperationName());
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
-  buildLowerToLLVMPipeline(pm, options);
-  return pm.run(module);
+  return success();
 }
 
 /// A target machine for `options`, or null after an error at `loc`.
 static std::unique_ptr<llvm::TargetMachine>
-createTargetMachine(const slm::CPUTargetOptions &options, Location loc) {
+createTargetMachine(const slm::CPUOptions &options, Location loc) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
@@ -307,7 +322,7 @@ struct CompiledModule {
 /// Translates and optimizes `module` for `options`; null after an error.
 static std::unique_ptr<CompiledModule>
 compile(ModuleOp module, StringRef metadata,
-        const slm::CPUTargetOptions &options) {
+        const slm::CPUOptions &options) {
   auto compiled = std::make_unique<CompiledModule>();
   compiled->machine = createTargetMachine(options, module.getLoc());
   if (!compiled->machine)
@@ -320,7 +335,7 @@ compile(ModuleOp module, StringRef metadata,
 }
 
 FailureOr<std::string> slm::emitLLVMIR(ModuleOp module, StringRef metadata,
-                                       const CPUTargetOptions &options) {
+                                       const CPUOptions &options) {
   std::unique_ptr<CompiledModule> compiled = compile(module, metadata, options);
   if (!compiled)
     return failure();
@@ -332,7 +347,7 @@ FailureOr<std::string> slm::emitLLVMIR(ModuleOp module, StringRef metadata,
 
 LogicalResult slm::emitObjectFile(ModuleOp module, StringRef metadata,
                                   StringRef objectPath,
-                                  const CPUTargetOptions &options) {
+                                  const CPUOptions &options) {
   std::unique_ptr<CompiledModule> compiled = compile(module, metadata, options);
   if (!compiled)
     return failure();

@@ -1,4 +1,4 @@
-//===- SharedLibrary.cpp - slm IR to a model library, in one call -*- C++ -*-===//
+//===- SharedLibrary.cpp - Lowered IR to a model library or object -*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -12,41 +12,58 @@
 
 using namespace mlir;
 
-LogicalResult slm::compileSharedLibrary(ModuleOp module, StringRef outputPath,
-                                        const CPUTargetOptions &target) {
-  Location loc = module.getLoc();
-  FailureOr<std::string> metadata = describeModelInterface(module);
-  if (failed(metadata))
-    return failure();
-  if (failed(lowerToLLVMDialect(module, target)))
-    return failure();
-  // Intermediate files next to the destination, removed on every path;
-  // the library is renamed into place last, so a failure leaves nothing.
-  SmallVector<std::unique_ptr<llvm::FileRemover>> removers;
-  auto temporary = [&](StringRef suffix, SmallString<256> &path) {
+namespace {
+/// Intermediate files next to a destination, removed on every path.
+class TemporaryFiles {
+public:
+  TemporaryFiles(StringRef destination, Location loc)
+      : destination(destination), loc(loc) {}
+
+  /// A new unique file named after the destination, or an error.
+  LogicalResult create(StringRef suffix, SmallString<256> &path) {
     if (std::error_code ec = llvm::sys::fs::createUniqueFile(
-            outputPath + ".%%%%%%" + suffix, path)) {
-      emitError(loc) << "cannot create a file next to '" << outputPath
-                     << "': " << ec.message();
-      return failure();
-    }
+            destination + ".%%%%%%" + suffix, path))
+      return emitError(loc) << "cannot create a file next to '" << destination
+                            << "': " << ec.message();
     removers.push_back(std::make_unique<llvm::FileRemover>(path));
     return success();
-  };
+  }
+
+  /// Renames `path` onto the destination: the last step, so that a failure
+  /// leaves nothing there.
+  LogicalResult commit(StringRef path) {
+    if (std::error_code ec = llvm::sys::fs::rename(path, destination))
+      return emitError(loc) << "cannot write '" << destination
+                            << "': " << ec.message();
+    return success();
+  }
+
+private:
+  std::string destination;
+  Location loc;
+  SmallVector<std::unique_ptr<llvm::FileRemover>> removers;
+};
+} // namespace
+
+LogicalResult slm::emitSharedLibrary(ModuleOp module, StringRef metadata,
+                                     StringRef outputPath,
+                                     const CPUOptions &options) {
+  Location loc = module.getLoc();
+  TemporaryFiles files(outputPath, loc);
   SmallString<256> objectPath, weightsPath, weightsObjectPath, supportPath,
       libraryPath;
-  if (failed(temporary(".o", objectPath)) ||
-      failed(temporary(".weights", weightsPath)) ||
-      failed(temporary(".weights.o", weightsObjectPath)) ||
-      failed(temporary(".support.o", supportPath)) ||
-      failed(temporary(".so", libraryPath)))
+  if (failed(files.create(".o", objectPath)) ||
+      failed(files.create(".weights", weightsPath)) ||
+      failed(files.create(".weights.o", weightsObjectPath)) ||
+      failed(files.create(".support.o", supportPath)) ||
+      failed(files.create(".so", libraryPath)))
     return failure();
   // Large weights stay out of LLVM: a side file that the assembler embeds
   // (.incbin) in a read-only section.
   FailureOr<std::vector<ExternalWeight>> weights =
       externalizeWeights(module, weightsPath);
   if (failed(weights) ||
-      failed(emitObjectFile(module, *metadata, objectPath, target)) ||
+      failed(emitObjectFile(module, metadata, objectPath, options)) ||
       failed(emitSupportObject(supportPath, loc)))
     return failure();
   std::vector<std::string> objects = {std::string(objectPath),
@@ -59,9 +76,26 @@ LogicalResult slm::compileSharedLibrary(ModuleOp module, StringRef outputPath,
   }
   if (failed(linkSharedLibrary(objects, libraryPath, loc)))
     return failure();
-  if (std::error_code ec = llvm::sys::fs::rename(libraryPath, outputPath)) {
-    emitError(loc) << "cannot write '" << outputPath << "': " << ec.message();
+  return files.commit(libraryPath);
+}
+
+LogicalResult slm::emitRelocatableObject(ModuleOp module, StringRef metadata,
+                                         StringRef outputPath,
+                                         const CPUOptions &options) {
+  Location loc = module.getLoc();
+  TemporaryFiles files(outputPath, loc);
+  SmallString<256> objectPath, supportPath, mergedPath;
+  if (failed(files.create(".o", objectPath)) ||
+      failed(files.create(".support.o", supportPath)) ||
+      failed(files.create(".merged.o", mergedPath)))
     return failure();
-  }
-  return success();
+  // Every model carries its support code (the buffer allocator).
+  if (failed(emitObjectFile(module, metadata, objectPath, options)) ||
+      failed(emitSupportObject(supportPath, loc)))
+    return failure();
+  std::vector<std::string> objects = {std::string(objectPath),
+                                      std::string(supportPath)};
+  if (failed(mergeObjects(objects, mergedPath, loc)))
+    return failure();
+  return files.commit(mergedPath);
 }

@@ -1,0 +1,18 @@
+// RUN: slm-opt %s --slm-lower-to-llvm | FileCheck %s
+// RUN: slm-opt %s --slm-lower-to-llvm=gemm-kernels=false | FileCheck %s --check-prefix=LOOPS
+
+// Tests that the CPU lower phase pipeline takes optimized slm IR all the way
+// to the LLVM dialect (a register-blocked GEMM kernel for the linear layer:
+// vector FMAs), and to plain loops without the kernels.
+
+// CHECK: llvm.func @main
+// CHECK: llvm.intr.fmuladd{{.*}}vector<16xf32>
+// CHECK-NOT: slm.
+// CHECK-NOT: linalg.
+// LOOPS: llvm.func @main
+// LOOPS-NOT: vector<16xf32>
+func.func @main(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
+  %w = arith.constant dense<0.5> : tensor<64x64xf32>
+  %y = slm.linear %x, %w : (tensor<8x64xf32>, tensor<64x64xf32>) -> tensor<8x64xf32>
+  return %y : tensor<8x64xf32>
+}
