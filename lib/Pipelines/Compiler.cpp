@@ -30,23 +30,11 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
-#if __has_include("slm/Support/Version.h")
-#include "slm/Support/Version.h"
-#endif
-
 #include <chrono>
 #include <optional>
 
 using namespace mlir;
 using namespace mlir::slm;
-
-std::string slm::versionString() {
-#if __has_include("slm/Support/Version.h")
-  return std::string(SLM_VERSION) + " (" + SLM_GIT_COMMIT + ")";
-#else
-  return "unknown";
-#endif
-}
 
 void slm::registerCompilerDialects(DialectRegistry &registry) {
   registerAllDialects(registry);

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TensorFiles.h"
+#include "slm/Support/Version.h"
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +40,7 @@ options:
   --output-dir DIR    write each output to DIR/<name>.npy
   --repeat N          run N times and print the median latency
   --info              print the model's inputs and outputs, then exit
+  --version           print slm's version and commit, then exit
 
 exit status: 0 ok, 1 outputs differ from the expected ones, 2 error
 )";
@@ -133,6 +135,10 @@ int main(int argc, char **argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("slm-run %s\n", SLM_VERSION_STRING);
+    return 0;
   }
   std::string modelPath = argv[1], testData, outputDir;
   std::vector<std::string> positional, expectFiles;

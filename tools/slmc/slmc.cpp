@@ -13,6 +13,7 @@
 #include "slm/Pipelines/CommandLine.h"
 #include "slm/Pipelines/Compiler.h"
 #include "slm/Pipelines/RuntimeHooks.h"
+#include "slm/Support/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
       option->addCategory(debugCategory);
     }
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
-    os << "slmc (slm) " << slm::versionString() << "\n";
+    os << "slmc (slm) " SLM_VERSION_STRING "\n";
   });
   cl::ParseCommandLineOptions(
       argc, argv,

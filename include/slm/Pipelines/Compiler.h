@@ -56,9 +56,6 @@ struct CompileHooks {
   TimingScope *timing = nullptr;
 };
 
-/// slm's version and the commit it was built from ("0.2.0 (1a2b3c4)").
-std::string versionString();
-
 /// Adds the dialects slm IR may use (slm and every upstream one) to
 /// `registry`.
 void registerCompilerDialects(DialectRegistry &registry);
