@@ -130,41 +130,66 @@ void slm::buildCompilePipeline(OpPassManager &pm,
 namespace {
 /// Pipeline options made from the option declarations of one phase struct
 /// (or of CompileOptions): one PassOptions::Option per declared option
-/// (driver-only ones such as --calibration left out) that writes what is
-/// parsed into `parsed`.
+/// (driver-only ones such as --calibration left out). `get()` visits a
+/// fresh struct in the same order and copies each parsed value into it.
 template <typename PhaseOptions>
 struct DeclaredPipelineOptions
     : PassPipelineOptions<DeclaredPipelineOptions<PhaseOptions>> {
   using Base = PassPipelineOptions<DeclaredPipelineOptions<PhaseOptions>>;
+  template <typename T> using Option = typename Base::template Option<T>;
 
-  DeclaredPipelineOptions() { visitOptions(parsed, *this); }
-
-  PhaseOptions parsed;
-
-  // The visitor.
-  template <typename T> void option(T &field, const OptionInfo &info) {
-    if (info.inPipeline)
-      owned.push_back(std::make_unique<typename Base::template Option<T>>(
-          *this, info.flag, llvm::cl::desc(info.help.str()),
-          llvm::cl::init(field),
-          llvm::cl::cb<void, T>([&field](const T &value) { field = value; })));
+  DeclaredPipelineOptions() {
+    PhaseOptions defaults;
+    Creator creator{*this};
+    visitOptions(defaults, creator);
   }
-  template <typename Enum, size_t N>
-  void enumOption(Enum &field, const OptionInfo &info,
-                  const EnumValue<Enum> (&values)[N]) {
-    if (!info.inPipeline)
-      return;
-    auto opt = std::make_unique<typename Base::template Option<Enum>>(
-        *this, info.flag, llvm::cl::desc(info.help.str()),
-        llvm::cl::init(field),
-        llvm::cl::cb<void, Enum>(
-            [&field](const Enum &value) { field = value; }));
-    for (const EnumValue<Enum> &v : values)
-      opt->getParser().addLiteralOption(v.name, v.value, v.help);
-    owned.push_back(std::move(opt));
+
+  /// The options as parsed.
+  PhaseOptions get() const {
+    PhaseOptions result;
+    Reader reader{*this};
+    visitOptions(result, reader);
+    return result;
   }
 
 private:
+  /// Creates the options, with the declared defaults and value names.
+  struct Creator {
+    DeclaredPipelineOptions &self;
+    template <typename T> void option(T &field, const OptionInfo &info) {
+      if (info.inPipeline)
+        self.owned.push_back(std::make_unique<Option<T>>(
+            self, info.flag, llvm::cl::desc(info.help.str()),
+            llvm::cl::init(field)));
+    }
+    template <typename Enum, size_t N>
+    void enumOption(Enum &field, const OptionInfo &info,
+                    const EnumValue<Enum> (&values)[N]) {
+      if (!info.inPipeline)
+        return;
+      auto opt = std::make_unique<Option<Enum>>(
+          self, info.flag, llvm::cl::desc(info.help.str()),
+          llvm::cl::init(field));
+      for (const EnumValue<Enum> &v : values)
+        opt->getParser().addLiteralOption(v.name, v.value, v.help);
+      self.owned.push_back(std::move(opt));
+    }
+  };
+  /// Copies the parsed values back, in the order Creator made them.
+  struct Reader {
+    const DeclaredPipelineOptions &self;
+    size_t next = 0;
+    template <typename T> void option(T &field, const OptionInfo &info) {
+      if (info.inPipeline)
+        field = static_cast<const Option<T> &>(*self.owned[next++]).getValue();
+    }
+    template <typename Enum, size_t N>
+    void enumOption(Enum &field, const OptionInfo &info,
+                    const EnumValue<Enum> (&)[N]) {
+      option(field, info);
+    }
+  };
+
   std::vector<std::unique_ptr<llvm::cl::Option>> owned;
 };
 } // namespace
@@ -175,7 +200,7 @@ void slm::registerSLMPipelines() {
       "Raise: recognise linear layers, layer norms, GELUs, attention and "
       "quantized matrix products in imported graphs",
       [](OpPassManager &pm, const auto &options) {
-        buildRaisePipeline(pm, options.parsed);
+        buildRaisePipeline(pm, options.get());
       });
   PassPipelineRegistration<DeclaredPipelineOptions<CompressOptions>>(
       "slm-compress",
@@ -183,20 +208,20 @@ void slm::registerSLMPipelines() {
       "activation-aware scores read the statistics calibration wrote on the "
       "IR",
       [](OpPassManager &pm, const auto &options) {
-        buildCompressPipeline(pm, options.parsed);
+        buildCompressPipeline(pm, options.get());
       });
   PassPipelineRegistration<DeclaredPipelineOptions<OptimizeOptions>>(
       "slm-optimize",
       "Optimize: canonicalize, the enabled fusions, clean up",
       [](OpPassManager &pm, const auto &options) {
-        buildOptimizePipeline(pm, options.parsed);
+        buildOptimizePipeline(pm, options.get());
       });
   PassPipelineRegistration<DeclaredPipelineOptions<CPUOptions>>(
       "slm-lower-to-llvm",
       "Lower (CPU): optimized slm IR to the LLVM dialect: linalg, GEMM "
       "kernels, parallel loops, OpenMP, LLVM",
       [](OpPassManager &pm, const auto &options) {
-        createCPUTargetBackend(options.parsed)->buildLoweringPipeline(pm);
+        createCPUTargetBackend(options.get())->buildLoweringPipeline(pm);
       });
   PassPipelineRegistration<DeclaredPipelineOptions<CompileOptions>>(
       "slm-compile",
@@ -204,6 +229,6 @@ void slm::registerSLMPipelines() {
       "(--compile-from/--compile-to choose the phases; calibration and the "
       "accuracy guard need slmc)",
       [](OpPassManager &pm, const auto &options) {
-        buildCompilePipeline(pm, options.parsed);
+        buildCompilePipeline(pm, options.get());
       });
 }

@@ -2,7 +2,7 @@
 // RUN: slm-opt %s --slm-lower-to-llvm=gemm-kernels=false | FileCheck %s --check-prefix=LOOPS
 
 // Tests that the CPU lower phase pipeline takes optimized slm IR all the way
-// to the LLVM dialect (a register-blocked GEMM kernel for the linear layer:
+// to the LLVM dialect (a register-blocked GEMM kernel for the matrix product:
 // vector FMAs), and to plain loops without the kernels.
 
 // CHECK: llvm.func @main
@@ -11,8 +11,7 @@
 // CHECK-NOT: linalg.
 // LOOPS: llvm.func @main
 // LOOPS-NOT: vector<16xf32>
-func.func @main(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
-  %w = arith.constant dense<0.5> : tensor<64x64xf32>
-  %y = slm.linear %x, %w : (tensor<8x64xf32>, tensor<64x64xf32>) -> tensor<8x64xf32>
+func.func @main(%x: tensor<8x64xf32>, %w: tensor<64x64xf32>) -> tensor<8x64xf32> {
+  %y = slm.matmul %x, %w : (tensor<8x64xf32>, tensor<64x64xf32>) -> tensor<8x64xf32>
   return %y : tensor<8x64xf32>
 }
