@@ -5,17 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // slm IR -> linalg -> loops -> LLVM dialect -> LLVM IR -> object code in
-// process -> a shared library that the slm runtime (libslmrt) loads. The
-// library exports:
-//
-//   const char slm_model_metadata[];  // JSON: inputs and outputs
-//   int        slm_model_abi_version; // SLM_MODEL_ABI_VERSION
-//   void       slm_model_run(void **inputs, void *results);
-//
-// `inputs[i]` points to the memref descriptor of input i ({allocated,
-// aligned, offset, sizes[rank], strides[rank]}, 64-bit each); `results`
-// receives one such descriptor per output, back to back. Outputs are
-// allocated with malloc and owned by the caller.
+// process -> a shared library that the slm runtime (libslmrt) loads. What
+// the library exports (entry points, descriptor layout, dtypes, metadata
+// schema) is the model ABI: include/slm/Runtime/slm_model_abi.h.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,9 +21,6 @@
 namespace mlir {
 class OpPassManager;
 namespace slm {
-
-/// The version of the entry points above; the runtime refuses others.
-constexpr int kModelABIVersion = 1;
 
 /// How to generate code.
 struct CPUTargetOptions {
@@ -92,10 +81,9 @@ LogicalResult emitWeightsObject(ArrayRef<ExternalWeight> weights,
                                 StringRef weightsPath, StringRef objectPath,
                                 Location loc);
 
-/// C source of the support code every model links: its buffer allocator.
-extern const char *const kModelSupportSource;
-
-/// Compiles kModelSupportSource into the object file `objectPath`.
+/// Writes the object file of the support code every model links (its
+/// buffer allocator, lib/Runtime/ModelSupport.c, compiled with slm) to
+/// `objectPath`.
 LogicalResult emitSupportObject(StringRef objectPath, Location loc);
 
 /// Merges object files into one relocatable object (`cc -r`).
