@@ -14,7 +14,6 @@
 
 #include "slm/Compression/Compression.h"
 #include "slm/IR/SLMConstants.h"
-#include "slm/Runtime/slmrt.h"
 #include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Passes.h"
 
@@ -26,8 +25,6 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
-#include "onnx/onnx_pb.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -38,285 +35,11 @@ using namespace mlir::slm;
 
 RunnableModel::~RunnableModel() = default;
 
-int64_t HostTensor::numElements() const {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
 //===----------------------------------------------------------------------===//
 // Reading samples
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Elements of a file, before conversion to the model's dtype.
-enum class FileType { F32, F64, I64, I32, I8, U8, Bool };
-
-double readElement(FileType type, const char *p) {
-  switch (type) {
-  case FileType::F32: {
-    float v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  case FileType::F64: {
-    double v;
-    std::memcpy(&v, p, 8);
-    return v;
-  }
-  case FileType::I64: {
-    int64_t v;
-    std::memcpy(&v, p, 8);
-    return double(v);
-  }
-  case FileType::I32: {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  }
-  case FileType::I8:
-    return static_cast<int8_t>(*p);
-  case FileType::U8:
-    return static_cast<uint8_t>(*p);
-  case FileType::Bool:
-    return *p ? 1.0 : 0.0;
-  }
-  return 0;
-}
-
-size_t fileTypeSize(FileType type) {
-  switch (type) {
-  case FileType::F64:
-  case FileType::I64:
-    return 8;
-  case FileType::F32:
-  case FileType::I32:
-    return 4;
-  default:
-    return 1;
-  }
-}
-
-/// Converts `count` elements of `type` at `data` into a tensor of `dtype`.
-LogicalResult convert(FileType type, const char *data, size_t count, int dtype,
-                      HostTensor &out, std::string &error) {
-  const size_t size = slm_dtype_size(static_cast<slm_dtype>(dtype));
-  out.dtype = dtype;
-  out.bytes.assign(count * size, 0);
-  for (size_t i = 0; i < count; ++i) {
-    double v = readElement(type, data + i * fileTypeSize(type));
-    char *to = out.bytes.data() + i * size;
-    switch (static_cast<slm_dtype>(dtype)) {
-    case SLM_FLOAT32: {
-      float f = float(v);
-      std::memcpy(to, &f, 4);
-      break;
-    }
-    case SLM_FLOAT64:
-      std::memcpy(to, &v, 8);
-      break;
-    case SLM_INT64: {
-      int64_t x = int64_t(v);
-      std::memcpy(to, &x, 8);
-      break;
-    }
-    case SLM_INT32: {
-      int32_t x = int32_t(v);
-      std::memcpy(to, &x, 4);
-      break;
-    }
-    case SLM_INT8:
-      *to = static_cast<char>(int8_t(v));
-      break;
-    case SLM_BOOL:
-      *to = v != 0;
-      break;
-    default:
-      error = std::string("inputs of type ") +
-              slm_dtype_name(static_cast<slm_dtype>(dtype)) +
-              " cannot be calibrated";
-      return failure();
-    }
-  }
-  return success();
-}
-
-/// A .npy file (format version 1-3, C order, little-endian).
-LogicalResult readNpy(StringRef path, int dtype, HostTensor &out,
-                      std::string &error) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer) {
-    error = "cannot read '" + path.str() + "'";
-    return failure();
-  }
-  StringRef data = (*buffer)->getBuffer();
-  auto bad = [&](const char *why) {
-    error = "'" + path.str() + "' is not a NumPy .npy file we can read: " + why;
-    return failure();
-  };
-  if (data.size() < 10 || !data.starts_with("\x93NUMPY"))
-    return bad("no .npy magic");
-  uint8_t major = data[6];
-  size_t headerLength, headerStart;
-  if (major == 1) {
-    headerLength = uint8_t(data[8]) | (uint8_t(data[9]) << 8);
-    headerStart = 10;
-  } else {
-    if (data.size() < 12)
-      return bad("truncated header");
-    headerLength =
-        uint32_t(uint8_t(data[8])) | uint32_t(uint8_t(data[9])) << 8 |
-        uint32_t(uint8_t(data[10])) << 16 | uint32_t(uint8_t(data[11])) << 24;
-    headerStart = 12;
-  }
-  if (headerStart + headerLength > data.size())
-    return bad("truncated header");
-  StringRef header = data.substr(headerStart, headerLength);
-  auto field = [&](StringRef key) -> StringRef {
-    size_t at = header.find(("'" + key + "'").str());
-    if (at == StringRef::npos)
-      return {};
-    StringRef rest = header.drop_front(at + key.size() + 2).ltrim(" :");
-    return rest;
-  };
-  StringRef descr = field("descr");
-  if (!descr.consume_front("'"))
-    return bad("no dtype");
-  descr = descr.take_until([](char c) { return c == '\''; });
-  FileType type;
-  if (descr == "<f4")
-    type = FileType::F32;
-  else if (descr == "<f8")
-    type = FileType::F64;
-  else if (descr == "<i8")
-    type = FileType::I64;
-  else if (descr == "<i4")
-    type = FileType::I32;
-  else if (descr == "|i1")
-    type = FileType::I8;
-  else if (descr == "|u1")
-    type = FileType::U8;
-  else if (descr == "|b1")
-    type = FileType::Bool;
-  else
-    return bad(("dtype '" + descr +
-                "' (expected float32/64, int8/32/64, "
-                "uint8 or bool, little-endian)")
-                   .str()
-                   .c_str());
-  if (field("fortran_order").starts_with("True"))
-    return bad("Fortran order (save a C-contiguous array)");
-  StringRef shape = field("shape");
-  if (!shape.consume_front("("))
-    return bad("no shape");
-  shape = shape.take_until([](char c) { return c == ')'; });
-  out.shape.clear();
-  SmallVector<StringRef> dims;
-  shape.split(dims, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef d : dims) {
-    d = d.trim();
-    if (d.empty())
-      continue;
-    int64_t v;
-    if (d.getAsInteger(10, v) || v < 0)
-      return bad("bad shape");
-    out.shape.push_back(v);
-  }
-  size_t count = out.numElements();
-  size_t begin = headerStart + headerLength;
-  if (data.size() - begin < count * fileTypeSize(type))
-    return bad("fewer elements than its shape says");
-  return convert(type, data.data() + begin, count, dtype, out, error);
-}
-
-/// An ONNX TensorProto file.
-LogicalResult readTensorProto(StringRef path, int dtype, HostTensor &out,
-                              std::string &error) {
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  onnx::TensorProto proto;
-  if (!buffer || !proto.ParseFromArray((*buffer)->getBufferStart(),
-                                       (*buffer)->getBufferSize())) {
-    error = "'" + path.str() + "' is not a readable ONNX TensorProto";
-    return failure();
-  }
-  out.shape.assign(proto.dims().begin(), proto.dims().end());
-  for (int64_t d : out.shape)
-    if (d < 0) {
-      error = "'" + path.str() + "' has a negative dimension";
-      return failure();
-    }
-  size_t count = out.numElements();
-  FileType type;
-  switch (proto.data_type()) {
-  case onnx::TensorProto::FLOAT:
-    type = FileType::F32;
-    break;
-  case onnx::TensorProto::DOUBLE:
-    type = FileType::F64;
-    break;
-  case onnx::TensorProto::INT64:
-    type = FileType::I64;
-    break;
-  case onnx::TensorProto::INT32:
-    type = FileType::I32;
-    break;
-  case onnx::TensorProto::INT8:
-    type = FileType::I8;
-    break;
-  case onnx::TensorProto::UINT8:
-    type = FileType::U8;
-    break;
-  case onnx::TensorProto::BOOL:
-    type = FileType::Bool;
-    break;
-  default:
-    error = "'" + path.str() + "': element type " +
-            std::to_string(proto.data_type()) + " is not supported";
-    return failure();
-  }
-  std::vector<char> raw;
-  if (proto.has_raw_data()) {
-    raw.assign(proto.raw_data().begin(), proto.raw_data().end());
-  } else {
-    auto append = [&](const auto &field, auto as) {
-      for (auto v : field) {
-        decltype(as) x = static_cast<decltype(as)>(v);
-        const char *p = reinterpret_cast<const char *>(&x);
-        raw.insert(raw.end(), p, p + sizeof(x));
-      }
-    };
-    switch (type) {
-    case FileType::F32:
-      append(proto.float_data(), float());
-      break;
-    case FileType::F64:
-      append(proto.double_data(), double());
-      break;
-    case FileType::I64:
-      append(proto.int64_data(), int64_t());
-      break;
-    case FileType::I32:
-      append(proto.int32_data(), int32_t());
-      break;
-    case FileType::I8:
-      append(proto.int32_data(), int8_t());
-      break;
-    case FileType::U8:
-      append(proto.int32_data(), uint8_t());
-      break;
-    case FileType::Bool:
-      append(proto.int32_data(), uint8_t());
-      break;
-    }
-  }
-  if (raw.size() < count * fileTypeSize(type)) {
-    error = "'" + path.str() + "' has fewer elements than its shape says";
-    return failure();
-  }
-  return convert(type, raw.data(), count, dtype, out, error);
-}
-
 bool isDataFile(StringRef path) {
   StringRef ext = llvm::sys::path::extension(path);
   return ext == ".npy" || ext == ".pb";
@@ -356,9 +79,7 @@ LogicalResult readSample(StringRef folder,
       return failure();
     }
     HostTensor t;
-    if (failed(llvm::sys::path::extension(found) == ".npy"
-                   ? readNpy(found, inputs[i].dtype, t, error)
-                   : readTensorProto(found, inputs[i].dtype, t, error)))
+    if (!readTensorFile(found, inputs[i].dtype, t, error))
       return failure();
     if (static_cast<int64_t>(t.shape.size()) != inputs[i].rank) {
       error = "'" + found + "' has rank " + std::to_string(t.shape.size()) +

@@ -6,7 +6,9 @@
 //
 // Loads a model library with dlopen, reads its interface from the JSON in
 // `slm_model_metadata`, checks inputs, passes memref descriptors to
-// `slm_model_run` and hands the outputs back. No MLIR or LLVM here.
+// `slm_model_run` and hands the outputs back. The contract (entry points,
+// descriptor layout, dtypes, metadata) is slm_model_abi.h. No MLIR or LLVM
+// here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,8 +29,6 @@
 #include <vector>
 
 namespace {
-
-constexpr int kABIVersion = 1;
 
 struct TensorInfo {
   std::string name;
@@ -145,11 +145,13 @@ private:
           std::string d;
           if (!string(d))
             return false;
-          for (int i = 0; i <= SLM_BOOL; ++i)
-            if (d == slm_dtype_name(static_cast<slm_dtype>(i))) {
-              info.dtype = static_cast<slm_dtype>(i);
-              return true;
-            }
+#define SLM_DTYPE_FROM_NAME(enumerator, value, name, bytes)                    \
+  if (d == name) {                                                             \
+    info.dtype = enumerator;                                                   \
+    return true;                                                               \
+  }
+          SLM_DTYPE_LIST(SLM_DTYPE_FROM_NAME)
+#undef SLM_DTYPE_FROM_NAME
           return false;
         }
         if (key == "shape")
@@ -196,6 +198,19 @@ std::string shapeString(const int64_t *shape, int64_t rank) {
   return s + "]";
 }
 
+/// The pointer stored in descriptor word `word`.
+void *pointerWord(const int64_t *descriptor, int64_t word) {
+  void *pointer;
+  std::memcpy(&pointer, descriptor + word, sizeof(void *));
+  return pointer;
+}
+
+/// Stores `pointer` in descriptor word `word`.
+void setPointerWord(int64_t *descriptor, int64_t word, const void *pointer) {
+  descriptor[word] = 0;
+  std::memcpy(descriptor + word, &pointer, sizeof(void *));
+}
+
 void fillInfo(const TensorInfo &in, slm_tensor_info *out) {
   out->name = in.name.c_str();
   out->dtype = in.dtype;
@@ -210,12 +225,12 @@ void fillInfo(const TensorInfo &in, slm_tensor_info *out) {
 
 struct slm_model {
   void *library = nullptr;
-  void (*run)(void **, void *) = nullptr;
+  slm_model_run_fn run = nullptr;
   /// The OpenMP runtime's thread-count setter, when the model uses it.
   void (*setThreads)(int) = nullptr;
   /// Gives a buffer back to the model's buffer cache (models from before
   /// the cache lack it: then free()).
-  void (*releaseBuffer)(void *) = nullptr;
+  slm_model_release_buffer_fn releaseBuffer = nullptr;
   int32_t numThreads = 0;
   std::vector<TensorInfo> inputs, outputs;
   /// The caller's handle and every output not yet released: the library
@@ -253,28 +268,24 @@ extern "C" {
 
 size_t slm_dtype_size(slm_dtype dtype) {
   switch (dtype) {
-  case SLM_FLOAT64:
-  case SLM_INT64:
-    return 8;
-  case SLM_FLOAT32:
-  case SLM_INT32:
-    return 4;
-  case SLM_FLOAT16:
-  case SLM_BFLOAT16:
-  case SLM_INT16:
-    return 2;
-  case SLM_INT8:
-  case SLM_BOOL:
-    return 1;
+#define SLM_DTYPE_SIZE_CASE(enumerator, value, name, bytes)                    \
+  case enumerator:                                                             \
+    return bytes;
+    SLM_DTYPE_LIST(SLM_DTYPE_SIZE_CASE)
+#undef SLM_DTYPE_SIZE_CASE
   }
   return 0;
 }
 
 const char *slm_dtype_name(slm_dtype dtype) {
-  static const char *names[] = {"float32", "float64", "float16",
-                                "bfloat16", "int8",    "int16",
-                                "int32",   "int64",   "bool"};
-  return dtype >= SLM_FLOAT32 && dtype <= SLM_BOOL ? names[dtype] : "unknown";
+  switch (dtype) {
+#define SLM_DTYPE_NAME_CASE(enumerator, value, name, bytes)                    \
+  case enumerator:                                                             \
+    return name;
+    SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE)
+#undef SLM_DTYPE_NAME_CASE
+  }
+  return "unknown";
 }
 
 const char *slm_status_string(slm_status status) {
@@ -314,29 +325,29 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
     return SLM_ERROR_IO;
   }
   auto *abi = static_cast<const int32_t *>(
-      dlsym(m->library, "slm_model_abi_version"));
+      dlsym(m->library, SLM_MODEL_ABI_VERSION_SYMBOL));
   auto *metadata =
-      static_cast<const char *>(dlsym(m->library, "slm_model_metadata"));
-  m->run = reinterpret_cast<void (*)(void **, void *)>(
-      dlsym(m->library, "slm_model_run"));
+      static_cast<const char *>(dlsym(m->library, SLM_MODEL_METADATA_SYMBOL));
+  m->run = reinterpret_cast<slm_model_run_fn>(
+      dlsym(m->library, SLM_MODEL_RUN_SYMBOL));
   if (!abi || !metadata || !m->run) {
     setError(error, errorSize,
              "'%s' is not an slm model (no slm_model_* entry points)", path);
     return SLM_ERROR_BAD_MODEL;
   }
-  if (*abi != kABIVersion) {
+  if (*abi != SLM_MODEL_ABI_VERSION) {
     setError(error, errorSize,
              "'%s' was built for model ABI %d; this runtime reads %d", path,
-             *abi, kABIVersion);
+             *abi, SLM_MODEL_ABI_VERSION);
     return SLM_ERROR_BAD_MODEL;
   }
   m->setThreads = reinterpret_cast<void (*)(int)>(
       dlsym(m->library, "omp_set_num_threads"));
-  m->releaseBuffer = reinterpret_cast<void (*)(void *)>(
-      dlsym(m->library, "slm_model_release_buffer"));
+  m->releaseBuffer = reinterpret_cast<slm_model_release_buffer_fn>(
+      dlsym(m->library, SLM_MODEL_RELEASE_BUFFER_SYMBOL));
   int64_t metadataAbi = 0;
   if (!JsonReader(metadata).readModel(m->inputs, m->outputs, metadataAbi) ||
-      metadataAbi != kABIVersion || m->outputs.empty()) {
+      metadataAbi != SLM_MODEL_ABI_VERSION || m->outputs.empty()) {
     setError(error, errorSize, "'%s' has unreadable model metadata", path);
     return SLM_ERROR_BAD_MODEL;
   }
@@ -434,7 +445,8 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     int64_t count = 1;
     for (int64_t d = 0; d < rank; ++d) {
       int64_t extent = got.shape[d];
-      if (extent < 0 || (want.shape[d] >= 0 && extent != want.shape[d])) {
+      if (extent < 0 || (want.shape[d] != SLM_DYNAMIC_EXTENT &&
+                         extent != want.shape[d])) {
         setError(error, errorSize, "input '%s' must have shape %s, got %s",
                  want.name.c_str(),
                  shapeString(want.shape.data(), rank).c_str(),
@@ -460,16 +472,16 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
       setError(error, errorSize, "input '%s' has no data", want.name.c_str());
       return SLM_ERROR_INVALID_ARGUMENT;
     }
-    // {allocated, aligned, offset, sizes[rank], strides[rank]}
+    // Row-major, offset 0, allocated == aligned (slm_model_abi.h).
     std::vector<int64_t> &desc = descriptors[i];
-    desc.resize(3 + 2 * rank);
-    std::memcpy(&desc[0], &got.data, sizeof(void *));
-    std::memcpy(&desc[1], &got.data, sizeof(void *));
-    desc[2] = 0;
+    desc.assign(SLM_MEMREF_NUM_WORDS(rank), 0);
+    setPointerWord(desc.data(), SLM_MEMREF_ALLOCATED, got.data);
+    setPointerWord(desc.data(), SLM_MEMREF_ALIGNED, got.data);
+    desc[SLM_MEMREF_OFFSET] = 0;
     int64_t stride = 1;
     for (int64_t d = rank - 1; d >= 0; --d) {
-      desc[3 + d] = got.shape[d];
-      desc[3 + rank + d] = stride;
+      desc[SLM_MEMREF_SIZE(d)] = got.shape[d];
+      desc[SLM_MEMREF_STRIDE(rank, d)] = stride;
       stride *= got.shape[d];
     }
     pointers[i] = desc.data();
@@ -484,9 +496,13 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
       return SLM_ERROR_DTYPE;
     }
 
+  // One descriptor per output, back to back.
+  std::vector<size_t> resultOffsets(numOutputs);
   size_t resultWords = 0;
-  for (const TensorInfo &out : model->outputs)
-    resultWords += 3 + 2 * out.shape.size();
+  for (int32_t o = 0; o < numOutputs; ++o) {
+    resultOffsets[o] = resultWords;
+    resultWords += SLM_MEMREF_NUM_WORDS(model->outputs[o].shape.size());
+  }
   std::vector<int64_t> results(resultWords, 0);
   // The thread count is per calling thread in OpenMP: set it for this run.
   if (model->numThreads > 0 && model->setThreads)
@@ -499,13 +515,9 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
   // freed once.
   slm_status status = SLM_OK;
   std::vector<void *> allocations(numOutputs), handedOver;
-  {
-    size_t at = 0;
-    for (int32_t o = 0; o < numOutputs; ++o) {
-      std::memcpy(&allocations[o], results.data() + at, sizeof(void *));
-      at += 3 + 2 * model->outputs[o].shape.size();
-    }
-  }
+  for (int32_t o = 0; o < numOutputs; ++o)
+    allocations[o] = pointerWord(results.data() + resultOffsets[o],
+                                 SLM_MEMREF_ALLOCATED);
   auto usedLater = [&](int32_t o) {
     for (int32_t p = o + 1; p < numOutputs; ++p)
       if (allocations[p] == allocations[o])
@@ -516,29 +528,28 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     return std::find(handedOver.begin(), handedOver.end(), allocation) !=
            handedOver.end();
   };
-  size_t offset = 0;
   for (int32_t o = 0; o < numOutputs; ++o) {
     const TensorInfo &info = model->outputs[o];
     int64_t rank = static_cast<int64_t>(info.shape.size());
-    const int64_t *desc = results.data() + offset;
-    offset += 3 + 2 * rank;
-    void *allocated, *aligned;
-    std::memcpy(&allocated, &desc[0], sizeof(void *));
-    std::memcpy(&aligned, &desc[1], sizeof(void *));
+    const int64_t *desc = results.data() + resultOffsets[o];
+    const int64_t *sizes = desc + SLM_MEMREF_SIZE(0);
+    void *allocated = allocations[o];
+    void *aligned = pointerWord(desc, SLM_MEMREF_ALIGNED);
     size_t elementSize = slm_dtype_size(info.dtype);
-    char *data = static_cast<char *>(aligned) + desc[2] * elementSize;
+    char *data =
+        static_cast<char *>(aligned) + desc[SLM_MEMREF_OFFSET] * elementSize;
     int64_t count = 1;
     for (int64_t d = 0; d < rank; ++d)
-      count *= desc[3 + d];
+      count *= sizes[d];
     slm_tensor &out = outputs[o];
     if (out.data) {
       bool same = out.rank == rank;
       for (int64_t d = 0; same && d < rank; ++d)
-        same = out.shape[d] == desc[3 + d];
+        same = out.shape[d] == sizes[d];
       if (!same && status == SLM_OK) {
         setError(error, errorSize,
                  "output '%s' has shape %s; the buffer given is %s",
-                 info.name.c_str(), shapeString(desc + 3, rank).c_str(),
+                 info.name.c_str(), shapeString(sizes, rank).c_str(),
                  shapeString(out.shape, out.rank).c_str());
         status = SLM_ERROR_SHAPE;
       } else if (same) {
@@ -576,7 +587,7 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     out.dtype = info.dtype;
     out.rank = static_cast<int32_t>(rank);
     for (int64_t d = 0; d < rank; ++d)
-      out.shape[d] = desc[3 + d];
+      out.shape[d] = sizes[d];
     out.data = data;
     out.owner = owner;
   }

@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-namespace slm {
+namespace mlir::slm {
 
 std::optional<Shape> broadcastShapes(const Shape &lhs, const Shape &rhs) {
   const size_t rank = std::max(lhs.size(), rhs.size());
@@ -79,4 +79,4 @@ std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
-} // namespace slm
+} // namespace mlir::slm

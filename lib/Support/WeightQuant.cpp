@@ -10,7 +10,7 @@
 #include <cassert>
 #include <cmath>
 
-namespace slm {
+namespace mlir::slm {
 
 const std::array<float, 16> kNF4Levels = {-1.0f,
                                           -0.6961928009986877f,
@@ -329,4 +329,4 @@ std::vector<float> dequantizeWeight(const QuantizedWeight &q) {
   return out;
 }
 
-} // namespace slm
+} // namespace mlir::slm

@@ -37,16 +37,16 @@ struct QuantizeWeightsPass
 
   void runOnOperation() override {
     Operation *root = getOperation();
-    ::slm::QuantCode code;
+    slm::QuantCode code;
     WeightQuantKind kindAttr;
     if (kind == "int8") {
-      code = ::slm::QuantCode::Int8;
+      code = slm::QuantCode::Int8;
       kindAttr = WeightQuantKind::int8;
     } else if (kind == "int4") {
-      code = ::slm::QuantCode::Int4;
+      code = slm::QuantCode::Int4;
       kindAttr = WeightQuantKind::int4;
     } else if (kind == "nf4") {
-      code = ::slm::QuantCode::NF4;
+      code = slm::QuantCode::NF4;
       kindAttr = WeightQuantKind::nf4;
     } else {
       root->emitError("unknown quantization kind '")
@@ -73,7 +73,7 @@ struct QuantizeWeightsPass
         continue;
       const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
       const int64_t group = groupSize == 0 ? cols : groupSize;
-      if (cols % group != 0 || (code != ::slm::QuantCode::Int8 && cols % 2)) {
+      if (cols % group != 0 || (code != slm::QuantCode::Int8 && cols % 2)) {
         op.emitRemark() << "not quantized: " << cols
                         << " input features do not split into groups of "
                         << group;
@@ -87,7 +87,7 @@ struct QuantizeWeightsPass
         for (int64_t c = 0; c < cols; ++c)
           importance.push_back(stats->variance[c] +
                                stats->mean[c] * stats->mean[c]);
-      ::slm::QuantizedWeight q;
+      slm::QuantizedWeight q;
       if (method == "gptq") {
         if (!stats || stats->covariance.empty()) {
           op.emitError("gptq needs the input's calibrated covariance "
@@ -100,10 +100,10 @@ struct QuantizeWeightsPass
         for (int64_t i = 0; i < cols; ++i)
           for (int64_t j = 0; j < cols; ++j)
             moment[i * cols + j] += stats->mean[i] * stats->mean[j];
-        q = ::slm::quantizeWeightGPTQ(weight.data(), rows, cols, group, code,
+        q = slm::quantizeWeightGPTQ(weight.data(), rows, cols, group, code,
                                       symmetric, moment.data());
       } else {
-        q = ::slm::quantizeWeight(
+        q = slm::quantizeWeight(
             weight.data(), rows, cols, group, code, symmetric,
             importance.empty() ? nullptr : importance.data());
       }

@@ -8,9 +8,14 @@ import numpy as np
 
 from ._paths import find_runtime
 
-_MAX_RANK = 8
-_DTYPES = [np.float32, np.float64, np.float16, None, np.int8, np.int16,
-           np.int32, np.int64, np.bool_]  # bfloat16 has no numpy type
+# The model ABI (include/slm/Runtime/slm_model_abi.h) spelled again for
+# ctypes; test/runtime/abi-python.test fails when they disagree.
+_MAX_RANK = 8  # SLM_MAX_RANK
+# SLM_DTYPE_LIST: the dtype names, indexed by slm_dtype value.
+_DTYPE_NAMES = ["float32", "float64", "float16", "bfloat16", "int8", "int16",
+                "int32", "int64", "bool"]
+# The numpy type of each slm_dtype value (None: bfloat16 has no numpy type).
+_DTYPES = [None if n == "bfloat16" else np.dtype(n).type for n in _DTYPE_NAMES]
 
 
 class SlmError(RuntimeError):

@@ -223,6 +223,29 @@ TEST_F(Runtime, RejectsBadInputsWithAMessage) {
             SLM_ERROR_DTYPE);
 }
 
+TEST(RuntimeDtypes, NamesSizesAndValuesAreFixed) {
+  // slm_model_abi.h: values never change (models and Python rely on them).
+  struct Expected {
+    slm_dtype dtype;
+    int value;
+    const char *name;
+    size_t size;
+  };
+  const Expected expected[] = {
+      {SLM_FLOAT32, 0, "float32", 4}, {SLM_FLOAT64, 1, "float64", 8},
+      {SLM_FLOAT16, 2, "float16", 2}, {SLM_BFLOAT16, 3, "bfloat16", 2},
+      {SLM_INT8, 4, "int8", 1},       {SLM_INT16, 5, "int16", 2},
+      {SLM_INT32, 6, "int32", 4},     {SLM_INT64, 7, "int64", 8},
+      {SLM_BOOL, 8, "bool", 1}};
+  for (const Expected &e : expected) {
+    EXPECT_EQ(static_cast<int>(e.dtype), e.value);
+    EXPECT_STREQ(slm_dtype_name(e.dtype), e.name);
+    EXPECT_EQ(slm_dtype_size(e.dtype), e.size);
+  }
+  EXPECT_STREQ(slm_dtype_name(static_cast<slm_dtype>(-1)), "unknown");
+  EXPECT_EQ(slm_dtype_size(static_cast<slm_dtype>(99)), 0u);
+}
+
 TEST(RuntimeOpen, RejectsFilesThatAreNotModels) {
   slm_model *model = nullptr;
   char error[512];

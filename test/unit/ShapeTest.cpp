@@ -6,10 +6,18 @@
 
 #include "slm/Support/Shape.h"
 
+#include "mlir/IR/BuiltinTypeInterfaces.h"
+
 #include <gtest/gtest.h>
 
+using namespace mlir;
 using slm::kDynamicDim;
 using slm::Shape;
+
+// Support code marks dynamic extents the way MLIR types do, so that shapes
+// pass between the two unchanged.
+static_assert(kDynamicDim == ShapedType::kDynamic,
+              "slm::kDynamicDim must equal ShapedType::kDynamic");
 
 namespace {
 constexpr int64_t D = kDynamicDim;

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <random>
 
+using namespace mlir;
 using slm::QuantCode;
 
 namespace {

@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "TensorFiles.h"
+#include "slm/Support/TensorFiles.h"
 #include "slm/Support/Version.h"
 
 #include <algorithm>
@@ -23,7 +23,9 @@
 #include <sys/stat.h>
 #include <vector>
 
-using namespace slm_run;
+using mlir::slm::HostTensor;
+using mlir::slm::readTensorFile;
+using mlir::slm::writeNpy;
 
 static const char *kUsage = R"(usage: slm-run MODEL.so [options] [INPUT...]
 
@@ -100,7 +102,7 @@ static bool compare(const char *name, const slm_tensor &got,
   bool floating = got.dtype == SLM_FLOAT32 || got.dtype == SLM_FLOAT64 ||
                   got.dtype == SLM_FLOAT16 || got.dtype == SLM_BFLOAT16;
   double maxAbs = 0, maxRel = 0;
-  int64_t bad = 0, count = want.count();
+  int64_t bad = 0, count = want.numElements();
   size_t gotSize = slm_dtype_size(got.dtype), wantSize = slm_dtype_size(want.dtype);
   for (int64_t i = 0; i < count; ++i) {
     double a = toDouble(static_cast<const char *>(got.data) + i * gotSize, got.dtype);
@@ -251,11 +253,6 @@ int main(int argc, char **argv) {
     }
     if (!readTensorFile(inputFiles[i], inputs[i], why)) {
       std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
-      return 2;
-    }
-    if (inputs[i].shape.size() > SLM_MAX_RANK) {
-      std::fprintf(stderr, "slm-run: error: '%s' has rank over %d\n",
-                   inputFiles[i].c_str(), SLM_MAX_RANK);
       return 2;
     }
     views[i] = inputs[i].view();

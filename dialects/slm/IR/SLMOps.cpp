@@ -25,23 +25,23 @@ using namespace mlir::slm;
 // Shared helpers
 //===----------------------------------------------------------------------===//
 
-static ::slm::Shape shapeOf(Type type) {
+static slm::Shape shapeOf(Type type) {
   auto ranked = cast<RankedTensorType>(type);
-  return ::slm::Shape(ranked.getShape().begin(), ranked.getShape().end());
+  return slm::Shape(ranked.getShape().begin(), ranked.getShape().end());
 }
 
 static std::string str(ArrayRef<int64_t> shape) {
-  return ::slm::formatShape(::slm::Shape(shape.begin(), shape.end()));
+  return slm::formatShape(slm::Shape(shape.begin(), shape.end()));
 }
 
 /// Checks that `result` has a shape compatible with `expected` (one rank,
 /// extents equal or dynamic on either side).
 static LogicalResult verifyResultShape(Operation *op, RankedTensorType result,
-                                       const ::slm::Shape &expected) {
-  if (!::slm::shapesCompatible(shapeOf(result), expected))
+                                       const slm::Shape &expected) {
+  if (!slm::shapesCompatible(shapeOf(result), expected))
     return op->emitOpError("result shape ")
            << str(result.getShape()) << " does not match the expected shape "
-           << ::slm::formatShape(expected);
+           << slm::formatShape(expected);
   return success();
 }
 
@@ -60,17 +60,17 @@ static LogicalResult verifySameElementType(Operation *op, StringRef name,
 /// broadcast shape.
 static LogicalResult
 verifyBroadcastOperands(Operation *op, ArrayRef<std::pair<StringRef, Value>> operands,
-                        ::slm::Shape &shape) {
+                        slm::Shape &shape) {
   shape = shapeOf(operands.front().second.getType());
   StringRef firstName = operands.front().first;
   for (auto [name, value] : operands.drop_front()) {
-    std::optional<::slm::Shape> next =
-        ::slm::broadcastShapes(shape, shapeOf(value.getType()));
+    std::optional<slm::Shape> next =
+        slm::broadcastShapes(shape, shapeOf(value.getType()));
     if (!next)
       return op->emitOpError("'")
              << name << "' (" << value.getType()
              << ") does not broadcast with '" << firstName
-             << "': shapes " << ::slm::formatShape(shape) << " and "
+             << "': shapes " << slm::formatShape(shape) << " and "
              << str(cast<RankedTensorType>(value.getType()).getShape());
     shape = *next;
   }
@@ -88,7 +88,7 @@ static LogicalResult verifyBinaryElementwise(Operation *op, Value lhs, Value rhs
       failed(verifySameElementType(op, "result", result.getType(), "lhs",
                                    lhs.getType())))
     return failure();
-  ::slm::Shape shape;
+  slm::Shape shape;
   if (failed(verifyBroadcastOperands(op, {{"lhs", lhs}, {"rhs", rhs}}, shape)))
     return failure();
   return verifyResultShape(op, cast<RankedTensorType>(result.getType()), shape);
@@ -111,7 +111,7 @@ LogicalResult CompareOp::verify() {
   if (failed(verifySameElementType(*this, "rhs", getRhs().getType(), "lhs",
                                    getLhs().getType())))
     return failure();
-  ::slm::Shape shape;
+  slm::Shape shape;
   if (failed(verifyBroadcastOperands(
           *this, {{"lhs", getLhs()}, {"rhs", getRhs()}}, shape)))
     return failure();
@@ -125,7 +125,7 @@ LogicalResult SelectOp::verify() {
       failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "true_value", getTrueValue().getType())))
     return failure();
-  ::slm::Shape shape;
+  slm::Shape shape;
   if (failed(verifyBroadcastOperands(*this,
                                      {{"condition", getCondition()},
                                       {"true_value", getTrueValue()},
@@ -151,16 +151,16 @@ LogicalResult MatMulOp::verify() {
     return failure();
   int64_t lhsK = lhs.getShape().back();
   int64_t rhsK = rhs.getShape()[rhs.getRank() - 2];
-  if (!::slm::extentsCompatible(lhsK, rhsK))
+  if (!slm::extentsCompatible(lhsK, rhsK))
     return emitOpError("contraction dimension mismatch: 'lhs' has K = ")
            << lhsK << " but 'rhs' has K = " << rhsK;
-  ::slm::Shape lhsBatch(lhs.getShape().begin(), lhs.getShape().end() - 2);
-  ::slm::Shape rhsBatch(rhs.getShape().begin(), rhs.getShape().end() - 2);
-  std::optional<::slm::Shape> batch = ::slm::broadcastShapes(lhsBatch, rhsBatch);
+  slm::Shape lhsBatch(lhs.getShape().begin(), lhs.getShape().end() - 2);
+  slm::Shape rhsBatch(rhs.getShape().begin(), rhs.getShape().end() - 2);
+  std::optional<slm::Shape> batch = slm::broadcastShapes(lhsBatch, rhsBatch);
   if (!batch)
     return emitOpError("batch dimensions ")
-           << ::slm::formatShape(lhsBatch) << " and "
-           << ::slm::formatShape(rhsBatch) << " do not broadcast";
+           << slm::formatShape(lhsBatch) << " and "
+           << slm::formatShape(rhsBatch) << " do not broadcast";
   batch->push_back(lhs.getShape()[lhs.getRank() - 2]);
   batch->push_back(rhs.getShape().back());
   return verifyResultShape(*this, getResult().getType(), *batch);
@@ -187,7 +187,7 @@ LogicalResult TransposeOp::verify() {
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "input", input)))
     return failure();
-  ::slm::Shape expected;
+  slm::Shape expected;
   for (int64_t p : perm)
     expected.push_back(input.getDimSize(p));
   return verifyResultShape(*this, getResult().getType(), expected);
@@ -245,7 +245,7 @@ LogicalResult BroadcastToOp::verify() {
   if (failed(verifySameElementType(*this, "result", result, "input", input)) ||
       failed(verifyShapeOperand(*this, getShape(), result)))
     return failure();
-  if (!::slm::isBroadcastableTo(shapeOf(input), shapeOf(result)))
+  if (!slm::isBroadcastableTo(shapeOf(input), shapeOf(result)))
     return emitOpError("'input' (")
            << input << ") does not broadcast to " << str(result.getShape());
   if (!getShape()) {
@@ -272,7 +272,7 @@ LogicalResult ReduceOp::verify() {
   if (getAxes().empty())
     return emitOpError("'axes' must name at least one dimension");
   for (int64_t axis : getAxes()) {
-    std::optional<int64_t> a = ::slm::normalizeAxis(axis, input.getRank());
+    std::optional<int64_t> a = slm::normalizeAxis(axis, input.getRank());
     if (!a)
       return emitOpError("axis ")
              << axis << " is out of range for 'input' of rank "
@@ -284,7 +284,7 @@ LogicalResult ReduceOp::verify() {
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "input", input)))
     return failure();
-  ::slm::Shape expected;
+  slm::Shape expected;
   for (int64_t i = 0; i < input.getRank(); ++i) {
     if (!reduced[i])
       expected.push_back(input.getDimSize(i));
@@ -297,7 +297,7 @@ LogicalResult ReduceOp::verify() {
 LogicalResult GatherOp::verify() {
   auto data = cast<RankedTensorType>(getData().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());
-  std::optional<int64_t> axis = ::slm::normalizeAxis(static_cast<int64_t>(getAxis()), data.getRank());
+  std::optional<int64_t> axis = slm::normalizeAxis(static_cast<int64_t>(getAxis()), data.getRank());
   if (!axis)
     return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'data' of rank "
@@ -305,7 +305,7 @@ LogicalResult GatherOp::verify() {
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "data", data)))
     return failure();
-  ::slm::Shape expected(data.getShape().begin(), data.getShape().begin() + *axis);
+  slm::Shape expected(data.getShape().begin(), data.getShape().begin() + *axis);
   expected.insert(expected.end(), indices.getShape().begin(),
                   indices.getShape().end());
   expected.insert(expected.end(), data.getShape().begin() + *axis + 1,
@@ -315,7 +315,7 @@ LogicalResult GatherOp::verify() {
 }
 
 LogicalResult SoftmaxOp::verify() {
-  if (!::slm::normalizeAxis(static_cast<int64_t>(getAxis()), getInput().getType().getRank()))
+  if (!slm::normalizeAxis(static_cast<int64_t>(getAxis()), getInput().getType().getRank()))
     return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'input' of rank "
                                 << getInput().getType().getRank();
@@ -337,7 +337,7 @@ LogicalResult LinearOp::verify() {
       failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "input", input)))
     return failure();
-  if (!::slm::extentsCompatible(weight.getDimSize(1), input.getShape().back()))
+  if (!slm::extentsCompatible(weight.getDimSize(1), input.getShape().back()))
     return emitOpError("'weight' has in_features = ")
            << weight.getDimSize(1) << " but the last dimension of 'input' is "
            << input.getShape().back();
@@ -346,7 +346,7 @@ LogicalResult LinearOp::verify() {
     if (failed(verifySameElementType(*this, "bias", biasType, "input", input)))
       return failure();
     if (biasType.getRank() != 1 ||
-        !::slm::extentsCompatible(biasType.getDimSize(0), weight.getDimSize(0)))
+        !slm::extentsCompatible(biasType.getDimSize(0), weight.getDimSize(0)))
       return emitOpError("'bias' must be [")
              << weight.getDimSize(0) << "] (out_features), got " << biasType;
   }
@@ -360,7 +360,7 @@ LogicalResult LinearOp::verify() {
     if (*getInputZeroPoint() < 0 || *getInputZeroPoint() > 255)
       return emitOpError("'input_zero_point' must be in [0, 255] (uint8)");
   }
-  ::slm::Shape expected(input.getShape().begin(), input.getShape().end() - 1);
+  slm::Shape expected(input.getShape().begin(), input.getShape().end() - 1);
   expected.push_back(weight.getDimSize(0));
   return verifyResultShape(*this, getResult().getType(), expected);
 }
@@ -400,16 +400,16 @@ LogicalResult AttentionOp::verify() {
   }
   if (q.isDynamicDim(2) || v.isDynamicDim(2))
     return emitOpError("'query' and 'value' widths must be static");
-  if (!::slm::extentsCompatible(k.getDimSize(2), q.getDimSize(2)))
+  if (!slm::extentsCompatible(k.getDimSize(2), q.getDimSize(2)))
     return emitOpError("'key' width ")
            << k.getDimSize(2) << " differs from 'query' width "
            << q.getDimSize(2);
-  if (!::slm::extentsCompatible(k.getDimSize(0), q.getDimSize(0)) ||
-      !::slm::extentsCompatible(v.getDimSize(0), q.getDimSize(0)))
+  if (!slm::extentsCompatible(k.getDimSize(0), q.getDimSize(0)) ||
+      !slm::extentsCompatible(v.getDimSize(0), q.getDimSize(0)))
     return emitOpError("'query', 'key' and 'value' batch sizes differ: ")
            << q.getDimSize(0) << ", " << k.getDimSize(0) << ", "
            << v.getDimSize(0);
-  if (!::slm::extentsCompatible(k.getDimSize(1), v.getDimSize(1)))
+  if (!slm::extentsCompatible(k.getDimSize(1), v.getDimSize(1)))
     return emitOpError("'key' has ")
            << k.getDimSize(1) << " positions but 'value' has "
            << v.getDimSize(1);
@@ -422,13 +422,13 @@ LogicalResult AttentionOp::verify() {
     if (!elem.isInteger(1) && elem != q.getElementType())
       return emitOpError("'mask' must hold i1 (keep) or ")
              << q.getElementType() << " (additive) values, got " << elem;
-    ::slm::Shape scores = {q.getDimSize(0), heads, q.getDimSize(1),
+    slm::Shape scores = {q.getDimSize(0), heads, q.getDimSize(1),
                          k.getDimSize(1)};
-    if (!::slm::isBroadcastableTo(shapeOf(maskType), scores))
+    if (!slm::isBroadcastableTo(shapeOf(maskType), scores))
       return emitOpError("'mask' (")
              << maskType
              << ") does not broadcast to [batch, heads, query_seq, key_seq] = "
-             << ::slm::formatShape(scores);
+             << slm::formatShape(scores);
   }
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "query", q)))
@@ -443,12 +443,12 @@ LogicalResult AttentionOp::verify() {
 
 LogicalResult LayerNormOp::verify() {
   RankedTensorType input = getInput().getType();
-  std::optional<int64_t> axis = ::slm::normalizeAxis(static_cast<int64_t>(getAxis()), input.getRank());
+  std::optional<int64_t> axis = slm::normalizeAxis(static_cast<int64_t>(getAxis()), input.getRank());
   if (!axis)
     return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'input' of rank "
                                 << input.getRank();
-  ::slm::Shape normalized(input.getShape().begin() + *axis,
+  slm::Shape normalized(input.getShape().begin() + *axis,
                         input.getShape().end());
   for (auto [name, value] : {std::pair<StringRef, Value>{"gamma", getGamma()},
                              {"beta", getBeta()}}) {
@@ -457,10 +457,10 @@ LogicalResult LayerNormOp::verify() {
     if (failed(verifySameElementType(*this, name, value.getType(), "input",
                                      input)))
       return failure();
-    if (!::slm::shapesCompatible(shapeOf(value.getType()), normalized))
+    if (!slm::shapesCompatible(shapeOf(value.getType()), normalized))
       return emitOpError("'")
              << name << "' must have the normalized shape "
-             << ::slm::formatShape(normalized) << ", got " << value.getType();
+             << slm::formatShape(normalized) << ", got " << value.getType();
   }
   if (getEpsilon().convertToDouble() < 0)
     return emitOpError("epsilon must be >= 0");
@@ -477,7 +477,7 @@ LogicalResult RMSNormOp::verify() {
   if (failed(verifySameElementType(*this, "gamma", gamma, "input", input)))
     return failure();
   if (gamma.getRank() != 1 ||
-      !::slm::extentsCompatible(gamma.getDimSize(0), input.getShape().back()))
+      !slm::extentsCompatible(gamma.getDimSize(0), input.getShape().back()))
     return emitOpError("'gamma' must be [")
            << input.getShape().back() << "], got " << gamma;
   if (getEpsilon().convertToDouble() < 0)
@@ -495,7 +495,7 @@ LogicalResult EmbeddingOp::verify() {
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "table", table)))
     return failure();
-  ::slm::Shape expected = shapeOf(getIds().getType());
+  slm::Shape expected = shapeOf(getIds().getType());
   expected.push_back(table.getDimSize(1));
   return verifyResultShape(*this, getResult().getType(), expected);
 }
@@ -568,19 +568,19 @@ LogicalResult SparseWeightOp::verify() {
     return emitOpError("block_shape [")
            << block << "] does not tile the weight " << str(result.getShape());
   RankedTensorType values = getValues().getType();
-  if (!::slm::extentsCompatible(values.getDimSize(1), block[0]) ||
-      !::slm::extentsCompatible(values.getDimSize(2), block[1]))
+  if (!slm::extentsCompatible(values.getDimSize(1), block[0]) ||
+      !slm::extentsCompatible(values.getDimSize(2), block[1]))
     return emitOpError("'values' must be [nnz_blocks, ")
            << block[0] << ", " << block[1] << "], got " << values;
   if (failed(verifySameElementType(*this, "result", result, "values", values)))
     return failure();
   int64_t nnz = values.getDimSize(0);
   int64_t cols0 = getColIndices().getType().getDimSize(0);
-  if (!::slm::extentsCompatible(nnz, cols0))
+  if (!slm::extentsCompatible(nnz, cols0))
     return emitOpError("'col_indices' has ")
            << cols0 << " entries but 'values' has " << nnz << " blocks";
   int64_t offsets = getRowOffsets().getType().getDimSize(0);
-  if (!::slm::extentsCompatible(offsets, rows / block[0] + 1))
+  if (!slm::extentsCompatible(offsets, rows / block[0] + 1))
     return emitOpError("'row_offsets' must have ")
            << rows / block[0] + 1 << " entries (block rows + 1), got "
            << offsets;
@@ -605,7 +605,7 @@ LogicalResult PruneTokensOp::verify() {
                    importance = getImportance().getType();
   if (hidden.getRank() != 3)
     return emitOpError("'hidden' must be [batch, seq, dim], got ") << hidden;
-  if (!::slm::shapesCompatible(shapeOf(importance),
+  if (!slm::shapesCompatible(shapeOf(importance),
                              {hidden.getDimSize(0), hidden.getDimSize(1)}))
     return emitOpError("'importance' must be [batch, seq] = [")
            << hidden.getDimSize(0) << ", " << hidden.getDimSize(1)
@@ -619,7 +619,7 @@ LogicalResult PruneTokensOp::verify() {
                                 hidden.getDimSize(2)})))
     return failure();
   RankedTensorType kept = getKeptPositions().getType();
-  if (!::slm::shapesCompatible(shapeOf(kept),
+  if (!slm::shapesCompatible(shapeOf(kept),
                              {result.getDimSize(0), result.getDimSize(1)}))
     return emitOpError("'kept_positions' must be [batch, kept_seq], got ")
            << kept;

@@ -19,6 +19,8 @@
 #ifndef SLM_COMPRESSION_COMPRESSION_H
 #define SLM_COMPRESSION_COMPRESSION_H
 
+#include "slm/Support/TensorFiles.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
@@ -27,14 +29,6 @@
 #include <vector>
 
 namespace mlir::slm {
-
-/// A dense row-major tensor in host memory (dtype: an slm_dtype value).
-struct HostTensor {
-  int dtype = 0;
-  std::vector<int64_t> shape;
-  std::vector<char> bytes;
-  int64_t numElements() const;
-};
 
 /// One calibration sample: a value for each model input, in input order.
 struct CalibrationSample {
@@ -53,7 +47,7 @@ struct ReferenceOutputs {
 /// A model input or output as a compiled model reports it.
 struct TensorSpec {
   std::string name;
-  int dtype = 0; ///< an slm_dtype value
+  slm_dtype dtype = SLM_FLOAT32;
   int64_t rank = 0;
 };
 

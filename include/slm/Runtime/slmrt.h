@@ -12,15 +12,14 @@
 #ifndef SLM_RUNTIME_SLMRT_H
 #define SLM_RUNTIME_SLMRT_H
 
+#include "slm/Runtime/slm_model_abi.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** The largest tensor rank the runtime passes. */
-#define SLM_MAX_RANK 8
 
 typedef enum slm_status {
   SLM_OK = 0,
@@ -32,17 +31,8 @@ typedef enum slm_status {
   SLM_ERROR_OUT_OF_MEMORY = 6
 } slm_status;
 
-typedef enum slm_dtype {
-  SLM_FLOAT32 = 0,
-  SLM_FLOAT64 = 1,
-  SLM_FLOAT16 = 2,
-  SLM_BFLOAT16 = 3,
-  SLM_INT8 = 4,
-  SLM_INT16 = 5,
-  SLM_INT32 = 6,
-  SLM_INT64 = 7,
-  SLM_BOOL = 8 /* one byte per element */
-} slm_dtype;
+/* slm_dtype (SLM_FLOAT32, ..., one value per element type) and SLM_MAX_RANK
+ * come from slm_model_abi.h. */
 
 /** A dense row-major tensor. */
 typedef struct slm_tensor {
@@ -55,8 +45,8 @@ typedef struct slm_tensor {
   void *owner;
 } slm_tensor;
 
-/** What a model expects or produces. Extents of -1 are dynamic; `dims`
- *  names them ("batch", "seq"), "" where unnamed. */
+/** What a model expects or produces. Extents of SLM_DYNAMIC_EXTENT (-1) are
+ *  dynamic; `dims` names them ("batch", "seq"), "" where unnamed. */
 typedef struct slm_tensor_info {
   const char *name;
   slm_dtype dtype;

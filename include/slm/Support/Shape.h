@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace slm {
+namespace mlir::slm {
 
 /// The marker of a dynamic extent; equal to mlir::ShapedType::kDynamic.
 constexpr int64_t kDynamicDim = std::numeric_limits<int64_t>::min();
@@ -55,6 +55,6 @@ std::string formatShape(const Shape &shape);
 /// range.
 std::optional<int64_t> normalizeAxis(int64_t axis, int64_t rank);
 
-} // namespace slm
+} // namespace mlir::slm
 
 #endif // SLM_SUPPORT_SHAPE_H

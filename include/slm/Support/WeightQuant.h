@@ -17,9 +17,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace slm {
+namespace mlir::slm {
 
-/// Storage code of a quantized weight; mirrors mlir::slm::WeightQuantKind.
+/// Storage code of a quantized weight; mirrors WeightQuantKind (the IR).
 enum class QuantCode { Int8, Int4, NF4 };
 
 /// The 16 NormalFloat-4 levels of QLoRA (Dettmers et al. 2023), ascending,
@@ -84,6 +84,6 @@ std::vector<float> dequantizeWeight(const QuantizedWeight &q);
 /// Index of the NF4 level nearest to `x` (x in [-1, 1]).
 int nearestNF4Code(float x);
 
-} // namespace slm
+} // namespace mlir::slm
 
 #endif // SLM_SUPPORT_WEIGHTQUANT_H

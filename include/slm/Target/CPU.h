@@ -8,7 +8,8 @@
 // -> LLVM IR -> object code in process -> a model library that the slm
 // runtime (libslmrt) loads. createCPUTargetBackend (slm/Target/TargetBackend.h)
 // is its entry; the functions below are its building blocks. The library's
-// entry points and descriptor layout are the model ABI (docs/ABI.md).
+// entry points, descriptor layout, dtypes and metadata are the model ABI
+// (include/slm/Runtime/slm_model_abi.h, docs/ABI.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,9 +25,6 @@
 namespace mlir {
 class OpPassManager;
 namespace slm {
-
-/// The version of the entry points above; the runtime refuses others.
-constexpr int kModelABIVersion = 1;
 
 /// Adds the CPU's Lower phase, from optimized slm IR to the LLVM dialect:
 /// decomposition, --convert-slm-to-linalg, elementwise fusion,
@@ -73,10 +71,9 @@ LogicalResult emitWeightsObject(ArrayRef<ExternalWeight> weights,
                                 StringRef weightsPath, StringRef objectPath,
                                 Location loc);
 
-/// C source of the support code every model links: its buffer allocator.
-extern const char *const kModelSupportSource;
-
-/// Compiles kModelSupportSource into the object file `objectPath`.
+/// Writes the object file of the support code every model links (its
+/// buffer allocator, lib/Runtime/ModelSupport.c, compiled with slm) to
+/// `objectPath`.
 LogicalResult emitSupportObject(StringRef objectPath, Location loc);
 
 /// Merges object files into one relocatable object (`cc -r`).

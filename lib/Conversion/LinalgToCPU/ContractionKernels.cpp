@@ -1093,7 +1093,7 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
   // than the integer-to-float conversion would use.
   SmallVector<float> levels(kLanes);
   for (int64_t i = 0; i < kLanes; ++i)
-    levels[i] = plan.nf4 ? ::slm::kNF4Levels[i] : static_cast<float>(i);
+    levels[i] = plan.nf4 ? slm::kNF4Levels[i] : static_cast<float>(i);
   Value table = arith::ConstantOp::create(
       b, loc, f32Vec, DenseElementsAttr::get(f32Vec, ArrayRef<float>(levels)));
   StringAttr permute = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");

@@ -954,7 +954,7 @@ static LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,
     second = arith::ConstantOp::create(
         rewriter, loc,
         DenseElementsAttr::get(RankedTensorType::get({16}, f32),
-                               ArrayRef<float>(::slm::kNF4Levels.data(), 16)));
+                               ArrayRef<float>(slm::kNF4Levels.data(), 16)));
   else
     second = arith::ConstantOp::create(
         rewriter, loc,

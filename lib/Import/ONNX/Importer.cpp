@@ -475,12 +475,12 @@ RankedTensorType mlir::slm::onnx_import::broadcastType(NodeContext &node,
                                                  RankedTensorType lhs,
                                                  RankedTensorType rhs,
                                                  Type elementType) {
-  ::slm::Shape a(lhs.getShape().begin(), lhs.getShape().end());
-  ::slm::Shape b(rhs.getShape().begin(), rhs.getShape().end());
-  std::optional<::slm::Shape> shape = ::slm::broadcastShapes(a, b);
+  slm::Shape a(lhs.getShape().begin(), lhs.getShape().end());
+  slm::Shape b(rhs.getShape().begin(), rhs.getShape().end());
+  std::optional<slm::Shape> shape = slm::broadcastShapes(a, b);
   if (!shape) {
-    (void)node.error("input shapes " + ::slm::formatShape(a) + " and " +
-                     ::slm::formatShape(b) + " do not broadcast");
+    (void)node.error("input shapes " + slm::formatShape(a) + " and " +
+                     slm::formatShape(b) + " do not broadcast");
     return {};
   }
   return RankedTensorType::get(*shape, elementType);

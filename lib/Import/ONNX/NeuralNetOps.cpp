@@ -49,12 +49,12 @@ static FailureOr<Value> matmul(NodeContext &node, Value a, Value b) {
   aType = cast<RankedTensorType>(a.getType());
   bType = cast<RankedTensorType>(b.getType());
   int64_t k1 = aType.getShape().back(), k2 = bType.getDimSize(bType.getRank() - 2);
-  if (!::slm::extentsCompatible(k1, k2))
+  if (!slm::extentsCompatible(k1, k2))
     return node.error("contraction extents differ: " + Twine(k1) + " and " +
                       Twine(k2));
-  ::slm::Shape aBatch(aType.getShape().begin(), aType.getShape().end() - 2);
-  ::slm::Shape bBatch(bType.getShape().begin(), bType.getShape().end() - 2);
-  std::optional<::slm::Shape> batch = ::slm::broadcastShapes(aBatch, bBatch);
+  slm::Shape aBatch(aType.getShape().begin(), aType.getShape().end() - 2);
+  slm::Shape bBatch(bType.getShape().begin(), bType.getShape().end() - 2);
+  std::optional<slm::Shape> batch = slm::broadcastShapes(aBatch, bBatch);
   if (!batch)
     return node.error("batch dimensions do not broadcast");
   batch->push_back(aType.getDimSize(aType.getRank() - 2));

@@ -7,6 +7,7 @@
 #include "slm/Target/CPU.h"
 #include "slm/Conversion/Passes.h"
 #include "slm/IR/SLMConstants.h"
+#include "slm/Runtime/slm_model_abi.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -129,26 +130,41 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-/// The runtime's name of an element type.
-static std::optional<StringRef> dtypeName(Type type) {
+/// The model ABI's dtype of an element type (slm_model_abi.h).
+static std::optional<slm_dtype> dtypeOf(Type type) {
   if (type.isF32())
-    return StringRef("float32");
+    return SLM_FLOAT32;
   if (type.isF64())
-    return StringRef("float64");
+    return SLM_FLOAT64;
   if (type.isF16())
-    return StringRef("float16");
+    return SLM_FLOAT16;
   if (type.isBF16())
-    return StringRef("bfloat16");
+    return SLM_BFLOAT16;
   if (type.isInteger(1))
-    return StringRef("bool");
+    return SLM_BOOL;
   if (type.isInteger(8))
-    return StringRef("int8");
+    return SLM_INT8;
   if (type.isInteger(16))
-    return StringRef("int16");
+    return SLM_INT16;
   if (type.isInteger(32))
-    return StringRef("int32");
+    return SLM_INT32;
   if (type.isInteger(64))
-    return StringRef("int64");
+    return SLM_INT64;
+  return std::nullopt;
+}
+
+/// The metadata's name of an element type ("float32").
+static std::optional<StringRef> dtypeName(Type type) {
+  std::optional<slm_dtype> dtype = dtypeOf(type);
+  if (!dtype)
+    return std::nullopt;
+  switch (*dtype) {
+#define SLM_DTYPE_NAME_CASE(enumerator, value, name, bytes)                    \
+  case enumerator:                                                             \
+    return StringRef(name);
+    SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE)
+#undef SLM_DTYPE_NAME_CASE
+  }
   return std::nullopt;
 }
 
@@ -193,7 +209,7 @@ FailureOr<std::string> slm::describeModelInterface(ModuleOp module) {
       return failure();
   if (outputs.empty())
     return emitError(func.getLoc()) << "the model has no outputs";
-  llvm::json::Object root{{"abi", kModelABIVersion},
+  llvm::json::Object root{{"abi", SLM_MODEL_ABI_VERSION},
                           {"inputs", std::move(inputs)},
                           {"outputs", std::move(outputs)}};
   return llvm::formatv("{0}", llvm::json::Value(std::move(root))).str();
@@ -250,10 +266,10 @@ static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
   if (!ciface)
     return emitError(loc) << "the lowered module has no C interface of @main";
   llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
-  // void slm_model_run(void **inputs, void *results)
+  // slm_model_run_fn: void (void **inputs, void *results)
   auto *run = llvm::Function::Create(
       llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr}, false),
-      llvm::GlobalValue::ExternalLinkage, "slm_model_run", module);
+      llvm::GlobalValue::ExternalLinkage, SLM_MODEL_RUN_SYMBOL, module);
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", run));
   SmallVector<llvm::Value *> args = {run->getArg(1)};
   for (unsigned i = 1; i < ciface->arg_size(); ++i) {
@@ -265,12 +281,12 @@ static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
   auto *text = llvm::ConstantDataArray::getString(ctx, metadata, true);
   new llvm::GlobalVariable(module, text->getType(), true,
                            llvm::GlobalValue::ExternalLinkage, text,
-                           "slm_model_metadata");
+                           SLM_MODEL_METADATA_SYMBOL);
   new llvm::GlobalVariable(
       module, llvm::Type::getInt32Ty(ctx), true,
       llvm::GlobalValue::ExternalLinkage,
-      llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), slm::kModelABIVersion),
-      "slm_model_abi_version");
+      llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), SLM_MODEL_ABI_VERSION),
+      SLM_MODEL_ABI_VERSION_SYMBOL);
   return success();
 }
 
@@ -474,18 +490,6 @@ LogicalResult slm::emitWeightsObject(ArrayRef<ExternalWeight> weights,
     return failure();
   return runCompiler({"-c", asmPath, "-o", objectPath}, "assembling the weights",
                      loc);
-}
-
-LogicalResult slm::emitSupportObject(StringRef objectPath, Location loc) {
-  llvm::SmallString<256> sourcePath(objectPath);
-  sourcePath += ".c";
-  llvm::FileRemover removeSource(sourcePath);
-  if (failed(writeTextFile(
-          sourcePath, [](raw_ostream &os) { os << kModelSupportSource; },
-          loc)))
-    return failure();
-  return runCompiler({"-O2", "-fPIC", "-c", sourcePath, "-o", objectPath},
-                     "compiling the model support code", loc);
 }
 
 LogicalResult slm::mergeObjects(ArrayRef<std::string> objectPaths,

@@ -1,102 +1,34 @@
-//===- ModelSupport.cpp - C support code linked into every model -*- C++
-//-*-===//
+//===- ModelSupport.cpp - Write the support object models link --*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
 //
-// The buffer allocator of compiled models, as C source that slmc compiles
-// with the system C compiler and links into each model. Generated code
-// allocates through `_mlir_memref_to_llvm_alloc`/`_free`
-// (finalize-memref-to-llvm{use-generic-functions}).
-//
-// Why: a transformer allocates the same large intermediates on every run.
-// From malloc they are fresh pages each time (glibc maps and unmaps large
-// blocks), and the kernel zeroes and faults in every page: for one BERT-base
-// linear layer that was a third of the run. Freed blocks of 64 KiB and more
-// are kept (up to 1 GiB, given back when the model is unloaded) and handed
-// out again for requests they fit closely. Blocks are plain malloc blocks:
-// outputs handed to the caller are released with free().
+// Every model links the buffer allocator of lib/Runtime/ModelSupport.c. The
+// build compiled it and embedded the object code (SLMModelSupportObject):
+// here it is written out for the linker.
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/Runtime/ModelSupport.h"
 #include "slm/Target/CPU.h"
 
-const char *const mlir::slm::kModelSupportSource = R"C(
-#include <malloc.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdlib.h>
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/raw_ostream.h"
 
-#define SLM_HIDDEN __attribute__((visibility("hidden")))
-enum { kSlots = 256 };
-static const size_t kMinCached = 64 << 10;
-static const size_t kCacheLimit = (size_t)1 << 30;
+using namespace mlir;
 
-/* cache[0, used): blocks kept for reuse. */
-static struct { void *ptr; size_t size; } cache[kSlots];
-static int used;
-static size_t cachedBytes;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-SLM_HIDDEN void *_mlir_memref_to_llvm_alloc(uint64_t size) {
-  if (size >= kMinCached) {
-    pthread_mutex_lock(&lock);
-    int best = -1;
-    for (int i = 0; i < used; ++i)
-      if (cache[i].size >= size && cache[i].size <= size + size / 8 + 4096 &&
-          (best < 0 || cache[i].size < cache[best].size))
-        best = i;
-    void *ptr = 0;
-    if (best >= 0) {
-      ptr = cache[best].ptr;
-      cachedBytes -= cache[best].size;
-      cache[best] = cache[--used];
-    }
-    pthread_mutex_unlock(&lock);
-    if (ptr)
-      return ptr;
-  }
-  return malloc(size);
+LogicalResult slm::emitSupportObject(StringRef objectPath, Location loc) {
+  std::string_view object = getModelSupportObject();
+  std::error_code ec;
+  llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return emitError(loc) << "cannot write '" << objectPath
+                          << "': " << ec.message();
+  os.write(object.data(), object.size());
+  os.close();
+  if (os.has_error())
+    return emitError(loc) << "cannot write '" << objectPath << "'";
+  return success();
 }
-
-SLM_HIDDEN void *_mlir_memref_to_llvm_aligned_alloc(uint64_t alignment,
-                                                    uint64_t size) {
-  void *ptr = 0;
-  if (alignment < sizeof(void *))
-    alignment = sizeof(void *);
-  return posix_memalign(&ptr, alignment, size) == 0 ? ptr : 0;
-}
-
-SLM_HIDDEN void _mlir_memref_to_llvm_free(void *ptr) {
-  if (!ptr)
-    return;
-  size_t size = malloc_usable_size(ptr);
-  if (size >= kMinCached) {
-    pthread_mutex_lock(&lock);
-    int kept = used < kSlots && cachedBytes + size <= kCacheLimit;
-    if (kept) {
-      cache[used].ptr = ptr;
-      cache[used].size = size;
-      ++used;
-      cachedBytes += size;
-    }
-    pthread_mutex_unlock(&lock);
-    if (kept)
-      return;
-  }
-  free(ptr);
-}
-
-/* For the runtime: outputs the caller is done with come back here. */
-__attribute__((visibility("default"))) void slm_model_release_buffer(void *ptr) {
-  _mlir_memref_to_llvm_free(ptr);
-}
-
-__attribute__((destructor)) static void slm_release_buffers(void) {
-  for (int i = 0; i < used; ++i)
-    free(cache[i].ptr);
-  used = 0;
-  cachedBytes = 0;
-}
-)C";
