@@ -1,22 +1,12 @@
-//===- StructuredPruning.cpp - Remove attention heads and FFN neurons -*- C++ -*-===//
+//===- PruningUtils.cpp - Shared logic of the pruning passes --------------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
-//
-// --slm-prune-heads and --slm-prune-ffn: score each head (each FFN neuron),
-// choose the least important ones per layer or under one global budget,
-// and rewrite the weights without them, so that every GEMM that touches
-// them gets smaller. Scores come from the weights (magnitude) or from
-// calibration statistics that slmc attaches to the consuming linear layer
-// (Wanda: |W| times the input's RMS; FLAP: input variance times the squared
-// column norm, with the removed channels' mean folded into the bias).
-//
-//===----------------------------------------------------------------------===//
+
+#include "PruningUtils.h"
 
 #include "slm/IR/SLMConstants.h"
-#include "slm/Transforms/ModelStructure.h"
-#include "slm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
@@ -25,27 +15,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
-namespace mlir::slm {
-#define GEN_PASS_DEF_SLMPRUNEHEADS
-#define GEN_PASS_DEF_SLMPRUNEFFN
-#include "slm/Transforms/Passes.h.inc"
-} // namespace mlir::slm
-
-using namespace mlir;
-using namespace mlir::slm;
-
-namespace {
-enum class Method { Magnitude, Wanda, Flap };
-enum class Allocation { Uniform, Global };
-
-/// A constant-weight linear layer's parameters as floats.
-struct LinearParams {
-  Attribute weightAttr, biasAttr;
-  std::vector<float> weight, bias; ///< bias empty when there is none
-  int64_t rows = 0, cols = 0;
-  float at(int64_t r, int64_t c) const { return weight[r * cols + c]; }
-};
+namespace mlir::slm::pruning {
 
 FailureOr<LinearParams> readParams(LinearOp op) {
   LinearParams p;
@@ -61,14 +33,10 @@ FailureOr<LinearParams> readParams(LinearOp op) {
   return p;
 }
 
-/// Replaces `op` by a copy that keeps weight rows `rows` and columns `cols`
-/// (all when empty) and has bias `bias` (rows entries, or none when empty).
-/// `refit`, when given, replaces the kept block's values. Calibration
-/// statistics of its input follow the kept columns.
 LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
                        ArrayRef<int64_t> rows, ArrayRef<int64_t> cols,
                        ArrayRef<float> bias, Value input,
-                       const std::vector<float> *refit = nullptr) {
+                       const std::vector<float> *refit) {
   SmallVector<int64_t> allRows, allCols;
   if (rows.empty()) {
     allRows.resize(p.rows);
@@ -143,7 +111,7 @@ LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
 /// The bias of `consumer` plus, when compensating, the mean contribution
 /// of its removed input channels (FLAP's bias compensation): what the
 /// layer outputs on average through them becomes a constant.
-std::vector<float> compensatedBias(const LinearParams &consumer,
+static std::vector<float> compensatedBias(const LinearParams &consumer,
                                    ArrayRef<int64_t> removedCols,
                                    const ChannelStats *stats) {
   std::vector<float> bias = consumer.bias;
@@ -169,7 +137,7 @@ std::vector<float> compensatedBias(const LinearParams &consumer,
 /// the removed ones predicted. S[k, k] gets a small ridge (1% of its mean
 /// diagonal) for channels that barely vary. False when the Cholesky
 /// factorization fails (then the caller keeps plain compensation).
-bool reconstruct(const LinearParams &consumer, ArrayRef<int64_t> kept,
+static bool reconstruct(const LinearParams &consumer, ArrayRef<int64_t> kept,
                  const ChannelStats &stats, std::vector<float> &weight,
                  std::vector<float> &bias) {
   const int64_t n = consumer.rows, c = consumer.cols,
@@ -237,8 +205,6 @@ bool reconstruct(const LinearParams &consumer, ArrayRef<int64_t> kept,
   return true;
 }
 
-/// Importance of input channel `c` of `consumer` under `method`
-/// (magnitude: the squared norm of its column).
 double channelScore(Method method, const LinearParams &consumer, int64_t c,
                     const ChannelStats *stats) {
   double abs = 0, squares = 0;
@@ -267,9 +233,6 @@ double rowSquares(const LinearParams &p, int64_t row) {
   return s;
 }
 
-/// Chooses which groups to remove. `scores[u][g]` is group g of unit u;
-/// `keepMultiple` rounds each unit's kept count to a multiple (when the
-/// unit has at least that many groups); every unit keeps `minKeep`.
 std::vector<std::vector<bool>>
 chooseRemoved(const std::vector<std::vector<double>> &scores, double ratio,
               Allocation allocation, int64_t minKeep, int64_t keepMultiple) {
@@ -331,7 +294,6 @@ chooseRemoved(const std::vector<std::vector<double>> &scores, double ratio,
   return removed;
 }
 
-/// Erases the constants that pruning left without users.
 void eraseDeadConstants(Operation *root) {
   SmallVector<Operation *> dead;
   root->walk([&](arith::ConstantOp op) {
@@ -342,7 +304,7 @@ void eraseDeadConstants(Operation *root) {
     op->erase();
 }
 
-LogicalResult parseMethod(Operation *root, StringRef text, Method &method) {
+static LogicalResult parseMethod(Operation *root, StringRef text, Method &method) {
   if (text == "magnitude")
     method = Method::Magnitude;
   else if (text == "wanda")
@@ -355,7 +317,7 @@ LogicalResult parseMethod(Operation *root, StringRef text, Method &method) {
   return success();
 }
 
-LogicalResult parseAllocation(Operation *root, StringRef text,
+static LogicalResult parseAllocation(Operation *root, StringRef text,
                               Allocation &allocation) {
   if (text == "uniform")
     allocation = Allocation::Uniform;
@@ -367,13 +329,12 @@ LogicalResult parseAllocation(Operation *root, StringRef text,
   return success();
 }
 
-LogicalResult checkRatio(Operation *root, double ratio) {
+static LogicalResult checkRatio(Operation *root, double ratio) {
   if (!(ratio >= 0.0 && ratio < 1.0))
     return root->emitError("pruning ratio must be in [0, 1), not ") << static_cast<double>(ratio);
   return success();
 }
 
-/// Checks the options shared by the head and FFN passes.
 LogicalResult parseOptions(Operation *root, double ratio, StringRef methodText,
                            StringRef allocationText, Method &method,
                            Allocation &allocation) {
@@ -382,10 +343,6 @@ LogicalResult parseOptions(Operation *root, double ratio, StringRef methodText,
                  succeeded(parseAllocation(root, allocationText, allocation)));
 }
 
-/// The layer that consumes pruned channels (output or down projection),
-/// rebuilt on its kept input columns `kept`: refit by least squares when
-/// asked and the statistics carry a covariance, else the kept columns with
-/// the removed ones' mean folded into the bias (when there are statistics).
 LinearOp rebuildConsumer(LinearOp op, const LinearParams &p,
                          ArrayRef<int64_t> kept, ArrayRef<int64_t> removed,
                          const ChannelStats *stats, bool refit, Value input) {
@@ -396,7 +353,6 @@ LinearOp rebuildConsumer(LinearOp op, const LinearParams &p,
                        rebuilt ? &weight : nullptr);
 }
 
-/// The statistics a method needs on `consumer`, or an error naming it.
 FailureOr<std::optional<ChannelStats>> statsFor(Method method,
                                                 LinearOp consumer,
                                                 bool compensate) {
@@ -413,203 +369,5 @@ FailureOr<std::optional<ChannelStats>> statsFor(Method method,
   return stats;
 }
 
-//===----------------------------------------------------------------------===//
-// Heads
-//===----------------------------------------------------------------------===//
 
-struct PruneHeadsPass
-    : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
-  using Base::Base;
-
-  void runOnOperation() override {
-    Operation *root = getOperation();
-    Method method;
-    Allocation alloc;
-    if (failed(parseOptions(root, ratio, method_, allocation, method, alloc)))
-      return signalPassFailure();
-    if (ratio == 0.0)
-      return;
-    splitFusedProjections(root);
-    SmallVector<AttentionUnit> units = findAttentionUnits(root);
-    std::vector<std::vector<double>> scores;
-    std::vector<LinearParams> q, k, v, o;
-    std::vector<std::optional<ChannelStats>> stats;
-    for (AttentionUnit &unit : units) {
-      FailureOr<LinearParams> pq = readParams(unit.query),
-                              pk = readParams(unit.key),
-                              pv = readParams(unit.value),
-                              po = readParams(unit.output);
-      if (failed(pq) || failed(pk) || failed(pv) || failed(po))
-        return signalPassFailure();
-      FailureOr<std::optional<ChannelStats>> s =
-          statsFor(method, unit.output, /*compensate=*/true);
-      if (failed(s))
-        return signalPassFailure();
-      const int64_t heads = unit.numHeads(), dk = unit.queryHeadDim(),
-                    dv = unit.valueHeadDim();
-      std::vector<double> headScores(heads, 0.0);
-      for (int64_t h = 0; h < heads; ++h) {
-        for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
-          headScores[h] += channelScore(method, *po, c, s->has_value() ? &**s : nullptr);
-        if (method == Method::Magnitude) {
-          for (int64_t c = h * dk; c < (h + 1) * dk; ++c)
-            headScores[h] += rowSquares(*pq, c) + rowSquares(*pk, c);
-          for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
-            headScores[h] += rowSquares(*pv, c);
-        }
-      }
-      scores.push_back(std::move(headScores));
-      q.push_back(std::move(*pq));
-      k.push_back(std::move(*pk));
-      v.push_back(std::move(*pv));
-      o.push_back(std::move(*po));
-      stats.push_back(biasCompensation ? std::move(*s) : std::nullopt);
-    }
-    std::vector<std::vector<bool>> removed =
-        chooseRemoved(scores, ratio, alloc, minHeads, /*keepMultiple=*/1);
-    for (size_t u = 0; u < units.size(); ++u)
-      prune(units[u], removed[u], q[u], k[u], v[u], o[u],
-            stats[u] ? &*stats[u] : nullptr);
-    eraseDeadConstants(root);
-  }
-
-  void prune(AttentionUnit &unit, const std::vector<bool> &removed,
-             const LinearParams &q, const LinearParams &k,
-             const LinearParams &v, const LinearParams &o,
-             const ChannelStats *stats) {
-    const int64_t heads = unit.numHeads(), dk = unit.queryHeadDim(),
-                  dv = unit.valueHeadDim();
-    SmallVector<int64_t> keptQK, keptV, removedV;
-    int64_t kept = 0;
-    for (int64_t h = 0; h < heads; ++h) {
-      for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
-        (removed[h] ? removedV : keptV).push_back(c);
-      if (removed[h])
-        continue;
-      ++kept;
-      for (int64_t c = h * dk; c < (h + 1) * dk; ++c)
-        keptQK.push_back(c);
-    }
-    if (kept == heads)
-      return;
-    AttentionOp attention = unit.attention;
-    double scale = attention.getEffectiveScale();
-    LinearOp nq = rebuildLinear(unit.query, q, keptQK, {}, gatherBias(q, keptQK),
-                                unit.query.getInput());
-    LinearOp nk = rebuildLinear(unit.key, k, keptQK, {}, gatherBias(k, keptQK),
-                                unit.key.getInput());
-    LinearOp nv = rebuildLinear(unit.value, v, keptV, {}, gatherBias(v, keptV),
-                                unit.value.getInput());
-    OpBuilder b(attention);
-    auto na = cast<AttentionOp>(b.clone(*attention));
-    na.getQueryMutable().assign(nq.getResult());
-    na.getKeyMutable().assign(nk.getResult());
-    na.getValueMutable().assign(nv.getResult());
-    na.setNumHeads(kept);
-    na.setScaleAttr(b.getF64FloatAttr(scale));
-    auto type = cast<RankedTensorType>(attention.getResult().getType());
-    SmallVector<int64_t> shape(type.getShape());
-    shape.back() = kept * dv;
-    na.getResult().setType(type.clone(shape));
-    LinearOp no = rebuildConsumer(unit.output, o, keptV, removedV, stats,
-                                  reconstructWeights, na.getResult());
-    unit.output.getResult().replaceAllUsesWith(no.getResult());
-    for (Operation *op : {unit.output.getOperation(), attention.getOperation(),
-                          unit.query.getOperation(), unit.key.getOperation(),
-                          unit.value.getOperation()})
-      op->erase();
-  }
-
-  static std::vector<float> gatherBias(const LinearParams &p,
-                                       ArrayRef<int64_t> rows) {
-    std::vector<float> out;
-    if (!p.bias.empty())
-      for (int64_t r : rows)
-        out.push_back(p.bias[r]);
-    return out;
-  }
-};
-
-//===----------------------------------------------------------------------===//
-// FFN neurons
-//===----------------------------------------------------------------------===//
-
-struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
-  using Base::Base;
-
-  void runOnOperation() override {
-    Operation *root = getOperation();
-    Method method;
-    Allocation alloc;
-    if (failed(parseOptions(root, ratio, method_, allocation, method, alloc)))
-      return signalPassFailure();
-    if (multiple < 1)
-      return root->emitError("multiple must be positive"), signalPassFailure();
-    if (ratio == 0.0)
-      return;
-    SmallVector<FeedForwardUnit> units = findFeedForwardUnits(root);
-    std::vector<std::vector<double>> scores;
-    std::vector<LinearParams> up, down;
-    std::vector<std::optional<ChannelStats>> stats;
-    for (FeedForwardUnit &unit : units) {
-      FailureOr<LinearParams> pu = readParams(unit.up),
-                              pd = readParams(unit.down);
-      if (failed(pu) || failed(pd))
-        return signalPassFailure();
-      FailureOr<std::optional<ChannelStats>> s =
-          statsFor(method, unit.down, /*compensate=*/true);
-      if (failed(s))
-        return signalPassFailure();
-      std::vector<double> neuronScores(unit.hidden());
-      for (int64_t j = 0; j < unit.hidden(); ++j) {
-        neuronScores[j] =
-            channelScore(method, *pd, j, s->has_value() ? &**s : nullptr);
-        if (method == Method::Magnitude)
-          neuronScores[j] += rowSquares(*pu, j);
-      }
-      scores.push_back(std::move(neuronScores));
-      up.push_back(std::move(*pu));
-      down.push_back(std::move(*pd));
-      stats.push_back(biasCompensation ? std::move(*s) : std::nullopt);
-    }
-    std::vector<std::vector<bool>> removed =
-        chooseRemoved(scores, ratio, alloc, /*minKeep=*/1, multiple);
-    for (size_t u = 0; u < units.size(); ++u)
-      prune(units[u], removed[u], up[u], down[u],
-            stats[u] ? &*stats[u] : nullptr);
-    eraseDeadConstants(root);
-  }
-
-  void prune(FeedForwardUnit &unit, const std::vector<bool> &removed,
-             const LinearParams &up, const LinearParams &down,
-             const ChannelStats *stats) {
-    SmallVector<int64_t> kept, gone;
-    for (int64_t j = 0; j < unit.hidden(); ++j)
-      (removed[j] ? gone : kept).push_back(j);
-    if (gone.empty())
-      return;
-    std::vector<float> upBias;
-    if (!up.bias.empty())
-      for (int64_t j : kept)
-        upBias.push_back(up.bias[j]);
-    LinearOp nu = rebuildLinear(unit.up, up, kept, {}, upBias,
-                                unit.up.getInput());
-    Value hidden = nu.getResult();
-    Operation *activation = nullptr;
-    if (unit.activation) {
-      OpBuilder b(unit.activation);
-      activation = b.clone(*unit.activation);
-      activation->setOperand(0, hidden);
-      activation->getResult(0).setType(hidden.getType());
-      hidden = activation->getResult(0);
-    }
-    LinearOp nd = rebuildConsumer(unit.down, down, kept, gone, stats,
-                                  reconstructWeights, hidden);
-    unit.down.getResult().replaceAllUsesWith(nd.getResult());
-    unit.down->erase();
-    if (unit.activation)
-      unit.activation->erase();
-    unit.up->erase();
-  }
-};
-} // namespace
+} // namespace mlir::slm::pruning
