@@ -1,13 +1,13 @@
-//===- DecomposeTransformerOps.cpp - Transformer ops to tensor ops -*- C++ -*-===//
+//===- DecomposeTransformerOps.cpp - Transformer ops to tensor ops --------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
 //
-// The reference code generation path: attention, normalizations, GELU,
-// softmax and embedding spelled out in tensor-level slm ops and math ops,
-// which --convert-slm-to-linalg lowers. Fused kernels for the same ops
-// replace these patterns where they apply.
+// How transformer-level ops reach code generation: attention,
+// normalizations, GELU, softmax and embedding spelled out in tensor-level slm
+// ops and math ops, which --convert-slm-to-linalg lowers (it lowers
+// slm.linear itself, to the GEMM kernels' layout).
 //
 //===----------------------------------------------------------------------===//
 

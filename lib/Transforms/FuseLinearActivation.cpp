@@ -1,4 +1,4 @@
-//===- FuseLinearActivation.cpp - Activation epilogues for linear -*- C++ -*-===//
+//===- FuseLinearActivation.cpp - Activation epilogues for linear ---------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -46,7 +46,7 @@ static void fuseInto(LinearOp linear, Operation *activation, Activation kind,
                      PatternRewriter &rewriter) {
   rewriter.modifyOpInPlace(linear, [&] {
     linear.setActivation(kind);
-    // The fused op now sits where the activation's result is defined.
+    // The linear now also computes the activation: its location names both.
     linear->setLoc(rewriter.getFusedLoc({linear.getLoc(), activation->getLoc()}));
   });
   rewriter.replaceOp(activation, linear.getResult());

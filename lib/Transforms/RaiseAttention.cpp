@@ -1,4 +1,4 @@
-//===- RaiseAttention.cpp - Attention subgraphs to slm.attention -*- C++ -*-===//
+//===- RaiseAttention.cpp - Attention subgraphs to slm.attention ----------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

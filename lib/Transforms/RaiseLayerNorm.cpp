@@ -1,4 +1,4 @@
-//===- RaiseLayerNorm.cpp - Spelled-out LayerNorm to slm.layer_norm -*- C++ -*-===//
+//===- RaiseLayerNorm.cpp - LayerNorm to slm.layer_norm ---------*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

@@ -1,4 +1,4 @@
-//===- RaiseLinear.cpp - MatMul (+ Add) with weights to slm.linear -*- C++ -*-===//
+//===- RaiseLinear.cpp - MatMul (+ Add) to slm.linear -----------*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
