@@ -66,8 +66,8 @@ struct ExposeCalibrationProbesPass
     SmallVector<Type> results(func.getResultTypes());
     for (Value v : probes)
       results.push_back(v.getType());
-    func.setType(FunctionType::get(module.getContext(),
-                                   func.getArgumentTypes(), results));
+    func.setType(FunctionType::get(module.getContext(), func.getArgumentTypes(),
+                                   results));
     Builder b(module.getContext());
     for (unsigned i = 0; i < probes.size(); ++i)
       func.setResultAttr(first + i, "slm.name",

@@ -30,7 +30,8 @@ static LinearOp getFusableLinear(Value value, PatternRewriter &rewriter,
     return {};
   }
   if (linear.getActivation() != Activation::none) {
-    (void)rewriter.notifyMatchFailure(activation, "linear already has an epilogue");
+    (void)rewriter.notifyMatchFailure(activation,
+                                      "linear already has an epilogue");
     return {};
   }
   if (!value.hasOneUse()) {
@@ -47,7 +48,8 @@ static void fuseInto(LinearOp linear, Operation *activation, Activation kind,
   rewriter.modifyOpInPlace(linear, [&] {
     linear.setActivation(kind);
     // The linear now also computes the activation: its location names both.
-    linear->setLoc(rewriter.getFusedLoc({linear.getLoc(), activation->getLoc()}));
+    linear->setLoc(
+        rewriter.getFusedLoc({linear.getLoc(), activation->getLoc()}));
   });
   rewriter.replaceOp(activation, linear.getResult());
 }
@@ -92,7 +94,8 @@ struct FuseRelu : OpRewritePattern<MaxOp> {
 };
 
 struct SLMFuseLinearActivationPass
-    : mlir::slm::impl::SLMFuseLinearActivationBase<SLMFuseLinearActivationPass> {
+    : mlir::slm::impl::SLMFuseLinearActivationBase<
+          SLMFuseLinearActivationPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateFuseLinearActivationPatterns(patterns);

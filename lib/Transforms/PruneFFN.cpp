@@ -86,8 +86,8 @@ struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
     if (!up.bias.empty())
       for (int64_t j : kept)
         upBias.push_back(up.bias[j]);
-    LinearOp nu = rebuildLinear(unit.up, up, kept, {}, upBias,
-                                unit.up.getInput());
+    LinearOp nu =
+        rebuildLinear(unit.up, up, kept, {}, upBias, unit.up.getInput());
     Value hidden = nu.getResult();
     Operation *activation = nullptr;
     if (unit.activation) {

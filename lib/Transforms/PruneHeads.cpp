@@ -31,8 +31,7 @@ using namespace mlir::slm;
 using namespace mlir::slm::pruning;
 
 namespace {
-struct PruneHeadsPass
-    : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
+struct PruneHeadsPass : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
   using Base::Base;
 
   void runOnOperation() override {
@@ -64,7 +63,8 @@ struct PruneHeadsPass
       std::vector<double> headScores(heads, 0.0);
       for (int64_t h = 0; h < heads; ++h) {
         for (int64_t c = h * dv; c < (h + 1) * dv; ++c)
-          headScores[h] += channelScore(method, *po, c, s->has_value() ? &**s : nullptr);
+          headScores[h] +=
+              channelScore(method, *po, c, s->has_value() ? &**s : nullptr);
         if (method == Method::Magnitude) {
           for (int64_t c = h * dk; c < (h + 1) * dk; ++c)
             headScores[h] += rowSquares(*pq, c) + rowSquares(*pk, c);
@@ -108,8 +108,8 @@ struct PruneHeadsPass
       return;
     AttentionOp attention = unit.attention;
     double scale = attention.getEffectiveScale();
-    LinearOp nq = rebuildLinear(unit.query, q, keptQK, {}, gatherBias(q, keptQK),
-                                unit.query.getInput());
+    LinearOp nq = rebuildLinear(unit.query, q, keptQK, {},
+                                gatherBias(q, keptQK), unit.query.getInput());
     LinearOp nk = rebuildLinear(unit.key, k, keptQK, {}, gatherBias(k, keptQK),
                                 unit.key.getInput());
     LinearOp nv = rebuildLinear(unit.value, v, keptV, {}, gatherBias(v, keptV),

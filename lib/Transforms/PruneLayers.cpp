@@ -31,15 +31,13 @@ using namespace mlir;
 using namespace mlir::slm;
 
 namespace {
-struct PruneLayersPass
-    : public slm::impl::SLMPruneLayersBase<PruneLayersPass> {
+struct PruneLayersPass : public slm::impl::SLMPruneLayersBase<PruneLayersPass> {
   using Base::Base;
 
   void runOnOperation() override {
     Operation *root = getOperation();
     if (count < 0)
-      return root->emitError("count must not be negative"),
-             signalPassFailure();
+      return root->emitError("count must not be negative"), signalPassFailure();
     if (count == 0 && drop.empty())
       return;
     if (count > 0 && !drop.empty())
@@ -65,8 +63,8 @@ struct PruneLayersPass
                signalPassFailure();
       std::vector<double> importance(n);
       for (int64_t i = 0; i < n; ++i) {
-        auto attr = blocks[i].attention->getAttrOfType<FloatAttr>(
-            kBlockImportanceAttr);
+        auto attr =
+            blocks[i].attention->getAttrOfType<FloatAttr>(kBlockImportanceAttr);
         if (!attr)
           return blocks[i].attention.emitError(
                      "layer pruning needs the block's measured importance "

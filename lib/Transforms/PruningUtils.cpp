@@ -112,8 +112,8 @@ LinearOp rebuildLinear(LinearOp op, const LinearParams &p,
 /// of its removed input channels (FLAP's bias compensation): what the
 /// layer outputs on average through them becomes a constant.
 static std::vector<float> compensatedBias(const LinearParams &consumer,
-                                   ArrayRef<int64_t> removedCols,
-                                   const ChannelStats *stats) {
+                                          ArrayRef<int64_t> removedCols,
+                                          const ChannelStats *stats) {
   std::vector<float> bias = consumer.bias;
   if (!stats || removedCols.empty())
     return bias;
@@ -138,8 +138,8 @@ static std::vector<float> compensatedBias(const LinearParams &consumer,
 /// diagonal) for channels that barely vary. False when the Cholesky
 /// factorization fails (then the caller keeps plain compensation).
 static bool reconstruct(const LinearParams &consumer, ArrayRef<int64_t> kept,
-                 const ChannelStats &stats, std::vector<float> &weight,
-                 std::vector<float> &bias) {
+                        const ChannelStats &stats, std::vector<float> &weight,
+                        std::vector<float> &bias) {
   const int64_t n = consumer.rows, c = consumer.cols,
                 k = static_cast<int64_t>(kept.size());
   const std::vector<float> &S = stats.covariance;
@@ -241,10 +241,10 @@ chooseRemoved(const std::vector<std::vector<double>> &scores, double ratio,
   std::vector<int64_t> removeCount(n, 0);
   auto roundKept = [&](int64_t groups, int64_t kept) {
     int64_t multiple = groups >= 2 * keepMultiple ? keepMultiple : 1;
-    kept = static_cast<int64_t>(std::llround(double(kept) / multiple)) *
-           multiple;
-    return std::clamp<int64_t>(kept, std::min(groups, std::max(minKeep, multiple)),
-                               groups);
+    kept =
+        static_cast<int64_t>(std::llround(double(kept) / multiple)) * multiple;
+    return std::clamp<int64_t>(
+        kept, std::min(groups, std::max(minKeep, multiple)), groups);
   };
   for (size_t u = 0; u < n; ++u) {
     int64_t groups = scores[u].size();
@@ -254,8 +254,8 @@ chooseRemoved(const std::vector<std::vector<double>> &scores, double ratio,
   }
   if (allocation == Allocation::Global && n > 1) {
     // FLAP: scores standardized per unit, then one ranking over all units.
-    int64_t total = std::accumulate(removeCount.begin(), removeCount.end(),
-                                    int64_t(0));
+    int64_t total =
+        std::accumulate(removeCount.begin(), removeCount.end(), int64_t(0));
     std::vector<std::tuple<double, size_t, int64_t>> ranked;
     for (size_t u = 0; u < n; ++u) {
       const auto &s = scores[u];
@@ -304,7 +304,8 @@ void eraseDeadConstants(Operation *root) {
     op->erase();
 }
 
-static LogicalResult parseMethod(Operation *root, StringRef text, Method &method) {
+static LogicalResult parseMethod(Operation *root, StringRef text,
+                                 Method &method) {
   if (text == "magnitude")
     method = Method::Magnitude;
   else if (text == "wanda")
@@ -318,7 +319,7 @@ static LogicalResult parseMethod(Operation *root, StringRef text, Method &method
 }
 
 static LogicalResult parseAllocation(Operation *root, StringRef text,
-                              Allocation &allocation) {
+                                     Allocation &allocation) {
   if (text == "uniform")
     allocation = Allocation::Uniform;
   else if (text == "global")
@@ -331,7 +332,8 @@ static LogicalResult parseAllocation(Operation *root, StringRef text,
 
 static LogicalResult checkRatio(Operation *root, double ratio) {
   if (!(ratio >= 0.0 && ratio < 1.0))
-    return root->emitError("pruning ratio must be in [0, 1), not ") << static_cast<double>(ratio);
+    return root->emitError("pruning ratio must be in [0, 1), not ")
+           << static_cast<double>(ratio);
   return success();
 }
 
@@ -353,9 +355,8 @@ LinearOp rebuildConsumer(LinearOp op, const LinearParams &p,
                        rebuilt ? &weight : nullptr);
 }
 
-FailureOr<std::optional<ChannelStats>> statsFor(Method method,
-                                                LinearOp consumer,
-                                                bool compensate) {
+FailureOr<std::optional<ChannelStats>>
+statsFor(Method method, LinearOp consumer, bool compensate) {
   std::optional<ChannelStats> stats =
       getInputStats(consumer, consumer.getInFeatures());
   if (method != Method::Magnitude && !stats)
@@ -368,6 +369,5 @@ FailureOr<std::optional<ChannelStats>> statsFor(Method method,
     stats.reset();
   return stats;
 }
-
 
 } // namespace mlir::slm::pruning

@@ -86,9 +86,8 @@ LogicalResult parseOptions(Operation *root, double ratio, StringRef methodText,
 
 /// The statistics a method needs on `consumer`, or an error naming it;
 /// std::nullopt when there are none (magnitude) or `compensate` is false.
-FailureOr<std::optional<ChannelStats>> statsFor(Method method,
-                                                LinearOp consumer,
-                                                bool compensate);
+FailureOr<std::optional<ChannelStats>>
+statsFor(Method method, LinearOp consumer, bool compensate);
 
 } // namespace mlir::slm::pruning
 
