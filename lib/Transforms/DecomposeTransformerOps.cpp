@@ -1,13 +1,13 @@
-//===- DecomposeTransformerOps.cpp - Transformer ops to tensor ops -*- C++ -*-===//
+//===- DecomposeTransformerOps.cpp - Transformer ops to tensor ops --------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
 //
-// The reference code generation path: attention, normalizations, GELU,
-// softmax and embedding spelled out in tensor-level slm ops and math ops,
-// which --convert-slm-to-linalg lowers. Fused kernels for the same ops
-// replace these patterns where they apply.
+// How transformer-level ops reach code generation: attention,
+// normalizations, GELU, softmax and embedding spelled out in tensor-level slm
+// ops and math ops, which --convert-slm-to-linalg lowers (it lowers
+// slm.linear itself, to the GEMM kernels' layout).
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,8 +37,7 @@ namespace {
 Value scalar(OpBuilder &b, Location loc, Type elementType, double value) {
   auto type = RankedTensorType::get({}, elementType);
   return arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(type, b.getFloatAttr(elementType, value)));
+      b, loc, DenseElementsAttr::get(type, b.getFloatAttr(elementType, value)));
 }
 
 /// Extent `i` of `v` as an index value.
@@ -62,10 +61,11 @@ Value splitHeads(OpBuilder &b, Location loc, Value x, int64_t heads,
   int64_t width = type.getDimSize(2);
   SmallVector<int64_t> split = {type.getDimSize(0), type.getDimSize(1), heads,
                                 width / heads};
-  Value shape = shapeOf(b, loc,
-                        {dim(b, loc, x, 0), dim(b, loc, x, 1),
-                         arith::ConstantIndexOp::create(b, loc, heads),
-                         arith::ConstantIndexOp::create(b, loc, width / heads)});
+  Value shape =
+      shapeOf(b, loc,
+              {dim(b, loc, x, 0), dim(b, loc, x, 1),
+               arith::ConstantIndexOp::create(b, loc, heads),
+               arith::ConstantIndexOp::create(b, loc, width / heads)});
   Value r = ReshapeOp::create(
       b, loc, RankedTensorType::get(split, type.getElementType()), x, shape);
   SmallVector<int64_t> permuted;
@@ -101,7 +101,8 @@ struct DecomposeAttention : OpRewritePattern<AttentionOp> {
     if (Value mask = op.getMask()) {
       auto maskType = cast<RankedTensorType>(mask.getType());
       if (maskType.getElementType().isInteger(1))
-        scores = SelectOp::create(rewriter, loc, scoresType, mask, scores, lowest);
+        scores =
+            SelectOp::create(rewriter, loc, scoresType, mask, scores, lowest);
       else
         scores = AddOp::create(rewriter, loc, scoresType, scores, mask);
     }
@@ -117,34 +118,38 @@ struct DecomposeAttention : OpRewritePattern<AttentionOp> {
         dynamicSizes.push_back(sq);
       if (keepType.isDynamicDim(1))
         dynamicSizes.push_back(skv);
-      auto keep = tensor::GenerateOp::create(rewriter, loc, keepType,
-                                             dynamicSizes);
+      auto keep =
+          tensor::GenerateOp::create(rewriter, loc, keepType, dynamicSizes);
       {
         OpBuilder::InsertionGuard guard(rewriter);
         Block *body = rewriter.createBlock(
-            &keep.getBody(), {}, {rewriter.getIndexType(), rewriter.getIndexType()},
-            {loc, loc});
-        Value limit = arith::AddIOp::create(rewriter, loc, body->getArgument(0),
-                                            offset);
-        Value ok = arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sle,
-                                         body->getArgument(1), limit);
+            &keep.getBody(), {},
+            {rewriter.getIndexType(), rewriter.getIndexType()}, {loc, loc});
+        Value limit =
+            arith::AddIOp::create(rewriter, loc, body->getArgument(0), offset);
+        Value ok =
+            arith::CmpIOp::create(rewriter, loc, arith::CmpIPredicate::sle,
+                                  body->getArgument(1), limit);
         tensor::YieldOp::create(rewriter, loc, ok);
       }
-      scores = SelectOp::create(rewriter, loc, scoresType, keep, scores, lowest);
+      scores =
+          SelectOp::create(rewriter, loc, scoresType, keep, scores, lowest);
     }
     Value probs = SoftmaxOp::create(rewriter, loc, scores, 3);
     auto contextType = RankedTensorType::get(
-        {qType.getDimSize(0), heads, qType.getDimSize(2), vType.getDimSize(3)}, f);
+        {qType.getDimSize(0), heads, qType.getDimSize(2), vType.getDimSize(3)},
+        f);
     Value context = MatMulOp::create(rewriter, loc, contextType, probs, v);
     auto mergedType = RankedTensorType::get(
-        {qType.getDimSize(0), qType.getDimSize(2), heads, vType.getDimSize(3)}, f);
+        {qType.getDimSize(0), qType.getDimSize(2), heads, vType.getDimSize(3)},
+        f);
     context = TransposeOp::create(rewriter, loc, mergedType, context,
                                   ArrayRef<int64_t>{0, 2, 1, 3});
-    Value shape = shapeOf(
-        rewriter, loc,
-        {dim(rewriter, loc, context, 0), dim(rewriter, loc, context, 1),
-         arith::ConstantIndexOp::create(rewriter, loc,
-                                        op.getType().getDimSize(2))});
+    Value shape =
+        shapeOf(rewriter, loc,
+                {dim(rewriter, loc, context, 0), dim(rewriter, loc, context, 1),
+                 arith::ConstantIndexOp::create(rewriter, loc,
+                                                op.getType().getDimSize(2))});
     rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), context, shape);
     return success();
   }
@@ -180,9 +185,9 @@ struct DecomposeLayerNorm : OpRewritePattern<LayerNormOp> {
     Value mean = ReduceOp::create(rewriter, loc, statType, ReduceKind::mean, x,
                                   axes, true);
     Value d = SubOp::create(rewriter, loc, type, x, mean);
-    Value var = ReduceOp::create(rewriter, loc, statType, ReduceKind::mean,
-                                 MulOp::create(rewriter, loc, type, d, d), axes,
-                                 true);
+    Value var =
+        ReduceOp::create(rewriter, loc, statType, ReduceKind::mean,
+                         MulOp::create(rewriter, loc, type, d, d), axes, true);
     Value eps = scalar(rewriter, loc, type.getElementType(),
                        op.getEpsilon().convertToDouble());
     Value rstd = math::RsqrtOp::create(
@@ -205,9 +210,9 @@ struct DecomposeRMSNorm : OpRewritePattern<RMSNormOp> {
     SmallVector<int64_t> axes = {type.getRank() - 1};
     RankedTensorType statType = keepDimsType(type, axes);
     Value x = op.getInput();
-    Value ms = ReduceOp::create(rewriter, loc, statType, ReduceKind::mean,
-                                MulOp::create(rewriter, loc, type, x, x), axes,
-                                true);
+    Value ms =
+        ReduceOp::create(rewriter, loc, statType, ReduceKind::mean,
+                         MulOp::create(rewriter, loc, type, x, x), axes, true);
     Value eps = scalar(rewriter, loc, type.getElementType(),
                        op.getEpsilon().convertToDouble());
     Value r = math::RsqrtOp::create(
@@ -225,17 +230,20 @@ Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanhForm) {
   Value half = MulOp::create(b, loc, type, x, scalar(b, loc, f, 0.5));
   Value inner;
   if (tanhForm) {
-    Value cube = MulOp::create(b, loc, type, x, MulOp::create(b, loc, type, x, x));
-    Value t = AddOp::create(b, loc, type, x,
-                            MulOp::create(b, loc, type, cube,
-                                          scalar(b, loc, f, 0.044715)));
+    Value cube =
+        MulOp::create(b, loc, type, x, MulOp::create(b, loc, type, x, x));
+    Value t = AddOp::create(
+        b, loc, type, x,
+        MulOp::create(b, loc, type, cube, scalar(b, loc, f, 0.044715)));
     inner = math::TanhOp::create(
-        b, loc, MulOp::create(b, loc, type, t,
-                              scalar(b, loc, f, std::sqrt(2.0 / M_PI))));
+        b, loc,
+        MulOp::create(b, loc, type, t,
+                      scalar(b, loc, f, std::sqrt(2.0 / M_PI))));
   } else {
     inner = math::ErfOp::create(
-        b, loc, MulOp::create(b, loc, type, x,
-                              scalar(b, loc, f, 1.0 / std::sqrt(2.0))));
+        b, loc,
+        MulOp::create(b, loc, type, x,
+                      scalar(b, loc, f, 1.0 / std::sqrt(2.0))));
   }
   Value onePlus = AddOp::create(b, loc, type, inner, scalar(b, loc, f, 1.0));
   return MulOp::create(b, loc, type, half, onePlus);
@@ -245,9 +253,9 @@ struct DecomposeGelu : OpRewritePattern<GeluOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GeluOp op,
                                 PatternRewriter &rewriter) const override {
-    rewriter.replaceOp(op, buildGelu(rewriter, op.getLoc(), op.getInput(),
-                                     op.getApproximate() ==
-                                         GeluApproximation::tanh));
+    rewriter.replaceOp(
+        op, buildGelu(rewriter, op.getLoc(), op.getInput(),
+                      op.getApproximate() == GeluApproximation::tanh));
     return success();
   }
 };

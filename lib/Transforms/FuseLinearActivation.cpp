@@ -1,4 +1,4 @@
-//===- FuseLinearActivation.cpp - Activation epilogues for linear -*- C++ -*-===//
+//===- FuseLinearActivation.cpp - Activation epilogues for linear ---------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -30,7 +30,8 @@ static LinearOp getFusableLinear(Value value, PatternRewriter &rewriter,
     return {};
   }
   if (linear.getActivation() != Activation::none) {
-    (void)rewriter.notifyMatchFailure(activation, "linear already has an epilogue");
+    (void)rewriter.notifyMatchFailure(activation,
+                                      "linear already has an epilogue");
     return {};
   }
   if (!value.hasOneUse()) {
@@ -46,8 +47,9 @@ static void fuseInto(LinearOp linear, Operation *activation, Activation kind,
                      PatternRewriter &rewriter) {
   rewriter.modifyOpInPlace(linear, [&] {
     linear.setActivation(kind);
-    // The fused op now sits where the activation's result is defined.
-    linear->setLoc(rewriter.getFusedLoc({linear.getLoc(), activation->getLoc()}));
+    // The linear now also computes the activation: its location names both.
+    linear->setLoc(
+        rewriter.getFusedLoc({linear.getLoc(), activation->getLoc()}));
   });
   rewriter.replaceOp(activation, linear.getResult());
 }
@@ -92,7 +94,8 @@ struct FuseRelu : OpRewritePattern<MaxOp> {
 };
 
 struct SLMFuseLinearActivationPass
-    : mlir::slm::impl::SLMFuseLinearActivationBase<SLMFuseLinearActivationPass> {
+    : mlir::slm::impl::SLMFuseLinearActivationBase<
+          SLMFuseLinearActivationPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateFuseLinearActivationPatterns(patterns);

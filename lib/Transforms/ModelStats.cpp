@@ -102,8 +102,8 @@ static void printText(const FunctionStats &stats, llvm::raw_ostream &os) {
       stats.opCounts.begin(), stats.opCounts.end());
   llvm::sort(sorted);
   llvm::interleave(
-      sorted, os, [&](const auto &it) { os << " " << it.first << " " << it.second; },
-      ",");
+      sorted, os,
+      [&](const auto &it) { os << " " << it.first << " " << it.second; }, ",");
   os << "\n";
   for (const LinearStats &linear : stats.linears)
     os << "  linear  weight "
@@ -141,7 +141,8 @@ static void printJson(const FunctionStats &stats, llvm::raw_ostream &os) {
 }
 
 namespace {
-struct SLMModelStatsPass : mlir::slm::impl::SLMModelStatsBase<SLMModelStatsPass> {
+struct SLMModelStatsPass
+    : mlir::slm::impl::SLMModelStatsBase<SLMModelStatsPass> {
   using SLMModelStatsBase::SLMModelStatsBase;
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {

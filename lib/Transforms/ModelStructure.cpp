@@ -73,8 +73,7 @@ mlir::slm::findAttentionUnits(Operation *root,
       return skip("query, key and value share a projection");
     if (!attention.getResult().hasOneUse())
       return skip("the attention result has more than one user");
-    unit.output =
-        dyn_cast<LinearOp>(*attention.getResult().getUsers().begin());
+    unit.output = dyn_cast<LinearOp>(*attention.getResult().getUsers().begin());
     if (!hasConstantParameters(unit.output) ||
         unit.output.getInput() != attention.getResult())
       return skip("the attention result does not feed a constant-weight "
@@ -186,13 +185,14 @@ mlir::slm::findResidualBlocks(Operation *root,
                   "feed-forward sub-layer");
     blocks.push_back({attention, input, output});
   });
-  // Blocks must chain and not overlap: a block's output is at most the
-  // next one's input.
+  // In the encoders and decoders that raising produces, these blocks chain
+  // without overlapping: a block's output is at most the next one's input.
+  // Nothing here checks it.
   return blocks;
 }
 
 std::optional<ChannelStats> mlir::slm::getInputStats(Operation *op,
-                                                      int64_t channels) {
+                                                     int64_t channels) {
   auto dict = op->getAttrOfType<DictionaryAttr>(kInputStatsAttr);
   if (!dict)
     return std::nullopt;
@@ -231,9 +231,9 @@ void mlir::slm::setInputStats(Operation *op, const ChannelStats &stats) {
       b.getNamedAttr("variance", b.getDenseF32ArrayAttr(stats.variance))};
   if (stats.hasRange)
     fields.push_back(b.getNamedAttr(
-        "range", b.getDenseF32ArrayAttr({stats.min, stats.max,
-                                         stats.lowQuantile,
-                                         stats.highQuantile})));
+        "range",
+        b.getDenseF32ArrayAttr(
+            {stats.min, stats.max, stats.lowQuantile, stats.highQuantile})));
   if (!stats.covariance.empty()) {
     int64_t c = stats.mean.size();
     fields.push_back(b.getNamedAttr(
@@ -270,7 +270,8 @@ lastDimSlice(tensor::ExtractSliceOp slice) {
     if (!dim || dim.getSource() != slice.getSource() || index != i)
       return std::nullopt;
   }
-  if (ShapedType::isDynamic(offsets.back()) || ShapedType::isDynamic(sizes.back()))
+  if (ShapedType::isDynamic(offsets.back()) ||
+      ShapedType::isDynamic(sizes.back()))
     return std::nullopt;
   return std::make_pair(offsets.back(), sizes.back());
 }
@@ -281,7 +282,8 @@ int64_t mlir::slm::splitFusedProjections(Operation *root) {
   int64_t split = 0;
   for (AttentionOp attention : attentions) {
     SmallVector<tensor::ExtractSliceOp> slices;
-    for (Value v : {attention.getQuery(), attention.getKey(), attention.getValue()})
+    for (Value v :
+         {attention.getQuery(), attention.getKey(), attention.getValue()})
       if (auto slice = v.getDefiningOp<tensor::ExtractSliceOp>())
         slices.push_back(slice);
     if (slices.size() != 3)
@@ -315,9 +317,9 @@ int64_t mlir::slm::splitFusedProjections(Operation *root) {
     SmallVector<Attribute> weights, biases;
     for (tensor::ExtractSliceOp s : slices) {
       auto [offset, size] = *lastDimSlice(s);
-      weights.push_back(sliceConstant(
-          weight, RankedTensorType::get({size, in}, element), {offset, 0},
-          {1, 1}));
+      weights.push_back(
+          sliceConstant(weight, RankedTensorType::get({size, in}, element),
+                        {offset, 0}, {1, 1}));
       if (bias)
         biases.push_back(sliceConstant(
             bias, RankedTensorType::get({size}, element), {offset}, {1}));
@@ -328,12 +330,11 @@ int64_t mlir::slm::splitFusedProjections(Operation *root) {
     SmallVector<Value> parts;
     for (auto [i, s] : llvm::enumerate(slices)) {
       OpBuilder b(fused);
-      Value partWeight = arith::ConstantOp::create(
-          b, fused.getLoc(), cast<TypedAttr>(weights[i]));
-      Value partBias =
-          bias ? arith::ConstantOp::create(b, fused.getLoc(),
-                                           cast<TypedAttr>(biases[i]))
-               : Value();
+      Value partWeight = arith::ConstantOp::create(b, fused.getLoc(),
+                                                   cast<TypedAttr>(weights[i]));
+      Value partBias = bias ? arith::ConstantOp::create(
+                                  b, fused.getLoc(), cast<TypedAttr>(biases[i]))
+                            : Value();
       auto part = cast<LinearOp>(b.clone(*fused));
       part.getWeightMutable().assign(partWeight);
       if (partBias)

@@ -7,15 +7,13 @@
 // --slm-prune-layers: a block whose output the residual stream barely
 // changes (cosine similarity of the stream before and after it close to 1
 // on calibration data) is replaced by the identity; its ops become dead and
-// are erased. Also --slm-expose-calibration-probes, which returns the
-// values that calibration measures.
+// are erased.
 //
 //===----------------------------------------------------------------------===//
 
 #include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Passes.h"
 
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -26,7 +24,6 @@
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_SLMPRUNELAYERS
-#define GEN_PASS_DEF_SLMEXPOSECALIBRATIONPROBES
 #include "slm/Transforms/Passes.h.inc"
 } // namespace mlir::slm
 
@@ -34,15 +31,13 @@ using namespace mlir;
 using namespace mlir::slm;
 
 namespace {
-struct PruneLayersPass
-    : public slm::impl::SLMPruneLayersBase<PruneLayersPass> {
+struct PruneLayersPass : public slm::impl::SLMPruneLayersBase<PruneLayersPass> {
   using Base::Base;
 
   void runOnOperation() override {
     Operation *root = getOperation();
     if (count < 0)
-      return root->emitError("count must not be negative"),
-             signalPassFailure();
+      return root->emitError("count must not be negative"), signalPassFailure();
     if (count == 0 && drop.empty())
       return;
     if (count > 0 && !drop.empty())
@@ -68,8 +63,8 @@ struct PruneLayersPass
                signalPassFailure();
       std::vector<double> importance(n);
       for (int64_t i = 0; i < n; ++i) {
-        auto attr = blocks[i].attention->getAttrOfType<FloatAttr>(
-            kBlockImportanceAttr);
+        auto attr =
+            blocks[i].attention->getAttrOfType<FloatAttr>(kBlockImportanceAttr);
         if (!attr)
           return blocks[i].attention.emitError(
                      "layer pruning needs the block's measured importance "
@@ -95,49 +90,6 @@ struct PruneLayersPass
     IRRewriter rewriter(root->getContext());
     for (Region &region : root->getRegions())
       (void)runRegionDCE(rewriter, region);
-  }
-};
-
-/// The values calibration measures, in a fixed order: per attention unit
-/// the output projection's input, per FFN unit the down projection's
-/// input, per residual block its input and output.
-struct ExposeProbesPass
-    : public slm::impl::SLMExposeCalibrationProbesBase<ExposeProbesPass> {
-  using Base::Base;
-  void runOnOperation() override {
-    ModuleOp module = getOperation();
-    SmallVector<Value> probes;
-    for (AttentionUnit &unit : findAttentionUnits(module))
-      probes.push_back(unit.output.getInput());
-    for (FeedForwardUnit &unit : findFeedForwardUnits(module))
-      probes.push_back(unit.down.getInput());
-    const size_t unitProbes = probes.size();
-    for (ResidualBlock &block : findResidualBlocks(module)) {
-      probes.push_back(block.input);
-      probes.push_back(block.output);
-    }
-    if (allLinears)
-      probes.append(otherLinearInputs(
-          module, ArrayRef<Value>(probes).take_front(unitProbes)));
-    if (probes.empty())
-      return;
-    auto functions = llvm::to_vector(module.getOps<func::FuncOp>());
-    if (functions.size() != 1)
-      return module.emitError("calibration needs a module with one function"),
-             signalPassFailure();
-    func::FuncOp func = functions.front();
-    auto ret = cast<func::ReturnOp>(func.getBody().back().getTerminator());
-    unsigned first = ret.getNumOperands();
-    ret.getOperandsMutable().append(probes);
-    SmallVector<Type> results(func.getResultTypes());
-    for (Value v : probes)
-      results.push_back(v.getType());
-    func.setType(FunctionType::get(module.getContext(),
-                                   func.getArgumentTypes(), results));
-    Builder b(module.getContext());
-    for (unsigned i = 0; i < probes.size(); ++i)
-      func.setResultAttr(first + i, "slm.name",
-                         b.getStringAttr("slm.probe." + std::to_string(i)));
   }
 };
 } // namespace

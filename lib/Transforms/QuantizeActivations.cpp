@@ -1,5 +1,4 @@
-//===- QuantizeActivations.cpp - W8A8: quantized linear-layer inputs -*- C++
-//-*-===//
+//===- QuantizeActivations.cpp - W8A8: quantized linear inputs --*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -7,10 +6,12 @@
 //
 // --slm-quantize-activations: every slm.linear with an int8 per-channel
 // symmetric weight (from --slm-quantize-weights) gets its input quantized
-// to uint8 per token as it runs (`input_quant = per_token`), so that code
-// generation computes the product on integers (AVX-512 VNNI). Layers whose
-// calibration statistics predict too much quantization noise stay f32
-// activations (int8 weights only).
+// to uint8, so that code generation computes the product on integers
+// (AVX-512 VNNI): per token as it runs (`input_quant = per_token`), or with
+// one scale and zero point from the calibrated input range (`scheme=minmax`
+// or `percentile`: `input_quant = fixed`). Layers whose calibration
+// statistics predict too much quantization noise keep f32 inputs (int8
+// weights only).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,5 +1,4 @@
-//===- QuantizeWeights.cpp - Weight-only quantization of linear layers -*- C++
-//-*-===//
+//===- QuantizeWeights.cpp - Weight-only quantization -----------*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

@@ -1,4 +1,4 @@
-//===- RaiseAttention.cpp - Attention subgraphs to slm.attention -*- C++ -*-===//
+//===- RaiseAttention.cpp - Attention subgraphs to slm.attention ----------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -28,8 +28,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::slm {
@@ -162,10 +162,10 @@ DimRef resolveDim(Value value, int64_t index) {
       }
     } else if (auto reshape = dyn_cast<ReshapeOp>(op)) {
       // An extent the shape operand reads off another tensor.
-      if (auto elements = reshape.getShape()
-                              ? reshape.getShape()
-                                    .getDefiningOp<tensor::FromElementsOp>()
-                              : tensor::FromElementsOp())
+      if (auto elements =
+              reshape.getShape()
+                  ? reshape.getShape().getDefiningOp<tensor::FromElementsOp>()
+                  : tensor::FromElementsOp())
         if (auto dim =
                 elements.getElements()[index].getDefiningOp<tensor::DimOp>())
           if (std::optional<int64_t> i = dim.getConstantIndex()) {
@@ -211,9 +211,10 @@ Extent extentOfDim(Value value, int64_t index) {
     return Extent{type.getDimSize(index), {}};
   DimRef root = resolveDim(value, index);
   if (auto reshape = root.first.getDefiningOp<ReshapeOp>()) {
-    auto elements = reshape.getShape()
-                        ? reshape.getShape().getDefiningOp<tensor::FromElementsOp>()
-                        : tensor::FromElementsOp();
+    auto elements =
+        reshape.getShape()
+            ? reshape.getShape().getDefiningOp<tensor::FromElementsOp>()
+            : tensor::FromElementsOp();
     if (elements) {
       if (std::optional<Extent> e =
               extentOfIndex(elements.getElements()[root.second]))
@@ -259,10 +260,14 @@ struct AtomSizes {
   int64_t heads = 0, headDim = 0;
   Extent of(Atom a) const {
     switch (a) {
-    case Atom::Outer0: return outer0;
-    case Atom::Outer1: return outer1;
-    case Atom::Heads: return Extent{heads, {}};
-    case Atom::HeadDim: return Extent{headDim, {}};
+    case Atom::Outer0:
+      return outer0;
+    case Atom::Outer1:
+      return outer1;
+    case Atom::Heads:
+      return Extent{heads, {}};
+    case Atom::HeadDim:
+      return Extent{headDim, {}};
     }
     return {};
   }
@@ -272,9 +277,10 @@ struct AtomSizes {
 std::optional<SmallVector<Extent>> reshapeExtents(ReshapeOp reshape) {
   RankedTensorType type = reshape.getType();
   SmallVector<Extent> extents(type.getRank());
-  auto elements = reshape.getShape()
-                      ? reshape.getShape().getDefiningOp<tensor::FromElementsOp>()
-                      : tensor::FromElementsOp();
+  auto elements =
+      reshape.getShape()
+          ? reshape.getShape().getDefiningOp<tensor::FromElementsOp>()
+          : tensor::FromElementsOp();
   int unknown = -1;
   for (int64_t i = 0; i < type.getRank(); ++i) {
     if (!type.isDynamicDim(i)) {
@@ -393,7 +399,8 @@ FailureOr<Side> traceSide(Value use, int64_t headDim, bool allowScale,
   side.source = v;
   side.sizes = {extentOfDim(v, 0), extentOfDim(v, 1),
                 type.getDimSize(2) / headDim, headDim};
-  Layout layout = {{Atom::Outer0}, {Atom::Outer1}, {Atom::Heads, Atom::HeadDim}};
+  Layout layout = {
+      {Atom::Outer0}, {Atom::Outer1}, {Atom::Heads, Atom::HeadDim}};
   for (Operation *op : llvm::reverse(chain)) {
     std::optional<Layout> next = propagate(op, layout, side.sizes);
     if (!next) {
@@ -446,9 +453,9 @@ Value batchFirst(PatternRewriter &rewriter, Location loc, const Side &side,
   auto type = cast<RankedTensorType>(side.source.getType());
   return TransposeOp::create(
       rewriter, loc,
-      RankedTensorType::get({type.getDimSize(1), type.getDimSize(0),
-                             type.getDimSize(2)},
-                            type.getElementType()),
+      RankedTensorType::get(
+          {type.getDimSize(1), type.getDimSize(0), type.getDimSize(2)},
+          type.getElementType()),
       side.source, ArrayRef<int64_t>{1, 0, 2});
 }
 
@@ -649,7 +656,9 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     scale *= q->scale * k->scale;
 
     // Q: [batch.., Sq, D]; K: [batch.., D, Skv]; V: [batch.., Skv, Dv].
-    auto tail = [](const Layout &l, int fromEnd) { return l[l.size() - fromEnd]; };
+    auto tail = [](const Layout &l, int fromEnd) {
+      return l[l.size() - fromEnd];
+    };
     std::optional<Atom> qSeq = single(tail(q->layout, 2)),
                         kSeq = single(tail(k->layout, 1)),
                         vSeq = single(tail(v->layout, 2));
@@ -668,7 +677,8 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
       why = "Q, K, V and the scores differ in rank";
       return failure();
     }
-    RoleLayout qBatch = roles(q->layout, *qSeq), kBatch = roles(k->layout, *kSeq),
+    RoleLayout qBatch = roles(q->layout, *qSeq),
+               kBatch = roles(k->layout, *kSeq),
                vBatch = roles(v->layout, *vSeq);
     qBatch.resize(rank - 2);
     kBatch.resize(rank - 2);
@@ -679,7 +689,8 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     llvm::sort(flat);
     if (flat != SmallVector<Role>{Role::Batch, Role::Heads} ||
         qBatch != kBatch || qBatch != vBatch) {
-      why = "the batch dimensions of Q, K and V are not the same {batch, heads}";
+      why =
+          "the batch dimensions of Q, K and V are not the same {batch, heads}";
       return failure();
     }
     int64_t heads = q->sizes.heads;
@@ -775,10 +786,10 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     FloatAttr scaleAttr;
     if (std::fabs(scale - defaultScale) > 1e-6 * defaultScale)
       scaleAttr = rewriter.getF64FloatAttr(scale);
-    Value attention = AttentionOp::create(
-        rewriter, loc, outType, query, key, value, mask,
-        rewriter.getI64IntegerAttr(heads), scaleAttr,
-        causal ? rewriter.getUnitAttr() : UnitAttr());
+    Value attention =
+        AttentionOp::create(rewriter, loc, outType, query, key, value, mask,
+                            rewriter.getI64IntegerAttr(heads), scaleAttr,
+                            causal ? rewriter.getUnitAttr() : UnitAttr());
 
     // Back to the layout of the root.
     bool seqFirst = false;
@@ -819,13 +830,15 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     // Pad the mask to the scores' rank with leading 1s.
     SmallVector<int64_t> shape(batchDims + 2 - rank, 1);
     shape.append(type.getShape().begin(), type.getShape().end());
-    ArrayRef<int64_t> maskBatch = ArrayRef<int64_t>(shape).take_front(batchDims);
+    ArrayRef<int64_t> maskBatch =
+        ArrayRef<int64_t>(shape).take_front(batchDims);
     SmallVector<int64_t> target;
     SmallVector<Value> targetValues; // only when several extents are dynamic
     bool allOnes = llvm::all_of(maskBatch, [](int64_t d) { return d == 1; });
     if (allOnes) {
       target = {1, 1};
-    } else if (batchDims == 1 && batch[0] == SmallVector<Role, 2>{Role::Batch, Role::Heads}) {
+    } else if (batchDims == 1 &&
+               batch[0] == SmallVector<Role, 2>{Role::Batch, Role::Heads}) {
       target = {ShapedType::kDynamic, heads};
     } else {
       target = {maskBatch[0], maskBatch[1]};

@@ -30,8 +30,7 @@ using namespace mlir;
 using namespace mlir::slm;
 
 /// For a commutative binary op `op` with one operand `known`, the other.
-template <typename OpTy>
-static Value otherOperand(OpTy op, Value known) {
+template <typename OpTy> static Value otherOperand(OpTy op, Value known) {
   if (op.getLhs() == known)
     return op.getRhs();
   if (op.getRhs() == known)
@@ -198,8 +197,7 @@ std::string mlir::slm::explainGeluMismatch(Operation *op) {
 }
 
 namespace {
-template <typename OpTy>
-struct RaiseGelu : OpRewritePattern<OpTy> {
+template <typename OpTy> struct RaiseGelu : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {

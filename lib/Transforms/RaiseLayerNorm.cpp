@@ -1,4 +1,4 @@
-//===- RaiseLayerNorm.cpp - Spelled-out LayerNorm to slm.layer_norm -*- C++ -*-===//
+//===- RaiseLayerNorm.cpp - LayerNorm to slm.layer_norm ---------*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -130,7 +130,12 @@ static FailureOr<LayerNormMatch> matchLayerNorm(ReduceOp mean,
     return failure();
   }
   ArrayRef<int64_t> shape = cast<RankedTensorType>(x.getType()).getShape();
-  LayerNormMatch match{x, {}, {}, normalized, *eps, *axis,
+  LayerNormMatch match{x,
+                       {},
+                       {},
+                       normalized,
+                       *eps,
+                       *axis,
                        SmallVector<int64_t>(shape.drop_front(*axis))};
   if (llvm::any_of(match.normalizedShape, ShapedType::isDynamic)) {
     why = "the normalized dimensions are dynamic";
@@ -189,8 +194,9 @@ struct RaiseLayerNorm : OpRewritePattern<ReduceOp> {
     if (!gamma)
       gamma = arith::ConstantOp::create(
           rewriter, loc,
-          DenseElementsAttr::get(paramType, rewriter.getFloatAttr(
-                                                paramType.getElementType(), 1.0)));
+          DenseElementsAttr::get(
+              paramType,
+              rewriter.getFloatAttr(paramType.getElementType(), 1.0)));
     auto layerNorm = LayerNormOp::create(
         rewriter, loc, inputType, match->input, gamma, fit(match->beta),
         rewriter.getF64FloatAttr(match->epsilon),

@@ -1,4 +1,4 @@
-//===- RaiseLinear.cpp - MatMul (+ Add) with weights to slm.linear -*- C++ -*-===//
+//===- RaiseLinear.cpp - MatMul (+ Add) to slm.linear -----------*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -70,8 +70,8 @@ struct FoldBiasIntoLinear : OpRewritePattern<AddOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AddOp op,
                                 PatternRewriter &rewriter) const override {
-    for (auto [linearValue, bias] :
-         {std::pair(op.getLhs(), op.getRhs()), std::pair(op.getRhs(), op.getLhs())}) {
+    for (auto [linearValue, bias] : {std::pair(op.getLhs(), op.getRhs()),
+                                     std::pair(op.getRhs(), op.getLhs())}) {
       auto linear = linearValue.getDefiningOp<LinearOp>();
       if (!linear || linear.getBias() || !linearValue.hasOneUse() ||
           linear.getActivation() != Activation::none ||

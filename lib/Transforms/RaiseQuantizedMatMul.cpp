@@ -1,5 +1,4 @@
-//===- RaiseQuantizedMatMul.cpp - Pre-quantized ONNX to W8A8/int8 linears -*-
-//C++ -*-===//
+//===- RaiseQuantizedMatMul.cpp - Pre-quantized ONNX to W8A8/int8 ---------===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -241,8 +240,8 @@ struct RaiseQDQMatMul : OpRewritePattern<MatMulOp> {
     auto xType = cast<RankedTensorType>(x.getType());
     if (xType.getRank() < 1)
       return failure();
-    // The input's fake quantization: (uitofp(q) - z) * s, q = quantize(x, s,
-    // z).
+    // The input's fake quantization: (uitofp(q) - z) * s, with
+    // q = quantize(x, s, z).
     std::optional<double> inScale, inZero;
     Value source;
     if (auto mul = x.getDefiningOp<MulOp>()) {

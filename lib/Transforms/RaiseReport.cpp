@@ -56,8 +56,8 @@ void mlir::slm::printRaiseReport(ModuleOp module, llvm::raw_ostream &os) {
                reduce && reduce.getKind() == ReduceKind::mean)
         why = explainLayerNormMismatch(op);
       else if (auto matmul = dyn_cast<MatMulOp>(op);
-               matmul && (isConstantTensor(matmul.getLhs()) ||
-                          isWeight(matmul.getRhs())))
+               matmul &&
+               (isConstantTensor(matmul.getLhs()) || isWeight(matmul.getRhs())))
         why = explainLinearMismatch(op);
       else
         return;

@@ -21,6 +21,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::slm {
 
@@ -73,7 +74,8 @@ findResidualBlocks(Operation *root,
 /// that the attention becomes a prunable unit. Returns how many it split.
 int64_t splitFusedProjections(Operation *root);
 
-/// Attribute names shared by calibration and pruning.
+/// Attribute names shared by calibration, pruning and the compression
+/// report.
 /// On a linear layer: statistics of its input channels over calibration
 /// tokens, `{count = N : i64, mean = array<f32: ...>, variance = ...}`,
 /// optionally with `covariance = dense<...> : tensor<CxCxf32>`.

@@ -68,13 +68,25 @@ def SLMModelStats : Pass<"slm-model-stats", "::mlir::ModuleOp"> {
     as dense fp32-equivalent, and the compression ratio. Weight bytes count
     every tensor constant; a compressed weight op counts its stored operands.
 
-    Example output:
+    Before:
+    ```mlir
+    func.func @encoder(%ids: tensor<?x?xi64>) -> tensor<?x?x16xf32> {
+      %e = slm.embedding %table[%ids] : (tensor<100x16xf32>, tensor<?x?xi64>) -> tensor<?x?x16xf32>
+      %h = slm.linear %e, %w1, %b1 : (tensor<?x?x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+      %g = slm.gelu %h : tensor<?x?x64xf32>
+      %w2 = slm.dequantize_weight <int4> %codes, %scales zero_points %zp group_size 32
+          : (tensor<16x32xi8>, tensor<16x2xf32>, tensor<16x2xi8>) -> tensor<16x64xf32>
+      %o = slm.linear %g, %w2 : (tensor<?x?x64xf32>, tensor<16x64xf32>) -> tensor<?x?x16xf32>
+      return %o : tensor<?x?x16xf32>
+    }
     ```
-    slm model stats: @forward
-      ops: slm.attention 1, slm.linear 4, slm.layer_norm 2
-      linear  weight 3072x768    dense f32        MACs/row 2359296
-      linear  weight 768x3072    int4 g128        MACs/row 2359296
-      parameters 4722432  stored bytes 10626048  dense bytes 18889728  ratio 1.78
+    After (IR unchanged), printed on stdout:
+    ```text
+    slm model stats: @encoder
+      ops: slm.dequantize_weight 1, slm.embedding 1, slm.gelu 1, slm.linear 2
+      linear  weight 64x16       dense f32        MACs/row 1024
+      linear  weight 16x64       int4 g32 asym    MACs/row 1024
+      parameters 3712  stored bytes 11424  dense bytes 14848  ratio 1.30
     ```
     With `json=true` the same data is printed as one JSON object per
     function, for scripts.
@@ -204,10 +216,11 @@ def SLMRaiseAttention : Pass<"slm-raise-attention"> {
 def SLMDecomposeTransformerOps : Pass<"slm-decompose-transformer-ops"> {
   let summary = "Spell attention, normalizations, GELU, softmax and embedding out in tensor-level ops";
   let description = [{
-    The reference code generation path: each transformer-level op except
-    `slm.linear` becomes tensor-level slm ops (`reshape`, `transpose`,
-    `matmul`, `reduce`, elementwise) and `math` ops, which
-    `--convert-slm-to-linalg` lowers. Attention splits the heads, multiplies
+    How transformer-level ops reach code generation: each one except
+    `slm.linear` (which `--convert-slm-to-linalg` lowers itself) becomes
+    tensor-level slm ops (`reshape`, `transpose`, `matmul`, `reduce`,
+    elementwise, `gather`) and `math` ops, which `--convert-slm-to-linalg`
+    lowers. Attention splits the heads, multiplies
     by the scale, applies the mask (a masked score becomes the lowest finite
     value) and the causal limit `j <= i + (Skv - Sq)`, and merges the heads.
 
@@ -372,14 +385,33 @@ def SLMPruneLayers : Pass<"slm-prune-layers", "::mlir::ModuleOp"> {
     calibration tokens, measured by `slmc --calibration DIR`.
     `drop=i,j` names the blocks (0-based, program order) instead.
 
-    Before (post-norm blocks 0 and 1):
+    Before (two post-norm blocks, abridged; block 1 is the same on `%y0`):
     ```mlir
-    %a0 = slm.add %x, %o0 ...   %n0 = slm.layer_norm %a0 ...
-    %f0 = slm.add %n0, %d0 ...  %h1 = slm.layer_norm %f0 ...   // block 0: %x -> %h1
-    ...                                                          // block 1: %h1 -> %h2
-    return %h2
+    // Block 0: %x -> %y0.
+    %q0 = slm.linear %x, %wq0 : (tensor<1x3x4xf32>, tensor<4x4xf32>) -> tensor<1x3x4xf32>
+    ...
+    %a0 = slm.attention %q0, %k0, %v0 {num_heads = 2 : i64, slm.block_importance = 3.0e-01 : f64} : (...) -> tensor<1x3x4xf32>
+    %o0 = slm.linear %a0, %wo0, %bo0 : (...) -> tensor<1x3x4xf32>
+    %r0 = slm.add %x, %o0 : (tensor<1x3x4xf32>, tensor<1x3x4xf32>) -> tensor<1x3x4xf32>
+    %n0 = slm.layer_norm %r0, %g0, %b0 {axis = 2 : i64} : (...) -> tensor<1x3x4xf32>
+    %h0 = slm.linear %n0, %wu0 {activation = #slm.activation<gelu>} : (tensor<1x3x4xf32>, tensor<8x4xf32>) -> tensor<1x3x8xf32>
+    %d0 = slm.linear %h0, %wd0 : (tensor<1x3x8xf32>, tensor<4x8xf32>) -> tensor<1x3x4xf32>
+    %s0 = slm.add %n0, %d0 : (tensor<1x3x4xf32>, tensor<1x3x4xf32>) -> tensor<1x3x4xf32>
+    %y0 = slm.layer_norm %s0, %g1, %b1 {axis = 2 : i64} : (...) -> tensor<1x3x4xf32>
+    // Block 1: %y0 -> %y1, importance 1.0e-01.
+    %q1 = slm.linear %y0, %wq1 : (tensor<1x3x4xf32>, tensor<4x4xf32>) -> tensor<1x3x4xf32>
+    ...
+    %y1 = slm.layer_norm %s1, %g3, %b3 {axis = 2 : i64} : (...) -> tensor<1x3x4xf32>
+    return %y1 : tensor<1x3x4xf32>
     ```
-    After `--slm-prune-layers="drop=1"`: `return %h1`, block 1's ops gone.
+    After `--slm-prune-layers="count=1"` (or `drop=1`), block 1's ops are
+    gone:
+    ```mlir
+    // Block 0 as before.
+    ...
+    %y0 = slm.layer_norm %s0, %g1, %b1 {axis = 2 : i64} : (...) -> tensor<1x3x4xf32>
+    return %y0 : tensor<1x3x4xf32>
+    ```
   }];
   let options = [
     Option<"count", "count", "int64_t", /*default=*/"0",
@@ -406,9 +438,29 @@ def SLMExposeCalibrationProbes
     constant or compressed weight follow, each value once (W8A8's
     per-layer sensitivity and static activation ranges).
 
-    Before: `return %y : tensor<?x?x64xf32>`
-    After: `return %y, %attn0, %ffn0, %x, %block0 : ...` with result
-    attributes `{slm.name = "slm.probe.0"}` ...
+    Before (one post-norm block, abridged):
+    ```mlir
+    func.func @block(%x: tensor<1x3x4xf32>) -> (tensor<1x3x4xf32> {slm.name = "y"}) {
+      ...
+      %a = slm.attention %q, %k, %v {num_heads = 2 : i64} : (...) -> tensor<1x3x4xf32>
+      %o = slm.linear %a, %wo, %bo : (...) -> tensor<1x3x4xf32>
+      ...
+      %h = slm.linear %n, %wu {activation = #slm.activation<gelu>} : (tensor<1x3x4xf32>, tensor<8x4xf32>) -> tensor<1x3x8xf32>
+      %d = slm.linear %h, %wd : (tensor<1x3x8xf32>, tensor<4x8xf32>) -> tensor<1x3x4xf32>
+      ...
+      %y = slm.layer_norm %s, %g1, %b1 {axis = 2 : i64} : (...) -> tensor<1x3x4xf32>
+      return %y : tensor<1x3x4xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @block(%x: tensor<1x3x4xf32>) -> (tensor<1x3x4xf32> {slm.name = "y"},
+        tensor<1x3x4xf32> {slm.name = "slm.probe.0"}, tensor<1x3x8xf32> {slm.name = "slm.probe.1"},
+        tensor<1x3x4xf32> {slm.name = "slm.probe.2"}, tensor<1x3x4xf32> {slm.name = "slm.probe.3"}) {
+      ...
+      return %y, %a, %h, %x, %y : tensor<1x3x4xf32>, tensor<1x3x4xf32>, tensor<1x3x8xf32>, tensor<1x3x4xf32>, tensor<1x3x4xf32>
+    }
+    ```
   }];
   let options = [
     Option<"allLinears", "all-linears", "bool", /*default=*/"false",
@@ -464,7 +516,7 @@ def SLMQuantizeWeights : Pass<"slm-quantize-weights", "::mlir::ModuleOp"> {
 }
 
 def SLMQuantizeActivations : Pass<"slm-quantize-activations", "::mlir::ModuleOp"> {
-  let summary = "W8A8: quantize the inputs of int8-weight linear layers per token";
+  let summary = "W8A8: quantize the inputs of int8-weight linear layers to uint8";
   let description = [{
     Every `slm.linear` whose weight is `slm.dequantize_weight <int8>` with
     one scale per output channel and no zero points (what

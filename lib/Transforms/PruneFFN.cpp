@@ -1,0 +1,109 @@
+//===- PruneFFN.cpp - Remove the least important FFN neurons --------------===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// --slm-prune-ffn: score each hidden neuron of a feed-forward network,
+// choose the least important ones per layer or under one global budget, and
+// rewrite the up and down projections without them. Scores and statistics
+// as in --slm-prune-heads (PruningUtils.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "PruningUtils.h"
+
+#include "slm/Transforms/ModelStructure.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMPRUNEFFN
+#include "slm/Transforms/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::pruning;
+
+namespace {
+struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Operation *root = getOperation();
+    Method method;
+    Allocation alloc;
+    if (failed(parseOptions(root, ratio, method_, allocation, method, alloc)))
+      return signalPassFailure();
+    if (multiple < 1)
+      return root->emitError("multiple must be positive"), signalPassFailure();
+    if (ratio == 0.0)
+      return;
+    SmallVector<FeedForwardUnit> units = findFeedForwardUnits(root);
+    std::vector<std::vector<double>> scores;
+    std::vector<LinearParams> up, down;
+    std::vector<std::optional<ChannelStats>> stats;
+    for (FeedForwardUnit &unit : units) {
+      FailureOr<LinearParams> pu = readParams(unit.up),
+                              pd = readParams(unit.down);
+      if (failed(pu) || failed(pd))
+        return signalPassFailure();
+      FailureOr<std::optional<ChannelStats>> s =
+          statsFor(method, unit.down, /*compensate=*/true);
+      if (failed(s))
+        return signalPassFailure();
+      std::vector<double> neuronScores(unit.hidden());
+      for (int64_t j = 0; j < unit.hidden(); ++j) {
+        neuronScores[j] =
+            channelScore(method, *pd, j, s->has_value() ? &**s : nullptr);
+        if (method == Method::Magnitude)
+          neuronScores[j] += rowSquares(*pu, j);
+      }
+      scores.push_back(std::move(neuronScores));
+      up.push_back(std::move(*pu));
+      down.push_back(std::move(*pd));
+      stats.push_back(biasCompensation ? std::move(*s) : std::nullopt);
+    }
+    std::vector<std::vector<bool>> removed =
+        chooseRemoved(scores, ratio, alloc, /*minKeep=*/1, multiple);
+    for (size_t u = 0; u < units.size(); ++u)
+      prune(units[u], removed[u], up[u], down[u],
+            stats[u] ? &*stats[u] : nullptr);
+    eraseDeadConstants(root);
+  }
+
+  void prune(FeedForwardUnit &unit, const std::vector<bool> &removed,
+             const LinearParams &up, const LinearParams &down,
+             const ChannelStats *stats) {
+    SmallVector<int64_t> kept, gone;
+    for (int64_t j = 0; j < unit.hidden(); ++j)
+      (removed[j] ? gone : kept).push_back(j);
+    if (gone.empty())
+      return;
+    std::vector<float> upBias;
+    if (!up.bias.empty())
+      for (int64_t j : kept)
+        upBias.push_back(up.bias[j]);
+    LinearOp nu =
+        rebuildLinear(unit.up, up, kept, {}, upBias, unit.up.getInput());
+    Value hidden = nu.getResult();
+    Operation *activation = nullptr;
+    if (unit.activation) {
+      OpBuilder b(unit.activation);
+      activation = b.clone(*unit.activation);
+      activation->setOperand(0, hidden);
+      activation->getResult(0).setType(hidden.getType());
+      hidden = activation->getResult(0);
+    }
+    LinearOp nd = rebuildConsumer(unit.down, down, kept, gone, stats,
+                                  reconstructWeights, hidden);
+    unit.down.getResult().replaceAllUsesWith(nd.getResult());
+    unit.down->erase();
+    if (unit.activation)
+      unit.activation->erase();
+    unit.up->erase();
+  }
+};
+} // namespace
