@@ -159,7 +159,7 @@ private:
     template <typename T> void option(T &field, const OptionInfo &info) {
       if (info.inPipeline)
         self.owned.push_back(std::make_unique<Option<T>>(
-            self, info.flag, llvm::cl::desc(info.help.str()),
+            self, info.flag, llvm::cl::desc(info.help),
             llvm::cl::init(field)));
     }
     template <typename Enum, size_t N>
@@ -168,7 +168,7 @@ private:
       if (!info.inPipeline)
         return;
       auto opt = std::make_unique<Option<Enum>>(
-          self, info.flag, llvm::cl::desc(info.help.str()),
+          self, info.flag, llvm::cl::desc(info.help),
           llvm::cl::init(field));
       for (const EnumValue<Enum> &v : values)
         opt->getParser().addLiteralOption(v.name, v.value, v.help);
