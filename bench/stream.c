@@ -35,7 +35,8 @@ static void *reader(void *arg) {
       a2 = _mm512_add_ps(a2, _mm512_load_ps(s->data + i + 32));
       a3 = _mm512_add_ps(a3, _mm512_load_ps(s->data + i + 48));
     }
-    sum += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    sum += _mm512_reduce_add_ps(
+        _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 #else
     float acc = 0;
     for (size_t i = 0; i < s->count; ++i)
@@ -82,8 +83,8 @@ int main(int argc, char **argv) {
     total += slices[t].bytes / slices[t].seconds;
     sink += slices[t].sink;
   }
-  printf("%.2f GB/s read with %d threads (checksum %g)\n", total * 1e-9, threads,
-         sink);
+  printf("%.2f GB/s read with %d threads (checksum %g)\n", total * 1e-9,
+         threads, sink);
   free(data);
   return 0;
 }

@@ -92,8 +92,7 @@ LogicalResult readSample(StringRef folder,
   return success();
 }
 
-LogicalResult readSamples(StringRef dir,
-                          const std::vector<TensorSpec> &inputs,
+LogicalResult readSamples(StringRef dir, const std::vector<TensorSpec> &inputs,
                           std::vector<CalibrationSample> &samples,
                           std::string &error) {
   if (!llvm::sys::fs::is_directory(dir)) {
@@ -142,9 +141,8 @@ const float *floats(const HostTensor &t) {
 //===----------------------------------------------------------------------===//
 
 FailureOr<ReferenceOutputs>
-mlir::slm::calibrate(ModuleOp module, StringRef dataDir,
-                     ModelCompiler compile, bool covariance, bool allLinears,
-                     std::string &error) {
+mlir::slm::calibrate(ModuleOp module, StringRef dataDir, ModelCompiler compile,
+                     bool covariance, bool allLinears, std::string &error) {
   // The probes, on the original IR in the order the probe pass uses: the
   // pruning units' projection inputs, the residual blocks, then (with
   // allLinears) every other linear input, each with the layers reading it.

@@ -1,4 +1,5 @@
-//===- Report.cpp - What compression kept, per layer -------------*- C++ -*-===//
+//===- Report.cpp - What compression kept, per layer -------------*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -91,8 +92,7 @@ ModelShape mlir::slm::describeModelShape(ModuleOp module) {
     if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
       if (!constant.getResult().use_empty())
         shape.weightBytes += bytesOf(constant.getResult());
-    }
-    else if (auto linear = dyn_cast<LinearOp>(op))
+    } else if (auto linear = dyn_cast<LinearOp>(op))
       shape.linearMacsPerToken += linearMacs(linear);
   });
   return shape;
@@ -120,27 +120,26 @@ void mlir::slm::printCompressionReport(const ModelShape &before,
                          (long long)b.macsPerToken);
       continue;
     }
-    std::string heads = std::to_string(a->heads) + "/" + std::to_string(b.heads);
+    std::string heads =
+        std::to_string(a->heads) + "/" + std::to_string(b.heads);
     std::string neurons =
         std::to_string(a->neurons) + "/" + std::to_string(b.neurons);
-    std::string bytes = std::to_string(a->weightBytes) + "/" +
-                        std::to_string(b.weightBytes);
-    std::string macs = std::to_string(a->macsPerToken) + "/" +
-                       std::to_string(b.macsPerToken);
+    std::string bytes =
+        std::to_string(a->weightBytes) + "/" + std::to_string(b.weightBytes);
+    std::string macs =
+        std::to_string(a->macsPerToken) + "/" + std::to_string(b.macsPerToken);
     os << llvm::format("  %-6lld %-9s %-11s %-23s %s\n", (long long)b.index,
                        heads.c_str(), neurons.c_str(), bytes.c_str(),
                        macs.c_str());
   }
   auto ratio = [](int64_t a, int64_t b) { return b ? double(a) / b : 1.0; };
-  os << llvm::format("  model: weights %lld -> %lld bytes (%.3fx), linear "
-                     "MACs/token %lld -> %lld (%.3fx)\n",
-                     (long long)before.weightBytes,
-                     (long long)after.weightBytes,
-                     ratio(after.weightBytes, before.weightBytes),
-                     (long long)before.linearMacsPerToken,
-                     (long long)after.linearMacsPerToken,
-                     ratio(after.linearMacsPerToken,
-                           before.linearMacsPerToken));
+  os << llvm::format(
+      "  model: weights %lld -> %lld bytes (%.3fx), linear "
+      "MACs/token %lld -> %lld (%.3fx)\n",
+      (long long)before.weightBytes, (long long)after.weightBytes,
+      ratio(after.weightBytes, before.weightBytes),
+      (long long)before.linearMacsPerToken, (long long)after.linearMacsPerToken,
+      ratio(after.linearMacsPerToken, before.linearMacsPerToken));
 }
 
 /// A bar chart of the share of heads and neurons kept per layer.
@@ -159,8 +158,8 @@ static std::string chart(const ModelShape &before, const ModelShape &after) {
   for (int tick = 0; tick <= 4; ++tick) {
     int y = base - tick * (base - top) / 4;
     os << "<text x=\"4\" y=\"" << y + 4 << "\">" << tick * 25 << "%</text>\n"
-       << "<line x1=\"40\" y1=\"" << y << "\" x2=\"" << width - 10
-       << "\" y2=\"" << y << "\" stroke=\"#ddd\"/>\n";
+       << "<line x1=\"40\" y1=\"" << y << "\" x2=\"" << width - 10 << "\" y2=\""
+       << y << "\" stroke=\"#ddd\"/>\n";
   }
   int x = 50;
   for (const LayerShape &b : before.layers) {
@@ -183,9 +182,11 @@ static std::string chart(const ModelShape &before, const ModelShape &after) {
   return svg;
 }
 
-LogicalResult mlir::slm::writeCompressionReport(
-    const ModelShape &before, const ModelShape &after,
-    ArrayRef<OutputError> errors, StringRef path, std::string &error) {
+LogicalResult mlir::slm::writeCompressionReport(const ModelShape &before,
+                                                const ModelShape &after,
+                                                ArrayRef<OutputError> errors,
+                                                StringRef path,
+                                                std::string &error) {
   llvm::json::Array layers;
   for (const LayerShape &b : before.layers) {
     const LayerShape *a = find(after, b.index);
@@ -194,7 +195,8 @@ LogicalResult mlir::slm::writeCompressionReport(
         {"dropped", a == nullptr},
         {"heads", llvm::json::Array{a ? a->heads : 0, b.heads}},
         {"neurons", llvm::json::Array{a ? a->neurons : 0, b.neurons}},
-        {"weight_bytes", llvm::json::Array{a ? a->weightBytes : 0, b.weightBytes}},
+        {"weight_bytes",
+         llvm::json::Array{a ? a->weightBytes : 0, b.weightBytes}},
         {"macs_per_token",
          llvm::json::Array{a ? a->macsPerToken : 0, b.macsPerToken}}});
   }
@@ -206,7 +208,8 @@ LogicalResult mlir::slm::writeCompressionReport(
                                          {"mean_cosine", e.cosine}});
   llvm::json::Object report{
       {"layers", std::move(layers)},
-      {"weight_bytes", llvm::json::Array{after.weightBytes, before.weightBytes}},
+      {"weight_bytes",
+       llvm::json::Array{after.weightBytes, before.weightBytes}},
       {"linear_macs_per_token",
        llvm::json::Array{after.linearMacsPerToken, before.linearMacsPerToken}},
       {"output_error", std::move(outputs)}};
@@ -214,8 +217,8 @@ LogicalResult mlir::slm::writeCompressionReport(
   llvm::sys::path::replace_extension(svgPath, ".svg");
   for (auto [file, text] :
        {std::pair<StringRef, std::string>{
-            path, llvm::formatv("{0:2}", llvm::json::Value(std::move(report)))
-                      .str()},
+            path,
+            llvm::formatv("{0:2}", llvm::json::Value(std::move(report))).str()},
         std::pair<StringRef, std::string>{svgPath, chart(before, after)}}) {
     std::error_code ec;
     llvm::ToolOutputFile out(file, ec, llvm::sys::fs::OF_Text);

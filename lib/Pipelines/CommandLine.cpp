@@ -1,4 +1,5 @@
-//===- CommandLine.cpp - slmc's flags from the option declarations -*- C++ -*-===//
+//===- CommandLine.cpp - slmc's flags from the option declarations -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -81,7 +82,9 @@ void slm::registerCompileCommandLineOptions(CompileOptions &options) {
 }
 
 SmallVector<const cl::OptionCategory *> slm::compileOptionCategories() {
-  return {&optionCategory(OptionGroup::Output), &optionCategory(OptionGroup::Raise),
-          &optionCategory(OptionGroup::Compress), &optionCategory(OptionGroup::Optimize),
+  return {&optionCategory(OptionGroup::Output),
+          &optionCategory(OptionGroup::Raise),
+          &optionCategory(OptionGroup::Compress),
+          &optionCategory(OptionGroup::Optimize),
           &optionCategory(OptionGroup::CPU)};
 }

@@ -76,8 +76,7 @@ namespace {
 class PhaseTimer {
 public:
   PhaseTimer(const CompileHooks &hooks, Phase phase, StringRef label)
-      : hooks(hooks), phase(phase),
-        start(std::chrono::steady_clock::now()) {
+      : hooks(hooks), phase(phase), start(std::chrono::steady_clock::now()) {
     if (hooks.timing)
       scope.emplace(hooks.timing->nest(label));
   }
@@ -155,8 +154,7 @@ class Compilation {
 public:
   Compilation(ModuleOp module, const CompileOptions &options,
               StringRef outputPath, const CompileHooks &hooks)
-      : module(module), options(options), outputPath(outputPath),
-        hooks(hooks),
+      : module(module), options(options), outputPath(outputPath), hooks(hooks),
         target(createCPUTargetBackend(options.cpu, options.report)) {}
 
   LogicalResult run(std::string &error);
@@ -171,9 +169,10 @@ private:
   }
   /// Compiles `m` (after Compress; optimized first unless `optimized`) into
   /// the library `path` and loads it.
-  FailureOr<std::unique_ptr<RunnableModel>>
-  compileAndLoad(ModuleOp m, bool optimized, StringRef path,
-                 std::string &error);
+  FailureOr<std::unique_ptr<RunnableModel>> compileAndLoad(ModuleOp m,
+                                                           bool optimized,
+                                                           StringRef path,
+                                                           std::string &error);
   LogicalResult compress(std::string &error);
   LogicalResult guard(std::string &error);
   LogicalResult emit(std::string &error);
@@ -251,11 +250,11 @@ LogicalResult Compilation::compress(std::string &error) {
       return compileAndLoad(probed, /*optimized=*/false, library, message);
     };
     std::string message;
-    FailureOr<ReferenceOutputs> measured = calibrate(
-        module, c.calibration, compile,
-        /*covariance=*/c.prune.reconstruct ||
-            c.quantize.method == QuantMethod::GPTQ,
-        /*allLinears=*/measureLinears, message);
+    FailureOr<ReferenceOutputs> measured =
+        calibrate(module, c.calibration, compile,
+                  /*covariance=*/c.prune.reconstruct ||
+                      c.quantize.method == QuantMethod::GPTQ,
+                  /*allLinears=*/measureLinears, message);
     if (failed(measured))
       return fail("calibration: " + message, error);
     reference = std::move(*measured);
@@ -315,8 +314,7 @@ LogicalResult Compilation::guard(std::string &error) {
     PhaseTimer timer(hooks, Phase::Compress, "Accuracy guard");
     std::string message;
     FailureOr<std::unique_ptr<RunnableModel>> loaded = compileAndLoad(
-        compiled, /*optimized=*/runs(Phase::Optimize), guardedLibrary,
-        message);
+        compiled, /*optimized=*/runs(Phase::Optimize), guardedLibrary, message);
     if (failed(loaded))
       return fail("accuracy guard: " + message, error);
     FailureOr<std::vector<OutputError>> errors =
@@ -424,8 +422,7 @@ LogicalResult Compilation::run(std::string &error) {
 }
 
 LogicalResult slm::compileModel(ModuleOp module, const CompileOptions &options,
-                                StringRef outputPath,
-                                const CompileHooks &hooks,
+                                StringRef outputPath, const CompileHooks &hooks,
                                 std::string &error) {
   return Compilation(module, options, outputPath, hooks).run(error);
 }

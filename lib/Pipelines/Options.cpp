@@ -47,9 +47,9 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
     return error("--compile-from=emit: the emit phase needs the IR before "
                  "lowering; start at lower at the latest");
   if (options.compileFrom > options.compileTo)
-    return error("--compile-from=" + stringifyPhase(options.compileFrom) +
-                 " comes after --compile-to=" +
-                 stringifyPhase(options.compileTo));
+    return error(
+        "--compile-from=" + stringifyPhase(options.compileFrom) +
+        " comes after --compile-to=" + stringifyPhase(options.compileTo));
   if (options.compileTo != Phase::Emit && options.emit != EmitKind::Auto &&
       options.emit != EmitKind::MLIR)
     return error("--compile-to=" + stringifyPhase(options.compileTo) +
@@ -109,8 +109,8 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
        options.compileTo < Phase::Compress))
     return error("compression options need the compress phase: it is "
                  "outside --compile-from=" +
-                 stringifyPhase(options.compileFrom) + " .. --compile-to=" +
-                 stringifyPhase(options.compileTo));
+                 stringifyPhase(options.compileFrom) +
+                 " .. --compile-to=" + stringifyPhase(options.compileTo));
   return std::nullopt;
 }
 
@@ -176,8 +176,8 @@ struct JSONDescriber {
     o["default"] = stringifyEnum(values, field).str();
     llvm::json::Array names;
     for (const EnumValue<Enum> &v : values)
-      names.push_back(llvm::json::Object{{"name", v.name.str()},
-                                         {"help", v.help.str()}});
+      names.push_back(
+          llvm::json::Object{{"name", v.name.str()}, {"help", v.help.str()}});
     o["values"] = std::move(names);
     options.push_back(std::move(o));
   }
@@ -208,8 +208,7 @@ struct MarkdownDescriber {
   template <typename T> void option(T &field, const OptionInfo &info) {
     os << "| `--" << info.flag;
     if constexpr (!std::is_same_v<T, bool>)
-      os << "=<" << (info.valueName.empty() ? "value" : info.valueName)
-         << ">";
+      os << "=<" << (info.valueName.empty() ? "value" : info.valueName) << ">";
     os << "` | " << cell(info.help) << " |\n";
   }
   template <typename Enum, size_t N>
@@ -229,8 +228,7 @@ void slm::printOptionsJSON(llvm::raw_ostream &os) {
   CompileOptions defaults;
   JSONDescriber describer;
   visitOptions(defaults, describer);
-  os << llvm::formatv("{0:2}",
-                      llvm::json::Value(std::move(describer.options)))
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(describer.options)))
      << "\n";
 }
 

@@ -159,8 +159,7 @@ private:
     template <typename T> void option(T &field, const OptionInfo &info) {
       if (info.inPipeline)
         self.owned.push_back(std::make_unique<Option<T>>(
-            self, info.flag, llvm::cl::desc(info.help),
-            llvm::cl::init(field)));
+            self, info.flag, llvm::cl::desc(info.help), llvm::cl::init(field)));
     }
     template <typename Enum, size_t N>
     void enumOption(Enum &field, const OptionInfo &info,
@@ -168,8 +167,7 @@ private:
       if (!info.inPipeline)
         return;
       auto opt = std::make_unique<Option<Enum>>(
-          self, info.flag, llvm::cl::desc(info.help),
-          llvm::cl::init(field));
+          self, info.flag, llvm::cl::desc(info.help), llvm::cl::init(field));
       for (const EnumValue<Enum> &v : values)
         opt->getParser().addLiteralOption(v.name, v.value, v.help);
       self.owned.push_back(std::move(opt));
@@ -211,8 +209,7 @@ void slm::registerSLMPipelines() {
         buildCompressPipeline(pm, options.get());
       });
   PassPipelineRegistration<DeclaredPipelineOptions<OptimizeOptions>>(
-      "slm-optimize",
-      "Optimize: canonicalize, the enabled fusions, clean up",
+      "slm-optimize", "Optimize: canonicalize, the enabled fusions, clean up",
       [](OpPassManager &pm, const auto &options) {
         buildOptimizePipeline(pm, options.get());
       });

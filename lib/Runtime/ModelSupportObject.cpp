@@ -1,4 +1,5 @@
-//===- ModelSupportObject.cpp - The embedded model support object -*- C++ -*-===//
+//===- ModelSupportObject.cpp - The embedded model support object -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

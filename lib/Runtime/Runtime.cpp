@@ -16,11 +16,11 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -290,13 +290,20 @@ const char *slm_dtype_name(slm_dtype dtype) {
 
 const char *slm_status_string(slm_status status) {
   switch (status) {
-  case SLM_OK: return "ok";
-  case SLM_ERROR_INVALID_ARGUMENT: return "invalid argument";
-  case SLM_ERROR_IO: return "cannot open the model";
-  case SLM_ERROR_BAD_MODEL: return "not an slm model";
-  case SLM_ERROR_DTYPE: return "wrong element type";
-  case SLM_ERROR_SHAPE: return "wrong shape";
-  case SLM_ERROR_OUT_OF_MEMORY: return "out of memory";
+  case SLM_OK:
+    return "ok";
+  case SLM_ERROR_INVALID_ARGUMENT:
+    return "invalid argument";
+  case SLM_ERROR_IO:
+    return "cannot open the model";
+  case SLM_ERROR_BAD_MODEL:
+    return "not an slm model";
+  case SLM_ERROR_DTYPE:
+    return "wrong element type";
+  case SLM_ERROR_SHAPE:
+    return "wrong shape";
+  case SLM_ERROR_OUT_OF_MEMORY:
+    return "out of memory";
   }
   return "unknown status";
 }
@@ -341,8 +348,8 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
              *abi, SLM_MODEL_ABI_VERSION);
     return SLM_ERROR_BAD_MODEL;
   }
-  m->setThreads = reinterpret_cast<void (*)(int)>(
-      dlsym(m->library, "omp_set_num_threads"));
+  m->setThreads =
+      reinterpret_cast<void (*)(int)>(dlsym(m->library, "omp_set_num_threads"));
   m->releaseBuffer = reinterpret_cast<slm_model_release_buffer_fn>(
       dlsym(m->library, SLM_MODEL_RELEASE_BUFFER_SYMBOL));
   int64_t metadataAbi = 0;
@@ -412,7 +419,9 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
                          int32_t numOutputs, char *error, size_t errorSize) {
   if (!model || (numInputs && !inputs) || !outputs) {
     setError(error, errorSize, "slm_model_run: null %s",
-             !model ? "model" : !outputs ? "outputs" : "inputs");
+             !model     ? "model"
+             : !outputs ? "outputs"
+                        : "inputs");
     return SLM_ERROR_INVALID_ARGUMENT;
   }
   if (numInputs != static_cast<int32_t>(model->inputs.size()) ||
@@ -445,8 +454,8 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     int64_t count = 1;
     for (int64_t d = 0; d < rank; ++d) {
       int64_t extent = got.shape[d];
-      if (extent < 0 || (want.shape[d] != SLM_DYNAMIC_EXTENT &&
-                         extent != want.shape[d])) {
+      if (extent < 0 ||
+          (want.shape[d] != SLM_DYNAMIC_EXTENT && extent != want.shape[d])) {
         setError(error, errorSize, "input '%s' must have shape %s, got %s",
                  want.name.c_str(),
                  shapeString(want.shape.data(), rank).c_str(),
@@ -454,14 +463,13 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
         return SLM_ERROR_SHAPE;
       }
       if (!want.dims[d].empty()) {
-        auto [it, inserted] = named.emplace(
-            want.dims[d], std::make_pair(extent, want.name));
+        auto [it, inserted] =
+            named.emplace(want.dims[d], std::make_pair(extent, want.name));
         if (!inserted && it->second.first != extent) {
           setError(error, errorSize,
                    "dimension '%s' is %lld in input '%s' but %lld in '%s'",
                    want.dims[d].c_str(), static_cast<long long>(extent),
-                   want.name.c_str(),
-                   static_cast<long long>(it->second.first),
+                   want.name.c_str(), static_cast<long long>(it->second.first),
                    it->second.second.c_str());
           return SLM_ERROR_SHAPE;
         }
@@ -487,8 +495,7 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     pointers[i] = desc.data();
   }
   for (int32_t o = 0; o < numOutputs; ++o)
-    if (outputs[o].data &&
-        outputs[o].dtype != model->outputs[o].dtype) {
+    if (outputs[o].data && outputs[o].dtype != model->outputs[o].dtype) {
       setError(error, errorSize, "output '%s' is %s; the buffer given is %s",
                model->outputs[o].name.c_str(),
                slm_dtype_name(model->outputs[o].dtype),
@@ -516,8 +523,8 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
   slm_status status = SLM_OK;
   std::vector<void *> allocations(numOutputs), handedOver;
   for (int32_t o = 0; o < numOutputs; ++o)
-    allocations[o] = pointerWord(results.data() + resultOffsets[o],
-                                 SLM_MEMREF_ALLOCATED);
+    allocations[o] =
+        pointerWord(results.data() + resultOffsets[o], SLM_MEMREF_ALLOCATED);
   auto usedLater = [&](int32_t o) {
     for (int32_t p = o + 1; p < numOutputs; ++p)
       if (allocations[p] == allocations[o])
@@ -568,8 +575,8 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
         data = static_cast<char *>(buffer);
       }
     }
-    auto *owner = buffer ? new (std::nothrow) OutputOwner{model, buffer, copy}
-                         : nullptr;
+    auto *owner =
+        buffer ? new (std::nothrow) OutputOwner{model, buffer, copy} : nullptr;
     if (!owner) {
       if (copy)
         std::free(buffer);

@@ -57,7 +57,21 @@ slm_tensor HostTensor::view() const {
 namespace {
 
 /// The element types files hold.
-enum class Element { F16, BF16, F32, F64, I8, I16, I32, I64, U8, U16, U32, U64, Bool };
+enum class Element {
+  F16,
+  BF16,
+  F32,
+  F64,
+  I8,
+  I16,
+  I32,
+  I64,
+  U8,
+  U16,
+  U32,
+  U64,
+  Bool
+};
 
 struct ElementInfo {
   Element element;
@@ -116,15 +130,24 @@ const char *dtypeName(slm_dtype dtype) {
 /// NumPy's descr of a dtype; null when the dtype is unknown.
 const char *descrOf(slm_dtype dtype) {
   switch (dtype) {
-  case SLM_FLOAT32: return "<f4";
-  case SLM_FLOAT64: return "<f8";
-  case SLM_FLOAT16: return "<f2";
-  case SLM_BFLOAT16: return "<u2"; // no NumPy type: the bits
-  case SLM_INT8: return "|i1";
-  case SLM_INT16: return "<i2";
-  case SLM_INT32: return "<i4";
-  case SLM_INT64: return "<i8";
-  case SLM_BOOL: return "|b1";
+  case SLM_FLOAT32:
+    return "<f4";
+  case SLM_FLOAT64:
+    return "<f8";
+  case SLM_FLOAT16:
+    return "<f2";
+  case SLM_BFLOAT16:
+    return "<u2"; // no NumPy type: the bits
+  case SLM_INT8:
+    return "|i1";
+  case SLM_INT16:
+    return "<i2";
+  case SLM_INT32:
+    return "<i4";
+  case SLM_INT64:
+    return "<i8";
+  case SLM_BOOL:
+    return "|b1";
   }
   return nullptr;
 }
@@ -209,7 +232,8 @@ bool readNpy(const std::string &path, const std::string &data, FileTensor &t,
     return begin == std::string::npos ? std::string() : header.substr(begin);
   };
   std::string descr = field("descr");
-  if (descr.empty() || descr[0] != '\'' || descr.find('\'', 1) == std::string::npos)
+  if (descr.empty() || descr[0] != '\'' ||
+      descr.find('\'', 1) == std::string::npos)
     return bad("no dtype");
   descr = descr.substr(1, descr.find('\'', 1) - 1);
   const ElementInfo *element = nullptr;
@@ -234,7 +258,8 @@ bool readNpy(const std::string &path, const std::string &data, FileTensor &t,
   std::stringstream dims(shape);
   std::string item;
   while (std::getline(dims, item, ',')) {
-    size_t begin = item.find_first_not_of(' '), end = item.find_last_not_of(' ');
+    size_t begin = item.find_first_not_of(' '),
+           end = item.find_last_not_of(' ');
     if (begin == std::string::npos)
       continue;
     item = item.substr(begin, end - begin + 1);
@@ -270,19 +295,45 @@ bool readTensorProto(const std::string &path, const std::string &data,
     return false;
   }
   switch (proto.data_type()) {
-  case onnx::TensorProto::FLOAT: t.element = Element::F32; break;
-  case onnx::TensorProto::DOUBLE: t.element = Element::F64; break;
-  case onnx::TensorProto::FLOAT16: t.element = Element::F16; break;
-  case onnx::TensorProto::BFLOAT16: t.element = Element::BF16; break;
-  case onnx::TensorProto::INT8: t.element = Element::I8; break;
-  case onnx::TensorProto::INT16: t.element = Element::I16; break;
-  case onnx::TensorProto::INT32: t.element = Element::I32; break;
-  case onnx::TensorProto::INT64: t.element = Element::I64; break;
-  case onnx::TensorProto::UINT8: t.element = Element::U8; break;
-  case onnx::TensorProto::UINT16: t.element = Element::U16; break;
-  case onnx::TensorProto::UINT32: t.element = Element::U32; break;
-  case onnx::TensorProto::UINT64: t.element = Element::U64; break;
-  case onnx::TensorProto::BOOL: t.element = Element::Bool; break;
+  case onnx::TensorProto::FLOAT:
+    t.element = Element::F32;
+    break;
+  case onnx::TensorProto::DOUBLE:
+    t.element = Element::F64;
+    break;
+  case onnx::TensorProto::FLOAT16:
+    t.element = Element::F16;
+    break;
+  case onnx::TensorProto::BFLOAT16:
+    t.element = Element::BF16;
+    break;
+  case onnx::TensorProto::INT8:
+    t.element = Element::I8;
+    break;
+  case onnx::TensorProto::INT16:
+    t.element = Element::I16;
+    break;
+  case onnx::TensorProto::INT32:
+    t.element = Element::I32;
+    break;
+  case onnx::TensorProto::INT64:
+    t.element = Element::I64;
+    break;
+  case onnx::TensorProto::UINT8:
+    t.element = Element::U8;
+    break;
+  case onnx::TensorProto::UINT16:
+    t.element = Element::U16;
+    break;
+  case onnx::TensorProto::UINT32:
+    t.element = Element::U32;
+    break;
+  case onnx::TensorProto::UINT64:
+    t.element = Element::U64;
+    break;
+  case onnx::TensorProto::BOOL:
+    t.element = Element::Bool;
+    break;
   default:
     error = quoted(path) + ": ONNX element type " +
             std::to_string(proto.data_type()) + " is not supported";
@@ -324,20 +375,28 @@ bool readTensorProto(const std::string &path, const std::string &data,
     return true;
   };
   switch (t.element) {
-  case Element::F32: return copy(proto.float_data(), float());
-  case Element::F64: return copy(proto.double_data(), double());
-  case Element::I64: return copy(proto.int64_data(), int64_t());
-  case Element::U64: return copy(proto.uint64_data(), uint64_t());
-  case Element::U32: return copy(proto.uint64_data(), uint32_t());
-  case Element::I32: return copy(proto.int32_data(), int32_t());
+  case Element::F32:
+    return copy(proto.float_data(), float());
+  case Element::F64:
+    return copy(proto.double_data(), double());
+  case Element::I64:
+    return copy(proto.int64_data(), int64_t());
+  case Element::U64:
+    return copy(proto.uint64_data(), uint64_t());
+  case Element::U32:
+    return copy(proto.uint64_data(), uint32_t());
+  case Element::I32:
+    return copy(proto.int32_data(), int32_t());
   // 16-bit floats travel as their bits in int32_data.
   case Element::I16:
   case Element::U16:
   case Element::F16:
-  case Element::BF16: return copy(proto.int32_data(), uint16_t());
+  case Element::BF16:
+    return copy(proto.int32_data(), uint16_t());
   case Element::I8:
   case Element::U8:
-  case Element::Bool: return copy(proto.int32_data(), uint8_t());
+  case Element::Bool:
+    return copy(proto.int32_data(), uint8_t());
   }
   return false;
 }
@@ -413,19 +472,32 @@ struct Scalar {
 
 Scalar loadScalar(Element e, const char *p) {
   switch (e) {
-  case Element::F16: return {true, halfToDouble(load<uint16_t>(p)), 0};
-  case Element::BF16: return {true, bfloat16ToDouble(load<uint16_t>(p)), 0};
-  case Element::F32: return {true, load<float>(p), 0};
-  case Element::F64: return {true, load<double>(p), 0};
-  case Element::I8: return {false, 0, uint64_t(int64_t(load<int8_t>(p)))};
-  case Element::I16: return {false, 0, uint64_t(int64_t(load<int16_t>(p)))};
-  case Element::I32: return {false, 0, uint64_t(int64_t(load<int32_t>(p)))};
-  case Element::I64: return {false, 0, uint64_t(load<int64_t>(p))};
-  case Element::U8: return {false, 0, load<uint8_t>(p)};
-  case Element::U16: return {false, 0, load<uint16_t>(p)};
-  case Element::U32: return {false, 0, load<uint32_t>(p)};
-  case Element::U64: return {false, 0, load<uint64_t>(p)};
-  case Element::Bool: return {false, 0, load<uint8_t>(p) != 0 ? 1u : 0u};
+  case Element::F16:
+    return {true, halfToDouble(load<uint16_t>(p)), 0};
+  case Element::BF16:
+    return {true, bfloat16ToDouble(load<uint16_t>(p)), 0};
+  case Element::F32:
+    return {true, load<float>(p), 0};
+  case Element::F64:
+    return {true, load<double>(p), 0};
+  case Element::I8:
+    return {false, 0, uint64_t(int64_t(load<int8_t>(p)))};
+  case Element::I16:
+    return {false, 0, uint64_t(int64_t(load<int16_t>(p)))};
+  case Element::I32:
+    return {false, 0, uint64_t(int64_t(load<int32_t>(p)))};
+  case Element::I64:
+    return {false, 0, uint64_t(load<int64_t>(p))};
+  case Element::U8:
+    return {false, 0, load<uint8_t>(p)};
+  case Element::U16:
+    return {false, 0, load<uint16_t>(p)};
+  case Element::U32:
+    return {false, 0, load<uint32_t>(p)};
+  case Element::U64:
+    return {false, 0, load<uint64_t>(p)};
+  case Element::Bool:
+    return {false, 0, load<uint8_t>(p) != 0 ? 1u : 0u};
   }
   return {false, 0, 0};
 }
@@ -444,8 +516,7 @@ double realOf(Element e, const Scalar &s) {
 
 /// Stores `s` as a signed integer of `T`: the low bits of an integer, a
 /// float truncated toward zero when `T` holds it.
-template <typename T>
-bool storeInteger(const Scalar &s, char *to) {
+template <typename T> bool storeInteger(const Scalar &s, char *to) {
   T v;
   if (s.isFloat) {
     // T holds [-2^(bits-1), 2^(bits-1)); NaN fails both tests.
@@ -495,13 +566,25 @@ bool convert(const std::string &path, const FileTensor &in, slm_dtype dtype,
       std::memcpy(to, &d, 8);
       break;
     }
-    case SLM_INT8: ok = storeInteger<int8_t>(s, to); break;
-    case SLM_INT16: ok = storeInteger<int16_t>(s, to); break;
-    case SLM_INT32: ok = storeInteger<int32_t>(s, to); break;
-    case SLM_INT64: ok = storeInteger<int64_t>(s, to); break;
-    case SLM_BOOL: *to = s.isFloat ? s.real != 0 : s.bits != 0; break;
+    case SLM_INT8:
+      ok = storeInteger<int8_t>(s, to);
+      break;
+    case SLM_INT16:
+      ok = storeInteger<int16_t>(s, to);
+      break;
+    case SLM_INT32:
+      ok = storeInteger<int32_t>(s, to);
+      break;
+    case SLM_INT64:
+      ok = storeInteger<int64_t>(s, to);
+      break;
+    case SLM_BOOL:
+      *to = s.isFloat ? s.real != 0 : s.bits != 0;
+      break;
     case SLM_FLOAT16:
-    case SLM_BFLOAT16: ok = false; break;
+    case SLM_BFLOAT16:
+      ok = false;
+      break;
     }
     if (!ok) {
       std::ostringstream value;
@@ -562,8 +645,9 @@ bool mlir::slm::writeNpy(const std::string &path, const slm_tensor &tensor,
   }
   std::string text = "(";
   for (int32_t i = 0; i < tensor.rank; ++i)
-    text += std::to_string(tensor.shape[i]) +
-            (tensor.rank == 1 ? "," : i + 1 < tensor.rank ? ", " : "");
+    text += std::to_string(tensor.shape[i]) + (tensor.rank == 1      ? ","
+                                               : i + 1 < tensor.rank ? ", "
+                                                                     : "");
   text += ")";
   std::string header = "{'descr': '" + std::string(descr) +
                        "', 'fortran_order': False, 'shape': " + text + ", }";

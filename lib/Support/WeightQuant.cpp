@@ -158,7 +158,8 @@ QuantizedWeight quantizeWeight(const float *weight, int64_t rows, int64_t cols,
         double error = 0;
         for (int64_t i = 0; i < groupSize; ++i) {
           double value;
-          trial[i] = roundToCode(code, symmetric, range, scale, zp, w[i], value);
+          trial[i] =
+              roundToCode(code, symmetric, range, scale, zp, w[i], value);
           error += weightOf(i) * (value - w[i]) * (value - w[i]);
         }
         if (bestError < 0 || error < bestError) {

@@ -1,4 +1,5 @@
-//===- TargetBackend.cpp - What a code generation target provides -*- C++ -*-===//
+//===- TargetBackend.cpp - What a code generation target provides -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

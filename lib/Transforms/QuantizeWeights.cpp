@@ -100,7 +100,7 @@ struct QuantizeWeightsPass
           for (int64_t j = 0; j < cols; ++j)
             moment[i * cols + j] += stats->mean[i] * stats->mean[j];
         q = slm::quantizeWeightGPTQ(weight.data(), rows, cols, group, code,
-                                      symmetric, moment.data());
+                                    symmetric, moment.data());
       } else {
         q = slm::quantizeWeight(
             weight.data(), rows, cols, group, code, symmetric,

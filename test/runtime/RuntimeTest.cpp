@@ -73,9 +73,9 @@ protected:
                             tensor(SLM_FLOAT32, {batch, 2}, z.data())};
     slm_tensor out{};
     char localError[256];
-    EXPECT_EQ(slm_model_run(model, inputs, 2, &out, 1, localError,
-                            sizeof localError),
-              SLM_OK)
+    EXPECT_EQ(
+        slm_model_run(model, inputs, 2, &out, 1, localError, sizeof localError),
+        SLM_OK)
         << localError;
     std::vector<float> y(static_cast<float *>(out.data),
                          static_cast<float *>(out.data) + batch * 2);
@@ -105,8 +105,10 @@ TEST_F(Runtime, DescribesInputsAndOutputs) {
   ASSERT_EQ(slm_model_output_info(model, 0, &info), SLM_OK);
   EXPECT_STREQ(info.name, "y");
   EXPECT_EQ(slm_model_input_info(model, 2, &info), SLM_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(slm_model_output_info(model, -1, &info), SLM_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(slm_model_input_info(nullptr, 0, &info), SLM_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(slm_model_output_info(model, -1, &info),
+            SLM_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(slm_model_input_info(nullptr, 0, &info),
+            SLM_ERROR_INVALID_ARGUMENT);
 }
 
 TEST_F(Runtime, RunsAnyBatchFromOneLibrary) {
@@ -128,7 +130,8 @@ TEST_F(Runtime, WritesIntoCallerBuffers) {
   slm_tensor wrong = tensor(SLM_FLOAT32, {3, 2}, y.data());
   EXPECT_EQ(slm_model_run(model, inputs, 2, &wrong, 1, error, sizeof error),
             SLM_ERROR_SHAPE);
-  EXPECT_STREQ(error, "output 'y' has shape [2, 2]; the buffer given is [3, 2]");
+  EXPECT_STREQ(error,
+               "output 'y' has shape [2, 2]; the buffer given is [3, 2]");
 }
 
 TEST_F(Runtime, OutputsOutliveTheModelHandle) {
@@ -251,8 +254,9 @@ TEST(RuntimeOpen, RejectsFilesThatAreNotModels) {
   char error[512];
   EXPECT_EQ(slm_model_open(nullptr, &model, error, sizeof error),
             SLM_ERROR_INVALID_ARGUMENT);
-  EXPECT_EQ(slm_model_open("/nonexistent/model.so", &model, error, sizeof error),
-            SLM_ERROR_IO);
+  EXPECT_EQ(
+      slm_model_open("/nonexistent/model.so", &model, error, sizeof error),
+      SLM_ERROR_IO);
   EXPECT_NE(std::strstr(error, "/nonexistent/model.so"), nullptr);
   // A shared library that is not a model.
   EXPECT_EQ(slm_model_open("/lib/x86_64-linux-gnu/libm.so.6", &model, error,
@@ -260,9 +264,9 @@ TEST(RuntimeOpen, RejectsFilesThatAreNotModels) {
             SLM_ERROR_BAD_MODEL);
   EXPECT_NE(std::strstr(error, "is not an slm model"), nullptr);
   // Garbage with a .so name.
-  std::string junk = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR")
-                                                       : "/tmp") +
-                     "/slm-runtime-test-junk.so";
+  std::string junk =
+      std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+      "/slm-runtime-test-junk.so";
   std::ofstream(junk) << "not an ELF file";
   EXPECT_EQ(slm_model_open(junk.c_str(), &model, error, sizeof error),
             SLM_ERROR_IO);

@@ -25,8 +25,7 @@ protected:
   }
 
   /// Parses `source` and returns its first op of type OpTy.
-  template <typename OpTy>
-  OpTy parseFirst(StringRef source) {
+  template <typename OpTy> OpTy parseFirst(StringRef source) {
     module = parseSourceString<ModuleOp>(source, &context);
     EXPECT_TRUE(module) << "failed to parse";
     OpTy found;
@@ -86,12 +85,14 @@ TEST_F(SLMDialectTest, LinearReportsFeatureCounts) {
 
 TEST_F(SLMDialectTest, VerifierRejectsMismatchedInFeatures) {
   // Diagnostics are expected here; keep them off the test's output.
-  ScopedDiagnosticHandler silence(&context, [](Diagnostic &) { return success(); });
+  ScopedDiagnosticHandler silence(&context,
+                                  [](Diagnostic &) { return success(); });
   OwningOpRef<ModuleOp> bad = parseSourceString<ModuleOp>(R"mlir(
     func.func @f(%x: tensor<?x384xf32>, %w: tensor<1536x512xf32>) -> tensor<?x1536xf32> {
       %y = slm.linear %x, %w : (tensor<?x384xf32>, tensor<1536x512xf32>) -> tensor<?x1536xf32>
       return %y : tensor<?x1536xf32>
-    })mlir", &context);
+    })mlir",
+                                                          &context);
   EXPECT_FALSE(bad);
 }
 } // namespace

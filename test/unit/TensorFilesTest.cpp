@@ -161,8 +161,8 @@ TEST_F(TensorFilesTest, NpyRoundTripsScalarsVectorsAndEmptyTensors) {
     for (int64_t i = 0; i < n; ++i)
       data[i] = 0.5f * i - 1;
     std::string file = path("shape" + std::to_string(shape.size()) + ".npy");
-    ASSERT_TRUE(writeNpy(file, tensorOf(SLM_FLOAT32, shape, data.data()),
-                         error))
+    ASSERT_TRUE(
+        writeNpy(file, tensorOf(SLM_FLOAT32, shape, data.data()), error))
         << error;
     HostTensor back;
     ASSERT_TRUE(readTensorFile(file, back, error)) << error;
@@ -193,12 +193,12 @@ TEST_F(TensorFilesTest, NpyHeaderIsWhatNumPyWrites) {
 
 TEST_F(TensorFilesTest, NpyReadsVersionsTwoAndThreeAndUnsigned) {
   std::vector<uint8_t> data = {0, 200, 255};
-  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }";
+  std::string dict =
+      "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }";
   for (int version : {1, 2, 3}) {
     SCOPED_TRACE(version);
-    std::string file =
-        write("u8_" + std::to_string(version) + ".npy",
-              npy(dict, bytesOf(data), version));
+    std::string file = write("u8_" + std::to_string(version) + ".npy",
+                             npy(dict, bytesOf(data), version));
     HostTensor t;
     std::string error;
     ASSERT_TRUE(readTensorFile(file, t, error)) << error;
@@ -239,8 +239,7 @@ TEST_F(TensorFilesTest, FileTypeByExtensionElseByContent) {
   proto.set_data_type(onnx::TensorProto::INT64);
   proto.add_dims(1);
   proto.add_int64_data(42);
-  ASSERT_TRUE(readTensorFile(writeProto("x.tensor", proto), t, error))
-      << error;
+  ASSERT_TRUE(readTensorFile(writeProto("x.tensor", proto), t, error)) << error;
   EXPECT_EQ(valuesOf<int64_t>(t), (std::vector<int64_t>{42}));
 }
 
@@ -256,7 +255,8 @@ void expectError(const std::string &file, const std::string &message) {
 }
 
 TEST_F(TensorFilesTest, NpyErrors) {
-  const std::string f4 = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+  const std::string f4 =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
   const std::string eight(8, '\0');
   expectError(path("missing.npy"), "cannot open '");
   expectError(write("magic.npy", "not numpy at all"),
@@ -266,8 +266,9 @@ TEST_F(TensorFilesTest, NpyErrors) {
   expectError(write("short2.npy", std::string("\x93NUMPY\x02\x00\x01", 9) +
                                       std::string(1, '\0')),
               "truncated header");
-  expectError(write("version.npy", std::string("\x93NUMPY\x07\x00\x00\x00", 10)),
-              "format version 7");
+  expectError(
+      write("version.npy", std::string("\x93NUMPY\x07\x00\x00\x00", 10)),
+      "format version 7");
   expectError(write("data.npy", npy(f4, eight.substr(0, 7))),
               "holds 7 bytes of data; its shape needs 8");
   expectError(write("extra.npy", npy(f4, eight + "x")),
@@ -303,11 +304,11 @@ TEST_F(TensorFilesTest, NpyErrors) {
                         "(2,), }",
                         eight)),
               "Fortran order");
-  expectError(write("rank.npy",
-                    npy("{'descr': '|i1', 'fortran_order': False, 'shape': "
-                        "(1, 1, 1, 1, 1, 1, 1, 1, 1), }",
-                        "x")),
-              "has rank 9; the runtime takes at most 8");
+  expectError(
+      write("rank.npy", npy("{'descr': '|i1', 'fortran_order': False, 'shape': "
+                            "(1, 1, 1, 1, 1, 1, 1, 1, 1), }",
+                            "x")),
+      "has rank 9; the runtime takes at most 8");
 }
 
 //===----------------------------------------------------------------------===//
@@ -466,10 +467,9 @@ TEST_F(TensorFilesTest, ConvertsIntegersAndFloats) {
   EXPECT_EQ(valuesOf<double>(t), (std::vector<double>{200, 3}));
 
   // Float to integer truncates toward zero.
-  std::string f32 =
-      write("f.npy",
-            npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
-                bytesOf(std::vector<float>{2.7f, -2.7f, 0.0f, 127.0f})));
+  std::string f32 = write(
+      "f.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+                   bytesOf(std::vector<float>{2.7f, -2.7f, 0.0f, 127.0f})));
   ASSERT_TRUE(readTensorFile(f32, SLM_INT8, t, error)) << error;
   EXPECT_EQ(valuesOf<int8_t>(t), (std::vector<int8_t>{2, -2, 0, 127}));
   ASSERT_TRUE(readTensorFile(f32, SLM_FLOAT64, t, error)) << error;
@@ -510,8 +510,7 @@ TEST_F(TensorFilesTest, ConversionErrorsNameTheFile) {
   EXPECT_FALSE(readTensorFile(nan, SLM_INT32, t, error));
   EXPECT_NE(error.find("nan.npy': element 0"), std::string::npos) << error;
   // Reading errors are the same as without conversion.
-  EXPECT_FALSE(
-      readTensorFile(write("bad.npy", "junk"), SLM_FLOAT32, t, error));
+  EXPECT_FALSE(readTensorFile(write("bad.npy", "junk"), SLM_FLOAT32, t, error));
   EXPECT_NE(error.find("bad.npy' is not a NumPy .npy file we can read: no "
                        ".npy magic"),
             std::string::npos)
@@ -524,8 +523,8 @@ TEST_F(TensorFilesTest, WriteErrors) {
   EXPECT_FALSE(writeNpy(dir + "/no/such/folder/x.npy",
                         tensorOf(SLM_FLOAT32, {1}, data), error));
   EXPECT_NE(error.find("cannot write '"), std::string::npos) << error;
-  EXPECT_FALSE(writeNpy(path("null.npy"), tensorOf(SLM_FLOAT32, {2}, nullptr),
-                        error));
+  EXPECT_FALSE(
+      writeNpy(path("null.npy"), tensorOf(SLM_FLOAT32, {2}, nullptr), error));
   EXPECT_NE(error.find("the tensor has no data"), std::string::npos) << error;
   EXPECT_FALSE(writeNpy(path("dtype.npy"),
                         tensorOf(static_cast<slm_dtype>(99), {1}, data),

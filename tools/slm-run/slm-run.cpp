@@ -69,29 +69,61 @@ static double bfloat16ToDouble(uint16_t h) {
 
 static double toDouble(const char *p, slm_dtype dtype) {
   switch (dtype) {
-  case SLM_FLOAT16: { uint16_t v; std::memcpy(&v, p, 2); return halfToDouble(v); }
-  case SLM_BFLOAT16: { uint16_t v; std::memcpy(&v, p, 2); return bfloat16ToDouble(v); }
-  case SLM_FLOAT32: { float v; std::memcpy(&v, p, 4); return v; }
-  case SLM_FLOAT64: { double v; std::memcpy(&v, p, 8); return v; }
-  case SLM_INT64: { int64_t v; std::memcpy(&v, p, 8); return double(v); }
-  case SLM_INT32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-  case SLM_INT16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-  case SLM_INT8: return static_cast<int8_t>(*p);
-  case SLM_BOOL: return *p != 0;
-  default: return std::nan("");
+  case SLM_FLOAT16: {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return halfToDouble(v);
+  }
+  case SLM_BFLOAT16: {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return bfloat16ToDouble(v);
+  }
+  case SLM_FLOAT32: {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case SLM_FLOAT64: {
+    double v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  case SLM_INT64: {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return double(v);
+  }
+  case SLM_INT32: {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case SLM_INT16: {
+    int16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  }
+  case SLM_INT8:
+    return static_cast<int8_t>(*p);
+  case SLM_BOOL:
+    return *p != 0;
+  default:
+    return std::nan("");
   }
 }
 
 static std::string shapeString(const int64_t *shape, int32_t rank) {
   std::string s = "[";
   for (int32_t i = 0; i < rank; ++i)
-    s += (i ? ", " : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+    s += (i ? ", " : "") +
+         (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
   return s + "]";
 }
 
 /// Compares `got` with `want`; prints one line; returns true when they agree.
-static bool compare(const char *name, const slm_tensor &got,
-                    HostTensor &want, double rtol, double atol) {
+static bool compare(const char *name, const slm_tensor &got, HostTensor &want,
+                    double rtol, double atol) {
   if (got.rank != static_cast<int32_t>(want.shape.size()) ||
       !std::equal(want.shape.begin(), want.shape.end(), got.shape)) {
     std::printf("output '%s': shape %s, expected %s: MISMATCH\n", name,
@@ -103,9 +135,11 @@ static bool compare(const char *name, const slm_tensor &got,
                   got.dtype == SLM_FLOAT16 || got.dtype == SLM_BFLOAT16;
   double maxAbs = 0, maxRel = 0;
   int64_t bad = 0, count = want.numElements();
-  size_t gotSize = slm_dtype_size(got.dtype), wantSize = slm_dtype_size(want.dtype);
+  size_t gotSize = slm_dtype_size(got.dtype),
+         wantSize = slm_dtype_size(want.dtype);
   for (int64_t i = 0; i < count; ++i) {
-    double a = toDouble(static_cast<const char *>(got.data) + i * gotSize, got.dtype);
+    double a =
+        toDouble(static_cast<const char *>(got.data) + i * gotSize, got.dtype);
     double b = toDouble(want.bytes.data() + i * wantSize, want.dtype);
     if (std::isnan(a) && std::isnan(b))
       continue;
@@ -134,7 +168,8 @@ static bool exists(const std::string &path) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
@@ -161,7 +196,9 @@ int main(int argc, char **argv) {
       std::string v = value();
       size_t eq = v.find('=');
       if (eq == std::string::npos) {
-        std::fprintf(stderr, "slm-run: error: --input wants NAME=FILE, got '%s'\n", v.c_str());
+        std::fprintf(stderr,
+                     "slm-run: error: --input wants NAME=FILE, got '%s'\n",
+                     v.c_str());
         return 2;
       }
       named.emplace_back(v.substr(0, eq), v.substr(eq + 1));
@@ -180,7 +217,8 @@ int main(int argc, char **argv) {
     } else if (arg == "--info") {
       info = true;
     } else if (arg.rfind("--", 0) == 0) {
-      std::fprintf(stderr, "slm-run: error: unknown option '%s' (see --help)\n", arg.c_str());
+      std::fprintf(stderr, "slm-run: error: unknown option '%s' (see --help)\n",
+                   arg.c_str());
       return 2;
     } else {
       positional.push_back(arg);
@@ -189,7 +227,8 @@ int main(int argc, char **argv) {
 
   char error[1024] = "";
   slm_model *model = nullptr;
-  if (slm_model_open(modelPath.c_str(), &model, error, sizeof error) != SLM_OK) {
+  if (slm_model_open(modelPath.c_str(), &model, error, sizeof error) !=
+      SLM_OK) {
     std::fprintf(stderr, "slm-run: error: %s\n", error);
     return 2;
   }
@@ -202,8 +241,9 @@ int main(int argc, char **argv) {
         slm_model_input_info(model, i, &t);
       else
         slm_model_output_info(model, i - numInputs, &t);
-      std::printf("%s '%s': %s %s\n", i < numInputs ? "input" : "output", t.name,
-                  slm_dtype_name(t.dtype), shapeString(t.shape, t.rank).c_str());
+      std::printf("%s '%s': %s %s\n", i < numInputs ? "input" : "output",
+                  t.name, slm_dtype_name(t.dtype),
+                  shapeString(t.shape, t.rank).c_str());
     }
     slm_model_close(model);
     return 0;
@@ -223,7 +263,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < positional.size() && i < inputFiles.size(); ++i)
     inputFiles[i] = positional[i];
   if (positional.size() > inputFiles.size()) {
-    std::fprintf(stderr, "slm-run: error: the model takes %d inputs; %zu given\n",
+    std::fprintf(stderr,
+                 "slm-run: error: the model takes %d inputs; %zu given\n",
                  numInputs, positional.size());
     return 2;
   }
@@ -236,7 +277,8 @@ int main(int argc, char **argv) {
         found = i;
     }
     if (found < 0) {
-      std::fprintf(stderr, "slm-run: error: the model has no input '%s'\n", name.c_str());
+      std::fprintf(stderr, "slm-run: error: the model has no input '%s'\n",
+                   name.c_str());
       return 2;
     }
     inputFiles[found] = file;
@@ -266,19 +308,21 @@ int main(int argc, char **argv) {
       o = slm_tensor{};
     }
     auto start = std::chrono::steady_clock::now();
-    slm_status status = slm_model_run(model, views.data(), numInputs,
-                                      outputs.data(), numOutputs, error,
-                                      sizeof error);
+    slm_status status =
+        slm_model_run(model, views.data(), numInputs, outputs.data(),
+                      numOutputs, error, sizeof error);
     auto end = std::chrono::steady_clock::now();
     if (status != SLM_OK) {
       std::fprintf(stderr, "slm-run: error: %s\n", error);
       return 2;
     }
-    times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    times.push_back(
+        std::chrono::duration<double, std::milli>(end - start).count());
   }
   if (repeat > 1) {
     std::sort(times.begin(), times.end());
-    std::printf("median latency %.3f ms over %d runs\n", times[times.size() / 2], repeat);
+    std::printf("median latency %.3f ms over %d runs\n",
+                times[times.size() / 2], repeat);
   }
 
   int status = 0;
@@ -298,11 +342,13 @@ int main(int argc, char **argv) {
       if (!readTensorFile(expectFiles[o], want, why)) {
         std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
         status = 2;
-      } else if (!compare(t.name, outputs[o], want, rtol, atol) && status == 0) {
+      } else if (!compare(t.name, outputs[o], want, rtol, atol) &&
+                 status == 0) {
         status = 1;
       }
     } else if (expectFiles.empty() && outputDir.empty()) {
-      std::printf("output '%s': %s %s\n", t.name, slm_dtype_name(outputs[o].dtype),
+      std::printf("output '%s': %s %s\n", t.name,
+                  slm_dtype_name(outputs[o].dtype),
                   shapeString(outputs[o].shape, outputs[o].rank).c_str());
     }
     slm_tensor_release(&outputs[o]);

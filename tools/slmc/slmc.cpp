@@ -34,9 +34,9 @@ enum class OptionsFormat { None, JSON, Markdown };
 cl::OptionCategory &driver = slm::optionCategory(slm::OptionGroup::Driver);
 cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model>"),
                                    cl::Optional, cl::cat(driver));
-cl::opt<std::string> outputFilename(
-    "o", cl::desc("Output file ('-' for stdout, the default)"),
-    cl::value_desc("path"), cl::init("-"), cl::cat(driver));
+cl::opt<std::string>
+    outputFilename("o", cl::desc("Output file ('-' for stdout, the default)"),
+                   cl::value_desc("path"), cl::init("-"), cl::cat(driver));
 cl::opt<bool> quiet("quiet",
                     cl::desc("No progress lines (they are printed only when "
                              "stderr is a terminal)"),
@@ -127,8 +127,7 @@ int main(int argc, char **argv) {
                                    slm::stringifyPhase(phase).str().c_str(),
                                    seconds);
     };
-  if (failed(slm::compileModel(*module, options, outputFilename, hooks,
-                               error)))
+  if (failed(slm::compileModel(*module, options, outputFilename, hooks, error)))
     return fail(error);
   return 0;
 }

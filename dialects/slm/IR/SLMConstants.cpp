@@ -12,8 +12,8 @@
 #include "llvm/ADT/StringSet.h"
 
 #include <algorithm>
-#include <mutex>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 using namespace mlir;
@@ -130,8 +130,8 @@ static Attribute stridedCopy(Attribute attr, RankedTensorType type,
 /// are not available (splats are handled by the callers).
 static std::optional<SmallVector<int64_t>> readableStrides(Attribute attr) {
   auto typed = dyn_cast_if_present<TypedAttr>(attr);
-  auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
-                      : RankedTensorType();
+  auto source =
+      typed ? dyn_cast<RankedTensorType>(typed.getType()) : RankedTensorType();
   ArrayRef<char> bytes = rawConstantBytes(attr);
   if (bytes.empty() || !source || !source.hasStaticShape() ||
       source.getElementTypeBitWidth() % 8 != 0 ||
@@ -176,13 +176,14 @@ Attribute mlir::slm::sliceConstant(Attribute attr, RankedTensorType type,
 
 Attribute mlir::slm::packConstantPanels(Attribute attr, int64_t panel) {
   auto typed = dyn_cast_if_present<TypedAttr>(attr);
-  auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
-                      : RankedTensorType();
+  auto source =
+      typed ? dyn_cast<RankedTensorType>(typed.getType()) : RankedTensorType();
   if (!source || source.getRank() != 2 || panel <= 0)
     return {};
   const int64_t n = source.getDimSize(0), k = source.getDimSize(1);
   const int64_t panels = llvm::divideCeil(n, panel);
-  auto type = RankedTensorType::get({panels, k, panel}, source.getElementType());
+  auto type =
+      RankedTensorType::get({panels, k, panel}, source.getElementType());
   if (auto splat = dyn_cast<SplatElementsAttr>(attr))
     return splat.resizeSplat(type);
   if (!readableStrides(attr))
@@ -209,8 +210,8 @@ Attribute mlir::slm::packConstantPanels(Attribute attr, int64_t panel) {
 Attribute mlir::slm::padConstantPanels(Attribute attr, int64_t size,
                                        int64_t panel) {
   auto typed = dyn_cast_if_present<TypedAttr>(attr);
-  auto source = typed ? dyn_cast<RankedTensorType>(typed.getType())
-                      : RankedTensorType();
+  auto source =
+      typed ? dyn_cast<RankedTensorType>(typed.getType()) : RankedTensorType();
   if (!source || source.getRank() != 1 || panel <= 0 || size % panel != 0 ||
       size < source.getDimSize(0))
     return {};
@@ -221,9 +222,8 @@ Attribute mlir::slm::padConstantPanels(Attribute attr, int64_t size,
   if (!readableStrides(attr))
     return {};
   ArrayRef<char> bytes = rawConstantBytes(attr);
-  std::vector<char> out(type.getNumElements() *
-                            (source.getElementTypeBitWidth() / 8),
-                        0);
+  std::vector<char> out(
+      type.getNumElements() * (source.getElementTypeBitWidth() / 8), 0);
   std::memcpy(out.data(), bytes.data(), bytes.size());
   return makeConstantLike(attr, type, out, source.getElementTypeBitWidth() / 8,
                           ".pad");
@@ -310,8 +310,8 @@ Attribute mlir::slm::concatConstantRows(ArrayRef<Attribute> attrs,
 
 bool mlir::slm::readF32Constant(Attribute attr, std::vector<float> &values) {
   auto typed = dyn_cast_if_present<TypedAttr>(attr);
-  auto type = typed ? dyn_cast<RankedTensorType>(typed.getType())
-                    : RankedTensorType();
+  auto type =
+      typed ? dyn_cast<RankedTensorType>(typed.getType()) : RankedTensorType();
   if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
     return false;
   values.assign(type.getNumElements(), 0.0f);
@@ -347,10 +347,11 @@ mlir::slm::WeightsInUse::~WeightsInUse() {
   llvm::erase(slm->weightRoots, root);
 }
 
-Attribute mlir::slm::makeConstantFromBytes(Attribute like, RankedTensorType type,
+Attribute mlir::slm::makeConstantFromBytes(Attribute like,
+                                           RankedTensorType type,
                                            ArrayRef<char> bytes,
                                            StringRef suffix) {
-  return makeConstantLike(like, type, std::vector<char>(bytes.begin(), bytes.end()),
-                          std::max<int64_t>(1, type.getElementTypeBitWidth() / 8),
-                          suffix);
+  return makeConstantLike(
+      like, type, std::vector<char>(bytes.begin(), bytes.end()),
+      std::max<int64_t>(1, type.getElementTypeBitWidth() / 8), suffix);
 }

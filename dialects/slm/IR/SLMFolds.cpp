@@ -65,46 +65,46 @@ static OpFoldResult foldSplatFloats(Attribute lhs, Attribute rhs,
 //===----------------------------------------------------------------------===//
 
 OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
-  if (OpFoldResult r = foldRightIdentity(getLhs(), adaptor.getRhs(),
-                                         getType(), 0.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getLhs(), adaptor.getRhs(), getType(), 0.0))
     return r;
-  if (OpFoldResult r = foldRightIdentity(getRhs(), adaptor.getLhs(),
-                                         getType(), 0.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getRhs(), adaptor.getLhs(), getType(), 0.0))
     return r;
   return foldSplatFloats(adaptor.getLhs(), adaptor.getRhs(), getType(),
                          [](APFloat a, const APFloat &b) { return a + b; });
 }
 
 OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
-  if (OpFoldResult r = foldRightIdentity(getLhs(), adaptor.getRhs(),
-                                         getType(), 0.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getLhs(), adaptor.getRhs(), getType(), 0.0))
     return r;
   return foldSplatFloats(adaptor.getLhs(), adaptor.getRhs(), getType(),
                          [](APFloat a, const APFloat &b) { return a - b; });
 }
 
 OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
-  if (OpFoldResult r = foldRightIdentity(getLhs(), adaptor.getRhs(),
-                                         getType(), 1.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getLhs(), adaptor.getRhs(), getType(), 1.0))
     return r;
-  if (OpFoldResult r = foldRightIdentity(getRhs(), adaptor.getLhs(),
-                                         getType(), 1.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getRhs(), adaptor.getLhs(), getType(), 1.0))
     return r;
   return foldSplatFloats(adaptor.getLhs(), adaptor.getRhs(), getType(),
                          [](APFloat a, const APFloat &b) { return a * b; });
 }
 
 OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
-  if (OpFoldResult r = foldRightIdentity(getLhs(), adaptor.getRhs(),
-                                         getType(), 1.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getLhs(), adaptor.getRhs(), getType(), 1.0))
     return r;
   return foldSplatFloats(adaptor.getLhs(), adaptor.getRhs(), getType(),
                          [](APFloat a, const APFloat &b) { return a / b; });
 }
 
 OpFoldResult PowOp::fold(FoldAdaptor adaptor) {
-  if (OpFoldResult r = foldRightIdentity(getLhs(), adaptor.getRhs(),
-                                         getType(), 1.0))
+  if (OpFoldResult r =
+          foldRightIdentity(getLhs(), adaptor.getRhs(), getType(), 1.0))
     return r;
   return foldSplatFloats(
       adaptor.getLhs(), adaptor.getRhs(), getType(),
@@ -132,11 +132,13 @@ OpFoldResult MinOp::fold(FoldAdaptor adaptor) {
 OpFoldResult SelectOp::fold(FoldAdaptor adaptor) {
   auto cond = dyn_cast_if_present<SplatElementsAttr>(adaptor.getCondition());
   if (cond) {
-    Value chosen = cond.getSplatValue<bool>() ? getTrueValue() : getFalseValue();
+    Value chosen =
+        cond.getSplatValue<bool>() ? getTrueValue() : getFalseValue();
     if (chosen.getType() == getType())
       return chosen;
   }
-  if (getTrueValue() == getFalseValue() && getTrueValue().getType() == getType())
+  if (getTrueValue() == getFalseValue() &&
+      getTrueValue().getType() == getType())
     return getTrueValue();
   return {};
 }
@@ -147,8 +149,9 @@ OpFoldResult SelectOp::fold(FoldAdaptor adaptor) {
 
 OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
   if (llvm::all_of(llvm::enumerate(getPermutation()),
-                   [](auto it) { return static_cast<int64_t>(it.index()) ==
-                                        it.value(); }) &&
+                   [](auto it) {
+                     return static_cast<int64_t>(it.index()) == it.value();
+                   }) &&
       getInput().getType() == getType())
     return getInput();
   if (adaptor.getInput() && getType().hasStaticShape())

@@ -50,16 +50,16 @@ static LogicalResult verifySameElementType(Operation *op, StringRef name,
                                            Type reference) {
   Type a = getElementTypeOrSelf(actual), r = getElementTypeOrSelf(reference);
   if (a != r)
-    return op->emitOpError("'")
-           << name << "' has element type " << a << " but '" << refName
-           << "' has " << r;
+    return op->emitOpError("'") << name << "' has element type " << a
+                                << " but '" << refName << "' has " << r;
   return success();
 }
 
 /// Broadcasts the named operands together; on success `shape` holds the
 /// broadcast shape.
 static LogicalResult
-verifyBroadcastOperands(Operation *op, ArrayRef<std::pair<StringRef, Value>> operands,
+verifyBroadcastOperands(Operation *op,
+                        ArrayRef<std::pair<StringRef, Value>> operands,
                         slm::Shape &shape) {
   shape = shapeOf(operands.front().second.getType());
   StringRef firstName = operands.front().first;
@@ -69,8 +69,8 @@ verifyBroadcastOperands(Operation *op, ArrayRef<std::pair<StringRef, Value>> ope
     if (!next)
       return op->emitOpError("'")
              << name << "' (" << value.getType()
-             << ") does not broadcast with '" << firstName
-             << "': shapes " << slm::formatShape(shape) << " and "
+             << ") does not broadcast with '" << firstName << "': shapes "
+             << slm::formatShape(shape) << " and "
              << str(cast<RankedTensorType>(value.getType()).getShape());
     shape = *next;
   }
@@ -81,8 +81,8 @@ verifyBroadcastOperands(Operation *op, ArrayRef<std::pair<StringRef, Value>> ope
 // Elementwise ops
 //===----------------------------------------------------------------------===//
 
-static LogicalResult verifyBinaryElementwise(Operation *op, Value lhs, Value rhs,
-                                             Value result) {
+static LogicalResult verifyBinaryElementwise(Operation *op, Value lhs,
+                                             Value rhs, Value result) {
   if (failed(verifySameElementType(op, "rhs", rhs.getType(), "lhs",
                                    lhs.getType())) ||
       failed(verifySameElementType(op, "result", result.getType(), "lhs",
@@ -297,11 +297,12 @@ LogicalResult ReduceOp::verify() {
 LogicalResult GatherOp::verify() {
   auto data = cast<RankedTensorType>(getData().getType());
   auto indices = cast<RankedTensorType>(getIndices().getType());
-  std::optional<int64_t> axis = slm::normalizeAxis(static_cast<int64_t>(getAxis()), data.getRank());
+  std::optional<int64_t> axis =
+      slm::normalizeAxis(static_cast<int64_t>(getAxis()), data.getRank());
   if (!axis)
-    return emitOpError("axis ") << static_cast<int64_t>(getAxis())
-                                << " is out of range for 'data' of rank "
-                                << data.getRank();
+    return emitOpError("axis ")
+           << static_cast<int64_t>(getAxis())
+           << " is out of range for 'data' of rank " << data.getRank();
   if (failed(verifySameElementType(*this, "result", getResult().getType(),
                                    "data", data)))
     return failure();
@@ -315,7 +316,8 @@ LogicalResult GatherOp::verify() {
 }
 
 LogicalResult SoftmaxOp::verify() {
-  if (!slm::normalizeAxis(static_cast<int64_t>(getAxis()), getInput().getType().getRank()))
+  if (!slm::normalizeAxis(static_cast<int64_t>(getAxis()),
+                          getInput().getType().getRank()))
     return emitOpError("axis ") << static_cast<int64_t>(getAxis())
                                 << " is out of range for 'input' of rank "
                                 << getInput().getType().getRank();
@@ -413,7 +415,8 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("'key' has ")
            << k.getDimSize(1) << " positions but 'value' has "
            << v.getDimSize(1);
-  if (FloatAttr scale = getScaleAttr(); scale && !(scale.getValueAsDouble() > 0.0))
+  if (FloatAttr scale = getScaleAttr();
+      scale && !(scale.getValueAsDouble() > 0.0))
     return emitOpError("scale must be positive, got ")
            << scale.getValueAsDouble();
   if (Value mask = getMask()) {
@@ -443,11 +446,12 @@ LogicalResult AttentionOp::verify() {
 
 LogicalResult LayerNormOp::verify() {
   RankedTensorType input = getInput().getType();
-  std::optional<int64_t> axis = slm::normalizeAxis(static_cast<int64_t>(getAxis()), input.getRank());
+  std::optional<int64_t> axis =
+      slm::normalizeAxis(static_cast<int64_t>(getAxis()), input.getRank());
   if (!axis)
-    return emitOpError("axis ") << static_cast<int64_t>(getAxis())
-                                << " is out of range for 'input' of rank "
-                                << input.getRank();
+    return emitOpError("axis ")
+           << static_cast<int64_t>(getAxis())
+           << " is out of range for 'input' of rank " << input.getRank();
   slm::Shape normalized(input.getShape().begin() + *axis,
                         input.getShape().end());
   for (auto [name, value] : {std::pair<StringRef, Value>{"gamma", getGamma()},
@@ -525,12 +529,12 @@ LogicalResult DequantizeWeightOp::verify() {
   const unsigned bits = getCodeBits();
   const int64_t codeCols = bits == 8 ? cols : (cols + 1) / 2;
   RankedTensorType codes = getCodes().getType();
-  if (codes.getRank() != 2 || codes.getShape() != ArrayRef<int64_t>{rows, codeCols})
+  if (codes.getRank() != 2 ||
+      codes.getShape() != ArrayRef<int64_t>{rows, codeCols})
     return emitOpError("'codes' must be [")
            << rows << ", " << codeCols << "] for a " << stringifyEnum(getKind())
            << " weight of shape " << str(result.getShape())
-           << (bits == 4 ? " (two codes per byte)" : "") << ", got "
-           << codes;
+           << (bits == 4 ? " (two codes per byte)" : "") << ", got " << codes;
   int64_t groups = 1;
   if (std::optional<uint64_t> group = getGroupSize()) {
     if (cols % static_cast<int64_t>(*group) != 0)
@@ -600,7 +604,8 @@ LogicalResult PruneTokensOp::verify() {
       return emitOpError("keep_ratio must be in (0, 1], got ") << ratio;
   }
   if (static_cast<int64_t>(getKeepLeading()) < 0)
-    return emitOpError("keep_leading must be >= 0, got ") << static_cast<int64_t>(getKeepLeading());
+    return emitOpError("keep_leading must be >= 0, got ")
+           << static_cast<int64_t>(getKeepLeading());
   RankedTensorType hidden = getHidden().getType(),
                    importance = getImportance().getType();
   if (hidden.getRank() != 3)
@@ -614,9 +619,9 @@ LogicalResult PruneTokensOp::verify() {
                                    "hidden", hidden)))
     return failure();
   RankedTensorType result = getResult().getType();
-  if (failed(verifyResultShape(*this, result,
-                               {hidden.getDimSize(0), ShapedType::kDynamic,
-                                hidden.getDimSize(2)})))
+  if (failed(verifyResultShape(
+          *this, result,
+          {hidden.getDimSize(0), ShapedType::kDynamic, hidden.getDimSize(2)})))
     return failure();
   RankedTensorType kept = getKeptPositions().getType();
   if (!slm::shapesCompatible(shapeOf(kept),

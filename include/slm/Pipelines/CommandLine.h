@@ -1,4 +1,5 @@
-//===- CommandLine.h - slmc's flags from the option declarations -*- C++ -*-===//
+//===- CommandLine.h - slmc's flags from the option declarations -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -27,8 +28,7 @@ void registerCompileCommandLineOptions(CompileOptions &options);
 llvm::cl::OptionCategory &optionCategory(OptionGroup group);
 
 /// The --help categories of those flags (for cl::HideUnrelatedOptions).
-llvm::SmallVector<const llvm::cl::OptionCategory *>
-compileOptionCategories();
+llvm::SmallVector<const llvm::cl::OptionCategory *> compileOptionCategories();
 
 } // namespace mlir::slm
 

@@ -121,14 +121,14 @@ void visitOptions(CompressOptions &options, Visitor &v) {
             "Drop this many transformer blocks, those that change the "
             "residual stream least on the calibration samples",
             "count", group});
-  v.enumOption(prune.method,
-               {"prune-method", "How heads and neurons are scored", "method",
-                group},
-               kPruneMethodValues);
-  v.enumOption(prune.allocation,
-               {"prune-allocation", "How the pruning budget is spread",
-                "kind", group},
-               kPruneAllocationValues);
+  v.enumOption(
+      prune.method,
+      {"prune-method", "How heads and neurons are scored", "method", group},
+      kPruneMethodValues);
+  v.enumOption(
+      prune.allocation,
+      {"prune-allocation", "How the pruning budget is spread", "kind", group},
+      kPruneAllocationValues);
   v.option(prune.reconstruct,
            {"prune-reconstruct",
             "Refit each pruned output/down projection on the kept channels "
@@ -202,13 +202,11 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
 }
 
 /// Lower and Emit on the CPU.
-template <typename Visitor>
-void visitOptions(CPUOptions &options, Visitor &v) {
-  v.option(options.cpu,
-           {"mcpu",
-            "The CPU to generate code for (an LLVM name: znver4, "
-            "skylake-avx512, x86-64-v3); default: this machine",
-            "name", OptionGroup::CPU});
+template <typename Visitor> void visitOptions(CPUOptions &options, Visitor &v) {
+  v.option(options.cpu, {"mcpu",
+                         "The CPU to generate code for (an LLVM name: znver4, "
+                         "skylake-avx512, x86-64-v3); default: this machine",
+                         "name", OptionGroup::CPU});
   v.option(options.optLevel,
            {"opt-level",
             "LLVM optimization level of the generated code, 0-3 (default 3)",
@@ -231,8 +229,8 @@ void visitOptions(CPUOptions &options, Visitor &v) {
 template <typename Visitor>
 void visitOptions(CompileOptions &options, Visitor &v) {
   v.enumOption(options.emit,
-               {"emit", "What to write at the end of the emit phase",
-                "kind", OptionGroup::Output, "", false},
+               {"emit", "What to write at the end of the emit phase", "kind",
+                OptionGroup::Output, "", false},
                kEmitValues);
   v.enumOption(options.compileFrom,
                {"compile-from",

@@ -1,4 +1,5 @@
-//===- RuntimeHooks.h - Running compiled models from the compiler -*- C++ -*-===//
+//===- RuntimeHooks.h - Running compiled models from the compiler -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

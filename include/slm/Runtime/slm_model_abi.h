@@ -1,4 +1,5 @@
-/*===- slm_model_abi.h - The contract between slmc and the runtime -*- C -*-===*\
+/*===- slm_model_abi.h - The contract between slmc and the runtime -*- C
+-*-===*\
 |*                                                                            *|
 |* Part of the slm project: a compiler for compressed transformer models.     *|
 |*                                                                            *|

@@ -49,8 +49,7 @@ FailureOr<std::string> emitLLVMIR(ModuleOp module, StringRef metadata,
 
 /// Compiles an LLVM-dialect module to an object file at `objectPath`.
 LogicalResult emitObjectFile(ModuleOp module, StringRef metadata,
-                             StringRef objectPath,
-                             const CPUOptions &options);
+                             StringRef objectPath, const CPUOptions &options);
 
 /// A constant moved out of the LLVM module into a weight file.
 struct ExternalWeight {

@@ -49,8 +49,8 @@ public:
   /// model library; not MLIR) to `path`, with `metadata` from lower().
   /// Written under a temporary name and renamed into place: on failure
   /// nothing is left at `path`.
-  virtual LogicalResult emit(ModuleOp module, StringRef metadata,
-                             EmitKind kind, StringRef path) const = 0;
+  virtual LogicalResult emit(ModuleOp module, StringRef metadata, EmitKind kind,
+                             StringRef path) const = 0;
 
   /// lower() then emit() of a model library: optimized slm IR (modified in
   /// place) to a library the runtime loads.

@@ -19,8 +19,20 @@ using namespace mlir;
 using namespace mlir::slm::onnx_import;
 
 namespace {
-enum class Binary { Add, Sub, Mul, Div, Pow, Max, Min, Equal, Less, Greater,
-                    LessOrEqual, GreaterOrEqual };
+enum class Binary {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Max,
+  Min,
+  Equal,
+  Less,
+  Greater,
+  LessOrEqual,
+  GreaterOrEqual
+};
 } // namespace
 
 static bool isComparison(Binary kind) { return kind >= Binary::Equal; }
@@ -59,16 +71,26 @@ static std::optional<DimExpr> evaluate(Binary kind, const DimExpr &a,
     return std::nullopt;
   int64_t x = a.factor, y = b.factor;
   switch (kind) {
-  case Binary::Add: return DimExpr::constant(x + y);
-  case Binary::Sub: return DimExpr::constant(x - y);
-  case Binary::Max: return DimExpr::constant(std::max(x, y));
-  case Binary::Min: return DimExpr::constant(std::min(x, y));
-  case Binary::Equal: return DimExpr::constant(x == y);
-  case Binary::Less: return DimExpr::constant(x < y);
-  case Binary::Greater: return DimExpr::constant(x > y);
-  case Binary::LessOrEqual: return DimExpr::constant(x <= y);
-  case Binary::GreaterOrEqual: return DimExpr::constant(x >= y);
-  default: return std::nullopt;
+  case Binary::Add:
+    return DimExpr::constant(x + y);
+  case Binary::Sub:
+    return DimExpr::constant(x - y);
+  case Binary::Max:
+    return DimExpr::constant(std::max(x, y));
+  case Binary::Min:
+    return DimExpr::constant(std::min(x, y));
+  case Binary::Equal:
+    return DimExpr::constant(x == y);
+  case Binary::Less:
+    return DimExpr::constant(x < y);
+  case Binary::Greater:
+    return DimExpr::constant(x > y);
+  case Binary::LessOrEqual:
+    return DimExpr::constant(x <= y);
+  case Binary::GreaterOrEqual:
+    return DimExpr::constant(x >= y);
+  default:
+    return std::nullopt;
   }
 }
 
@@ -95,23 +117,23 @@ static bool tryEvaluateSymbolic(NodeContext &node, Binary kind,
   return true;
 }
 
-template <Binary kind>
-static LogicalResult importBinary(NodeContext &node) {
+template <Binary kind> static LogicalResult importBinary(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
   RankedTensorType lhsType = node.inputType(0), rhsType = node.inputType(1);
   Type elementType = lhsType.getElementType();
   if (kind != Binary::Pow && rhsType.getElementType() != elementType)
-    return node.error("input element types differ: " +
-                      llvm::Twine(llvm::formatv("{0} and {1}", lhsType,
-                                                rhsType).str()));
+    return node.error(
+        "input element types differ: " +
+        llvm::Twine(llvm::formatv("{0} and {1}", lhsType, rhsType).str()));
   Type resultElement =
       isComparison(kind) ? Type(node.builder().getI1Type()) : elementType;
   RankedTensorType resultType =
       broadcastType(node, lhsType, rhsType, resultElement);
   if (!resultType)
     return failure();
-  if (isa<IntegerType>(elementType) && tryEvaluateSymbolic(node, kind, resultType))
+  if (isa<IntegerType>(elementType) &&
+      tryEvaluateSymbolic(node, kind, resultType))
     return success();
 
   OpBuilder &b = node.builder();
@@ -122,31 +144,46 @@ static LogicalResult importBinary(NodeContext &node) {
                        false);
   Value result;
   switch (kind) {
-  case Binary::Add: result = mlir::slm::AddOp::create(b, loc, resultType, lhs, rhs); break;
-  case Binary::Sub: result = mlir::slm::SubOp::create(b, loc, resultType, lhs, rhs); break;
-  case Binary::Mul: result = mlir::slm::MulOp::create(b, loc, resultType, lhs, rhs); break;
-  case Binary::Div: result = mlir::slm::DivOp::create(b, loc, resultType, lhs, rhs); break;
-  case Binary::Pow: result = mlir::slm::PowOp::create(b, loc, resultType, lhs, rhs); break;
-  case Binary::Max: result = mlir::slm::MaxOp::create(b, loc, resultType, lhs, rhs); break;
-  case Binary::Min: result = mlir::slm::MinOp::create(b, loc, resultType, lhs, rhs); break;
+  case Binary::Add:
+    result = mlir::slm::AddOp::create(b, loc, resultType, lhs, rhs);
+    break;
+  case Binary::Sub:
+    result = mlir::slm::SubOp::create(b, loc, resultType, lhs, rhs);
+    break;
+  case Binary::Mul:
+    result = mlir::slm::MulOp::create(b, loc, resultType, lhs, rhs);
+    break;
+  case Binary::Div:
+    result = mlir::slm::DivOp::create(b, loc, resultType, lhs, rhs);
+    break;
+  case Binary::Pow:
+    result = mlir::slm::PowOp::create(b, loc, resultType, lhs, rhs);
+    break;
+  case Binary::Max:
+    result = mlir::slm::MaxOp::create(b, loc, resultType, lhs, rhs);
+    break;
+  case Binary::Min:
+    result = mlir::slm::MinOp::create(b, loc, resultType, lhs, rhs);
+    break;
   default: {
     using mlir::slm::ComparePredicate;
     ComparePredicate predicate =
-        kind == Binary::Equal            ? ComparePredicate::eq
-        : kind == Binary::Less           ? ComparePredicate::lt
-        : kind == Binary::Greater        ? ComparePredicate::gt
-        : kind == Binary::LessOrEqual    ? ComparePredicate::le
-                                         : ComparePredicate::ge;
-    result = mlir::slm::CompareOp::create(b, loc, resultType, predicate, lhs, rhs);
+        kind == Binary::Equal         ? ComparePredicate::eq
+        : kind == Binary::Less        ? ComparePredicate::lt
+        : kind == Binary::Greater     ? ComparePredicate::gt
+        : kind == Binary::LessOrEqual ? ComparePredicate::le
+                                      : ComparePredicate::ge;
+    result =
+        mlir::slm::CompareOp::create(b, loc, resultType, predicate, lhs, rhs);
   }
   }
-  node.setOutput(0, result, !isComparison(kind) && node.inputInfo(0)->isUnsigned);
+  node.setOutput(0, result,
+                 !isComparison(kind) && node.inputInfo(0)->isUnsigned);
   return success();
 }
 
 /// Max and Min take one or more inputs.
-template <Binary kind>
-static LogicalResult importVariadic(NodeContext &node) {
+template <Binary kind> static LogicalResult importVariadic(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
   Value acc = node.input(0);
@@ -161,9 +198,11 @@ static LogicalResult importVariadic(NodeContext &node) {
     if (!type)
       return failure();
     if (kind == Binary::Max)
-      acc = mlir::slm::MaxOp::create(node.builder(), node.loc(), type, acc, next);
+      acc =
+          mlir::slm::MaxOp::create(node.builder(), node.loc(), type, acc, next);
     else
-      acc = mlir::slm::MinOp::create(node.builder(), node.loc(), type, acc, next);
+      acc =
+          mlir::slm::MinOp::create(node.builder(), node.loc(), type, acc, next);
   }
   node.setOutput(0, acc);
   return success();
@@ -185,8 +224,10 @@ static LogicalResult importWhere(NodeContext &node) {
   if (type.getRank() <= 1 && ci->constantElements() && xi->elements &&
       yi->elements) {
     auto cond = *ci->constantElements();
-    size_t n = type.getRank() == 0 ? 1 : std::max({cond.size(), xi->elements->size(),
-                                                   yi->elements->size()});
+    size_t n = type.getRank() == 0
+                   ? 1
+                   : std::max({cond.size(), xi->elements->size(),
+                               yi->elements->size()});
     auto pick = [&](const SmallVector<DimExpr> &v, size_t i) {
       return v[v.size() == 1 ? 0 : i];
     };
@@ -196,16 +237,17 @@ static LogicalResult importWhere(NodeContext &node) {
       size_t ci2 = cond.size() == 1 ? 0 : i;
       ok = ci2 < cond.size();
       if (ok)
-        out.push_back(cond[ci2] ? pick(*xi->elements, i) : pick(*yi->elements, i));
+        out.push_back(cond[ci2] ? pick(*xi->elements, i)
+                                : pick(*yi->elements, i));
     }
     if (ok) {
       node.setSymbolicOutput(0, type, out);
       return success();
     }
   }
-  Value result = mlir::slm::SelectOp::create(node.builder(), node.loc(), type,
-                                             node.input(0), node.input(1),
-                                             node.input(2));
+  Value result =
+      mlir::slm::SelectOp::create(node.builder(), node.loc(), type,
+                                  node.input(0), node.input(1), node.input(2));
   node.setOutput(0, result);
   return success();
 }
@@ -230,14 +272,39 @@ static LogicalResult importNot(NodeContext &node) {
 }
 
 namespace {
-enum class Unary { Sqrt, Erf, Tanh, Exp, Log, Neg, Abs, Sin, Cos, Tan, Sinh,
-                   Cosh, Asin, Acos, Atan, Asinh, Acosh, Atanh, Floor, Ceil,
-                   Round, Reciprocal, Sigmoid, Relu, Softplus, Softsign, IsNaN,
-                   Sign };
+enum class Unary {
+  Sqrt,
+  Erf,
+  Tanh,
+  Exp,
+  Log,
+  Neg,
+  Abs,
+  Sin,
+  Cos,
+  Tan,
+  Sinh,
+  Cosh,
+  Asin,
+  Acos,
+  Atan,
+  Asinh,
+  Acosh,
+  Atanh,
+  Floor,
+  Ceil,
+  Round,
+  Reciprocal,
+  Sigmoid,
+  Relu,
+  Softplus,
+  Softsign,
+  IsNaN,
+  Sign
+};
 } // namespace
 
-template <Unary kind>
-static LogicalResult importUnary(NodeContext &node) {
+template <Unary kind> static LogicalResult importUnary(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
   Value x = node.input(0);
@@ -252,23 +319,57 @@ static LogicalResult importUnary(NodeContext &node) {
                       llvm::formatv("{0}", type).str());
   Value r;
   switch (kind) {
-  case Unary::Sqrt: r = math::SqrtOp::create(b, loc, x); break;
-  case Unary::Erf: r = math::ErfOp::create(b, loc, x); break;
-  case Unary::Tanh: r = math::TanhOp::create(b, loc, x); break;
-  case Unary::Exp: r = math::ExpOp::create(b, loc, x); break;
-  case Unary::Log: r = math::LogOp::create(b, loc, x); break;
-  case Unary::Sin: r = math::SinOp::create(b, loc, x); break;
-  case Unary::Cos: r = math::CosOp::create(b, loc, x); break;
-  case Unary::Tan: r = math::TanOp::create(b, loc, x); break;
-  case Unary::Sinh: r = math::SinhOp::create(b, loc, x); break;
-  case Unary::Cosh: r = math::CoshOp::create(b, loc, x); break;
-  case Unary::Asin: r = math::AsinOp::create(b, loc, x); break;
-  case Unary::Acos: r = math::AcosOp::create(b, loc, x); break;
-  case Unary::Atan: r = math::AtanOp::create(b, loc, x); break;
-  case Unary::Asinh: r = math::AsinhOp::create(b, loc, x); break;
-  case Unary::Acosh: r = math::AcoshOp::create(b, loc, x); break;
-  case Unary::Atanh: r = math::AtanhOp::create(b, loc, x); break;
-  case Unary::Round: r = math::RoundEvenOp::create(b, loc, x); break;
+  case Unary::Sqrt:
+    r = math::SqrtOp::create(b, loc, x);
+    break;
+  case Unary::Erf:
+    r = math::ErfOp::create(b, loc, x);
+    break;
+  case Unary::Tanh:
+    r = math::TanhOp::create(b, loc, x);
+    break;
+  case Unary::Exp:
+    r = math::ExpOp::create(b, loc, x);
+    break;
+  case Unary::Log:
+    r = math::LogOp::create(b, loc, x);
+    break;
+  case Unary::Sin:
+    r = math::SinOp::create(b, loc, x);
+    break;
+  case Unary::Cos:
+    r = math::CosOp::create(b, loc, x);
+    break;
+  case Unary::Tan:
+    r = math::TanOp::create(b, loc, x);
+    break;
+  case Unary::Sinh:
+    r = math::SinhOp::create(b, loc, x);
+    break;
+  case Unary::Cosh:
+    r = math::CoshOp::create(b, loc, x);
+    break;
+  case Unary::Asin:
+    r = math::AsinOp::create(b, loc, x);
+    break;
+  case Unary::Acos:
+    r = math::AcosOp::create(b, loc, x);
+    break;
+  case Unary::Atan:
+    r = math::AtanOp::create(b, loc, x);
+    break;
+  case Unary::Asinh:
+    r = math::AsinhOp::create(b, loc, x);
+    break;
+  case Unary::Acosh:
+    r = math::AcoshOp::create(b, loc, x);
+    break;
+  case Unary::Atanh:
+    r = math::AtanhOp::create(b, loc, x);
+    break;
+  case Unary::Round:
+    r = math::RoundEvenOp::create(b, loc, x);
+    break;
   case Unary::Softplus: // log(1 + exp(x))
     r = math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, x));
     break;
@@ -297,8 +398,12 @@ static LogicalResult importUnary(NodeContext &node) {
         scalarConstant(node, element, -1), pos);
     break;
   }
-  case Unary::Floor: r = math::FloorOp::create(b, loc, x); break;
-  case Unary::Ceil: r = math::CeilOp::create(b, loc, x); break;
+  case Unary::Floor:
+    r = math::FloorOp::create(b, loc, x);
+    break;
+  case Unary::Ceil:
+    r = math::CeilOp::create(b, loc, x);
+    break;
   case Unary::Neg:
     r = isFloat ? arith::NegFOp::create(b, loc, x).getResult()
                 : mlir::slm::SubOp::create(b, loc, type,
@@ -310,18 +415,21 @@ static LogicalResult importUnary(NodeContext &node) {
                 : math::AbsIOp::create(b, loc, x).getResult();
     break;
   case Unary::Reciprocal:
-    r = mlir::slm::DivOp::create(b, loc, type, scalarConstant(node, element, 1), x);
+    r = mlir::slm::DivOp::create(b, loc, type, scalarConstant(node, element, 1),
+                                 x);
     break;
   case Unary::Sigmoid: {
     // 1 / (1 + exp(-x))
     Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
     Value d = mlir::slm::AddOp::create(b, loc, type, e,
                                        scalarConstant(node, element, 1));
-    r = mlir::slm::DivOp::create(b, loc, type, scalarConstant(node, element, 1), d);
+    r = mlir::slm::DivOp::create(b, loc, type, scalarConstant(node, element, 1),
+                                 d);
     break;
   }
   case Unary::Relu:
-    r = mlir::slm::MaxOp::create(b, loc, type, x, scalarConstant(node, element, 0));
+    r = mlir::slm::MaxOp::create(b, loc, type, x,
+                                 scalarConstant(node, element, 0));
     break;
   }
   node.setOutput(0, r);
@@ -331,8 +439,16 @@ static LogicalResult importUnary(NodeContext &node) {
 /// LeakyRelu, Elu, Selu, Celu, ThresholdedRelu, HardSigmoid, HardSwish,
 /// Mish: activations with attributes, spelled in slm arithmetic.
 namespace {
-enum class ActivationKind { LeakyRelu, Elu, Selu, Celu, ThresholdedRelu,
-                        HardSigmoid, HardSwish, Mish };
+enum class ActivationKind {
+  LeakyRelu,
+  Elu,
+  Selu,
+  Celu,
+  ThresholdedRelu,
+  HardSigmoid,
+  HardSwish,
+  Mish
+};
 } // namespace
 
 template <ActivationKind kind>
@@ -400,9 +516,10 @@ static LogicalResult importActivation(NodeContext &node) {
     r = mul(x, clamp01(add(mul(x, c(1.0 / 6.0)), c(0.5))));
     break;
   case ActivationKind::Mish: // x * tanh(softplus(x))
-    r = mul(x, math::TanhOp::create(
-                   b, loc, math::Log1pOp::create(b, loc,
-                                                 math::ExpOp::create(b, loc, x))));
+    r = mul(x,
+            math::TanhOp::create(
+                b, loc,
+                math::Log1pOp::create(b, loc, math::ExpOp::create(b, loc, x))));
     break;
   }
   node.setOutput(0, r);
@@ -422,9 +539,11 @@ static LogicalResult importClip(NodeContext &node) {
     hi = node.hasInput(2) ? node.input(2) : Value();
   } else {
     if (node.attribute("min"))
-      lo = scalarConstant(node, type.getElementType(), node.floatAttr("min", 0));
+      lo =
+          scalarConstant(node, type.getElementType(), node.floatAttr("min", 0));
     if (node.attribute("max"))
-      hi = scalarConstant(node, type.getElementType(), node.floatAttr("max", 0));
+      hi =
+          scalarConstant(node, type.getElementType(), node.floatAttr("max", 0));
   }
   for (Value bound : {lo, hi})
     if (bound && cast<RankedTensorType>(bound.getType()).getElementType() !=
@@ -439,8 +558,7 @@ static LogicalResult importClip(NodeContext &node) {
 }
 
 /// Sum and Mean of one or more inputs, broadcasting.
-template <bool isMean>
-static LogicalResult importSum(NodeContext &node) {
+template <bool isMean> static LogicalResult importSum(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
   Value acc = node.input(0);
@@ -469,13 +587,11 @@ namespace {
 enum class Logic { And, Or, Xor };
 } // namespace
 
-template <Logic kind>
-static LogicalResult importLogic(NodeContext &node) {
+template <Logic kind> static LogicalResult importLogic(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
-  RankedTensorType type = broadcastType(node, node.inputType(0),
-                                        node.inputType(1),
-                                        node.builder().getI1Type());
+  RankedTensorType type = broadcastType(
+      node, node.inputType(0), node.inputType(1), node.builder().getI1Type());
   if (!type)
     return failure();
   Value a = node.input(0), c = node.input(1);
@@ -531,10 +647,9 @@ static LogicalResult importCast(NodeContext &node) {
   Type target = node.importer().convertElementType(static_cast<int32_t>(to));
   if (!target)
     return node.error("cannot cast to ONNX element type " + llvm::Twine(to));
-  bool toUnsigned = to == onnx::TensorProto::UINT8 ||
-                    to == onnx::TensorProto::UINT16 ||
-                    to == onnx::TensorProto::UINT32 ||
-                    to == onnx::TensorProto::UINT64;
+  bool toUnsigned =
+      to == onnx::TensorProto::UINT8 || to == onnx::TensorProto::UINT16 ||
+      to == onnx::TensorProto::UINT32 || to == onnx::TensorProto::UINT64;
   ImportedValue *info = node.inputInfo(0);
   if (info->elements && isa<IntegerType>(target)) {
     SmallVector<DimExpr> elements = *info->elements;
@@ -605,7 +720,8 @@ void mlir::slm::onnx_import::registerElementwiseOps(OpTable &table) {
   table.add("Elu", 6, importActivation<ActivationKind::Elu>);
   table.add("Selu", 6, importActivation<ActivationKind::Selu>);
   table.add("Celu", 12, importActivation<ActivationKind::Celu>);
-  table.add("ThresholdedRelu", 10, importActivation<ActivationKind::ThresholdedRelu>);
+  table.add("ThresholdedRelu", 10,
+            importActivation<ActivationKind::ThresholdedRelu>);
   table.add("HardSigmoid", 6, importActivation<ActivationKind::HardSigmoid>);
   table.add("HardSwish", 14, importActivation<ActivationKind::HardSwish>);
   table.add("Mish", 18, importActivation<ActivationKind::Mish>);

@@ -16,9 +16,9 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/Verifier.h"
+#include "slm/Support/Shape.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Path.h"
-#include "slm/Support/Shape.h"
 
 #include <algorithm>
 
@@ -142,7 +142,7 @@ std::optional<SmallVector<int64_t>> NodeContext::constantInts(int i) {
   SmallVector<int64_t> out;
   for (const APInt &v : dense.getValues<APInt>())
     out.push_back(dense.getElementType().isInteger(1) ? v.getZExtValue()
-                                                       : v.getSExtValue());
+                                                      : v.getSExtValue());
   return out;
 }
 
@@ -213,8 +213,8 @@ void NodeContext::setSymbolicOutput(int i, RankedTensorType type,
 }
 
 LogicalResult NodeContext::error(const Twine &message) {
-  return emitError(location) << "node '" << nodeName << "' ("
-                             << proto.op_type() << "): " << message;
+  return emitError(location) << "node '" << nodeName << "' (" << proto.op_type()
+                             << "): " << message;
 }
 
 //===----------------------------------------------------------------------===//
@@ -337,8 +337,8 @@ GraphImporter::importTensor(const onnx::TensorProto &tensor, Location loc) {
   } else {
     const int64_t alignment =
         std::max<int64_t>(1, elementByteSize(tensor.data_type()));
-    std::string name = tensor.name().empty() ? std::string("constant")
-                                             : tensor.name();
+    std::string name =
+        tensor.name().empty() ? std::string("constant") : tensor.name();
     attr = DenseResourceElementsAttr::get(
         type, name,
         HeapAsmResourceBlob::allocateAndCopyWithAlign(
@@ -368,8 +368,8 @@ Value GraphImporter::materializeIndex(Location loc, const DimExpr &expr) {
   Value product;
   for (const auto &[tensor, index] : expr.dims) {
     Value dim = tensor::DimOp::create(b, loc, tensor, index);
-    product = product ? arith::MulIOp::create(b, loc, product, dim).getResult()
-                      : dim;
+    product =
+        product ? arith::MulIOp::create(b, loc, product, dim).getResult() : dim;
   }
   if (expr.factor == 1)
     return product;
@@ -410,8 +410,7 @@ Value GraphImporter::materialize(ImportedValue &info) {
   SmallVector<Value> elements;
   for (const DimExpr &e : *info.elements) {
     Value index = materializeIndex(loc, e);
-    elements.push_back(
-        arith::IndexCastOp::create(b, loc, elementType, index));
+    elements.push_back(arith::IndexCastOp::create(b, loc, elementType, index));
   }
   info.value = tensor::FromElementsOp::create(b, loc, info.type, elements);
   return info.value;
@@ -425,14 +424,16 @@ SmallVector<DimExpr> GraphImporter::shapeOf(Value tensor) {
   return dims;
 }
 
-SmallVector<int64_t> mlir::slm::onnx_import::staticShape(ArrayRef<DimExpr> dims) {
+SmallVector<int64_t>
+mlir::slm::onnx_import::staticShape(ArrayRef<DimExpr> dims) {
   SmallVector<int64_t> shape;
   for (const DimExpr &d : dims)
     shape.push_back(d.isConstant() ? d.factor : ShapedType::kDynamic);
   return shape;
 }
 
-Value GraphImporter::reshape(Location loc, Value input, ArrayRef<DimExpr> dims) {
+Value GraphImporter::reshape(Location loc, Value input,
+                             ArrayRef<DimExpr> dims) {
   auto inputType = cast<RankedTensorType>(input.getType());
   auto resultType =
       RankedTensorType::get(staticShape(dims), inputType.getElementType());
@@ -445,14 +446,14 @@ Value GraphImporter::reshape(Location loc, Value input, ArrayRef<DimExpr> dims) 
 }
 
 std::optional<int64_t> mlir::slm::onnx_import::normalizeAxis(int64_t axis,
-                                                       int64_t rank) {
+                                                             int64_t rank) {
   if (axis < -rank || axis >= rank)
     return std::nullopt;
   return axis < 0 ? axis + rank : axis;
 }
 
-Value mlir::slm::onnx_import::scalarConstant(NodeContext &node, Type elementType,
-                                       double value) {
+Value mlir::slm::onnx_import::scalarConstant(NodeContext &node,
+                                             Type elementType, double value) {
   auto type = RankedTensorType::get({}, elementType);
   TypedAttr attr;
   if (auto floatType = dyn_cast<FloatType>(elementType))
@@ -463,7 +464,8 @@ Value mlir::slm::onnx_import::scalarConstant(NodeContext &node, Type elementType
   return node.importer().constant(node.loc(), attr);
 }
 
-LogicalResult mlir::slm::onnx_import::requireInputs(NodeContext &node, int count) {
+LogicalResult mlir::slm::onnx_import::requireInputs(NodeContext &node,
+                                                    int count) {
   for (int i = 0; i < count; ++i)
     if (!node.hasInput(i))
       return node.error("needs " + Twine(count) + " inputs, input " + Twine(i) +
@@ -472,9 +474,9 @@ LogicalResult mlir::slm::onnx_import::requireInputs(NodeContext &node, int count
 }
 
 RankedTensorType mlir::slm::onnx_import::broadcastType(NodeContext &node,
-                                                 RankedTensorType lhs,
-                                                 RankedTensorType rhs,
-                                                 Type elementType) {
+                                                       RankedTensorType lhs,
+                                                       RankedTensorType rhs,
+                                                       Type elementType) {
   slm::Shape a(lhs.getShape().begin(), lhs.getShape().end());
   slm::Shape b(rhs.getShape().begin(), rhs.getShape().end());
   std::optional<slm::Shape> shape = slm::broadcastShapes(a, b);
@@ -486,9 +488,9 @@ RankedTensorType mlir::slm::onnx_import::broadcastType(NodeContext &node,
   return RankedTensorType::get(*shape, elementType);
 }
 
-Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc, Value value,
-                                     bool fromUnsigned, Type to,
-                                     bool toUnsigned) {
+Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc,
+                                           Value value, bool fromUnsigned,
+                                           Type to, bool toUnsigned) {
   auto type = cast<RankedTensorType>(value.getType());
   Type from = type.getElementType();
   if (from == to)
@@ -500,17 +502,19 @@ Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc, Value val
   if (to.isInteger(1)) {
     // x != 0
     Value zero = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(
-                    type, fromFloat ? Attribute(b.getFloatAttr(from, 0.0))
-                                    : Attribute(b.getIntegerAttr(from, 0))));
+        b, loc,
+        DenseElementsAttr::get(
+            type, fromFloat ? Attribute(b.getFloatAttr(from, 0.0))
+                            : Attribute(b.getIntegerAttr(from, 0))));
     if (!type.hasStaticShape()) {
       SmallVector<Value> dynamic;
       for (int64_t i = 0; i < type.getRank(); ++i)
         if (type.isDynamicDim(i))
           dynamic.push_back(tensor::DimOp::create(b, loc, value, i));
       Value scalar = arith::ConstantOp::create(
-          b, loc, fromFloat ? TypedAttr(b.getFloatAttr(from, 0.0))
-                            : TypedAttr(b.getIntegerAttr(from, 0)));
+          b, loc,
+          fromFloat ? TypedAttr(b.getFloatAttr(from, 0.0))
+                    : TypedAttr(b.getIntegerAttr(from, 0)));
       zero = tensor::SplatOp::create(b, loc, type, scalar, dynamic);
     }
     if (fromFloat)
@@ -524,10 +528,9 @@ Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc, Value val
     return arith::TruncFOp::create(b, loc, resultType, value);
   }
   if (fromFloat)
-    return toUnsigned ? arith::FPToUIOp::create(b, loc, resultType, value)
-                            .getResult()
-                      : arith::FPToSIOp::create(b, loc, resultType, value)
-                            .getResult();
+    return toUnsigned
+               ? arith::FPToUIOp::create(b, loc, resultType, value).getResult()
+               : arith::FPToSIOp::create(b, loc, resultType, value).getResult();
   if (toFloat)
     return fromUnsigned || from.isInteger(1)
                ? arith::UIToFPOp::create(b, loc, resultType, value).getResult()
@@ -602,10 +605,10 @@ LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
   }
   if (problems.empty())
     return success();
-  InFlightDiagnostic diag =
-      emitError(FileLineColLoc::get(&ctx, fileName, 0, 0))
-      << problems.size() << " node" << (problems.size() == 1 ? "" : "s")
-      << " use ONNX ops that slm does not support:";
+  InFlightDiagnostic diag = emitError(FileLineColLoc::get(&ctx, fileName, 0, 0))
+                            << problems.size() << " node"
+                            << (problems.size() == 1 ? "" : "s")
+                            << " use ONNX ops that slm does not support:";
   for (const std::string &p : problems)
     diag << "\n  " << p;
   return failure();
@@ -640,8 +643,8 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
   }
 
   b.setInsertionPointToEnd(module.getBody());
-  auto func = func::FuncOp::create(b, fileLoc, name,
-                                   b.getFunctionType(argTypes, {}));
+  auto func =
+      func::FuncOp::create(b, fileLoc, name, b.getFunctionType(argTypes, {}));
   Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
   for (auto [i, info] : llvm::enumerate(argInfos)) {
@@ -651,8 +654,8 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     SmallVector<Attribute> dimNames;
     bool anyNamed = false;
     for (const auto &dim : info->type().tensor_type().shape().dim()) {
-      dimNames.push_back(b.getStringAttr(dim.has_dim_param() ? dim.dim_param()
-                                                             : ""));
+      dimNames.push_back(
+          b.getStringAttr(dim.has_dim_param() ? dim.dim_param() : ""));
       anyNamed |= dim.has_dim_param() && !dim.dim_param().empty();
     }
     if (anyNamed)
@@ -680,8 +683,8 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     Location loc = NameLoc::get(b.getStringAttr(nodeName), fileLoc);
     for (const std::string &input : node.input())
       if (!input.empty() && !lookup(input))
-        return emitError(loc) << "node '" << nodeName << "' ("
-                              << node.op_type() << "): input '" << input
+        return emitError(loc) << "node '" << nodeName << "' (" << node.op_type()
+                              << "): input '" << input
                               << "' is not defined by a graph input, an "
                                  "initializer or an earlier node";
     const bool standard = node.domain().empty() || node.domain() == "ai.onnx";
@@ -690,8 +693,8 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
       return failure();
     for (const std::string &output : node.output())
       if (!output.empty() && !lookup(output))
-        return emitError(loc) << "node '" << nodeName << "' ("
-                              << node.op_type() << "): output '" << output
+        return emitError(loc) << "node '" << nodeName << "' (" << node.op_type()
+                              << "): output '" << output
                               << "' was not produced (an optional output "
                                  "slm does not compute)";
   }

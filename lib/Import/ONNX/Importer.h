@@ -104,8 +104,10 @@ public:
   const onnx::AttributeProto *attribute(llvm::StringRef name) const;
   int64_t intAttr(llvm::StringRef name, int64_t defaultValue) const;
   float floatAttr(llvm::StringRef name, float defaultValue) const;
-  std::string stringAttr(llvm::StringRef name, llvm::StringRef defaultValue) const;
-  std::optional<llvm::SmallVector<int64_t>> intsAttr(llvm::StringRef name) const;
+  std::string stringAttr(llvm::StringRef name,
+                         llvm::StringRef defaultValue) const;
+  std::optional<llvm::SmallVector<int64_t>>
+  intsAttr(llvm::StringRef name) const;
 
   /// Defines output `i` as `value`.
   void setOutput(int i, Value value, bool isUnsigned = false);
@@ -128,7 +130,8 @@ private:
   Location location;
 };
 
-/// A handler imports one node; it reports problems through `NodeContext::error`.
+/// A handler imports one node; it reports problems through
+/// `NodeContext::error`.
 using OpHandler = LogicalResult (*)(NodeContext &node);
 
 /// Handlers keyed by op type and the opset version from which each applies.
@@ -195,8 +198,9 @@ public:
 private:
   LogicalResult checkSupported(const onnx::GraphProto &graph, int64_t opset,
                                llvm::StringRef fileName);
-  mlir::FailureOr<RankedTensorType> convertValueInfo(
-      const onnx::ValueInfoProto &info, mlir::Location loc, bool &isUnsigned);
+  mlir::FailureOr<RankedTensorType>
+  convertValueInfo(const onnx::ValueInfoProto &info, mlir::Location loc,
+                   bool &isUnsigned);
 
   mlir::MLIRContext &ctx;
   OpBuilder b;

@@ -20,8 +20,8 @@ namespace fs = llvm::sys::fs;
 namespace path = llvm::sys::path;
 
 bool mlir::slm::onnx_import::readModelFile(const std::string &filePath,
-                                     onnx::ModelProto &model,
-                                     std::string &error) {
+                                           onnx::ModelProto &model,
+                                           std::string &error) {
   llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
       llvm::MemoryBuffer::getFile(filePath, /*IsText=*/false,
                                   /*RequiresNullTerminator=*/false);
@@ -84,7 +84,8 @@ std::string mlir::slm::onnx_import::elementTypeName(int32_t dataType) {
   return "type " + std::to_string(dataType);
 }
 
-int64_t mlir::slm::onnx_import::tensorNumElements(const onnx::TensorProto &tensor) {
+int64_t
+mlir::slm::onnx_import::tensorNumElements(const onnx::TensorProto &tensor) {
   int64_t n = 1;
   for (int64_t d : tensor.dims()) {
     if (d < 0 || (d != 0 && n > INT64_MAX / d))
@@ -97,8 +98,9 @@ int64_t mlir::slm::onnx_import::tensorNumElements(const onnx::TensorProto &tenso
 /// Copies the values of a repeated protobuf field into `bytes`, narrowing
 /// each to `Stored` (ONNX keeps int8/int16/bool/float16 in int32_data).
 template <typename Stored, typename Field>
-static bool copyTyped(const Field &field, int64_t count, std::vector<char> &bytes,
-                      std::string &error, const std::string &name) {
+static bool copyTyped(const Field &field, int64_t count,
+                      std::vector<char> &bytes, std::string &error,
+                      const std::string &name) {
   if (field.size() != count) {
     error = "tensor '" + name + "' holds " + std::to_string(field.size()) +
             " values but its shape needs " + std::to_string(count);
@@ -115,8 +117,8 @@ static bool copyTyped(const Field &field, int64_t count, std::vector<char> &byte
 /// Resolves the external-data location `location` against `baseDir` and
 /// checks that it stays inside it (also through symbolic links).
 static bool resolveExternalPath(const std::string &location,
-                                const std::string &baseDir, std::string &resolved,
-                                std::string &error) {
+                                const std::string &baseDir,
+                                std::string &resolved, std::string &error) {
   if (location.empty() || path::is_absolute(location)) {
     error = "external data location '" + location +
             "' must be a relative path inside the model's folder";
@@ -126,22 +128,21 @@ static bool resolveExternalPath(const std::string &location,
   llvm::SmallString<256> normalized(location);
   path::remove_dots(normalized, /*remove_dot_dot=*/true);
   if (normalized.starts_with("..")) {
-    error = "external data location '" + location +
-            "' escapes the model's folder";
+    error =
+        "external data location '" + location + "' escapes the model's folder";
     return false;
   }
   llvm::SmallString<256> realBase, realFile, joined(baseDir);
   path::append(joined, location);
-  if (fs::real_path(baseDir, realBase) ||
-      fs::real_path(joined, realFile)) {
+  if (fs::real_path(baseDir, realBase) || fs::real_path(joined, realFile)) {
     error = "external data file '" + location + "' not found next to the model";
     return false;
   }
   llvm::StringRef base(realBase), file(realFile);
   if (!file.starts_with(base) || file.size() <= base.size() ||
       !path::is_separator(file[base.size()])) {
-    error = "external data location '" + location +
-            "' escapes the model's folder";
+    error =
+        "external data location '" + location + "' escapes the model's folder";
     return false;
   }
   resolved = std::string(realFile);
@@ -199,9 +200,9 @@ static bool readExternal(const onnx::TensorProto &tensor,
 }
 
 bool mlir::slm::onnx_import::readTensorBytes(const onnx::TensorProto &tensor,
-                                       const std::string &baseDir,
-                                       std::vector<char> &bytes,
-                                       std::string &error) {
+                                             const std::string &baseDir,
+                                             std::vector<char> &bytes,
+                                             std::string &error) {
   const int32_t type = tensor.data_type();
   const int64_t elementBytes = elementByteSize(type);
   if (elementBytes == 0) {

@@ -41,8 +41,9 @@ int64_t tensorNumElements(const onnx::TensorProto &tensor);
 /// into `bytes`. External data is read from `baseDir`; its location must be
 /// a relative path that stays inside `baseDir`. On failure returns false and
 /// sets `error`.
-bool readTensorBytes(const onnx::TensorProto &tensor, const std::string &baseDir,
-                     std::vector<char> &bytes, std::string &error);
+bool readTensorBytes(const onnx::TensorProto &tensor,
+                     const std::string &baseDir, std::vector<char> &bytes,
+                     std::string &error);
 
 } // namespace mlir::slm::onnx_import
 

@@ -1,4 +1,5 @@
-//===- NeuralNetOps.cpp - ONNX matmul, normalization, reductions -*- C++ -*-===//
+//===- NeuralNetOps.cpp - ONNX matmul, normalization, reductions -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -48,7 +49,8 @@ static FailureOr<Value> matmul(NodeContext &node, Value a, Value b) {
     b = g.reshape(node.loc(), b, {DimExpr::dimOf(b, 0), DimExpr::constant(1)});
   aType = cast<RankedTensorType>(a.getType());
   bType = cast<RankedTensorType>(b.getType());
-  int64_t k1 = aType.getShape().back(), k2 = bType.getDimSize(bType.getRank() - 2);
+  int64_t k1 = aType.getShape().back(),
+          k2 = bType.getDimSize(bType.getRank() - 2);
   if (!slm::extentsCompatible(k1, k2))
     return node.error("contraction extents differ: " + Twine(k1) + " and " +
                       Twine(k2));
@@ -101,7 +103,8 @@ static LogicalResult importGemm(NodeContext &node) {
   auto type = cast<RankedTensorType>(y.getType());
   Type element = type.getElementType();
   OpBuilder &builder = node.builder();
-  float alpha = node.floatAttr("alpha", 1.0f), beta = node.floatAttr("beta", 1.0f);
+  float alpha = node.floatAttr("alpha", 1.0f),
+        beta = node.floatAttr("beta", 1.0f);
   if (alpha != 1.0f)
     y = mlir::slm::MulOp::create(builder, node.loc(), type, y,
                                  scalarConstant(node, element, alpha));
@@ -110,8 +113,8 @@ static LogicalResult importGemm(NodeContext &node) {
     if (beta != 1.0f)
       c = mlir::slm::MulOp::create(builder, node.loc(), c.getType(), c,
                                    scalarConstant(node, element, beta));
-    RankedTensorType resultType = broadcastType(
-        node, type, cast<RankedTensorType>(c.getType()), element);
+    RankedTensorType resultType =
+        broadcastType(node, type, cast<RankedTensorType>(c.getType()), element);
     if (!resultType)
       return failure();
     y = mlir::slm::AddOp::create(builder, node.loc(), resultType, y, c);
@@ -135,8 +138,8 @@ static LogicalResult importSoftmax(NodeContext &node) {
   if (node.opset() < 13 && *axis != rank - 1)
     return node.error("before opset 13, Softmax flattens from axis " +
                       Twine(*axis) + "; slm supports the last axis only");
-  node.setOutput(0, mlir::slm::SoftmaxOp::create(node.builder(), node.loc(), x,
-                                                 *axis));
+  node.setOutput(
+      0, mlir::slm::SoftmaxOp::create(node.builder(), node.loc(), x, *axis));
   return success();
 }
 
@@ -163,9 +166,9 @@ static LogicalResult importLayerNorm(NodeContext &node) {
     if (vType.getShape() == ArrayRef<int64_t>(want))
       return v;
     if (vType.getRank() > static_cast<int64_t>(want.size()))
-      v = node.importer().reshape(node.loc(), v,
-                                  ArrayRef<DimExpr>(node.importer().shapeOf(v))
-                                      .take_back(want.size()));
+      v = node.importer().reshape(
+          node.loc(), v,
+          ArrayRef<DimExpr>(node.importer().shapeOf(v)).take_back(want.size()));
     auto fitted = RankedTensorType::get(want, vType.getElementType());
     if (v.getType() == fitted)
       return v;
@@ -202,9 +205,9 @@ static LogicalResult importLayerNorm(NodeContext &node) {
     Value std = math::SqrtOp::create(
         b, loc, mlir::slm::AddOp::create(b, loc, statType, var, eps));
     node.setOutput(1, mean);
-    node.setOutput(2, mlir::slm::DivOp::create(
-                          b, loc, statType, scalarConstant(node, element, 1),
-                          std));
+    node.setOutput(2, mlir::slm::DivOp::create(b, loc, statType,
+                                               scalarConstant(node, element, 1),
+                                               std));
   }
   return success();
 }
@@ -224,12 +227,20 @@ static LogicalResult importGelu(NodeContext &node) {
 
 namespace {
 /// The reductions ONNX has, in terms of slm.reduce and elementwise ops.
-enum class Reduction { Sum, Mean, Max, Min, SumSquare, L1, L2, LogSum,
-                       LogSumExp };
+enum class Reduction {
+  Sum,
+  Mean,
+  Max,
+  Min,
+  SumSquare,
+  L1,
+  L2,
+  LogSum,
+  LogSumExp
+};
 } // namespace
 
-template <Reduction kind>
-static LogicalResult importReduce(NodeContext &node) {
+template <Reduction kind> static LogicalResult importReduce(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
   // The axes became an input in opset 13 for ReduceSum, 18 for the others.
@@ -276,9 +287,15 @@ static LogicalResult importReduce(NodeContext &node) {
   // Elementwise before, combiner, elementwise after.
   mlir::slm::ReduceKind combiner = mlir::slm::ReduceKind::sum;
   switch (kind) {
-  case Reduction::Mean: combiner = mlir::slm::ReduceKind::mean; break;
-  case Reduction::Max: combiner = mlir::slm::ReduceKind::max; break;
-  case Reduction::Min: combiner = mlir::slm::ReduceKind::min; break;
+  case Reduction::Mean:
+    combiner = mlir::slm::ReduceKind::mean;
+    break;
+  case Reduction::Max:
+    combiner = mlir::slm::ReduceKind::max;
+    break;
+  case Reduction::Min:
+    combiner = mlir::slm::ReduceKind::min;
+    break;
   case Reduction::SumSquare:
   case Reduction::L2:
     x = mlir::slm::MulOp::create(b, loc, type, x, x);
@@ -323,9 +340,9 @@ static LogicalResult importLogSoftmax(NodeContext &node) {
   SmallVector<int64_t> statShape(type.getShape());
   statShape[*axis] = 1;
   auto statType = RankedTensorType::get(statShape, type.getElementType());
-  Value max = mlir::slm::ReduceOp::create(b, loc, statType,
-                                          mlir::slm::ReduceKind::max, x,
-                                          ArrayRef<int64_t>{*axis}, true);
+  Value max =
+      mlir::slm::ReduceOp::create(b, loc, statType, mlir::slm::ReduceKind::max,
+                                  x, ArrayRef<int64_t>{*axis}, true);
   Value shifted = mlir::slm::SubOp::create(b, loc, type, x, max);
   Value sum = mlir::slm::ReduceOp::create(
       b, loc, statType, mlir::slm::ReduceKind::sum,
@@ -347,18 +364,19 @@ static LogicalResult importConv(NodeContext &node) {
   auto unsupported = [&](const Twine &why) {
     return node.error("only patch-embedding convolutions are supported "
                       "(kernel == stride, no padding or dilation, 1 group, "
-                      "static image size): " + why);
+                      "static image size): " +
+                      why);
   };
   if (xType.getRank() != 4 || wType.getRank() != 4 || !wType.hasStaticShape())
     return unsupported("needs a 2-D convolution with a static kernel");
   int64_t outChannels = wType.getDimSize(0), channels = wType.getDimSize(1),
           kh = wType.getDimSize(2), kw = wType.getDimSize(3);
-  SmallVector<int64_t> strides = node.intsAttr("strides").value_or(
-      SmallVector<int64_t>{1, 1});
-  SmallVector<int64_t> pads = node.intsAttr("pads").value_or(
-      SmallVector<int64_t>{0, 0, 0, 0});
-  SmallVector<int64_t> dilations = node.intsAttr("dilations").value_or(
-      SmallVector<int64_t>{1, 1});
+  SmallVector<int64_t> strides =
+      node.intsAttr("strides").value_or(SmallVector<int64_t>{1, 1});
+  SmallVector<int64_t> pads =
+      node.intsAttr("pads").value_or(SmallVector<int64_t>{0, 0, 0, 0});
+  SmallVector<int64_t> dilations =
+      node.intsAttr("dilations").value_or(SmallVector<int64_t>{1, 1});
   if (node.intAttr("group", 1) != 1)
     return unsupported("group is " + Twine(node.intAttr("group", 1)));
   if (strides != SmallVector<int64_t>{kh, kw})
@@ -379,15 +397,16 @@ static LogicalResult importConv(NodeContext &node) {
   int64_t ph = h / kh, pw = wd / kw, patch = channels * kh * kw;
   auto c = [](int64_t v) { return DimExpr::constant(v); };
   // [N, C, ph, kh, pw, kw] -> [N, ph, pw, C, kh, kw] -> [N, ph*pw, C*kh*kw]
-  Value patches = g.reshape(loc, x, {n, c(channels), c(ph), c(kh), c(pw), c(kw)});
+  Value patches =
+      g.reshape(loc, x, {n, c(channels), c(ph), c(kh), c(pw), c(kw)});
   patches = transpose(node, patches, {0, 2, 4, 1, 3, 5});
   patches = g.reshape(loc, patches, {n, c(ph * pw), c(patch)});
   Value weight = g.reshape(loc, w, {c(outChannels), c(patch)});
   Value bias = node.hasInput(2) ? node.input(2) : Value();
   auto linearType = RankedTensorType::get(
       {xType.getDimSize(0), ph * pw, outChannels}, xType.getElementType());
-  Value y = mlir::slm::LinearOp::create(node.builder(), loc, linearType, patches,
-                                        weight, bias);
+  Value y = mlir::slm::LinearOp::create(node.builder(), loc, linearType,
+                                        patches, weight, bias);
   // [N, ph*pw, O] -> [N, ph, pw, O] -> [N, O, ph, pw]
   y = g.reshape(loc, y, {n, c(ph), c(pw), c(outChannels)});
   node.setOutput(0, transpose(node, y, {0, 3, 1, 2}));

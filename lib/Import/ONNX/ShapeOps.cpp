@@ -101,8 +101,8 @@ static LogicalResult importSize(NodeContext &node) {
   DimExpr total = DimExpr::constant(1);
   for (const DimExpr &d : node.importer().shapeOf(node.input(0)))
     total = total * d;
-  node.setSymbolicOutput(0, RankedTensorType::get({}, node.builder().getI64Type()),
-                         {total});
+  node.setSymbolicOutput(
+      0, RankedTensorType::get({}, node.builder().getI64Type()), {total});
   return success();
 }
 
@@ -131,15 +131,16 @@ static LogicalResult importReshape(NodeContext &node) {
       shapeInfo->constantElements()->size() <= 1) {
     int64_t n = xInfo->elements->size();
     auto target = *shapeInfo->constantElements();
-    if (target.empty() ? n == 1
-                       : (target[0] == -1 || target[0] == n ||
-                          (target[0] == 0 && !allowZero &&
-                           xInfo->type.getRank() == 1))) {
+    if (target.empty()
+            ? n == 1
+            : (target[0] == -1 || target[0] == n ||
+               (target[0] == 0 && !allowZero && xInfo->type.getRank() == 1))) {
       SmallVector<int64_t> shape;
       if (!target.empty())
         shape.push_back(n);
-      node.setSymbolicOutput(0, RankedTensorType::get(shape, xInfo->type.getElementType()),
-                             *xInfo->elements);
+      node.setSymbolicOutput(
+          0, RankedTensorType::get(shape, xInfo->type.getElementType()),
+          *xInfo->elements);
       return success();
     }
   }
@@ -148,9 +149,9 @@ static LogicalResult importReshape(NodeContext &node) {
     // A shape computed at run time: every extent is dynamic.
     auto type = cast<RankedTensorType>(x.getType());
     SmallVector<int64_t> shape(shapeType.getDimSize(0), ShapedType::kDynamic);
-    Value shapeIndex = castElements(node.builder(), node.loc(),
-                                    g.materialize(*shapeInfo), false,
-                                    node.builder().getIndexType(), false);
+    Value shapeIndex =
+        castElements(node.builder(), node.loc(), g.materialize(*shapeInfo),
+                     false, node.builder().getIndexType(), false);
     node.setOutput(0, mlir::slm::ReshapeOp::create(
                           node.builder(), node.loc(),
                           RankedTensorType::get(shape, type.getElementType()),
@@ -211,10 +212,10 @@ static LogicalResult importReshape(NodeContext &node) {
                                   b.getIndexType()),
             extents);
         auto type = cast<RankedTensorType>(x.getType());
-        node.setOutput(0, mlir::slm::ReshapeOp::create(
-                              b, loc,
-                              RankedTensorType::get(shape, type.getElementType()),
-                              x, shapeValue));
+        node.setOutput(
+            0, mlir::slm::ReshapeOp::create(
+                   b, loc, RankedTensorType::get(shape, type.getElementType()),
+                   x, shapeValue));
         return success();
       }
       // The only dynamic extent: slm.reshape infers it from the count.
@@ -303,8 +304,9 @@ static LogicalResult importUnsqueeze(NodeContext &node) {
   }
   // A scalar shape value becomes a 1-element one.
   if (info->elements && outRank == 1) {
-    node.setSymbolicOutput(0, RankedTensorType::get({1}, info->type.getElementType()),
-                           *info->elements);
+    node.setSymbolicOutput(
+        0, RankedTensorType::get({1}, info->type.getElementType()),
+        *info->elements);
     return success();
   }
   Value x = node.input(0);
@@ -333,8 +335,8 @@ static LogicalResult importSqueeze(NodeContext &node) {
       if (!a)
         return node.error("axis " + Twine(axis) + " is out of range");
       if (!type.isDynamicDim(*a) && type.getDimSize(*a) != 1)
-        return node.error("cannot squeeze dimension " + Twine(*a) + " of size " +
-                          Twine(type.getDimSize(*a)));
+        return node.error("cannot squeeze dimension " + Twine(*a) +
+                          " of size " + Twine(type.getDimSize(*a)));
       removed[*a] = true;
     }
   } else {
@@ -399,8 +401,9 @@ static LogicalResult importConcat(NodeContext &node) {
     }
     if (known) {
       node.setSymbolicOutput(
-          0, RankedTensorType::get({static_cast<int64_t>(all.size())},
-                                   first.getElementType()),
+          0,
+          RankedTensorType::get({static_cast<int64_t>(all.size())},
+                                first.getElementType()),
           all);
       return success();
     }
@@ -424,8 +427,8 @@ static LogicalResult importConcat(NodeContext &node) {
     node.setOutput(0, inputs.front());
     return success();
   }
-  node.setOutput(0, tensor::ConcatOp::create(node.builder(), node.loc(), *axis,
-                                             inputs));
+  node.setOutput(
+      0, tensor::ConcatOp::create(node.builder(), node.loc(), *axis, inputs));
   return success();
 }
 
@@ -507,12 +510,12 @@ static FailureOr<SliceRange> sliceRange(NodeContext &node, Value x,
                       b.getIndexAttr(1), end - start};
   }
   if (end >= huge || end == LLONG_MAX) {
-    Value offset = start >= 0
-                       ? arith::ConstantIndexOp::create(b, loc, start).getResult()
-                       : arith::SubIOp::create(
-                             b, loc, dim,
-                             arith::ConstantIndexOp::create(b, loc, -start))
-                             .getResult();
+    Value offset =
+        start >= 0
+            ? arith::ConstantIndexOp::create(b, loc, start).getResult()
+            : arith::SubIOp::create(
+                  b, loc, dim, arith::ConstantIndexOp::create(b, loc, -start))
+                  .getResult();
     Value size = arith::SubIOp::create(b, loc, dim, offset);
     if (step != 1) {
       Value stepValue = arith::ConstantIndexOp::create(b, loc, step);
@@ -534,8 +537,9 @@ static FailureOr<SliceRange> sliceRange(NodeContext &node, Value x,
                       ShapedType::kDynamic};
   }
   return node.error("this slice of a dynamic dimension is not supported "
-                    "(start " + Twine(start) + ", end " + Twine(end) +
-                    ", step " + Twine(step) + ")");
+                    "(start " +
+                    Twine(start) + ", end " + Twine(end) + ", step " +
+                    Twine(step) + ")");
 }
 
 static Value extractSlice(NodeContext &node, Value x,
@@ -574,7 +578,8 @@ static SmallVector<SliceRange> fullRanges(NodeContext &node, Value x) {
   for (int64_t i = 0; i < type.getRank(); ++i) {
     OpFoldResult size =
         type.isDynamicDim(i)
-            ? OpFoldResult(tensor::DimOp::create(b, node.loc(), x, i).getResult())
+            ? OpFoldResult(
+                  tensor::DimOp::create(b, node.loc(), x, i).getResult())
             : OpFoldResult(b.getIndexAttr(type.getDimSize(i)));
     ranges.push_back(
         {b.getIndexAttr(0), size, b.getIndexAttr(1), type.getDimSize(i)});
@@ -621,10 +626,11 @@ static LogicalResult importSymbolicSlice(NodeContext &node,
     int64_t start = starts[i].factor;
     // end = min(end, extent), size = end - start.
     Value end = node.importer().materializeIndex(loc, ends[i]);
-    Value extent = type.isDynamicDim(*axis)
-                       ? tensor::DimOp::create(b, loc, x, *axis).getResult()
-                       : arith::ConstantIndexOp::create(b, loc, type.getDimSize(*axis))
-                             .getResult();
+    Value extent =
+        type.isDynamicDim(*axis)
+            ? tensor::DimOp::create(b, loc, x, *axis).getResult()
+            : arith::ConstantIndexOp::create(b, loc, type.getDimSize(*axis))
+                  .getResult();
     end = arith::MinSIOp::create(b, loc, end, extent);
     Value size = arith::SubIOp::create(
         b, loc, end, arith::ConstantIndexOp::create(b, loc, start));
@@ -690,8 +696,9 @@ static LogicalResult importSlice(NodeContext &node) {
       for (int64_t i = clamp((*starts)[0]); i < clamp((*ends)[0]); i += step)
         out.push_back((*data->elements)[i]);
       node.setSymbolicOutput(
-          0, RankedTensorType::get({static_cast<int64_t>(out.size())},
-                                   data->type.getElementType()),
+          0,
+          RankedTensorType::get({static_cast<int64_t>(out.size())},
+                                data->type.getElementType()),
           out);
       return success();
     }
@@ -784,7 +791,8 @@ static LogicalResult importExpand(NodeContext &node) {
       dims.push_back(a->isConstant() ? *a : *t);
   }
   auto type = cast<RankedTensorType>(x.getType());
-  auto resultType = RankedTensorType::get(staticShape(dims), type.getElementType());
+  auto resultType =
+      RankedTensorType::get(staticShape(dims), type.getElementType());
   if (resultType == type) {
     node.setOutput(0, x);
     return success();
@@ -830,8 +838,8 @@ static LogicalResult importConstantOfShape(NodeContext &node) {
     if (!d.isConstant())
       dynamicSizes.push_back(node.importer().materializeIndex(node.loc(), d));
   Value scalar = arith::ConstantOp::create(b, node.loc(), element);
-  node.setOutput(0, tensor::SplatOp::create(b, node.loc(), type, scalar,
-                                            dynamicSizes));
+  node.setOutput(
+      0, tensor::SplatOp::create(b, node.loc(), type, scalar, dynamicSizes));
   return success();
 }
 
@@ -842,7 +850,8 @@ static LogicalResult importRange(NodeContext &node) {
   Type element = type.getElementType();
   ImportedValue *startInfo = node.inputInfo(0), *limitInfo = node.inputInfo(1),
                 *deltaInfo = node.inputInfo(2);
-  auto start = startInfo->constantElements(), delta = deltaInfo->constantElements();
+  auto start = startInfo->constantElements(),
+       delta = deltaInfo->constantElements();
   if (!isa<IntegerType>(element) || !start || !delta || !limitInfo->elements)
     return node.error("only integer ranges with start and delta known at "
                       "import time are supported");
@@ -855,7 +864,8 @@ static LogicalResult importRange(NodeContext &node) {
     for (int64_t v = s; d > 0 ? v < limit.factor : v > limit.factor; v += d)
       values.push_back(DimExpr::constant(v));
     node.setSymbolicOutput(
-        0, RankedTensorType::get({static_cast<int64_t>(values.size())}, element),
+        0,
+        RankedTensorType::get({static_cast<int64_t>(values.size())}, element),
         values);
     return success();
   }
@@ -870,8 +880,8 @@ static LogicalResult importRange(NodeContext &node) {
   auto generate = tensor::GenerateOp::create(b, loc, resultType, ValueRange{n});
   {
     OpBuilder::InsertionGuard guard(b);
-    Block *body = b.createBlock(&generate.getBody(), {}, {b.getIndexType()},
-                                {loc});
+    Block *body =
+        b.createBlock(&generate.getBody(), {}, {b.getIndexType()}, {loc});
     Value v = arith::IndexCastOp::create(b, loc, element, body->getArgument(0));
     tensor::YieldOp::create(b, loc, v);
   }
@@ -898,7 +908,8 @@ static LogicalResult importTrilu(NodeContext &node) {
   Location loc = node.loc();
   int64_t r = type.getRank();
   // keep[i, j] = upper ? j - i >= k : j - i <= k, then select(keep, x, 0).
-  SmallVector<int64_t> maskShape = {type.getDimSize(r - 2), type.getDimSize(r - 1)};
+  SmallVector<int64_t> maskShape = {type.getDimSize(r - 2),
+                                    type.getDimSize(r - 1)};
   SmallVector<Value> dynamicSizes;
   for (int64_t i = r - 2; i < r; ++i)
     if (type.isDynamicDim(i))
@@ -907,8 +918,9 @@ static LogicalResult importTrilu(NodeContext &node) {
   auto generate = tensor::GenerateOp::create(b, loc, maskType, dynamicSizes);
   {
     OpBuilder::InsertionGuard guard(b);
-    Block *body = b.createBlock(&generate.getBody(), {},
-                                {b.getIndexType(), b.getIndexType()}, {loc, loc});
+    Block *body =
+        b.createBlock(&generate.getBody(), {},
+                      {b.getIndexType(), b.getIndexType()}, {loc, loc});
     Value diff = arith::SubIOp::create(b, loc, body->getArgument(1),
                                        body->getArgument(0));
     Value kValue = arith::ConstantIndexOp::create(b, loc, k);
@@ -918,7 +930,8 @@ static LogicalResult importTrilu(NodeContext &node) {
     tensor::YieldOp::create(b, loc, keep);
   }
   Value zero = scalarConstant(node, type.getElementType(), 0);
-  node.setOutput(0, mlir::slm::SelectOp::create(b, loc, type, generate, x, zero));
+  node.setOutput(0,
+                 mlir::slm::SelectOp::create(b, loc, type, generate, x, zero));
   return success();
 }
 

@@ -1,4 +1,5 @@
-//===- RuntimeHooks.cpp - Running compiled models from the compiler -*- C++ -*-===//
+//===- RuntimeHooks.cpp - Running compiled models from the compiler -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //

@@ -8,8 +8,8 @@
 #include "slm/Target/TargetBackend.h"
 
 #include "mlir/Pass/PassManager.h"
-#include "llvm/Support/ToolOutputFile.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
 using namespace mlir::slm;

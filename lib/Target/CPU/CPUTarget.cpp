@@ -4,10 +4,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "slm/Target/CPU.h"
 #include "slm/Conversion/Passes.h"
 #include "slm/IR/SLMConstants.h"
 #include "slm/Runtime/slm_model_abi.h"
+#include "slm/Target/CPU.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -61,7 +61,8 @@ static bool targetHasFeature(const slm::CPUOptions &options,
   llvm::InitializeNativeTarget();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return false;
   std::unique_ptr<llvm::MCSubtargetInfo> info(
@@ -69,8 +70,7 @@ static bool targetHasFeature(const slm::CPUOptions &options,
   return info && info->checkFeatures(("+" + feature).str());
 }
 
-void slm::buildCPULoweringPipeline(OpPassManager &pm,
-                                   const CPUOptions &options,
+void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
                                    bool reportKernels) {
   // Each step is named by the flag that runs it alone in slm-opt.
   // slm IR -> linalg on tensors.
@@ -232,7 +232,8 @@ createTargetMachine(const slm::CPUOptions &options, Location loc) {
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target) {
     emitError(loc) << "no LLVM target for " << triple.str() << ": " << error;
     return nullptr;
@@ -282,11 +283,11 @@ static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
   new llvm::GlobalVariable(module, text->getType(), true,
                            llvm::GlobalValue::ExternalLinkage, text,
                            SLM_MODEL_METADATA_SYMBOL);
-  new llvm::GlobalVariable(
-      module, llvm::Type::getInt32Ty(ctx), true,
-      llvm::GlobalValue::ExternalLinkage,
-      llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx), SLM_MODEL_ABI_VERSION),
-      SLM_MODEL_ABI_VERSION_SYMBOL);
+  new llvm::GlobalVariable(module, llvm::Type::getInt32Ty(ctx), true,
+                           llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx),
+                                                  SLM_MODEL_ABI_VERSION),
+                           SLM_MODEL_ABI_VERSION_SYMBOL);
   return success();
 }
 
@@ -337,8 +338,7 @@ struct CompiledModule {
 
 /// Translates and optimizes `module` for `options`; null after an error.
 static std::unique_ptr<CompiledModule>
-compile(ModuleOp module, StringRef metadata,
-        const slm::CPUOptions &options) {
+compile(ModuleOp module, StringRef metadata, const slm::CPUOptions &options) {
   auto compiled = std::make_unique<CompiledModule>();
   compiled->machine = createTargetMachine(options, module.getLoc());
   if (!compiled->machine)
@@ -479,17 +479,17 @@ LogicalResult slm::emitWeightsObject(ArrayRef<ExternalWeight> weights,
     }
     os << "\t.section .rodata.slm_weights,\"a\",@progbits\n";
     for (const ExternalWeight &w : weights)
-      os << "\t.balign 64\n\t.globl " << w.symbol << "\n\t.hidden "
-         << w.symbol << "\n\t.type " << w.symbol << ",@object\n\t.size "
-         << w.symbol << ", " << w.size << "\n"
+      os << "\t.balign 64\n\t.globl " << w.symbol << "\n\t.hidden " << w.symbol
+         << "\n\t.type " << w.symbol << ",@object\n\t.size " << w.symbol << ", "
+         << w.size << "\n"
          << w.symbol << ":\n\t.incbin \"" << file << "\", " << w.offset << ", "
          << w.size << "\n";
     os << "\t.section .note.GNU-stack,\"\",@progbits\n";
   };
   if (failed(writeTextFile(asmPath, writeAsm, loc)))
     return failure();
-  return runCompiler({"-c", asmPath, "-o", objectPath}, "assembling the weights",
-                     loc);
+  return runCompiler({"-c", asmPath, "-o", objectPath},
+                     "assembling the weights", loc);
 }
 
 LogicalResult slm::mergeObjects(ArrayRef<std::string> objectPaths,

@@ -1,4 +1,5 @@
-//===- SharedLibrary.cpp - Lowered IR to a model library or object -*- C++ -*-===//
+//===- SharedLibrary.cpp - Lowered IR to a model library or object -*- C++
+//-*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -33,8 +34,8 @@ public:
   /// leaves nothing there.
   LogicalResult commit(StringRef path) {
     if (std::error_code ec = llvm::sys::fs::rename(path, destination))
-      return emitError(loc) << "cannot write '" << destination
-                            << "': " << ec.message();
+      return emitError(loc)
+             << "cannot write '" << destination << "': " << ec.message();
     return success();
   }
 
@@ -69,8 +70,8 @@ LogicalResult slm::emitSharedLibrary(ModuleOp module, StringRef metadata,
   std::vector<std::string> objects = {std::string(objectPath),
                                       std::string(supportPath)};
   if (!weights->empty()) {
-    if (failed(emitWeightsObject(*weights, weightsPath, weightsObjectPath,
-                                 loc)))
+    if (failed(
+            emitWeightsObject(*weights, weightsPath, weightsObjectPath, loc)))
       return failure();
     objects.push_back(std::string(weightsObjectPath));
   }
