@@ -266,26 +266,11 @@ struct OutputOwner {
 
 extern "C" {
 
-size_t slm_dtype_size(slm_dtype dtype) {
-  switch (dtype) {
-#define SLM_DTYPE_SIZE_CASE(enumerator, value, name, bytes)                    \
-  case enumerator:                                                             \
-    return bytes;
-    SLM_DTYPE_LIST(SLM_DTYPE_SIZE_CASE)
-#undef SLM_DTYPE_SIZE_CASE
-  }
-  return 0;
-}
+size_t slm_dtype_size(slm_dtype dtype) { return slm_abi_dtype_size(dtype); }
 
 const char *slm_dtype_name(slm_dtype dtype) {
-  switch (dtype) {
-#define SLM_DTYPE_NAME_CASE(enumerator, value, name, bytes)                    \
-  case enumerator:                                                             \
-    return name;
-    SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE)
-#undef SLM_DTYPE_NAME_CASE
-  }
-  return "unknown";
+  const char *name = slm_abi_dtype_name(dtype);
+  return name ? name : "unknown";
 }
 
 const char *slm_status_string(slm_status status) {

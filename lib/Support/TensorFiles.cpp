@@ -105,26 +105,11 @@ const ElementInfo &info(Element element) {
 }
 
 /// Bytes per element of a dtype; 0 for a value outside slm_model_abi.h.
-size_t dtypeSize(slm_dtype dtype) {
-  switch (dtype) {
-#define SLM_DTYPE_SIZE_CASE(enumerator, value, name, bytes)                    \
-  case enumerator:                                                             \
-    return bytes;
-    SLM_DTYPE_LIST(SLM_DTYPE_SIZE_CASE)
-#undef SLM_DTYPE_SIZE_CASE
-  }
-  return 0;
-}
+size_t dtypeSize(slm_dtype dtype) { return slm_abi_dtype_size(dtype); }
 
 const char *dtypeName(slm_dtype dtype) {
-  switch (dtype) {
-#define SLM_DTYPE_NAME_CASE(enumerator, value, name, bytes)                    \
-  case enumerator:                                                             \
-    return name;
-    SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE)
-#undef SLM_DTYPE_NAME_CASE
-  }
-  return "unknown";
+  const char *name = slm_abi_dtype_name(dtype);
+  return name ? name : "unknown";
 }
 
 /// NumPy's descr of a dtype; null when the dtype is unknown.

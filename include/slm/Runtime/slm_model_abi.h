@@ -8,7 +8,8 @@
 |* (lib/Target/CPU), the runtime (lib/Runtime), the support code every model  *|
 |* links (lib/Runtime/ModelSupport.c) and the Python package (checked by      *|
 |* test/runtime/abi-python.test) all read their constants from here.          *|
-|* Plain C99, no functions: include it from C or C++. docs/ABI.md explains    *|
+|* Plain C99 (two static inline lookups): include it from C or C++.          *|
+|* docs/ABI.md explains                                                       *|
 |* the contract in prose.                                                     *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
@@ -137,6 +138,30 @@ typedef char slm_memref_pointer_fits_a_word
 typedef enum slm_dtype { SLM_DTYPE_LIST(SLM_DTYPE_ENUMERATOR_) } slm_dtype;
 
 #undef SLM_DTYPE_ENUMERATOR_
+
+/** Bytes per element of a dtype; 0 for a value outside SLM_DTYPE_LIST. */
+static inline unsigned slm_abi_dtype_size(slm_dtype dtype) {
+  switch (dtype) {
+#define SLM_DTYPE_SIZE_CASE_(enumerator, value, name, bytes)                   \
+  case enumerator:                                                             \
+    return bytes;
+    SLM_DTYPE_LIST(SLM_DTYPE_SIZE_CASE_)
+#undef SLM_DTYPE_SIZE_CASE_
+  }
+  return 0;
+}
+
+/** The dtype's name ("float32"); null for a value outside SLM_DTYPE_LIST. */
+static inline const char *slm_abi_dtype_name(slm_dtype dtype) {
+  switch (dtype) {
+#define SLM_DTYPE_NAME_CASE_(enumerator, value, name, bytes)                   \
+  case enumerator:                                                             \
+    return name;
+    SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE_)
+#undef SLM_DTYPE_NAME_CASE_
+  }
+  return 0;
+}
 
 /** The largest rank of a model input or output. */
 #define SLM_MAX_RANK 8

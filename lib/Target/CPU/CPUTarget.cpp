@@ -158,13 +158,8 @@ static std::optional<StringRef> dtypeName(Type type) {
   std::optional<slm_dtype> dtype = dtypeOf(type);
   if (!dtype)
     return std::nullopt;
-  switch (*dtype) {
-#define SLM_DTYPE_NAME_CASE(enumerator, value, name, bytes)                    \
-  case enumerator:                                                             \
+  if (const char *name = slm_abi_dtype_name(*dtype))
     return StringRef(name);
-    SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE)
-#undef SLM_DTYPE_NAME_CASE
-  }
   return std::nullopt;
 }
 
