@@ -8,6 +8,10 @@
 #include "slm/Pipelines/CommandLine.h"
 #include "slm/Pipelines/OptionList.h"
 
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 
 #include <memory>
@@ -74,6 +78,13 @@ struct CommandLineBinder {
   }
 };
 } // namespace
+
+void slm::registerMLIRCommandLineOptions() {
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+}
 
 void slm::registerCompileCommandLineOptions(CompileOptions &options) {
   static std::vector<std::unique_ptr<cl::Option>> owned;

@@ -15,9 +15,7 @@
 #include "slm/Pipelines/RuntimeHooks.h"
 #include "slm/Support/Version.h"
 
-#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -59,10 +57,7 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
-  registerAsmPrinterCLOptions();
-  registerMLIRContextCLOptions();
-  registerPassManagerCLOptions();
-  registerDefaultTimingManagerCLOptions();
+  slm::registerMLIRCommandLineOptions();
   slm::CompileOptions options;
   slm::registerCompileCommandLineOptions(options);
   // libLLVM.so registers hundreds of back-end flags; --help shows ours and

@@ -18,6 +18,10 @@ class OptionCategory;
 
 namespace mlir::slm {
 
+/// Registers MLIR's debugging flags that compileModel honours (IR printing,
+/// pass manager and context options, --mlir-timing).
+void registerMLIRCommandLineOptions();
+
 /// Registers one command-line flag per declared option (OptionList.h),
 /// parsing into `options`, which must outlive the parse. Call once, before
 /// llvm::cl::ParseCommandLineOptions.
