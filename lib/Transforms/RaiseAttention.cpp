@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/Analysis/SymbolicExtent.h"
 #include "slm/IR/SLMOps.h"
 #include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
@@ -46,40 +47,8 @@ namespace {
 // Extents: constant * product of (resolved) tensor dimensions
 //===----------------------------------------------------------------------===//
 
-using DimRef = std::pair<Value, int64_t>;
-
-bool dimRefLess(const DimRef &a, const DimRef &b) {
-  if (a.first != b.first)
-    return a.first.getAsOpaquePointer() < b.first.getAsOpaquePointer();
-  return a.second < b.second;
-}
-
-struct Extent {
-  int64_t factor = 1;
-  SmallVector<DimRef, 2> dims;
-
-  Extent operator*(const Extent &o) const {
-    Extent r{factor * o.factor, dims};
-    r.dims.append(o.dims.begin(), o.dims.end());
-    llvm::sort(r.dims, dimRefLess);
-    return r;
-  }
-  bool operator==(const Extent &o) const {
-    return factor == o.factor && dims == o.dims;
-  }
-  std::optional<Extent> dividedBy(const Extent &o) const {
-    if (o.factor == 0 || factor % o.factor)
-      return std::nullopt;
-    Extent r{factor / o.factor, dims};
-    for (const DimRef &d : o.dims) {
-      auto it = llvm::find(r.dims, d);
-      if (it == r.dims.end())
-        return std::nullopt;
-      r.dims.erase(it);
-    }
-    return r;
-  }
-};
+using Extent = SymbolicExtent;
+using DimRef = SymbolicExtent::DimRef;
 
 /// A dimension of a function argument that carries ONNX dimension names
 /// (`slm.dim_names`): the first argument dimension with the same name, so

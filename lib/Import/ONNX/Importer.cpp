@@ -26,48 +26,8 @@ using namespace mlir;
 using namespace mlir::slm::onnx_import;
 
 //===----------------------------------------------------------------------===//
-// DimExpr and ImportedValue
+// ImportedValue
 //===----------------------------------------------------------------------===//
-
-static bool dimLess(const std::pair<Value, int64_t> &a,
-                    const std::pair<Value, int64_t> &b) {
-  if (a.first != b.first)
-    return a.first.getAsOpaquePointer() < b.first.getAsOpaquePointer();
-  return a.second < b.second;
-}
-
-DimExpr DimExpr::dimOf(Value tensor, int64_t index) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  if (!type.isDynamicDim(index))
-    return constant(type.getDimSize(index));
-  return DimExpr{1, {{tensor, index}}};
-}
-
-DimExpr DimExpr::operator*(const DimExpr &other) const {
-  DimExpr result{factor * other.factor, dims};
-  if (result.factor == 0)
-    return constant(0);
-  result.dims.append(other.dims.begin(), other.dims.end());
-  llvm::sort(result.dims, dimLess);
-  return result;
-}
-
-std::optional<DimExpr> DimExpr::dividedBy(const DimExpr &other) const {
-  if (other.factor == 0 || factor % other.factor != 0)
-    return std::nullopt;
-  DimExpr result{factor / other.factor, dims};
-  for (const auto &d : other.dims) {
-    auto it = llvm::find(result.dims, d);
-    if (it == result.dims.end())
-      return std::nullopt;
-    result.dims.erase(it);
-  }
-  return result;
-}
-
-bool DimExpr::operator==(const DimExpr &other) const {
-  return factor == other.factor && dims == other.dims;
-}
 
 std::optional<SmallVector<int64_t>> ImportedValue::constantElements() const {
   if (!elements)

@@ -17,6 +17,8 @@
 
 #include "slm/IR/SLMOps.h"
 
+#include "slm/Analysis/SymbolicExtent.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -37,21 +39,7 @@ using mlir::Value;
 
 /// One extent known at import time: `factor` times the product of dimensions
 /// of tensors (`tensor.dim` at run time). A constant has no dimensions.
-struct DimExpr {
-  int64_t factor = 1;
-  llvm::SmallVector<std::pair<Value, int64_t>, 2> dims;
-
-  static DimExpr constant(int64_t c) { return DimExpr{c, {}}; }
-  /// Dimension `index` of `tensor`: a constant when static.
-  static DimExpr dimOf(Value tensor, int64_t index);
-
-  bool isConstant() const { return dims.empty(); }
-  DimExpr operator*(const DimExpr &other) const;
-  /// `this / other` when it divides exactly (symbols cancel, factors divide).
-  std::optional<DimExpr> dividedBy(const DimExpr &other) const;
-  bool operator==(const DimExpr &other) const;
-  bool operator!=(const DimExpr &other) const { return !(*this == other); }
-};
+using DimExpr = mlir::slm::SymbolicExtent;
 
 /// What the importer knows of one ONNX value.
 struct ImportedValue {
