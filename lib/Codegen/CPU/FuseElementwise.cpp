@@ -1,11 +1,13 @@
-//===- ElementwiseFusion.cpp - Elementwise fusion around GEMMs --*- C++ -*-===//
+//===- FuseElementwise.cpp - Elementwise fusion around GEMMs ----*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
 
-#include "LinalgUtils.h"
-#include "slm/Conversion/Passes.h"
+#include "Kernels.h"
+
+#include "slm/Codegen/Contraction.h"
+#include "slm/Codegen/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -16,10 +18,12 @@
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_SLMFUSEELEMENTWISE
-#include "slm/Conversion/Passes.h.inc"
+#include "slm/Codegen/Passes.h.inc"
 } // namespace mlir::slm
 
 using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::cpu_kernels;
 
 namespace {
 /// Whether `operand` of a contraction is produced by a copy (a transpose,
@@ -30,7 +34,7 @@ namespace {
 bool isLayoutPreservingCopy(OpOperand *operand) {
   auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
   auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
-  if (!producer || !consumer || !mlir::slm::isDataMovement(producer))
+  if (!producer || !consumer || !isDataMovement(producer))
     return false;
   unsigned index = operand->getOperandNumber();
   if (index == 0)
@@ -48,6 +52,70 @@ bool isLayoutPreservingCopy(OpOperand *operand) {
          fused.getResults().back() == consumerMap.getResults().back();
 }
 
+/// Whether the producer of `operand` fuses into its consumer: upstream's
+/// rule (a producer with a single use), nothing into a contraction but
+/// layout copies when `keepContractions` (its operands keep the layout the
+/// GEMM kernels read), and the blocked A of the W8A8 and 4-bit kernels
+/// stays a reshape.
+bool shouldFuse(OpOperand *operand, bool keepContractions) {
+  Operation *producer = operand->get().getDefiningOp();
+  if (!producer || !producer->hasOneUse())
+    return false;
+  // The blocked A of the W8A8 and 4-bit kernels ([rows, k/4, 4],
+  // [rows, k/g, g/2, 2]) stays a reshape: moving it into its producer
+  // would give that loop nest the blocked shape and a 2- or 4-wide inner
+  // loop.
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(operand->getOwner()))
+    for (Operation *user : expand->getUsers())
+      if (ContractionAttr declaration = getContractionDeclaration(user))
+        if (declaration.getKind() == ContractionKind::u8s8_dot ||
+            declaration.isFourBit())
+          return false;
+  auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
+  if (!keepContractions || !consumer || !isKernelContraction(consumer))
+    return true;
+  return isLayoutPreservingCopy(operand);
+}
+
+/// Upstream's producer-into-consumer fusion (FuseElementwiseOps) for a
+/// consumer that declares its contraction: the fused op keeps the
+/// declaration when the producer is a copy (only the indexing changes),
+/// which upstream's pattern would drop; anything else makes it an
+/// undeclared op.
+struct FuseIntoDeclaredContraction : OpRewritePattern<linalg::GenericOp> {
+  FuseIntoDeclaredContraction(MLIRContext *ctx, linalg::ControlFusionFn rule)
+      : OpRewritePattern(ctx), rule(std::move(rule)) {}
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    ContractionAttr declaration = getContractionDeclaration(op);
+    if (!declaration)
+      return failure();
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (!linalg::areElementwiseOpsFusable(&operand) || !rule(&operand))
+        continue;
+      auto producer = operand.get().getDefiningOp<linalg::GenericOp>();
+      const bool copy = producer && isDataMovement(producer);
+      FailureOr<linalg::ElementwiseOpFusionResult> fused =
+          linalg::fuseElementwiseOps(rewriter, &operand);
+      if (failed(fused))
+        return rewriter.notifyMatchFailure(op, "fusion failed");
+      if (copy)
+        setContractionDeclaration(fused->fusedOp, declaration);
+      for (auto [original, replacement] : fused->replacements)
+        rewriter.replaceUsesWithIf(original, replacement, [&](OpOperand &use) {
+          // Only the consumer's uses.
+          return use.get().getDefiningOp() != producer;
+        });
+      rewriter.eraseOp(op);
+      return success();
+    }
+    return failure();
+  }
+
+  linalg::ControlFusionFn rule;
+};
+
 struct SLMFuseElementwisePass
     : mlir::slm::impl::SLMFuseElementwiseBase<SLMFuseElementwisePass> {
   using SLMFuseElementwiseBase::SLMFuseElementwiseBase;
@@ -55,26 +123,16 @@ struct SLMFuseElementwisePass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     bool keepContractions = noFuseIntoContractions;
-    // Upstream's rule (fuse a producer with a single use), and nothing into
-    // a contraction: its operands keep the layout the GEMM kernels read.
-    linalg::ControlFusionFn control = [keepContractions](OpOperand *operand) {
-      Operation *producer = operand->get().getDefiningOp();
-      if (!producer || !producer->hasOneUse())
+    linalg::ControlFusionFn rule = [keepContractions](OpOperand *operand) {
+      return shouldFuse(operand, keepContractions);
+    };
+    // Upstream's patterns leave producer-consumer fusion into declared
+    // contractions to FuseIntoDeclaredContraction.
+    linalg::ControlFusionFn control = [rule](OpOperand *operand) {
+      if (getContractionDeclaration(operand->getOwner()) &&
+          operand->get().getDefiningOp<linalg::GenericOp>())
         return false;
-      // The blocked A of the W8A8 and 4-bit kernels ([rows, k/4, 4],
-      // [rows, k/g, g/2, 2]) stays a reshape: moving it into its producer
-      // would give that loop nest the blocked shape and a 2- or 4-wide
-      // inner loop.
-      if (auto expand = dyn_cast<tensor::ExpandShapeOp>(operand->getOwner()))
-        for (Operation *user : expand->getUsers())
-          if (auto generic = dyn_cast<linalg::GenericOp>(user))
-            if (slm::isInt8DotContraction(generic) ||
-                slm::isNibbleContraction(generic))
-              return false;
-      auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());
-      if (!keepContractions || !consumer || !slm::isKernelContraction(consumer))
-        return true;
-      return isLayoutPreservingCopy(operand);
+      return rule(operand);
     };
     // Transposes as generics, so that they can fuse (head splits).
     {
@@ -88,6 +146,7 @@ struct SLMFuseElementwisePass
       }
     }
     RewritePatternSet patterns(ctx);
+    patterns.add<FuseIntoDeclaredContraction>(ctx, rule);
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);
     linalg::populateFoldReshapeOpsByExpansionPatterns(patterns, control);
     tensor::populateBubbleUpExpandShapePatterns(patterns);
