@@ -116,6 +116,23 @@ struct FuseIntoDeclaredContraction : OpRewritePattern<linalg::GenericOp> {
   linalg::ControlFusionFn rule;
 };
 
+/// Warns when a pattern replaces a declared contraction by an op without
+/// the declaration (upstream's folding of a splat constant operand into the
+/// body): its product then runs as plain loops, and says so.
+struct DeclarationWatch : RewriterBase::Listener {
+  void notifyOperationReplaced(Operation *op, ValueRange values) override {
+    ContractionAttr declaration = getContractionDeclaration(op);
+    if (!declaration || values.empty())
+      return;
+    Operation *replacement = values.front().getDefiningOp();
+    if (replacement && getContractionDeclaration(replacement))
+      return;
+    op->emitWarning() << "declared " << declaration
+                      << " lost its declaration in fusion (a constant operand "
+                         "was folded into its body): it runs as plain loops";
+  }
+};
+
 struct SLMFuseElementwisePass
     : mlir::slm::impl::SLMFuseElementwiseBase<SLMFuseElementwisePass> {
   using SLMFuseElementwiseBase::SLMFuseElementwiseBase;
@@ -156,7 +173,10 @@ struct SLMFuseElementwisePass
     tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
     ctx->getLoadedDialect<linalg::LinalgDialect>()->getCanonicalizationPatterns(
         patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    DeclarationWatch watch;
+    if (failed(
+            applyPatternsGreedily(getOperation(), std::move(patterns),
+                                  GreedyRewriteConfig().setListener(&watch))))
       return signalPassFailure();
     // A fill that several ops accumulate into (CSE merges equal fills)
     // would be copied by bufferization for every consumer but one: give
