@@ -15,11 +15,15 @@
 // CHECK: %[[INIT:.+]] = linalg.generic {{.*}} ins(%[[BP]] : tensor<2x32xf32>)
 // CHECK: %[[Y:.+]] = linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[O]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
 // CHECK-SAME: ins(%{{.+}}, %[[WP]] : tensor<?x4xf32>, tensor<2x4x32xf32>) outs(%[[INIT]] : tensor<?x2x32xf32>)
+// CHECK-SAME: attrs = {slm.contraction = #slm.contraction<kind = f32, panel = 32>}
 // CHECK: %[[C:.+]] = tensor.collapse_shape %[[Y]] {{\[\[}}0], [1, 2]] : tensor<?x2x32xf32> into tensor<?x64xf32>
 // CHECK: %[[S:.+]] = tensor.extract_slice %[[C]][0, 0] [%{{.+}}, 40] [1, 1] : tensor<?x64xf32> to tensor<?x40xf32>
 // CHECK: return %[[S]]
+// Unpacked ([N, K]: B along the reduction), no kernel reads it: no
+// declaration.
 // UNPACKED-LABEL: func @packed
 // UNPACKED-NOT: tensor<2x4x32xf32>
+// UNPACKED-NOT: slm.contraction
 // UNPACKED: iterator_types = ["parallel", "parallel", "reduction"]
 func.func @packed(%x: tensor<?x4xf32>) -> tensor<?x40xf32> {
   %w = arith.constant dense<1.5> : tensor<40x4xf32>
@@ -64,6 +68,7 @@ func.func @runtime_weight(%x: tensor<?x4xf32>, %w: tensor<8x4xf32>) -> tensor<?x
 // CHECK-DAG: %[[SP:.+]] = arith.constant dense<{{.+}}> : tensor<2x32xf32>
 // CHECK-DAG: arith.constant dense<2.000000e+00> : tensor<2x32xf32>
 // CHECK: %[[Y:.+]] = linalg.generic {{.*}} ins(%{{.+}}, %[[CP]], %[[SP]] : tensor<?x4xf32>, tensor<2x4x32xi8>, tensor<2x32xf32>)
+// CHECK-SAME: attrs = {slm.contraction = #slm.contraction<kind = int8_weight, panel = 32>}
 // CHECK: %[[W:.+]] = arith.sitofp %{{.+}} : i8 to f32
 // CHECK: arith.mulf %[[W]], %{{.+}} : f32
 // CHECK: tensor.collapse_shape %[[Y]]
@@ -99,6 +104,7 @@ func.func @int8(%x: tensor<?x4xf32>) -> tensor<?x40xf32> {
 // CHECK: arith.trunci %{{.+}} : i32 to i8
 // CHECK: %[[QUADS:.+]] = tensor.expand_shape %[[Q]] {{\[\[}}0], [1, 2]] output_shape [%{{.+}}, 2, 4] : tensor<?x8xi8> into tensor<?x2x4xi8>
 // CHECK: %[[ACC:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%[[QUADS]], %[[CODES]] : tensor<?x2x4xi8>, tensor<2x2x32x4xi8>) outs(%{{.+}} : tensor<?x2x32xi32>)
+// CHECK-SAME: attrs = {slm.contraction = #slm.contraction<kind = u8s8_dot, panel = 32>}
 // CHECK: arith.extui %{{.+}} : i8 to i32
 // CHECK: arith.extsi %{{.+}} : i8 to i32
 // CHECK: linalg.generic {{.*}} ins(%[[ACC]], %{{.+}}, %[[COLSUM]], %[[P]]#0, %[[P]]#1, %{{.+}} : tensor<?x2x32xi32>, tensor<2x32xf32>, tensor<2x32xi32>, tensor<?xf32>, tensor<?xi32>, tensor<2x32xf32>)

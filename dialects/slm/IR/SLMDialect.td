@@ -37,6 +37,8 @@ def SLM_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasConstantMaterializer = 1;
+  // `slm.contraction` on linalg.generic (see #slm.contraction).
+  let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Resource weights that a layout change replaced (transposed, sliced,
     /// packed): the candidates of slm::releaseDeadWeights. Kept here so

@@ -3,35 +3,22 @@
 // Part of the slm project: a compiler for compressed transformer models.
 //
 //===----------------------------------------------------------------------===//
+//
+// --convert-slm-to-linalg. The code generation passes that used to be
+// declared here (slm-fuse-elementwise, slm-vectorize-contractions, ...) are
+// declared in slm/Codegen/Passes.h, which this header includes.
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef SLM_CONVERSION_PASSES_H
 #define SLM_CONVERSION_PASSES_H
+
+#include "slm/Codegen/Passes.h"
 
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
 class RewritePatternSet;
-namespace arith {
-class ArithDialect;
-} // namespace arith
-namespace linalg {
-class LinalgDialect;
-} // namespace linalg
-namespace memref {
-class MemRefDialect;
-} // namespace memref
-namespace math {
-class MathDialect;
-} // namespace math
-namespace scf {
-class SCFDialect;
-} // namespace scf
-namespace vector {
-class VectorDialect;
-} // namespace vector
-namespace tensor {
-class TensorDialect;
-} // namespace tensor
 namespace slm {
 
 #define GEN_PASS_DECL
@@ -43,13 +30,15 @@ namespace slm {
 void populateSLMToLinalgPatterns(RewritePatternSet &patterns,
                                  int64_t weightPanel = 32);
 
-/// On the contraction of a linear layer with 4-bit weights: how its body
-/// decodes a nibble `u` ("affine": u * scale + offset; "nf4": NF4[u] *
-/// scale), so that --slm-vectorize-contractions decodes in registers.
-constexpr llvm::StringLiteral kNibbleDecodeAttr = "slm.nibble_decode";
-
 #define GEN_PASS_REGISTRATION
 #include "slm/Conversion/Passes.h.inc"
+
+/// Registers --convert-slm-to-linalg and every code generation pass of
+/// slm/Codegen/Passes.h (what this function registered before they moved).
+inline void registerSLMConversionPasses() {
+  registerSLMToLinalgPasses();
+  registerSLMCodegenPasses();
+}
 
 } // namespace slm
 } // namespace mlir

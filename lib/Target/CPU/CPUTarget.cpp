@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "slm/Codegen/Passes.h"
 #include "slm/Conversion/Passes.h"
 #include "slm/IR/SLMConstants.h"
 #include "slm/Runtime/slm_model_abi.h"

@@ -1,7 +1,8 @@
 // RUN: slm-opt %s --slm-vectorize-contractions="vnni=true" --canonicalize | FileCheck %s
 // RUN: slm-opt %s --slm-vectorize-contractions="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOVNNI
 
-// W8A8's uint8 x int8 contraction on buffers, [rows, k/4, 4] x [panels,
+// W8A8's uint8 x int8 contraction on buffers (declared u8s8_dot, as
+// --convert-slm-to-linalg writes it), [rows, k/4, 4] x [panels,
 // k/4, 32, 4] -> [rows, panels, 32] int32, after a zero fill and before its
 // dequantizing epilogue. With VNNI: one 64-byte load of B per 16 columns and
 // quad of k, A's four bytes broadcast, one vpdpbusd per row and 16 columns;
@@ -29,7 +30,8 @@ func.func @w8a8(%a: memref<?x4x4xi8>, %b: memref<2x4x32x4xi8>, %c: memref<?x2x32
   linalg.generic {indexing_maps = [affine_map<(m, p, j, kq, kr) -> (m, kq, kr)>,
                                    affine_map<(m, p, j, kq, kr) -> (p, kq, j, kr)>,
                                    affine_map<(m, p, j, kq, kr) -> (m, p, j)>],
-                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]}
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"],
+                  slm.contraction = #slm.contraction<kind = u8s8_dot, panel = 32>}
       ins(%a, %b : memref<?x4x4xi8>, memref<2x4x32x4xi8>) outs(%c : memref<?x2x32xi32>) {
   ^bb0(%x: i8, %w: i8, %acc: i32):
     %xu = arith.extui %x : i8 to i32

@@ -1,0 +1,307 @@
+//===- Passes.td - slm code generation passes --------------*- tablegen -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// The CPU code generation passes that are not conversions: they rewrite
+// linalg (on tensors or buffers), loops and math for the CPU.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_CODEGEN_PASSES_TD
+#define SLM_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def SLMLowerMemRefCopy : Pass<"slm-lower-memref-copy"> {
+  let summary = "Rewrite memref.copy as a linalg copy, so that it becomes loops";
+  let description = [{
+    `memref.copy` between strided buffers lowers to a call into MLIR's C
+    runner library, which a compiled model must not depend on. As a
+    `linalg.generic` copy it becomes plain loops.
+
+    Before:
+    ```mlir
+    memref.copy %a, %b : memref<?x4xf32, strided<[8, 1]>> to memref<?x4xf32>
+    ```
+    After:
+    ```mlir
+    linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>],
+                    iterator_types = ["parallel", "parallel"]}
+        ins(%a : memref<?x4xf32, strided<[8, 1]>>) outs(%b : memref<?x4xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      linalg.yield %in : f32
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+
+def SLMFuseElementwise : Pass<"slm-fuse-elementwise"> {
+  let summary = "Fuse elementwise linalg ops, keeping GEMM operands in the layout the kernels need";
+  let description = [{
+    Upstream elementwise fusion (`linalg-fuse-elementwise-ops`: producer
+    into consumer, reshape folding by expansion; transposes are generalized
+    first so that they take part), except what would break the GEMM
+    kernels: into a contraction only copies fold (transposes, broadcasts),
+    on the left-hand side always (it is read an element at a time), on the
+    right-hand side only when its innermost index stays the output column
+    (`--slm-vectorize-contractions` loads whole column vectors). So the
+    head split of Q and of V is read in place, while K^T stays a
+    materialized transpose (one pass over a small tensor). A contraction's
+    declaration (`slm.contraction`) stays on it when a copy is folded in;
+    `no-fuse-into-contractions=false` gives the upstream behaviour, and a
+    contraction that absorbs anything but a copy loses its declaration.
+    Then a `linalg.fill` with several consumers (CSE merges equal fills) is
+    cloned for each: bufferization would otherwise copy it for all but one,
+    and a fill of its own fuses with its consumer's loop nest later.
+
+    Before (`%t` feeds both a contraction and an elementwise op):
+    ```mlir
+    %t = linalg.generic {... ["parallel", "parallel"]} ins(%k) outs(%e0) { transpose }
+    %s = linalg.generic {... ["parallel", "parallel", "reduction"]} ins(%q, %t) outs(%acc) { mul-add }
+    %a = linalg.generic {... ["parallel", "parallel"]} ins(%s) outs(%e1) { exp }
+    %b = linalg.generic {... ["parallel", "parallel"]} ins(%a) outs(%e2) { mul }
+    ```
+    After: `%a` and `%b` are one generic; `%t` stays a separate transpose.
+  }];
+  let options = [
+    Option<"noFuseIntoContractions", "no-fuse-into-contractions", "bool",
+           /*default=*/"true",
+           "Keep producers out of contractions">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
+  let summary = "Lower contractions on buffers to register-blocked vector GEMM kernels";
+  let description = [{
+    The kernel of each contraction is planned from its declaration
+    (`slm.contraction = #slm.contraction<kind = ..., panel, group>`, set by
+    `--convert-slm-to-linalg`): the kind gives the kernel family and the
+    roles of the operands, the indexing maps give the loops of rows,
+    columns and reductions, and `panel` and `group` are checked against
+    the static extents. The body is checked to compute what the kind
+    declares. A declared contraction that cannot be planned (its body or
+    layout disagrees with the declaration, or it is still on tensors) is an
+    error: it never falls back to loops silently. The one exception is
+    `u8s8_dot` without `vnni=true` (a target without VNNI), left as loops
+    (with a remark under `report=true`). An f32 contraction without a
+    declaration gets the f32 kernel when upstream's
+    `ContractionOpInterface` recognises it; `report=true` says why one was
+    left as loops.
+
+    Kinds and their kernels: `f32` and `int8_weight` the f32 GEMM below
+    (int8 codes widened and scaled in registers), `u8s8_dot` the VNNI
+    kernel (`vpdpbusd`, dequantizing epilogue applied in registers),
+    `int4`/`nf4` the 4-bit kernel (codes decoded by `vpermps` lookups).
+
+    Every f32 `linalg` contraction on buffers (`C[.., m, n] += A[.., m, k] *
+    B[.., k, n]`, any further parallel dimensions, broadcast operands
+    allowed) whose `B` and `C` are contiguous along `n` becomes a GEMM
+    micro-kernel: `mr` rows by `nr` columns of `C` live in vector registers
+    (`mr * nr / 16` accumulators of `vector<16xf32>`) across the whole
+    reduction; each step loads `nr / 16` vectors of `B`, broadcasts one
+    element of `A` per row and issues `vector.fma`s; B is prefetched
+    `prefetch-distance` steps ahead (weights stream from memory: measured
+    about 10% on BERT-base). Tiles outside the
+    register block (the last rows, columns past a dynamic or odd `n`) use a
+    one-row kernel and masked loads and stores. A fill or broadcast (a
+    bias) that writes C right before is folded in: the accumulators start
+    from its value and C is written once. The outer parallel
+    dimensions and blocks of `m-block` rows by `n-block` columns form one
+    `scf.parallel` (threads through OpenMP later).
+
+    Weights packed by `convert-slm-to-linalg` into column panels
+    (`[N/32, K, 32]`, see `slm.linear`) make `B` one contiguous stream per
+    tile; activations (`Q K^T`, `P V`) are read in place with a row stride.
+
+    Before:
+    ```mlir
+    linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>,
+                                     affine_map<(m, n, k) -> (k, n)>,
+                                     affine_map<(m, n, k) -> (m, n)>],
+                    iterator_types = ["parallel", "parallel", "reduction"],
+                    slm.contraction = #slm.contraction<kind = f32>}
+        ins(%a, %b : memref<?x64xf32>, memref<64x128xf32>)
+        outs(%c : memref<?x128xf32>) { mul-add }
+    ```
+    After (abridged):
+    ```mlir
+    scf.parallel (%mb, %nb) = (%c0, %c0) to (%mblocks, %c1) step (%c1, %c1) {
+      scf.for %n0 = %nstart to %nend step %c32 {
+        scf.for %m0 = %mstart to %mfull step %c8 {
+          %acc = vector.load %c[%m0, %n0] : memref<?x128xf32>, vector<16xf32>
+          ...   // 16 accumulators
+          %r:16 = scf.for %k = %c0 to %c64 step %c1 iter_args(...) {
+            %b0 = vector.load %b[%k, %n0] : memref<64x128xf32>, vector<16xf32>
+            %a0 = memref.load %a[%m0, %k] : memref<?x64xf32>
+            %s0 = vector.broadcast %a0 : f32 to vector<16xf32>
+            %f0 = vector.fma %s0, %b0, %acc0 : vector<16xf32>
+            ...
+          }
+          vector.store %r#0, %c[%m0, %n0] : memref<?x128xf32>, vector<16xf32>
+          ...
+        }
+        scf.for %m0 = %mfull to %mend step %c1 { ... one row ... }
+      }
+    }
+    ```
+  }];
+  let options = [
+    Option<"mr", "mr", "int64_t", /*default=*/"8",
+           "Rows of C per register tile">,
+    Option<"nr", "nr", "int64_t", /*default=*/"32",
+           "Columns of C per register tile (a multiple of 16)">,
+    Option<"mBlock", "m-block", "int64_t", /*default=*/"64",
+           "Rows of C per parallel task">,
+    Option<"nBlock", "n-block", "int64_t", /*default=*/"128",
+           "Columns of C per parallel task (a multiple of nr)">,
+    Option<"kBlock", "k-block", "int64_t", /*default=*/"0",
+           "Reduction steps per pass over a task's row tiles, so that the "
+           "slice of B they share stays in L1 (0: the whole reduction)">,
+    Option<"prefetchDistance", "prefetch-distance", "int64_t",
+           /*default=*/"16",
+           "Reduction steps ahead at which B is prefetched (0: no prefetch)">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark for each contraction left as loops, with the reason">,
+    Option<"vnni", "vnni", "bool", /*default=*/"false",
+           "The target has AVX-512 VNNI: uint8 x int8 dot-product "
+           "contractions (W8A8) become vpdpbusd kernels">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def SLMSerializeSmallLoops : Pass<"slm-serialize-small-loops"> {
+  let summary = "Run parallel loop nests with too little work on one thread";
+  let description = [{
+    Every `scf.parallel` becomes an OpenMP region, and entering one costs a
+    fork and a join (microseconds): at decode shapes (one token) most loop
+    nests are a few hundred elements and cost more to fork than to run.
+    For each outermost `scf.parallel` without reductions this pass
+    estimates the work (operations in the body, times the trip counts of
+    inner loops with constant bounds; an inner loop with unknown bounds
+    counts as `min-work`) times the parallel trip count. Below `min-work`
+    the nest becomes sequential `scf.for` loops. With dynamic bounds the
+    choice is made when the loop runs: `scf.if` selects the parallel nest or
+    a sequential copy.
+
+    Before (`min-work=4096`):
+    ```mlir
+    scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+      scf.for %j = %c0 to %c768 step %c1 { ... 3 ops ... }
+    }
+    ```
+    After:
+    ```mlir
+    scf.for %i = %c0 to %c4 step %c1 {
+      scf.for %j = %c0 to %c768 step %c1 { ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", /*default=*/"16384",
+           "Estimated operations below which a parallel nest runs on one "
+           "thread">
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def SLMSequentialInnerLoops : Pass<"slm-sequential-inner-loops"> {
+  let summary = "Make the innermost dimension of parallel loop nests a sequential loop";
+  let description = [{
+    `convert-linalg-to-parallel-loops` turns every dimension of an
+    elementwise op into one multi-dimensional `scf.parallel`, which OpenMP
+    collapses into a single index: the contiguous innermost loop is gone and
+    LLVM cannot vectorize it. This pass keeps the outer dimensions parallel
+    (threads) and makes the innermost one an `scf.for`, a unit-stride loop
+    that LLVM's loop vectorizer turns into AVX-512 code. One-dimensional
+    nests, nests with reductions, and nests whose body has loops of its own
+    (a row reduction: its innermost loop is sequential already, and every
+    row stays a unit of parallel work) are left as they are.
+
+    Before:
+    ```mlir
+    scf.parallel (%i, %j) = (%c0, %c0) to (%m, %n) step (%c1, %c1) {
+      %x = memref.load %a[%i, %j] : memref<?x?xf32>
+      memref.store %x, %b[%i, %j] : memref<?x?xf32>
+    }
+    ```
+    After:
+    ```mlir
+    scf.parallel (%i) = (%c0) to (%m) step (%c1) {
+      scf.for %j = %c0 to %n step %c1 {
+        %x = memref.load %a[%i, %j] : memref<?x?xf32>
+        memref.store %x, %b[%i, %j] : memref<?x?xf32>
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect"];
+}
+
+def SLMApproximateMath : Pass<"slm-approximate-math"> {
+  let summary = "Replace math.erf, math.exp, math.tanh, ... with polynomial approximations";
+  let description = [{
+    Upstream's f32 polynomial approximations (`populateMathPolynomialApproximationPatterns`):
+    arithmetic only, so loops that use them vectorize, instead of calling
+    libm once per element. Errors stay within a few f32 ulps (the parity
+    tests against ONNX Runtime check whole models).
+
+    Before:
+    ```mlir
+    %y = math.erf %x : f32
+    ```
+    After: a rational polynomial in `%x` of `arith` ops (no call).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
+def SLMPromoteAccumulators : Pass<"slm-promote-accumulators"> {
+  let summary = "Keep reduction accumulators in registers across sequential loops";
+  let description = [{
+    Reductions lowered to loops read and write their accumulator in memory
+    on every iteration (`acc[i] = acc[i] + x[i, j]`). Nothing tells LLVM
+    that the accumulator's buffer differs from the input's, so it can
+    neither keep the sum in a register nor vectorize the loop. When the
+    accumulator is a buffer allocated in the function (`memref.alloc`), at
+    indices fixed across an `scf.for`, and nothing else in the loop touches
+    that buffer, it is loaded once before the loop, carried as an
+    `iter_args` value and stored once after it. With `reassoc` on the sum
+    (set by `convert-slm-to-linalg`), LLVM then vectorizes the reduction.
+
+    Before:
+    ```mlir
+    scf.for %j = %c0 to %n step %c1 {
+      %x = memref.load %in[%i, %j] : memref<?x?xf32>
+      %a = memref.load %acc[%i] : memref<?xf32>
+      %s = arith.addf %a, %x fastmath<reassoc> : f32
+      memref.store %s, %acc[%i] : memref<?xf32>
+    }
+    ```
+    After:
+    ```mlir
+    %a0 = memref.load %acc[%i] : memref<?xf32>
+    %r = scf.for %j = %c0 to %n step %c1 iter_args(%a = %a0) -> (f32) {
+      %x = memref.load %in[%i, %j] : memref<?x?xf32>
+      %s = arith.addf %a, %x fastmath<reassoc> : f32
+      scf.yield %s : f32
+    }
+    memref.store %r, %acc[%i] : memref<?xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+#endif // SLM_CODEGEN_PASSES_TD

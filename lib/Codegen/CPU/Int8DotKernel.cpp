@@ -1,0 +1,384 @@
+//===- Int8DotKernel.cpp - uint8 x int8 VNNI kernel -------------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// W8A8's integer contractions (`u8s8_dot`): a tile of int32 sums in vector
+// registers accumulates four k at a time with AVX-512 VNNI's vpdpbusd; the
+// dequantizing epilogue that reads C right after is applied to the
+// accumulators in registers, so C is never written.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "slm/Codegen/Contraction.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::cpu_kernels;
+
+namespace {
+
+/// How an integer dot-product contraction maps onto the VNNI kernel.
+struct DotPlan {
+  unsigned m, n, kq, kr;
+  SmallVector<unsigned> outer;
+  int64_t columns = 0;
+};
+
+static FailureOr<DotPlan> planDotKernel(linalg::GenericOp op,
+                                        ContractionAttr declaration,
+                                        std::string &reason) {
+  auto fail = [&](const char *why) {
+    reason = why;
+    return failure();
+  };
+  if (!op.hasPureBufferSemantics())
+    return fail("not on buffers");
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap aMap = maps[0], bMap = maps[1], cMap = maps[2];
+  if (!isDimsOrZeros(aMap) || !isDimsOrZeros(bMap) ||
+      !cMap.isProjectedPermutation() || cMap.getNumResults() < 2 ||
+      aMap.getNumResults() < 2 || bMap.getNumResults() < 3)
+    return fail("indexing maps are not dimensions and broadcasts");
+  auto dimAt = [](AffineMap map, int64_t fromEnd) -> std::optional<unsigned> {
+    if (auto d = dyn_cast<AffineDimExpr>(
+            map.getResult(map.getNumResults() - 1 - fromEnd)))
+      return d.getPosition();
+    return std::nullopt;
+  };
+  DotPlan plan;
+  std::optional<unsigned> kr = dimAt(aMap, 0), kq = dimAt(aMap, 1),
+                          n = dimAt(cMap, 0);
+  if (!kr || !kq || !n || dimAt(bMap, 0) != kr || dimAt(bMap, 2) != kq ||
+      dimAt(bMap, 1) != n)
+    return fail("B is not [.., k/4, columns, 4] with A [.., k/4, 4]");
+  plan.kr = *kr;
+  plan.kq = *kq;
+  plan.n = *n;
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  if (sizes[plan.kr] != 4)
+    return fail("the innermost reduction is not 4 wide");
+  if (failed(checkDeclaration(op, declaration, plan.n, reason)))
+    return failure();
+  plan.columns = sizes[plan.n];
+  if (ShapedType::isDynamic(plan.columns) || plan.columns % kLanes != 0)
+    return fail("columns are not a static multiple of 16");
+  std::optional<unsigned> rows = rowDimension(aMap, bMap, cMap);
+  if (!rows)
+    return fail("no output dimension indexes rows of A");
+  plan.m = *rows;
+  auto aType = cast<MemRefType>(op.getDpsInputs()[0].getType());
+  auto bType = cast<MemRefType>(op.getDpsInputs()[1].getType());
+  auto cType = cast<MemRefType>(op.getDpsInits()[0].getType());
+  if (!aType.isLastDimUnitStride() || !bType.getLayout().isIdentity() ||
+      !bType.hasStaticShape() || !cType.isLastDimUnitStride())
+    return fail("A, B or C is not contiguous where the kernel reads it");
+  for (unsigned d = 0; d < op.getNumLoops(); ++d)
+    if (d != plan.m && d != plan.n && d != plan.kq && d != plan.kr)
+      plan.outer.push_back(d);
+  return plan;
+}
+
+/// An elementwise op right after a contraction that reads its whole C
+/// (identity maps, nothing else between but allocations and pure ops): the
+/// kernel applies its body to the accumulators in registers and writes its
+/// output instead of C (W8A8's dequantizing epilogue, with any activation
+/// fused into it).
+static linalg::GenericOp findEpilogue(linalg::GenericOp op, Value c) {
+  auto cType = cast<MemRefType>(c.getType());
+  for (Operation *next = op->getNextNode(); next; next = next->getNextNode()) {
+    auto ep = dyn_cast<linalg::GenericOp>(next);
+    if (!ep) {
+      if (isMemoryEffectFree(next) || isa<memref::AllocOp>(next))
+        continue;
+      return {};
+    }
+    if (!ep.hasPureBufferSemantics() || ep.getNumDpsInits() != 1 ||
+        ep.getNumParallelLoops() != ep.getNumLoops() ||
+        ep.getNumLoops() != static_cast<unsigned>(cType.getRank()) ||
+        ep.getDpsInputs().empty() || ep.getDpsInputs()[0] != c)
+      return {};
+    SmallVector<AffineMap> maps = ep.getIndexingMapsArray();
+    if (!maps.front().isIdentity() || !maps.back().isIdentity())
+      return {};
+    Value out = ep.getDpsInits()[0];
+    auto outType = cast<MemRefType>(out.getType());
+    if (!outType.isLastDimUnitStride() || !outType.getElementType().isF32())
+      return {};
+    Block &body = ep.getRegion().front();
+    if (!body.getArguments().back().use_empty())
+      return {};
+    for (Operation &bodyOp : body.without_terminator())
+      if (!bodyOp.hasTrait<OpTrait::Elementwise>() ||
+          bodyOp.getNumResults() != 1 || bodyOp.getNumRegions() != 0)
+        return {};
+    // The other inputs: along the columns (contiguous) or one per row.
+    const unsigned last = ep.getNumLoops() - 1;
+    for (auto [i, input] : llvm::enumerate(ep.getDpsInputs())) {
+      if (i == 0)
+        continue;
+      auto type = dyn_cast<MemRefType>(input.getType());
+      AffineMap map = maps[i];
+      if (!type || !isDimsOrZeros(map))
+        return {};
+      if (map.isFunctionOfDim(last) &&
+          (map.getNumResults() == 0 ||
+           map.getResults().back() != getAffineDimExpr(last, op.getContext()) ||
+           map.dropResult(map.getNumResults() - 1).isFunctionOfDim(last) ||
+           !type.isLastDimUnitStride()))
+        return {};
+    }
+    // C must not be read after the epilogue (writes before the kernel,
+    // such as its zero fill, are fine).
+    for (Operation *user : c.getUsers())
+      if (user != op && user != ep && !isa<memref::DeallocOp>(user) &&
+          !(user->getBlock() == op->getBlock() && user->isBeforeInBlock(op)))
+        return {};
+    return ep;
+  }
+  return {};
+}
+
+/// The epilogue `ep` applied to the accumulator vector `acc` of C at
+/// `cIndices` (one index per C dimension): its other inputs loaded as
+/// vectors along the columns or broadcast per row, its body cloned on
+/// vectors of `lanes`.
+static Value applyEpilogue(OpBuilder &b, Location loc, linalg::GenericOp ep,
+                           Value acc, ArrayRef<Value> cIndices, int64_t lanes) {
+  SmallVector<AffineMap> maps = ep.getIndexingMapsArray();
+  Block &body = ep.getRegion().front();
+  IRMapping mapping;
+  mapping.map(body.getArgument(0), acc);
+  const unsigned last = ep.getNumLoops() - 1;
+  auto vectorOf = [&](Type t) { return VectorType::get({lanes}, t); };
+  for (auto [i, input] : llvm::enumerate(ep.getDpsInputs())) {
+    if (i == 0)
+      continue;
+    SmallVector<Value> at;
+    for (AffineExpr e : maps[i].getResults()) {
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        at.push_back(cIndices[d.getPosition()]);
+      else
+        at.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    }
+    Type element = cast<MemRefType>(input.getType()).getElementType();
+    Value v;
+    if (maps[i].isFunctionOfDim(last))
+      v = vector::LoadOp::create(b, loc, vectorOf(element), input, at);
+    else
+      v = vector::BroadcastOp::create(
+          b, loc, vectorOf(element), memref::LoadOp::create(b, loc, input, at));
+    mapping.map(body.getArgument(i), v);
+  }
+  for (Operation &bodyOp : body.without_terminator()) {
+    SmallVector<Value> operands;
+    for (Value operand : bodyOp.getOperands()) {
+      if (Value mapped = mapping.lookupOrNull(operand)) {
+        operands.push_back(mapped);
+        continue;
+      }
+      // A scalar from outside the body (a constant): splat it.
+      operands.push_back(vector::BroadcastOp::create(
+          b, loc, vectorOf(operand.getType()), operand));
+    }
+    OperationState state(loc, bodyOp.getName().getStringRef(), operands,
+                         TypeRange{vectorOf(bodyOp.getResult(0).getType())},
+                         bodyOp.getAttrs());
+    mapping.map(bodyOp.getResult(0), b.create(state)->getResult(0));
+  }
+  return mapping.lookup(
+      cast<linalg::YieldOp>(body.getTerminator()).getValues().front());
+}
+
+/// Emits the VNNI kernel of an integer dot-product contraction: a tile of
+/// `mr` rows x `width` columns of C in int32 vector registers; per quad of
+/// k, one 64-byte load of B per 16 columns (four k of each column), four
+/// bytes of A broadcast per row, and one `vpdpbusd` per row and 16 columns.
+static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
+                          const DotPlan &plan, int64_t mr, int64_t nr,
+                          int64_t mBlock) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  OpBuilder &b = rewriter;
+  Location loc = op.getLoc();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  Value a = op.getDpsInputs()[0], bMat = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  auto index = [&](OpBuilder &ib, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ib, loc, v);
+  };
+  auto indices = [&](OpBuilder &ib, AffineMap map, ArrayRef<Value> loops,
+                     size_t count) {
+    SmallVector<Value> result;
+    for (AffineExpr e : map.getResults().take_front(count)) {
+      if (auto d = dyn_cast<AffineDimExpr>(e))
+        result.push_back(loops[d.getPosition()]);
+      else
+        result.push_back(index(ib, 0));
+    }
+    return result;
+  };
+  auto accType = VectorType::get({kLanes}, b.getI32Type());
+  auto bytesType = VectorType::get({4 * kLanes}, b.getI8Type());
+  auto quadType = VectorType::get({4}, b.getI8Type());
+  auto wordType = VectorType::get({1}, b.getI32Type());
+  StringAttr vpdpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+
+  // B as [.., k/4, columns * 4]: 16 columns' four k are 64 contiguous bytes.
+  auto bType = cast<MemRefType>(bMat.getType());
+  SmallVector<ReassociationIndices> collapse;
+  for (int64_t i = 0; i + 2 < bType.getRank(); ++i)
+    collapse.push_back({i});
+  collapse.push_back({bType.getRank() - 2, bType.getRank() - 1});
+  Value bFlat = memref::CollapseShapeOp::create(b, loc, bMat, collapse);
+
+  // What C starts from: a fill of C before it, with only ops that touch no
+  // memory in between (folded away), else C itself.
+  Value fillValue;
+  Operation *fill = nullptr;
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto f = dyn_cast<linalg::FillOp>(prev)) {
+      if (f.hasPureBufferSemantics() && f.getDpsInits()[0] == c &&
+          f.getDpsInputs()[0].getType().isInteger(32)) {
+        fill = f;
+        fillValue = f.getDpsInputs()[0];
+      }
+      break;
+    }
+    if (!isMemoryEffectFree(prev) && !isa<ViewLikeOpInterface>(prev) &&
+        !isa<memref::AllocOp>(prev))
+      break;
+  }
+
+  // A dequantizing epilogue is applied in registers; the kernel then runs
+  // where it was (after its output's allocation) and writes its output.
+  linalg::GenericOp epilogue = findEpilogue(op, c);
+  if (epilogue)
+    b.setInsertionPoint(epilogue);
+  SmallVector<Range> ranges =
+      cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+  Value quads = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kq].size);
+  auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0, Value n0,
+                  ArrayRef<Value> outerLoops) {
+    SmallVector<Value> loops(outerLoops);
+    loops[plan.kr] = index(tb, 0);
+    SmallVector<Value> at = loops;
+    SmallVector<Value> rowIndex, colIndex;
+    for (int64_t i = 0; i < rows; ++i)
+      rowIndex.push_back(
+          i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
+            : m0);
+    for (int64_t j = 0; j < cols; ++j)
+      colIndex.push_back(
+          j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
+                  .getResult()
+            : n0);
+    auto cAt = [&](OpBuilder &ib, int64_t i, int64_t j) {
+      at[plan.m] = rowIndex[i];
+      at[plan.n] = colIndex[j];
+      return indices(ib, maps[2], at, maps[2].getNumResults());
+    };
+    SmallVector<Value> acc;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        acc.push_back(
+            fillValue
+                ? vector::BroadcastOp::create(tb, loc, accType, fillValue)
+                      .getResult()
+                : vector::LoadOp::create(tb, loc, accType, c, cAt(tb, i, j))
+                      .getResult());
+    auto loop = scf::ForOp::create(
+        tb, loc, index(tb, 0), quads, index(tb, 1), acc,
+        [&](OpBuilder &lb, Location, Value kq, ValueRange iter) {
+          SmallVector<Value> in = loops;
+          in[plan.kq] = kq;
+          SmallVector<Value> bVec;
+          AffineMap bMap = maps[1];
+          for (int64_t j = 0; j < cols; ++j) {
+            in[plan.n] = colIndex[j];
+            SmallVector<Value> bIdx =
+                indices(lb, bMap, in, bMap.getNumResults() - 2);
+            bIdx.push_back(
+                arith::MulIOp::create(lb, loc, colIndex[j], index(lb, 4)));
+            bVec.push_back(
+                vector::LoadOp::create(lb, loc, bytesType, bFlat, bIdx));
+          }
+          SmallVector<Value> next;
+          AffineMap aMap = maps[0];
+          for (int64_t i = 0; i < rows; ++i) {
+            in[plan.m] = rowIndex[i];
+            Value quad = vector::LoadOp::create(
+                lb, loc, quadType, a,
+                indices(lb, aMap, in, aMap.getNumResults()));
+            Value word = vector::ExtractOp::create(
+                lb, loc, vector::BitCastOp::create(lb, loc, wordType, quad),
+                ArrayRef<int64_t>{0});
+            Value splat = vector::BitCastOp::create(
+                lb, loc, bytesType,
+                vector::BroadcastOp::create(lb, loc, accType, word));
+            for (int64_t j = 0; j < cols; ++j)
+              next.push_back(LLVM::CallIntrinsicOp::create(
+                                 lb, loc, accType, vpdpbusd,
+                                 ValueRange{iter[i * cols + j], splat, bVec[j]})
+                                 .getResult(0));
+          }
+          scf::YieldOp::create(lb, loc, next);
+        });
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) {
+        SmallVector<Value> where = cAt(tb, i, j);
+        Value result = loop.getResult(i * cols + j);
+        if (!epilogue) {
+          vector::StoreOp::create(tb, loc, result, c, where);
+          continue;
+        }
+        vector::StoreOp::create(
+            tb, loc, applyEpilogue(tb, loc, epilogue, result, where, kLanes),
+            epilogue.getDpsInits()[0], where);
+      }
+  };
+  emitTiledNest(b, loc, op, plan.outer, plan.m, plan.columns, mr, nr, mBlock,
+                tile);
+  rewriter.eraseOp(op);
+  if (fill)
+    rewriter.eraseOp(fill);
+  if (epilogue)
+    rewriter.eraseOp(epilogue);
+}
+
+} // namespace
+
+LogicalResult cpu_kernels::lowerToDotKernel(RewriterBase &rewriter,
+                                            linalg::GenericOp op,
+                                            ContractionAttr declaration,
+                                            const TileSizes &sizes,
+                                            std::string &reason) {
+  if (declaration.getKind() != ContractionKind::u8s8_dot) {
+    reason = "not a uint8 x int8 dot-product contraction";
+    return failure();
+  }
+  FailureOr<DotPlan> plan = planDotKernel(op, declaration, reason);
+  if (failed(plan))
+    return failure();
+  // 64-column panels (what the W8A8 lowering packs when N allows) get a
+  // 6 x 64 tile: 24 int32 accumulators + 4 B vectors + A fit the 32
+  // registers, and each A broadcast feeds 4 vpdpbusd.
+  const bool wide = plan->columns >= 64;
+  emitDotKernel(rewriter, op, *plan, wide ? 6 : sizes.mr, wide ? 64 : sizes.nr,
+                sizes.mBlock);
+  return success();
+}

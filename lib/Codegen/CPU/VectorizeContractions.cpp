@@ -1,0 +1,98 @@
+//===- VectorizeContractions.cpp - Contractions to GEMM kernels -*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// --slm-vectorize-contractions: each contraction goes to the kernel family
+// its declaration (#slm.contraction) names; a declared contraction that
+// its family cannot take is an error. Undeclared f32 contractions that
+// upstream's ContractionOpInterface recognises get the f32 kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Kernels.h"
+
+#include "slm/Codegen/Contraction.h"
+#include "slm/Codegen/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMVECTORIZECONTRACTIONS
+#include "slm/Codegen/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::cpu_kernels;
+
+namespace {
+struct SLMVectorizeContractionsPass
+    : mlir::slm::impl::SLMVectorizeContractionsBase<
+          SLMVectorizeContractionsPass> {
+  using SLMVectorizeContractionsBase::SLMVectorizeContractionsBase;
+
+  void runOnOperation() override {
+    if (mr < 1 || nr < kLanes || nr % kLanes != 0 || mBlock < mr ||
+        nBlock < 1) {
+      getOperation()->emitError()
+          << "slm-vectorize-contractions: need mr >= 1, nr a multiple of "
+          << kLanes << ", m-block >= mr, n-block >= 1";
+      return signalPassFailure();
+    }
+    const TileSizes sizes = {mr, nr, mBlock, nBlock, kBlock, prefetchDistance};
+    SmallVector<linalg::GenericOp> candidates;
+    getOperation()->walk(
+        [&](linalg::GenericOp op) { candidates.push_back(op); });
+    IRRewriter rewriter(&getContext());
+    bool failedAny = false;
+    for (linalg::GenericOp op : candidates) {
+      std::string reason;
+      ContractionAttr declaration = getContractionDeclaration(op);
+      if (!declaration) {
+        // Say why a matrix product stays plain loops (other ops are not
+        // candidates at all).
+        if (failed(
+                lowerToF32Kernel(rewriter, op, declaration, sizes, reason)) &&
+            report && linalg::isaContractionOpInterface(op))
+          op->emitRemark() << "contraction left as loops: " << reason;
+        continue;
+      }
+      LogicalResult lowered = failure();
+      switch (declaration.getKind()) {
+      case ContractionKind::f32:
+      case ContractionKind::int8_weight:
+        lowered = lowerToF32Kernel(rewriter, op, declaration, sizes, reason);
+        break;
+      case ContractionKind::u8s8_dot:
+        // The one declared kind a target may lack the instructions for.
+        if (!vnni) {
+          if (report)
+            op->emitRemark() << "integer contraction left as loops: the "
+                                "target has no AVX-512 VNNI";
+          continue;
+        }
+        lowered = lowerToDotKernel(rewriter, op, declaration, sizes, reason);
+        break;
+      case ContractionKind::int4:
+      case ContractionKind::nf4:
+        lowered = lowerToNibbleKernel(rewriter, op, declaration, sizes, reason);
+        break;
+      }
+      if (failed(lowered)) {
+        op->emitError() << "declared " << declaration
+                        << " but its kernel cannot take it: " << reason;
+        failedAny = true;
+      }
+    }
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+} // namespace

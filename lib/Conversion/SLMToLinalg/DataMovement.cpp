@@ -1,0 +1,137 @@
+//===- DataMovement.cpp - Transpose, reshape, gather to linalg --*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::linalg_lowering;
+
+namespace {
+
+struct LowerTranspose : OpRewritePattern<TransposeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TransposeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> perm = op.getPermutation();
+    Value empty =
+        emptyTensor(rewriter, loc, op.getType(), [&](int64_t i) -> Value {
+          return tensor::DimOp::create(rewriter, loc, op.getInput(), perm[i]);
+        });
+    rewriter.replaceOpWithNewOp<linalg::TransposeOp>(op, op.getInput(), empty,
+                                                     perm);
+    return success();
+  }
+};
+
+struct LowerReshape : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value shape = op.getShape();
+    if (!shape) {
+      // Static extents, and at most one dynamic: elements / the others.
+      auto inputType = cast<RankedTensorType>(op.getInput().getType());
+      Value total = arith::ConstantIndexOp::create(rewriter, loc, 1);
+      for (int64_t i = 0; i < inputType.getRank(); ++i)
+        total = arith::MulIOp::create(
+            rewriter, loc, total,
+            tensor::DimOp::create(rewriter, loc, op.getInput(), i));
+      int64_t known = 1;
+      for (int64_t d : type.getShape())
+        if (!ShapedType::isDynamic(d))
+          known *= d;
+      SmallVector<Value> extents;
+      for (int64_t d : type.getShape())
+        extents.push_back(
+            ShapedType::isDynamic(d)
+                ? arith::DivUIOp::create(
+                      rewriter, loc, total,
+                      arith::ConstantIndexOp::create(rewriter, loc, known))
+                      .getResult()
+                : arith::ConstantIndexOp::create(rewriter, loc, d).getResult());
+      shape = tensor::FromElementsOp::create(
+          rewriter, loc,
+          RankedTensorType::get({type.getRank()}, rewriter.getIndexType()),
+          extents);
+    }
+    rewriter.replaceOpWithNewOp<tensor::ReshapeOp>(op, type, op.getInput(),
+                                                   shape);
+    return success();
+  }
+};
+
+struct LowerGather : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value data = op.getData(), indices = op.getIndices();
+    auto indexType = cast<RankedTensorType>(indices.getType());
+    int64_t axis = static_cast<int64_t>(op.getAxis());
+    int64_t indexRank = indexType.getRank();
+    int64_t rank = type.getRank();
+    MLIRContext *ctx = getContext();
+    Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
+      if (i < axis)
+        return tensor::DimOp::create(rewriter, loc, data, i);
+      if (i < axis + indexRank)
+        return tensor::DimOp::create(rewriter, loc, indices, i - axis);
+      return tensor::DimOp::create(rewriter, loc, data, i - indexRank + 1);
+    });
+    SmallVector<AffineExpr> indexExprs;
+    for (int64_t j = 0; j < indexRank; ++j)
+      indexExprs.push_back(getAffineDimExpr(axis + j, ctx));
+    SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indexExprs, ctx),
+                                   rewriter.getMultiDimIdentityMap(rank)};
+    Value axisExtent = tensor::DimOp::create(rewriter, loc, data, axis);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, indices, empty, maps,
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          // Negative indices count from the end; out-of-range ones are
+          // clamped so that a bad id never reads outside the table.
+          Value idx = args[0];
+          if (!idx.getType().isIndex())
+            idx = arith::IndexCastOp::create(b, l, b.getIndexType(), idx);
+          Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value negative =
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, idx, zero);
+          idx = arith::SelectOp::create(
+              b, l, negative, arith::AddIOp::create(b, l, idx, axisExtent),
+              idx);
+          Value last = arith::SubIOp::create(
+              b, l, axisExtent, arith::ConstantIndexOp::create(b, l, 1));
+          idx = arith::MaxSIOp::create(
+              b, l, arith::MinSIOp::create(b, l, idx, last), zero);
+          SmallVector<Value> coords;
+          for (int64_t i = 0; i < axis; ++i)
+            coords.push_back(linalg::IndexOp::create(b, l, i));
+          coords.push_back(idx);
+          for (int64_t i = axis + indexRank; i < rank; ++i)
+            coords.push_back(linalg::IndexOp::create(b, l, i));
+          linalg::YieldOp::create(
+              b, l, tensor::ExtractOp::create(b, l, data, coords).getResult());
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::slm::linalg_lowering::populateDataMovementPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LowerTranspose, LowerReshape, LowerGather>(
+      patterns.getContext());
+}

@@ -1,0 +1,173 @@
+//===- Elementwise.cpp - Broadcasting elementwise ops to linalg -*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::linalg_lowering;
+
+namespace {
+
+template <typename OpTy>
+Value scalarBinary(OpBuilder &b, Location loc, Value x, Value y);
+
+#define SLM_SCALAR_BINARY(OpTy, FloatOp, IntOp)                                \
+  template <>                                                                  \
+  Value scalarBinary<OpTy>(OpBuilder & b, Location loc, Value x, Value y) {    \
+    if (isFloat(x.getType()))                                                  \
+      return FloatOp::create(b, loc, x, y);                                    \
+    return IntOp::create(b, loc, x, y);                                        \
+  }
+SLM_SCALAR_BINARY(AddOp, arith::AddFOp, arith::AddIOp)
+SLM_SCALAR_BINARY(SubOp, arith::SubFOp, arith::SubIOp)
+SLM_SCALAR_BINARY(MulOp, arith::MulFOp, arith::MulIOp)
+SLM_SCALAR_BINARY(DivOp, arith::DivFOp, arith::DivSIOp)
+SLM_SCALAR_BINARY(MaxOp, arith::MaximumFOp, arith::MaxSIOp)
+SLM_SCALAR_BINARY(MinOp, arith::MinimumFOp, arith::MinSIOp)
+#undef SLM_SCALAR_BINARY
+
+template <>
+Value scalarBinary<PowOp>(OpBuilder &b, Location loc, Value x, Value y) {
+  if (isFloat(x.getType()))
+    return math::PowFOp::create(b, loc, x, y);
+  return math::IPowIOp::create(b, loc, x, y);
+}
+
+template <typename OpTy> struct LowerBinary : OpRewritePattern<OpTy> {
+  using OpRewritePattern<OpTy>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpTy op,
+                                PatternRewriter &rewriter) const override {
+    Value result = broadcastGeneric(
+        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
+        [](OpBuilder &b, Location loc, ValueRange args) {
+          return scalarBinary<OpTy>(b, loc, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerCompare : OpRewritePattern<CompareOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CompareOp op,
+                                PatternRewriter &rewriter) const override {
+    ComparePredicate predicate = op.getPredicate();
+    Value result = broadcastGeneric(
+        rewriter, op.getLoc(), op.getType(), {op.getLhs(), op.getRhs()},
+        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          if (isFloat(args[0].getType())) {
+            arith::CmpFPredicate p = arith::CmpFPredicate::OEQ;
+            switch (predicate) {
+            case ComparePredicate::eq:
+              p = arith::CmpFPredicate::OEQ;
+              break;
+            case ComparePredicate::ne:
+              p = arith::CmpFPredicate::UNE;
+              break;
+            case ComparePredicate::lt:
+              p = arith::CmpFPredicate::OLT;
+              break;
+            case ComparePredicate::le:
+              p = arith::CmpFPredicate::OLE;
+              break;
+            case ComparePredicate::gt:
+              p = arith::CmpFPredicate::OGT;
+              break;
+            case ComparePredicate::ge:
+              p = arith::CmpFPredicate::OGE;
+              break;
+            }
+            return arith::CmpFOp::create(b, loc, p, args[0], args[1]);
+          }
+          arith::CmpIPredicate p = arith::CmpIPredicate::eq;
+          switch (predicate) {
+          case ComparePredicate::eq:
+            p = arith::CmpIPredicate::eq;
+            break;
+          case ComparePredicate::ne:
+            p = arith::CmpIPredicate::ne;
+            break;
+          case ComparePredicate::lt:
+            p = arith::CmpIPredicate::slt;
+            break;
+          case ComparePredicate::le:
+            p = arith::CmpIPredicate::sle;
+            break;
+          case ComparePredicate::gt:
+            p = arith::CmpIPredicate::sgt;
+            break;
+          case ComparePredicate::ge:
+            p = arith::CmpIPredicate::sge;
+            break;
+          }
+          return arith::CmpIOp::create(b, loc, p, args[0], args[1]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerSelect : OpRewritePattern<SelectOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SelectOp op,
+                                PatternRewriter &rewriter) const override {
+    Value result = broadcastGeneric(
+        rewriter, op.getLoc(), op.getType(),
+        {op.getCondition(), op.getTrueValue(), op.getFalseValue()},
+        [](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          return arith::SelectOp::create(b, loc, args[0], args[1], args[2]);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct LowerBroadcastTo : OpRewritePattern<BroadcastToOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(BroadcastToOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    RankedTensorType type = op.getType();
+    Value input = op.getInput();
+    Value shape = op.getShape();
+    int64_t rank = type.getRank();
+    Value init = emptyTensor(rewriter, loc, type, [&](int64_t d) -> Value {
+      if (shape)
+        return tensor::ExtractOp::create(
+            rewriter, loc, shape,
+            ValueRange{arith::ConstantIndexOp::create(rewriter, loc, d)});
+      return broadcastExtent(rewriter, loc, {input}, rank, d);
+    });
+    SmallVector<AffineMap> maps = {
+        broadcastMap(getContext(), cast<RankedTensorType>(input.getType()),
+                     type.getShape()),
+        rewriter.getMultiDimIdentityMap(rank)};
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, type, input, init, maps, iterators,
+        [](OpBuilder &b, Location l, ValueRange args) {
+          linalg::YieldOp::create(b, l, args[0]);
+        });
+    rewriter.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::slm::linalg_lowering::populateElementwisePatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LowerBinary<AddOp>, LowerBinary<SubOp>, LowerBinary<MulOp>,
+               LowerBinary<DivOp>, LowerBinary<PowOp>, LowerBinary<MaxOp>,
+               LowerBinary<MinOp>, LowerCompare, LowerSelect, LowerBroadcastTo>(
+      patterns.getContext());
+}

@@ -1,0 +1,89 @@
+//===- LoweringUtils.h - Helpers of --convert-slm-to-linalg -----*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Shared by the files of --convert-slm-to-linalg (one per op family):
+// tensors, broadcasting maps, accumulators and activations, and the
+// populate functions of each family.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef SLM_LIB_CONVERSION_SLMTOLINALG_LOWERINGUTILS_H
+#define SLM_LIB_CONVERSION_SLMTOLINALG_LOWERINGUTILS_H
+
+#include "slm/IR/SLMOps.h"
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/PatternMatch.h"
+
+namespace mlir::slm::linalg_lowering {
+
+/// An empty tensor of `type`; each dynamic extent `d` comes from `extent(d)`.
+Value emptyTensor(OpBuilder &b, Location loc, RankedTensorType type,
+                  function_ref<Value(int64_t)> extent);
+
+/// Result extent `d` of a broadcasting op over the leading `resultRank`
+/// dimensions of `operands`, whose last `trailing` dimensions are not
+/// broadcast (2 for matmul operands, else 0): a static extent other than 1
+/// if an operand has one there, else the extent of an operand that is
+/// dynamic there, else 1.
+Value broadcastExtent(OpBuilder &b, Location loc, ValueRange operands,
+                      int64_t resultRank, int64_t d, int64_t trailing = 0);
+
+/// The map reading `operand` inside a loop nest over `resultShape`: aligned
+/// from the right, a static 1 against a larger extent reads index 0.
+AffineMap broadcastMap(MLIRContext *ctx, RankedTensorType operand,
+                       ArrayRef<int64_t> resultShape);
+
+/// A parallel linalg.generic over the result of a broadcasting op.
+Value broadcastGeneric(
+    OpBuilder &b, Location loc, RankedTensorType resultType,
+    ValueRange operands,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// Whether `t` is a floating-point type.
+inline bool isFloat(Type t) { return isa<FloatType>(t); }
+
+/// `empty` filled with zeros of `elementType`.
+Value zeroFilled(OpBuilder &b, Location loc, Value empty, Type elementType);
+
+/// `source` broadcast into `empty` (of `type`) through `sourceMap`: the
+/// starting value of an accumulator (a bias).
+Value broadcastInto(OpBuilder &b, Location loc, RankedTensorType type,
+                    Value source, Value empty, AffineMap sourceMap);
+
+/// A multiply-accumulate contraction of `lhs` and `rhs` into `init` with
+/// `maps`, the last loop the reduction. f32 products carry the declaration
+/// `#slm.contraction<kind = f32>` (B read in place) when `declare` is set;
+/// other element types never do.
+Value contraction(OpBuilder &b, Location loc, Type type, Value lhs, Value rhs,
+                  Value init, ArrayRef<AffineMap> maps, bool declare);
+
+/// The scalar activation of a linear epilogue.
+Value scalarActivation(OpBuilder &b, Location loc, Activation activation,
+                       Value x);
+
+/// Applies the activation of `op` (if any) to `y`.
+Value applyActivation(PatternRewriter &rewriter, Location loc, LinearOp op,
+                      Value y);
+
+/// Broadcasting elementwise ops: binary arithmetic, compare, select,
+/// broadcast_to (Elementwise.cpp).
+void populateElementwisePatterns(RewritePatternSet &patterns);
+
+/// slm.matmul and slm.linear, with weights packed into panels of
+/// `weightPanel` columns (0: not packed) and compressed weights decoded in
+/// the contraction (Linear.cpp, QuantizedLinear.cpp).
+void populateLinearPatterns(RewritePatternSet &patterns, int64_t weightPanel);
+
+/// Transpose, reshape and gather (DataMovement.cpp).
+void populateDataMovementPatterns(RewritePatternSet &patterns);
+
+/// slm.reduce (Reductions.cpp).
+void populateReductionPatterns(RewritePatternSet &patterns);
+
+} // namespace mlir::slm::linalg_lowering
+
+#endif // SLM_LIB_CONVERSION_SLMTOLINALG_LOWERINGUTILS_H

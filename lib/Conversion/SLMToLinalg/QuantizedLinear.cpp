@@ -1,0 +1,502 @@
+//===- QuantizedLinear.cpp - W8A8 and 4-bit linear layers -------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Linear layers whose products run on codes: W8A8 (the input quantized to
+// uint8 as the layer runs, uint8 x int8 dot products into int32, a
+// dequantizing epilogue) and 4-bit weights (int4, NF4) decoded in the
+// contraction's body. Each contraction carries its declaration
+// (slm/Codegen/Contraction.h).
+//
+//===----------------------------------------------------------------------===//
+
+#include "PackedLinear.h"
+
+#include "slm/Codegen/Contraction.h"
+#include "slm/IR/SLMConstants.h"
+#include "slm/Support/WeightQuant.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::slm;
+using namespace mlir::slm::linalg_lowering;
+
+/// The bytes of an i8 constant (splat or dense/resource), `count` of them.
+bool linalg_lowering::readBytes(Attribute attr, int64_t count,
+                                std::vector<uint8_t> &out) {
+  out.assign(count, 0);
+  if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr)) {
+    std::fill(
+        out.begin(), out.end(),
+        static_cast<uint8_t>(splat.getSplatValue<APInt>().getZExtValue()));
+    return true;
+  }
+  ArrayRef<char> bytes = rawConstantBytes(attr);
+  if (static_cast<int64_t>(bytes.size()) != count)
+    return false;
+  std::memcpy(out.data(), bytes.data(), count);
+  return true;
+}
+
+namespace {
+/// The row quantization parameters of a W8A8 input `x` ([lead.., K] f32):
+/// per-token scale and zero point (ONNX DynamicQuantizeLinear's arithmetic
+/// over each row: s = (max(x, 0) - min(x, 0)) / 255, z = round(-min / s)),
+/// or the static ones broadcast; and the uint8 codes
+/// `clamp(round(x * (1 / s)) + z, 0, 255)` as i8 [lead.., K/4, 4].
+struct QuantizedInput {
+  // codes i8; scale, 1 / scale f32 [lead..]; zp i32 [lead..]
+  Value codes, scale, zeroPoint, inverse;
+};
+
+static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
+                                        Value x) {
+  MLIRContext *ctx = b.getContext();
+  auto xType = cast<RankedTensorType>(x.getType());
+  const int64_t rank = xType.getRank(), lead = rank - 1;
+  const int64_t k = xType.getShape().back();
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getIntegerType(8);
+  auto rowsType = [&](Type element) {
+    return RankedTensorType::get(xType.getShape().drop_back(), element);
+  };
+  auto rowsEmpty = [&](Type element) {
+    return emptyTensor(b, loc, rowsType(element), [&](int64_t i) -> Value {
+      return tensor::DimOp::create(b, loc, x, i);
+    });
+  };
+  auto f = [&](OpBuilder &nb, double v) -> Value {
+    return arith::ConstantOp::create(nb, loc, nb.getF32FloatAttr(v));
+  };
+  SmallVector<AffineExpr> rowExprs;
+  for (int64_t i = 0; i < lead; ++i)
+    rowExprs.push_back(getAffineDimExpr(i, ctx));
+  AffineMap rowsOfAll = AffineMap::get(rank, 0, rowExprs, ctx);
+  AffineMap all = b.getMultiDimIdentityMap(rank);
+  QuantizedInput q;
+  Value scale, zeroPoint; // f32 per row
+  const InputQuant mode = op.getInputQuant();
+  if (mode == InputQuant::per_token || mode == InputQuant::per_tensor) {
+    // [min(x, 0), max(x, 0)] per row: both accumulators start at 0.
+    Value mn = zeroFilled(b, loc, rowsEmpty(f32), f32);
+    Value mx = zeroFilled(b, loc, rowsEmpty(f32), f32);
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    auto minMax = [](OpBuilder &nb, Location l, ValueRange args) {
+      linalg::YieldOp::create(
+          nb, l,
+          ValueRange{arith::MinimumFOp::create(nb, l, args[1], args[0]),
+                     arith::MaximumFOp::create(nb, l, args[2], args[0])});
+    };
+    auto range = linalg::GenericOp::create(
+        b, loc, TypeRange{mn.getType(), mx.getType()}, ValueRange{x},
+        ValueRange{mn, mx}, {all, rowsOfAll, rowsOfAll}, iterators, minMax);
+    if (mode == InputQuant::per_tensor) {
+      // The whole tensor's range, given back to every row.
+      auto scalarType = RankedTensorType::get({}, f32);
+      auto scalar = [&]() {
+        return zeroFilled(
+            b, loc, tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{}, f32),
+            f32);
+      };
+      AffineMap rowsMap = b.getMultiDimIdentityMap(lead);
+      AffineMap toScalar = AffineMap::get(lead, 0, {}, b.getContext());
+      auto total = linalg::GenericOp::create(
+          b, loc, TypeRange{scalarType, scalarType},
+          ValueRange{range.getResult(0), range.getResult(1)},
+          ValueRange{scalar(), scalar()},
+          {rowsMap, rowsMap, toScalar, toScalar},
+          SmallVector<utils::IteratorType>(lead,
+                                           utils::IteratorType::reduction),
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(
+                nb, l,
+                ValueRange{arith::MinimumFOp::create(nb, l, args[2], args[0]),
+                           arith::MaximumFOp::create(nb, l, args[3], args[1])});
+          });
+      auto spread = [&](Value v) {
+        return linalg::GenericOp::create(
+                   b, loc, rowsType(f32), ValueRange{v}, rowsEmpty(f32),
+                   {toScalar, rowsMap},
+                   SmallVector<utils::IteratorType>(
+                       lead, utils::IteratorType::parallel),
+                   [](OpBuilder &nb, Location l, ValueRange args) {
+                     linalg::YieldOp::create(nb, l, args[0]);
+                   })
+            .getResult(0);
+      };
+      range = linalg::GenericOp::create(
+          b, loc, TypeRange{mn.getType(), mx.getType()},
+          ValueRange{spread(total.getResult(0)), spread(total.getResult(1))},
+          ValueRange{rowsEmpty(f32), rowsEmpty(f32)},
+          {rowsMap, rowsMap, rowsMap, rowsMap},
+          SmallVector<utils::IteratorType>(lead, utils::IteratorType::parallel),
+          [](OpBuilder &nb, Location l, ValueRange args) {
+            linalg::YieldOp::create(nb, l, ValueRange{args[0], args[1]});
+          });
+    }
+    SmallVector<utils::IteratorType> rowIterators(
+        lead, utils::IteratorType::parallel);
+    AffineMap rows = b.getMultiDimIdentityMap(lead);
+    auto params = linalg::GenericOp::create(
+        b, loc, TypeRange{rowsType(f32), rowsType(i32), rowsType(f32)},
+        ValueRange{range.getResult(0), range.getResult(1)},
+        ValueRange{rowsEmpty(f32), rowsEmpty(i32), rowsEmpty(f32)},
+        {rows, rows, rows, rows, rows}, rowIterators,
+        [&](OpBuilder &nb, Location l, ValueRange args) {
+          Value width = arith::SubFOp::create(nb, l, args[1], args[0]);
+          Value s = arith::DivFOp::create(nb, l, width, f(nb, 255.0));
+          // An all-zero row: any scale works; 1 keeps the division finite.
+          Value empty = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OLE,
+                                              s, f(nb, 0.0));
+          s = arith::SelectOp::create(nb, l, empty, f(nb, 1.0), s);
+          Value z = math::RoundEvenOp::create(
+              nb, l,
+              arith::DivFOp::create(nb, l,
+                                    arith::NegFOp::create(nb, l, args[0]), s));
+          z = arith::MinimumFOp::create(
+              nb, l, arith::MaximumFOp::create(nb, l, z, f(nb, 0.0)),
+              f(nb, 255.0));
+          Value inverse = arith::DivFOp::create(nb, l, f(nb, 1.0), s);
+          linalg::YieldOp::create(
+              nb, l,
+              ValueRange{s, arith::FPToSIOp::create(nb, l, i32, z), inverse});
+        });
+    q.scale = params.getResult(0);
+    q.zeroPoint = params.getResult(1);
+    q.inverse = params.getResult(2);
+  }
+  // The codes; static parameters are constants in the body.
+  const bool dynamic = static_cast<bool>(q.scale);
+  SmallVector<Value> ins = {x};
+  SmallVector<AffineMap> maps = {all};
+  // ONNX's quantizers divide by the scale; per token multiplies by its
+  // inverse (cheaper, and the codes are ours to define).
+  const bool divide =
+      mode == InputQuant::per_tensor || mode == InputQuant::fixed;
+  if (dynamic) {
+    ins.append({divide ? q.scale : q.inverse, q.zeroPoint});
+    maps.append({rowsOfAll, rowsOfAll});
+  }
+  maps.push_back(all);
+  Value codesEmpty =
+      emptyTensor(b, loc, xType.clone(i8), [&](int64_t i) -> Value {
+        return tensor::DimOp::create(b, loc, x, i);
+      });
+  const float staticScale =
+      op.getInputScale() ? op.getInputScale()->convertToFloat() : 1.0f;
+  const int32_t staticZero =
+      op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
+  Value codes =
+      linalg::GenericOp::create(
+          b, loc, xType.clone(i8), ins, codesEmpty, maps,
+          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value inverse = dynamic ? args[1] : f(nb, 1.0f / staticScale);
+            Value z =
+                dynamic
+                    ? arith::SIToFPOp::create(nb, l, f32, args[2]).getResult()
+                    : f(nb, staticZero);
+            Value v = math::RoundEvenOp::create(
+                nb, l,
+                divide ? arith::DivFOp::create(nb, l, args[0],
+                                               dynamic ? args[1]
+                                                       : f(nb, staticScale))
+                             .getResult()
+                       : arith::MulFOp::create(nb, l, args[0], inverse)
+                             .getResult());
+            v = arith::AddFOp::create(nb, l, v, z);
+            v = arith::MinimumFOp::create(
+                nb, l, arith::MaximumFOp::create(nb, l, v, f(nb, 0.0)),
+                f(nb, 255.0));
+            Value code = arith::FPToSIOp::create(nb, l, i32, v);
+            linalg::YieldOp::create(
+                nb, l, arith::TruncIOp::create(nb, l, i8, code).getResult());
+          })
+          .getResult(0);
+  SmallVector<int64_t> quadShape(xType.getShape().drop_back());
+  quadShape.append({k / 4, 4});
+  SmallVector<ReassociationIndices> expand;
+  for (int64_t i = 0; i < lead; ++i)
+    expand.push_back({i});
+  expand.push_back({lead, lead + 1});
+  SmallVector<OpFoldResult> quadSizes;
+  for (int64_t i = 0; i < lead; ++i)
+    quadSizes.push_back(tensor::getMixedSize(b, loc, x, i));
+  quadSizes.append({b.getIndexAttr(k / 4), b.getIndexAttr(4)});
+  q.codes = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(quadShape, i8), codes, expand, quadSizes);
+  if (!dynamic) {
+    q.scale = Value();
+    q.zeroPoint = Value();
+  }
+  return q;
+}
+
+/// W8A8: `op` (input quantized as it runs, int8 per-channel weight `codes`
+/// with `scales`) as integer GEMM + dequantizing epilogue, result
+/// [lead.., panels, panel] f32 with the bias added. The codes are packed
+/// for 4-byte dot products: [panels, K/4, panel, 4], so that one 64-byte
+/// vector holds four consecutive k of 16 columns (AVX-512 VNNI's vpdpbusd
+/// operand); the contraction's loops are (lead.., p, j, kq, kr).
+static Value w8a8Contraction(PatternRewriter &rewriter, LinearOp op,
+                             ArrayRef<uint8_t> raw, Attribute codesAttr,
+                             ArrayRef<float> scales, int64_t panel) {
+  Location loc = op.getLoc();
+  PanelOutput out(rewriter, op, panel);
+  const int64_t n = op.getOutFeatures(), k = op.getInFeatures();
+  const int64_t panels = out.panels, padded = out.padded, lead = out.lead;
+  Type f32 = rewriter.getF32Type(), i32 = rewriter.getI32Type(),
+       i8 = rewriter.getIntegerType(8);
+  // Codes (`raw`, [N, K]) in dot-product order and their column sums (for
+  // the zero point).
+  std::vector<char> packed(panels * k * panel, 0);
+  std::vector<int32_t> colsum(padded, 0);
+  const int64_t quads = k / 4;
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t p = c / panel, j = c % panel;
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const int8_t code = static_cast<int8_t>(raw[c * k + kk]);
+      colsum[c] += code;
+      packed[((p * quads + kk / 4) * panel + j) * 4 + kk % 4] =
+          static_cast<char>(code);
+    }
+  }
+  auto codesType = RankedTensorType::get({panels, quads, panel, 4}, i8);
+  Value w = arith::ConstantOp::create(
+      rewriter, loc,
+      cast<TypedAttr>(makeConstantFromBytes(codesAttr, codesType, packed,
+                                            ".vnni" + std::to_string(panel))));
+  auto panelType = [&](Type element) {
+    return RankedTensorType::get({panels, panel}, element);
+  };
+  std::vector<float> paddedScales(scales.begin(), scales.end());
+  paddedScales.resize(padded, 0.0f);
+  Value wScale = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(panelType(f32), ArrayRef<float>(paddedScales)));
+  Value colsums = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(panelType(i32), ArrayRef<int32_t>(colsum)));
+  QuantizedInput q = quantizeInputRows(rewriter, loc, op, op.getInput());
+
+  // acc[.., p, j] = sum_k u8(x)[.., k] * s8(w)[p*panel + j, k]
+  const int64_t loops = lead + 4;
+  const int64_t p = lead, j = lead + 1, kq = lead + 2, kr = lead + 3;
+  SmallVector<AffineMap> maps = {out.leadThen(loops, {kq, kr}),
+                                 out.only(loops, {p, kq, j, kr}),
+                                 out.leadThen(loops, {p, j})};
+  Value acc = buildDeclaredContraction(
+                  rewriter, loc,
+                  ContractionAttr::get(rewriter.getContext(),
+                                       ContractionKind::u8s8_dot, panel, 0),
+                  out.type(i32), ValueRange{q.codes, w},
+                  zeroFilled(rewriter, loc, out.empty(i32), i32), maps)
+                  .getResult(0);
+  // y = s_x * s_w * (acc - z_x * colsum) + bias
+  Value biasPanels = out.biasPanels();
+  const int64_t outLoops = lead + 2;
+  AffineMap outMap = out.leadThen(outLoops, {p, j});
+  AffineMap rowMap = out.leadThen(outLoops, {});
+  AffineMap colMap = out.only(outLoops, {p, j});
+  SmallVector<Value> ins = {acc, wScale, colsums};
+  SmallVector<AffineMap> epilogueMaps = {outMap, colMap, colMap};
+  const bool dynamic = static_cast<bool>(q.scale);
+  if (dynamic) {
+    ins.append({q.scale, q.zeroPoint});
+    epilogueMaps.append({rowMap, rowMap});
+  }
+  if (biasPanels) {
+    ins.push_back(biasPanels);
+    epilogueMaps.push_back(colMap);
+  }
+  epilogueMaps.push_back(outMap);
+  const float staticScale =
+      op.getInputScale() ? op.getInputScale()->convertToFloat() : 1.0f;
+  const int32_t staticZero =
+      op.getInputZeroPoint() ? *op.getInputZeroPoint() : 0;
+  return linalg::GenericOp::create(
+             rewriter, loc, out.type(f32), ins, out.empty(f32), epilogueMaps,
+             SmallVector<utils::IteratorType>(outLoops,
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value s = dynamic ? args[3]
+                                 : arith::ConstantOp::create(
+                                       nb, l, nb.getF32FloatAttr(staticScale))
+                                       .getResult();
+               Value z = dynamic ? args[4]
+                                 : arith::ConstantOp::create(
+                                       nb, l, nb.getI32IntegerAttr(staticZero))
+                                       .getResult();
+               Value exact = arith::SubIOp::create(
+                   nb, l, args[0], arith::MulIOp::create(nb, l, z, args[2]));
+               Value v = arith::SIToFPOp::create(nb, l, f32, exact);
+               v = arith::MulFOp::create(
+                   nb, l, v, arith::MulFOp::create(nb, l, s, args[1]));
+               if (biasPanels)
+                 v = arith::AddFOp::create(nb, l, v, args[dynamic ? 5 : 3]);
+               linalg::YieldOp::create(nb, l, v);
+             })
+      .getResult(0);
+}
+
+} // namespace
+
+LogicalResult linalg_lowering::lowerW8A8Linear(LinearOp op,
+                                               PatternRewriter &rewriter,
+                                               Attribute codesAttr,
+                                               ArrayRef<float> scales,
+                                               int64_t panel) {
+  RankedTensorType weightType = op.getWeight().getType();
+  const int64_t n = weightType.getDimSize(0);
+  std::vector<uint8_t> raw;
+  if (weightType.getDimSize(1) % 4 != 0 ||
+      !readBytes(codesAttr, weightType.getNumElements(), raw))
+    return failure();
+  // Two panels' width per dot-product panel when the columns allow: the
+  // VNNI kernel's tile is 64 columns wide.
+  const int64_t dotPanel = n % (2 * panel) == 0 ? 2 * panel : panel;
+  PanelOutput out(rewriter, op, dotPanel);
+  if (!out.biasFits())
+    return failure();
+  Value y = w8a8Contraction(rewriter, op, raw, codesAttr, scales, dotPanel);
+  finishPackedLinear(rewriter, op, y, out.padded);
+  return success();
+}
+
+/// A linear layer with a 4-bit weight (`slm.dequantize_weight <int4|nf4>`,
+/// groups of G along K, or one per row), as a contraction that decodes two
+/// codes per byte in its body. Codes are re-packed for the kernels: unsigned
+/// u in [0, 15] (symmetric int4 stored as c + 8), two consecutive k of one
+/// column per byte, [panels, K/g, g/2, P]; weight = u * s + m per group and
+/// column (m = -zp * s, or -8 * s), or NF4[u] * s. Loops (lead.., p, j, kg,
+/// kb, kl) with k = kg * g + 2 * kb + kl; A is x viewed as [.., K/g, g/2, 2].
+LogicalResult linalg_lowering::lowerNibbleLinear(LinearOp op,
+                                                 PatternRewriter &rewriter,
+                                                 int64_t panel) {
+  auto dq = op.getWeight().getDefiningOp<DequantizeWeightOp>();
+  if (!dq || dq.getCodeBits() != 4 || op.getInputQuant() != InputQuant::none)
+    return failure();
+  const bool nf4 = dq.getKind() == WeightQuantKind::nf4;
+  RankedTensorType type = op.getType();
+  const int64_t n = op.getOutFeatures(), k = op.getInFeatures();
+  const int64_t group = dq.getGroupSize() ? *dq.getGroupSize() : k;
+  if (!type.getElementType().isF32() || k % group != 0 || group % 2 != 0)
+    return failure();
+  const int64_t groups = k / group;
+  Attribute codesAttr, scalesAttr, zpAttr;
+  std::vector<float> scales;
+  std::vector<uint8_t> codes, zps;
+  if (!matchPattern(dq.getCodes(), m_Constant(&codesAttr)) ||
+      !matchPattern(dq.getScales(), m_Constant(&scalesAttr)) ||
+      !readF32Constant(scalesAttr, scales) ||
+      static_cast<int64_t>(scales.size()) != n * groups ||
+      !readBytes(codesAttr, n * ((k + 1) / 2), codes))
+    return failure();
+  if (Value zp = dq.getZeroPoints())
+    if (!matchPattern(zp, m_Constant(&zpAttr)) ||
+        !readBytes(zpAttr, n * groups, zps))
+      return failure();
+  PanelOutput out(rewriter, op, panel);
+  if (!out.biasFits())
+    return failure();
+  const int64_t panels = out.panels, padded = out.padded;
+
+  // Re-pack: bytes [panels, groups, group/2, panel], scales and offsets
+  // [panels, groups, panel]; padded columns decode to 0.
+  const int64_t half = group / 2, rowBytes = (k + 1) / 2;
+  std::vector<char> packed(panels * groups * half * panel, 0);
+  std::vector<float> scalePanels(panels * groups * panel, 0.0f),
+      offsetPanels(panels * groups * panel, 0.0f);
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t p = c / panel, j = c % panel;
+    for (int64_t g = 0; g < groups; ++g) {
+      const float scale = scales[c * groups + g];
+      const int64_t slot = (p * groups + g) * panel + j;
+      scalePanels[slot] = scale;
+      if (!nf4)
+        offsetPanels[slot] =
+            -scale *
+            (zps.empty() ? 8.0f : static_cast<float>(zps[c * groups + g]));
+    }
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const uint8_t byte = codes[c * rowBytes + kk / 2];
+      uint8_t u = kk % 2 == 0 ? (byte & 0xF) : (byte >> 4);
+      if (!nf4 && zps.empty())
+        u = static_cast<uint8_t>((u + 8) & 0xF); // signed [-8, 7] -> [0, 15]
+      const int64_t g = kk / group, within = kk % group;
+      char &out = packed[((p * groups + g) * half + within / 2) * panel + j];
+      out = static_cast<char>(within % 2 == 0 ? (out & 0xF0) | u
+                                              : (out & 0x0F) | (u << 4));
+    }
+  }
+  Location loc = op.getLoc();
+  Type f32 = rewriter.getF32Type(), i8 = rewriter.getIntegerType(8);
+  auto codesType = RankedTensorType::get({panels, groups, half, panel}, i8);
+  Value w = arith::ConstantOp::create(
+      rewriter, loc,
+      cast<TypedAttr>(makeConstantFromBytes(codesAttr, codesType, packed,
+                                            ".nibbles" + std::to_string(panel) +
+                                                "g" + std::to_string(group))));
+  auto groupPanels = RankedTensorType::get({panels, groups, panel}, f32);
+  Value scaleValue = arith::ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(groupPanels, ArrayRef<float>(scalePanels)));
+  Value second; // offsets, or the NF4 table
+  if (nf4)
+    second = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({16}, f32),
+                               ArrayRef<float>(slm::kNF4Levels.data(), 16)));
+  else
+    second = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(groupPanels, ArrayRef<float>(offsetPanels)));
+
+  Value x = op.getInput();
+  auto xType = cast<RankedTensorType>(x.getType());
+  const int64_t rank = type.getRank(), lead = rank - 1;
+  SmallVector<int64_t> aShape(xType.getShape().drop_back());
+  aShape.append({groups, half, 2});
+  SmallVector<ReassociationIndices> expand;
+  for (int64_t i = 0; i < lead; ++i)
+    expand.push_back({i});
+  expand.push_back({lead, lead + 1, lead + 2});
+  SmallVector<OpFoldResult> aSizes;
+  for (int64_t i = 0; i < lead; ++i)
+    aSizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
+  aSizes.append({rewriter.getIndexAttr(groups), rewriter.getIndexAttr(half),
+                 rewriter.getIndexAttr(2)});
+  Value a = tensor::ExpandShapeOp::create(
+      rewriter, loc, RankedTensorType::get(aShape, f32), x, expand, aSizes);
+
+  const int64_t p = lead, j = lead + 1;
+  Value init = out.init();
+  const int64_t loops = lead + 5;
+  const int64_t kg = lead + 2, kb = lead + 3, kl = lead + 4;
+  SmallVector<Value> ins = {a, w, scaleValue};
+  SmallVector<AffineMap> maps = {out.leadThen(loops, {kg, kb, kl}),
+                                 out.only(loops, {p, kg, kb, j}),
+                                 out.only(loops, {p, kg, j})};
+  if (!nf4) {
+    ins.push_back(second);
+    maps.push_back(maps.back());
+  }
+  maps.push_back(out.leadThen(loops, {p, j}));
+  auto generic = buildDeclaredContraction(
+      rewriter, loc,
+      ContractionAttr::get(rewriter.getContext(),
+                           nf4 ? ContractionKind::nf4 : ContractionKind::int4,
+                           panel, group),
+      out.type(f32), ins, init, maps, nf4 ? second : Value());
+  finishPackedLinear(rewriter, op, generic.getResult(0), padded);
+  return success();
+}
