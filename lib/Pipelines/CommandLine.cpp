@@ -86,6 +86,10 @@ void slm::registerMLIRCommandLineOptions() {
   registerDefaultTimingManagerCLOptions();
 }
 
+LogicalResult slm::applyMLIRCommandLineOptions(PassManager &pm) {
+  return applyPassManagerCLOptions(pm);
+}
+
 void slm::registerCompileCommandLineOptions(CompileOptions &options) {
   static std::vector<std::unique_ptr<cl::Option>> owned;
   CommandLineBinder binder{owned};

@@ -103,10 +103,11 @@ private:
 
 /// Runs the passes `build` adds on `module`, with MLIR's command-line pass
 /// manager options (--mlir-print-ir-after-all, ...).
-LogicalResult runPipeline(ModuleOp module, PhaseTimer &timer,
+LogicalResult runPipeline(ModuleOp module, const CompileHooks &hooks,
+                          PhaseTimer &timer,
                           function_ref<void(OpPassManager &)> build) {
   PassManager pm(module.getContext(), ModuleOp::getOperationName());
-  if (failed(applyPassManagerCLOptions(pm)))
+  if (hooks.configurePassManager && failed(hooks.configurePassManager(pm)))
     return failure();
   timer.time(pm);
   build(pm);
@@ -261,7 +262,7 @@ LogicalResult Compilation::compress(std::string &error) {
   }
   if (pruning) {
     PhaseTimer timer(hooks, Phase::Compress, "Prune");
-    if (failed(runPipeline(module, timer, [&](OpPassManager &pm) {
+    if (failed(runPipeline(module, hooks, timer, [&](OpPassManager &pm) {
           buildPrunePipeline(pm, c);
         })))
       return fail("pruning failed", error);
@@ -269,7 +270,7 @@ LogicalResult Compilation::compress(std::string &error) {
   }
   if (c.quantize.enabled()) {
     PhaseTimer timer(hooks, Phase::Compress, "Quantize");
-    if (failed(runPipeline(module, timer, [&](OpPassManager &pm) {
+    if (failed(runPipeline(module, hooks, timer, [&](OpPassManager &pm) {
           buildQuantizePipeline(pm, c.quantize);
         })))
       return fail("quantizing failed", error);
@@ -361,7 +362,7 @@ LogicalResult Compilation::emit(std::string &error) {
   FailureOr<std::string> metadata;
   {
     PhaseTimer timer(hooks, Phase::Lower, "Lower");
-    metadata = target->lower(module);
+    metadata = target->lower(module, hooks.configurePassManager);
     if (failed(metadata))
       return fail("lowering failed", error);
   }
@@ -386,7 +387,7 @@ LogicalResult Compilation::run(std::string &error) {
 
   if (runs(Phase::Raise) && options.raise.enabled) {
     PhaseTimer timer(hooks, Phase::Raise, "Raise");
-    if (failed(runPipeline(module, timer, [&](OpPassManager &pm) {
+    if (failed(runPipeline(module, hooks, timer, [&](OpPassManager &pm) {
           buildRaisePipeline(pm, options.raise);
         })))
       return fail("raising failed", error);
@@ -400,7 +401,7 @@ LogicalResult Compilation::run(std::string &error) {
     return failure();
   if (runs(Phase::Optimize)) {
     PhaseTimer timer(hooks, Phase::Optimize, "Optimize");
-    if (failed(runPipeline(module, timer, [&](OpPassManager &pm) {
+    if (failed(runPipeline(module, hooks, timer, [&](OpPassManager &pm) {
           buildOptimizePipeline(pm, options.optimize);
         })))
       return fail("optimization failed", error);

@@ -114,6 +114,7 @@ int main(int argc, char **argv) {
 
   slm::CompileHooks hooks;
   hooks.loadLibrary = slm::loadModelWithRuntime;
+  hooks.configurePassManager = slm::applyMLIRCommandLineOptions;
   hooks.timing = &rootTimer;
   // A progress line per phase on long compiles, for a person watching.
   if (!quiet && llvm::sys::Process::StandardErrIsDisplayed())

@@ -10,17 +10,25 @@
 
 #include "slm/Pipelines/Options.h"
 
+#include "mlir/Support/LLVM.h"
 #include "llvm/ADT/SmallVector.h"
 
 namespace llvm::cl {
 class OptionCategory;
 } // namespace llvm::cl
 
+namespace mlir {
+class PassManager;
+} // namespace mlir
+
 namespace mlir::slm {
 
 /// Registers MLIR's debugging flags that compileModel honours (IR printing,
 /// pass manager and context options, --mlir-timing).
 void registerMLIRCommandLineOptions();
+
+/// Applies those flags to `pm` (for CompileHooks::configurePassManager).
+LogicalResult applyMLIRCommandLineOptions(PassManager &pm);
 
 /// Registers one command-line flag per declared option (OptionList.h),
 /// parsing into `options`, which must outlive the parse. Call once, before

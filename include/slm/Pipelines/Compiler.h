@@ -33,6 +33,7 @@ class raw_ostream;
 namespace mlir {
 class DialectRegistry;
 class MLIRContext;
+class PassManager;
 class TimingScope;
 namespace slm {
 
@@ -52,6 +53,9 @@ struct CompileHooks {
   /// Where the compression report and the guard's measurements go; null:
   /// stdout, or stderr when the output itself goes to stdout.
   llvm::raw_ostream *compressionReport = nullptr;
+  /// Sets up each pass manager before it runs (slmc:
+  /// applyPassManagerCLOptions, for --mlir-print-ir-after-all and friends).
+  std::function<LogicalResult(PassManager &)> configurePassManager;
   /// --mlir-timing: the scope the phases nest their timers in.
   TimingScope *timing = nullptr;
 };

@@ -25,6 +25,7 @@
 
 namespace mlir {
 class OpPassManager;
+class PassManager;
 namespace slm {
 
 /// A code generation target.
@@ -42,8 +43,13 @@ public:
   /// Lowers optimized slm IR in place (the entry function prepared for the
   /// model ABI, then the lowering pipeline) and returns the model's
   /// interface as the ABI's metadata JSON (inputs and outputs), which only
-  /// the IR before lowering knows. Errors are diagnostics on `module`.
-  virtual FailureOr<std::string> lower(ModuleOp module) const = 0;
+  /// the IR before lowering knows. `configure`, when given, sets up the pass
+  /// manager first (slmc: MLIR's command-line debugging options). Errors
+  /// are diagnostics on `module`.
+  virtual FailureOr<std::string>
+  lower(ModuleOp module,
+        llvm::function_ref<LogicalResult(PassManager &)> configure = {})
+      const = 0;
 
   /// Writes the lowered `module` as `kind` (LLVM IR, an object file or a
   /// model library; not MLIR) to `path`, with `metadata` from lower().

@@ -26,12 +26,14 @@ public:
     buildCPULoweringPipeline(pm, options, reportKernels);
   }
 
-  FailureOr<std::string> lower(ModuleOp module) const override {
+  FailureOr<std::string> lower(ModuleOp module,
+                               llvm::function_ref<LogicalResult(PassManager &)>
+                                   configure) const override {
     FailureOr<std::string> metadata = describeModelInterface(module);
     if (failed(metadata) || failed(prepareEntryFunction(module)))
       return failure();
     PassManager pm(module.getContext(), ModuleOp::getOperationName());
-    if (failed(applyPassManagerCLOptions(pm)))
+    if (configure && failed(configure(pm)))
       return failure();
     buildLoweringPipeline(pm);
     if (failed(pm.run(module)))
