@@ -12,7 +12,8 @@
 // OPT: slm.linear {{.*}}activation = #slm.activation<gelu>
 // OPT-NOT: slm.gelu
 // INT8: slm.dequantize_weight
-// LLVM: llvm.func @main
+// LLVM: llvm.func @slm_model_main
+// LLVM: llvm.func @_mlir_ciface_slm_model_main
 // LLVM-NOT: slm.
 // ONLYOPT: slm.matmul
 // ONLYOPT-NOT: slm.linear

@@ -2,14 +2,14 @@
 // RUN: slm-opt %s --slm-lower-to-llvm=gemm-kernels=false | FileCheck %s --check-prefix=LOOPS
 
 // Tests that the CPU lower phase pipeline takes optimized slm IR all the way
-// to the LLVM dialect (a register-blocked GEMM kernel for the matrix product:
+// to the LLVM dialect, the entry in its ABI form (a register-blocked GEMM kernel for the matrix product:
 // vector FMAs), and to plain loops without the kernels.
 
-// CHECK: llvm.func @main
+// CHECK: llvm.func @slm_model_main
 // CHECK: llvm.intr.fmuladd{{.*}}vector<16xf32>
 // CHECK-NOT: slm.
 // CHECK-NOT: linalg.
-// LOOPS: llvm.func @main
+// LOOPS: llvm.func @slm_model_main
 // LOOPS-NOT: vector<16xf32>
 func.func @main(%x: tensor<8x64xf32>, %w: tensor<64x64xf32>) -> tensor<8x64xf32> {
   %y = slm.matmul %x, %w : (tensor<8x64xf32>, tensor<64x64xf32>) -> tensor<8x64xf32>

@@ -14,6 +14,43 @@
 
 include "mlir/Pass/PassBase.td"
 
+def SLMPrepareModelEntry
+    : Pass<"slm-prepare-model-entry", "::mlir::ModuleOp"> {
+  let summary = "Give the model's entry function its ABI name and a C interface";
+  let description = [{
+    The model library's `slm_model_run` (docs/ABI.md) calls the entry
+    function through its C interface. This pass renames `@main` (option
+    `entry`) to `@slm_model_main` (option `lowered-name`: "main" would read
+    as a program's entry in the object file) and marks it
+    `llvm.emit_c_interface`, so that `convert-func-to-llvm` also emits
+    `_mlir_ciface_slm_model_main`, taking descriptors by pointer. A module
+    without the entry is left as it is (slmc reports that earlier, when it
+    describes the model's interface). The first pass of the CPU lower
+    phase (`--slm-lower-to-llvm`).
+
+    Before:
+    ```mlir
+    func.func @main(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+      return %x : tensor<2x4xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @slm_model_main(%x: tensor<2x4xf32>) -> tensor<2x4xf32>
+        attributes {llvm.emit_c_interface} {
+      return %x : tensor<2x4xf32>
+    }
+    ```
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
+           "The model's entry function">,
+    Option<"loweredName", "lowered-name", "std::string",
+           /*default=*/"\"slm_model_main\"",
+           "Its name in the lowered module">,
+  ];
+}
+
 def SLMLowerMemRefCopy : Pass<"slm-lower-memref-copy"> {
   let summary = "Rewrite memref.copy as a linalg copy, so that it becomes loops";
   let description = [{

@@ -27,6 +27,7 @@ class OpPassManager;
 namespace slm {
 
 /// Adds the CPU's Lower phase, from optimized slm IR to the LLVM dialect:
+/// the entry's ABI name and C interface (--slm-prepare-model-entry),
 /// decomposition, --convert-slm-to-linalg, elementwise fusion,
 /// bufferization, GEMM kernels (--slm-vectorize-contractions, when
 /// `options.gemmKernels`; remarks on contractions left as loops with
@@ -38,10 +39,6 @@ void buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
 /// element types, shapes with -1 for dynamic extents, dimension names).
 /// Call on slm IR, before lowering.
 FailureOr<std::string> describeModelInterface(ModuleOp module);
-
-/// Renames the entry function to its ABI name and asks for its C interface:
-/// what the entry points of addEntryPoints call.
-LogicalResult prepareEntryFunction(ModuleOp module);
 
 /// Translates an LLVM-dialect module to optimized LLVM IR text (--emit=llvm).
 FailureOr<std::string> emitLLVMIR(ModuleOp module, StringRef metadata,

@@ -40,8 +40,8 @@ public:
   /// lowered form (for the CPU: the LLVM dialect).
   virtual void buildLoweringPipeline(OpPassManager &pm) const = 0;
 
-  /// Lowers optimized slm IR in place (the entry function prepared for the
-  /// model ABI, then the lowering pipeline) and returns the model's
+  /// Lowers optimized slm IR in place (the lowering pipeline, which also
+  /// gives the entry function its ABI form) and returns the model's
   /// interface as the ABI's metadata JSON (inputs and outputs), which only
   /// the IR before lowering knows. `configure`, when given, sets up the pass
   /// manager first (slmc: MLIR's command-line debugging options). Errors

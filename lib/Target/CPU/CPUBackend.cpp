@@ -30,7 +30,7 @@ public:
                                llvm::function_ref<LogicalResult(PassManager &)>
                                    configure) const override {
     FailureOr<std::string> metadata = describeModelInterface(module);
-    if (failed(metadata) || failed(prepareEntryFunction(module)))
+    if (failed(metadata))
       return failure();
     PassManager pm(module.getContext(), ModuleOp::getOperationName());
     if (configure && failed(configure(pm)))

@@ -74,6 +74,11 @@ static bool targetHasFeature(const slm::CPUOptions &options,
 void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
                                    bool reportKernels) {
   // Each step is named by the flag that runs it alone in slm-opt.
+  // The entry's ABI name and C interface (what slm_model_run calls).
+  SLMPrepareModelEntryOptions entry;
+  entry.entry = kEntryName.str();
+  entry.loweredName = kLoweredEntryName.str();
+  pm.addPass(createSLMPrepareModelEntry(entry));
   // slm IR -> linalg on tensors.
   pm.addPass(createSLMDecomposeTransformerOps());
   ConvertSLMToLinalgOptions toLinalg;
@@ -209,16 +214,6 @@ FailureOr<std::string> slm::describeModelInterface(ModuleOp module) {
                           {"inputs", std::move(inputs)},
                           {"outputs", std::move(outputs)}};
   return llvm::formatv("{0}", llvm::json::Value(std::move(root))).str();
-}
-
-LogicalResult slm::prepareEntryFunction(ModuleOp module) {
-  auto func = module.lookupSymbol<func::FuncOp>(kEntryName);
-  if (!func)
-    return emitError(module.getLoc()) << "the model has no function @main";
-  func.setSymName(kLoweredEntryName);
-  func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
-                UnitAttr::get(module.getContext()));
-  return success();
 }
 
 /// A target machine for `options`, or null after an error at `loc`.
