@@ -185,8 +185,8 @@ llvm::StringRef stringifyQuantizeKind(QuantizeKind kind);
 llvm::StringRef stringifyQuantMethod(QuantMethod method);
 llvm::StringRef stringifyActivationScheme(ActivationScheme scheme);
 
-/// Checks the option values and their combinations; the message names the
-/// flags involved. An ONNX input (`fromONNX`) must start at Import.
+/// Checks the option values and their combinations (phase order, what each
+/// compression option needs); the message names the flags involved.
 std::optional<std::string> verifyOptions(const CompileOptions &options);
 
 /// Writes every option as JSON (`slmc --describe-options=json`): a list of
