@@ -34,6 +34,9 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   # Unit tests, and the leak check of the runtime.
   libgtest-dev googletest valgrind
+  # The sanitizer build and the importer's fuzzer (scripts/fuzz.sh): clang
+  # with libFuzzer, ASan and UBSan.
+  clang-22 libclang-rt-22-dev
   # Test data and reference tooling from Debian.
   libonnx-testdata python3-numpy python3-onnx
 )

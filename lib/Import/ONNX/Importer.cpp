@@ -150,7 +150,8 @@ void NodeContext::setOutput(int i, Value value, bool isUnsigned) {
   info.isUnsigned = isUnsigned;
   // Small integer constants also carry their elements, for shape arithmetic.
   DenseIntElementsAttr attr;
-  if (info.type.getRank() <= 1 && matchPattern(value, m_Constant(&attr)) &&
+  if (info.type.getRank() <= 1 && info.type.hasStaticShape() &&
+      matchPattern(value, m_Constant(&attr)) && attr.getNumElements() >= 0 &&
       attr.getNumElements() <= 64) {
     SmallVector<DimExpr> elements;
     for (const APInt &v : attr.getValues<APInt>())
@@ -683,18 +684,14 @@ void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
                   math::MathDialect, tensor::TensorDialect>();
 }
 
-OwningOpRef<ModuleOp>
-mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
-                          const ONNXImportOptions &options) {
+/// Imports a parsed model; `baseDir` is where its external data lives.
+static OwningOpRef<ModuleOp> importModel(MLIRContext &context,
+                                         const onnx::ModelProto &model,
+                                         StringRef baseDir, StringRef fileName,
+                                         const slm::ONNXImportOptions &options) {
   context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
                       math::MathDialect, tensor::TensorDialect>();
-  Location fileLoc = FileLineColLoc::get(&context, path, 0, 0);
-  onnx::ModelProto model;
-  std::string error;
-  if (!mlir::slm::onnx_import::readModelFile(path.str(), model, error)) {
-    emitError(fileLoc) << error;
-    return {};
-  }
+  Location fileLoc = FileLineColLoc::get(&context, fileName, 0, 0);
   int64_t opset = -1;
   for (const onnx::OperatorSetIdProto &id : model.opset_import())
     if (id.domain().empty() || id.domain() == "ai.onnx")
@@ -710,17 +707,42 @@ mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
     return {};
   }
 
-  llvm::SmallString<256> baseDir(path);
-  llvm::sys::path::remove_filename(baseDir);
-  if (baseDir.empty())
-    baseDir = ".";
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
-  GraphImporter importer(context, std::string(baseDir),
-                         options.inlineConstantLimit);
+  GraphImporter importer(context, baseDir.str(), options.inlineConstantLimit);
   if (failed(importer.importGraph(model.graph(), opset, options.functionName,
-                                  *module, path)))
+                                  *module, fileName)))
     return {};
   if (failed(verify(*module)))
     return {};
   return module;
+}
+
+OwningOpRef<ModuleOp>
+mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
+                          const ONNXImportOptions &options) {
+  onnx::ModelProto model;
+  std::string error;
+  if (!mlir::slm::onnx_import::readModelFile(path.str(), model, error)) {
+    emitError(FileLineColLoc::get(&context, path, 0, 0)) << error;
+    return {};
+  }
+  llvm::SmallString<256> baseDir(path);
+  llvm::sys::path::remove_filename(baseDir);
+  if (baseDir.empty())
+    baseDir = ".";
+  return importModel(context, model, baseDir, path, options);
+}
+
+OwningOpRef<ModuleOp>
+mlir::slm::importONNXBuffer(MLIRContext &context, StringRef bytes,
+                            StringRef baseDir, StringRef name,
+                            const ONNXImportOptions &options) {
+  onnx::ModelProto model;
+  std::string error;
+  if (!mlir::slm::onnx_import::parseModel(bytes, "'" + name.str() + "'", model,
+                                          error)) {
+    emitError(FileLineColLoc::get(&context, name, 0, 0)) << error;
+    return {};
+  }
+  return importModel(context, model, baseDir, name, options);
 }

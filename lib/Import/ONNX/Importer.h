@@ -195,7 +195,6 @@ private:
   std::string baseDir;
   int64_t inlineLimit;
   llvm::StringMap<ImportedValue> values;
-  unsigned resourceCounter = 0;
 };
 
 /// Shared helpers for handlers.

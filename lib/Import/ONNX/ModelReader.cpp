@@ -29,25 +29,31 @@ bool mlir::slm::onnx_import::readModelFile(const std::string &filePath,
     error = "cannot open '" + filePath + "': " + buffer.getError().message();
     return false;
   }
-  const llvm::MemoryBuffer &data = **buffer;
-  if (data.getBufferSize() > static_cast<size_t>(INT_MAX)) {
-    error = "'" + filePath +
-            "' is over 2 GB: protobuf cannot hold it; save the weights as "
+  return parseModel((*buffer)->getBuffer(), "'" + filePath + "'", model,
+                    error);
+}
+
+bool mlir::slm::onnx_import::parseModel(llvm::StringRef bytes,
+                                        const std::string &what,
+                                        onnx::ModelProto &model,
+                                        std::string &error) {
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    error = what +
+            " is over 2 GB: protobuf cannot hold it; save the weights as "
             "ONNX external data (onnx.save(..., save_as_external_data=True))";
     return false;
   }
-  google::protobuf::io::ArrayInputStream stream(
-      data.getBufferStart(), static_cast<int>(data.getBufferSize()));
+  google::protobuf::io::ArrayInputStream stream(bytes.data(),
+                                                static_cast<int>(bytes.size()));
   google::protobuf::io::CodedInputStream coded(&stream);
   coded.SetTotalBytesLimit(INT_MAX);
   if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
-    error = "'" + filePath +
-            "' is not a valid ONNX model: the protobuf is malformed or "
-            "truncated";
+    error = what + " is not a valid ONNX model: the protobuf is malformed or "
+                   "truncated";
     return false;
   }
   if (!model.has_graph()) {
-    error = "'" + filePath + "' is not an ONNX model: it has no graph";
+    error = what + " is not an ONNX model: it has no graph";
     return false;
   }
   return true;

@@ -15,6 +15,8 @@
 
 #include "onnx/onnx_pb.h"
 
+#include "llvm/ADT/StringRef.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,6 +27,12 @@ namespace mlir::slm::onnx_import {
 /// false and sets `error`.
 bool readModelFile(const std::string &path, onnx::ModelProto &model,
                    std::string &error);
+
+/// Parses the bytes of an ONNX model into `model`; `what` names the source
+/// in errors (e.g. "'model.onnx'"). On failure returns false and sets
+/// `error`.
+bool parseModel(llvm::StringRef bytes, const std::string &what,
+                onnx::ModelProto &model, std::string &error);
 
 /// Bytes per element of an ONNX element type as slm stores it (bool: 1), or
 /// 0 for types slm does not support (string, complex, ...).

@@ -418,11 +418,22 @@ static LogicalResult importConcat(NodeContext &node) {
                         llvm::formatv("{0}", t).str() +
                         ") does not match input 0 (" +
                         llvm::formatv("{0}", first).str() + ")");
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != *axis && !t.isDynamicDim(d) && !first.isDynamicDim(d) &&
+          t.getDimSize(d) != first.getDimSize(d))
+        return node.error("input " + Twine(i) + " (" +
+                          llvm::formatv("{0}", t).str() +
+                          ") does not match input 0 (" +
+                          llvm::formatv("{0}", first).str() +
+                          ") outside the axis");
     // Empty pieces contribute nothing.
     if (!t.isDynamicDim(*axis) && t.getDimSize(*axis) == 0)
       continue;
     inputs.push_back(node.input(i));
   }
+  // Only empty pieces: the result is (empty) input 0.
+  if (inputs.empty())
+    inputs.push_back(node.input(0));
   if (inputs.size() == 1) {
     node.setOutput(0, inputs.front());
     return success();
@@ -827,6 +838,10 @@ static LogicalResult importConstantOfShape(NodeContext &node) {
   if (!shapeInfo->elements)
     return node.error("a shape computed at run time is not supported");
   SmallVector<DimExpr> dims = *shapeInfo->elements;
+  for (const DimExpr &d : dims)
+    if (d.isConstant() && d.factor < 0)
+      return node.error("the shape holds the negative extent " +
+                        Twine(d.factor));
   auto type = RankedTensorType::get(staticShape(dims), element.getType());
   if (type.hasStaticShape()) {
     node.setOutput(0, node.importer().constant(

@@ -41,6 +41,15 @@ struct ONNXImportOptions {
 OwningOpRef<ModuleOp> importONNXFile(MLIRContext &context, llvm::StringRef path,
                                      const ONNXImportOptions &options = {});
 
+/// Imports an ONNX model held in memory (`bytes`, the serialized
+/// ModelProto), as importONNXFile does; external data is read from
+/// `baseDir`, and `name` stands for the model in diagnostics.
+OwningOpRef<ModuleOp> importONNXBuffer(MLIRContext &context,
+                                       llvm::StringRef bytes,
+                                       llvm::StringRef baseDir,
+                                       llvm::StringRef name,
+                                       const ONNXImportOptions &options = {});
+
 /// Registers the dialects the importer produces in `registry`.
 void registerONNXImportDialects(DialectRegistry &registry);
 
