@@ -1228,8 +1228,9 @@ static LogicalResult importSequenceAt(NodeContext &node) {
       b, loc,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, pos, zero),
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, pos, len));
-  std::string name = node.node().name().empty() ? std::string("SequenceAt")
-                                                : node.node().name();
+  std::string name = node.node().name();
+  if (auto named = dyn_cast<NameLoc>(node.loc()))
+    name = named.getName().str();
   cf::AssertOp::create(b, loc, inRange,
                        name + " (SequenceAt): position out of range");
   Value result = items.front();

@@ -13,6 +13,9 @@ scan_reverse     Scan (opset 9+) with a reverse scan input and an output axis
 sequence_ops     SplitToSequence, SequenceInsert/Erase/At/Length,
                  ConcatFromSequence, a Loop carrying a sequence
 sequence_output  a graph output that is a sequence (an error)
+loop_seq_runtime a Loop carrying a sequence with a run-time trip count (an error)
+if_rank_mismatch run-time If whose branches yield different ranks (an error)
+if_unsupported   an op slm does not support inside a branch (listed up front)
 lstm_bidir       bidirectional LSTM with sequence_lens, initial states, peepholes
 gru_reverse      reverse GRU with linear_before_reset
 gru_lens         bidirectional GRU with sequence_lens
@@ -35,10 +38,11 @@ def const(name, array):
                             value=numpy_helper.from_array(np.asarray(array), name + "_v"))
 
 
-def save(out, name, graph, opset=17):
+def save(out, name, graph, opset=17, check=True):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
-    onnx.checker.check_model(model)
+    if check:
+        onnx.checker.check_model(model)
     onnx.save(model, os.path.join(out, name + ".onnx"))
 
 
@@ -243,6 +247,58 @@ def sequence_output():
         [helper.make_tensor_sequence_value_info("s", F, None)])
 
 
+def loop_seq_runtime():
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("SequenceInsert", ["seq_in", "x"], ["seq_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []),
+         helper.make_tensor_value_info("cond_in", B, []),
+         helper.make_tensor_sequence_value_info("seq_in", F, None)],
+        [helper.make_tensor_value_info("cond_out", B, []),
+         helper.make_tensor_sequence_value_info("seq_out", F, None)])
+    nodes = [helper.make_node("SequenceEmpty", [], ["empty"], dtype=F),
+             helper.make_node("Loop", ["trip", "", "empty"], ["seq"], body=body),
+             helper.make_node("ConcatFromSequence", ["seq"], ["y"], axis=0)]
+    return helper.make_graph(
+        nodes, "loop_seq_runtime",
+        [helper.make_tensor_value_info("trip", I64, []),
+         helper.make_tensor_value_info("x", F, [2])],
+        [helper.make_tensor_value_info("y", F, ["k"])])
+
+
+def if_rank_mismatch():
+    then_g = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["t"])], "then", [],
+        [helper.make_tensor_value_info("t", F, None)])
+    else_g = helper.make_graph(
+        [const("e", np.zeros((2, 2), np.float32))], "else", [],
+        [helper.make_tensor_value_info("e", F, None)])
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
+    return helper.make_graph(
+        nodes, "if_rank_mismatch",
+        [helper.make_tensor_value_info("c", B, []),
+         helper.make_tensor_value_info("x", F, [4])],
+        [helper.make_tensor_value_info("y", F, [4])])
+
+
+def if_unsupported():
+    then_g = helper.make_graph(
+        [helper.make_node("TfIdfVectorizer", ["x"], ["t"], mode="TF", min_gram_length=1,
+                          max_gram_length=1, max_skip_count=0, ngram_counts=[0],
+                          ngram_indexes=[0], pool_int64s=[1])],
+        "then", [], [helper.make_tensor_value_info("t", F, None)])
+    else_g = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["e"], to=F)], "else", [],
+        [helper.make_tensor_value_info("e", F, None)])
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)]
+    return helper.make_graph(
+        nodes, "if_unsupported",
+        [helper.make_tensor_value_info("c", B, []),
+         helper.make_tensor_value_info("x", I64, [4])],
+        [helper.make_tensor_value_info("y", F, [4])])
+
+
 def recurrent(op, name, hidden, extra_inputs, attrs, outputs, seq=5, batch=3,
               inp=4, dirs=1, gates=4, layout=0, peephole=False):
     rng = np.random.default_rng(len(name))
@@ -302,6 +358,9 @@ def main():
     save(out, "scan_reverse", scan_reverse())
     save(out, "sequence_ops", sequence_ops())
     save(out, "sequence_output", sequence_output())
+    save(out, "loop_seq_runtime", loop_seq_runtime())
+    save(out, "if_rank_mismatch", if_rank_mismatch(), check=False)
+    save(out, "if_unsupported", if_unsupported(), check=False)
     save(out, "lstm_bidir", recurrent(
         "LSTM", "lstm_bidir", 5, ["lens", "h0", "c0"],
         dict(direction="bidirectional"), ["Y", "Y_h", "Y_c"], dirs=2, peephole=True))
