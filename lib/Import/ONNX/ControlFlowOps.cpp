@@ -125,6 +125,47 @@ static void dropTerminator(Block *block) {
     block->back().erase();
 }
 
+/// "<node name> (<Op>)", the prefix of run-time error messages.
+static std::string runtimeLabel(NodeContext &node) {
+  std::string name = node.node().name();
+  if (auto named = dyn_cast<NameLoc>(node.loc()))
+    name = named.getName().str();
+  return name + " (" + node.node().op_type() + ")";
+}
+
+/// Checks that `items` (of one rank) have the extents of the first in every
+/// dimension but `skip`: an error when static extents differ, a run-time
+/// assertion where an extent is dynamic (nothing is then written past a
+/// buffer sized by the first item).
+static LogicalResult checkSameExtents(NodeContext &node, ArrayRef<Value> items,
+                                      std::optional<int64_t> skip) {
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  auto first = cast<RankedTensorType>(items.front().getType());
+  for (Value v : items.drop_front()) {
+    auto type = cast<RankedTensorType>(v.getType());
+    for (int64_t d = 0; d < first.getRank(); ++d) {
+      if (skip && d == *skip)
+        continue;
+      if (!first.isDynamicDim(d) && !type.isDynamicDim(d)) {
+        if (first.getDimSize(d) != type.getDimSize(d))
+          return node.error("combines tensors whose extents differ: " +
+                            llvm::formatv("{0}", first).str() + " and " +
+                            llvm::formatv("{0}", type).str());
+        continue;
+      }
+      Value same =
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                tensor::DimOp::create(b, loc, items.front(), d),
+                                tensor::DimOp::create(b, loc, v, d));
+      cf::AssertOp::create(b, loc, same,
+                           runtimeLabel(node) +
+                               ": combines tensors whose extents differ");
+    }
+  }
+  return success();
+}
+
 /// Stacks tensors of one shape along a new axis `axis` (0 <= axis <= rank).
 static FailureOr<Value> stackTensors(NodeContext &node, ArrayRef<Value> items,
                                      int64_t axis) {
@@ -136,6 +177,8 @@ static FailureOr<Value> stackTensors(NodeContext &node, ArrayRef<Value> items,
     if (!joined)
       return node.error("stacks tensors of different ranks or element types");
   }
+  if (failed(checkSameExtents(node, items, std::nullopt)))
+    return failure();
   SmallVector<int64_t> shape(joined.getShape());
   shape.insert(shape.begin() + axis, static_cast<int64_t>(items.size()));
   SmallVector<OpFoldResult> sizes =
@@ -987,6 +1030,29 @@ static LogicalResult importScan(NodeContext &node) {
     scan.inputAxes.push_back(*axis);
     scanned.push_back(v);
   }
+  // Every scan input has as many entries as the first along its axis.
+  const int64_t batchOffset = batched ? 1 : 0;
+  for (int j = 1; j < numScanInputs; ++j) {
+    auto a = cast<RankedTensorType>(scanned.front().getType());
+    auto c = cast<RankedTensorType>(scanned[j].getType());
+    int64_t axisA = scan.inputAxes.front() + batchOffset;
+    int64_t axisC = scan.inputAxes[j] + batchOffset;
+    if (!a.isDynamicDim(axisA) && !c.isDynamicDim(axisC)) {
+      if (a.getDimSize(axisA) != c.getDimSize(axisC))
+        return node.error("scan input " + Twine(j) + " has " +
+                          Twine(c.getDimSize(axisC)) +
+                          " entries along its axis, scan input 0 has " +
+                          Twine(a.getDimSize(axisA)));
+      continue;
+    }
+    Value same = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        tensor::DimOp::create(b, loc, scanned.front(), axisA),
+        tensor::DimOp::create(b, loc, scanned[j], axisC));
+    cf::AssertOp::create(b, loc, same,
+                         runtimeLabel(node) +
+                             ": scan inputs have different lengths");
+  }
 
   if (!batched) {
     scan.initialStates = states;
@@ -1008,6 +1074,14 @@ static LogicalResult importScan(NodeContext &node) {
     return node.error("opset-8 Scan needs a batch extent known at import "
                       "time (at most 64)");
   const int64_t batch = batchType.getDimSize(0);
+  for (Value v : llvm::concat<Value>(states, scanned)) {
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.getRank() == 0 || type.isDynamicDim(0) ||
+        type.getDimSize(0) != batch)
+      return node.error("opset-8 Scan needs every state and scan input to "
+                        "have the batch extent " +
+                        Twine(batch) + " first");
+  }
   auto entry = [&](Value v, int64_t index) -> Value {
     auto type = cast<RankedTensorType>(v.getType());
     SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
@@ -1228,11 +1302,8 @@ static LogicalResult importSequenceAt(NodeContext &node) {
       b, loc,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, pos, zero),
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, pos, len));
-  std::string name = node.node().name();
-  if (auto named = dyn_cast<NameLoc>(node.loc()))
-    name = named.getName().str();
   cf::AssertOp::create(b, loc, inRange,
-                       name + " (SequenceAt): position out of range");
+                       runtimeLabel(node) + ": position out of range");
   Value result = items.front();
   for (int64_t i = 1; i < length; ++i) {
     Value isI =
@@ -1352,6 +1423,8 @@ static LogicalResult importConcatFromSequence(NodeContext &node) {
     else
       total += type.getDimSize(*axis);
   }
+  if (failed(checkSameExtents(node, items, *axis)))
+    return failure();
   SmallVector<int64_t> shape(joined.getShape());
   shape[*axis] = totalKnown ? total : ShapedType::kDynamic;
   SmallVector<OpFoldResult> firstSizes =

@@ -18,6 +18,7 @@
 #include "Importer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -323,7 +324,58 @@ template <Cell cell> static LogicalResult importRecurrent(NodeContext &node) {
   for (Value v : {initialH, initialC})
     if (v && cast<RankedTensorType>(v.getType()).getRank() != 3)
       return node.error("initial states must have rank 3");
+  // Extents that index the weights and states must be known: a mismatch at
+  // run time would read past a buffer.
+  if (!xType.isDynamicDim(2) && !wType.isDynamicDim(2) &&
+      xType.getDimSize(2) != wType.getDimSize(2))
+    return node.error("X has input size " + Twine(xType.getDimSize(2)) +
+                      ", W " + Twine(wType.getDimSize(2)));
+  if (wType.isDynamicDim(2) && xType.isDynamicDim(2))
+    return node.error("needs the input size of X or W known at import time");
+  for (Value v : {w, r, bias, peephole, initialH, initialC}) {
+    if (!v)
+      continue;
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.isDynamicDim(0) || type.getDimSize(0) != numDirections)
+      return node.error("W, R, B, P and the initial states need " +
+                        Twine(numDirections) +
+                        " direction(s) known at import time, got " +
+                        llvm::formatv("{0}", type).str());
+  }
+  for (Value v : {initialH, initialC}) {
+    if (!v)
+      continue;
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.isDynamicDim(2) || type.getDimSize(2) != hidden)
+      return node.error("initial states need the hidden size " + Twine(hidden) +
+                        ", got " + llvm::formatv("{0}", type).str());
+  }
 
+  // Batch extents of the initial states and sequence_lens agree with X's.
+  for (auto [v, dim] : {std::pair<Value, int64_t>(initialH, 1),
+                        std::pair<Value, int64_t>(initialC, 1),
+                        std::pair<Value, int64_t>(seqLens, 0)}) {
+    if (!v)
+      continue;
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.getRank() <= dim)
+      continue;
+    if (!type.isDynamicDim(dim) && !xType.isDynamicDim(1)) {
+      if (type.getDimSize(dim) != xType.getDimSize(1))
+        return node.error("the batch extents of X and " +
+                          llvm::formatv("{0}", type).str() + " differ");
+      continue;
+    }
+    Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                       tensor::DimOp::create(b, loc, v, dim),
+                                       tensor::DimOp::create(b, loc, x, 1));
+    std::string name = node.node().name();
+    if (auto named = dyn_cast<NameLoc>(loc))
+      name = named.getName().str();
+    cf::AssertOp::create(b, loc, same,
+                         name + " (" + node.node().op_type() +
+                             "): batch extents differ");
+  }
   Emitter e{node, element};
   Value seqLensColumn; // [B, 1] i32/i64
   if (seqLens) {
