@@ -501,6 +501,16 @@ struct LoopImport {
     return values;
   }
 
+  /// True when a carried value enters with extents its later iterations do
+  /// not keep. Such a loop is an scf.while: scf.for's canonicalization moves
+  /// the entry's static type into the loop (it assumes extents never change).
+  bool carriedExtentsChange() {
+    for (auto [v, t] : llvm::zip(initialCarried, carriedTypes))
+      if (v.getType() != t)
+        return true;
+    return false;
+  }
+
   SmallVector<Value> castInitialCarried() {
     SmallVector<Value> values;
     for (auto [v, t] : llvm::zip(initialCarried, carriedTypes))
@@ -538,8 +548,9 @@ struct LoopImport {
         return Attempt::Failed;
       }
       FailureOr<bool> settled = settle(outputs);
-      if (failed(settled) || !*settled || !bodyConditionStatic) {
-        if (!bodyConditionStatic)
+      if (failed(settled) || !*settled || !bodyConditionStatic ||
+          carriedExtentsChange()) {
+        if (!bodyConditionStatic || carriedExtentsChange())
           useFor = false;
         loop->erase();
         return failed(settled) ? Attempt::Failed : Attempt::Retry;
@@ -581,7 +592,8 @@ struct LoopImport {
         return Attempt::Failed;
       }
       FailureOr<bool> settled = settle(outputs);
-      bool wantFor = tripCount && conditionAlwaysTrue && bodyConditionStatic;
+      bool wantFor = tripCount && conditionAlwaysTrue && bodyConditionStatic &&
+                     !carriedExtentsChange();
       if (failed(settled) || !*settled || wantFor) {
         useFor = wantFor;
         loop->erase();
@@ -887,8 +899,13 @@ struct ScanImport {
         return fail();
       }
       if (joined != stateTypes[i]) {
-        stateTypes[i] = joined;
-        settled = false;
+        // scf.for's canonicalization assumes the entry's extents are kept.
+        (void)node.error("scan state " + Twine(i) + " enters as " +
+                         llvm::formatv("{0}", stateTypes[i]).str() +
+                         " and the body yields " +
+                         llvm::formatv("{0}", outputs[i].type).str() +
+                         "; slm needs scan states that keep their extents");
+        return fail();
       }
     }
     SmallVector<RankedTensorType> seen;

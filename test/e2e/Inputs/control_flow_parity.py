@@ -28,6 +28,8 @@ def data_sets(name, rng):
         return [{"trip": np.array(t, np.int64), "limit": np.array(l, np.float32),
                  "v0": np.abs(f(n))} for t, l, n in [(10, 100.0, 4), (3, 1e9, 2),
                                                      (10, -1.0, 3), (0, 1e9, 2)]]
+    if name == "loop_grow":
+        return [{"n": np.array(n, np.int64), "v0": f(2)} for n in (0, 1, 4)]
     if name == "loop_outer":
         return [{"trip": np.array(t, np.int64), "a0": f(b, 4)} for t, b in [(3, 2), (0, 1), (7, 5)]]
     if name == "scan_reverse":

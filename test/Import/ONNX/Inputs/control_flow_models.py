@@ -8,6 +8,7 @@ if_static        If whose condition is shape arithmetic known at import time
 if_runtime       If on a run-time bool, branches of different extents
 loop_for         Loop with a trip count only: a running sum and scan outputs
 loop_while       Loop with a run-time condition computed by the body
+loop_grow        Loop whose carried value grows each iteration (Concat)
 loop_outer       Loop whose body reads an outer-scope value, run-time trip count
 scan_reverse     Scan (opset 9+) with a reverse scan input and an output axis
 sequence_ops     SplitToSequence, SequenceInsert/Erase/At/Length,
@@ -148,6 +149,28 @@ def loop_while():
          helper.make_tensor_value_info("v0", F, ["n"])],
         [helper.make_tensor_value_info("v", F, ["n"]),
          helper.make_tensor_value_info("totals", F, ["k", 1])])
+
+
+def loop_grow():
+    # v = concat(v, [i]) for i in range(n): the extent changes per iteration.
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Cast", ["i"], ["fi"], to=F),
+         const("axes", np.array([0], np.int64)),
+         helper.make_node("Unsqueeze", ["fi", "axes"], ["fi1"]),
+         helper.make_node("Concat", ["v_in", "fi1"], ["v_out"], axis=0)],
+        "body",
+        [helper.make_tensor_value_info("i", I64, []),
+         helper.make_tensor_value_info("cond_in", B, []),
+         helper.make_tensor_value_info("v_in", F, None)],
+        [helper.make_tensor_value_info("cond_out", B, []),
+         helper.make_tensor_value_info("v_out", F, None)])
+    nodes = [helper.make_node("Loop", ["n", "", "v0"], ["v"], body=body)]
+    return helper.make_graph(
+        nodes, "loop_grow",
+        [helper.make_tensor_value_info("n", I64, []),
+         helper.make_tensor_value_info("v0", F, [2])],
+        [helper.make_tensor_value_info("v", F, ["k"])])
 
 
 def loop_outer():
@@ -354,6 +377,7 @@ def main():
     save(out, "if_runtime", if_runtime())
     save(out, "loop_for", loop_for())
     save(out, "loop_while", loop_while())
+    save(out, "loop_grow", loop_grow(), check=False)
     save(out, "loop_outer", loop_outer())
     save(out, "scan_reverse", scan_reverse())
     save(out, "sequence_ops", sequence_ops())
