@@ -9,14 +9,17 @@
 #include "slm/Import/ONNX/ImportONNX.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/Verifier.h"
 #include "slm/Support/Shape.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Path.h"
 
@@ -39,6 +42,18 @@ std::optional<SmallVector<int64_t>> ImportedValue::constantElements() const {
     out.push_back(e.factor);
   }
   return out;
+}
+
+StringRef ImportedValue::kindName() const {
+  switch (kind) {
+  case Kind::Tensor:
+    return "tensor";
+  case Kind::Sequence:
+    return "sequence";
+  case Kind::Optional:
+    return "optional";
+  }
+  return "value";
 }
 
 //===----------------------------------------------------------------------===//
@@ -67,6 +82,11 @@ Value NodeContext::input(int i) {
   ImportedValue *info = inputInfo(i);
   if (!info) {
     (void)error("needs input " + llvm::Twine(i));
+    return {};
+  }
+  if (!info->isTensor()) {
+    (void)error("input " + llvm::Twine(i) + " is a " + info->kindName() +
+                ", not a tensor");
     return {};
   }
   return graph.materialize(*info);
@@ -163,6 +183,19 @@ void NodeContext::setOutput(int i, Value value, bool isUnsigned) {
   graph.define(proto.output(i), std::move(info));
 }
 
+void NodeContext::setOutputValue(int i, ImportedValue value) {
+  if (!hasOutput(i))
+    return;
+  graph.define(proto.output(i), std::move(value));
+}
+
+const onnx::GraphProto *NodeContext::graphAttr(StringRef name) const {
+  const onnx::AttributeProto *attr = attribute(name);
+  if (!attr || !attr->has_g())
+    return nullptr;
+  return &attr->g();
+}
+
 void NodeContext::setSymbolicOutput(int i, RankedTensorType type,
                                     ArrayRef<DimExpr> elements) {
   if (!hasOutput(i))
@@ -211,6 +244,8 @@ const OpTable &OpTable::get() {
     registerShapeOps(t);
     registerNeuralNetOps(t);
     registerQuantizationOps(t);
+    registerControlFlowOps(t);
+    registerRecurrentOps(t);
     return t;
   }();
   return table;
@@ -223,15 +258,31 @@ const OpTable &OpTable::get() {
 GraphImporter::GraphImporter(MLIRContext &context, const std::string &baseDir,
                              int64_t inlineConstantLimit)
     : ctx(context), b(&context), baseDir(baseDir),
-      inlineLimit(inlineConstantLimit) {}
+      inlineLimit(inlineConstantLimit) {
+  scopes.push_back(std::make_unique<llvm::StringMap<ImportedValue>>());
+}
 
 ImportedValue *GraphImporter::lookup(StringRef name) {
-  auto it = values.find(name);
-  return it == values.end() ? nullptr : &it->second;
+  for (size_t depth = scopes.size(); depth-- > 0;) {
+    auto it = scopes[depth]->find(name);
+    if (it == scopes[depth]->end())
+      continue;
+    // A symbolic value of an enclosing graph is copied into the innermost
+    // scope: materialized here, inside a region, it must not be reused
+    // outside of it.
+    if (depth + 1 != scopes.size() && !it->second.value &&
+        it->second.isTensor()) {
+      ImportedValue &copy = (*scopes.back())[name];
+      copy = it->second;
+      return &copy;
+    }
+    return &it->second;
+  }
+  return nullptr;
 }
 
 void GraphImporter::define(StringRef name, ImportedValue value) {
-  values[name] = std::move(value);
+  (*scopes.back())[name] = std::move(value);
 }
 
 Type GraphImporter::convertElementType(int32_t dataType) {
@@ -542,11 +593,18 @@ static std::string opKey(const onnx::NodeProto &node) {
   return node.domain() + "::" + node.op_type();
 }
 
-LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
-                                            int64_t opset, StringRef fileName) {
+void GraphImporter::collectUnsupported(const onnx::GraphProto &graph,
+                                       int64_t opset,
+                                       SmallVectorImpl<std::string> &problems) {
   const OpTable &table = OpTable::get();
-  SmallVector<std::string> problems;
   for (const onnx::NodeProto &node : graph.node()) {
+    // Subgraphs (If branches, Loop and Scan bodies) are checked too.
+    for (const onnx::AttributeProto &attr : node.attribute()) {
+      if (attr.has_g())
+        collectUnsupported(attr.g(), opset, problems);
+      for (const onnx::GraphProto &g : attr.graphs())
+        collectUnsupported(g, opset, problems);
+    }
     std::string where = node.op_type() + " (node '" + node.name() + "'";
     const std::string &domain = node.domain();
     const bool standard = domain.empty() || domain == "ai.onnx";
@@ -564,6 +622,12 @@ LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
     else
       problems.push_back(where + ", opset " + std::to_string(opset) + ")");
   }
+}
+
+LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
+                                            int64_t opset, StringRef fileName) {
+  SmallVector<std::string> problems;
+  collectUnsupported(graph, opset, problems);
   if (problems.empty())
     return success();
   InFlightDiagnostic diag = emitError(FileLineColLoc::get(&ctx, fileName, 0, 0))
@@ -580,6 +644,7 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
                                          ModuleOp module, StringRef fileName) {
   if (failed(checkSupported(graph, opset, fileName)))
     return failure();
+  opsetVersion = opset;
   Location fileLoc = FileLineColLoc::get(&ctx, fileName, 0, 0);
 
   llvm::StringSet<> initializerNames;
@@ -628,6 +693,31 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     define(info->name(), std::move(value));
   }
 
+  if (failed(importNodes(graph, fileLoc)))
+    return failure();
+
+  SmallVector<Value> results;
+  for (const onnx::ValueInfoProto &output : graph.output()) {
+    ImportedValue *value = lookup(output.name());
+    if (!value)
+      return emitError(fileLoc) << "graph output '" << output.name()
+                                << "' is not produced by any node";
+    if (!value->isTensor())
+      return emitError(fileLoc)
+             << "graph output '" << output.name() << "' is a "
+             << value->kindName()
+             << "; slm supports tensors only as graph inputs and outputs";
+    results.push_back(materialize(*value));
+  }
+  func::ReturnOp::create(b, fileLoc, results);
+  func.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  for (auto [i, output] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, "slm.name", b.getStringAttr(output.name()));
+  return success();
+}
+
+LogicalResult GraphImporter::importNodes(const onnx::GraphProto &graph,
+                                         Location fileLoc) {
   for (const onnx::TensorProto &tensor : graph.initializer()) {
     Location loc = NameLoc::get(b.getStringAttr(tensor.name()), fileLoc);
     FailureOr<ImportedValue> value = importTensor(tensor, loc);
@@ -637,6 +727,7 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
   }
 
   const OpTable &table = OpTable::get();
+  const int64_t opset = opsetVersion;
   for (auto [index, node] : llvm::enumerate(graph.node())) {
     std::string nodeName = node.name().empty()
                                ? node.op_type() + "_" + std::to_string(index)
@@ -648,6 +739,28 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
                               << "): input '" << input
                               << "' is not defined by a graph input, an "
                                  "initializer or an earlier node";
+    // Sequences and optionals reach only the ops that take them; Identity
+    // passes them through.
+    if (!acceptsNonTensorInputs(node.op_type())) {
+      bool aliased = false;
+      for (auto [i, input] : llvm::enumerate(node.input())) {
+        ImportedValue *value = input.empty() ? nullptr : lookup(input);
+        if (!value || value->isTensor())
+          continue;
+        if (node.op_type() == "Identity" && i == 0 && node.output_size() == 1) {
+          ImportedValue copy = *value;
+          define(node.output(0), std::move(copy));
+          aliased = true;
+          break;
+        }
+        return emitError(loc)
+               << "node '" << nodeName << "' (" << node.op_type()
+               << "): input '" << input << "' is a " << value->kindName()
+               << "; this op takes tensors only";
+      }
+      if (aliased)
+        continue;
+    }
     const bool standard = node.domain().empty() || node.domain() == "ai.onnx";
     NodeContext context(*this, node, nodeName, standard ? opset : 1, loc);
     if (failed(table.lookup(opKey(node), standard ? opset : 1)(context)))
@@ -659,19 +772,30 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
                               << "' was not produced (an optional output "
                                  "slm does not compute)";
   }
+  return success();
+}
 
-  SmallVector<Value> results;
+LogicalResult GraphImporter::importSubgraph(
+    const onnx::GraphProto &graph, ArrayRef<ImportedValue> inputs,
+    SmallVectorImpl<ImportedValue> &outputs, Location loc) {
+  if (graph.input_size() != static_cast<int>(inputs.size()))
+    return emitError(loc) << "subgraph '" << graph.name() << "' declares "
+                          << graph.input_size() << " inputs, the op binds "
+                          << inputs.size();
+  scopes.push_back(std::make_unique<llvm::StringMap<ImportedValue>>());
+  llvm::scope_exit popScope([&] { scopes.pop_back(); });
+  for (auto [formal, actual] : llvm::zip(graph.input(), inputs))
+    define(formal.name(), actual);
+  if (failed(importNodes(graph, loc)))
+    return failure();
+  outputs.clear();
   for (const onnx::ValueInfoProto &output : graph.output()) {
     ImportedValue *value = lookup(output.name());
     if (!value)
-      return emitError(fileLoc) << "graph output '" << output.name()
-                                << "' is not produced by any node";
-    results.push_back(materialize(*value));
+      return emitError(loc) << "subgraph '" << graph.name() << "' output '"
+                            << output.name() << "' is not produced";
+    outputs.push_back(*value);
   }
-  func::ReturnOp::create(b, fileLoc, results);
-  func.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
-  for (auto [i, output] : llvm::enumerate(graph.output()))
-    func.setResultAttr(i, "slm.name", b.getStringAttr(output.name()));
   return success();
 }
 
@@ -681,7 +805,8 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
 
 void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
   registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect>();
+                  math::MathDialect, tensor::TensorDialect, scf::SCFDialect,
+                  cf::ControlFlowDialect>();
 }
 
 /// Imports a parsed model; `baseDir` is where its external data lives.
@@ -690,7 +815,8 @@ static OwningOpRef<ModuleOp> importModel(MLIRContext &context,
                                          StringRef baseDir, StringRef fileName,
                                          const slm::ONNXImportOptions &options) {
   context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                      math::MathDialect, tensor::TensorDialect>();
+                      math::MathDialect, tensor::TensorDialect, scf::SCFDialect,
+                      cf::ControlFlowDialect>();
   Location fileLoc = FileLineColLoc::get(&context, fileName, 0, 0);
   int64_t opset = -1;
   for (const onnx::OperatorSetIdProto &id : model.opset_import())

@@ -26,7 +26,9 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 namespace mlir::slm::onnx_import {
 
@@ -42,7 +44,21 @@ using mlir::Value;
 using DimExpr = mlir::slm::SymbolicExtent;
 
 /// What the importer knows of one ONNX value.
+///
+/// Most values are tensors. ONNX sequences and optionals exist only at import
+/// time: a sequence is the list of its tensors (its length known when the
+/// graph is imported), an optional holds zero or one value. They lower to
+/// nothing themselves; the tensors they hold are ordinary MLIR values.
 struct ImportedValue {
+  /// What kind of ONNX value this is.
+  enum class Kind { Tensor, Sequence, Optional };
+  Kind kind = Kind::Tensor;
+  /// Sequence: its elements in order. Optional: empty (no value) or the
+  /// value it holds. Unused for tensors.
+  std::vector<ImportedValue> items;
+  /// Sequence and empty optional: the element type their (possible) elements
+  /// have, when the model says (SequenceEmpty's dtype); may be null.
+  Type itemElementType;
   /// The MLIR value; null while a symbolic value is not materialized yet.
   Value value;
   /// The value's type (known even before materialization).
@@ -56,6 +72,10 @@ struct ImportedValue {
 
   /// All elements known and constant.
   std::optional<llvm::SmallVector<int64_t>> constantElements() const;
+  /// True for a plain tensor (not a sequence or optional).
+  bool isTensor() const { return kind == Kind::Tensor; }
+  /// "tensor", "sequence" or "optional", for messages.
+  llvm::StringRef kindName() const;
 };
 
 class GraphImporter;
@@ -99,6 +119,11 @@ public:
 
   /// Defines output `i` as `value`.
   void setOutput(int i, Value value, bool isUnsigned = false);
+  /// Defines output `i` as `value` of any kind (sequences, optionals).
+  void setOutputValue(int i, ImportedValue value);
+  /// The graph-valued attribute `name` (If branches, Loop/Scan bodies), or
+  /// null when the node has none of that name.
+  const onnx::GraphProto *graphAttr(llvm::StringRef name) const;
   /// Defines output `i` symbolically (materialized on first use).
   void setSymbolicOutput(int i, RankedTensorType type,
                          llvm::ArrayRef<DimExpr> elements);
@@ -145,6 +170,12 @@ void registerElementwiseOps(OpTable &table);
 void registerShapeOps(OpTable &table);
 void registerNeuralNetOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
+void registerControlFlowOps(OpTable &table);
+void registerRecurrentOps(OpTable &table);
+
+/// True for the ops whose inputs may be sequences or optionals (If, Loop,
+/// the Sequence* and Optional* ops); every other op takes tensors only.
+bool acceptsNonTensorInputs(llvm::StringRef opType);
 
 /// The importer of one graph into one function.
 class GraphImporter {
@@ -178,6 +209,18 @@ public:
   /// Reshapes `input` to `dims`, with a shape operand when needed.
   Value reshape(Location loc, Value input, llvm::ArrayRef<DimExpr> dims);
 
+  /// Imports the subgraph `graph` (an If branch, a Loop or Scan body) at the
+  /// builder's insertion point. The values of the enclosing graphs stay
+  /// visible; names the subgraph defines shadow them and are forgotten
+  /// afterwards. `inputs` bind the subgraph's formal inputs in order; on
+  /// success `outputs` holds what the subgraph's outputs are.
+  LogicalResult importSubgraph(const onnx::GraphProto &graph,
+                               llvm::ArrayRef<ImportedValue> inputs,
+                               llvm::SmallVectorImpl<ImportedValue> &outputs,
+                               Location loc);
+  /// The opset of the default domain the model imports.
+  int64_t opset() const { return opsetVersion; }
+
   /// Imports the graph into a function named `name` in `module`.
   LogicalResult importGraph(const onnx::GraphProto &graph, int64_t opset,
                             llvm::StringRef name, mlir::ModuleOp module,
@@ -186,6 +229,10 @@ public:
 private:
   LogicalResult checkSupported(const onnx::GraphProto &graph, int64_t opset,
                                llvm::StringRef fileName);
+  void collectUnsupported(const onnx::GraphProto &graph, int64_t opset,
+                          llvm::SmallVectorImpl<std::string> &problems);
+  /// Imports the initializers and nodes of `graph` into the current scope.
+  LogicalResult importNodes(const onnx::GraphProto &graph, Location fileLoc);
   mlir::FailureOr<RankedTensorType>
   convertValueInfo(const onnx::ValueInfoProto &info, mlir::Location loc,
                    bool &isUnsigned);
@@ -194,7 +241,10 @@ private:
   OpBuilder b;
   std::string baseDir;
   int64_t inlineLimit;
-  llvm::StringMap<ImportedValue> values;
+  /// Names defined so far: the main graph's scope first, then one scope per
+  /// subgraph being imported (innermost last).
+  std::vector<std::unique_ptr<llvm::StringMap<ImportedValue>>> scopes;
+  int64_t opsetVersion = 0;
 };
 
 /// Shared helpers for handlers.

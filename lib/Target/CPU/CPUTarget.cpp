@@ -93,8 +93,12 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
+  // Loops on tensors (ONNX Loop, Scan, recurrent ops) yield new buffers.
+  bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  // The clones deallocation leaves around branches and loops.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createSLMLowerMemRefCopy());
   pm.addPass(createCanonicalizerPass());
   // Contractions -> register-blocked kernels.
