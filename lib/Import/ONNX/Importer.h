@@ -145,6 +145,7 @@ void registerElementwiseOps(OpTable &table);
 void registerShapeOps(OpTable &table);
 void registerNeuralNetOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
+void registerIndexingOps(OpTable &table);
 
 /// The importer of one graph into one function.
 class GraphImporter {
