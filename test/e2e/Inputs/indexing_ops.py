@@ -375,6 +375,7 @@ def run_all(slmc, slm_run, work):
             feeds = feeds_fn(rng, s)
             expected = session.run(None, feeds)
             out_dir = os.path.join(work, f"{name}.{s}.out")
+            os.makedirs(out_dir, exist_ok=True)
             cmd = [slm_run, lib, "--output-dir", out_dir]
             for k, v in feeds.items():
                 p = os.path.join(work, f"{name}.{s}.in.{k}.npy")
