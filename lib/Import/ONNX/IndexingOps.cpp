@@ -86,6 +86,18 @@ public:
         });
   }
 
+  /// `tensor`, or a copy of it when it is a graph input: bufferization
+  /// treats function arguments as writable, and a scatter must not write
+  /// into the caller's buffer.
+  Value writableCopy(Value tensor) const {
+    if (!isa<BlockArgument>(tensor))
+      return tensor;
+    auto type = cast<RankedTensorType>(tensor.getType());
+    return generate(type, dims(tensor), [&](OpBuilder &ob, ValueRange ivs) {
+      return extract(ob, tensor, ivs);
+    });
+  }
+
   /// A nest of scf.for loops over [0, ubs[i]) carrying `init`; `body`
   /// returns the next values of the carried ones.
   SmallVector<Value>
@@ -522,7 +534,7 @@ static LogicalResult importScatterND(NodeContext &node) {
   });
   bool isUnsigned = dataInfo->isUnsigned;
   SmallVector<Value> result = e.loops(
-      prefix, {data}, [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
+      prefix, {e.writableCopy(data)}, [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
         SmallVector<Value> base;
         for (int64_t j = 0; j < k; ++j) {
           SmallVector<Value> at(ivs.begin(), ivs.end());
@@ -600,7 +612,7 @@ static LogicalResult importScatterElements(NodeContext &node) {
              });
   bool isUnsigned = dataInfo->isUnsigned;
   SmallVector<Value> result = e.loops(
-      indexDims, {data}, [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
+      indexDims, {e.writableCopy(data)}, [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
         SmallVector<Value> at(ivs.begin(), ivs.end());
         for (int64_t d = 0; d < rank; ++d)
           if (d != *axis && (dataType.isDynamicDim(d) ||
