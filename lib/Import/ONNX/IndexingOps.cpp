@@ -1258,8 +1258,11 @@ static LogicalResult importCompress(NodeContext &node) {
                                                              tb.getIndexAttr(
                                                                  1));
                    for (int64_t d = 0; d < rank; ++d)
-                     size.push_back(d == axis ? OpFoldResult(tb.getIndexAttr(1))
-                                              : OpFoldResult(sizes[d]));
+                     size.push_back(
+                         d == axis ? OpFoldResult(tb.getIndexAttr(1))
+                         : type.isDynamicDim(d)
+                             ? OpFoldResult(sizes[d])
+                             : OpFoldResult(tb.getIndexAttr(type.getDimSize(d))));
                    from[axis] = i;
                    to[axis] = acc[1];
                    Value slice = tensor::ExtractSliceOp::create(

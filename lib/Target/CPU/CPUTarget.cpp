@@ -95,6 +95,9 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  // The clones deallocation leaves (a returned view of a buffer the function
+  // does not own, e.g. a slice of a loop result) -> alloc + copy.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createSLMLowerMemRefCopy());
   pm.addPass(createCanonicalizerPass());
   // Contractions -> register-blocked kernels.
