@@ -246,6 +246,7 @@ const OpTable &OpTable::get() {
     registerQuantizationOps(t);
     registerControlFlowOps(t);
     registerRecurrentOps(t);
+    registerIndexingOps(t);
     return t;
   }();
   return table;

@@ -176,6 +176,7 @@ void registerRecurrentOps(OpTable &table);
 /// True for the ops whose inputs may be sequences or optionals (If, Loop,
 /// the Sequence* and Optional* ops); every other op takes tensors only.
 bool acceptsNonTensorInputs(llvm::StringRef opType);
+void registerIndexingOps(OpTable &table);
 
 /// The importer of one graph into one function.
 class GraphImporter {

@@ -97,7 +97,8 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   bufferize.allowReturnAllocsFromLoops = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
-  // The clones deallocation leaves around branches and loops.
+  // The clones deallocation leaves (around branches and loops, a returned
+  // view of a buffer the function does not own) -> alloc + copy.
   pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createSLMLowerMemRefCopy());
   pm.addPass(createCanonicalizerPass());
