@@ -9,8 +9,11 @@
 #include "slm/Import/ONNX/ImportONNX.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -210,6 +213,7 @@ const OpTable &OpTable::get() {
     registerShapeOps(t);
     registerNeuralNetOps(t);
     registerQuantizationOps(t);
+    registerMathOps(t);
     return t;
   }();
   return table;
@@ -681,6 +685,8 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
 void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
   registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
                   math::MathDialect, tensor::TensorDialect>();
+  registry
+      .insert<linalg::LinalgDialect, scf::SCFDialect, cf::ControlFlowDialect>();
 }
 
 OwningOpRef<ModuleOp>
@@ -688,6 +694,8 @@ mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
                           const ONNXImportOptions &options) {
   context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
                       math::MathDialect, tensor::TensorDialect>();
+  context.loadDialect<linalg::LinalgDialect, scf::SCFDialect,
+                      cf::ControlFlowDialect>();
   Location fileLoc = FileLineColLoc::get(&context, path, 0, 0);
   onnx::ModelProto model;
   std::string error;
