@@ -29,16 +29,76 @@ Value scalarBinary(OpBuilder &b, Location loc, Value x, Value y);
 SLM_SCALAR_BINARY(AddOp, arith::AddFOp, arith::AddIOp)
 SLM_SCALAR_BINARY(SubOp, arith::SubFOp, arith::SubIOp)
 SLM_SCALAR_BINARY(MulOp, arith::MulFOp, arith::MulIOp)
-SLM_SCALAR_BINARY(DivOp, arith::DivFOp, arith::DivSIOp)
 SLM_SCALAR_BINARY(MaxOp, arith::MaximumFOp, arith::MaxSIOp)
 SLM_SCALAR_BINARY(MinOp, arith::MinimumFOp, arith::MinSIOp)
 #undef SLM_SCALAR_BINARY
+
+/// Signed integer division without undefined behaviour: x / 0 and
+/// INT_MIN / -1 give 0 instead of trapping.
+template <>
+Value scalarBinary<DivOp>(OpBuilder &b, Location loc, Value x, Value y) {
+  if (isFloat(x.getType()))
+    return arith::DivFOp::create(b, loc, x, y);
+  Type t = x.getType();
+  auto c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, IntegerAttr::get(t, v));
+  };
+  Value zero = c(0), one = c(1);
+  Value bad = arith::OrIOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, y, zero),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, y, c(-1)));
+  Value q = arith::DivSIOp::create(
+      b, loc, x, arith::SelectOp::create(b, loc, bad, one, y));
+  // x / -1 is -x (wrapping for INT_MIN, as two's complement hardware).
+  Value negated = arith::SubIOp::create(b, loc, zero, x);
+  Value byMinusOne =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, y, c(-1));
+  return arith::SelectOp::create(
+      b, loc, bad, arith::SelectOp::create(b, loc, byMinusOne, negated, zero),
+      q);
+}
+
+/// Integer power by squaring over the bits of the exponent (straight-line:
+/// one step per bit). Negative exponents give 1 / x^-y truncated: 1 for
+/// x = 1, +-1 for x = -1, else 0.
+static Value integerPower(OpBuilder &b, Location loc, Value x, Value y) {
+  Type t = x.getType();
+  unsigned width = t.getIntOrFloatBitWidth();
+  auto c = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, IntegerAttr::get(t, v));
+  };
+  Value zero = c(0), one = c(1);
+  Value result = one, base = x;
+  for (unsigned i = 0; i + 1 < width; ++i) {
+    Value bit = arith::AndIOp::create(
+        b, loc, arith::ShRUIOp::create(b, loc, y, c(i)), one);
+    Value set =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit, zero);
+    result = arith::SelectOp::create(
+        b, loc, set, arith::MulIOp::create(b, loc, result, base), result);
+    if (i + 2 < width)
+      base = arith::MulIOp::create(b, loc, base, base);
+  }
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, y, zero);
+  Value odd =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                            arith::AndIOp::create(b, loc, y, one), zero);
+  Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, one);
+  Value isMinusOne =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, c(-1));
+  Value ofMinusOne = arith::SelectOp::create(b, loc, odd, c(-1), one);
+  Value inverse = arith::SelectOp::create(
+      b, loc, isOne, one,
+      arith::SelectOp::create(b, loc, isMinusOne, ofMinusOne, zero));
+  return arith::SelectOp::create(b, loc, negative, inverse, result);
+}
 
 template <>
 Value scalarBinary<PowOp>(OpBuilder &b, Location loc, Value x, Value y) {
   if (isFloat(x.getType()))
     return math::PowFOp::create(b, loc, x, y);
-  return math::IPowIOp::create(b, loc, x, y);
+  return integerPower(b, loc, x, y);
 }
 
 template <typename OpTy> struct LowerBinary : OpRewritePattern<OpTy> {

@@ -139,9 +139,64 @@ template <Binary kind> static LogicalResult importBinary(NodeContext &node) {
   OpBuilder &b = node.builder();
   Location loc = node.loc();
   Value lhs = node.input(0), rhs = node.input(1);
+  bool isUnsigned = node.inputInfo(0)->isUnsigned;
+  if (kind == Binary::Pow && isa<IntegerType>(elementType) &&
+      isa<FloatType>(rhsType.getElementType())) {
+    // An integer base to a floating-point power: computed in f64 and
+    // truncated back, as ONNX Runtime.
+    Type f64 = b.getF64Type();
+    Value x = castElements(b, loc, lhs, isUnsigned, f64, false);
+    Value y = castElements(b, loc, rhs, false, f64, false);
+    Value p = mlir::slm::PowOp::create(b, loc, resultType.clone(f64), x, y);
+    node.setOutput(0, castElements(b, loc, p, false, elementType, isUnsigned),
+                   isUnsigned);
+    return success();
+  }
   if (kind == Binary::Pow && rhsType.getElementType() != elementType)
     rhs = castElements(b, loc, rhs, node.inputInfo(1)->isUnsigned, elementType,
                        false);
+  if (isUnsigned && isa<IntegerType>(elementType) &&
+      (kind == Binary::Div || kind == Binary::Max || kind == Binary::Min ||
+       (isComparison(kind) && kind != Binary::Equal))) {
+    // Unsigned integers: arith's unsigned ops (slm's are signed).
+    Value result = broadcastElementwise(
+        b, loc, resultType, {lhs, rhs},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value x = args[0], y = args[1];
+          switch (kind) {
+          case Binary::Div: {
+            // x / 0 gives 0 instead of trapping.
+            Value zero = arith::ConstantOp::create(
+                nb, l, IntegerAttr::get(elementType, 0));
+            Value one = arith::ConstantOp::create(
+                nb, l, IntegerAttr::get(elementType, 1));
+            Value isZero =
+                arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, y, zero);
+            Value q = arith::DivUIOp::create(
+                nb, l, x, arith::SelectOp::create(nb, l, isZero, one, y));
+            return arith::SelectOp::create(nb, l, isZero, zero, q);
+          }
+          case Binary::Max:
+            return arith::MaxUIOp::create(nb, l, x, y);
+          case Binary::Min:
+            return arith::MinUIOp::create(nb, l, x, y);
+          case Binary::Less:
+            return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, x,
+                                         y);
+          case Binary::Greater:
+            return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, x,
+                                         y);
+          case Binary::LessOrEqual:
+            return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule, x,
+                                         y);
+          default:
+            return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::uge, x,
+                                         y);
+          }
+        });
+    node.setOutput(0, result, !isComparison(kind));
+    return success();
+  }
   Value result;
   switch (kind) {
   case Binary::Add:
@@ -187,6 +242,7 @@ template <Binary kind> static LogicalResult importVariadic(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
   Value acc = node.input(0);
+  bool isUnsigned = node.inputInfo(0)->isUnsigned;
   for (int i = 1; i < node.numInputs(); ++i) {
     Value next = node.input(i);
     if (!next)
@@ -197,6 +253,16 @@ template <Binary kind> static LogicalResult importVariadic(NodeContext &node) {
                       cast<RankedTensorType>(acc.getType()).getElementType());
     if (!type)
       return failure();
+    if (isUnsigned && isa<IntegerType>(type.getElementType())) {
+      acc = broadcastElementwise(
+          node.builder(), node.loc(), type, {acc, next},
+          [](OpBuilder &b, Location l, ValueRange args) -> Value {
+            if (kind == Binary::Max)
+              return arith::MaxUIOp::create(b, l, args[0], args[1]);
+            return arith::MinUIOp::create(b, l, args[0], args[1]);
+          });
+      continue;
+    }
     if (kind == Binary::Max)
       acc =
           mlir::slm::MaxOp::create(node.builder(), node.loc(), type, acc, next);
@@ -204,7 +270,7 @@ template <Binary kind> static LogicalResult importVariadic(NodeContext &node) {
       acc =
           mlir::slm::MinOp::create(node.builder(), node.loc(), type, acc, next);
   }
-  node.setOutput(0, acc);
+  node.setOutput(0, acc, isUnsigned);
   return success();
 }
 
@@ -248,7 +314,7 @@ static LogicalResult importWhere(NodeContext &node) {
   Value result =
       mlir::slm::SelectOp::create(node.builder(), node.loc(), type,
                                   node.input(0), node.input(1), node.input(2));
-  node.setOutput(0, result);
+  node.setOutput(0, result, xi->isUnsigned);
   return success();
 }
 
@@ -317,6 +383,24 @@ template <Unary kind> static LogicalResult importUnary(NodeContext &node) {
       kind != Unary::Relu && kind != Unary::Sign)
     return node.error("needs a floating-point input, got " +
                       llvm::formatv("{0}", type).str());
+  bool isUnsigned = node.inputInfo(0)->isUnsigned;
+  if (isUnsigned && (kind == Unary::Abs || kind == Unary::Relu)) {
+    // Unsigned values are their own absolute value and never negative.
+    node.setOutput(0, x, true);
+    return success();
+  }
+  if (isUnsigned && kind == Unary::Sign) {
+    Value zero = scalarConstant(node, element, 0);
+    Value nonZero =
+        mlir::slm::CompareOp::create(b, loc, type.clone(b.getI1Type()),
+                                     mlir::slm::ComparePredicate::ne, x, zero);
+    node.setOutput(0,
+                   mlir::slm::SelectOp::create(b, loc, type, nonZero,
+                                               scalarConstant(node, element, 1),
+                                               zero),
+                   true);
+    return success();
+  }
   Value r;
   switch (kind) {
   case Unary::Sqrt:
@@ -432,7 +516,7 @@ template <Unary kind> static LogicalResult importUnary(NodeContext &node) {
                                  scalarConstant(node, element, 0));
     break;
   }
-  node.setOutput(0, r);
+  node.setOutput(0, r, isUnsigned);
   return success();
 }
 
@@ -549,11 +633,32 @@ static LogicalResult importClip(NodeContext &node) {
     if (bound && cast<RankedTensorType>(bound.getType()).getElementType() !=
                      type.getElementType())
       return node.error("min and max must have the input's element type");
+  bool isUnsigned = node.inputInfo(0)->isUnsigned;
+  if (isUnsigned && isa<IntegerType>(type.getElementType())) {
+    // Unsigned bounds compare unsigned.
+    SmallVector<Value> operands = {x};
+    if (lo)
+      operands.push_back(lo);
+    if (hi)
+      operands.push_back(hi);
+    Value r = broadcastElementwise(
+        b, node.loc(), type, operands,
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value v = args[0];
+          if (lo)
+            v = arith::MaxUIOp::create(nb, l, v, args[1]);
+          if (hi)
+            v = arith::MinUIOp::create(nb, l, v, args.back());
+          return v;
+        });
+    node.setOutput(0, r, true);
+    return success();
+  }
   if (lo)
     x = mlir::slm::MaxOp::create(b, node.loc(), type, x, lo);
   if (hi)
     x = mlir::slm::MinOp::create(b, node.loc(), type, x, hi);
-  node.setOutput(0, x);
+  node.setOutput(0, x, isUnsigned);
   return success();
 }
 
@@ -577,7 +682,7 @@ template <bool isMean> static LogicalResult importSum(NodeContext &node) {
         node.builder(), node.loc(), type, acc,
         scalarConstant(node, type.getElementType(), node.numInputs()));
   }
-  node.setOutput(0, acc);
+  node.setOutput(0, acc, node.inputInfo(0)->isUnsigned);
   return success();
 }
 

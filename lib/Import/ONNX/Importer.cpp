@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -247,6 +248,7 @@ const OpTable &OpTable::get() {
     registerControlFlowOps(t);
     registerRecurrentOps(t);
     registerIndexingOps(t);
+    registerMathOps(t);
     return t;
   }();
   return table;
@@ -806,7 +808,8 @@ LogicalResult GraphImporter::importSubgraph(
 
 void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
   registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect, scf::SCFDialect,
+                  math::MathDialect, tensor::TensorDialect,
+                  linalg::LinalgDialect, scf::SCFDialect,
                   cf::ControlFlowDialect>();
 }
 
@@ -815,9 +818,11 @@ static OwningOpRef<ModuleOp> importModel(MLIRContext &context,
                                          const onnx::ModelProto &model,
                                          StringRef baseDir, StringRef fileName,
                                          const slm::ONNXImportOptions &options) {
-  context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                      math::MathDialect, tensor::TensorDialect, scf::SCFDialect,
-                      cf::ControlFlowDialect>();
+  DialectRegistry registry;
+  slm::registerONNXImportDialects(registry);
+  context.appendDialectRegistry(registry);
+  for (StringRef dialect : registry.getDialectNames())
+    context.getOrLoadDialect(dialect);
   Location fileLoc = FileLineColLoc::get(&context, fileName, 0, 0);
   int64_t opset = -1;
   for (const onnx::OperatorSetIdProto &id : model.opset_import())

@@ -177,6 +177,7 @@ void registerRecurrentOps(OpTable &table);
 /// the Sequence* and Optional* ops); every other op takes tensors only.
 bool acceptsNonTensorInputs(llvm::StringRef opType);
 void registerIndexingOps(OpTable &table);
+void registerMathOps(OpTable &table);
 
 /// The importer of one graph into one function.
 class GraphImporter {
@@ -271,6 +272,13 @@ RankedTensorType broadcastType(NodeContext &node, RankedTensorType lhs,
 /// signedness of integers comes from the flags.
 Value castElements(OpBuilder &b, Location loc, Value value, bool fromUnsigned,
                    Type to, bool toUnsigned);
+
+/// A parallel linalg.generic computing `body` on the elements of `operands`
+/// broadcast (numpy rules) to `type`: for ops with no slm op (MathOps.cpp).
+Value broadcastElementwise(
+    OpBuilder &b, Location loc, RankedTensorType type,
+    mlir::ValueRange operands,
+    llvm::function_ref<Value(OpBuilder &, Location, mlir::ValueRange)> body);
 
 } // namespace mlir::slm::onnx_import
 
