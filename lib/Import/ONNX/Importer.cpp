@@ -9,8 +9,10 @@
 #include "slm/Import/ONNX/ImportONNX.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -680,14 +682,16 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
 
 void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
   registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect>();
+                  math::MathDialect, tensor::TensorDialect,
+                  cf::ControlFlowDialect, scf::SCFDialect>();
 }
 
 OwningOpRef<ModuleOp>
 mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
                           const ONNXImportOptions &options) {
   context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                      math::MathDialect, tensor::TensorDialect>();
+                      math::MathDialect, tensor::TensorDialect,
+                      cf::ControlFlowDialect, scf::SCFDialect>();
   Location fileLoc = FileLineColLoc::get(&context, path, 0, 0);
   onnx::ModelProto model;
   std::string error;

@@ -95,6 +95,9 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   bufferization::buildBufferDeallocationPipeline(pm);
+  // Clones the deallocation inserts (an scf.if yielding a buffer it does
+  // not own in one branch) become alloc + copy.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addPass(createSLMLowerMemRefCopy());
   pm.addPass(createCanonicalizerPass());
   // Contractions -> register-blocked kernels.
