@@ -13,8 +13,11 @@ def ConvertSLMToLinalg : Pass<"convert-slm-to-linalg"> {
   let summary = "Lower tensor-level slm ops and slm.linear to linalg on tensors";
   let description = [{
     Elementwise ops with numpy broadcasting become `linalg.generic` with
-    broadcasting indexing maps (a static extent of 1 is broadcast; dynamic
-    extents must agree at run time), `slm.matmul` and `slm.linear` become
+    broadcasting indexing maps (a static extent of 1 is broadcast; where
+    dynamic extents meet, numpy broadcasting happens at run time: an operand
+    whose extent is 1 is stretched, behind an `scf.if` that keeps it as it is
+    when the extents already agree, and a `cf.assert` rejects extents that
+    do not broadcast), `slm.matmul` and `slm.linear` become
     contractions (the bias initializes the accumulator, the activation is an
     epilogue); a constant `slm.linear` weight is packed at compile time into
     column panels `[ceil(N/P), K, P]` (`pack-weights=P`, 32 by default: two
@@ -71,7 +74,9 @@ def ConvertSLMToLinalg : Pass<"convert-slm-to-linalg"> {
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
                            "::mlir::math::MathDialect",
+                           "::mlir::scf::SCFDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

@@ -198,17 +198,37 @@ struct LowerBroadcastTo : OpRewritePattern<BroadcastToOp> {
     RankedTensorType type = op.getType();
     Value input = op.getInput();
     Value shape = op.getShape();
-    int64_t rank = type.getRank();
-    Value init = emptyTensor(rewriter, loc, type, [&](int64_t d) -> Value {
-      if (shape)
-        return tensor::ExtractOp::create(
+    auto inputType = cast<RankedTensorType>(input.getType());
+    int64_t rank = type.getRank(), offset = rank - inputType.getRank();
+    SmallVector<Value> extents;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (!type.isDynamicDim(d))
+        extents.push_back(
+            arith::ConstantIndexOp::create(rewriter, loc, type.getDimSize(d)));
+      else if (shape)
+        extents.push_back(tensor::ExtractOp::create(
             rewriter, loc, shape,
-            ValueRange{arith::ConstantIndexOp::create(rewriter, loc, d)});
-      return broadcastExtent(rewriter, loc, {input}, rank, d);
-    });
+            ValueRange{arith::ConstantIndexOp::create(rewriter, loc, d)}));
+      else
+        extents.push_back(broadcastExtent(rewriter, loc, {input}, rank, d));
+    }
+    // A dynamic input extent may be 1 at run time against a larger target:
+    // stretch it (the importer checked that the extents broadcast).
+    SmallVector<std::pair<int64_t, Value>> targets;
+    for (int64_t j = 0; j < inputType.getRank(); ++j) {
+      if (!inputType.isDynamicDim(j))
+        continue;
+      Value target = extents[j + offset];
+      std::optional<ExtentRoot> root = indexRoot(target);
+      if (root && *root == extentRoot(input, j))
+        continue;
+      targets.push_back({j, target});
+    }
+    input = stretchAtRunTime(rewriter, loc, input, targets);
+    Value init = emptyTensor(rewriter, loc, type,
+                             [&](int64_t d) { return extents[d]; });
     SmallVector<AffineMap> maps = {
-        broadcastMap(getContext(), cast<RankedTensorType>(input.getType()),
-                     type.getShape()),
+        broadcastMap(getContext(), inputType, type.getShape()),
         rewriter.getMultiDimIdentityMap(rank)};
     SmallVector<utils::IteratorType> iterators(rank,
                                                utils::IteratorType::parallel);

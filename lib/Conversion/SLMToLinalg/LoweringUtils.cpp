@@ -9,8 +9,12 @@
 #include "slm/Codegen/Contraction.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
 
 #include <cmath>
 
@@ -66,15 +70,294 @@ AffineMap broadcastMap(MLIRContext *ctx, RankedTensorType operand,
   return AffineMap::get(rank, 0, exprs, ctx);
 }
 
+//===----------------------------------------------------------------------===//
+// Numpy broadcasting at run time
+//===----------------------------------------------------------------------===//
+
+/// How deep extentRoot follows producers.
+static constexpr int kMaxExtentDepth = 32;
+
+ExtentRoot extentRoot(Value value, int64_t d, int depth) {
+  ExtentRoot self{value, d};
+  if (depth > kMaxExtentDepth)
+    return self;
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  if (!type || d < 0 || d >= type.getRank())
+    return self;
+  Operation *def = value.getDefiningOp();
+  if (!def)
+    return self;
+  auto result = cast<OpResult>(value);
+  // Destination-style ops (linalg): the extent of the tied init.
+  if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
+    if (result.getResultNumber() < dps.getNumDpsInits())
+      return extentRoot(dps.getDpsInitOperand(result.getResultNumber())->get(),
+                        d, depth + 1);
+  // Ops that take their dynamic extents as operands.
+  std::optional<ValueRange> dynamicSizes;
+  if (auto empty = dyn_cast<tensor::EmptyOp>(def))
+    dynamicSizes = empty.getDynamicSizes();
+  else if (auto generate = dyn_cast<tensor::GenerateOp>(def))
+    dynamicSizes = generate.getDynamicExtents();
+  else if (auto splat = dyn_cast<tensor::SplatOp>(def))
+    dynamicSizes = splat.getDynamicSizes();
+  if (dynamicSizes) {
+    if (!type.isDynamicDim(d))
+      return self;
+    int64_t position = 0;
+    for (int64_t i = 0; i < d; ++i)
+      position += type.isDynamicDim(i);
+    if (std::optional<ExtentRoot> root =
+            indexRoot((*dynamicSizes)[position], depth + 1))
+      return *root;
+    return self;
+  }
+  if (auto cast = dyn_cast<tensor::CastOp>(def))
+    return extentRoot(cast.getSource(), d, depth + 1);
+  // Ops whose operands and results have one shape.
+  if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
+      def->hasTrait<OpTrait::SameOperandsAndResultShape>() ||
+      (def->hasTrait<OpTrait::Elementwise>() && def->getNumOperands() > 0 &&
+       def->getOperand(0).getType() == type.clone(getElementTypeOrSelf(
+                                           def->getOperand(0).getType()))))
+    return extentRoot(def->getOperand(0), d, depth + 1);
+  int64_t rank = type.getRank();
+  // Ops that keep all extents of their first operand, or all but the last.
+  if (isa<LayerNormOp, RMSNormOp>(def))
+    return extentRoot(def->getOperand(0), d, depth + 1);
+  if (isa<LinearOp, AttentionOp>(def) && d + 1 < rank)
+    return extentRoot(def->getOperand(0), d, depth + 1);
+  if (auto matmul = dyn_cast<MatMulOp>(def)) {
+    if (d == rank - 2)
+      return extentRoot(matmul.getLhs(), matmul.getLhs().getType().getRank() - 2,
+                        depth + 1);
+    if (d == rank - 1)
+      return extentRoot(matmul.getRhs(), matmul.getRhs().getType().getRank() - 1,
+                        depth + 1);
+    return self;
+  }
+  if (auto transpose = dyn_cast<TransposeOp>(def))
+    return extentRoot(transpose.getInput(), transpose.getPermutation()[d],
+                      depth + 1);
+  if (auto reduce = dyn_cast<ReduceOp>(def)) {
+    // The kept dimensions, in order.
+    int64_t inputRank = reduce.getInput().getType().getRank(), position = 0;
+    for (int64_t i = 0; i < inputRank; ++i) {
+      bool reduced = llvm::is_contained(reduce.getAxes(), i) ||
+                     llvm::is_contained(reduce.getAxes(), i - inputRank);
+      if (reduced && !reduce.getKeepDims())
+        continue;
+      if (position++ == d)
+        return reduced ? self : extentRoot(reduce.getInput(), i, depth + 1);
+    }
+    return self;
+  }
+  // Reshapes to a shape operand: the extent given there.
+  Value shape;
+  if (auto reshape = dyn_cast<ReshapeOp>(def))
+    shape = reshape.getShape();
+  else if (auto reshape = dyn_cast<tensor::ReshapeOp>(def))
+    shape = reshape.getShape();
+  if (shape && type.isDynamicDim(d))
+    if (auto elements = shape.getDefiningOp<tensor::FromElementsOp>())
+      if (std::optional<ExtentRoot> root =
+              indexRoot(elements.getElements()[d], depth + 1))
+        return *root;
+  // A broadcasting op whose stretchable operands all share one extent.
+  if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, CompareOp,
+          SelectOp>(def)) {
+    std::optional<ExtentRoot> common;
+    for (Value operand : def->getOperands()) {
+      auto t = cast<RankedTensorType>(operand.getType());
+      int64_t j = d - (type.getRank() - t.getRank());
+      if (j < 0 || t.getDimSize(j) == 1)
+        continue;
+      ExtentRoot root = extentRoot(operand, j, depth + 1);
+      if (common && *common != root)
+        return self;
+      common = root;
+    }
+    return common ? *common : self;
+  }
+  return self;
+}
+
+std::optional<ExtentRoot> indexRoot(Value index, int depth) {
+  if (depth > kMaxExtentDepth)
+    return std::nullopt;
+  if (auto dim = index.getDefiningOp<tensor::DimOp>())
+    if (std::optional<int64_t> i = dim.getConstantIndex())
+      return extentRoot(dim.getSource(), *i, depth + 1);
+  if (auto extract = index.getDefiningOp<tensor::ExtractOp>())
+    if (auto elements =
+            extract.getTensor().getDefiningOp<tensor::FromElementsOp>())
+      if (extract.getIndices().size() == 1)
+        if (std::optional<int64_t> i =
+                getConstantIntValue(extract.getIndices()[0]))
+          return indexRoot(elements.getElements()[*i], depth + 1);
+  return std::nullopt;
+}
+
+/// Whether extent `j` of `x` is known to equal the index `extent`.
+static bool knownEqual(Value x, int64_t j, Value extent) {
+  auto type = cast<RankedTensorType>(x.getType());
+  std::optional<int64_t> c = getConstantIntValue(extent);
+  if (!type.isDynamicDim(j))
+    return c && *c == type.getDimSize(j);
+  if (c)
+    return false;
+  std::optional<ExtentRoot> root = indexRoot(extent);
+  return root && *root == extentRoot(x, j);
+}
+
+/// "name: " of the ONNX node an op came from, for run-time messages.
+static std::string origin(Location loc) {
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (auto name = dyn_cast<NameLoc>(inner))
+        return name.getName().str() + ": ";
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str() + ": ";
+  return "";
+}
+
+/// A run-time check of `cond`, none when it folded to true.
+static void check(OpBuilder &b, Location loc, Value cond, const Twine &what) {
+  if (matchPattern(cond, m_One()))
+    return;
+  cf::AssertOp::create(b, loc, cond, origin(loc) + what.str());
+}
+
+Value stretchAtRunTime(OpBuilder &b, Location loc, Value operand,
+                       ArrayRef<std::pair<int64_t, Value>> targets) {
+  if (targets.empty())
+    return operand;
+  auto type = cast<RankedTensorType>(operand.getType());
+  int64_t rank = type.getRank();
+  Value needed;
+  SmallVector<Value> extents, isOne(rank);
+  for (int64_t j = 0; j < rank; ++j)
+    extents.push_back(b.createOrFold<tensor::DimOp>(loc, operand, j));
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  for (auto [j, target] : targets) {
+    Value differs = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                          extents[j], target);
+    needed = needed ? arith::OrIOp::create(b, loc, needed, differs).getResult()
+                    : differs;
+    isOne[j] = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                     extents[j], one);
+    extents[j] = target;
+  }
+  auto ifOp = scf::IfOp::create(
+      b, loc, needed,
+      [&](OpBuilder &tb, Location l) {
+        SmallVector<Value> dynamic;
+        for (int64_t j = 0; j < rank; ++j)
+          if (type.isDynamicDim(j))
+            dynamic.push_back(extents[j]);
+        auto generate = tensor::GenerateOp::create(tb, l, type, dynamic);
+        {
+          OpBuilder::InsertionGuard guard(tb);
+          SmallVector<Type> indexTypes(rank, tb.getIndexType());
+          SmallVector<Location> locs(rank, l);
+          Block *body =
+              tb.createBlock(&generate.getBody(), {}, indexTypes, locs);
+          Value zero = arith::ConstantIndexOp::create(tb, l, 0);
+          SmallVector<Value> coords(body->getArguments());
+          for (int64_t j = 0; j < rank; ++j)
+            if (isOne[j])
+              coords[j] =
+                  arith::SelectOp::create(tb, l, isOne[j], zero, coords[j]);
+          tensor::YieldOp::create(
+              tb, l, tensor::ExtractOp::create(tb, l, operand, coords));
+        }
+        scf::YieldOp::create(tb, l, generate.getResult());
+      },
+      [&](OpBuilder &eb, Location l) { scf::YieldOp::create(eb, l, operand); });
+  return ifOp.getResult(0);
+}
+
+RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
+                                    ValueRange operands,
+                                    RankedTensorType resultType) {
+  int64_t rank = resultType.getRank();
+  RuntimeBroadcast out;
+  SmallVector<SmallVector<std::pair<int64_t, Value>>> targets(
+      operands.size());
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d = 0; d < rank; ++d) {
+    // The operands that have dimension d and are not a static 1 there.
+    SmallVector<std::pair<unsigned, int64_t>> candidates;
+    for (auto [i, operand] : llvm::enumerate(operands)) {
+      auto t = cast<RankedTensorType>(operand.getType());
+      int64_t j = d - (rank - t.getRank());
+      if (j >= 0 && t.getDimSize(j) != 1)
+        candidates.push_back({i, j});
+    }
+    auto dimOf = [&](std::pair<unsigned, int64_t> c) {
+      return b.createOrFold<tensor::DimOp>(loc, operands[c.first], c.second);
+    };
+    Value extent;
+    bool dynamicMeet = false;
+    if (!resultType.isDynamicDim(d)) {
+      extent = arith::ConstantIndexOp::create(b, loc, resultType.getDimSize(d));
+      dynamicMeet = true;
+    } else if (candidates.empty()) {
+      extent = one;
+    } else {
+      // One extent, or several known to be the same: no run-time choice.
+      ExtentRoot first =
+          extentRoot(operands[candidates[0].first], candidates[0].second);
+      bool same = llvm::all_of(candidates, [&](auto c) {
+        return extentRoot(operands[c.first], c.second) == first;
+      });
+      if (same) {
+        extent = dimOf(candidates[0]);
+      } else {
+        // r = e0; r = (r == 1) ? ei : r for each further extent.
+        dynamicMeet = true;
+        extent = dimOf(candidates[0]);
+        for (auto c : ArrayRef(candidates).drop_front()) {
+          Value e = dimOf(c);
+          Value isOne = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::eq, extent, one);
+          extent = arith::SelectOp::create(b, loc, isOne, e, extent);
+        }
+      }
+    }
+    if (dynamicMeet) {
+      for (auto c : candidates) {
+        auto t = cast<RankedTensorType>(operands[c.first].getType());
+        if (!t.isDynamicDim(c.second) ||
+            knownEqual(operands[c.first], c.second, extent))
+          continue;
+        Value e = dimOf(c);
+        Value fits = arith::OrIOp::create(
+            b, loc,
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, extent),
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, one));
+        check(b, loc, fits, "dynamic extents do not broadcast");
+        targets[c.first].push_back({c.second, extent});
+      }
+    }
+    out.extents.push_back(extent);
+  }
+  for (auto [i, operand] : llvm::enumerate(operands))
+    out.operands.push_back(stretchAtRunTime(b, loc, operand, targets[i]));
+  return out;
+}
+
 /// A parallel linalg.generic over the result of a broadcasting op.
 Value broadcastGeneric(
     OpBuilder &b, Location loc, RankedTensorType resultType,
-    ValueRange operands,
+    ValueRange originalOperands,
     function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
   int64_t rank = resultType.getRank();
-  Value init = emptyTensor(b, loc, resultType, [&](int64_t d) {
-    return broadcastExtent(b, loc, operands, rank, d);
-  });
+  RuntimeBroadcast broadcast =
+      broadcastAtRunTime(b, loc, originalOperands, resultType);
+  ValueRange operands = broadcast.operands;
+  Value init = emptyTensor(b, loc, resultType,
+                           [&](int64_t d) { return broadcast.extents[d]; });
   SmallVector<AffineMap> maps;
   for (Value operand : operands)
     maps.push_back(broadcastMap(b.getContext(),

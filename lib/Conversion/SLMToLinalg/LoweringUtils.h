@@ -37,6 +37,46 @@ Value broadcastExtent(OpBuilder &b, Location loc, ValueRange operands,
 AffineMap broadcastMap(MLIRContext *ctx, RankedTensorType operand,
                        ArrayRef<int64_t> resultShape);
 
+/// Where an extent comes from: dimension `dim` of `value`, followed back
+/// through ops that keep it (destination-style ops to their init,
+/// tensor.empty to its size operand, same-shape ops to their operand).
+struct ExtentRoot {
+  Value value;
+  int64_t dim;
+  bool operator==(const ExtentRoot &other) const {
+    return value == other.value && dim == other.dim;
+  }
+  bool operator!=(const ExtentRoot &other) const { return !(*this == other); }
+};
+
+/// The root of extent `d` of `value`; two equal roots are equal extents at
+/// run time.
+ExtentRoot extentRoot(Value value, int64_t d, int depth = 0);
+
+/// The root of an index value that is a tensor.dim (possibly through
+/// tensor.from_elements + tensor.extract); std::nullopt otherwise.
+std::optional<ExtentRoot> indexRoot(Value index, int depth = 0);
+
+/// `operand` stretched at run time: for each (dimension, target extent) of
+/// `targets`, an extent of 1 is repeated to the target (numpy
+/// broadcasting). An scf.if keeps the operand as it is when every extent
+/// already matches; the result has the operand's type.
+Value stretchAtRunTime(OpBuilder &b, Location loc, Value operand,
+                       ArrayRef<std::pair<int64_t, Value>> targets);
+
+/// Numpy broadcasting of `operands` to `resultType` with extents known only
+/// at run time: the result extents, and the operands stretched where a
+/// dynamic extent may be 1 against a larger one (static 1s are left to
+/// broadcastMap). Where dynamic extents meet, a cf.assert checks that they
+/// broadcast.
+struct RuntimeBroadcast {
+  SmallVector<Value> extents;
+  SmallVector<Value> operands;
+};
+RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
+                                    ValueRange operands,
+                                    RankedTensorType resultType);
+
 /// A parallel linalg.generic over the result of a broadcasting op.
 Value broadcastGeneric(
     OpBuilder &b, Location loc, RankedTensorType resultType,

@@ -268,6 +268,13 @@ LogicalResult requireInputs(NodeContext &node, int count);
 RankedTensorType broadcastType(NodeContext &node, RankedTensorType lhs,
                                RankedTensorType rhs, Type elementType);
 
+/// slm.reduce of `x` (with `kind`) over the axes that input 1 of `node`
+/// holds at run time: each dimension is reduced or kept behind an scf.if,
+/// and without `keepDims` the reduced extents are squeezed at run time.
+mlir::FailureOr<Value> reduceOverRuntimeAxes(NodeContext &node, Value x,
+                                             mlir::slm::ReduceKind kind,
+                                             bool keepDims);
+
 /// Converts `value` to the element type `to` (tensor-wise arith casts);
 /// signedness of integers comes from the flags.
 Value castElements(OpBuilder &b, Location loc, Value value, bool fromUnsigned,

@@ -246,19 +246,22 @@ template <Reduction kind> static LogicalResult importReduce(NodeContext &node) {
   // The axes became an input in opset 13 for ReduceSum, 18 for the others.
   int64_t inputSince = kind == Reduction::Sum ? 13 : 18;
   std::optional<SmallVector<int64_t>> axes;
+  bool runtimeAxes = false;
   if (node.opset() < inputSince) {
     axes = node.intsAttr("axes");
   } else if (node.hasInput(1)) {
     axes = node.constantInts(1);
-    if (!axes)
-      return node.error("axes computed at run time are not supported");
+    // Axes known only at run time (a non-empty list): the general path.
+    RankedTensorType axesType = node.inputType(1);
+    runtimeAxes = !axes && !(axesType.getRank() == 1 &&
+                             axesType.getDimSize(0) == 0);
   }
   Value x = node.input(0);
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
   OpBuilder &b = node.builder();
   Location loc = node.loc();
-  if (!axes || axes->empty()) {
+  if (!runtimeAxes && (!axes || axes->empty())) {
     if (node.opset() >= inputSince && node.intAttr("noop_with_empty_axes", 0)) {
       node.setOutput(0, x);
       return success();
@@ -267,6 +270,8 @@ template <Reduction kind> static LogicalResult importReduce(NodeContext &node) {
     for (int64_t i = 0; i < rank; ++i)
       axes->push_back(i);
   }
+  if (runtimeAxes)
+    axes.emplace(); // named at run time, none here
   bool keepDims = node.intAttr("keepdims", 1) != 0;
   SmallVector<bool> reduced(rank, false);
   for (int64_t &axis : *axes) {
@@ -311,8 +316,17 @@ template <Reduction kind> static LogicalResult importReduce(NodeContext &node) {
   default:
     break;
   }
-  Value result = mlir::slm::ReduceOp::create(b, loc, resultType, combiner, x,
-                                             *axes, keepDims);
+  Value result;
+  if (runtimeAxes) {
+    FailureOr<Value> reducedValue =
+        reduceOverRuntimeAxes(node, x, combiner, keepDims);
+    if (failed(reducedValue))
+      return failure();
+    result = *reducedValue;
+  } else {
+    result = mlir::slm::ReduceOp::create(b, loc, resultType, combiner, x,
+                                         *axes, keepDims);
+  }
   if (kind == Reduction::L2)
     result = math::SqrtOp::create(b, loc, result);
   else if (kind == Reduction::LogSum || kind == Reduction::LogSumExp)

@@ -14,6 +14,9 @@
 #include "Importer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "slm/IR/SLMConstants.h"
@@ -25,6 +28,163 @@ using namespace mlir::slm::onnx_import;
 
 static RankedTensorType shapeTensorType(OpBuilder &b, int64_t n) {
   return RankedTensorType::get({n}, b.getI64Type());
+}
+
+//===----------------------------------------------------------------------===//
+// Run-time shape arithmetic
+//===----------------------------------------------------------------------===//
+//
+// The general path of ops whose shapes, axes or counts arrive at run time:
+// index arithmetic in the IR (tensor.extract of the shape values, arith),
+// folded as it is built so that whatever is known at import time stays
+// constant.
+
+namespace {
+/// Index arithmetic that folds constants as it is built.
+struct IndexMath {
+  OpBuilder &b;
+  Location loc;
+
+  Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return b.createOrFold<arith::AddIOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.createOrFold<arith::SubIOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.createOrFold<arith::MulIOp>(loc, x, y); }
+  Value min(Value x, Value y) {
+    return b.createOrFold<arith::MinSIOp>(loc, x, y);
+  }
+  Value max(Value x, Value y) {
+    return b.createOrFold<arith::MaxSIOp>(loc, x, y);
+  }
+  Value clamp(Value x, Value lo, Value hi) { return min(max(x, lo), hi); }
+  /// Signed division rounding towards +infinity (divisor != 0).
+  Value ceilDiv(Value x, Value y) {
+    return b.createOrFold<arith::CeilDivSIOp>(loc, x, y);
+  }
+  Value cmp(arith::CmpIPredicate p, Value x, Value y) {
+    return b.createOrFold<arith::CmpIOp>(loc, p, x, y);
+  }
+  Value eq(Value x, Value y) { return cmp(arith::CmpIPredicate::eq, x, y); }
+  Value select(Value cond, Value x, Value y) {
+    return b.createOrFold<arith::SelectOp>(loc, cond, x, y);
+  }
+  Value andI(Value x, Value y) {
+    return b.createOrFold<arith::AndIOp>(loc, x, y);
+  }
+  Value orI(Value x, Value y) { return b.createOrFold<arith::OrIOp>(loc, x, y); }
+  Value boolean(bool v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v);
+  }
+  Value notI(Value x) {
+    return b.createOrFold<arith::XOrIOp>(loc, x, boolean(true));
+  }
+  /// Extent `d` of `tensor` (a constant when static).
+  Value dim(Value tensor, int64_t d) {
+    return b.createOrFold<tensor::DimOp>(loc, tensor, d);
+  }
+};
+} // namespace
+
+/// "name (Op)" of `node`, for run-time error messages.
+static std::string nodeLabel(NodeContext &node) {
+  std::string name = node.node().name();
+  if (auto nameLoc = dyn_cast<NameLoc>(node.loc()))
+    name = nameLoc.getName().str();
+  return name + " (" + node.node().op_type() + ")";
+}
+
+/// A run-time check that `cond` holds, with an error naming the node; none
+/// when `cond` folded to true.
+static void runtimeCheck(NodeContext &node, Value cond, const Twine &what) {
+  if (matchPattern(cond, m_One()))
+    return;
+  cf::AssertOp::create(node.builder(), node.loc(), cond,
+                       nodeLabel(node) + ": " + what.str());
+}
+
+/// Element `i` of the 0-D or 1-D integer input `input` as an index: a
+/// constant or tensor.dim arithmetic when known at import time, else a
+/// tensor.extract.
+static Value elementAsIndex(NodeContext &node, int input, int64_t i) {
+  ImportedValue *info = node.inputInfo(input);
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  if (info->elements)
+    return node.importer().materializeIndex(loc, (*info->elements)[i]);
+  Value tensor = node.input(input);
+  SmallVector<Value> indices;
+  if (info->type.getRank() == 1)
+    indices.push_back(arith::ConstantIndexOp::create(b, loc, i));
+  Value element = tensor::ExtractOp::create(b, loc, tensor, indices);
+  if (element.getType().isIndex())
+    return element;
+  if (info->isUnsigned)
+    return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), element);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), element);
+}
+
+/// The number of elements of the 1-D input `input` (0-D counts as one),
+/// which must be known at import time.
+static FailureOr<int64_t> staticLength(NodeContext &node, int input,
+                                       StringRef what) {
+  RankedTensorType type = node.inputType(input);
+  if (type.getRank() == 0)
+    return 1;
+  if (type.getRank() != 1 || type.isDynamicDim(0))
+    return node.error(what + " must be a 1-D tensor of known length");
+  return type.getDimSize(0);
+}
+
+/// The static extent of `v` when it folded to a constant, else dynamic.
+static int64_t staticExtent(Value v) {
+  std::optional<int64_t> c = getConstantIntValue(v);
+  return c ? *c : ShapedType::kDynamic;
+}
+
+/// A 1-D index tensor of `extents`.
+static Value indexTensor(OpBuilder &b, Location loc, ArrayRef<Value> extents) {
+  return tensor::FromElementsOp::create(
+      b, loc,
+      RankedTensorType::get({static_cast<int64_t>(extents.size())},
+                            b.getIndexType()),
+      extents);
+}
+
+/// `x` reshaped to `extents` (computed at run time), through slm.reshape
+/// with a shape operand unless the result is static.
+static Value reshapeTo(NodeContext &node, Value x, ArrayRef<Value> extents) {
+  OpBuilder &b = node.builder();
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape;
+  for (Value e : extents)
+    shape.push_back(staticExtent(e));
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  if (resultType == type && type.hasStaticShape())
+    return x;
+  Value shapeValue;
+  if (!resultType.hasStaticShape())
+    shapeValue = indexTensor(b, node.loc(), extents);
+  return mlir::slm::ReshapeOp::create(b, node.loc(), resultType, x,
+                                      shapeValue);
+}
+
+/// The extents of `x` as index values (constants where static).
+static SmallVector<Value> extentsOf(IndexMath &m, Value x) {
+  SmallVector<Value> extents;
+  for (int64_t d = 0; d < cast<RankedTensorType>(x.getType()).getRank(); ++d)
+    extents.push_back(m.dim(x, d));
+  return extents;
+}
+
+/// An ONNX axis given at run time normalized for `rank`, with a run-time
+/// check that it is in range.
+static Value runtimeAxis(NodeContext &node, IndexMath &m, Value axis,
+                         int64_t rank) {
+  runtimeCheck(node,
+               m.andI(m.cmp(arith::CmpIPredicate::sge, axis, m.c(-rank)),
+                      m.cmp(arith::CmpIPredicate::slt, axis, m.c(rank))),
+               "axis out of range");
+  Value negative = m.cmp(arith::CmpIPredicate::slt, axis, m.c(0));
+  return m.select(negative, m.add(axis, m.c(rank)), axis);
 }
 
 static LogicalResult importConstant(NodeContext &node) {
@@ -114,6 +274,55 @@ static DimExpr product(ArrayRef<DimExpr> dims) {
   return p;
 }
 
+/// Reshape to a shape computed at run time: ONNX's 0 (copy the input
+/// extent, unless `allowZero`) and -1 (inferred from the element count) are
+/// resolved in the IR, with run-time checks that the shape is valid.
+static Value runtimeReshape(NodeContext &node, Value x, bool allowZero) {
+  OpBuilder &b = node.builder();
+  IndexMath m{b, node.loc()};
+  int64_t n = node.inputType(1).getDimSize(0);
+  SmallVector<Value> inDims = extentsOf(m, x);
+  Value total = m.c(1);
+  for (Value d : inDims)
+    total = m.mul(total, d);
+  SmallVector<Value> given, inferredAt;
+  Value known = m.c(1), inferredCount = m.c(0);
+  for (int64_t i = 0; i < n; ++i) {
+    Value s = elementAsIndex(node, 1, i);
+    if (!allowZero) {
+      Value isZero = m.eq(s, m.c(0));
+      if (i < static_cast<int64_t>(inDims.size()))
+        s = m.select(isZero, inDims[i], s);
+      else
+        runtimeCheck(node, m.cmp(arith::CmpIPredicate::ne, s, m.c(0)),
+                     "shape entry " + Twine(i) +
+                         " is 0 (copy) beyond the input's rank");
+    }
+    runtimeCheck(node, m.cmp(arith::CmpIPredicate::sge, s, m.c(-1)),
+                 "shape entry " + Twine(i) + " is negative");
+    Value isInferred = m.eq(s, m.c(-1));
+    known = m.mul(known, m.select(isInferred, m.c(1), s));
+    inferredCount = m.add(inferredCount, m.select(isInferred, m.c(1), m.c(0)));
+    given.push_back(s);
+    inferredAt.push_back(isInferred);
+  }
+  runtimeCheck(node, m.cmp(arith::CmpIPredicate::sle, inferredCount, m.c(1)),
+               "the shape has more than one -1");
+  // A known product of 0 leaves nothing to infer from: 1 keeps the division
+  // defined, and the count check below rejects what does not fit.
+  Value divisor = m.select(m.eq(known, m.c(0)), m.c(1), known);
+  Value inferred = b.createOrFold<arith::DivUIOp>(node.loc(), total, divisor);
+  SmallVector<Value> extents;
+  Value count = m.c(1);
+  for (auto [s, isInferred] : llvm::zip(given, inferredAt)) {
+    extents.push_back(m.select(isInferred, inferred, s));
+    count = m.mul(count, extents.back());
+  }
+  runtimeCheck(node, m.eq(count, total),
+               "the shape does not match the input's element count");
+  return reshapeTo(node, x, extents);
+}
+
 static LogicalResult importReshape(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
@@ -146,16 +355,8 @@ static LogicalResult importReshape(NodeContext &node) {
   }
 
   if (!shapeInfo->elements) {
-    // A shape computed at run time: every extent is dynamic.
-    auto type = cast<RankedTensorType>(x.getType());
-    SmallVector<int64_t> shape(shapeType.getDimSize(0), ShapedType::kDynamic);
-    Value shapeIndex =
-        castElements(node.builder(), node.loc(), g.materialize(*shapeInfo),
-                     false, node.builder().getIndexType(), false);
-    node.setOutput(0, mlir::slm::ReshapeOp::create(
-                          node.builder(), node.loc(),
-                          RankedTensorType::get(shape, type.getElementType()),
-                          x, shapeIndex));
+    node.setOutput(0, runtimeReshape(node, x, allowZero),
+                   xInfo->isUnsigned);
     return success();
   }
   SmallVector<DimExpr> dims;
@@ -197,6 +398,9 @@ static LogicalResult importReshape(NodeContext &node) {
         Location loc = node.loc();
         Value total = g.materializeIndex(loc, product(inputDims));
         Value known = g.materializeIndex(loc, product(others));
+        // An empty tensor (a known extent of 0) must not divide by zero.
+        IndexMath m{b, loc};
+        known = m.max(known, m.c(1));
         Value extent = arith::DivUIOp::create(b, loc, total, known);
         SmallVector<Value> extents;
         SmallVector<int64_t> shape;
@@ -213,9 +417,11 @@ static LogicalResult importReshape(NodeContext &node) {
             extents);
         auto type = cast<RankedTensorType>(x.getType());
         node.setOutput(
-            0, mlir::slm::ReshapeOp::create(
-                   b, loc, RankedTensorType::get(shape, type.getElementType()),
-                   x, shapeValue));
+            0,
+            mlir::slm::ReshapeOp::create(
+                b, loc, RankedTensorType::get(shape, type.getElementType()), x,
+                shapeValue),
+            xInfo->isUnsigned);
         return success();
       }
       // The only dynamic extent: slm.reshape infers it from the count.
@@ -233,13 +439,15 @@ static LogicalResult importReshape(NodeContext &node) {
                       " to " + llvm::formatv("{0}", resultType).str());
   if (inferAtRunTime || resultType.getNumDynamicDims() <= 1) {
     if (resultType == type && type.hasStaticShape())
-      node.setOutput(0, x);
+      node.setOutput(0, x, xInfo->isUnsigned);
     else
-      node.setOutput(0, mlir::slm::ReshapeOp::create(node.builder(), node.loc(),
-                                                     resultType, x, Value()));
+      node.setOutput(0,
+                     mlir::slm::ReshapeOp::create(node.builder(), node.loc(),
+                                                  resultType, x, Value()),
+                     xInfo->isUnsigned);
     return success();
   }
-  node.setOutput(0, g.reshape(node.loc(), x, dims));
+  node.setOutput(0, g.reshape(node.loc(), x, dims), xInfo->isUnsigned);
   return success();
 }
 
@@ -285,9 +493,160 @@ axesOf(NodeContext &node, int64_t inputSince) {
   return axes;
 }
 
+/// True when the axes of Unsqueeze/Squeeze/Reduce* are an input (from
+/// opset `inputSince`) whose contents arrive at run time.
+static bool axesAtRunTime(NodeContext &node, int64_t inputSince) {
+  return node.opset() >= inputSince && node.hasInput(1) &&
+         !node.constantInts(1);
+}
+
+/// The run-time axes of input 1 (n of them), normalized for `rank`: for
+/// each of the `rank` positions whether an axis names it, with a run-time
+/// check that none repeats.
+static SmallVector<Value> runtimeAxesMask(NodeContext &node, IndexMath &m,
+                                          int64_t n, int64_t rank) {
+  SmallVector<Value> axes;
+  for (int64_t k = 0; k < n; ++k)
+    axes.push_back(runtimeAxis(node, m, elementAsIndex(node, 1, k), rank));
+  SmallVector<Value> named;
+  Value count = m.c(0);
+  for (int64_t d = 0; d < rank; ++d) {
+    Value here = m.boolean(false);
+    for (Value axis : axes)
+      here = m.orI(here, m.eq(axis, m.c(d)));
+    named.push_back(here);
+    count = m.add(count, m.select(here, m.c(1), m.c(0)));
+  }
+  runtimeCheck(node, m.eq(count, m.c(n)), "an axis is repeated");
+  return named;
+}
+
+/// The number of true values among `flags` before position `i`.
+static Value countBefore(IndexMath &m, ArrayRef<Value> flags, int64_t i) {
+  Value count = m.c(0);
+  for (int64_t j = 0; j < i; ++j)
+    count = m.add(count, m.select(flags[j], m.c(1), m.c(0)));
+  return count;
+}
+
+/// The extents of `inDims` whose `removed` flag is false, in order (the
+/// flags hold `n` true values).
+static SmallVector<Value> keptExtents(IndexMath &m, ArrayRef<Value> inDims,
+                                      ArrayRef<Value> removed, int64_t n) {
+  int64_t rank = inDims.size();
+  SmallVector<Value> extents;
+  for (int64_t i = 0; i < rank - n; ++i) {
+    // Output position i holds the (i+1)-th kept input extent.
+    Value extent = m.c(1);
+    for (int64_t j = i; j <= i + n && j < rank; ++j) {
+      Value kept = m.eq(m.sub(m.c(j), countBefore(m, removed, j)), m.c(i));
+      Value isSource = m.andI(kept, m.notI(removed[j]));
+      extent = m.select(isSource, inDims[j], extent);
+    }
+    extents.push_back(extent);
+  }
+  return extents;
+}
+
+/// Unsqueeze with axes computed at run time: the output extents (1 where
+/// an axis names the position, the next input extent elsewhere) are
+/// computed in the IR.
+static LogicalResult importRuntimeUnsqueeze(NodeContext &node) {
+  FailureOr<int64_t> n = staticLength(node, 1, "axes");
+  if (failed(n))
+    return failure();
+  Value x = node.input(0);
+  IndexMath m{node.builder(), node.loc()};
+  int64_t rank = node.inputType(0).getRank(), outRank = rank + *n;
+  SmallVector<Value> inDims = extentsOf(m, x);
+  SmallVector<Value> inserted = runtimeAxesMask(node, m, *n, outRank);
+  SmallVector<Value> extents;
+  for (int64_t i = 0; i < outRank; ++i) {
+    // Output position i holds input extent i - (insertions before i).
+    Value source = m.sub(m.c(i), countBefore(m, inserted, i));
+    Value extent = m.c(1);
+    for (int64_t j = std::max<int64_t>(0, i - *n); j <= i && j < rank; ++j)
+      extent = m.select(m.eq(source, m.c(j)), inDims[j], extent);
+    extents.push_back(m.select(inserted[i], m.c(1), extent));
+  }
+  node.setOutput(0, reshapeTo(node, x, extents),
+                 node.inputInfo(0)->isUnsigned);
+  return success();
+}
+
+/// Squeeze with axes computed at run time: run-time checks that each named
+/// extent is 1, and the remaining extents in order.
+static LogicalResult importRuntimeSqueeze(NodeContext &node) {
+  FailureOr<int64_t> n = staticLength(node, 1, "axes");
+  if (failed(n))
+    return failure();
+  Value x = node.input(0);
+  IndexMath m{node.builder(), node.loc()};
+  int64_t rank = node.inputType(0).getRank();
+  if (rank < *n)
+    return node.error("has more axes than the input has dimensions");
+  SmallVector<Value> inDims = extentsOf(m, x);
+  SmallVector<Value> removed = runtimeAxesMask(node, m, *n, rank);
+  for (int64_t d = 0; d < rank; ++d)
+    runtimeCheck(node, m.orI(m.eq(inDims[d], m.c(1)), m.notI(removed[d])),
+                 "cannot squeeze a dimension whose extent is not 1");
+  node.setOutput(0, reshapeTo(node, x, keptExtents(m, inDims, removed, *n)),
+                 node.inputInfo(0)->isUnsigned);
+  return success();
+}
+
+FailureOr<Value> mlir::slm::onnx_import::reduceOverRuntimeAxes(
+    NodeContext &node, Value x, mlir::slm::ReduceKind kind, bool keepDims) {
+  FailureOr<int64_t> n = staticLength(node, 1, "axes");
+  if (failed(n))
+    return failure();
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  IndexMath m{b, loc};
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  SmallVector<Value> inDims = extentsOf(m, x);
+  SmallVector<Value> reduced = runtimeAxesMask(node, m, *n, rank);
+  // One dimension at a time: reduced (kept as extent 1) when an axis names
+  // it, else left as it is. Sum, max, min and the mean (of equal-sized
+  // groups) compose that way.
+  Value acc = x;
+  for (int64_t d = 0; d < rank; ++d) {
+    auto accType = cast<RankedTensorType>(acc.getType());
+    SmallVector<int64_t> shape(accType.getShape());
+    shape[d] = ShapedType::kDynamic;
+    auto joined = RankedTensorType::get(shape, accType.getElementType());
+    SmallVector<int64_t> reducedShape(accType.getShape());
+    reducedShape[d] = 1;
+    auto ifOp = scf::IfOp::create(
+        b, loc, reduced[d],
+        [&](OpBuilder &tb, Location l) {
+          Value r = mlir::slm::ReduceOp::create(
+              tb, l, RankedTensorType::get(reducedShape, type.getElementType()),
+              kind, acc, ArrayRef<int64_t>{d}, true);
+          scf::YieldOp::create(tb, l,
+                               tb.createOrFold<tensor::CastOp>(l, joined, r));
+        },
+        [&](OpBuilder &eb, Location l) {
+          scf::YieldOp::create(
+              eb, l, eb.createOrFold<tensor::CastOp>(l, joined, acc));
+        });
+    acc = ifOp.getResult(0);
+  }
+  if (keepDims)
+    return acc;
+  if (rank - *n < 0) {
+    (void)node.error("has more axes than the input has dimensions");
+    return failure();
+  }
+  return reshapeTo(node, acc, keptExtents(m, inDims, reduced, *n));
+}
+
 static LogicalResult importUnsqueeze(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
+  if (axesAtRunTime(node, 13))
+    return importRuntimeUnsqueeze(node);
   auto axesOrFailure = axesOf(node, 13);
   if (failed(axesOrFailure))
     return failure();
@@ -322,6 +681,8 @@ static LogicalResult importUnsqueeze(NodeContext &node) {
 static LogicalResult importSqueeze(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
+  if (axesAtRunTime(node, 13))
+    return importRuntimeSqueeze(node);
   auto axesOrFailure = axesOf(node, 13);
   if (failed(axesOrFailure))
     return failure();
@@ -481,77 +842,14 @@ static LogicalResult importGather(NodeContext &node) {
   return success();
 }
 
-/// Start, end and step of one sliced axis, with ONNX clamping applied at
-/// import time where the extent is static.
+/// Offset, size and stride of one sliced axis, and its static size (or
+/// dynamic).
 namespace {
 struct SliceRange {
   OpFoldResult offset, size, stride;
   int64_t staticSize;
 };
 } // namespace
-
-static FailureOr<SliceRange> sliceRange(NodeContext &node, Value x,
-                                        int64_t axis, int64_t start,
-                                        int64_t end, int64_t step) {
-  OpBuilder &b = node.builder();
-  Location loc = node.loc();
-  auto type = cast<RankedTensorType>(x.getType());
-  if (step <= 0)
-    return node.error("only positive steps are supported, got " + Twine(step));
-  if (!type.isDynamicDim(axis)) {
-    int64_t d = type.getDimSize(axis);
-    auto clamp = [&](int64_t v) {
-      if (v < 0)
-        v += d;
-      return std::clamp<int64_t>(v, 0, d);
-    };
-    int64_t s = clamp(start), e = clamp(end);
-    int64_t size = e > s ? (e - s + step - 1) / step : 0;
-    return SliceRange{b.getIndexAttr(s), b.getIndexAttr(size),
-                      b.getIndexAttr(step), size};
-  }
-  // Dynamic extent: the common forms are [s, end-of-axis) with s >= 0 or
-  // s < 0 counted from the end, and [s, e) with 0 <= s <= e static.
-  Value dim = tensor::DimOp::create(b, loc, x, axis);
-  const int64_t huge = INT_MAX;
-  if (start >= 0 && end >= 0 && end < huge && step == 1) {
-    // Static window; ONNX clamps to the extent, which a static window
-    // inside a sequence does not reach in practice: trust it.
-    return SliceRange{b.getIndexAttr(start), b.getIndexAttr(end - start),
-                      b.getIndexAttr(1), end - start};
-  }
-  if (end >= huge || end == LLONG_MAX) {
-    Value offset =
-        start >= 0
-            ? arith::ConstantIndexOp::create(b, loc, start).getResult()
-            : arith::SubIOp::create(
-                  b, loc, dim, arith::ConstantIndexOp::create(b, loc, -start))
-                  .getResult();
-    Value size = arith::SubIOp::create(b, loc, dim, offset);
-    if (step != 1) {
-      Value stepValue = arith::ConstantIndexOp::create(b, loc, step);
-      Value one = arith::ConstantIndexOp::create(b, loc, 1);
-      size = arith::DivUIOp::create(
-          b, loc,
-          arith::AddIOp::create(b, loc, size,
-                                arith::SubIOp::create(b, loc, stepValue, one)),
-          stepValue);
-    }
-    return SliceRange{offset, size, b.getIndexAttr(step), ShapedType::kDynamic};
-  }
-  if (start >= 0 && end < 0 && step == 1) {
-    Value endValue = arith::SubIOp::create(
-        b, loc, dim, arith::ConstantIndexOp::create(b, loc, -end));
-    Value size = arith::SubIOp::create(
-        b, loc, endValue, arith::ConstantIndexOp::create(b, loc, start));
-    return SliceRange{b.getIndexAttr(start), size, b.getIndexAttr(1),
-                      ShapedType::kDynamic};
-  }
-  return node.error("this slice of a dynamic dimension is not supported "
-                    "(start " +
-                    Twine(start) + ", end " + Twine(end) + ", step " +
-                    Twine(step) + ")");
-}
 
 static Value extractSlice(NodeContext &node, Value x,
                           ArrayRef<SliceRange> ranges) {
@@ -598,136 +896,239 @@ static SmallVector<SliceRange> fullRanges(NodeContext &node, Value x) {
   return ranges;
 }
 
-/// Slice whose bounds are DimExprs: constant starts >= 0, ends that are
-/// constants or extents, unit steps.
-static LogicalResult importSymbolicSlice(NodeContext &node,
-                                         ArrayRef<DimExpr> starts,
-                                         ArrayRef<DimExpr> ends) {
-  int64_t rank = node.inputType(0).getRank();
-  SmallVector<int64_t> axes;
-  if (node.hasInput(3)) {
-    auto given = node.constantInts(3);
-    if (!given)
-      return node.error("axes computed at run time are not supported");
-    axes = *given;
+namespace {
+/// One Slice entry: start, end and step as index values, and the axis (a
+/// constant or a value computed at run time).
+struct SliceEntry {
+  Value start, end, step;
+  std::optional<int64_t> axis;
+  Value runtimeAxis;
+};
+} // namespace
+
+/// The ONNX range of one axis of extent `dim`: negative bounds count from
+/// the end, then starts clamp to [0, dim] ([0, dim - 1] for negative steps)
+/// and ends to [0, dim] ([-1, dim - 1]). Returns the first index and the
+/// count (the step is unchanged).
+static std::pair<Value, Value> clampSliceRange(IndexMath &m, Value dim,
+                                               Value start, Value end,
+                                               Value step) {
+  auto fromEnd = [&](Value v) {
+    // A constant >= 0 stays as it is; anything else may count from the end.
+    if (std::optional<int64_t> c = getConstantIntValue(v); c && *c >= 0)
+      return v;
+    return m.select(m.cmp(arith::CmpIPredicate::slt, v, m.c(0)),
+                    m.add(v, dim), v);
+  };
+  auto clampPositive = [&](Value v) {
+    // INT64_MAX and friends mean "to the end".
+    if (std::optional<int64_t> c = getConstantIntValue(v); c && *c >= INT_MAX)
+      return dim;
+    if (std::optional<int64_t> c = getConstantIntValue(v); c && *c == 0)
+      return v;
+    return m.clamp(fromEnd(v), m.c(0), dim);
+  };
+  std::optional<int64_t> constantStep = getConstantIntValue(step);
+  Value dimMinusOne = m.sub(dim, m.c(1));
+  auto clampNegative = [&](Value v, Value lo) {
+    return m.clamp(fromEnd(v), lo, dimMinusOne);
+  };
+  Value first, last;
+  if (constantStep && *constantStep > 0) {
+    first = clampPositive(start);
+    last = clampPositive(end);
+  } else if (constantStep) {
+    first = clampNegative(start, m.c(0));
+    last = clampNegative(end, m.c(-1));
   } else {
-    for (size_t i = 0; i < starts.size(); ++i)
-      axes.push_back(i);
+    Value positive = m.cmp(arith::CmpIPredicate::sgt, step, m.c(0));
+    first = m.select(positive, clampPositive(start),
+                     clampNegative(start, m.c(0)));
+    last =
+        m.select(positive, clampPositive(end), clampNegative(end, m.c(-1)));
   }
-  if (node.hasInput(4)) {
-    auto steps = node.constantInts(4);
-    if (!steps || llvm::any_of(*steps, [](int64_t s) { return s != 1; }))
-      return node.error("slices with run-time bounds need unit steps");
-  }
-  if (ends.size() != starts.size() || axes.size() != starts.size())
-    return node.error("starts, ends and axes differ in length");
-  Value x = node.input(0);
+  Value count = m.sub(last, first);
+  if (!constantStep || *constantStep != 1)
+    count = m.ceilDiv(count, step);
+  return {first, m.max(count, m.c(0))};
+}
+
+/// Slice in general: bounds, axes and steps may be known at import time,
+/// be shape arithmetic or arrive at run time. Positive steps known at import
+/// time give a tensor.extract_slice; others a tensor.generate reading
+/// `start + i * step` along each axis.
+static LogicalResult importGeneralSlice(NodeContext &node,
+                                        ArrayRef<SliceEntry> entries) {
   OpBuilder &b = node.builder();
   Location loc = node.loc();
-  SmallVector<SliceRange> ranges = fullRanges(node, x);
+  IndexMath m{b, loc};
+  Value x = node.input(0);
   auto type = cast<RankedTensorType>(x.getType());
-  for (size_t i = 0; i < axes.size(); ++i) {
-    std::optional<int64_t> axis = normalizeAxis(axes[i], rank);
-    if (!axis)
-      return node.error("axis " + Twine(axes[i]) + " is out of range");
-    if (!starts[i].isConstant() || starts[i].factor < 0 ||
-        (ends[i].isConstant() && ends[i].factor < 0))
-      return node.error("slices with run-time bounds need constant, "
-                        "non-negative starts and non-negative ends");
-    int64_t start = starts[i].factor;
-    // end = min(end, extent), size = end - start.
-    Value end = node.importer().materializeIndex(loc, ends[i]);
-    Value extent =
-        type.isDynamicDim(*axis)
-            ? tensor::DimOp::create(b, loc, x, *axis).getResult()
-            : arith::ConstantIndexOp::create(b, loc, type.getDimSize(*axis))
-                  .getResult();
-    end = arith::MinSIOp::create(b, loc, end, extent);
-    Value size = arith::SubIOp::create(
-        b, loc, end, arith::ConstantIndexOp::create(b, loc, start));
-    int64_t staticSize = ShapedType::kDynamic;
-    if (ends[i].isConstant() && !type.isDynamicDim(*axis))
-      staticSize = std::max<int64_t>(
-          0, std::min(ends[i].factor, type.getDimSize(*axis)) - start);
-    ranges[*axis] = {b.getIndexAttr(start),
-                     staticSize == ShapedType::kDynamic
-                         ? OpFoldResult(size)
-                         : OpFoldResult(b.getIndexAttr(staticSize)),
-                     b.getIndexAttr(1), staticSize};
+  int64_t rank = type.getRank();
+  SmallVector<Value> starts(rank, m.c(0)), counts = extentsOf(m, x),
+                                           steps(rank, m.c(1));
+  SmallVector<bool> seen(rank, false);
+  for (SliceEntry e : entries) {
+    if (std::optional<int64_t> c = getConstantIntValue(e.step); c && *c == 0)
+      return node.error("a step is 0");
+    Value isZero = m.eq(e.step, m.c(0));
+    runtimeCheck(node, m.notI(isZero), "a step is 0");
+    // Past a failed check, 1 keeps the arithmetic defined.
+    e.step = m.select(isZero, m.c(1), e.step);
+    if (e.axis) {
+      if (seen[*e.axis])
+        return node.error("axis " + Twine(*e.axis) + " is repeated");
+      seen[*e.axis] = true;
+      std::tie(starts[*e.axis], counts[*e.axis]) =
+          clampSliceRange(m, counts[*e.axis], e.start, e.end, e.step);
+      steps[*e.axis] = e.step;
+      continue;
+    }
+    // An axis known only at run time: every axis may be the one.
+    for (int64_t d = 0; d < rank; ++d) {
+      Value dim = m.dim(x, d);
+      auto [first, count] = clampSliceRange(m, dim, e.start, e.end, e.step);
+      Value here = m.eq(e.runtimeAxis, m.c(d));
+      starts[d] = m.select(here, first, starts[d]);
+      counts[d] = m.select(here, count, counts[d]);
+      steps[d] = m.select(here, e.step, steps[d]);
+    }
   }
-  node.setOutput(0, extractSlice(node, x, ranges),
-                 node.inputInfo(0)->isUnsigned);
+  bool positiveSteps = llvm::all_of(steps, [](Value s) {
+    std::optional<int64_t> c = getConstantIntValue(s);
+    return c && *c > 0;
+  });
+  if (positiveSteps) {
+    SmallVector<SliceRange> ranges;
+    for (int64_t d = 0; d < rank; ++d)
+      ranges.push_back({getAsOpFoldResult(starts[d]),
+                        getAsOpFoldResult(counts[d]),
+                        getAsOpFoldResult(steps[d]), staticExtent(counts[d])});
+    node.setOutput(0, extractSlice(node, x, ranges),
+                   node.inputInfo(0)->isUnsigned);
+    return success();
+  }
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dynamicSizes;
+  for (Value c : counts) {
+    shape.push_back(staticExtent(c));
+    if (ShapedType::isDynamic(shape.back()))
+      dynamicSizes.push_back(c);
+  }
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  auto generate =
+      tensor::GenerateOp::create(b, loc, resultType, dynamicSizes);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    SmallVector<Type> indexTypes(rank, b.getIndexType());
+    SmallVector<Location> locs(rank, loc);
+    Block *body = b.createBlock(&generate.getBody(), {}, indexTypes, locs);
+    SmallVector<Value> coords;
+    for (int64_t d = 0; d < rank; ++d)
+      coords.push_back(
+          m.add(starts[d], m.mul(body->getArgument(d), steps[d])));
+    tensor::YieldOp::create(b, loc,
+                            tensor::ExtractOp::create(b, loc, x, coords));
+  }
+  node.setOutput(0, generate, node.inputInfo(0)->isUnsigned);
   return success();
 }
 
 static LogicalResult importSlice(NodeContext &node) {
-  if (failed(requireInputs(node, 3)))
+  bool attributeForm = node.opset() < 10;
+  if (failed(requireInputs(node, attributeForm ? 1 : 3)))
     return failure();
   ImportedValue *data = node.inputInfo(0);
   int64_t rank = data->type.getRank();
-  auto starts = node.constantInts(1), ends = node.constantInts(2);
-  if (!starts || !ends) {
-    // Bounds from shape arithmetic (x[:, :s] with s = x.size(1)): a range
-    // [start, end) of one axis, start constant, end an extent.
-    ImportedValue *startInfo = node.inputInfo(1), *endInfo = node.inputInfo(2);
-    if (startInfo->elements && endInfo->elements)
-      return importSymbolicSlice(node, *startInfo->elements,
-                                 *endInfo->elements);
-    return node.error("starts and ends computed at run time are not supported");
-  }
-  SmallVector<int64_t> axes, steps(starts->size(), 1);
-  if (node.hasInput(3)) {
-    auto given = node.constantInts(3);
-    if (!given)
-      return node.error("axes computed at run time are not supported");
-    axes = *given;
+  // Starts, ends, axes and steps known at import time, where they are.
+  std::optional<SmallVector<int64_t>> starts, ends, axes, steps;
+  int64_t n;
+  if (attributeForm) {
+    starts = node.intsAttr("starts");
+    ends = node.intsAttr("ends");
+    if (!starts || !ends)
+      return node.error("needs 'starts' and 'ends' attributes");
+    axes = node.intsAttr("axes");
+    n = starts->size();
+    steps = SmallVector<int64_t>(n, 1);
+    if (ends->size() != starts->size() || (axes && axes->size() != ends->size()))
+      return node.error("starts, ends and axes differ in length");
   } else {
-    for (size_t i = 0; i < starts->size(); ++i)
-      axes.push_back(i);
+    FailureOr<int64_t> length = staticLength(node, 1, "starts");
+    if (failed(length))
+      return failure();
+    n = *length;
+    for (int i = 2; i <= 4; ++i) {
+      if (!node.hasInput(i))
+        continue;
+      FailureOr<int64_t> other = staticLength(node, i, "ends, axes and steps");
+      if (failed(other))
+        return failure();
+      if (*other != n)
+        return node.error("starts, ends, axes and steps differ in length");
+    }
+    starts = node.constantInts(1);
+    ends = node.constantInts(2);
+    axes = node.hasInput(3) ? node.constantInts(3) : std::nullopt;
+    steps = node.hasInput(4) ? node.constantInts(4)
+                             : SmallVector<int64_t>(n, 1);
   }
-  if (node.hasInput(4)) {
-    auto given = node.constantInts(4);
-    if (!given)
-      return node.error("steps computed at run time are not supported");
-    steps = *given;
+  bool axesAtRunTime = !attributeForm && node.hasInput(3) && !axes;
+  if (!axes && !axesAtRunTime) {
+    axes.emplace();
+    for (int64_t i = 0; i < n; ++i)
+      axes->push_back(i);
   }
-  if (ends->size() != starts->size() || axes.size() != starts->size() ||
-      steps.size() != starts->size())
-    return node.error("starts, ends, axes and steps differ in length");
+  if (axes)
+    for (int64_t &axis : *axes) {
+      std::optional<int64_t> a = normalizeAxis(axis, rank);
+      if (!a)
+        return node.error("axis " + Twine(axis) + " is out of range");
+      axis = *a;
+    }
   // Shape values slice at import time.
-  if (data->elements && rank == 1 && axes.size() == 1) {
-    int64_t n = data->elements->size(), step = steps[0];
+  if (data->elements && rank == 1 && starts && ends && axes && steps &&
+      n == 1 && (*steps)[0] > 0) {
+    int64_t size = data->elements->size(), step = (*steps)[0];
     auto clamp = [&](int64_t v) {
       if (v < 0)
-        v += n;
-      return std::clamp<int64_t>(v, 0, n);
+        v += size;
+      return std::clamp<int64_t>(v, 0, size);
     };
-    if (step > 0) {
-      SmallVector<DimExpr> out;
-      for (int64_t i = clamp((*starts)[0]); i < clamp((*ends)[0]); i += step)
-        out.push_back((*data->elements)[i]);
-      node.setSymbolicOutput(
-          0,
-          RankedTensorType::get({static_cast<int64_t>(out.size())},
-                                data->type.getElementType()),
-          out);
-      return success();
-    }
+    SmallVector<DimExpr> out;
+    for (int64_t i = clamp((*starts)[0]); i < clamp((*ends)[0]); i += step)
+      out.push_back((*data->elements)[i]);
+    node.setSymbolicOutput(
+        0,
+        RankedTensorType::get({static_cast<int64_t>(out.size())},
+                              data->type.getElementType()),
+        out);
+    return success();
   }
-  Value x = node.input(0);
-  SmallVector<SliceRange> ranges = fullRanges(node, x);
-  for (size_t i = 0; i < axes.size(); ++i) {
-    std::optional<int64_t> axis = normalizeAxis(axes[i], rank);
-    if (!axis)
-      return node.error("axis " + Twine(axes[i]) + " is out of range");
-    FailureOr<SliceRange> range =
-        sliceRange(node, x, *axis, (*starts)[i], (*ends)[i], steps[i]);
-    if (failed(range))
-      return failure();
-    ranges[*axis] = *range;
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  IndexMath m{b, loc};
+  auto entryValue = [&](std::optional<SmallVector<int64_t>> &known, int input,
+                        int64_t k, int64_t defaultValue) -> Value {
+    if (known)
+      return m.c((*known)[k]);
+    if (input < 0 || !node.hasInput(input))
+      return m.c(defaultValue);
+    return elementAsIndex(node, input, k);
+  };
+  SmallVector<SliceEntry> entries;
+  for (int64_t k = 0; k < n; ++k) {
+    SliceEntry e;
+    e.start = entryValue(starts, attributeForm ? -1 : 1, k, 0);
+    e.end = entryValue(ends, attributeForm ? -1 : 2, k, 0);
+    e.step = entryValue(steps, attributeForm ? -1 : 4, k, 1);
+    if (axes)
+      e.axis = (*axes)[k];
+    else
+      e.runtimeAxis = runtimeAxis(node, m, elementAsIndex(node, 3, k), rank);
+    entries.push_back(e);
   }
-  node.setOutput(0, extractSlice(node, x, ranges), data->isUnsigned);
-  return success();
+  return importGeneralSlice(node, entries);
 }
 
 static LogicalResult importSplit(NodeContext &node) {
@@ -739,80 +1140,189 @@ static LogicalResult importSplit(NodeContext &node) {
       normalizeAxis(node.intAttr("axis", 0), type.getRank());
   if (!axis)
     return node.error("axis is out of range");
+  OpBuilder &b = node.builder();
+  IndexMath m{b, node.loc()};
   int64_t outputs = node.numOutputs();
-  SmallVector<int64_t> sizes;
+  Value extent = m.dim(x, *axis);
+  SmallVector<Value> sizes;
   if (node.opset() >= 13 && node.hasInput(1)) {
-    auto given = node.constantInts(1);
-    if (!given)
-      return node.error("split sizes computed at run time are not supported");
-    sizes = *given;
+    FailureOr<int64_t> n = staticLength(node, 1, "split");
+    if (failed(n))
+      return failure();
+    for (int64_t i = 0; i < *n; ++i)
+      sizes.push_back(elementAsIndex(node, 1, i));
   } else if (auto attr = node.intsAttr("split"); attr && node.opset() < 13) {
-    sizes = *attr;
-  }
-  if (sizes.empty()) {
-    if (type.isDynamicDim(*axis))
-      return node.error("cannot split a dynamic dimension into equal parts");
-    int64_t d = type.getDimSize(*axis);
+    for (int64_t size : *attr)
+      sizes.push_back(m.c(size));
+  } else {
+    // Equal parts, the last one smaller when the extent does not divide
+    // (opset 18's num_outputs).
     if (node.opset() >= 18)
       outputs = node.intAttr("num_outputs", outputs);
-    int64_t chunk = (d + outputs - 1) / outputs;
+    if (outputs <= 0)
+      return node.error("needs at least one output");
+    Value chunk = m.ceilDiv(extent, m.c(outputs));
     for (int64_t i = 0; i < outputs; ++i)
-      sizes.push_back(std::max<int64_t>(0, std::min(chunk, d - i * chunk)));
+      sizes.push_back(
+          m.clamp(m.sub(extent, m.mul(m.c(i), chunk)), m.c(0), chunk));
   }
   if (static_cast<int64_t>(sizes.size()) != node.numOutputs())
     return node.error("has " + Twine(node.numOutputs()) + " outputs but " +
                       Twine(sizes.size()) + " split sizes");
+  Value total = m.c(0);
+  for (Value size : sizes) {
+    runtimeCheck(node, m.cmp(arith::CmpIPredicate::sge, size, m.c(0)),
+                 "a split size is negative");
+    total = m.add(total, size);
+  }
+  if (std::optional<int64_t> t = getConstantIntValue(total),
+      d = getConstantIntValue(extent);
+      t && d && *t != *d)
+    return node.error("split sizes add up to " + Twine(*t) + ", not " +
+                      Twine(*d));
+  runtimeCheck(node, m.eq(total, extent),
+               "the split sizes do not add up to the extent");
   SmallVector<SliceRange> ranges = fullRanges(node, x);
-  int64_t offset = 0;
+  Value offset = m.c(0);
   for (auto [i, size] : llvm::enumerate(sizes)) {
-    ranges[*axis] = {node.builder().getIndexAttr(offset),
-                     node.builder().getIndexAttr(size),
-                     node.builder().getIndexAttr(1), size};
-    node.setOutput(i, extractSlice(node, x, ranges));
-    offset += size;
+    ranges[*axis] = {getAsOpFoldResult(offset), getAsOpFoldResult(size),
+                     b.getIndexAttr(1), staticExtent(size)};
+    node.setOutput(i, extractSlice(node, x, ranges),
+                   node.inputInfo(0)->isUnsigned);
+    offset = m.add(offset, size);
   }
   return success();
 }
 
+/// A tensor.generate of `type` (dynamic extents `sizes`) whose element at
+/// the loop indices is `element(b, indices)`.
+static Value generate(OpBuilder &b, Location loc, RankedTensorType type,
+                      ValueRange sizes,
+                      function_ref<Value(OpBuilder &, ValueRange)> element) {
+  auto op = tensor::GenerateOp::create(b, loc, type, sizes);
+  OpBuilder::InsertionGuard guard(b);
+  SmallVector<Type> indexTypes(type.getRank(), b.getIndexType());
+  SmallVector<Location> locs(type.getRank(), loc);
+  Block *body = b.createBlock(&op.getBody(), {}, indexTypes, locs);
+  tensor::YieldOp::create(b, loc, element(b, body->getArguments()));
+  return op;
+}
+
+/// The dynamic ones among `extents`, for tensor.empty/generate/splat.
+static SmallVector<Value> dynamicOnly(ArrayRef<Value> extents) {
+  SmallVector<Value> dynamic;
+  for (Value e : extents)
+    if (ShapedType::isDynamic(staticExtent(e)))
+      dynamic.push_back(e);
+  return dynamic;
+}
+
+/// Expand: numpy broadcasting of the input against the target shape. Known
+/// extents fold at import time; the others are computed at run time (an
+/// input extent of 1 stretches, and a target extent of 1 keeps the input's),
+/// with a run-time check that they are compatible.
 static LogicalResult importExpand(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
   Value x = node.input(0);
+  FailureOr<int64_t> n = staticLength(node, 1, "the shape");
+  if (failed(n))
+    return failure();
   ImportedValue *shapeInfo = node.inputInfo(1);
-  if (!shapeInfo->elements)
-    return node.error("a target shape computed at run time is not supported");
-  SmallVector<DimExpr> inDims = node.importer().shapeOf(x);
-  const SmallVector<DimExpr> &target = *shapeInfo->elements;
-  size_t rank = std::max(inDims.size(), target.size());
-  SmallVector<DimExpr> dims;
-  for (size_t i = 0; i < rank; ++i) {
-    std::optional<DimExpr> a, t;
-    if (i >= rank - inDims.size())
-      a = inDims[i - (rank - inDims.size())];
-    if (i >= rank - target.size())
-      t = target[i - (rank - target.size())];
-    if (!t || (t->isConstant() && t->factor == 1))
-      dims.push_back(*a);
-    else if (!a || (a->isConstant() && a->factor == 1) || *a == *t)
-      dims.push_back(*t);
-    else if (a->isConstant() && t->isConstant())
-      return node.error("cannot expand extent " + Twine(a->factor) + " to " +
-                        Twine(t->factor));
-    else
-      dims.push_back(a->isConstant() ? *a : *t);
-  }
   auto type = cast<RankedTensorType>(x.getType());
-  auto resultType =
-      RankedTensorType::get(staticShape(dims), type.getElementType());
-  if (resultType == type) {
-    node.setOutput(0, x);
+  OpBuilder &b = node.builder();
+  IndexMath m{b, node.loc()};
+  SmallVector<DimExpr> inDims = node.importer().shapeOf(x);
+  int64_t inRank = inDims.size();
+  int64_t rank = std::max(inRank, *n);
+  SmallVector<Value> extents;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t j = i - (rank - inRank), k = i - (rank - *n);
+    if (k < 0) {
+      extents.push_back(m.dim(x, j));
+      continue;
+    }
+    if (j < 0) {
+      extents.push_back(elementAsIndex(node, 1, k));
+      continue;
+    }
+    // Both given: fold what import time knows.
+    const DimExpr &a = inDims[j];
+    std::optional<DimExpr> t;
+    if (shapeInfo->elements)
+      t = (*shapeInfo->elements)[k];
+    if (t && (*t == a || (t->isConstant() && t->factor == 1))) {
+      extents.push_back(m.dim(x, j));
+      continue;
+    }
+    if (t && a.isConstant() && a.factor == 1) {
+      extents.push_back(node.importer().materializeIndex(node.loc(), *t));
+      continue;
+    }
+    if (t && a.isConstant() && t->isConstant())
+      return node.error("cannot expand extent " + Twine(a.factor) + " to " +
+                        Twine(t->factor));
+    Value av = m.dim(x, j), tv = elementAsIndex(node, 1, k);
+    Value aIsOne = m.eq(av, m.c(1));
+    runtimeCheck(node, m.orI(m.orI(aIsOne, m.eq(tv, m.c(1))), m.eq(av, tv)),
+                 "the input does not broadcast to the shape");
+    extents.push_back(m.select(aIsOne, tv, av));
+  }
+  SmallVector<int64_t> shape;
+  for (Value e : extents)
+    shape.push_back(staticExtent(e));
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  if (resultType == type && type.hasStaticShape()) {
+    node.setOutput(0, x, node.inputInfo(0)->isUnsigned);
     return success();
   }
-  Value shape;
+  Value shapeValue;
   if (!resultType.hasStaticShape())
-    shape = node.importer().materializeShape(node.loc(), dims);
-  node.setOutput(0, mlir::slm::BroadcastToOp::create(node.builder(), node.loc(),
-                                                     resultType, x, shape));
+    shapeValue = indexTensor(b, node.loc(), extents);
+  node.setOutput(0,
+                 mlir::slm::BroadcastToOp::create(b, node.loc(), resultType, x,
+                                                  shapeValue),
+                 node.inputInfo(0)->isUnsigned);
+  return success();
+}
+
+/// Tile: output extent d is input extent d times repeats[d]; element i
+/// reads input element i mod extent.
+static LogicalResult importTile(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  Value x = node.input(0);
+  auto type = cast<RankedTensorType>(x.getType());
+  FailureOr<int64_t> n = staticLength(node, 1, "repeats");
+  if (failed(n))
+    return failure();
+  if (*n != type.getRank() || type.getRank() == 0)
+    return node.error("needs one repeat count per input dimension (" +
+                      Twine(type.getRank()) + "), got " + Twine(*n));
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  IndexMath m{b, loc};
+  SmallVector<Value> inDims = extentsOf(m, x), extents;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    Value repeats = elementAsIndex(node, 1, d);
+    runtimeCheck(node, m.cmp(arith::CmpIPredicate::sge, repeats, m.c(0)),
+                 "a repeat count is negative");
+    extents.push_back(m.mul(inDims[d], repeats));
+  }
+  SmallVector<int64_t> shape;
+  for (Value e : extents)
+    shape.push_back(staticExtent(e));
+  auto resultType = RankedTensorType::get(shape, type.getElementType());
+  Value result = generate(
+      b, loc, resultType, dynamicOnly(extents),
+      [&](OpBuilder &nb, ValueRange indices) -> Value {
+        SmallVector<Value> coords;
+        for (auto [i, index] : llvm::enumerate(indices))
+          coords.push_back(
+              nb.createOrFold<arith::RemUIOp>(loc, index, inDims[i]));
+        return tensor::ExtractOp::create(nb, loc, x, coords);
+      });
+  node.setOutput(0, result, node.inputInfo(0)->isUnsigned);
   return success();
 }
 
@@ -821,6 +1331,7 @@ static LogicalResult importConstantOfShape(NodeContext &node) {
     return failure();
   OpBuilder &b = node.builder();
   TypedAttr element = b.getF32FloatAttr(0.0f);
+  bool isUnsigned = false;
   if (const onnx::AttributeProto *value = node.attribute("value")) {
     FailureOr<ImportedValue> tensor =
         node.importer().importTensor(value->t(), node.loc());
@@ -832,29 +1343,46 @@ static LogicalResult importConstantOfShape(NodeContext &node) {
       return node.error("'value' must hold one element");
     auto dense = cast<DenseElementsAttr>(attr);
     element = cast<TypedAttr>(*dense.value_begin<Attribute>());
+    isUnsigned = tensor->isUnsigned;
     tensor->value.getDefiningOp()->erase();
   }
   ImportedValue *shapeInfo = node.inputInfo(0);
-  if (!shapeInfo->elements)
-    return node.error("a shape computed at run time is not supported");
-  SmallVector<DimExpr> dims = *shapeInfo->elements;
-  for (const DimExpr &d : dims)
-    if (d.isConstant() && d.factor < 0)
-      return node.error("the shape holds the negative extent " +
-                        Twine(d.factor));
-  auto type = RankedTensorType::get(staticShape(dims), element.getType());
-  if (type.hasStaticShape()) {
-    node.setOutput(0, node.importer().constant(
-                          node.loc(), DenseElementsAttr::get(type, element)));
-    return success();
+  if (shapeInfo->elements) {
+    SmallVector<DimExpr> dims = *shapeInfo->elements;
+    for (const DimExpr &d : dims)
+      if (d.isConstant() && d.factor < 0)
+        return node.error("the shape holds the negative extent " +
+                          Twine(d.factor));
+    auto type = RankedTensorType::get(staticShape(dims), element.getType());
+    if (type.hasStaticShape()) {
+      node.setOutput(0,
+                     node.importer().constant(
+                         node.loc(), DenseElementsAttr::get(type, element)),
+                     isUnsigned);
+      return success();
+    }
   }
-  SmallVector<Value> dynamicSizes;
-  for (const DimExpr &d : dims)
-    if (!d.isConstant())
-      dynamicSizes.push_back(node.importer().materializeIndex(node.loc(), d));
+  // Extents computed at run time (or from shape arithmetic).
+  FailureOr<int64_t> n = staticLength(node, 0, "the shape");
+  if (failed(n))
+    return failure();
+  if (node.inputType(0).getRank() != 1)
+    return node.error("the shape must be 1-D");
+  IndexMath m{b, node.loc()};
+  SmallVector<Value> extents;
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < *n; ++i) {
+    extents.push_back(elementAsIndex(node, 0, i));
+    runtimeCheck(node, m.cmp(arith::CmpIPredicate::sge, extents.back(), m.c(0)),
+                 "a shape entry is negative");
+    shape.push_back(staticExtent(extents.back()));
+  }
+  auto type = RankedTensorType::get(shape, element.getType());
   Value scalar = arith::ConstantOp::create(b, node.loc(), element);
-  node.setOutput(
-      0, tensor::SplatOp::create(b, node.loc(), type, scalar, dynamicSizes));
+  node.setOutput(0,
+                 tensor::SplatOp::create(b, node.loc(), type, scalar,
+                                         dynamicOnly(extents)),
+                 isUnsigned);
   return success();
 }
 
@@ -867,40 +1395,78 @@ static LogicalResult importRange(NodeContext &node) {
                 *deltaInfo = node.inputInfo(2);
   auto start = startInfo->constantElements(),
        delta = deltaInfo->constantElements();
-  if (!isa<IntegerType>(element) || !start || !delta || !limitInfo->elements)
-    return node.error("only integer ranges with start and delta known at "
-                      "import time are supported");
-  int64_t s = (*start)[0], d = (*delta)[0];
-  if (d == 0)
-    return node.error("delta is 0");
-  const DimExpr &limit = (*limitInfo->elements)[0];
-  if (limit.isConstant()) {
-    SmallVector<DimExpr> values;
-    for (int64_t v = s; d > 0 ? v < limit.factor : v > limit.factor; v += d)
-      values.push_back(DimExpr::constant(v));
-    node.setSymbolicOutput(
-        0,
-        RankedTensorType::get({static_cast<int64_t>(values.size())}, element),
-        values);
-    return success();
-  }
-  if (s != 0 || d != 1)
-    return node.error("a range with a dynamic limit must start at 0 with "
-                      "step 1");
-  // 0, 1, ..., limit - 1
   OpBuilder &b = node.builder();
   Location loc = node.loc();
-  Value n = node.importer().materializeIndex(loc, limit);
-  auto resultType = RankedTensorType::get({ShapedType::kDynamic}, element);
-  auto generate = tensor::GenerateOp::create(b, loc, resultType, ValueRange{n});
-  {
-    OpBuilder::InsertionGuard guard(b);
-    Block *body =
-        b.createBlock(&generate.getBody(), {}, {b.getIndexType()}, {loc});
-    Value v = arith::IndexCastOp::create(b, loc, element, body->getArgument(0));
-    tensor::YieldOp::create(b, loc, v);
+  // Integer ranges with start and delta known: elements at import time, or
+  // 0, 1, ..., limit - 1 for a dynamic limit.
+  if (isa<IntegerType>(element) && start && delta && limitInfo->elements &&
+      (*delta)[0] != 0) {
+    int64_t s = (*start)[0], d = (*delta)[0];
+    const DimExpr &limit = (*limitInfo->elements)[0];
+    if (limit.isConstant()) {
+      SmallVector<DimExpr> values;
+      for (int64_t v = s; d > 0 ? v < limit.factor : v > limit.factor; v += d)
+        values.push_back(DimExpr::constant(v));
+      node.setSymbolicOutput(
+          0,
+          RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                element),
+          values);
+      return success();
+    }
   }
-  node.setOutput(0, generate);
+  if (!isa<IntegerType>(element) && !isa<FloatType>(element))
+    return node.error("needs integer or floating-point inputs");
+  // In general: n = max(ceil((limit - start) / delta), 0) elements
+  // start + i * delta, all computed at run time.
+  IndexMath m{b, loc};
+  auto scalarOf = [&](int i) -> Value {
+    if (isa<IntegerType>(element))
+      return elementAsIndex(node, i, 0);
+    Value t = node.input(i);
+    SmallVector<Value> indices;
+    if (node.inputType(i).getRank() == 1)
+      indices.push_back(m.c(0));
+    return tensor::ExtractOp::create(b, loc, t, indices);
+  };
+  Value s = scalarOf(0), limit = scalarOf(1), d = scalarOf(2);
+  Value count;
+  if (isa<IntegerType>(element)) {
+    runtimeCheck(node, m.cmp(arith::CmpIPredicate::ne, d, m.c(0)),
+                 "delta is 0");
+    // A zero delta (failing the check) must not divide by zero.
+    Value safeDelta = m.select(m.eq(d, m.c(0)), m.c(1), d);
+    count = m.max(m.ceilDiv(m.sub(limit, s), safeDelta), m.c(0));
+  } else {
+    Value quotient = arith::DivFOp::create(
+        b, loc, arith::SubFOp::create(b, loc, limit, s), d);
+    Value ceiling = math::CeilOp::create(b, loc, quotient);
+    Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
+    // NaN (0/0) and negative counts give an empty range.
+    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                           ceiling, zero);
+    ceiling = arith::SelectOp::create(b, loc, positive, ceiling, zero);
+    Value asInt = arith::FPToSIOp::create(b, loc, b.getI64Type(), ceiling);
+    count = arith::IndexCastOp::create(b, loc, b.getIndexType(), asInt);
+  }
+  auto resultType =
+      RankedTensorType::get({staticExtent(count)}, element);
+  Value result = generate(
+      b, loc, resultType, dynamicOnly({count}),
+      [&](OpBuilder &nb, ValueRange indices) -> Value {
+        Value i = indices[0];
+        if (isa<IntegerType>(element)) {
+          Value v = nb.createOrFold<arith::AddIOp>(
+              loc, s, nb.createOrFold<arith::MulIOp>(loc, i, d));
+          return arith::IndexCastOp::create(nb, loc, element, v);
+        }
+        Value fi = arith::UIToFPOp::create(
+            nb, loc, element,
+            arith::IndexCastUIOp::create(nb, loc, nb.getI64Type(), i));
+        return arith::AddFOp::create(nb, loc, s,
+                                     arith::MulFOp::create(nb, loc, fi, d));
+      });
+  node.setOutput(0, result, startInfo->isUnsigned);
   return success();
 }
 
@@ -911,16 +1477,19 @@ static LogicalResult importTrilu(NodeContext &node) {
   auto type = cast<RankedTensorType>(x.getType());
   if (type.getRank() < 2)
     return node.error("needs an input of rank >= 2");
-  int64_t k = 0;
-  if (node.hasInput(1)) {
-    auto given = node.constantInts(1);
-    if (!given || given->size() != 1)
-      return node.error("k must be a constant scalar");
-    k = (*given)[0];
-  }
   bool upper = node.intAttr("upper", 1) != 0;
   OpBuilder &b = node.builder();
   Location loc = node.loc();
+  // k: known at import time or read at run time.
+  Value kValue = arith::ConstantIndexOp::create(b, loc, 0);
+  if (node.hasInput(1)) {
+    FailureOr<int64_t> n = staticLength(node, 1, "k");
+    if (failed(n))
+      return failure();
+    if (*n != 1)
+      return node.error("k must hold one element");
+    kValue = elementAsIndex(node, 1, 0);
+  }
   int64_t r = type.getRank();
   // keep[i, j] = upper ? j - i >= k : j - i <= k, then select(keep, x, 0).
   SmallVector<int64_t> maskShape = {type.getDimSize(r - 2),
@@ -938,15 +1507,14 @@ static LogicalResult importTrilu(NodeContext &node) {
                       {b.getIndexType(), b.getIndexType()}, {loc, loc});
     Value diff = arith::SubIOp::create(b, loc, body->getArgument(1),
                                        body->getArgument(0));
-    Value kValue = arith::ConstantIndexOp::create(b, loc, k);
     Value keep = arith::CmpIOp::create(
         b, loc, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle,
         diff, kValue);
     tensor::YieldOp::create(b, loc, keep);
   }
   Value zero = scalarConstant(node, type.getElementType(), 0);
-  node.setOutput(0,
-                 mlir::slm::SelectOp::create(b, loc, type, generate, x, zero));
+  node.setOutput(0, mlir::slm::SelectOp::create(b, loc, type, generate, x, zero),
+                 node.inputInfo(0)->isUnsigned);
   return success();
 }
 
@@ -961,10 +1529,11 @@ void mlir::slm::onnx_import::registerShapeOps(OpTable &table) {
   table.add("Flatten", 1, importFlatten);
   table.add("Concat", 4, importConcat);
   table.add("Gather", 1, importGather);
-  table.add("Slice", 10, importSlice);
+  table.add("Slice", 1, importSlice);
   table.add("Split", 2, importSplit);
   table.add("Expand", 8, importExpand);
   table.add("ConstantOfShape", 9, importConstantOfShape);
   table.add("Range", 11, importRange);
   table.add("Trilu", 14, importTrilu);
+  table.add("Tile", 6, importTile);
 }
