@@ -210,6 +210,7 @@ const OpTable &OpTable::get() {
     registerShapeOps(t);
     registerNeuralNetOps(t);
     registerQuantizationOps(t);
+    registerVisionOps(t);
     return t;
   }();
   return table;

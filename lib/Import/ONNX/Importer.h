@@ -145,6 +145,9 @@ void registerElementwiseOps(OpTable &table);
 void registerShapeOps(OpTable &table);
 void registerNeuralNetOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
+void registerVisionOps(OpTable &table);
+/// Conv in general (VisionOps.cpp); NeuralNetOps' Conv falls back to it.
+LogicalResult importGeneralConv(NodeContext &node);
 
 /// The importer of one graph into one function.
 class GraphImporter {
