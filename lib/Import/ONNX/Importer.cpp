@@ -249,6 +249,7 @@ const OpTable &OpTable::get() {
     registerRecurrentOps(t);
     registerIndexingOps(t);
     registerMathOps(t);
+    registerVisionOps(t);
     return t;
   }();
   return table;

@@ -178,6 +178,9 @@ void registerRecurrentOps(OpTable &table);
 bool acceptsNonTensorInputs(llvm::StringRef opType);
 void registerIndexingOps(OpTable &table);
 void registerMathOps(OpTable &table);
+void registerVisionOps(OpTable &table);
+/// Conv in general (VisionOps.cpp); NeuralNetOps' Conv falls back to it.
+LogicalResult importGeneralConv(NodeContext &node);
 
 /// The importer of one graph into one function.
 class GraphImporter {

@@ -6,7 +6,7 @@
 //===----------------------------------------------------------------------===//
 //
 // MatMul Gemm Softmax LayerNormalization Gelu ReduceMean/Sum/Max/Min and the
-// patch-embedding Conv of vision transformers. Nodes map one to one onto
+// patch-embedding Conv of vision transformers (other Convs: VisionOps.cpp). Nodes map one to one onto
 // slm ops; the raising passes (slm-raise-*) find linear layers, layer norms,
 // GELUs and attention in what the importer produces.
 //
@@ -366,45 +366,59 @@ static LogicalResult importLogSoftmax(NodeContext &node) {
   return success();
 }
 
-/// Conv where every patch is seen once (kernel == stride, no padding, no
-/// dilation, one group) is a linear layer over flattened patches: the
-/// patch embedding of vision transformers.
-static LogicalResult importConv(NodeContext &node) {
-  if (failed(requireInputs(node, 2)))
-    return failure();
-  Value x = node.input(0), w = node.input(1);
-  auto xType = cast<RankedTensorType>(x.getType());
-  auto wType = cast<RankedTensorType>(w.getType());
-  auto unsupported = [&](const Twine &why) {
-    return node.error("only patch-embedding convolutions are supported "
-                      "(kernel == stride, no padding or dilation, 1 group, "
-                      "static image size): " +
-                      why);
-  };
-  if (xType.getRank() != 4 || wType.getRank() != 4 || !wType.hasStaticShape())
-    return unsupported("needs a 2-D convolution with a static kernel");
-  int64_t outChannels = wType.getDimSize(0), channels = wType.getDimSize(1),
-          kh = wType.getDimSize(2), kw = wType.getDimSize(3);
+/// True for a Conv where every patch is seen once (kernel == stride, no
+/// padding, no dilation, one group, a static whole number of patches): a
+/// linear layer over flattened patches, the patch embedding of vision
+/// transformers, which the raising passes see as slm.linear.
+static bool isPatchEmbeddingConv(NodeContext &node) {
+  RankedTensorType xType = node.inputType(0), wType = node.inputType(1);
+  if (!xType || !wType || xType.getRank() != 4 || wType.getRank() != 4 ||
+      !wType.hasStaticShape() ||
+      xType.getElementType() != wType.getElementType() ||
+      !isa<FloatType>(xType.getElementType()))
+    return false;
+  int64_t channels = wType.getDimSize(1), kh = wType.getDimSize(2),
+          kw = wType.getDimSize(3);
   SmallVector<int64_t> strides =
       node.intsAttr("strides").value_or(SmallVector<int64_t>{1, 1});
   SmallVector<int64_t> pads =
       node.intsAttr("pads").value_or(SmallVector<int64_t>{0, 0, 0, 0});
   SmallVector<int64_t> dilations =
       node.intsAttr("dilations").value_or(SmallVector<int64_t>{1, 1});
-  if (node.intAttr("group", 1) != 1)
-    return unsupported("group is " + Twine(node.intAttr("group", 1)));
-  if (strides != SmallVector<int64_t>{kh, kw})
-    return unsupported("strides differ from the kernel");
-  if (llvm::any_of(pads, [](int64_t p) { return p != 0; }) ||
-      llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
-    return unsupported("padding or dilation");
-  if (node.stringAttr("auto_pad", "NOTSET") != "NOTSET" &&
-      node.stringAttr("auto_pad", "NOTSET") != "VALID")
-    return unsupported("auto_pad");
+  std::string autoPad = node.stringAttr("auto_pad", "NOTSET");
+  if (node.intAttr("group", 1) != 1 ||
+      strides != SmallVector<int64_t>{kh, kw} ||
+      llvm::any_of(pads, [](int64_t p) { return p != 0; }) ||
+      llvm::any_of(dilations, [](int64_t d) { return d != 1; }) ||
+      (autoPad != "NOTSET" && autoPad != "VALID"))
+    return false;
   int64_t h = xType.getDimSize(2), wd = xType.getDimSize(3);
   if (ShapedType::isDynamic(h) || ShapedType::isDynamic(wd) ||
       xType.getDimSize(1) != channels || h % kh || wd % kw)
-    return unsupported("the image is not a static whole number of patches");
+    return false;
+  if (node.hasInput(2)) {
+    RankedTensorType bType = node.inputType(2);
+    if (!bType || bType.getRank() != 1 ||
+        bType.getDimSize(0) != wType.getDimSize(0))
+      return false;
+  }
+  return true;
+}
+
+/// Conv: the patch embedding as a linear layer over flattened patches when
+/// it applies (isPatchEmbeddingConv), otherwise the general convolution of
+/// VisionOps.cpp.
+static LogicalResult importConv(NodeContext &node) {
+  if (failed(requireInputs(node, 2)))
+    return failure();
+  if (!isPatchEmbeddingConv(node))
+    return importGeneralConv(node);
+  Value x = node.input(0), w = node.input(1);
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  int64_t outChannels = wType.getDimSize(0), channels = wType.getDimSize(1),
+          kh = wType.getDimSize(2), kw = wType.getDimSize(3);
+  int64_t h = xType.getDimSize(2), wd = xType.getDimSize(3);
   GraphImporter &g = node.importer();
   Location loc = node.loc();
   DimExpr n = DimExpr::dimOf(x, 0);
