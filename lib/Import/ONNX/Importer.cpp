@@ -210,6 +210,8 @@ const OpTable &OpTable::get() {
     registerShapeOps(t);
     registerNeuralNetOps(t);
     registerQuantizationOps(t);
+    registerContribOps(t);
+    registerTransformerOps(t);
     return t;
   }();
   return table;
@@ -704,9 +706,9 @@ mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
                           "domain";
     return {};
   }
-  if (opset > 21) {
+  if (opset > 23) {
     emitError(fileLoc) << "opset " << opset
-                       << " is newer than slm supports (up to 21)";
+                       << " is newer than slm supports (up to 23)";
     return {};
   }
 

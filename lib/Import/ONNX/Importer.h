@@ -145,6 +145,8 @@ void registerElementwiseOps(OpTable &table);
 void registerShapeOps(OpTable &table);
 void registerNeuralNetOps(OpTable &table);
 void registerQuantizationOps(OpTable &table);
+void registerContribOps(OpTable &table);
+void registerTransformerOps(OpTable &table);
 
 /// The importer of one graph into one function.
 class GraphImporter {
