@@ -139,7 +139,7 @@ class Model:
                 raise SlmError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
             if a.ndim > _MAX_RANK:
                 raise SlmError(f"input '{info.name}' has rank {a.ndim}; at most {_MAX_RANK}")
-            a = np.ascontiguousarray(a)
+            a = np.require(a, requirements="C")  # keeps 0-D inputs 0-D
             arrays.append(a)
             inputs[i].dtype = _DTYPES.index(a.dtype.type) if a.dtype.type in _DTYPES else -1
             inputs[i].rank = a.ndim

@@ -250,6 +250,8 @@ const OpTable &OpTable::get() {
     registerIndexingOps(t);
     registerMathOps(t);
     registerVisionOps(t);
+    registerContribOps(t);
+    registerTransformerOps(t);
     return t;
   }();
   return table;
@@ -834,9 +836,9 @@ static OwningOpRef<ModuleOp> importModel(MLIRContext &context,
                           "domain";
     return {};
   }
-  if (opset > 21) {
+  if (opset > 23) {
     emitError(fileLoc) << "opset " << opset
-                       << " is newer than slm supports (up to 21)";
+                       << " is newer than slm supports (up to 23)";
     return {};
   }
 

@@ -181,6 +181,8 @@ void registerMathOps(OpTable &table);
 void registerVisionOps(OpTable &table);
 /// Conv in general (VisionOps.cpp); NeuralNetOps' Conv falls back to it.
 LogicalResult importGeneralConv(NodeContext &node);
+void registerContribOps(OpTable &table);
+void registerTransformerOps(OpTable &table);
 
 /// The importer of one graph into one function.
 class GraphImporter {

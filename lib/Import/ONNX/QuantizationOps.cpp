@@ -246,21 +246,30 @@ static ArrayRef<char> constantBytes(NodeContext &node, int i, Attribute &attr) {
   return mlir::slm::rawConstantBytes(attr);
 }
 
-/// ONNX Runtime's 4-bit weight-only MatMul (com.microsoft.MatMulNBits):
-/// Y = A x dequant(B)^T (+ bias), B [N, K/block, block/2] uint8 codes (two
-/// per byte, low nibble first), scales [N * K/block], optional packed
-/// uint4 zero points (8 when absent). It becomes slm.linear of
-/// `slm.dequantize_weight <int4>` with zero points and group_size = block:
-/// the same representation --quantize=int4 makes, compiled by the same
-/// kernels.
+/// ONNX Runtime's weight-only MatMul (com.microsoft.MatMulNBits):
+/// Y = A x dequant(B)^T (+ bias) with B [N, K/block, block * bits / 8]
+/// uint8 codes (4 bits: two per byte, low nibble first), scales
+/// [N * K/block] and optional zero points: packed uint (as B) or float
+/// (shaped like scales); without them 2^(bits-1). A code `q` of row n and
+/// block g stands for (q - zp[n, g]) * scale[n, g].
+///  - 4 bits, integer zero points: slm.linear of `slm.dequantize_weight
+///    <int4>` with zero points and group_size = block, the representation
+///    --quantize=int4 makes, compiled by the same kernels;
+///  - 4 bits, float zero points: the same codes with zero point 0, minus a
+///    linear layer over per-block sums of A with weight zp * scale [N, G]
+///    (q*s - zp*s), so the int4 kernels still run;
+///  - 8 bits: one block per row with the default zero point is int8
+///    per-channel (`dequantize_weight <int8>`, its kernels); other 8-bit
+///    forms are dequantized at compile time into an f32 weight (slm has no
+///    grouped int8 kernel yet).
 static LogicalResult importMatMulNBits(NodeContext &node) {
   if (failed(requireInputs(node, 3)))
     return failure();
   const int64_t k = node.intAttr("K", 0), n = node.intAttr("N", 0),
                 bits = node.intAttr("bits", 4),
                 block = node.intAttr("block_size", 0);
-  if (bits != 4)
-    return node.error("slm supports 4-bit MatMulNBits only, got bits = " +
+  if (bits != 4 && bits != 8)
+    return node.error("slm supports 4- and 8-bit MatMulNBits, got bits = " +
                       std::to_string(bits));
   if (k <= 0 || n <= 0 || block < 16 || (block & (block - 1)) != 0)
     return node.error("K and N must be positive and block_size a power of 2 "
@@ -274,49 +283,44 @@ static LogicalResult importMatMulNBits(NodeContext &node) {
   const int64_t blocks = k / block;
   Attribute codesAttr, scalesAttr, zpAttr;
   ArrayRef<char> codes = constantBytes(node, 1, codesAttr);
-  if (codes.size() != static_cast<size_t>(n * k / 2))
-    return node.error("B must be a constant [N, K/block_size, block_size/2] "
-                      "uint8 tensor");
+  if (codes.size() != static_cast<size_t>(n * k * bits / 8))
+    return node.error("B must be a constant [N, K/block_size, block_size * "
+                      "bits / 8] uint8 tensor");
   std::vector<float> scales;
   if (!matchPattern(node.input(2), m_Constant(&scalesAttr)) ||
       !mlir::slm::readF32Constant(scalesAttr, scales) ||
       scales.size() != static_cast<size_t>(n * blocks))
     return node.error("scales must be a constant float tensor of N * K / "
                       "block_size elements");
-  std::vector<int8_t> zeroPoints(n * blocks, 8);
+  // Zero points per (row, block), as floats; integer ones are exact.
+  const float defaultZeroPoint = bits == 4 ? 8.0f : 128.0f;
+  std::vector<float> zeroPoints(n * blocks, defaultZeroPoint);
+  bool floatZeroPoints = false;
   if (node.hasInput(3)) {
-    ArrayRef<char> zp = constantBytes(node, 3, zpAttr);
-    const int64_t perRow = (blocks + 1) / 2;
-    if (!zpAttr || !node.inputType(3).getElementType().isInteger(8) ||
-        zp.size() != static_cast<size_t>(n * perRow))
-      return node.error("zero_points must be a constant packed uint8 tensor "
-                        "of N * ceil(K / block_size / 2) elements");
-    for (int64_t r = 0; r < n; ++r)
-      for (int64_t g = 0; g < blocks; ++g) {
-        const uint8_t byte = static_cast<uint8_t>(zp[r * perRow + g / 2]);
-        zeroPoints[r * blocks + g] = g % 2 == 0 ? (byte & 0xF) : (byte >> 4);
-      }
+    Type zpType = node.inputType(3).getElementType();
+    if (isa<FloatType>(zpType)) {
+      floatZeroPoints = true;
+      if (!matchPattern(node.input(3), m_Constant(&zpAttr)) ||
+          !mlir::slm::readF32Constant(zpAttr, zeroPoints) ||
+          zeroPoints.size() != static_cast<size_t>(n * blocks))
+        return node.error("float zero_points must be a constant tensor of N * "
+                          "K / block_size elements");
+    } else {
+      ArrayRef<char> zp = constantBytes(node, 3, zpAttr);
+      const int64_t perRow = (blocks * bits + 7) / 8;
+      if (!zpAttr || !zpType.isInteger(8) ||
+          zp.size() != static_cast<size_t>(n * perRow))
+        return node.error("zero_points must be a constant packed uint8 tensor "
+                          "of N * ceil(K / block_size * bits / 8) elements");
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t g = 0; g < blocks; ++g) {
+          const uint8_t byte = static_cast<uint8_t>(
+              zp[r * perRow + (bits == 4 ? g / 2 : g)]);
+          zeroPoints[r * blocks + g] =
+              bits == 8 ? byte : (g % 2 == 0 ? (byte & 0xF) : (byte >> 4));
+        }
+    }
   }
-  OpBuilder &b = node.builder();
-  Location loc = node.loc();
-  Type i8 = b.getIntegerType(8), f32 = b.getF32Type();
-  auto codesType = RankedTensorType::get({n, k / 2}, i8);
-  Value codesValue = arith::ConstantOp::create(
-      b, loc,
-      cast<TypedAttr>(mlir::slm::makeConstantFromBytes(codesAttr, codesType,
-                                                       codes, ".codes")));
-  auto groupsType = [&](Type t) {
-    return RankedTensorType::get({n, blocks}, t);
-  };
-  Value scalesValue = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(groupsType(f32), ArrayRef<float>(scales)));
-  Value zpValue = arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(groupsType(i8), ArrayRef<int8_t>(zeroPoints)));
-  auto weightType = RankedTensorType::get({n, k}, f32);
-  Value weight = mlir::slm::DequantizeWeightOp::create(
-      b, loc, weightType, mlir::slm::WeightQuantKind::int4, codesValue,
-      scalesValue, zpValue, b.getI64IntegerAttr(block));
   Value a = node.input(0);
   auto aType = node.inputType(0);
   if (aType.getRank() < 1 || !aType.getElementType().isF32())
@@ -326,12 +330,111 @@ static LogicalResult importMatMulNBits(NodeContext &node) {
     return node.error("A's last dimension is " +
                       std::to_string(aType.getShape().back()) +
                       " but K = " + std::to_string(k));
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  Type i8 = b.getIntegerType(8), f32 = b.getF32Type();
   Value bias = node.hasInput(5) ? node.input(5) : Value();
   SmallVector<int64_t> shape(aType.getShape());
   shape.back() = n;
-  node.setOutput(
-      0, mlir::slm::LinearOp::create(b, loc, RankedTensorType::get(shape, f32),
-                                     a, weight, bias));
+  auto resultType = RankedTensorType::get(shape, f32);
+  auto weightType = RankedTensorType::get({n, k}, f32);
+  auto groupsType = [&](Type t, int64_t groups) {
+    return RankedTensorType::get({n, groups}, t);
+  };
+  auto codeAt = [&](int64_t r, int64_t c) -> uint8_t {
+    if (bits == 8)
+      return static_cast<uint8_t>(codes[r * k + c]);
+    const uint8_t byte = static_cast<uint8_t>(codes[(r * k + c) / 2]);
+    return c % 2 == 0 ? (byte & 0xF) : (byte >> 4);
+  };
+
+  if (bits == 8) {
+    const bool perChannel =
+        blocks == 1 && llvm::all_of(zeroPoints, [](float z) {
+          return z == 128.0f;
+        });
+    Value weight;
+    if (perChannel) {
+      // q - 128 as int8 codes, one scale per row.
+      std::vector<char> signedCodes(codes.begin(), codes.end());
+      for (char &c : signedCodes)
+        c = static_cast<char>(static_cast<uint8_t>(c) ^ 0x80);
+      auto codesType = RankedTensorType::get({n, k}, i8);
+      Value codesValue = arith::ConstantOp::create(
+          b, loc,
+          cast<TypedAttr>(mlir::slm::makeConstantFromBytes(
+              codesAttr, codesType, signedCodes, ".codes")));
+      Value scalesValue = arith::ConstantOp::create(
+          b, loc,
+          DenseElementsAttr::get(groupsType(f32, 1), ArrayRef<float>(scales)));
+      weight = mlir::slm::DequantizeWeightOp::create(
+          b, loc, weightType, mlir::slm::WeightQuantKind::int8, codesValue,
+          scalesValue, Value(), IntegerAttr());
+    } else {
+      std::vector<float> dense(n * k);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t c = 0; c < k; ++c) {
+          const int64_t g = r * blocks + c / block;
+          dense[r * k + c] =
+              (static_cast<float>(codeAt(r, c)) - zeroPoints[g]) * scales[g];
+        }
+      weight = arith::ConstantOp::create(
+          b, loc,
+          cast<TypedAttr>(mlir::slm::makeF32ConstantLike(
+              codesAttr, weightType, dense, ".dequantized")));
+    }
+    node.setOutput(0, mlir::slm::LinearOp::create(b, loc, resultType, a,
+                                                  weight, bias));
+    return success();
+  }
+
+  // 4 bits: the codes as they are stored; integer zero points as int8.
+  auto codesType = RankedTensorType::get({n, k / 2}, i8);
+  Value codesValue = arith::ConstantOp::create(
+      b, loc,
+      cast<TypedAttr>(mlir::slm::makeConstantFromBytes(codesAttr, codesType,
+                                                       codes, ".codes")));
+  Value scalesValue = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(groupsType(f32, blocks), ArrayRef<float>(scales)));
+  std::vector<int8_t> intZeroPoints(n * blocks, 0);
+  if (!floatZeroPoints)
+    for (size_t i = 0; i < zeroPoints.size(); ++i)
+      intZeroPoints[i] = static_cast<int8_t>(zeroPoints[i]);
+  Value zpValue = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(groupsType(i8, blocks),
+                             ArrayRef<int8_t>(intZeroPoints)));
+  Value weight = mlir::slm::DequantizeWeightOp::create(
+      b, loc, weightType, mlir::slm::WeightQuantKind::int4, codesValue,
+      scalesValue, zpValue, b.getI64IntegerAttr(block));
+  Value y = mlir::slm::LinearOp::create(b, loc, resultType, a, weight, bias);
+  if (floatZeroPoints) {
+    // y -= sum_g (sum_{k in block g} a[k]) * zp[n, g] * scale[n, g]
+    GraphImporter &g = node.importer();
+    SmallVector<DimExpr> dims = g.shapeOf(a);
+    dims.back() = DimExpr::constant(blocks);
+    SmallVector<DimExpr> split(dims);
+    split.push_back(DimExpr::constant(block));
+    Value grouped = g.reshape(loc, a, split);
+    SmallVector<int64_t> sumShape(aType.getShape());
+    sumShape.back() = blocks;
+    Value sums = mlir::slm::ReduceOp::create(
+        b, loc, RankedTensorType::get(sumShape, f32),
+        mlir::slm::ReduceKind::sum, grouped,
+        ArrayRef<int64_t>{aType.getRank()}, false);
+    std::vector<float> offsets(n * blocks);
+    for (size_t i = 0; i < offsets.size(); ++i)
+      offsets[i] = zeroPoints[i] * scales[i];
+    Value offsetWeight = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(groupsType(f32, blocks),
+                               ArrayRef<float>(offsets)));
+    Value correction = mlir::slm::LinearOp::create(b, loc, resultType, sums,
+                                                   offsetWeight, Value());
+    y = mlir::slm::SubOp::create(b, loc, resultType, y, correction);
+  }
+  node.setOutput(0, y);
   return success();
 }
 
