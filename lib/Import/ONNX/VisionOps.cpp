@@ -2027,25 +2027,6 @@ static LogicalResult importResize(NodeContext &node) {
     return node.error("needs scales or sizes");
   if (scales && static_cast<int64_t>(scales->size()) != count)
     return node.error("scales needs " + Twine(count) + " entries");
-  // align_corners and tf_crop_and_resize divide by the output length: ONNX
-  // Runtime (and PyTorch) take the integer output size, the ONNX reference
-  // input * scale. Refuse the cases where they differ when that is known.
-  if (scales && (coordinates == "align_corners" ||
-                 coordinates == "tf_crop_and_resize")) {
-    for (int64_t j = 0; j < count; ++j) {
-      std::optional<int64_t> in =
-          type.isDynamicDim(axes[j]) ? std::nullopt
-                                     : std::optional(type.getDimSize(axes[j]));
-      float exact = in ? static_cast<float>(*in) *
-                             static_cast<float>((*scales)[j])
-                       : 0;
-      if (in && exact != std::floor(exact))
-        return node.error(coordinates + " with scales that give a "
-                          "fractional output size (" + Twine(*in) + " x " +
-                          Twine((*scales)[j]) + "): ONNX Runtime and the ONNX "
-                          "reference disagree there; give sizes instead");
-    }
-  }
   Type ct = element.isF64() ? Type(b.getF64Type()) : Type(b.getF32Type());
   SmallVector<OpFoldResult> inSizes = ix.shape(x), outSizes = inSizes;
   // Per axis: the scale as a constant when known, else a value.
@@ -2223,7 +2204,17 @@ static LogicalResult importResize(NodeContext &node) {
       outFloats.push_back({});
     } else {
       inFloats.push_back(toFloat(inSizes[a]));
-      outFloats.push_back(toFloat(outSizes[a]));
+      // align_corners and tf_crop_and_resize divide by the output length:
+      // with scales, the ONNX reference takes input * scale (unrounded),
+      // where ONNX Runtime takes the integer output size.
+      bool unrounded = (scales || scalesTensor) &&
+                       (coordinates == "align_corners" ||
+                        coordinates == "tf_crop_and_resize");
+      outFloats.push_back(unrounded
+                              ? arith::MulFOp::create(b, loc, inFloats.back(),
+                                                      scaleValue[a])
+                                    .getResult()
+                              : toFloat(outSizes[a]));
     }
     if (!IndexMath::known(outSizes[a]))
       dynamicSizes.push_back(ix.value(outSizes[a]));

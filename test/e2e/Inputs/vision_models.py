@@ -197,11 +197,21 @@ def build():
         [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear")],
         [tin("x", ["N", 2, "H", "W"])], [tin("y", None)],
         [floats("scales", [1, 1, 2, 1.5])]), S2)
+    # (align_corners with scales whose output size is fractional: ONNX
+    # Runtime divides by the rounded size, the ONNX reference and slm by
+    # input * scale; sizes here.)
     add("resize_cubic_align_corners", model(
-        [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic",
+        [helper.make_node("Resize", ["x", "", "", "sizes"], ["y"],
+                          mode="cubic",
+                          coordinate_transformation_mode="align_corners")],
+        [tin("x", [1, 2, "H", "W"])], [tin("y", None)],
+        [ints("sizes", [1, 2, 5, 13])]), S2)
+    add("resize_linear_align_corners_scales", model(
+        [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="linear",
                           coordinate_transformation_mode="align_corners")],
         [tin("x", ["N", 2, "H", "W"])], [tin("y", None)],
-        [floats("scales", [1, 1, 0.6, 1.7])]), S2)
+        [floats("scales", [1, 1, 2, 1.5])]), [{"N": 1, "H": 9, "W": 8},
+                                               {"N": 2, "H": 5, "W": 6}])
     add("resize_cubic_exclude", model(
         [helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic",
                           exclude_outside=1, cubic_coeff_a=-0.5)],
