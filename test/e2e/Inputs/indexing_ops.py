@@ -353,6 +353,38 @@ def unique_rows():
     return m, feeds
 
 
+@model_def
+def scatter_elements_max():
+    m = make([helper.make_node("ScatterElements", ["x", "i", "u"], ["y"],
+                               axis=1, reduction="max")],
+             [vi("x", TP.FLOAT, ["n", "m"]), vi("i", TP.INT64, ["n", "k"]),
+              vi("u", TP.FLOAT, ["n", "k"])],
+             [vi("y", TP.FLOAT, ["n", "m"])], opset=18)
+
+    def feeds(rng, s):
+        n, mm, k = [(3, 4, 6), (2, 5, 2)][s]
+        return {"x": rng.standard_normal((n, mm)).astype(np.float32),
+                "i": rng.integers(-mm, mm, (n, k)).astype(np.int64),
+                "u": rng.standard_normal((n, k)).astype(np.float32)}
+    return m, feeds
+
+
+@model_def
+def scatternd_min():
+    m = make([helper.make_node("ScatterND", ["x", "i", "u"], ["y"],
+                               reduction="min")],
+             [vi("x", TP.INT32, ["n", "d"]), vi("i", TP.INT64, ["k", 1]),
+              vi("u", TP.INT32, ["k", "d"])],
+             [vi("y", TP.INT32, ["n", "d"])], opset=18)
+
+    def feeds(rng, s):
+        n, d, k = [(4, 3, 7), (2, 2, 3)][s]
+        return {"x": rng.integers(-20, 20, (n, d)).astype(np.int32),
+                "i": rng.integers(-n, n, (k, 1)).astype(np.int64),
+                "u": rng.integers(-20, 20, (k, d)).astype(np.int32)}
+    return m, feeds
+
+
 # Models the importer must reject with a clear error (not run against ORT).
 ERRORS = {}
 
