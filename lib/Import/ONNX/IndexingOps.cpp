@@ -136,10 +136,10 @@ public:
   }
 
   /// scf.if yielding values from both branches.
-  SmallVector<Value> ifElse(OpBuilder &ob, Value cond,
-                            function_ref<SmallVector<Value>(OpBuilder &)> then,
-                            function_ref<SmallVector<Value>(OpBuilder &)> els)
-      const {
+  SmallVector<Value>
+  ifElse(OpBuilder &ob, Value cond,
+         function_ref<SmallVector<Value>(OpBuilder &)> then,
+         function_ref<SmallVector<Value>(OpBuilder &)> els) const {
     auto ifOp = scf::IfOp::create(
         ob, loc, cond,
         [&](OpBuilder &ib, Location l) {
@@ -192,8 +192,7 @@ public:
     else if (t.getIntOrFloatBitWidth() < 64)
       v = isUnsigned || t.isInteger(1)
               ? arith::ExtUIOp::create(ob, loc, ob.getI64Type(), v).getResult()
-              : arith::ExtSIOp::create(ob, loc, ob.getI64Type(), v)
-                    .getResult();
+              : arith::ExtSIOp::create(ob, loc, ob.getI64Type(), v).getResult();
     return arith::IndexCastOp::create(ob, loc, ob.getIndexType(), v);
   }
   Value toI64(OpBuilder &ob, Value indexValue) const {
@@ -275,11 +274,10 @@ public:
   Value compare(OpBuilder &ob, Value a, Value bValue, bool greater,
                 bool orEqual, bool isUnsigned) const {
     if (isa<FloatType>(a.getType())) {
-      arith::CmpFPredicate p =
-          greater ? (orEqual ? arith::CmpFPredicate::OGE
-                             : arith::CmpFPredicate::OGT)
-                  : (orEqual ? arith::CmpFPredicate::OLE
-                             : arith::CmpFPredicate::OLT);
+      arith::CmpFPredicate p = greater ? (orEqual ? arith::CmpFPredicate::OGE
+                                                  : arith::CmpFPredicate::OGT)
+                                       : (orEqual ? arith::CmpFPredicate::OLE
+                                                  : arith::CmpFPredicate::OLT);
       return arith::CmpFOp::create(ob, loc, p, a, bValue);
     }
     using P = arith::CmpIPredicate;
@@ -410,8 +408,8 @@ static LogicalResult importGatherElements(NodeContext &node) {
       [&](OpBuilder &b, ValueRange ivs) {
         SmallVector<Value> at(ivs.begin(), ivs.end());
         for (int64_t d = 0; d < rank; ++d)
-          if (d != *axis && (dataType.isDynamicDim(d) ||
-                             indexType.isDynamicDim(d)))
+          if (d != *axis &&
+              (dataType.isDynamicDim(d) || indexType.isDynamicDim(d)))
             at[d] = e.clamp(b, at[d], dataDims[d]);
         at[*axis] = e.wrap(b, e.extract(b, indices, ivs), axisDim).first;
         return e.extract(b, data, at);
@@ -451,9 +449,9 @@ static LogicalResult importGatherND(NodeContext &node) {
     for (int64_t j = 0; j < k; ++j) {
       SmallVector<Value> at(ivs.begin(), ivs.end());
       at.push_back(e.index(b, j));
-      ok = e.andI(b, ok,
-                  e.wrap(b, e.extract(b, indices, at), dataDims[batch + j])
-                      .second);
+      ok = e.andI(
+          b, ok,
+          e.wrap(b, e.extract(b, indices, at), dataDims[batch + j]).second);
     }
     return ok;
   });
@@ -495,8 +493,7 @@ static LogicalResult importScatterND(NodeContext &node) {
     return failure();
   Emitter e(node);
   ImportedValue *dataInfo = node.inputInfo(0);
-  Value data = node.input(0), indices = node.input(1),
-        updates = node.input(2);
+  Value data = node.input(0), indices = node.input(1), updates = node.input(2);
   RankedTensorType dataType = dataInfo->type, indexType = node.inputType(1),
                    updateType = node.inputType(2);
   int64_t r = dataType.getRank(), q = indexType.getRank();
@@ -534,7 +531,8 @@ static LogicalResult importScatterND(NodeContext &node) {
   });
   bool isUnsigned = dataInfo->isUnsigned;
   SmallVector<Value> result = e.loops(
-      prefix, {e.writableCopy(data)}, [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
+      prefix, {e.writableCopy(data)},
+      [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
         SmallVector<Value> base;
         for (int64_t j = 0; j < k; ++j) {
           SmallVector<Value> at(ivs.begin(), ivs.end());
@@ -552,9 +550,9 @@ static LogicalResult importScatterND(NodeContext &node) {
               llvm::append_range(to, jvs);
               llvm::append_range(from, jvs);
               Value update = e.extract(ib, updates, from);
-              Value value = combine(e, ib, *reduction,
-                                    e.extract(ib, acc[0], to), update,
-                                    isUnsigned);
+              Value value =
+                  combine(e, ib, *reduction, e.extract(ib, acc[0], to), update,
+                          isUnsigned);
               return scf::ValueVector{e.insert(ib, value, acc[0], to)};
             });
         return SmallVector<Value>(inner.results.begin(), inner.results.end());
@@ -573,8 +571,7 @@ static LogicalResult importScatterElements(NodeContext &node) {
     return failure();
   Emitter e(node);
   ImportedValue *dataInfo = node.inputInfo(0);
-  Value data = node.input(0), indices = node.input(1),
-        updates = node.input(2);
+  Value data = node.input(0), indices = node.input(1), updates = node.input(2);
   RankedTensorType dataType = dataInfo->type, indexType = node.inputType(1),
                    updateType = node.inputType(2);
   int64_t rank = dataType.getRank();
@@ -612,16 +609,16 @@ static LogicalResult importScatterElements(NodeContext &node) {
              });
   bool isUnsigned = dataInfo->isUnsigned;
   SmallVector<Value> result = e.loops(
-      indexDims, {e.writableCopy(data)}, [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
+      indexDims, {e.writableCopy(data)},
+      [&](OpBuilder &b, ValueRange ivs, ValueRange args) {
         SmallVector<Value> at(ivs.begin(), ivs.end());
         for (int64_t d = 0; d < rank; ++d)
-          if (d != *axis && (dataType.isDynamicDim(d) ||
-                             indexType.isDynamicDim(d)))
+          if (d != *axis &&
+              (dataType.isDynamicDim(d) || indexType.isDynamicDim(d)))
             at[d] = e.clamp(b, at[d], dataDims[d]);
         at[*axis] = e.wrap(b, e.extract(b, indices, ivs), axisDim).first;
-        Value value =
-            combine(e, b, *reduction, e.extract(b, args[0], at),
-                    e.extract(b, updates, ivs), isUnsigned);
+        Value value = combine(e, b, *reduction, e.extract(b, args[0], at),
+                              e.extract(b, updates, ivs), isUnsigned);
         return SmallVector<Value>{e.insert(b, value, args[0], at)};
       });
   node.setOutput(0, result[0], isUnsigned);
@@ -654,12 +651,10 @@ static Value cumulativeSum(const Emitter &e, OpBuilder &b, Value x,
               SmallVector<Value> at = Emitter::with(ivs, axis, position);
               Value v = e.extract(ib, x, at);
               Value sum =
-                  isFloat ? arith::AddFOp::create(ib, e.loc, acc[0], v)
-                                .getResult()
-                          : arith::AddIOp::create(ib, e.loc, acc[0], v)
-                                .getResult();
-              Value out =
-                  e.insert(ib, exclusive ? acc[0] : sum, acc[1], at);
+                  isFloat
+                      ? arith::AddFOp::create(ib, e.loc, acc[0], v).getResult()
+                      : arith::AddIOp::create(ib, e.loc, acc[0], v).getResult();
+              Value out = e.insert(ib, exclusive ? acc[0] : sum, acc[1], at);
               return SmallVector<Value>{sum, out};
             });
         return SmallVector<Value>{inner[1]};
@@ -698,8 +693,7 @@ static LogicalResult importCumSum(NodeContext &node) {
   SmallVector<Value> at;
   if (axisType.getRank() == 1)
     at.push_back(e.index(0));
-  auto [axis, ok] =
-      e.wrap(e.b, e.extract(e.b, axisTensor, at), e.index(rank));
+  auto [axis, ok] = e.wrap(e.b, e.extract(e.b, axisTensor, at), e.index(rank));
   e.check(ok, "axis out of range");
   SmallVector<int64_t> cases;
   for (int64_t i = 0; i + 1 < rank; ++i)
@@ -771,16 +765,16 @@ static Value argExtreme(const Emitter &e, Value x, int64_t axis, bool greater,
             ob, e.index(ob, 1), n, {first, e.index(ob, 0)},
             [&](OpBuilder &ib, Value t, ValueRange acc) {
               Value v = e.extract(ib, x, Emitter::with(base, axis, t));
-              Value better = e.compare(ib, v, acc[0], greater, last,
-                                       isUnsigned);
+              Value better =
+                  e.compare(ib, v, acc[0], greater, last, isUnsigned);
               if (nanWins && isa<FloatType>(v.getType())) {
                 // The first NaN, as ONNX Runtime (Eigen) chooses it.
                 Value vIsNaN = arith::CmpFOp::create(
                     ib, e.loc, arith::CmpFPredicate::UNO, v, v);
                 Value bestIsNumber = arith::CmpFOp::create(
                     ib, e.loc, arith::CmpFPredicate::ORD, acc[0], acc[0]);
-                better = arith::OrIOp::create(
-                    ib, e.loc, better, e.andI(ib, vIsNaN, bestIsNumber));
+                better = arith::OrIOp::create(ib, e.loc, better,
+                                              e.andI(ib, vIsNaN, bestIsNumber));
               }
               return SmallVector<Value>{e.select(ib, better, v, acc[0]),
                                         e.select(ib, better, t, acc[1])};
@@ -827,16 +821,14 @@ static LogicalResult importArgMaxMin(NodeContext &node) {
 }
 
 /// One-hot of the first largest element of `x` along `axis`.
-static Value hardmax(const Emitter &e, Value x, int64_t axis,
-                     bool isUnsigned) {
+static Value hardmax(const Emitter &e, Value x, int64_t axis, bool isUnsigned) {
   auto type = cast<RankedTensorType>(x.getType());
   Value arg = argExtreme(e, x, axis, /*greater=*/true, /*last=*/false,
                          /*keepDims=*/true, isUnsigned, /*nanWins=*/false);
   Type element = type.getElementType();
   return e.generate(type, e.dims(x), [&](OpBuilder &b, ValueRange ivs) {
     Value best = e.extract(b, arg, Emitter::with(ivs, axis, e.index(b, 0)));
-    Value hit =
-        e.cmp(b, arith::CmpIPredicate::eq, e.toI64(b, ivs[axis]), best);
+    Value hit = e.cmp(b, arith::CmpIPredicate::eq, e.toI64(b, ivs[axis]), best);
     return e.select(b, hit, e.scalar(b, element, 1), e.scalar(b, element, 0));
   });
 }
@@ -851,8 +843,7 @@ static LogicalResult importHardmax(NodeContext &node) {
   int64_t rank = type.getRank();
   if (rank == 0 || type.getElementType().isInteger(1))
     return node.error("needs a numeric input of rank >= 1");
-  FailureOr<int64_t> axis =
-      axisAttr(node, node.opset() >= 13 ? -1 : 1, rank);
+  FailureOr<int64_t> axis = axisAttr(node, node.opset() >= 13 ? -1 : 1, rank);
   if (failed(axis))
     return failure();
   if (node.opset() >= 13) {
@@ -939,9 +930,8 @@ static LogicalResult importTopK(NodeContext &node) {
   // Per slice: a best-first list of indices, filled by one pass over the
   // slice; an element goes behind every listed one it does not beat, so
   // equal elements keep their order (lower index first).
-  Value scanEnd = e.select(b, e.cmp(b, arith::CmpIPredicate::sgt, k,
-                                    e.index(0)),
-                           n, e.index(0));
+  Value scanEnd = e.select(
+      b, e.cmp(b, arith::CmpIPredicate::sgt, k, e.index(0)), n, e.index(0));
   SmallVector<Value> indices = e.loops(
       outer, {e.empty(indexType, outSizes)},
       [&](OpBuilder &ob, ValueRange ivs, ValueRange args) {
@@ -997,9 +987,8 @@ static LogicalResult importTopK(NodeContext &node) {
                           return SmallVector<Value>{e.insert(
                               lb, prev, l[0], Emitter::with(ivs, axis, q))};
                         })[0];
-                    Value placed =
-                        e.insert(tb, e.toI64(tb, i), shifted,
-                                 Emitter::with(ivs, axis, slot));
+                    Value placed = e.insert(tb, e.toI64(tb, i), shifted,
+                                            Emitter::with(ivs, axis, slot));
                     Value grown =
                         e.minS(tb, e.add(tb, count, e.index(tb, 1)), k);
                     return SmallVector<Value>{placed, grown};
@@ -1012,13 +1001,13 @@ static LogicalResult importTopK(NodeContext &node) {
         return SmallVector<Value>{scan[0]};
       });
   Value indexTensor = indices[0];
-  Value values = e.generate(
-      RankedTensorType::get(shape, type.getElementType()), outSizes,
-      [&](OpBuilder &ob, ValueRange ivs) {
-        Value j = e.extract(ob, indexTensor, ivs);
-        Value at = e.clamp(ob, e.toIndex(ob, j), n);
-        return e.extract(ob, x, Emitter::with(ivs, axis, at));
-      });
+  Value values =
+      e.generate(RankedTensorType::get(shape, type.getElementType()), outSizes,
+                 [&](OpBuilder &ob, ValueRange ivs) {
+                   Value j = e.extract(ob, indexTensor, ivs);
+                   Value at = e.clamp(ob, e.toIndex(ob, j), n);
+                   return e.extract(ob, x, Emitter::with(ivs, axis, at));
+                 });
   node.setOutput(0, values, isUnsigned);
   if (node.numOutputs() > 1)
     node.setOutput(1, indexTensor);
@@ -1089,8 +1078,8 @@ static LogicalResult importOneHot(NodeContext &node) {
         SmallVector<Value> at(ivs.begin(), ivs.end());
         at.erase(at.begin() + *axis);
         Value i = e.toIndex(ob, e.extract(ob, indices, at), indexUnsigned);
-        Value negative = e.cmp(ob, arith::CmpIPredicate::slt, i,
-                               e.index(ob, 0));
+        Value negative =
+            e.cmp(ob, arith::CmpIPredicate::slt, i, e.index(ob, 0));
         Value wrapped = e.select(ob, negative, e.add(ob, i, depth), i);
         Value hit = e.cmp(ob, arith::CmpIPredicate::eq, wrapped, ivs[*axis]);
         return e.select(ob, hit, on, off);
@@ -1127,9 +1116,8 @@ static LogicalResult importEyeLike(NodeContext &node) {
   int64_t k = node.intAttr("k", 0);
   Value result = e.generate(
       type.clone(element), e.dims(x), [&](OpBuilder &b, ValueRange ivs) {
-        Value diagonal =
-            e.cmp(b, arith::CmpIPredicate::eq, e.sub(b, ivs[1], ivs[0]),
-                  e.index(b, k));
+        Value diagonal = e.cmp(b, arith::CmpIPredicate::eq,
+                               e.sub(b, ivs[1], ivs[0]), e.index(b, k));
         if (element.isInteger(1))
           return diagonal;
         return e.select(b, diagonal, e.scalar(b, element, 1),
@@ -1163,35 +1151,34 @@ static LogicalResult importNonZero(NodeContext &node) {
     x = node.importer().reshape(e.loc, x, {DimExpr::constant(1)});
   int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
   SmallVector<Value> sizes = e.dims(x);
-  Value count =
-      e.loops(sizes, {e.index(0)},
-              [&](OpBuilder &ob, ValueRange ivs, ValueRange args) {
-                Value nz = isNonZero(e, ob, e.extract(ob, x, ivs));
-                Value one = e.select(ob, nz, e.index(ob, 1), e.index(ob, 0));
-                return SmallVector<Value>{e.add(ob, args[0], one)};
-              })[0];
+  Value count = e.loops(
+      sizes, {e.index(0)}, [&](OpBuilder &ob, ValueRange ivs, ValueRange args) {
+        Value nz = isNonZero(e, ob, e.extract(ob, x, ivs));
+        Value one = e.select(ob, nz, e.index(ob, 1), e.index(ob, 0));
+        return SmallVector<Value>{e.add(ob, args[0], one)};
+      })[0];
   auto resultType =
       RankedTensorType::get({rank, ShapedType::kDynamic}, b.getI64Type());
   Value init = e.empty(resultType, {e.index(rank), count});
   // The coordinates of each nonzero element, in row-major order.
-  SmallVector<Value> result = e.loops(
-      sizes, {init, e.index(0)},
-      [&](OpBuilder &ob, ValueRange ivs, ValueRange args) {
-        Value nz = isNonZero(e, ob, e.extract(ob, x, ivs));
-        return e.ifElse(
-            ob, nz,
-            [&](OpBuilder &tb) {
-              Value out = args[0];
-              for (int64_t d = 0; d < rank; ++d)
-                out = e.insert(tb, e.toI64(tb, ivs[d]), out,
-                               {e.index(tb, d), args[1]});
-              return SmallVector<Value>{out,
-                                        e.add(tb, args[1], e.index(tb, 1))};
-            },
-            [&](OpBuilder &) {
-              return SmallVector<Value>{args[0], args[1]};
-            });
-      });
+  SmallVector<Value> result =
+      e.loops(sizes, {init, e.index(0)},
+              [&](OpBuilder &ob, ValueRange ivs, ValueRange args) {
+                Value nz = isNonZero(e, ob, e.extract(ob, x, ivs));
+                return e.ifElse(
+                    ob, nz,
+                    [&](OpBuilder &tb) {
+                      Value out = args[0];
+                      for (int64_t d = 0; d < rank; ++d)
+                        out = e.insert(tb, e.toI64(tb, ivs[d]), out,
+                                       {e.index(tb, d), args[1]});
+                      return SmallVector<Value>{
+                          out, e.add(tb, args[1], e.index(tb, 1))};
+                    },
+                    [&](OpBuilder &) {
+                      return SmallVector<Value>{args[0], args[1]};
+                    });
+              });
   node.setOutput(0, result[0]);
   return success();
 }
@@ -1245,37 +1232,33 @@ static LogicalResult importCompress(NodeContext &node) {
   SmallVector<int64_t> sliceShape(type.getShape());
   sliceShape[axis] = 1;
   auto sliceType = RankedTensorType::get(sliceShape, type.getElementType());
-  Value result =
-      e.loop(
-           b, e.index(0), length, {e.empty(resultType, outSizes), e.index(0)},
-           [&](OpBuilder &ob, Value i, ValueRange acc) {
-             return e.ifElse(
-                 ob, selected(ob, i),
-                 [&](OpBuilder &tb) {
-                   SmallVector<OpFoldResult> from(rank, tb.getIndexAttr(0)),
-                       to(rank, tb.getIndexAttr(0)), size, strides(
-                                                             rank,
-                                                             tb.getIndexAttr(
-                                                                 1));
-                   for (int64_t d = 0; d < rank; ++d)
-                     size.push_back(
-                         d == axis ? OpFoldResult(tb.getIndexAttr(1))
-                         : type.isDynamicDim(d)
-                             ? OpFoldResult(sizes[d])
-                             : OpFoldResult(tb.getIndexAttr(type.getDimSize(d))));
-                   from[axis] = i;
-                   to[axis] = acc[1];
-                   Value slice = tensor::ExtractSliceOp::create(
-                       tb, e.loc, sliceType, x, from, size, strides);
-                   Value out = tensor::InsertSliceOp::create(
-                       tb, e.loc, slice, acc[0], to, size, strides);
-                   return SmallVector<Value>{
-                       out, e.add(tb, acc[1], e.index(tb, 1))};
-                 },
-                 [&](OpBuilder &) {
-                   return SmallVector<Value>{acc[0], acc[1]};
-                 });
-           })[0];
+  Value result = e.loop(
+      b, e.index(0), length, {e.empty(resultType, outSizes), e.index(0)},
+      [&](OpBuilder &ob, Value i, ValueRange acc) {
+        return e.ifElse(
+            ob, selected(ob, i),
+            [&](OpBuilder &tb) {
+              SmallVector<OpFoldResult> from(rank, tb.getIndexAttr(0)),
+                  to(rank, tb.getIndexAttr(0)), size,
+                  strides(rank, tb.getIndexAttr(1));
+              for (int64_t d = 0; d < rank; ++d)
+                size.push_back(
+                    d == axis ? OpFoldResult(tb.getIndexAttr(1))
+                    : type.isDynamicDim(d)
+                        ? OpFoldResult(sizes[d])
+                        : OpFoldResult(tb.getIndexAttr(type.getDimSize(d))));
+              from[axis] = i;
+              to[axis] = acc[1];
+              Value slice = tensor::ExtractSliceOp::create(
+                  tb, e.loc, sliceType, x, from, size, strides);
+              Value out = tensor::InsertSliceOp::create(
+                  tb, e.loc, slice, acc[0], to, size, strides);
+              return SmallVector<Value>{out, e.add(tb, acc[1], e.index(tb, 1))};
+            },
+            [&](OpBuilder &) {
+              return SmallVector<Value>{acc[0], acc[1]};
+            });
+      })[0];
   node.setOutput(0, result, xInfo->isUnsigned);
   return success();
 }
@@ -1313,18 +1296,16 @@ static LogicalResult importReverseSequence(NodeContext &node) {
                    b, e.cmp(b, arith::CmpIPredicate::sge, n, e.index(b, 0)),
                    e.cmp(b, arith::CmpIPredicate::sle, n, time));
              });
-  Value result =
-      e.generate(type, sizes, [&](OpBuilder &b, ValueRange ivs) {
-        Value row = e.clamp(b, ivs[batchAxis], lengthCount);
-        Value n = e.toIndex(b, e.extract(b, lengths, {row}));
-        n = e.maxS(b, e.minS(b, n, time), e.index(b, 0));
-        Value t = ivs[timeAxis];
-        Value inside = e.cmp(b, arith::CmpIPredicate::slt, t, n);
-        Value mirrored = e.sub(b, e.sub(b, n, e.index(b, 1)), t);
-        return e.extract(b, x,
-                         Emitter::with(ivs, timeAxis,
-                                       e.select(b, inside, mirrored, t)));
-      });
+  Value result = e.generate(type, sizes, [&](OpBuilder &b, ValueRange ivs) {
+    Value row = e.clamp(b, ivs[batchAxis], lengthCount);
+    Value n = e.toIndex(b, e.extract(b, lengths, {row}));
+    n = e.maxS(b, e.minS(b, n, time), e.index(b, 0));
+    Value t = ivs[timeAxis];
+    Value inside = e.cmp(b, arith::CmpIPredicate::slt, t, n);
+    Value mirrored = e.sub(b, e.sub(b, n, e.index(b, 1)), t);
+    return e.extract(
+        b, x, Emitter::with(ivs, timeAxis, e.select(b, inside, mirrored, t)));
+  });
   node.setOutput(0, result, xInfo->isUnsigned);
   return success();
 }
@@ -1338,10 +1319,9 @@ static LogicalResult importReverseSequence(NodeContext &node) {
 static Value compareElements(const Emitter &e, OpBuilder &b, Value a,
                              Value other, bool equal, bool isUnsigned) {
   if (isa<FloatType>(a.getType()))
-    return arith::CmpFOp::create(b, e.loc,
-                                 equal ? arith::CmpFPredicate::OEQ
-                                       : arith::CmpFPredicate::OLT,
-                                 a, other);
+    return arith::CmpFOp::create(
+        b, e.loc, equal ? arith::CmpFPredicate::OEQ : arith::CmpFPredicate::OLT,
+        a, other);
   if (equal)
     return e.cmp(b, arith::CmpIPredicate::eq, a, other);
   return e.cmp(b,
@@ -1378,19 +1358,19 @@ static LogicalResult importUnique(NodeContext &node) {
   Value n = sizes[axis];
   SmallVector<Value> inner(sizes);
   inner[axis] = e.index(1);
-  auto i64Vector = RankedTensorType::get({ShapedType::kDynamic},
-                                         b.getI64Type());
+  auto i64Vector =
+      RankedTensorType::get({ShapedType::kDynamic}, b.getI64Type());
   Value trueValue = arith::ConstantIntOp::create(b, e.loc, b.getI1Type(), 1);
   // Slices i and j along the axis: equal, or i before j lexicographically.
   auto sameSlice = [&](OpBuilder &ob, Value i, Value j) {
-    return e.loops(ob, inner, {trueValue},
-                   [&](OpBuilder &lb, ValueRange ivs, ValueRange acc) {
-                     Value a = e.extract(lb, x, Emitter::with(ivs, axis, i));
-                     Value c = e.extract(lb, x, Emitter::with(ivs, axis, j));
-                     return SmallVector<Value>{e.andI(
-                         lb, acc[0],
-                         compareElements(e, lb, a, c, true, isUnsigned))};
-                   })[0];
+    return e.loops(
+        ob, inner, {trueValue},
+        [&](OpBuilder &lb, ValueRange ivs, ValueRange acc) {
+          Value a = e.extract(lb, x, Emitter::with(ivs, axis, i));
+          Value c = e.extract(lb, x, Emitter::with(ivs, axis, j));
+          return SmallVector<Value>{e.andI(
+              lb, acc[0], compareElements(e, lb, a, c, true, isUnsigned))};
+        })[0];
   };
   auto sliceBefore = [&](OpBuilder &ob, Value i, Value j) {
     Value falseValue =
@@ -1442,58 +1422,59 @@ static LogicalResult importUnique(NodeContext &node) {
                   e.insert(tb, e.toI64(tb, i), list, {count}),
                   e.add(tb, count, e.index(tb, 1))};
             },
-            [&](OpBuilder &) { return SmallVector<Value>{list, count}; });
+            [&](OpBuilder &) {
+              return SmallVector<Value>{list, count};
+            });
         Value inverse = e.insert(ob, e.toI64(ob, found), acc[2], {i});
         return SmallVector<Value>{grown[0], grown[1], inverse};
       });
   Value count = firsts[1];
   Value list = tensor::ExtractSliceOp::create(
-      b, e.loc, i64Vector, firsts[0],
-      ArrayRef<OpFoldResult>{b.getIndexAttr(0)}, ArrayRef<OpFoldResult>{count},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+      b, e.loc, i64Vector, firsts[0], ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{count}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
   Value inverse = firsts[2];
   if (sorted) {
     // rank[p]: how many unique slices come before slice p.
-    Value rank = e.generate(i64Vector, {count}, [&](OpBuilder &ob,
-                                                   ValueRange ivs) {
-      Value self = e.toIndex(ob, e.extract(ob, list, ivs));
-      Value before = e.loop(
-          ob, e.index(ob, 0), count, {e.index(ob, 0)},
-          [&](OpBuilder &lb, Value q, ValueRange acc) {
-            Value other = e.toIndex(lb, e.extract(lb, list, {q}));
-            Value one = e.select(lb, sliceBefore(lb, other, self),
-                                 e.index(lb, 1), e.index(lb, 0));
-            return SmallVector<Value>{e.add(lb, acc[0], one)};
-          })[0];
-      return e.toI64(ob, before);
-    });
-    Value ordered = e.loop(
-        b, e.index(0), count, {e.empty(i64Vector, {count})},
-        [&](OpBuilder &ob, Value p, ValueRange acc) {
-          Value to = e.clamp(ob, e.toIndex(ob, e.extract(ob, rank, {p})),
-                             count);
-          return SmallVector<Value>{
-              e.insert(ob, e.extract(ob, list, {p}), acc[0], {to})};
-        })[0];
+    Value rank =
+        e.generate(i64Vector, {count}, [&](OpBuilder &ob, ValueRange ivs) {
+          Value self = e.toIndex(ob, e.extract(ob, list, ivs));
+          Value before =
+              e.loop(ob, e.index(ob, 0), count, {e.index(ob, 0)},
+                     [&](OpBuilder &lb, Value q, ValueRange acc) {
+                       Value other = e.toIndex(lb, e.extract(lb, list, {q}));
+                       Value one = e.select(lb, sliceBefore(lb, other, self),
+                                            e.index(lb, 1), e.index(lb, 0));
+                       return SmallVector<Value>{e.add(lb, acc[0], one)};
+                     })[0];
+          return e.toI64(ob, before);
+        });
+    Value ordered =
+        e.loop(b, e.index(0), count, {e.empty(i64Vector, {count})},
+               [&](OpBuilder &ob, Value p, ValueRange acc) {
+                 Value to = e.clamp(ob, e.toIndex(ob, e.extract(ob, rank, {p})),
+                                    count);
+                 return SmallVector<Value>{
+                     e.insert(ob, e.extract(ob, list, {p}), acc[0], {to})};
+               })[0];
     inverse = e.generate(i64Vector, {n}, [&](OpBuilder &ob, ValueRange ivs) {
       Value p = e.toIndex(ob, e.extract(ob, inverse, ivs));
       return e.extract(ob, rank, {e.clamp(ob, p, count)});
     });
     list = ordered;
   }
-  Value counts = e.loop(
-      b, e.index(0), n,
-      {e.generate(i64Vector, {count},
-                  [&](OpBuilder &ob, ValueRange) {
-                    return e.scalar(ob, ob.getI64Type(), 0);
-                  })},
-      [&](OpBuilder &ob, Value i, ValueRange acc) {
-        Value p = e.clamp(ob, e.toIndex(ob, e.extract(ob, inverse, {i})),
-                          count);
-        Value c = e.extract(ob, acc[0], {p});
-        Value next = e.add(ob, c, e.scalar(ob, ob.getI64Type(), 1));
-        return SmallVector<Value>{e.insert(ob, next, acc[0], {p})};
-      })[0];
+  Value counts =
+      e.loop(b, e.index(0), n,
+             {e.generate(i64Vector, {count},
+                         [&](OpBuilder &ob, ValueRange) {
+                           return e.scalar(ob, ob.getI64Type(), 0);
+                         })},
+             [&](OpBuilder &ob, Value i, ValueRange acc) {
+               Value p = e.clamp(ob, e.toIndex(ob, e.extract(ob, inverse, {i})),
+                                 count);
+               Value c = e.extract(ob, acc[0], {p});
+               Value next = e.add(ob, c, e.scalar(ob, ob.getI64Type(), 1));
+               return SmallVector<Value>{e.insert(ob, next, acc[0], {p})};
+             })[0];
   SmallVector<int64_t> shape(type.getShape());
   shape[axis] = ShapedType::kDynamic;
   SmallVector<Value> outSizes(sizes);

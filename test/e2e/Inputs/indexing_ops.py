@@ -353,6 +353,63 @@ def unique_rows():
     return m, feeds
 
 
+@model_def
+def scatter_elements_max():
+    m = make([helper.make_node("ScatterElements", ["x", "i", "u"], ["y"],
+                               axis=1, reduction="max")],
+             [vi("x", TP.FLOAT, ["n", "m"]), vi("i", TP.INT64, ["n", "k"]),
+              vi("u", TP.FLOAT, ["n", "k"])],
+             [vi("y", TP.FLOAT, ["n", "m"])], opset=18)
+
+    def feeds(rng, s):
+        n, mm, k = [(3, 4, 6), (2, 5, 2)][s]
+        return {"x": rng.standard_normal((n, mm)).astype(np.float32),
+                "i": rng.integers(-mm, mm, (n, k)).astype(np.int64),
+                "u": rng.standard_normal((n, k)).astype(np.float32)}
+    return m, feeds
+
+
+@model_def
+def scatternd_min():
+    m = make([helper.make_node("ScatterND", ["x", "i", "u"], ["y"],
+                               reduction="min")],
+             [vi("x", TP.INT32, ["n", "d"]), vi("i", TP.INT64, ["k", 1]),
+              vi("u", TP.INT32, ["k", "d"])],
+             [vi("y", TP.INT32, ["n", "d"])], opset=18)
+
+    def feeds(rng, s):
+        n, d, k = [(4, 3, 7), (2, 2, 3)][s]
+        return {"x": rng.integers(-20, 20, (n, d)).astype(np.int32),
+                "i": rng.integers(-n, n, (k, 1)).astype(np.int64),
+                "u": rng.integers(-20, 20, (k, d)).astype(np.int32)}
+    return m, feeds
+
+
+# Models the importer must reject with a clear error (not run against ORT).
+ERRORS = {}
+
+
+def error_def(fn):
+    ERRORS[fn.__name__] = fn
+    return fn
+
+
+@error_def
+def gathernd_dynamic_k():
+    return make([helper.make_node("GatherND", ["x", "i"], ["y"])],
+                [vi("x", TP.FLOAT, ["n", 3]), vi("i", TP.INT64, ["k", "j"])],
+                [vi("y", TP.FLOAT, None)], opset=13)
+
+
+@error_def
+def scatternd_max_at_16():
+    return make([helper.make_node("ScatterND", ["x", "i", "u"], ["y"],
+                                  reduction="max")],
+                [vi("x", TP.FLOAT, ["n"]), vi("i", TP.INT64, ["k", 1]),
+                 vi("u", TP.FLOAT, ["k"])],
+                [vi("y", TP.FLOAT, ["n"])], opset=16)
+
+
 def run_all(slmc, slm_run, work):
     import onnxruntime as ort
     os.makedirs(work, exist_ok=True)
@@ -407,10 +464,12 @@ def run_all(slmc, slm_run, work):
 
 def main():
     if sys.argv[1:2] == ["--list"]:
-        print("\n".join(MODELS))
+        print("\n".join(list(MODELS) + list(ERRORS)))
         return 0
     if sys.argv[1:2] == ["--write"] and len(sys.argv) == 4:
-        onnx.save(MODELS[sys.argv[2]]()[0], sys.argv[3])
+        name = sys.argv[2]
+        m = ERRORS[name]() if name in ERRORS else MODELS[name]()[0]
+        onnx.save(m, sys.argv[3])
         return 0
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
