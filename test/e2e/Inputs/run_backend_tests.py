@@ -8,7 +8,9 @@ with the tests' own expected outputs.
 
 Tolerance as in ONNX's backend tests: |got - want| <= 1e-7 + 1e-3 * |want|
 (slm-run's --atol/--rtol). Prints "slm passed X of Y" (and ONNX Runtime's
-count); fails when slm passes fewer than N or any run crashes.
+count); fails when slm passes fewer than N, any run crashes, or any test
+gives a wrong answer (a "mismatch": an output whose values, shape or dtype
+differ from the expected one).
 """
 import argparse
 import concurrent.futures
@@ -94,7 +96,8 @@ def main():
     if args.onnxruntime:
         ort_passed = sum(ort_case(t) for t in tests)
         print(f"onnxruntime passed {ort_passed} of {len(tests)}")
-    broken = [r for r in results if r[1] == "crash"]
+    broken = [r for r in results if r[1] in ("crash", "mismatch")]
+    print(f"wrong answers: {counts.get('mismatch', 0)}")
     for name, status, detail in results:
         if status in ("crash", "mismatch", "error") or (args.list_failures and status != "pass"):
             print(f"  {status}: {name}: {detail.strip().splitlines()[-1] if detail.strip() else ''}")
