@@ -326,6 +326,7 @@ RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
       }
     }
     if (dynamicMeet) {
+      Value allFit;
       for (auto c : candidates) {
         auto t = cast<RankedTensorType>(operands[c.first].getType());
         if (!t.isDynamicDim(c.second) ||
@@ -336,9 +337,12 @@ RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
             b, loc,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, extent),
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, one));
-        check(b, loc, fits, "dynamic extents do not broadcast");
+        allFit = allFit ? arith::AndIOp::create(b, loc, allFit, fits).getResult()
+                        : fits;
         targets[c.first].push_back({c.second, extent});
       }
+      if (allFit)
+        check(b, loc, allFit, "dynamic extents do not broadcast");
     }
     out.extents.push_back(extent);
   }

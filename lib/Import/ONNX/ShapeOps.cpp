@@ -14,6 +14,7 @@
 #include "Importer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -852,6 +853,18 @@ static Value extractSlice(NodeContext &node, Value x,
   }
   auto type = cast<RankedTensorType>(x.getType());
   auto resultType = RankedTensorType::get(shape, type.getElementType());
+  // An empty slice, or a slice of an empty tensor, reads nothing (and an
+  // offset into an empty axis does not verify): an empty tensor of the
+  // result's shape.
+  if (llvm::is_contained(shape, 0) || llvm::is_contained(type.getShape(), 0)) {
+    SmallVector<Value> dynamic;
+    for (const SliceRange &r : ranges)
+      if (ShapedType::isDynamic(r.staticSize))
+        dynamic.push_back(getValueOrCreateConstantIndexOp(
+            node.builder(), node.loc(), r.size));
+    return tensor::EmptyOp::create(node.builder(), node.loc(), resultType,
+                                   dynamic);
+  }
   // Slices of weights (split in_proj matrices and biases) are taken now, so
   // that the pieces are constants again.
   ElementsAttr constant;
