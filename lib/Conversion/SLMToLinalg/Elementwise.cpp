@@ -225,8 +225,8 @@ struct LowerBroadcastTo : OpRewritePattern<BroadcastToOp> {
       targets.push_back({j, target});
     }
     input = stretchAtRunTime(rewriter, loc, input, targets);
-    Value init = emptyTensor(rewriter, loc, type,
-                             [&](int64_t d) { return extents[d]; });
+    Value init =
+        emptyTensor(rewriter, loc, type, [&](int64_t d) { return extents[d]; });
     SmallVector<AffineMap> maps = {
         broadcastMap(getContext(), inputType, type.getShape()),
         rewriter.getMultiDimIdentityMap(rank)};

@@ -118,8 +118,8 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
   if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
       def->hasTrait<OpTrait::SameOperandsAndResultShape>() ||
       (def->hasTrait<OpTrait::Elementwise>() && def->getNumOperands() > 0 &&
-       def->getOperand(0).getType() == type.clone(getElementTypeOrSelf(
-                                           def->getOperand(0).getType()))))
+       def->getOperand(0).getType() ==
+           type.clone(getElementTypeOrSelf(def->getOperand(0).getType()))))
     return extentRoot(def->getOperand(0), d, depth + 1);
   int64_t rank = type.getRank();
   // Ops that keep all extents of their first operand, or all but the last.
@@ -129,11 +129,11 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
     return extentRoot(def->getOperand(0), d, depth + 1);
   if (auto matmul = dyn_cast<MatMulOp>(def)) {
     if (d == rank - 2)
-      return extentRoot(matmul.getLhs(), matmul.getLhs().getType().getRank() - 2,
-                        depth + 1);
+      return extentRoot(matmul.getLhs(),
+                        matmul.getLhs().getType().getRank() - 2, depth + 1);
     if (d == rank - 1)
-      return extentRoot(matmul.getRhs(), matmul.getRhs().getType().getRank() - 1,
-                        depth + 1);
+      return extentRoot(matmul.getRhs(),
+                        matmul.getRhs().getType().getRank() - 1, depth + 1);
     return self;
   }
   if (auto transpose = dyn_cast<TransposeOp>(def))
@@ -164,8 +164,8 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
               indexRoot(elements.getElements()[d], depth + 1))
         return *root;
   // A broadcasting op whose stretchable operands all share one extent.
-  if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, CompareOp,
-          SelectOp>(def)) {
+  if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, CompareOp, SelectOp>(
+          def)) {
     std::optional<ExtentRoot> common;
     for (Value operand : def->getOperands()) {
       auto t = cast<RankedTensorType>(operand.getType());
@@ -282,8 +282,7 @@ RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
                                     RankedTensorType resultType) {
   int64_t rank = resultType.getRank();
   RuntimeBroadcast out;
-  SmallVector<SmallVector<std::pair<int64_t, Value>>> targets(
-      operands.size());
+  SmallVector<SmallVector<std::pair<int64_t, Value>>> targets(operands.size());
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   for (int64_t d = 0; d < rank; ++d) {
     // The operands that have dimension d and are not a static 1 there.
@@ -319,13 +318,14 @@ RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
         extent = dimOf(candidates[0]);
         for (auto c : ArrayRef(candidates).drop_front()) {
           Value e = dimOf(c);
-          Value isOne = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::eq, extent, one);
+          Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                              extent, one);
           extent = arith::SelectOp::create(b, loc, isOne, e, extent);
         }
       }
     }
     if (dynamicMeet) {
+      Value allFit;
       for (auto c : candidates) {
         auto t = cast<RankedTensorType>(operands[c.first].getType());
         if (!t.isDynamicDim(c.second) ||
@@ -336,9 +336,13 @@ RuntimeBroadcast broadcastAtRunTime(OpBuilder &b, Location loc,
             b, loc,
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, extent),
             arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, e, one));
-        check(b, loc, fits, "dynamic extents do not broadcast");
+        allFit = allFit
+                     ? arith::AndIOp::create(b, loc, allFit, fits).getResult()
+                     : fits;
         targets[c.first].push_back({c.second, extent});
       }
+      if (allFit)
+        check(b, loc, allFit, "dynamic extents do not broadcast");
     }
     out.extents.push_back(extent);
   }

@@ -401,6 +401,16 @@ template <Unary kind> static LogicalResult importUnary(NodeContext &node) {
                    true);
     return success();
   }
+  // Shape arithmetic: Neg of known integer elements at import time (the
+  // number of reduced axes in LayerNormalization's function body).
+  if (kind == Unary::Neg && !isFloat && type.getRank() <= 1)
+    if (auto known = node.inputInfo(0)->constantElements()) {
+      SmallVector<DimExpr> negated;
+      for (int64_t v : *known)
+        negated.push_back(DimExpr::constant(-v));
+      node.setSymbolicOutput(0, type, negated);
+      return success();
+    }
   Value r;
   switch (kind) {
   case Unary::Sqrt:

@@ -253,8 +253,8 @@ template <Reduction kind> static LogicalResult importReduce(NodeContext &node) {
     axes = node.constantInts(1);
     // Axes known only at run time (a non-empty list): the general path.
     RankedTensorType axesType = node.inputType(1);
-    runtimeAxes = !axes && !(axesType.getRank() == 1 &&
-                             axesType.getDimSize(0) == 0);
+    runtimeAxes =
+        !axes && !(axesType.getRank() == 1 && axesType.getDimSize(0) == 0);
   }
   Value x = node.input(0);
   auto type = cast<RankedTensorType>(x.getType());
@@ -324,8 +324,8 @@ template <Reduction kind> static LogicalResult importReduce(NodeContext &node) {
       return failure();
     result = *reducedValue;
   } else {
-    result = mlir::slm::ReduceOp::create(b, loc, resultType, combiner, x,
-                                         *axes, keepDims);
+    result = mlir::slm::ReduceOp::create(b, loc, resultType, combiner, x, *axes,
+                                         keepDims);
   }
   if (kind == Reduction::L2)
     result = math::SqrtOp::create(b, loc, result);

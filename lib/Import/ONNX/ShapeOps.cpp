@@ -14,6 +14,7 @@
 #include "Importer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -46,9 +47,15 @@ struct IndexMath {
   Location loc;
 
   Value c(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value add(Value x, Value y) { return b.createOrFold<arith::AddIOp>(loc, x, y); }
-  Value sub(Value x, Value y) { return b.createOrFold<arith::SubIOp>(loc, x, y); }
-  Value mul(Value x, Value y) { return b.createOrFold<arith::MulIOp>(loc, x, y); }
+  Value add(Value x, Value y) {
+    return b.createOrFold<arith::AddIOp>(loc, x, y);
+  }
+  Value sub(Value x, Value y) {
+    return b.createOrFold<arith::SubIOp>(loc, x, y);
+  }
+  Value mul(Value x, Value y) {
+    return b.createOrFold<arith::MulIOp>(loc, x, y);
+  }
   Value min(Value x, Value y) {
     return b.createOrFold<arith::MinSIOp>(loc, x, y);
   }
@@ -70,7 +77,9 @@ struct IndexMath {
   Value andI(Value x, Value y) {
     return b.createOrFold<arith::AndIOp>(loc, x, y);
   }
-  Value orI(Value x, Value y) { return b.createOrFold<arith::OrIOp>(loc, x, y); }
+  Value orI(Value x, Value y) {
+    return b.createOrFold<arith::OrIOp>(loc, x, y);
+  }
   Value boolean(bool v) {
     return arith::ConstantIntOp::create(b, loc, b.getI1Type(), v);
   }
@@ -163,8 +172,7 @@ static Value reshapeTo(NodeContext &node, Value x, ArrayRef<Value> extents) {
   Value shapeValue;
   if (!resultType.hasStaticShape())
     shapeValue = indexTensor(b, node.loc(), extents);
-  return mlir::slm::ReshapeOp::create(b, node.loc(), resultType, x,
-                                      shapeValue);
+  return mlir::slm::ReshapeOp::create(b, node.loc(), resultType, x, shapeValue);
 }
 
 /// The extents of `x` as index values (constants where static).
@@ -355,8 +363,7 @@ static LogicalResult importReshape(NodeContext &node) {
   }
 
   if (!shapeInfo->elements) {
-    node.setOutput(0, runtimeReshape(node, x, allowZero),
-                   xInfo->isUnsigned);
+    node.setOutput(0, runtimeReshape(node, x, allowZero), xInfo->isUnsigned);
     return success();
   }
   SmallVector<DimExpr> dims;
@@ -416,12 +423,12 @@ static LogicalResult importReshape(NodeContext &node) {
                                   b.getIndexType()),
             extents);
         auto type = cast<RankedTensorType>(x.getType());
-        node.setOutput(
-            0,
-            mlir::slm::ReshapeOp::create(
-                b, loc, RankedTensorType::get(shape, type.getElementType()), x,
-                shapeValue),
-            xInfo->isUnsigned);
+        node.setOutput(0,
+                       mlir::slm::ReshapeOp::create(
+                           b, loc,
+                           RankedTensorType::get(shape, type.getElementType()),
+                           x, shapeValue),
+                       xInfo->isUnsigned);
         return success();
       }
       // The only dynamic extent: slm.reshape infers it from the count.
@@ -569,8 +576,7 @@ static LogicalResult importRuntimeUnsqueeze(NodeContext &node) {
       extent = m.select(m.eq(source, m.c(j)), inDims[j], extent);
     extents.push_back(m.select(inserted[i], m.c(1), extent));
   }
-  node.setOutput(0, reshapeTo(node, x, extents),
-                 node.inputInfo(0)->isUnsigned);
+  node.setOutput(0, reshapeTo(node, x, extents), node.inputInfo(0)->isUnsigned);
   return success();
 }
 
@@ -628,8 +634,8 @@ FailureOr<Value> mlir::slm::onnx_import::reduceOverRuntimeAxes(
                                tb.createOrFold<tensor::CastOp>(l, joined, r));
         },
         [&](OpBuilder &eb, Location l) {
-          scf::YieldOp::create(
-              eb, l, eb.createOrFold<tensor::CastOp>(l, joined, acc));
+          scf::YieldOp::create(eb, l,
+                               eb.createOrFold<tensor::CastOp>(l, joined, acc));
         });
     acc = ifOp.getResult(0);
   }
@@ -863,6 +869,18 @@ static Value extractSlice(NodeContext &node, Value x,
   }
   auto type = cast<RankedTensorType>(x.getType());
   auto resultType = RankedTensorType::get(shape, type.getElementType());
+  // An empty slice, or a slice of an empty tensor, reads nothing (and an
+  // offset into an empty axis does not verify): an empty tensor of the
+  // result's shape.
+  if (llvm::is_contained(shape, 0) || llvm::is_contained(type.getShape(), 0)) {
+    SmallVector<Value> dynamic;
+    for (const SliceRange &r : ranges)
+      if (ShapedType::isDynamic(r.staticSize))
+        dynamic.push_back(getValueOrCreateConstantIndexOp(node.builder(),
+                                                          node.loc(), r.size));
+    return tensor::EmptyOp::create(node.builder(), node.loc(), resultType,
+                                   dynamic);
+  }
   // Slices of weights (split in_proj matrices and biases) are taken now, so
   // that the pieces are constants again.
   ElementsAttr constant;
@@ -910,15 +928,14 @@ struct SliceEntry {
 /// the end, then starts clamp to [0, dim] ([0, dim - 1] for negative steps)
 /// and ends to [0, dim] ([-1, dim - 1]). Returns the first index and the
 /// count (the step is unchanged).
-static std::pair<Value, Value> clampSliceRange(IndexMath &m, Value dim,
-                                               Value start, Value end,
-                                               Value step) {
+static std::pair<Value, Value>
+clampSliceRange(IndexMath &m, Value dim, Value start, Value end, Value step) {
   auto fromEnd = [&](Value v) {
     // A constant >= 0 stays as it is; anything else may count from the end.
     if (std::optional<int64_t> c = getConstantIntValue(v); c && *c >= 0)
       return v;
-    return m.select(m.cmp(arith::CmpIPredicate::slt, v, m.c(0)),
-                    m.add(v, dim), v);
+    return m.select(m.cmp(arith::CmpIPredicate::slt, v, m.c(0)), m.add(v, dim),
+                    v);
   };
   auto clampPositive = [&](Value v) {
     // INT64_MAX and friends mean "to the end".
@@ -942,10 +959,9 @@ static std::pair<Value, Value> clampSliceRange(IndexMath &m, Value dim,
     last = clampNegative(end, m.c(-1));
   } else {
     Value positive = m.cmp(arith::CmpIPredicate::sgt, step, m.c(0));
-    first = m.select(positive, clampPositive(start),
-                     clampNegative(start, m.c(0)));
-    last =
-        m.select(positive, clampPositive(end), clampNegative(end, m.c(-1)));
+    first =
+        m.select(positive, clampPositive(start), clampNegative(start, m.c(0)));
+    last = m.select(positive, clampPositive(end), clampNegative(end, m.c(-1)));
   }
   Value count = m.sub(last, first);
   if (!constantStep || *constantStep != 1)
@@ -1016,8 +1032,7 @@ static LogicalResult importGeneralSlice(NodeContext &node,
       dynamicSizes.push_back(c);
   }
   auto resultType = RankedTensorType::get(shape, type.getElementType());
-  auto generate =
-      tensor::GenerateOp::create(b, loc, resultType, dynamicSizes);
+  auto generate = tensor::GenerateOp::create(b, loc, resultType, dynamicSizes);
   {
     OpBuilder::InsertionGuard guard(b);
     SmallVector<Type> indexTypes(rank, b.getIndexType());
@@ -1025,8 +1040,7 @@ static LogicalResult importGeneralSlice(NodeContext &node,
     Block *body = b.createBlock(&generate.getBody(), {}, indexTypes, locs);
     SmallVector<Value> coords;
     for (int64_t d = 0; d < rank; ++d)
-      coords.push_back(
-          m.add(starts[d], m.mul(body->getArgument(d), steps[d])));
+      coords.push_back(m.add(starts[d], m.mul(body->getArgument(d), steps[d])));
     tensor::YieldOp::create(b, loc,
                             tensor::ExtractOp::create(b, loc, x, coords));
   }
@@ -1051,7 +1065,8 @@ static LogicalResult importSlice(NodeContext &node) {
     axes = node.intsAttr("axes");
     n = starts->size();
     steps = SmallVector<int64_t>(n, 1);
-    if (ends->size() != starts->size() || (axes && axes->size() != ends->size()))
+    if (ends->size() != starts->size() ||
+        (axes && axes->size() != ends->size()))
       return node.error("starts, ends and axes differ in length");
   } else {
     FailureOr<int64_t> length = staticLength(node, 1, "starts");
@@ -1070,8 +1085,8 @@ static LogicalResult importSlice(NodeContext &node) {
     starts = node.constantInts(1);
     ends = node.constantInts(2);
     axes = node.hasInput(3) ? node.constantInts(3) : std::nullopt;
-    steps = node.hasInput(4) ? node.constantInts(4)
-                             : SmallVector<int64_t>(n, 1);
+    steps =
+        node.hasInput(4) ? node.constantInts(4) : SmallVector<int64_t>(n, 1);
   }
   bool axesAtRunTime = !attributeForm && node.hasInput(3) && !axes;
   if (!axes && !axesAtRunTime) {
@@ -1313,15 +1328,15 @@ static LogicalResult importTile(NodeContext &node) {
   for (Value e : extents)
     shape.push_back(staticExtent(e));
   auto resultType = RankedTensorType::get(shape, type.getElementType());
-  Value result = generate(
-      b, loc, resultType, dynamicOnly(extents),
-      [&](OpBuilder &nb, ValueRange indices) -> Value {
-        SmallVector<Value> coords;
-        for (auto [i, index] : llvm::enumerate(indices))
-          coords.push_back(
-              nb.createOrFold<arith::RemUIOp>(loc, index, inDims[i]));
-        return tensor::ExtractOp::create(nb, loc, x, coords);
-      });
+  Value result =
+      generate(b, loc, resultType, dynamicOnly(extents),
+               [&](OpBuilder &nb, ValueRange indices) -> Value {
+                 SmallVector<Value> coords;
+                 for (auto [i, index] : llvm::enumerate(indices))
+                   coords.push_back(
+                       nb.createOrFold<arith::RemUIOp>(loc, index, inDims[i]));
+                 return tensor::ExtractOp::create(nb, loc, x, coords);
+               });
   node.setOutput(0, result, node.inputInfo(0)->isUnsigned);
   return success();
 }
@@ -1409,8 +1424,7 @@ static LogicalResult importRange(NodeContext &node) {
         values.push_back(DimExpr::constant(v));
       node.setSymbolicOutput(
           0,
-          RankedTensorType::get({static_cast<int64_t>(values.size())},
-                                element),
+          RankedTensorType::get({static_cast<int64_t>(values.size())}, element),
           values);
       return success();
     }
@@ -1443,29 +1457,28 @@ static LogicalResult importRange(NodeContext &node) {
     Value ceiling = math::CeilOp::create(b, loc, quotient);
     Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(element, 0));
     // NaN (0/0) and negative counts give an empty range.
-    Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                           ceiling, zero);
+    Value positive =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, ceiling, zero);
     ceiling = arith::SelectOp::create(b, loc, positive, ceiling, zero);
     Value asInt = arith::FPToSIOp::create(b, loc, b.getI64Type(), ceiling);
     count = arith::IndexCastOp::create(b, loc, b.getIndexType(), asInt);
   }
-  auto resultType =
-      RankedTensorType::get({staticExtent(count)}, element);
-  Value result = generate(
-      b, loc, resultType, dynamicOnly({count}),
-      [&](OpBuilder &nb, ValueRange indices) -> Value {
-        Value i = indices[0];
-        if (isa<IntegerType>(element)) {
-          Value v = nb.createOrFold<arith::AddIOp>(
-              loc, s, nb.createOrFold<arith::MulIOp>(loc, i, d));
-          return arith::IndexCastOp::create(nb, loc, element, v);
-        }
-        Value fi = arith::UIToFPOp::create(
-            nb, loc, element,
-            arith::IndexCastUIOp::create(nb, loc, nb.getI64Type(), i));
-        return arith::AddFOp::create(nb, loc, s,
-                                     arith::MulFOp::create(nb, loc, fi, d));
-      });
+  auto resultType = RankedTensorType::get({staticExtent(count)}, element);
+  Value result =
+      generate(b, loc, resultType, dynamicOnly({count}),
+               [&](OpBuilder &nb, ValueRange indices) -> Value {
+                 Value i = indices[0];
+                 if (isa<IntegerType>(element)) {
+                   Value v = nb.createOrFold<arith::AddIOp>(
+                       loc, s, nb.createOrFold<arith::MulIOp>(loc, i, d));
+                   return arith::IndexCastOp::create(nb, loc, element, v);
+                 }
+                 Value fi = arith::UIToFPOp::create(
+                     nb, loc, element,
+                     arith::IndexCastUIOp::create(nb, loc, nb.getI64Type(), i));
+                 return arith::AddFOp::create(
+                     nb, loc, s, arith::MulFOp::create(nb, loc, fi, d));
+               });
   node.setOutput(0, result, startInfo->isUnsigned);
   return success();
 }
@@ -1513,7 +1526,8 @@ static LogicalResult importTrilu(NodeContext &node) {
     tensor::YieldOp::create(b, loc, keep);
   }
   Value zero = scalarConstant(node, type.getElementType(), 0);
-  node.setOutput(0, mlir::slm::SelectOp::create(b, loc, type, generate, x, zero),
+  node.setOutput(0,
+                 mlir::slm::SelectOp::create(b, loc, type, generate, x, zero),
                  node.inputInfo(0)->isUnsigned);
   return success();
 }
