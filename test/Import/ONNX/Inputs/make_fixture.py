@@ -249,7 +249,7 @@ def attention_no_mask_not_raised():
 @fixture
 def unsupported_ops():
     n = [helper.make_node("StringNormalizer", ["x"], ["y"], name="strnorm_1"),
-         helper.make_node("NonZero", ["x"], ["nz"], name="nonzero_2"),
+         helper.make_node("TfIdfVectorizer", ["x"], ["nz"], name="tfidf_2"),
          helper.make_node("FusedMatMul", ["x", "w"], ["q"], domain="com.microsoft", name="fused_3"),
          helper.make_node("Softmax", ["x"], ["s"], name="fine")]
     return model(n, [tensor("x", [1, 2, 4]), tensor("w", [1, 16, 4]), tensor("r", [1, 16, 4])],
