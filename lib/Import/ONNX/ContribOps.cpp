@@ -185,6 +185,35 @@ template <bool simplified> LogicalResult importSkipNorm(NodeContext &node) {
   return success();
 }
 
+/// LayerNormalization before opset 17: ONNX Runtime registers it in the
+/// ONNX domain from version 1 and its optimizer writes it into models of
+/// any opset, with the semantics opset 17 adopted.
+LogicalResult importOrtLayerNorm(NodeContext &node) {
+  if (failed(requireInputs(node, 2)) || failed(requireSameFloat(node, 1)) ||
+      failed(requireSameFloat(node, 2)))
+    return failure();
+  if (node.hasOutput(1) || node.hasOutput(2))
+    return node.error("the mean and inv_std_var outputs are not supported "
+                      "before opset 17");
+  Value x = node.input(0);
+  int64_t rank = node.inputType(0).getRank();
+  std::optional<int64_t> axis = normalizeAxis(node.intAttr("axis", -1), rank);
+  if (!axis)
+    return node.error("axis is out of range for rank " + Twine(rank));
+  SmallVector<DimExpr> normalized;
+  for (int64_t i = *axis; i < rank; ++i)
+    normalized.push_back(DimExpr::dimOf(x, i));
+  Value gamma = fitToShape(node, node.input(1), normalized);
+  Value beta =
+      node.hasInput(2) ? fitToShape(node, node.input(2), normalized) : Value();
+  OpBuilder &b = node.builder();
+  node.setOutput(0, mlir::slm::LayerNormOp::create(
+                        b, node.loc(), node.inputType(0), x, gamma, beta,
+                        b.getF64FloatAttr(node.floatAttr("epsilon", 1e-5f)),
+                        b.getI64IntegerAttr(*axis)));
+  return success();
+}
+
 /// SimplifiedLayerNormalization: RMS normalization from `axis`, with the
 /// optional inv_std_var output.
 LogicalResult importSimplifiedLayerNorm(NodeContext &node) {
@@ -1059,7 +1088,9 @@ void mlir::slm::onnx_import::registerContribOps(OpTable &table) {
   table.add("com.microsoft::SkipLayerNormalization", 1, importSkipNorm<false>);
   table.add("com.microsoft::SkipSimplifiedLayerNormalization", 1,
             importSkipNorm<true>);
-  // ONNX Runtime registers SimplifiedLayerNormalization in the ONNX domain.
+  // ONNX Runtime registers SimplifiedLayerNormalization, and
+  // LayerNormalization before opset 17, in the ONNX domain.
+  table.add("LayerNormalization", 1, importOrtLayerNorm);
   table.add("SimplifiedLayerNormalization", 1, importSimplifiedLayerNorm);
   table.add("com.microsoft::SimplifiedLayerNormalization", 1,
             importSimplifiedLayerNorm);

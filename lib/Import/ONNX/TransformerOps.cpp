@@ -149,9 +149,8 @@ Value transformer::repeatKVHeads(NodeContext &node, Value x, int64_t kvHeads,
   return g.reshape(loc, b, {batch, seq, c(kvHeads * groups * headDim)});
 }
 
-/// `v` (a scale or bias) shaped exactly like `dims`: leading size-1
-/// dimensions dropped, broadcast where it is smaller.
-static Value fitToShape(NodeContext &node, Value v, ArrayRef<DimExpr> dims) {
+Value transformer::fitToShape(NodeContext &node, Value v,
+                              ArrayRef<DimExpr> dims) {
   auto vType = cast<RankedTensorType>(v.getType());
   SmallVector<int64_t> want = staticShape(dims);
   if (vType.getShape() == ArrayRef<int64_t>(want))

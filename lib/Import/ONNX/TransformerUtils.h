@@ -62,6 +62,10 @@ Value mergeHeads(NodeContext &node, Value x);
 Value repeatKVHeads(NodeContext &node, Value x, int64_t kvHeads,
                     int64_t groups);
 
+/// `v` (a scale or bias) shaped exactly like `dims`: leading size-1
+/// dimensions dropped, broadcast where it is smaller.
+Value fitToShape(NodeContext &node, Value v, ArrayRef<DimExpr> dims);
+
 /// Root-mean-square normalization of `x` over axes [axis, rank) with `scale`
 /// (broadcast to those axes): `x / sqrt(mean(x^2) + epsilon) * scale`, as
 /// slm.rms_norm (over one flattened axis when `axis` is not the last).

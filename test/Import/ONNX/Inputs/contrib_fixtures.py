@@ -112,6 +112,15 @@ def attention_past():
                  [w("qkv", D, 3 * D), w("qkv_b", 3 * D)])
 
 
+@fixture
+def nbits_bits2():
+    """MatMulNBits with 2 bits: unsupported, reported."""
+    nodes = [ms("MatMulNBits", ["x", "b", "s"], ["y"], K=D, N=8, bits=2, block_size=D)]
+    inits = [numpy_helper.from_array(rng.integers(0, 256, (8, 1, D // 4)).astype(np.uint8), "b"),
+             numpy_helper.from_array(np.full(8, 0.1, np.float32), "s")]
+    return model(nodes, [vi("x", F, ["batch", D])], [vi("y", F, ["batch", 8])], inits)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "--list":
         print("\n".join(FIXTURES))
