@@ -804,7 +804,10 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
         s = data;
         continue;
       }
-      why = "scores do not come from a matmul";
+      why = isa_and_present<ReshapeOp>(op)
+                ? "the scores are reshaped before the softmax (a mask added "
+                  "in a split-heads view of merged batch*heads scores)"
+                : "scores do not come from a matmul";
       return failure();
     }
     if (!scores.getType().hasRank() || scores.getType().getRank() != rank) {

@@ -19,6 +19,7 @@ Each (model, data set) ends as one of
   error     slmc or slm-run failed, or the export did not produce the model
 The expected-failure FILE lists errors that are known, one per line:
   <model id glob> | <regex the error message must match> | <reason, owner>
+(fields separated by " | "; a regex may use | without spaces)
 An error matching an entry is XFAIL; an error matching none is a failure;
 a listed model that passes is XPASS, also a failure (remove its entry).
 Exit status 1 on any failure. --report also runs `slmc --report` and writes
@@ -50,7 +51,7 @@ def load_expected(path):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        parts = [p.strip() for p in line.split("|")]
+        parts = [p.strip() for p in line.split(" | ")]
         if len(parts) != 3:
             sys.exit(f"{path}:{n}: expected '<glob> | <regex> | <reason>'")
         entries.append(dict(glob=parts[0], regex=re.compile(parts[1]), reason=parts[2],
@@ -61,10 +62,13 @@ def load_expected(path):
 def first_error(text):
     """The first `error:` line of a tool's output (the rest is context)."""
     lines = [l.strip() for l in text.splitlines() if l.strip()]
-    for l in lines:
-        if "error" in l.lower():
-            return l
-    return lines[0] if lines else "(no message)"
+    first = next((l for l in lines if "error" in l.lower()), lines[0] if lines else "")
+    first = re.sub(r"^loc\((?:[^()]|\([^()]*\))*\):\s*", "", first) or "(no message)"
+    # An unsupported-op list: name the ops.
+    ops = sorted(set(re.findall(r"^\s+(\S+) \(node '", text, re.M)))
+    if ops:
+        first += " " + ", ".join(ops)
+    return first
 
 
 def compare(variant, got, want):
@@ -158,14 +162,22 @@ def main():
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--only", default="")
     p.add_argument("--report", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="progress on stderr")
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     manifest = json.load(open(os.path.join(args.zoo, "zoo.json")))
     models = [m for m in manifest["models"] if re.search(args.only, m["id"])]
     expected = load_expected(args.expected)
     start = time.time()
+    def job(m):
+        results = run_model(m, args)
+        if args.verbose:
+            for s, status, msg in results:
+                print(f"  done {m['id']} {s}: {status} {msg}", file=sys.stderr, flush=True)
+        return m, results
+
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        outcomes = list(pool.map(lambda m: (m, run_model(m, args)), models))
+        outcomes = list(pool.map(job, models))
     counts = {}
     failures = []
     for m, results in outcomes:
