@@ -212,6 +212,13 @@ std::optional<Extent> extentOfIndex(Value value) {
     if (a && b)
       return *a * *b;
   }
+  // An inferred (-1) reshape extent: the element count divided by the other
+  // extents, when the division is exact symbolically.
+  if (auto div = value.getDefiningOp<arith::DivUIOp>()) {
+    auto a = extentOfIndex(div.getLhs()), b = extentOfIndex(div.getRhs());
+    if (a && b)
+      return a->dividedBy(*b);
+  }
   return std::nullopt;
 }
 
@@ -322,17 +329,85 @@ std::optional<Layout> propagate(Operation *op, const Layout &layout,
 
 /// One of Q, K, V traced back to its projection output.
 struct Side {
-  Value source; // [O0, O1, H*D]
+  Value source; // [O0, O1, H*D]; null until materialized when `anchor` is set
   AtomSizes sizes;
   Layout layout; // at the use
   double scale = 1.0;
+  /// A value computed on the split heads (rotary embedding, repeated
+  /// key/value heads) that the attention takes as it is: one atom per
+  /// dimension, reshaped to [O0, O1, H*D] by materializeSource.
+  Value anchor;
+  Layout anchorLayout;
 };
+
+/// The operand through which `op`'s result keeps its dimension labelling:
+/// an operand of the result's type of an elementwise op (rotary embedding:
+/// q * cos + rotate_half(q) * sin), the source of a slice along the last
+/// axis only, or the first operand of a concatenation along the last axis
+/// (partial rotary: concat(rotated, passed-through)). Null when none.
+Value labelPreservingOperand(Operation *op) {
+  if (!op || op->getNumResults() != 1)
+    return Value();
+  auto type = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!type || type.getRank() < 2)
+    return Value();
+  int64_t last = type.getRank() - 1;
+  auto sameButLast = [&](Value v) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    return t && t.getRank() == type.getRank() &&
+           t.getShape().drop_back() == type.getShape().drop_back() &&
+           !t.isDynamicDim(last);
+  };
+  if (isa<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp>(op) ||
+      (op->getNumOperands() == 1 &&
+       op->getDialect() != op->getContext()->getLoadedDialect("slm") &&
+       op->getOperand(0).getType() == type)) {
+    for (Value operand : op->getOperands())
+      if (operand.getType() == type)
+        return operand;
+    return Value();
+  }
+  if (isa<LayerNormOp, RMSNormOp, GeluOp>(op))
+    return op->getOperand(0).getType() == type ? op->getOperand(0) : Value();
+  if (auto concat = dyn_cast<tensor::ConcatOp>(op)) {
+    if (static_cast<int64_t>(concat.getDim()) == last &&
+        sameButLast(concat.getInputs().front()))
+      return concat.getInputs().front();
+    return Value();
+  }
+  if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op)) {
+    if (slice.getSourceType().getRank() != type.getRank() ||
+        !slice.hasUnitStride() || !sameButLast(slice.getSource()))
+      return Value();
+    for (int64_t i = 0; i < last; ++i)
+      if (!isConstantIntValue(slice.getMixedOffsets()[i], 0))
+        return Value();
+    return slice.getSource();
+  }
+  return Value();
+}
+
+/// True when `layout` has one atom per dimension, each atom once, the head
+/// width last: a value materializeSource can reshape to [O0, O1, H*D].
+bool isAnchorLayout(const Layout &layout) {
+  if (layout.size() != 4 || layout.back() != SmallVector<Atom, 2>{Atom::HeadDim})
+    return false;
+  SmallVector<Atom> atoms;
+  for (const auto &dim : layout) {
+    if (dim.size() != 1)
+      return false;
+    atoms.push_back(dim.front());
+  }
+  llvm::sort(atoms);
+  return atoms == SmallVector<Atom>{Atom::Outer0, Atom::Outer1, Atom::Heads,
+                                    Atom::HeadDim};
+}
 
 /// Walks back from `use` through transposes, reshapes and (when
 /// `allowScale`) multiplications by constants to a rank-3 value whose last
 /// dimension is heads * `headDim`, then labels the layout at `use`.
 FailureOr<Side> traceSide(Value use, int64_t headDim, bool allowScale,
-                          std::string &why) {
+                          std::string &why, int depth = 0) {
   SmallVector<Operation *> chain;
   Side side;
   Value v = use;
@@ -360,16 +435,36 @@ FailureOr<Side> traceSide(Value use, int64_t headDim, bool allowScale,
     break;
   }
   auto type = cast<RankedTensorType>(v.getType());
-  if (type.getRank() != 3 || type.isDynamicDim(2) || headDim <= 0 ||
-      type.getDimSize(2) % headDim != 0) {
-    why = "a projection is not [*, *, heads * head_dim]";
-    return failure();
+  Layout layout;
+  if (type.getRank() == 3 && !type.isDynamicDim(2) && headDim > 0 &&
+      type.getDimSize(2) % headDim == 0) {
+    side.source = v;
+    side.sizes = {extentOfDim(v, 0), extentOfDim(v, 1),
+                  type.getDimSize(2) / headDim, headDim};
+    layout = {{Atom::Outer0}, {Atom::Outer1}, {Atom::Heads, Atom::HeadDim}};
+  } else {
+    // A value computed on the split heads: its dimensions are labelled like
+    // the operand it is computed from, and the attention takes it as it is.
+    Value from = labelPreservingOperand(v.getDefiningOp());
+    auto fromType = from ? cast<RankedTensorType>(from.getType())
+                         : RankedTensorType();
+    std::string inner;
+    FailureOr<Side> base = failure();
+    if (from && depth < 16 && !fromType.isDynamicDim(fromType.getRank() - 1))
+      base = traceSide(from, fromType.getShape().back(), false, inner,
+                       depth + 1);
+    if (failed(base) || type.isDynamicDim(type.getRank() - 1) ||
+        type.getShape().back() != headDim || !isAnchorLayout(base->layout)) {
+      why = from && failed(base) ? inner
+                                 : "a projection is not [*, *, heads * head_dim]";
+      return failure();
+    }
+    side.sizes = base->sizes;
+    side.sizes.headDim = headDim;
+    side.anchor = v;
+    side.anchorLayout = base->layout;
+    layout = base->layout;
   }
-  side.source = v;
-  side.sizes = {extentOfDim(v, 0), extentOfDim(v, 1),
-                type.getDimSize(2) / headDim, headDim};
-  Layout layout = {
-      {Atom::Outer0}, {Atom::Outer1}, {Atom::Heads, Atom::HeadDim}};
   for (Operation *op : llvm::reverse(chain)) {
     std::optional<Layout> next = propagate(op, layout, side.sizes);
     if (!next) {
@@ -414,9 +509,98 @@ std::optional<Atom> single(const SmallVector<Atom, 2> &dim) {
   return dim.front();
 }
 
+/// Labels K or V at its use from Q's batch layout, positionally: the
+/// matmuls pair Q's batch dimensions with theirs one to one, so the value at
+/// the use, transposed and reshaped to [B, S, H*D], is what the attention
+/// takes (repeated key/value heads of grouped-query attention, keys
+/// processed after the head split). `isKey`: [b0, b1, D, Skv], else
+/// [b0, b1, Skv, Dv]. Needs rank-4 scores with single-atom batch dims whose
+/// extents the value shares (no broadcasting).
+FailureOr<Side> partnerSide(Value use, const Layout &qLayout,
+                            const AtomSizes &qSizes,
+                            RankedTensorType scoresType, bool isKey,
+                            std::string &why) {
+  auto type = cast<RankedTensorType>(use.getType());
+  auto qBatchOk = qLayout.size() == 4 && qLayout[0].size() == 1 &&
+                  qLayout[1].size() == 1 &&
+                  (qLayout[0].front() == Atom::Heads) !=
+                      (qLayout[1].front() == Atom::Heads) &&
+                  qLayout[0].front() != Atom::HeadDim &&
+                  qLayout[1].front() != Atom::HeadDim;
+  if (!qBatchOk || type.getRank() != 4) {
+    why = "K or V is not a projection, and Q's batch layout cannot label it";
+    return failure();
+  }
+  Side side;
+  side.sizes = qSizes;
+  int64_t width = type.getDimSize(isKey ? 2 : 3);
+  if (ShapedType::isDynamic(width)) {
+    why = "dynamic head width";
+    return failure();
+  }
+  side.sizes.headDim = width;
+  Layout layout;
+  for (int64_t i = 0; i < 2; ++i) {
+    bool heads = qLayout[i].front() == Atom::Heads;
+    int64_t extent = type.getDimSize(i);
+    if (heads ? extent != qSizes.heads
+              : extent == 1 && scoresType.getDimSize(i) != 1) {
+      why = "K or V broadcasts against Q's batch dimensions";
+      return failure();
+    }
+    layout.push_back({heads ? Atom::Heads : Atom::Outer0});
+    if (!heads)
+      side.sizes.outer0 = extentOfDim(use, i);
+  }
+  int64_t seqIndex = isKey ? 3 : 2;
+  side.sizes.outer1 = extentOfDim(use, seqIndex);
+  if (isKey)
+    layout.append({{Atom::HeadDim}, {Atom::Outer1}});
+  else
+    layout.append({{Atom::Outer1}, {Atom::HeadDim}});
+  side.layout = layout;
+  side.anchor = use;
+  side.anchorLayout = layout;
+  return side;
+}
+
+/// Creates `side.source` [O0, O1, H*D] from its anchor: a transpose putting
+/// the atoms in that order and a reshape merging heads and width.
+void materializeSource(PatternRewriter &rewriter, Location loc, Side &side) {
+  if (side.source)
+    return;
+  Value v = side.anchor;
+  auto type = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> perm;
+  for (Atom a : {Atom::Outer0, Atom::Outer1, Atom::Heads, Atom::HeadDim})
+    for (auto [i, dim] : llvm::enumerate(side.anchorLayout))
+      if (dim.front() == a)
+        perm.push_back(i);
+  SmallVector<int64_t> permuted;
+  for (int64_t p : perm)
+    permuted.push_back(type.getDimSize(p));
+  Value t = v;
+  if (!llvm::equal(perm, llvm::seq<int64_t>(0, 4)))
+    t = TransposeOp::create(
+        rewriter, loc, RankedTensorType::get(permuted, type.getElementType()),
+        v, perm);
+  int64_t merged = side.sizes.heads * side.sizes.headDim;
+  Value shape = tensor::FromElementsOp::create(
+      rewriter, loc, RankedTensorType::get({3}, rewriter.getIndexType()),
+      ValueRange{tensor::DimOp::create(rewriter, loc, t, 0),
+                 tensor::DimOp::create(rewriter, loc, t, 1),
+                 arith::ConstantIndexOp::create(rewriter, loc, merged)});
+  side.source = ReshapeOp::create(
+      rewriter, loc,
+      RankedTensorType::get({permuted[0], permuted[1], merged},
+                            type.getElementType()),
+      t, shape);
+}
+
 /// Q, K or V as slm.attention wants it: [B, S, H*D].
-Value batchFirst(PatternRewriter &rewriter, Location loc, const Side &side,
+Value batchFirst(PatternRewriter &rewriter, Location loc, Side &side,
                  Atom seq) {
+  materializeSource(rewriter, loc, side);
   if (seq == Atom::Outer1)
     return side.source;
   auto type = cast<RankedTensorType>(side.source.getType());
@@ -475,6 +659,28 @@ bool leadsToMatMul(Value v) {
   return false;
 }
 
+/// The type two tensors broadcast to (numpy rules, static 1s only); none
+/// when they do not.
+std::optional<RankedTensorType> broadcastType(RankedTensorType a,
+                                              RankedTensorType b) {
+  int64_t rank = std::max(a.getRank(), b.getRank());
+  SmallVector<int64_t> shape(rank);
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t ia = i - (rank - a.getRank()), ib = i - (rank - b.getRank());
+    int64_t da = ia >= 0 ? a.getDimSize(ia) : 1;
+    int64_t db = ib >= 0 ? b.getDimSize(ib) : 1;
+    if (da == 1)
+      shape[i] = db;
+    else if (db == 1 || da == db)
+      shape[i] = da;
+    else if (ShapedType::isDynamic(da) && ShapedType::isDynamic(db))
+      return std::nullopt; // equal at run time is not known here
+    else
+      shape[i] = ShapedType::isDynamic(da) ? db : da;
+  }
+  return RankedTensorType::get(shape, b.getElementType());
+}
+
 /// Whether maskToBHSS can rewrite a mask of `type` for scores whose batch
 /// dimensions play the roles `batch`.
 LogicalResult checkMaskLayout(RankedTensorType type, const RoleLayout &batch,
@@ -521,8 +727,12 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     // Scores: matmul(Q, K^T), then scalings and at most one mask.
     double scale = 1.0;
     bool scaledAfterwards = false; // a scaling seen between mask and softmax
+    bool scaledBetween = false;    // a scaling seen between two masks
     Value additiveMask, keepMask;
     bool invertKeep = false;
+    bool keepAfterAdd = false; // select(keep, s + A, F) rather than
+                               // select(keep, s, F) + A
+    double fill = 0.0;         // F: the score a keep mask puts in
     Value s = softmax.getInput();
     MatMulOp scores;
     while (!scores) {
@@ -532,10 +742,11 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
         break;
       }
       if (auto add = dyn_cast_if_present<AddOp>(op)) {
-        if (additiveMask || keepMask) {
-          why = "more than one mask";
+        if (additiveMask) {
+          why = "more than one additive mask";
           return failure();
         }
+        keepAfterAdd = static_cast<bool>(keepMask);
         if (scaledAfterwards) {
           why = "the scale applies to an additive mask";
           return failure();
@@ -550,8 +761,8 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
         continue;
       }
       if (auto select = dyn_cast_if_present<SelectOp>(op)) {
-        if (additiveMask || keepMask) {
-          why = "more than one mask";
+        if (keepMask) {
+          why = "more than one keep mask";
           return failure();
         }
         auto isMasked = [](Value v) {
@@ -560,8 +771,10 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
         };
         if (isMasked(select.getFalseValue())) {
           s = select.getTrueValue();
+          fill = *getSplatConstant(select.getFalseValue());
         } else if (isMasked(select.getTrueValue())) {
           s = select.getFalseValue();
+          fill = *getSplatConstant(select.getTrueValue());
           invertKeep = true;
         } else {
           why = "a select that is not a mask (no large negative fill)";
@@ -586,16 +799,44 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
           return failure();
         }
         scaledAfterwards = !additiveMask && !keepMask;
+        scaledBetween |= static_cast<bool>(additiveMask) != static_cast<bool>(keepMask);
         scale *= isa<DivOp>(op) ? 1.0 / *c : *c;
         s = data;
         continue;
       }
-      why = "scores do not come from a matmul";
+      why = isa_and_present<ReshapeOp>(op)
+                ? "the scores are reshaped before the softmax (a mask added "
+                  "in a split-heads view of merged batch*heads scores)"
+                : "scores do not come from a matmul";
       return failure();
     }
     if (!scores.getType().hasRank() || scores.getType().getRank() != rank) {
       why = "scores and softmax ranks differ";
       return failure();
+    }
+    // Two masks become one additive mask (see combinedMask).
+    RankedTensorType maskType;
+    if (Value m = keepMask ? keepMask : additiveMask)
+      maskType = cast<RankedTensorType>(m.getType());
+    if (keepMask && additiveMask) {
+      if (scaledBetween) {
+        why = "the scores are scaled between two masks";
+        return failure();
+      }
+      if (fill > -1e30) {
+        why = "two masks, and the keep mask's fill is not large enough to "
+              "absorb the scores";
+        return failure();
+      }
+      auto addType = cast<RankedTensorType>(additiveMask.getType());
+      std::optional<RankedTensorType> both =
+          broadcastType(cast<RankedTensorType>(keepMask.getType()), addType);
+      if (!isa<FloatType>(addType.getElementType()) || !both) {
+        why = "two masks that do not broadcast together";
+        return failure();
+      }
+      maskType = RankedTensorType::get(both->getShape(),
+                                       addType.getElementType());
     }
     // Context: matmul(P, V) with P used once.
     if (!softmax->hasOneUse()) {
@@ -617,11 +858,19 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     if (failed(q))
       return failure();
     FailureOr<Side> k = traceSide(scores.getRhs(), headDim, true, why);
-    if (failed(k))
-      return failure();
+    if (failed(k)) {
+      k = partnerSide(scores.getRhs(), q->layout, q->sizes, scoresType,
+                      true, why);
+      if (failed(k))
+        return failure();
+    }
     FailureOr<Side> v = traceSide(context.getRhs(), valueDim, false, why);
-    if (failed(v))
-      return failure();
+    if (failed(v)) {
+      v = partnerSide(context.getRhs(), q->layout, q->sizes, scoresType,
+                      false, why);
+      if (failed(v))
+        return failure();
+    }
     scale *= q->scale * k->scale;
 
     // Q: [batch.., Sq, D]; K: [batch.., D, Skv]; V: [batch.., Skv, Dv].
@@ -714,10 +963,8 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
       root = user->getResult(0);
     }
 
-    if (Value m = keepMask ? keepMask : additiveMask)
-      if (failed(checkMaskLayout(cast<RankedTensorType>(m.getType()), qBatch,
-                                 why)))
-        return failure();
+    if (maskType && failed(checkMaskLayout(maskType, qBatch, why)))
+      return failure();
 
     // Build the attention op: nothing below fails.
     if (!rewriterOrNull)
@@ -730,7 +977,13 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     Value value = batchFirst(rewriter, loc, *v, *vSeq);
     Value mask;
     bool causal = false;
-    if (keepMask && !invertKeep && isCausalMask(keepMask) &&
+    if (keepMask && additiveMask) {
+      mask = maskToBHSS(rewriter, loc,
+                        combinedMask(rewriter, loc, keepMask, invertKeep,
+                                     additiveMask, fill, keepAfterAdd,
+                                     maskType),
+                        qBatch, heads);
+    } else if (keepMask && !invertKeep && isCausalMask(keepMask) &&
         scoresType.getShape().take_back(2) ==
             ArrayRef<int64_t>{ShapedType::kDynamic, ShapedType::kDynamic}) {
       causal = true;
@@ -786,6 +1039,30 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
       result = tensor::CastOp::create(rewriter, loc, rootType, result);
     rewriter.replaceAllUsesWith(root, result);
     return success();
+  }
+
+  /// One additive mask equal to a keep mask (fill F) and an additive mask A:
+  /// `select(keep, s, F) + A` is `s + select(keep, A, F + A)` and
+  /// `select(keep, s + A, F)` is `s + select(keep, A, F)`, exactly, because
+  /// s + F rounds to F for |F| >= 1e30 (checked by the match).
+  static Value combinedMask(PatternRewriter &rewriter, Location loc,
+                            Value keep, bool invert, Value additive,
+                            double fill, bool keepAfterAdd,
+                            RankedTensorType type) {
+    auto addType = cast<RankedTensorType>(additive.getType());
+    Value fillValue = arith::ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(
+            RankedTensorType::get({}, addType.getElementType()),
+            rewriter.getFloatAttr(addType.getElementType(), fill)));
+    Value masked = keepAfterAdd ? fillValue
+                                : AddOp::create(rewriter, loc, addType,
+                                                additive, fillValue)
+                                      .getResult();
+    Value kept = additive;
+    if (invert)
+      std::swap(kept, masked);
+    return SelectOp::create(rewriter, loc, type, keep, kept, masked);
   }
 
   /// Reshapes a mask that broadcasts against the scores [batch.., Sq, Skv]

@@ -10,6 +10,11 @@
 //                                          (or d * rsqrt(var + eps))
 //   y    = n * gamma + beta                (each optional, either order)
 //
+// and the RMSNorm of T5, Llama and Gemma over the last axis:
+//   ms = ReduceMean(x^2 | x*x);  y = x * rsqrt(ms + eps) | x / sqrt(ms + eps)
+//                                  | x * (1 / sqrt(ms + eps))
+//   y  = y * gamma                          (optional, either order)
+//
 //===----------------------------------------------------------------------===//
 
 #include "slm/IR/SLMOps.h"
@@ -163,12 +168,111 @@ static FailureOr<LayerNormMatch> matchLayerNorm(ReduceOp mean,
   return match;
 }
 
+/// An RMSNorm found in the IR.
+struct RMSNormMatch {
+  Value input, gamma; // gamma may be null
+  Value root;         // the value the norm replaces
+  double epsilon;
+};
+
+/// The value `value` squares (pow(x, 2) or x * x), or null.
+static Value squaredValue(Value value) {
+  if (auto pow = value.getDefiningOp<PowOp>())
+    return isSplatNear(pow.getRhs(), 2.0) ? pow.getLhs() : Value();
+  if (auto mul = value.getDefiningOp<MulOp>())
+    return mul.getLhs() == mul.getRhs() ? mul.getLhs() : Value();
+  return Value();
+}
+
+/// Matches the RMSNorm whose mean of squares is `mean`, without changing the
+/// IR; on failure `why` says what is missing.
+static FailureOr<RMSNormMatch> matchRMSNorm(ReduceOp mean, std::string &why) {
+  std::optional<int64_t> axis = trailingMeanAxis(mean);
+  int64_t rank = mean ? mean.getInput().getType().getRank() : 0;
+  Value x = mean ? squaredValue(mean.getInput()) : Value();
+  if (!axis || *axis != rank - 1 || !x || x.getType() != mean.getInput().getType()) {
+    why = "the mean is not subtracted from its input, nor a mean of squares "
+          "over the last axis";
+    return failure();
+  }
+  // The variance of a LayerNorm is a mean of squares too: leave it to the
+  // LayerNorm pattern.
+  if (auto sub = x.getDefiningOp<SubOp>())
+    if (auto centerMean = sub.getRhs().getDefiningOp<ReduceOp>();
+        centerMean && centerMean.getInput() == sub.getLhs()) {
+      why = "the variance of a LayerNorm";
+      return failure();
+    }
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.isDynamicDim(rank - 1)) {
+    why = "the normalized dimension is dynamic";
+    return failure();
+  }
+  if (!mean->hasOneUse()) {
+    why = "the mean of squares has several uses";
+    return failure();
+  }
+  auto addEps = dyn_cast<AddOp>(*mean->getUsers().begin());
+  if (!addEps || !addEps->hasOneUse()) {
+    why = "no mean(x^2) + eps";
+    return failure();
+  }
+  Value epsValue =
+      addEps.getLhs() == mean.getResult() ? addEps.getRhs() : addEps.getLhs();
+  std::optional<double> eps = getSplatConstant(epsValue);
+  if (!eps || cast<RankedTensorType>(epsValue.getType()).getNumElements() != 1) {
+    why = "no mean(x^2) + a constant";
+    return failure();
+  }
+  Operation *root = *addEps->getUsers().begin();
+  Value normalized;
+  if (auto rsqrt = dyn_cast<math::RsqrtOp>(root); rsqrt && rsqrt->hasOneUse()) {
+    if (auto mul = dyn_cast<MulOp>(*rsqrt->getUsers().begin());
+        mul && (mul.getLhs() == x || mul.getRhs() == x))
+      normalized = mul.getResult();
+  } else if (auto sqrt = dyn_cast<math::SqrtOp>(root);
+             sqrt && sqrt->hasOneUse()) {
+    auto div = dyn_cast<DivOp>(*sqrt->getUsers().begin());
+    if (div && div.getLhs() == x) {
+      normalized = div.getResult();
+    } else if (div && div.getRhs() == sqrt.getResult() &&
+               isSplatNear(div.getLhs(), 1.0, 0.0) && div->hasOneUse()) {
+      // rsqrt as exported: x * (1 / sqrt(ms + eps)).
+      if (auto mul = dyn_cast<MulOp>(*div->getUsers().begin());
+          mul && (mul.getLhs() == x || mul.getRhs() == x))
+        normalized = mul.getResult();
+    }
+  }
+  if (!normalized || normalized.getType() != x.getType()) {
+    why = "x is not scaled by rsqrt(mean(x^2) + eps)";
+    return failure();
+  }
+  RMSNormMatch match{x, {}, normalized, *eps};
+  int64_t width = type.getDimSize(rank - 1);
+  if (match.root.hasOneUse())
+    if (auto mul = dyn_cast<MulOp>(*match.root.getUsers().begin());
+        mul && mul.getType() == x.getType()) {
+      Value other = mul.getLhs() == match.root ? mul.getRhs() : mul.getLhs();
+      if (isAffineParameter(other, {width})) {
+        match.gamma = other;
+        match.root = mul.getResult();
+      }
+    }
+  return match;
+}
+
 std::string mlir::slm::explainLayerNormMismatch(Operation *op) {
   std::string why;
   auto mean = dyn_cast<ReduceOp>(op);
   if (!mean)
     return "not a mean";
-  return succeeded(matchLayerNorm(mean, why)) ? std::string() : why;
+  if (succeeded(matchLayerNorm(mean, why)))
+    return std::string();
+  std::string rmsWhy;
+  if (succeeded(matchRMSNorm(mean, rmsWhy)))
+    return std::string();
+  // A mean of squares is an RMSNorm candidate: its reason is the one to give.
+  return squaredValue(mean.getInput()) ? rmsWhy : why;
 }
 
 namespace {
@@ -206,6 +310,35 @@ struct RaiseLayerNorm : OpRewritePattern<ReduceOp> {
   }
 };
 
+struct RaiseRMSNorm : OpRewritePattern<ReduceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReduceOp mean,
+                                PatternRewriter &rewriter) const override {
+    std::string why;
+    FailureOr<RMSNormMatch> match = matchRMSNorm(mean, why);
+    if (failed(match))
+      return rewriter.notifyMatchFailure(mean, why);
+    auto inputType = cast<RankedTensorType>(match->input.getType());
+    auto paramType = RankedTensorType::get({inputType.getShape().back()},
+                                           inputType.getElementType());
+    rewriter.setInsertionPointAfterValue(match->root);
+    Location loc = match->root.getLoc();
+    Value gamma = match->gamma;
+    if (gamma && gamma.getType() != paramType)
+      gamma = ReshapeOp::create(rewriter, loc, paramType, gamma, Value());
+    if (!gamma)
+      gamma = arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(
+              paramType,
+              rewriter.getFloatAttr(paramType.getElementType(), 1.0)));
+    auto norm = RMSNormOp::create(rewriter, loc, inputType, match->input, gamma,
+                                  rewriter.getF64FloatAttr(match->epsilon));
+    rewriter.replaceAllUsesWith(match->root, norm.getResult());
+    return success();
+  }
+};
+
 struct SLMRaiseLayerNormPass
     : mlir::slm::impl::SLMRaiseLayerNormBase<SLMRaiseLayerNormPass> {
   void runOnOperation() override {
@@ -218,5 +351,5 @@ struct SLMRaiseLayerNormPass
 } // namespace
 
 void mlir::slm::populateRaiseLayerNormPatterns(RewritePatternSet &patterns) {
-  patterns.add<RaiseLayerNorm>(patterns.getContext());
+  patterns.add<RaiseLayerNorm, RaiseRMSNorm>(patterns.getContext());
 }
