@@ -71,6 +71,7 @@ def ConvertSLMToLinalg : Pass<"convert-slm-to-linalg"> {
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::tensor::TensorDialect"];
 }

@@ -9,6 +9,7 @@
 #include "slm/Import/ONNX/ImportONNX.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -620,6 +621,10 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     }
     if (anyNamed)
       func.setArgAttr(i, "slm.dim_names", b.getArrayAttr(dimNames));
+    // The element types are signless: an unsigned ONNX dtype is recorded
+    // so that the model's interface names the real one (uint8, not int8).
+    if (argUnsigned[i])
+      func.setArgAttr(i, "slm.unsigned", b.getUnitAttr());
     ImportedValue value;
     value.value = body->getArgument(i);
     value.type = cast<RankedTensorType>(argTypes[i]);
@@ -660,17 +665,42 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
   }
 
   SmallVector<Value> results;
+  SmallVector<bool> resultUnsigned;
   for (const onnx::ValueInfoProto &output : graph.output()) {
     ImportedValue *value = lookup(output.name());
     if (!value)
       return emitError(fileLoc) << "graph output '" << output.name()
                                 << "' is not produced by any node";
-    results.push_back(materialize(*value));
+    Value result = materialize(*value);
+    if (!result)
+      return failure();
+    // The declared dtype, where there is one, must be what the graph
+    // computes (the bits; whether they are unsigned is the declaration's):
+    // the model's interface reports the declared one.
+    bool isUnsigned = value->isUnsigned;
+    if (output.type().has_tensor_type() &&
+        output.type().tensor_type().elem_type() !=
+            onnx::TensorProto::UNDEFINED) {
+      int32_t declared = output.type().tensor_type().elem_type();
+      Type declaredType = convertElementType(declared);
+      Type computed = cast<ShapedType>(result.getType()).getElementType();
+      if (declaredType != computed)
+        return emitError(fileLoc)
+               << "graph output '" << output.name() << "' is declared "
+               << elementTypeName(declared) << " but the graph computes "
+               << computed;
+      isUnsigned = isUnsignedType(declared);
+    }
+    results.push_back(result);
+    resultUnsigned.push_back(isUnsigned);
   }
   func::ReturnOp::create(b, fileLoc, results);
   func.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
-  for (auto [i, output] : llvm::enumerate(graph.output()))
+  for (auto [i, output] : llvm::enumerate(graph.output())) {
     func.setResultAttr(i, "slm.name", b.getStringAttr(output.name()));
+    if (resultUnsigned[i])
+      func.setResultAttr(i, "slm.unsigned", b.getUnitAttr());
+  }
   return success();
 }
 
@@ -680,14 +710,16 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
 
 void mlir::slm::registerONNXImportDialects(DialectRegistry &registry) {
   registry.insert<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                  math::MathDialect, tensor::TensorDialect>();
+                  cf::ControlFlowDialect, math::MathDialect,
+                  tensor::TensorDialect>();
 }
 
 OwningOpRef<ModuleOp>
 mlir::slm::importONNXFile(MLIRContext &context, StringRef path,
                           const ONNXImportOptions &options) {
   context.loadDialect<slm::SLMDialect, func::FuncDialect, arith::ArithDialect,
-                      math::MathDialect, tensor::TensorDialect>();
+                      cf::ControlFlowDialect, math::MathDialect,
+                      tensor::TensorDialect>();
   Location fileLoc = FileLineColLoc::get(&context, path, 0, 0);
   onnx::ModelProto model;
   std::string error;
