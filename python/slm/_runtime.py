@@ -158,7 +158,8 @@ class Model:
                 raise SlmError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
             if a.ndim > _MAX_RANK:
                 raise SlmError(f"input '{info.name}' has rank {a.ndim}; at most {_MAX_RANK}")
-            a = np.ascontiguousarray(a)
+            # (np.ascontiguousarray would make a 0-d array 1-d.)
+            a = np.require(a, requirements="C")
             arrays.append(a)
             if info.dtype is None and a.dtype == np.uint16:
                 inputs[i].dtype = _BFLOAT16  # its bits (numpy has no bfloat16)
