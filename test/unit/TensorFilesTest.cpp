@@ -249,7 +249,7 @@ TEST_F(TensorFilesTest, UnsignedDtypesRoundTrip) {
     HostTensor t;
     ASSERT_TRUE(readTensorFile(file, t, error)) << error;
     EXPECT_EQ(t.dtype, c.dtype);
-    EXPECT_EQ(t.bytes.size(), c.count * slm_dtype_size(c.dtype));
+    EXPECT_EQ(t.bytes.size(), c.count * slm_abi_dtype_size(c.dtype));
     EXPECT_EQ(std::memcmp(t.bytes.data(), c.data, t.bytes.size()), 0);
   }
   // Converting to an unsigned dtype: integers keep their low bits, floats
