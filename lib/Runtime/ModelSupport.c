@@ -27,6 +27,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define SLM_HIDDEN __attribute__((visibility("hidden")))
@@ -105,6 +106,14 @@ SLM_HIDDEN void _mlir_memref_to_llvm_free(void *ptr) {
 /* For the runtime: outputs the caller is done with come back here. */
 SLM_EXPORTED void slm_model_release_buffer(void *ptr) {
   _mlir_memref_to_llvm_free(ptr);
+}
+
+/* For SLM_MODEL_RUN_SYMBOL, which cannot report a failed run-time check to
+ * its caller (SLM_MODEL_RUN_CHECKED_SYMBOL can): ends the process, as the
+ * check (cf.assert) would have. */
+SLM_HIDDEN void slm_model_abort_run(const char *message) {
+  fprintf(stderr, "slm model: run-time check failed: %s\n", message);
+  abort();
 }
 
 __attribute__((destructor)) static void slm_release_buffers(void) {

@@ -198,6 +198,14 @@ std::string shapeString(const int64_t *shape, int64_t rank) {
   return s + "]";
 }
 
+/// Extents as they are, negative ones included ("[2, -1]").
+std::string extentsString(const int64_t *shape, int64_t rank) {
+  std::string s = "[";
+  for (int64_t i = 0; i < rank; ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
 /// The pointer stored in descriptor word `word`.
 void *pointerWord(const int64_t *descriptor, int64_t word) {
   void *pointer;
@@ -226,6 +234,9 @@ void fillInfo(const TensorInfo &in, slm_tensor_info *out) {
 struct slm_model {
   void *library = nullptr;
   slm_model_run_fn run = nullptr;
+  /// The entry that reports failed run-time checks (null in models from
+  /// before it).
+  slm_model_run_checked_fn runChecked = nullptr;
   /// The OpenMP runtime's thread-count setter, when the model uses it.
   void (*setThreads)(int) = nullptr;
   /// Gives a buffer back to the model's buffer cache (models from before
@@ -289,6 +300,10 @@ const char *slm_status_string(slm_status status) {
     return "wrong shape";
   case SLM_ERROR_OUT_OF_MEMORY:
     return "out of memory";
+  case SLM_ERROR_RUN_CHECK:
+    return "the model failed a run-time check";
+  case SLM_ERROR_BAD_OUTPUT:
+    return "the model produced a malformed output";
   }
   return "unknown status";
 }
@@ -333,6 +348,8 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
              *abi, SLM_MODEL_ABI_VERSION);
     return SLM_ERROR_BAD_MODEL;
   }
+  m->runChecked = reinterpret_cast<slm_model_run_checked_fn>(
+      dlsym(m->library, SLM_MODEL_RUN_CHECKED_SYMBOL));
   m->setThreads =
       reinterpret_cast<void (*)(int)>(dlsym(m->library, "omp_set_num_threads"));
   m->releaseBuffer = reinterpret_cast<slm_model_release_buffer_fn>(
@@ -499,17 +516,53 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
   // The thread count is per calling thread in OpenMP: set it for this run.
   if (model->numThreads > 0 && model->setThreads)
     model->setThreads(model->numThreads);
-  model->run(pointers.data(), results.data());
+  const char *failure = nullptr;
+  if (model->runChecked)
+    failure = model->runChecked(pointers.data(), results.data());
+  else
+    model->run(pointers.data(), results.data());
+
+  std::vector<void *> allocations(numOutputs), handedOver;
+  for (int32_t o = 0; o < numOutputs; ++o)
+    allocations[o] =
+        pointerWord(results.data() + resultOffsets[o], SLM_MEMREF_ALLOCATED);
+  // Outputs a failed run produced, or that cannot be valid, are discarded:
+  // each distinct allocation freed once.
+  auto discardOutputs = [&] {
+    for (int32_t o = 0; o < numOutputs; ++o)
+      if (std::find(allocations.begin(), allocations.begin() + o,
+                    allocations[o]) == allocations.begin() + o)
+        model->freeBuffer(allocations[o]);
+  };
+  if (failure) {
+    discardOutputs();
+    setError(error, errorSize, "%s", failure);
+    return SLM_ERROR_RUN_CHECK;
+  }
+  for (int32_t o = 0; o < numOutputs; ++o) {
+    const int64_t *desc = results.data() + resultOffsets[o];
+    int64_t rank = static_cast<int64_t>(model->outputs[o].shape.size());
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t extent = desc[SLM_MEMREF_SIZE(d)];
+      int64_t want = model->outputs[o].shape[d];
+      if (extent < 0 || (want != SLM_DYNAMIC_EXTENT && extent != want)) {
+        setError(error, errorSize,
+                 "output '%s' came out with shape %s, which its type %s "
+                 "does not allow (a compiler bug: please report it)",
+                 model->outputs[o].name.c_str(),
+                 extentsString(desc + SLM_MEMREF_SIZE(0), rank).c_str(),
+                 shapeString(model->outputs[o].shape.data(), rank).c_str());
+        discardOutputs();
+        return SLM_ERROR_BAD_OUTPUT;
+      }
+    }
+  }
 
   // Hand the outputs over (or copy them into the caller's buffers). A
   // function may return one buffer twice (the same value, or views of
   // it): it is handed over once, later outputs get copies, and it is
   // freed once.
   slm_status status = SLM_OK;
-  std::vector<void *> allocations(numOutputs), handedOver;
-  for (int32_t o = 0; o < numOutputs; ++o)
-    allocations[o] =
-        pointerWord(results.data() + resultOffsets[o], SLM_MEMREF_ALLOCATED);
   auto usedLater = [&](int32_t o) {
     for (int32_t p = o + 1; p < numOutputs; ++p)
       if (allocations[p] == allocations[o])

@@ -93,10 +93,10 @@ constexpr ElementInfo kElements[] = {
     {Element::I16, "<i2", "int16", 2, SLM_INT16},
     {Element::I32, "<i4", "int32", 4, SLM_INT32},
     {Element::I64, "<i8", "int64", 8, SLM_INT64},
-    {Element::U8, "|u1", "uint8", 1, SLM_INT8},
-    {Element::U16, "<u2", "uint16", 2, SLM_INT16},
-    {Element::U32, "<u4", "uint32", 4, SLM_INT32},
-    {Element::U64, "<u8", "uint64", 8, SLM_INT64},
+    {Element::U8, "|u1", "uint8", 1, SLM_UINT8},
+    {Element::U16, "<u2", "uint16", 2, SLM_UINT16},
+    {Element::U32, "<u4", "uint32", 4, SLM_UINT32},
+    {Element::U64, "<u8", "uint64", 8, SLM_UINT64},
     {Element::Bool, "|b1", "bool", 1, SLM_BOOL},
 };
 
@@ -133,6 +133,14 @@ const char *descrOf(slm_dtype dtype) {
     return "<i8";
   case SLM_BOOL:
     return "|b1";
+  case SLM_UINT8:
+    return "|u1";
+  case SLM_UINT16:
+    return "<u2";
+  case SLM_UINT32:
+    return "<u4";
+  case SLM_UINT64:
+    return "<u8";
   }
   return nullptr;
 }
@@ -499,15 +507,18 @@ double realOf(Element e, const Scalar &s) {
   return isUnsigned(e) ? double(s.bits) : double(int64_t(s.bits));
 }
 
-/// Stores `s` as a signed integer of `T`: the low bits of an integer, a
-/// float truncated toward zero when `T` holds it.
+/// Stores `s` as an integer of `T`: the low bits of an integer, a float
+/// truncated toward zero when `T` holds it.
 template <typename T> bool storeInteger(const Scalar &s, char *to) {
   T v;
   if (s.isFloat) {
-    // T holds [-2^(bits-1), 2^(bits-1)); NaN fails both tests.
-    const double limit = std::ldexp(1.0, int(sizeof(T) * 8) - 1);
+    // T holds [-2^(bits-1), 2^(bits-1)) or [0, 2^bits); NaN fails both
+    // tests.
+    const int bits = int(sizeof(T) * 8);
+    const double lo = std::is_signed_v<T> ? -std::ldexp(1.0, bits - 1) : 0.0;
+    const double hi = std::ldexp(1.0, std::is_signed_v<T> ? bits - 1 : bits);
     double t = std::trunc(s.real);
-    if (!(t >= -limit && t < limit))
+    if (!(t >= lo && t < hi))
       return false;
     v = static_cast<T>(t);
   } else {
@@ -523,8 +534,11 @@ bool convert(const std::string &path, const FileTensor &in, slm_dtype dtype,
   const ElementInfo &from = info(in.element);
   out.dtype = dtype;
   out.shape = in.shape;
-  // The file's own type: the bytes as they are.
-  if (from.dtype == dtype && !isUnsigned(in.element)) {
+  // The file's own type: the bytes as they are. bfloat16 has no NumPy
+  // type: a uint16 file holds its bits (as writeNpy writes them, and as
+  // the ONNX test data stores them).
+  if (from.dtype == dtype ||
+      (dtype == SLM_BFLOAT16 && in.element == Element::U16)) {
     out.bytes.assign(in.bytes.begin(), in.bytes.end());
     return true;
   }
@@ -562,6 +576,18 @@ bool convert(const std::string &path, const FileTensor &in, slm_dtype dtype,
       break;
     case SLM_INT64:
       ok = storeInteger<int64_t>(s, to);
+      break;
+    case SLM_UINT8:
+      ok = storeInteger<uint8_t>(s, to);
+      break;
+    case SLM_UINT16:
+      ok = storeInteger<uint16_t>(s, to);
+      break;
+    case SLM_UINT32:
+      ok = storeInteger<uint32_t>(s, to);
+      break;
+    case SLM_UINT64:
+      ok = storeInteger<uint64_t>(s, to);
       break;
     case SLM_BOOL:
       *to = s.isFloat ? s.real != 0 : s.bits != 0;

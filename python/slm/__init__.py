@@ -7,7 +7,9 @@
 
 `compile` runs the `slmc` compiler; `load` and `Model.run` use the slm
 runtime (libslmrt) through ctypes: numpy arrays in, numpy arrays out.
-Errors raise `slm.SlmError` with the compiler's or the runtime's message.
+Errors raise `slm.SlmError` with the compiler's or the runtime's message;
+a run that fails a check of the model (a token id beyond the vocabulary)
+raises its subclass `slm.RunTimeCheckError` and returns no outputs.
 
 Where the tools are (slm._paths, first found wins): $SLMC (the compiler)
 and $SLM_RUNTIME (libslmrt.so); else $SLM_HOME/bin/slmc and
@@ -21,8 +23,9 @@ tree; else `slmc` on PATH with libslmrt.so in its ../lib.
 `__version__` equals the C++ build's version (project() in CMakeLists.txt).
 """
 
-from ._runtime import Model, SlmError, TensorInfo, load
+from ._runtime import Model, RunTimeCheckError, SlmError, TensorInfo, load
 from ._compiler import compile, compile_options
 
-__all__ = ["compile", "compile_options", "load", "Model", "SlmError", "TensorInfo"]
+__all__ = ["compile", "compile_options", "load", "Model", "RunTimeCheckError", "SlmError",
+           "TensorInfo"]
 __version__ = "0.2.0"

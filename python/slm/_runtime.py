@@ -13,13 +13,29 @@ from ._paths import find_runtime
 _MAX_RANK = 8  # SLM_MAX_RANK
 # SLM_DTYPE_LIST: the dtype names, indexed by slm_dtype value.
 _DTYPE_NAMES = ["float32", "float64", "float16", "bfloat16", "int8", "int16",
-                "int32", "int64", "bool"]
-# The numpy type of each slm_dtype value (None: bfloat16 has no numpy type).
+                "int32", "int64", "bool", "uint8", "uint16", "uint32", "uint64"]
+# The numpy type of each slm_dtype value (None: bfloat16 has no numpy type;
+# its tensors travel as uint16 arrays of the bits).
 _DTYPES = [None if n == "bfloat16" else np.dtype(n).type for n in _DTYPE_NAMES]
+_BFLOAT16 = _DTYPE_NAMES.index("bfloat16")
+
+
+# slm_status (include/slm/Runtime/slmrt.h) values Python tells apart.
+_STATUS_RUN_CHECK = 7  # SLM_ERROR_RUN_CHECK
 
 
 class SlmError(RuntimeError):
-    """A compilation or run-time failure, with slm's message."""
+    """A compilation or run-time failure, with slm's message. `status` is
+    the runtime's slm_status (0 where the failure is not the runtime's)."""
+
+    def __init__(self, message, status=0):
+        super().__init__(message)
+        self.status = status
+
+
+class RunTimeCheckError(SlmError):
+    """The model failed a run-time check (an index out of range, ...): the
+    message names the node; the run's outputs were discarded."""
 
 
 class _Tensor(ctypes.Structure):
@@ -118,7 +134,10 @@ class Model:
     def run(self, feeds):
         """Runs the model on `feeds` ({input name: numpy array}) and returns
         {output name: numpy array}. Arrays must have the input's dtype
-        (no silent conversion); shapes are checked by the runtime."""
+        (no silent conversion; a bfloat16 input takes a uint16 array of
+        its bits, and bfloat16 outputs come back so); shapes are checked by
+        the runtime. Raises RunTimeCheckError when the model fails a
+        run-time check (an index out of range)."""
         if self._handle is None:
             raise SlmError("the model is closed")
         names = [i.name for i in self.inputs]
@@ -139,9 +158,13 @@ class Model:
                 raise SlmError(f"input '{info.name}' must be {info.dtype}, got {a.dtype}")
             if a.ndim > _MAX_RANK:
                 raise SlmError(f"input '{info.name}' has rank {a.ndim}; at most {_MAX_RANK}")
-            a = np.require(a, requirements="C")  # keeps 0-D inputs 0-D
+            # (np.ascontiguousarray would make a 0-d array 1-d.)
+            a = np.require(a, requirements="C")
             arrays.append(a)
-            inputs[i].dtype = _DTYPES.index(a.dtype.type) if a.dtype.type in _DTYPES else -1
+            if info.dtype is None and a.dtype == np.uint16:
+                inputs[i].dtype = _BFLOAT16  # its bits (numpy has no bfloat16)
+            else:
+                inputs[i].dtype = _DTYPES.index(a.dtype.type) if a.dtype.type in _DTYPES else -1
             inputs[i].rank = a.ndim
             for d, n in enumerate(a.shape):
                 inputs[i].shape[d] = n
@@ -151,12 +174,15 @@ class Model:
         status = self._lib.slm_model_run(self._handle, inputs, len(names), outputs,
                                          len(self.outputs), error, len(error))
         if status != 0:
-            raise SlmError(error.value.decode())
+            # A failed run hands over no output: nothing to release.
+            error_type = RunTimeCheckError if status == _STATUS_RUN_CHECK else SlmError
+            raise error_type(error.value.decode(), status)
         result = {}
         for o, info in enumerate(self.outputs):
             t = outputs[o]
             shape = tuple(t.shape[d] for d in range(t.rank))
-            dtype = np.dtype(_DTYPES[t.dtype])
+            # bfloat16 comes back as its bits, uint16 (numpy has no bfloat16).
+            dtype = np.dtype(np.uint16 if t.dtype == _BFLOAT16 else _DTYPES[t.dtype])
             count = int(np.prod(shape, dtype=np.int64))
             if count:
                 owned = _Tensor()

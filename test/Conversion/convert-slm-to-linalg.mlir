@@ -67,6 +67,7 @@ func.func @mean(%x: tensor<?x16xf32>) -> tensor<?x1xf32> {
 // CHECK-LABEL: func @gather
 // CHECK: linalg.generic
 // CHECK: arith.index_cast
+// CHECK: cf.assert %{{.*}}, "{{.*}}Gather{{.*}}: index out of range"
 // CHECK: arith.select
 // CHECK: arith.minsi
 // CHECK: arith.maxsi

@@ -239,7 +239,9 @@ TEST(RuntimeDtypes, NamesSizesAndValuesAreFixed) {
       {SLM_FLOAT16, 2, "float16", 2}, {SLM_BFLOAT16, 3, "bfloat16", 2},
       {SLM_INT8, 4, "int8", 1},       {SLM_INT16, 5, "int16", 2},
       {SLM_INT32, 6, "int32", 4},     {SLM_INT64, 7, "int64", 8},
-      {SLM_BOOL, 8, "bool", 1}};
+      {SLM_BOOL, 8, "bool", 1},       {SLM_UINT8, 9, "uint8", 1},
+      {SLM_UINT16, 10, "uint16", 2},  {SLM_UINT32, 11, "uint32", 4},
+      {SLM_UINT64, 12, "uint64", 8}};
   for (const Expected &e : expected) {
     EXPECT_EQ(static_cast<int>(e.dtype), e.value);
     EXPECT_STREQ(slm_dtype_name(e.dtype), e.name);
@@ -312,6 +314,100 @@ TEST_F(Runtime, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(run(33, 4), one);
   EXPECT_EQ(slm_model_set_num_threads(model, -1), SLM_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(slm_model_set_num_threads(nullptr, 2), SLM_ERROR_INVALID_ARGUMENT);
+}
+
+/// Runs the embedding lookup of $SLM_TEST_CHECK_MODEL
+/// (test/e2e/Inputs/run_time_checks.py: emb[i, j] = 10 * ids[i] + j, a
+/// vocabulary of 10, node 'embed_lookup'); `out` gets the output.
+slm_status lookup(const slm_model *model, std::vector<int64_t> ids,
+                  slm_tensor &out, char *error, size_t errorSize) {
+  slm_tensor input =
+      tensor(SLM_INT64, {static_cast<int64_t>(ids.size())}, ids.data());
+  return slm_model_run(model, &input, 1, &out, 1, error, errorSize);
+}
+
+class RuntimeChecks : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const char *path = std::getenv("SLM_TEST_CHECK_MODEL");
+    if (!path)
+      GTEST_SKIP() << "SLM_TEST_CHECK_MODEL is not set";
+    ASSERT_EQ(slm_model_open(path, &model, error, sizeof error), SLM_OK)
+        << error;
+  }
+  void TearDown() override { slm_model_close(model); }
+  slm_model *model = nullptr;
+  char error[512] = "";
+};
+
+TEST_F(RuntimeChecks, AnIndexOutOfRangeIsAnErrorWithNoOutput) {
+  slm_tensor out{};
+  ASSERT_EQ(lookup(model, {3, -1}, out, error, sizeof error), SLM_OK) << error;
+  const float *emb = static_cast<const float *>(out.data);
+  EXPECT_EQ(out.shape[0], 2);
+  EXPECT_EQ(emb[1], 31.0f);
+  EXPECT_EQ(emb[4 + 2], 92.0f);
+  slm_tensor_release(&out);
+  for (std::vector<int64_t> bad : {std::vector<int64_t>{0, 10},
+                                   std::vector<int64_t>{-11, 2},
+                                   std::vector<int64_t>{1LL << 40}}) {
+    slm_tensor failed{};
+    std::strcpy(error, "");
+    EXPECT_EQ(lookup(model, bad, failed, error, sizeof error),
+              SLM_ERROR_RUN_CHECK);
+    EXPECT_STREQ(error, "'embed_lookup' (Gather): index out of range");
+    EXPECT_EQ(failed.data, nullptr);
+    EXPECT_EQ(failed.owner, nullptr);
+  }
+  EXPECT_STREQ(slm_status_string(SLM_ERROR_RUN_CHECK),
+               "the model failed a run-time check");
+}
+
+TEST_F(RuntimeChecks, CallerBuffersAreNotTakenOver) {
+  std::vector<float> buffer(2 * 4, -1.0f);
+  slm_tensor out = tensor(SLM_FLOAT32, {2, 4}, buffer.data());
+  EXPECT_EQ(lookup(model, {0, 99}, out, error, sizeof error),
+            SLM_ERROR_RUN_CHECK);
+  EXPECT_EQ(out.data, buffer.data());
+  EXPECT_EQ(out.owner, nullptr);
+  ASSERT_EQ(lookup(model, {0, 9}, out, error, sizeof error), SLM_OK) << error;
+  EXPECT_EQ(buffer[4 + 3], 93.0f);
+}
+
+TEST_F(RuntimeChecks, EachRunOfManyThreadsHasItsOwnFailure) {
+  // Failing and passing runs interleave on four threads: each run reports
+  // its own outcome.
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        bool bad = (i + t) % 3 == 0;
+        std::vector<int64_t> ids(64);
+        for (size_t j = 0; j < ids.size(); ++j)
+          ids[j] = static_cast<int64_t>((j + i) % 10);
+        if (bad)
+          ids[(i * 7) % ids.size()] = 10 + i;
+        slm_tensor out{};
+        char message[256] = "";
+        slm_status status = lookup(model, ids, out, message, sizeof message);
+        if (bad) {
+          wrong[t] += status != SLM_ERROR_RUN_CHECK || out.data != nullptr;
+          continue;
+        }
+        if (status != SLM_OK) {
+          ++wrong[t];
+          continue;
+        }
+        const float *emb = static_cast<const float *>(out.data);
+        for (size_t j = 0; j < ids.size(); ++j)
+          wrong[t] += emb[j * 4 + 1] != 10.0f * ids[j] + 1;
+        slm_tensor_release(&out);
+      }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
 }
 
 TEST(RuntimeDtypes, SizesAndNames) {

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -202,9 +203,9 @@ TEST_F(TensorFilesTest, NpyReadsVersionsTwoAndThreeAndUnsigned) {
     HostTensor t;
     std::string error;
     ASSERT_TRUE(readTensorFile(file, t, error)) << error;
-    // Unsigned integers keep their bits in the signed dtype of their width.
-    EXPECT_EQ(t.dtype, SLM_INT8);
-    EXPECT_EQ(valuesOf<int8_t>(t), (std::vector<int8_t>{0, -56, -1}));
+    // Unsigned integers keep their own dtype.
+    EXPECT_EQ(t.dtype, SLM_UINT8);
+    EXPECT_EQ(valuesOf<uint8_t>(t), (std::vector<uint8_t>{0, 200, 255}));
   }
 }
 
@@ -214,8 +215,56 @@ TEST_F(TensorFilesTest, BFloat16IsWrittenAsItsBits) {
   ASSERT_TRUE(writeNpy(file, tensorOf(SLM_BFLOAT16, {2}, data), error));
   HostTensor t;
   ASSERT_TRUE(readTensorFile(file, t, error)) << error;
-  EXPECT_EQ(t.dtype, SLM_INT16); // '<u2': NumPy has no bfloat16
+  EXPECT_EQ(t.dtype, SLM_UINT16); // '<u2': NumPy has no bfloat16
   EXPECT_EQ(valuesOf<uint16_t>(t), (std::vector<uint16_t>{0x3F80, 0xC000}));
+  // Read back as bfloat16: the bits as they are.
+  ASSERT_TRUE(readTensorFile(file, SLM_BFLOAT16, t, error)) << error;
+  EXPECT_EQ(t.dtype, SLM_BFLOAT16);
+  EXPECT_EQ(valuesOf<uint16_t>(t), (std::vector<uint16_t>{0x3F80, 0xC000}));
+}
+
+TEST_F(TensorFilesTest, UnsignedDtypesRoundTrip) {
+  uint8_t u8[3] = {0, 128, 255};
+  uint16_t u16[2] = {1, 65535};
+  uint32_t u32[2] = {7, 4000000000u};
+  uint64_t u64[2] = {9, 18000000000000000000ull};
+  struct Case {
+    slm_dtype dtype;
+    const char *descr;
+    void *data;
+    int64_t count;
+  };
+  for (const Case &c :
+       {Case{SLM_UINT8, "|u1", u8, 3}, Case{SLM_UINT16, "<u2", u16, 2},
+        Case{SLM_UINT32, "<u4", u32, 2}, Case{SLM_UINT64, "<u8", u64, 2}}) {
+    SCOPED_TRACE(c.descr);
+    std::string file = path("u.npy"), error;
+    ASSERT_TRUE(writeNpy(file, tensorOf(c.dtype, {c.count}, c.data), error))
+        << error;
+    std::ifstream in(file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find(std::string("'descr': '") + c.descr + "'"),
+              std::string::npos);
+    HostTensor t;
+    ASSERT_TRUE(readTensorFile(file, t, error)) << error;
+    EXPECT_EQ(t.dtype, c.dtype);
+    EXPECT_EQ(t.bytes.size(), c.count * slm_abi_dtype_size(c.dtype));
+    EXPECT_EQ(std::memcmp(t.bytes.data(), c.data, t.bytes.size()), 0);
+  }
+  // Converting to an unsigned dtype: integers keep their low bits, floats
+  // must fit.
+  HostTensor t;
+  std::string error;
+  std::string f32 = path("f.npy");
+  float floats[2] = {255.0f, 3.5f};
+  ASSERT_TRUE(writeNpy(f32, tensorOf(SLM_FLOAT32, {2}, floats), error));
+  ASSERT_TRUE(readTensorFile(f32, SLM_UINT8, t, error)) << error;
+  EXPECT_EQ(valuesOf<uint8_t>(t), (std::vector<uint8_t>{255, 3}));
+  floats[1] = -1.0f;
+  ASSERT_TRUE(writeNpy(f32, tensorOf(SLM_FLOAT32, {2}, floats), error));
+  EXPECT_FALSE(readTensorFile(f32, SLM_UINT8, t, error));
+  EXPECT_NE(error.find("does not fit uint8"), std::string::npos) << error;
 }
 
 TEST_F(TensorFilesTest, FileTypeByExtensionElseByContent) {
@@ -356,8 +405,8 @@ TEST_F(TensorFilesTest, TensorProtoRawAndTypedData) {
     proto.add_int32_data(7);
     proto.add_int32_data(255);
     ASSERT_TRUE(readTensorFile(writeProto("u8.pb", proto), t, error)) << error;
-    EXPECT_EQ(t.dtype, SLM_INT8);
-    EXPECT_EQ(valuesOf<int8_t>(t), (std::vector<int8_t>{7, -1}));
+    EXPECT_EQ(t.dtype, SLM_UINT8);
+    EXPECT_EQ(valuesOf<uint8_t>(t), (std::vector<uint8_t>{7, 255}));
   }
   {
     onnx::TensorProto proto;
@@ -385,7 +434,7 @@ TEST_F(TensorFilesTest, TensorProtoRawAndTypedData) {
     proto.add_dims(1);
     proto.add_uint64_data(4000000000u);
     ASSERT_TRUE(readTensorFile(writeProto("u32.pb", proto), t, error)) << error;
-    EXPECT_EQ(t.dtype, SLM_INT32);
+    EXPECT_EQ(t.dtype, SLM_UINT32);
     EXPECT_EQ(valuesOf<uint32_t>(t), (std::vector<uint32_t>{4000000000u}));
   }
 }

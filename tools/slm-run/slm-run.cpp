@@ -38,13 +38,17 @@ options:
                       (the ONNX backend test-data layout)
   --expect FILE       an expected output, in output order (repeatable)
   --rtol R, --atol A  tolerance: |got - want| <= A + R * |want|
-                      (defaults 1e-4 and 1e-5; integers must match exactly)
+                      (defaults 1e-4 and 1e-5; integers must match exactly;
+                      the expected dtype and shape must be the output's;
+                      bfloat16 is read from and written as uint16 bits)
   --output-dir DIR    write each output to DIR/<name>.npy
   --repeat N          run N times and print the median latency
   --info              print the model's inputs and outputs, then exit
   --version           print slm's version and commit, then exit
 
-exit status: 0 ok, 1 outputs differ from the expected ones, 2 error
+exit status: 0 ok, 1 outputs differ from the expected ones, 2 error (a
+failed run-time check of the model, such as an index out of range, is an
+error: its message is printed and no output is written)
 )";
 
 /// IEEE half and bfloat16 bits to double.
@@ -106,11 +110,34 @@ static double toDouble(const char *p, slm_dtype dtype) {
   }
   case SLM_INT8:
     return static_cast<int8_t>(*p);
+  case SLM_UINT8:
+    return static_cast<uint8_t>(*p);
+  case SLM_UINT16: {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return v;
+  }
+  case SLM_UINT32: {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case SLM_UINT64: {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return double(v);
+  }
   case SLM_BOOL:
     return *p != 0;
-  default:
-    return std::nan("");
   }
+  return std::nan("");
+}
+
+/// Whether a file of dtype `file` holds tensors of dtype `model`: the same
+/// dtype, or bfloat16 bits in a uint16 file (NumPy and the ONNX test data
+/// have no bfloat16 type; slm-run writes bfloat16 outputs so too).
+static bool holds(slm_dtype file, slm_dtype model) {
+  return file == model || (model == SLM_BFLOAT16 && file == SLM_UINT16);
 }
 
 static std::string shapeString(const int64_t *shape, int32_t rank) {
@@ -124,6 +151,14 @@ static std::string shapeString(const int64_t *shape, int32_t rank) {
 /// Compares `got` with `want`; prints one line; returns true when they agree.
 static bool compare(const char *name, const slm_tensor &got, HostTensor &want,
                     double rtol, double atol) {
+  // The expected output's dtype is the model's: a model that returns int8
+  // where uint8 is expected is wrong even when the bits agree.
+  if (!holds(want.dtype, got.dtype)) {
+    std::printf("output '%s': dtype %s, expected %s: MISMATCH\n", name,
+                slm_dtype_name(got.dtype), slm_dtype_name(want.dtype));
+    return false;
+  }
+  want.dtype = got.dtype;
   if (got.rank != static_cast<int32_t>(want.shape.size()) ||
       !std::equal(want.shape.begin(), want.shape.end(), got.shape)) {
     std::printf("output '%s': shape %s, expected %s: MISMATCH\n", name,
@@ -135,14 +170,21 @@ static bool compare(const char *name, const slm_tensor &got, HostTensor &want,
                   got.dtype == SLM_FLOAT16 || got.dtype == SLM_BFLOAT16;
   double maxAbs = 0, maxRel = 0;
   int64_t bad = 0, count = want.numElements();
-  size_t gotSize = slm_dtype_size(got.dtype),
-         wantSize = slm_dtype_size(want.dtype);
+  size_t size = slm_dtype_size(got.dtype);
   for (int64_t i = 0; i < count; ++i) {
-    double a =
-        toDouble(static_cast<const char *>(got.data) + i * gotSize, got.dtype);
-    double b = toDouble(want.bytes.data() + i * wantSize, want.dtype);
-    if (std::isnan(a) && std::isnan(b))
+    const char *gotElement = static_cast<const char *>(got.data) + i * size;
+    const char *wantElement = want.bytes.data() + i * size;
+    double a = toDouble(gotElement, got.dtype);
+    double b = toDouble(wantElement, want.dtype);
+    // Integers are equal bit for bit (64-bit ones do not fit a double).
+    if (!floating && got.dtype != SLM_BOOL &&
+        std::memcmp(gotElement, wantElement, size) != 0) {
+      maxAbs = std::max(maxAbs, std::fabs(a - b));
+      ++bad;
       continue;
+    }
+    if ((std::isnan(a) && std::isnan(b)) || a == b)
+      continue; // equal infinities too
     double diff = std::fabs(a - b);
     if (std::isnan(diff))
       diff = INFINITY;
@@ -297,6 +339,8 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
       return 2;
     }
+    if (holds(inputs[i].dtype, t.dtype))
+      inputs[i].dtype = t.dtype;
     views[i] = inputs[i].view();
   }
 
@@ -313,7 +357,9 @@ int main(int argc, char **argv) {
                       numOutputs, error, sizeof error);
     auto end = std::chrono::steady_clock::now();
     if (status != SLM_OK) {
+      // A failed run returns no outputs: nothing is written.
       std::fprintf(stderr, "slm-run: error: %s\n", error);
+      slm_model_close(model);
       return 2;
     }
     times.push_back(

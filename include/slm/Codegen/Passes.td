@@ -51,6 +51,53 @@ def SLMPrepareModelEntry
   ];
 }
 
+def SLMLowerRunTimeChecks
+    : Pass<"slm-lower-run-time-checks", "::mlir::ModuleOp"> {
+  let summary = "Turn cf.assert into a failure the model reports to its caller";
+  let description = [{
+    Run-time checks (`cf.assert`: an index out of range, ...) must not abort
+    the process that runs a model. This pass gives the entry function
+    (option `entry`) a trailing `!llvm.ptr` argument, the run's failure slot
+    (a `const char *`, null on entry), and replaces each `cf.assert` with a
+    branch that stores its message there unless an earlier failure already
+    did (an atomic compare-and-swap: checks may fail on several threads of
+    one run). The run goes on (code that asserts also clamps what it
+    accesses); the entry points of docs/ABI.md report the slot.
+    `cf.assert` outside the entry function is an error. A module without
+    `cf.assert` is left as it is.
+
+    Before:
+    ```mlir
+    func.func @slm_model_main(%x: tensor<4xf32>, %i: index) -> f32 {
+      %ok = arith.cmpi ult, %i, %c4 : index
+      cf.assert %ok, "'g' (Gather): index out of range"
+      ...
+    }
+    ```
+    After:
+    ```mlir
+    llvm.mlir.global private constant @slm_check_message_0("'g' (Gather): index out of range\00")
+    func.func @slm_model_main(%x: tensor<4xf32>, %i: index, %slot: !llvm.ptr) -> f32 {
+      %ok = arith.cmpi ult, %i, %c4 : index
+      %failed = arith.xori %ok, %true : i1
+      scf.if %failed {
+        %message = llvm.mlir.addressof @slm_check_message_0 : !llvm.ptr
+        %null = llvm.mlir.zero : !llvm.ptr
+        %0 = llvm.cmpxchg %slot, %null, %message monotonic monotonic : !llvm.ptr, !llvm.ptr
+      }
+      ...
+    }
+    ```
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"slm_model_main\"",
+           "The model's entry function (after slm-prepare-model-entry)">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def SLMLowerMemRefCopy : Pass<"slm-lower-memref-copy"> {
   let summary = "Rewrite memref.copy as a linalg copy, so that it becomes loops";
   let description = [{

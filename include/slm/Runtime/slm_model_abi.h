@@ -46,8 +46,20 @@ extern "C" {
  *  receives one descriptor per output, back to back (SLM_MEMREF_NUM_WORDS of
  *  each output's rank). Required. (Not to be confused with the runtime's
  *  public slm_model_run in slmrt.h: the runtime finds this one with dlsym.)
- */
+ *  A failed run-time check (an index out of range, ...) ends the process
+ *  with a message on stderr. */
 #define SLM_MODEL_RUN_SYMBOL "slm_model_run"
+
+/** `const char *slm_model_run_checked(void **inputs, void *results)`: runs
+ *  the model like SLM_MODEL_RUN_SYMBOL, and returns null, or the message of
+ *  the run's first failed run-time check ("'node' (Gather): index out of
+ *  range"; a constant string of the model library, valid while it is
+ *  loaded). After a failure the run went on (checked accesses are clamped,
+ *  so nothing was read or written out of bounds) and `results` holds
+ *  outputs that the caller must release as usual, then discard. Optional
+ *  (models from before it lack it: then SLM_MODEL_RUN_SYMBOL); several
+ *  threads may run at once, each run has its own failure. */
+#define SLM_MODEL_RUN_CHECKED_SYMBOL "slm_model_run_checked"
 
 /** `const char slm_model_metadata[]`: the JSON description of the inputs and
  *  outputs (schema below), NUL-terminated. Required. */
@@ -64,6 +76,9 @@ extern "C" {
 
 /** The type of the run entry point. */
 typedef void (*slm_model_run_fn)(void **inputs, void *results);
+
+/** The type of the checked run entry point. */
+typedef const char *(*slm_model_run_checked_fn)(void **inputs, void *results);
 
 /** The type of the release entry point. */
 typedef void (*slm_model_release_buffer_fn)(void *allocated);
@@ -128,13 +143,18 @@ typedef char slm_memref_pointer_fits_a_word
   X(SLM_INT16, 5, "int16", 2)                                                  \
   X(SLM_INT32, 6, "int32", 4)                                                  \
   X(SLM_INT64, 7, "int64", 8)                                                  \
-  X(SLM_BOOL, 8, "bool", 1) /* one byte per element, 0 or 1 */
+  X(SLM_BOOL, 8, "bool", 1) /* one byte per element, 0 or 1 */             \
+  X(SLM_UINT8, 9, "uint8", 1)                                                  \
+  X(SLM_UINT16, 10, "uint16", 2)                                               \
+  X(SLM_UINT32, 11, "uint32", 4)                                               \
+  X(SLM_UINT64, 12, "uint64", 8)
 
 #define SLM_DTYPE_ENUMERATOR_(enumerator, value, name, bytes)                  \
   enumerator = value,
 
-/** An element type. Unsigned integers of the model travel as the signed type
- *  of their width (the bits are unchanged). */
+/** An element type. Each ONNX dtype has its own: a uint8 input or output is
+ *  SLM_UINT8 (models written before the unsigned dtypes were appended named
+ *  it "int8"; the bits are the same). */
 typedef enum slm_dtype { SLM_DTYPE_LIST(SLM_DTYPE_ENUMERATOR_) } slm_dtype;
 
 #undef SLM_DTYPE_ENUMERATOR_

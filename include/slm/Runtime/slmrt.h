@@ -28,7 +28,13 @@ typedef enum slm_status {
   SLM_ERROR_BAD_MODEL = 3,        /* not an slm model, or another ABI */
   SLM_ERROR_DTYPE = 4,            /* wrong element type */
   SLM_ERROR_SHAPE = 5,            /* wrong rank or extents */
-  SLM_ERROR_OUT_OF_MEMORY = 6
+  SLM_ERROR_OUT_OF_MEMORY = 6,
+  /* The model failed a run-time check (an index out of range, ...): the
+   * error buffer holds the check's message; no output is returned. */
+  SLM_ERROR_RUN_CHECK = 7,
+  /* The model produced an output it cannot hand over (a negative extent):
+   * a bug of the compiler, reported instead of a wrong answer. */
+  SLM_ERROR_BAD_OUTPUT = 8
 } slm_status;
 
 /* slm_dtype (SLM_FLOAT32, ..., one value per element type) and SLM_MAX_RANK
@@ -75,7 +81,11 @@ slm_status slm_model_output_info(const slm_model *model, int32_t index,
  *  rank, static extents, and equal extents where dimension names agree).
  *  For each output, either `data` is null and the runtime allocates it
  *  (release with slm_tensor_release), or `data` is the caller's buffer and
- *  `shape` its extents, which must equal the produced ones. */
+ *  `shape` its extents, which must equal the produced ones. When the model
+ *  fails a run-time check (SLM_ERROR_RUN_CHECK) or produces a malformed
+ *  output (SLM_ERROR_BAD_OUTPUT), every output is discarded: allocated
+ *  ones stay null (nothing to release), the caller's buffers are left
+ *  unspecified. */
 slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
                          int32_t num_inputs, slm_tensor *outputs,
                          int32_t num_outputs, char *error, size_t error_size);

@@ -39,9 +39,10 @@ struct HostTensor {
 };
 
 /// Reads a .npy or a .pb file (by extension; any other name by content: the
-/// .npy magic, else a TensorProto) with the file's own dtype. Unsigned
-/// integers become the signed dtype of their width with the same bits
-/// (uint8 -> SLM_INT8), as the model ABI passes them. On failure returns
+/// .npy magic, else a TensorProto) with the file's own dtype (uint8 is
+/// SLM_UINT8; a uint16 file stays SLM_UINT16 even when it holds bfloat16
+/// bits, since NumPy has no bfloat16: see readTensorFile with a dtype). On
+/// failure returns
 /// false with `error` naming the file and the problem: unreadable file, bad
 /// header, an element type slm has no dtype for, negative extents, a rank
 /// over SLM_MAX_RANK, or data that does not match the shape.
@@ -49,16 +50,18 @@ bool readTensorFile(const std::string &path, HostTensor &out,
                     std::string &error);
 
 /// Reads like the above and converts the elements to `dtype`: floats and
-/// integers of any width to float32, float64, int8, int16, int32, int64 or
-/// bool. Integer to integer keeps the low bits (uint8 200 -> int8 -56);
-/// float to integer truncates toward zero and fails on values the integer
-/// type cannot hold; anything to bool is `!= 0`. float16 and bfloat16 are
-/// read only from files of that type. Errors name the file.
+/// integers of any width to float32, float64, (u)int8/16/32/64 or bool.
+/// Integer to integer keeps the low bits (uint8 200 -> int8 -56); float to
+/// integer truncates toward zero and fails on values the integer type
+/// cannot hold; anything to bool is `!= 0`. float16 is read only from
+/// float16 files, bfloat16 from bfloat16 files and from uint16 files (their
+/// bits). Errors name the file.
 bool readTensorFile(const std::string &path, slm_dtype dtype, HostTensor &out,
                     std::string &error);
 
 /// Writes `tensor` (row-major, `data` holding every element) as a .npy file
-/// (format 1). bfloat16 has no NumPy type: it is written as uint16 bits.
+/// (format 1), with the dtype's NumPy type. bfloat16 has no NumPy type: it
+/// is written as uint16 bits.
 bool writeNpy(const std::string &path, const slm_tensor &tensor,
               std::string &error);
 

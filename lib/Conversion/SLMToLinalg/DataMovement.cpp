@@ -7,6 +7,7 @@
 #include "LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -70,6 +71,17 @@ struct LowerReshape : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// The ONNX node name in `loc` (the importer's NameLoc), or "".
+static std::string nodeNameOf(Location loc) {
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return name.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (std::string name = nodeNameOf(inner); !name.empty())
+        return name;
+  return "";
+}
+
 struct LowerGather : OpRewritePattern<GatherOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(GatherOp op,
@@ -95,16 +107,29 @@ struct LowerGather : OpRewritePattern<GatherOp> {
     SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indexExprs, ctx),
                                    rewriter.getMultiDimIdentityMap(rank)};
     Value axisExtent = tensor::DimOp::create(rewriter, loc, data, axis);
+    std::string node = nodeNameOf(loc);
+    std::string message =
+        (node.empty() ? std::string("Gather") : "'" + node + "' (Gather)") +
+        ": index out of range";
     auto generic = linalg::GenericOp::create(
         rewriter, loc, type, indices, empty, maps,
         SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
-          // Negative indices count from the end; out-of-range ones are
-          // clamped so that a bad id never reads outside the table.
+          // Negative indices count from the end. An index outside
+          // [-extent, extent) fails the run (ONNX Runtime errors too) and
+          // is clamped, so that a bad id never reads outside the table.
           Value idx = args[0];
           if (!idx.getType().isIndex())
             idx = arith::IndexCastOp::create(b, l, b.getIndexType(), idx);
           Value zero = arith::ConstantIndexOp::create(b, l, 0);
+          Value inRange = arith::AndIOp::create(
+              b, l,
+              arith::CmpIOp::create(
+                  b, l, arith::CmpIPredicate::sge, idx,
+                  arith::SubIOp::create(b, l, zero, axisExtent)),
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, idx,
+                                    axisExtent));
+          cf::AssertOp::create(b, l, inRange, message);
           Value negative =
               arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, idx, zero);
           idx = arith::SelectOp::create(

@@ -13,7 +13,10 @@
 #include "Importer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace mlir::slm::onnx_import;
@@ -726,14 +729,62 @@ template <Logic kind> static LogicalResult importLogic(NodeContext &node) {
   return success();
 }
 
+/// A tensor shaped like `like` with every element `scalar`.
+static Value splatLike(OpBuilder &b, Location loc, Value like,
+                       TypedAttr scalar) {
+  auto type = cast<RankedTensorType>(like.getType()).clone(scalar.getType());
+  if (type.hasStaticShape())
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(type, Attribute(scalar)));
+  SmallVector<Value> dynamic;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dynamic.push_back(tensor::DimOp::create(b, loc, like, i));
+  return tensor::SplatOp::create(
+      b, loc, type, arith::ConstantOp::create(b, loc, scalar), dynamic);
+}
+
+/// ONNX Cast semantics: castElements, except that bfloat16 goes through
+/// float32 both ways and float32 -> bfloat16 truncates the low 16 bits
+/// (NaN stays a quiet NaN), as the ONNX reference implementation and test
+/// data do (ONNX Runtime rounds to nearest even: results may differ by one
+/// bfloat16 ulp from it).
+static Value castONNX(OpBuilder &b, Location loc, Value value,
+                      bool fromUnsigned, Type to, bool toUnsigned) {
+  Type from = cast<RankedTensorType>(value.getType()).getElementType();
+  if (from == to)
+    return value;
+  Type f32 = b.getF32Type();
+  if (from.isBF16()) {
+    value = arith::ExtFOp::create(
+        b, loc, cast<RankedTensorType>(value.getType()).clone(f32), value);
+    return castElements(b, loc, value, false, to, toUnsigned);
+  }
+  if (!to.isBF16())
+    return castElements(b, loc, value, fromUnsigned, to, toUnsigned);
+  value = castElements(b, loc, value, fromUnsigned, f32, false);
+  auto type = cast<RankedTensorType>(value.getType());
+  Type i32 = b.getI32Type(), i16 = b.getI16Type();
+  Value bits = arith::BitcastOp::create(b, loc, type.clone(i32), value);
+  bits = arith::ShRUIOp::create(b, loc, bits,
+                                splatLike(b, loc, bits, b.getI32IntegerAttr(16)));
+  Value high = arith::TruncIOp::create(b, loc, type.clone(i16), bits);
+  Value isNaN = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNO, value,
+                                      value);
+  high = arith::SelectOp::create(
+      b, loc, isNaN, splatLike(b, loc, high, b.getI16IntegerAttr(0x7FC0)),
+      high);
+  return arith::BitcastOp::create(b, loc, type.clone(to), high);
+}
+
 /// CastLike(x, like): Cast to like's element type.
 static LogicalResult importCastLike(NodeContext &node) {
   if (failed(requireInputs(node, 2)))
     return failure();
   ImportedValue *like = node.inputInfo(1);
-  Value result = castElements(node.builder(), node.loc(), node.input(0),
-                              node.inputInfo(0)->isUnsigned,
-                              like->type.getElementType(), like->isUnsigned);
+  Value result = castONNX(node.builder(), node.loc(), node.input(0),
+                          node.inputInfo(0)->isUnsigned,
+                          like->type.getElementType(), like->isUnsigned);
   node.setOutput(0, result, like->isUnsigned);
   return success();
 }
@@ -747,11 +798,87 @@ static LogicalResult importIdentity(NodeContext &node) {
   return success();
 }
 
-/// Dropout is the identity at inference; its optional mask output is all
-/// true.
+/// A constant scalar bool or float input's value, when it is one.
+static std::optional<double> constantScalar(NodeContext &node, int i) {
+  DenseElementsAttr attr;
+  if (!matchPattern(node.input(i), m_Constant(&attr)) ||
+      attr.getNumElements() != 1)
+    return std::nullopt;
+  Type t = attr.getElementType();
+  if (isa<FloatType>(t))
+    return (*attr.value_begin<APFloat>()).convertToDouble();
+  if (t.isInteger(1))
+    return *attr.value_begin<bool>() ? 1.0 : 0.0;
+  return std::nullopt;
+}
+
+/// Dropout is the identity at inference (no training_mode, or false) and in
+/// training mode with ratio 0; its optional mask output is then all true
+/// (all ones of the input's type before opset 10). Training with a ratio
+/// above 0 draws random numbers, which no other implementation could match:
+/// an error at import when both are constants, a run-time check otherwise.
 static LogicalResult importDropout(NodeContext &node) {
-  if (node.hasOutput(1))
-    return node.error("the mask output of Dropout is not supported");
+  if (failed(requireInputs(node, 1)))
+    return failure();
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  bool hasTraining = node.opset() >= 12 && node.hasInput(2);
+  if (hasTraining) {
+    std::optional<double> training = constantScalar(node, 2);
+    std::optional<double> ratio =
+        node.hasInput(1) ? constantScalar(node, 1) : std::optional<double>(0.5);
+    if (training && *training == 0) {
+      hasTraining = false;
+    } else if (training && ratio) {
+      if (*ratio != 0)
+        return node.error("training mode with ratio > 0 drops random "
+                          "elements; slm compiles inference (training_mode "
+                          "false) only");
+      hasTraining = false;
+    }
+  }
+  if (hasTraining) {
+    // Run-time values: dropping nothing (not training, or ratio 0) is the
+    // only case slm computes; anything else fails the run.
+    Value training = node.input(2);
+    if (!cast<RankedTensorType>(training.getType()).getElementType().isInteger(1))
+      return node.error("training_mode must be a bool tensor");
+    Value ratio = node.hasInput(1) ? node.input(1) : Value();
+    auto scalarOf = [&](Value v) -> Value {
+      auto type = cast<RankedTensorType>(v.getType());
+      SmallVector<Value> zeros(type.getRank(),
+                               arith::ConstantIndexOp::create(b, loc, 0));
+      return tensor::ExtractOp::create(b, loc, v, zeros);
+    };
+    Value isTraining = scalarOf(training);
+    Value randomRatio = arith::ConstantIntOp::create(b, loc, 1, 1);
+    if (ratio) {
+      Value r = scalarOf(ratio);
+      if (!isa<FloatType>(r.getType()))
+        return node.error("ratio must be a float tensor");
+      randomRatio = arith::CmpFOp::create(
+          b, loc, arith::CmpFPredicate::UNE, r,
+          arith::ConstantOp::create(b, loc, b.getFloatAttr(r.getType(), 0)));
+    }
+    Value random = arith::AndIOp::create(b, loc, isTraining, randomRatio);
+    Value ok = arith::XOrIOp::create(
+        b, loc, random, arith::ConstantIntOp::create(b, loc, 1, 1));
+    StringRef name = isa<NameLoc>(loc) ? cast<NameLoc>(loc).getName().strref()
+                                       : StringRef("Dropout");
+    cf::AssertOp::create(b, loc, ok,
+                         "'" + name.str() +
+                             "' (Dropout): training mode with ratio > 0 drops "
+                             "random elements; slm computes inference only");
+  }
+  if (node.hasOutput(1)) {
+    Value x = node.input(0);
+    auto type = cast<RankedTensorType>(x.getType());
+    Type maskType = node.opset() >= 10 ? b.getI1Type() : type.getElementType();
+    TypedAttr one = isa<FloatType>(maskType)
+                        ? TypedAttr(b.getFloatAttr(maskType, 1.0))
+                        : TypedAttr(b.getIntegerAttr(maskType, 1));
+    node.setOutput(1, splatLike(b, loc, x, one));
+  }
   return importIdentity(node);
 }
 
@@ -781,8 +908,8 @@ static LogicalResult importCast(NodeContext &node) {
       return success();
     }
   }
-  Value result = castElements(node.builder(), node.loc(), node.input(0),
-                              info->isUnsigned, target, toUnsigned);
+  Value result = castONNX(node.builder(), node.loc(), node.input(0),
+                          info->isUnsigned, target, toUnsigned);
   node.setOutput(0, result, toUnsigned);
   return success();
 }

@@ -692,6 +692,10 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     }
     if (anyNamed)
       func.setArgAttr(i, "slm.dim_names", b.getArrayAttr(dimNames));
+    // The element types are signless: an unsigned ONNX dtype is recorded
+    // so that the model's interface names the real one (uint8, not int8).
+    if (argUnsigned[i])
+      func.setArgAttr(i, "slm.unsigned", b.getUnitAttr());
     ImportedValue value;
     value.value = body->getArgument(i);
     value.type = cast<RankedTensorType>(argTypes[i]);
@@ -703,6 +707,7 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     return failure();
 
   SmallVector<Value> results;
+  SmallVector<bool> resultUnsigned;
   for (const onnx::ValueInfoProto &output : graph.output()) {
     ImportedValue *value = lookup(output.name());
     if (!value)
@@ -713,12 +718,36 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
              << "graph output '" << output.name() << "' is a "
              << value->kindName()
              << "; slm supports tensors only as graph inputs and outputs";
-    results.push_back(materialize(*value));
+    Value result = materialize(*value);
+    if (!result)
+      return failure();
+    // The declared dtype, where there is one, must be what the graph
+    // computes (the bits; whether they are unsigned is the declaration's):
+    // the model's interface reports the declared one.
+    bool isUnsigned = value->isUnsigned;
+    if (output.type().has_tensor_type() &&
+        output.type().tensor_type().elem_type() !=
+            onnx::TensorProto::UNDEFINED) {
+      int32_t declared = output.type().tensor_type().elem_type();
+      Type declaredType = convertElementType(declared);
+      Type computed = cast<ShapedType>(result.getType()).getElementType();
+      if (declaredType != computed)
+        return emitError(fileLoc)
+               << "graph output '" << output.name() << "' is declared "
+               << elementTypeName(declared) << " but the graph computes "
+               << computed;
+      isUnsigned = isUnsignedType(declared);
+    }
+    results.push_back(result);
+    resultUnsigned.push_back(isUnsigned);
   }
   func::ReturnOp::create(b, fileLoc, results);
   func.setType(b.getFunctionType(argTypes, ValueRange(results).getTypes()));
-  for (auto [i, output] : llvm::enumerate(graph.output()))
+  for (auto [i, output] : llvm::enumerate(graph.output())) {
     func.setResultAttr(i, "slm.name", b.getStringAttr(output.name()));
+    if (resultUnsigned[i])
+      func.setResultAttr(i, "slm.unsigned", b.getUnitAttr());
+  }
   return success();
 }
 

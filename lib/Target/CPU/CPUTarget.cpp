@@ -100,6 +100,11 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   // The clones deallocation leaves (around branches and loops, a returned
   // view of a buffer the function does not own) -> alloc + copy.
   pm.addPass(createConvertBufferizationToMemRefPass());
+  // Run-time checks (cf.assert) -> failures the entry reports (after the
+  // deallocation pipeline, which refuses the atomic store they become).
+  SLMLowerRunTimeChecksOptions checks;
+  checks.entry = kLoweredEntryName.str();
+  pm.addPass(createSLMLowerRunTimeChecks(checks));
   pm.addPass(createSLMLowerMemRefCopy());
   pm.addPass(createCanonicalizerPass());
   // Contractions -> register-blocked kernels.
@@ -141,8 +146,17 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
-/// The model ABI's dtype of an element type (slm_model_abi.h).
-static std::optional<slm_dtype> dtypeOf(Type type) {
+/// The model ABI's dtype of an element type (slm_model_abi.h); integers are
+/// unsigned when the signature says so (`slm.unsigned`).
+static std::optional<slm_dtype> dtypeOf(Type type, bool isUnsigned) {
+  if (isUnsigned && type.isInteger(8))
+    return SLM_UINT8;
+  if (isUnsigned && type.isInteger(16))
+    return SLM_UINT16;
+  if (isUnsigned && type.isInteger(32))
+    return SLM_UINT32;
+  if (isUnsigned && type.isInteger(64))
+    return SLM_UINT64;
   if (type.isF32())
     return SLM_FLOAT32;
   if (type.isF64())
@@ -165,8 +179,8 @@ static std::optional<slm_dtype> dtypeOf(Type type) {
 }
 
 /// The metadata's name of an element type ("float32").
-static std::optional<StringRef> dtypeName(Type type) {
-  std::optional<slm_dtype> dtype = dtypeOf(type);
+static std::optional<StringRef> dtypeName(Type type, bool isUnsigned) {
+  std::optional<slm_dtype> dtype = dtypeOf(type, isUnsigned);
   if (!dtype)
     return std::nullopt;
   if (const char *name = slm_abi_dtype_name(*dtype))
@@ -181,8 +195,9 @@ FailureOr<std::string> slm::describeModelInterface(ModuleOp module) {
   auto describe = [&](Type t, DictionaryAttr attrs, StringRef fallback,
                       llvm::json::Array &into) -> LogicalResult {
     auto type = dyn_cast<RankedTensorType>(t);
+    bool isUnsigned = attrs && attrs.get("slm.unsigned");
     std::optional<StringRef> dtype =
-        type ? dtypeName(type.getElementType()) : std::nullopt;
+        type ? dtypeName(type.getElementType(), isUnsigned) : std::nullopt;
     if (!dtype)
       return emitError(func.getLoc())
              << "code generation does not support the model signature type "
@@ -254,7 +269,10 @@ createTargetMachine(const slm::CPUOptions &options, Location loc) {
   return machine;
 }
 
-/// Adds the exported entry points of the shared library.
+/// Adds the exported entry points of the shared library: the run entries
+/// (slm_model_abi.h) around the C interface of the lowered entry, whose
+/// arguments are the results, one descriptor per input, and, when the model
+/// has run-time checks, the run's failure slot (slm-lower-run-time-checks).
 static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
                                     Location loc) {
   llvm::LLVMContext &ctx = module.getContext();
@@ -262,19 +280,71 @@ static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
       module.getFunction(("_mlir_ciface_" + kLoweredEntryName).str());
   if (!ciface)
     return emitError(loc) << "the lowered module has no C interface of @main";
-  llvm::Type *ptr = llvm::PointerType::getUnqual(ctx);
-  // slm_model_run_fn: void (void **inputs, void *results)
-  auto *run = llvm::Function::Create(
-      llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr}, false),
-      llvm::GlobalValue::ExternalLinkage, SLM_MODEL_RUN_SYMBOL, module);
-  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", run));
-  SmallVector<llvm::Value *> args = {run->getArg(1)};
-  for (unsigned i = 1; i < ciface->arg_size(); ++i) {
-    llvm::Value *slot = b.CreateConstGEP1_64(ptr, run->getArg(0), i - 1);
-    args.push_back(b.CreateLoad(ptr, slot));
-  }
-  b.CreateCall(ciface, args);
-  b.CreateRetVoid();
+  llvm::Expected<llvm::json::Value> description = llvm::json::parse(metadata);
+  const llvm::json::Array *inputList =
+      description && description->getAsObject()
+          ? description->getAsObject()->getArray("inputs")
+          : nullptr;
+  if (!description)
+    llvm::consumeError(description.takeError());
+  if (!inputList)
+    return emitError(loc) << "the model's metadata has no inputs";
+  const unsigned numInputs = inputList->size();
+  const bool hasFailureSlot = ciface->arg_size() == numInputs + 2;
+  if (!hasFailureSlot && ciface->arg_size() != numInputs + 1)
+    return emitError(loc) << "the C interface of @main takes "
+                          << ciface->arg_size() << " arguments; the model has "
+                          << numInputs << " inputs";
+  llvm::PointerType *ptr = llvm::PointerType::getUnqual(ctx);
+  // Builds `name(void **inputs, void *results)`: calls the entry with a
+  // fresh failure slot and returns what `finish` makes of the slot's value
+  // (the first failed check's message, or null).
+  auto buildRun = [&](StringRef name, llvm::Type *returnType,
+                      llvm::function_ref<void(llvm::IRBuilder<> &,
+                                              llvm::Value *)>
+                          finish) {
+    auto *run = llvm::Function::Create(
+        llvm::FunctionType::get(returnType, {ptr, ptr}, false),
+        llvm::GlobalValue::ExternalLinkage, name, module);
+    llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", run));
+    llvm::Value *slot = b.CreateAlloca(ptr, nullptr, "failure");
+    b.CreateStore(llvm::ConstantPointerNull::get(ptr), slot);
+    SmallVector<llvm::Value *> args = {run->getArg(1)};
+    for (unsigned i = 0; i < numInputs; ++i) {
+      llvm::Value *input = b.CreateConstGEP1_64(ptr, run->getArg(0), i);
+      args.push_back(b.CreateLoad(ptr, input));
+    }
+    if (hasFailureSlot)
+      args.push_back(slot);
+    b.CreateCall(ciface, args);
+    finish(b, b.CreateLoad(ptr, slot));
+  };
+  // slm_model_run_fn: a failed check ends the process, as cf.assert would
+  // (runtimes that know the checked entry never call this one).
+  buildRun(SLM_MODEL_RUN_SYMBOL, llvm::Type::getVoidTy(ctx),
+           [&](llvm::IRBuilder<> &b, llvm::Value *message) {
+             if (hasFailureSlot) {
+               llvm::Function *run = b.GetInsertBlock()->getParent();
+               auto *fail = llvm::BasicBlock::Create(ctx, "failed", run);
+               auto *done = llvm::BasicBlock::Create(ctx, "done", run);
+               b.CreateCondBr(b.CreateIsNotNull(message), fail, done);
+               b.SetInsertPoint(fail);
+               // lib/Runtime/ModelSupport.c: prints the message, aborts.
+               llvm::FunctionCallee abortRun = module.getOrInsertFunction(
+                   "slm_model_abort_run",
+                   llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr},
+                                           false));
+               b.CreateCall(abortRun, {message});
+               b.CreateUnreachable();
+               b.SetInsertPoint(done);
+             }
+             b.CreateRetVoid();
+           });
+  // slm_model_run_checked_fn: the message of the first failed check.
+  buildRun(SLM_MODEL_RUN_CHECKED_SYMBOL, ptr,
+           [&](llvm::IRBuilder<> &b, llvm::Value *message) {
+             b.CreateRet(message);
+           });
   auto *text = llvm::ConstantDataArray::getString(ctx, metadata, true);
   new llvm::GlobalVariable(module, text->getType(), true,
                            llvm::GlobalValue::ExternalLinkage, text,
