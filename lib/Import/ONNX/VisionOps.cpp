@@ -10,7 +10,7 @@
 // Resize/Upsample, DepthToSpace/SpaceToDepth and Pad.
 //
 // They are emitted as upstream MLIR on tensors: a convolution with one group
-// is an im2col copy (linalg.generic) followed by slm.matmul, so that it runs
+// is an im2col copy (linalg.generic) followed by slm.linear, so that it runs
 // on the contraction kernels; grouped and depthwise convolutions and the
 // pools are one linalg.generic each over a padded input (tensor.pad); Resize
 // and Pad with a run-time geometry are tensor.generate bodies. Extents that
@@ -387,8 +387,9 @@ static Value convolve(NodeContext &node, Value x, Value w, Value bias,
   auto d = [&](int64_t i) { return getAffineDimExpr(i, ctx); };
   Value y;
   if (group == 1) {
-    // im2col: cols[n, c, k..., o...] = x[n, c, o * s + k * d ...], then
-    // [O, C*K] x [N, C*K, P] on the matmul kernels.
+    // im2col: cols[n, o..., c, k...] = x[n, c, o * s + k * d ...], then
+    // slm.linear of [N, P, C*K] with the weight [O, C*K] (the GEMM kernels'
+    // constant B) and a transpose back to [N, O, o...].
     bool pointwise =
         llvm::all_of(kernel, [](int64_t k) { return k == 1; }) &&
         llvm::all_of(strides, [](int64_t s) { return s == 1; });
@@ -398,16 +399,18 @@ static Value convolve(NodeContext &node, Value x, Value w, Value bias,
     Value cols;
     if (pointwise) {
       cols = reshapeTo(node, x, {n, ix.c(channels), ix.product(outs)});
+      cols = transposeTo(node, cols, {0, 2, 1});
     } else {
       int64_t loops = 2 + 2 * spatial;
-      SmallVector<AffineExpr> inExprs = {d(0), d(1)};
+      SmallVector<AffineExpr> inExprs = {d(0), d(1 + spatial)};
       for (int64_t i = 0; i < spatial; ++i)
-        inExprs.push_back(d(2 + spatial + i) * strides[i] +
-                          d(2 + i) * dilations[i]);
-      SmallVector<OpFoldResult> colShape = {n, ix.c(channels)};
+        inExprs.push_back(d(1 + i) * strides[i] +
+                          d(2 + spatial + i) * dilations[i]);
+      SmallVector<OpFoldResult> colShape = {n};
+      colShape.append(outs.begin(), outs.end());
+      colShape.push_back(ix.c(channels));
       for (int64_t k : kernel)
         colShape.push_back(ix.c(k));
-      colShape.append(outs.begin(), outs.end());
       Value init = tensor::EmptyOp::create(b, loc, colShape, element);
       SmallVector<AffineMap> maps = {AffineMap::get(loops, 0, inExprs, ctx),
                                      AffineMap::getMultiDimIdentityMap(loops,
@@ -421,20 +424,30 @@ static Value convolve(NodeContext &node, Value x, Value w, Value bias,
                    linalg::YieldOp::create(nb, nl, args[0]);
                  })
                  .getResult(0);
-      cols = reshapeTo(node, cols, {n, ix.c(patch), ix.product(outs)});
+      cols = reshapeTo(node, cols, {n, ix.product(outs), ix.c(patch)});
     }
     Value weight = reshapeTo(node, w, {ix.c(outChannels), ix.c(patch)});
     auto colType = cast<RankedTensorType>(cols.getType());
     auto productType = RankedTensorType::get(
-        {colType.getDimSize(0), outChannels, colType.getDimSize(2)}, element);
-    y = mlir::slm::MatMulOp::create(b, loc, productType, weight, cols);
-    if (bias) {
-      Value column = reshapeTo(node, bias, {ix.c(outChannels), ix.c(1)});
-      y = mlir::slm::AddOp::create(b, loc, productType, y, column);
+        {colType.getDimSize(0), colType.getDimSize(1), outChannels}, element);
+    if (isa<FloatType>(element)) {
+      y = mlir::slm::LinearOp::create(b, loc, productType, cols, weight,
+                                      bias ? bias : Value());
+    } else {
+      // Integer (ConvInteger): [N, P, CK] x [CK, O].
+      y = mlir::slm::MatMulOp::create(b, loc, productType, cols,
+                                      transposeTo(node, weight, {1, 0}));
+      if (bias)
+        y = mlir::slm::AddOp::create(b, loc, productType, y, bias);
     }
-    SmallVector<OpFoldResult> outShape = {n, ix.c(outChannels)};
+    SmallVector<OpFoldResult> outShape = {n};
     outShape.append(outs.begin(), outs.end());
-    return reshapeTo(node, y, outShape);
+    outShape.push_back(ix.c(outChannels));
+    y = reshapeTo(node, y, outShape);
+    SmallVector<int64_t> perm = {0, spatial + 1};
+    for (int64_t i = 0; i < spatial; ++i)
+      perm.push_back(1 + i);
+    return transposeTo(node, y, perm);
   }
   // Grouped (and depthwise): one generic over
   // (n, g, og, o..., cg, k...) += x[n, g, cg, o * s + k * d] * w[g, og, cg, k].
@@ -1357,34 +1370,40 @@ static Value foldIntoConv(NodeContext &node, Value x, ArrayRef<double> s,
         .getResult();
   };
   Type element = xType.getElementType();
-  // One group: reshape(add(matmul(reshape(W), cols), reshape(B))).
-  if (auto outReshape = x.getDefiningOp<mlir::slm::ReshapeOp>()) {
-    Value inner = outReshape.getInput();
-    Value bias;
-    auto add = inner.getDefiningOp<mlir::slm::AddOp>();
-    if (add) {
-      inner = add.getLhs();
-      bias = add.getRhs();
+  // One group: transpose(reshape(linear(cols, reshape(W), B))).
+  if (auto transpose = x.getDefiningOp<mlir::slm::TransposeOp>()) {
+    auto outReshape =
+        transpose.getInput().getDefiningOp<mlir::slm::ReshapeOp>();
+    auto linear = outReshape
+                      ? outReshape.getInput().getDefiningOp<mlir::slm::LinearOp>()
+                      : mlir::slm::LinearOp();
+    if (!linear)
+      return {};
+    auto weight = reshapedConstant(linear.getWeight());
+    Value bias = linear.getBias();
+    std::optional<SmallVector<double>> oldBias;
+    if (!bias) {
+      oldBias = SmallVector<double>(outChannels, 0.0);
+    } else {
+      ElementsAttr attr;
+      if (matchPattern(bias, m_Constant(&attr)))
+        oldBias = floatValues(attr);
     }
-    if (auto matmul = inner.getDefiningOp<mlir::slm::MatMulOp>()) {
-      auto product = cast<RankedTensorType>(matmul.getType());
-      auto weight = reshapedConstant(matmul.getLhs());
-      std::optional<SmallVector<double>> oldBias =
-          biasValues(bias, outChannels);
-      if (product.getRank() != 3 || product.getDimSize(1) != outChannels ||
-          !weight || !oldBias ||
-          cast<RankedTensorType>(matmul.getLhs().getType()).getRank() != 2)
-        return {};
-      Value w = newWeight(weight->first, weight->second);
-      Value y = mlir::slm::MatMulOp::create(b, loc, product, w,
-                                            matmul.getRhs());
-      Value column = floatConstant(
-          node, RankedTensorType::get({outChannels, 1}, element),
-          newBias(*oldBias));
-      y = mlir::slm::AddOp::create(b, loc, product, y, column);
-      return mlir::slm::ReshapeOp::create(b, loc, xType, y,
-                                          outReshape.getShape());
-    }
+    auto perm = transpose.getPermutation();
+    if (!weight || !oldBias ||
+        static_cast<int64_t>(oldBias->size()) != outChannels ||
+        perm.size() < 2 || perm[1] != static_cast<int64_t>(perm.size()) - 1 ||
+        cast<RankedTensorType>(linear.getType()).getShape().back() !=
+            outChannels)
+      return {};
+    Value w = newWeight(weight->first, weight->second);
+    Value newB = floatConstant(
+        node, RankedTensorType::get({outChannels}, element), newBias(*oldBias));
+    Value y = mlir::slm::LinearOp::create(b, loc, linear.getType(),
+                                          linear.getInput(), w, newB);
+    y = mlir::slm::ReshapeOp::create(b, loc, outReshape.getType(), y,
+                                     outReshape.getShape());
+    return mlir::slm::TransposeOp::create(b, loc, xType, y, perm);
   }
   // Groups: add(reshape(generic(xg, reshape(W))), reshape(B)).
   Value inner = x, bias;
