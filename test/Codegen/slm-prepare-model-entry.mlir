@@ -1,9 +1,10 @@
 // RUN: slm-opt %s -split-input-file --slm-prepare-model-entry -verify-diagnostics | FileCheck %s
 // RUN: slm-opt %s -split-input-file --slm-prepare-model-entry="entry=other lowered-name=run" | FileCheck %s --check-prefix=NAMED
 
-// Tests that the entry gets its ABI name and a C interface, and that other
-// functions are left alone.
+// Tests that the entry gets its ABI name, a C interface and read-only
+// inputs, and that other functions are left alone.
 // CHECK-LABEL: func.func @slm_model_main
+// CHECK-SAME: bufferization.writable = false
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @other
 // CHECK-NOT: llvm.emit_c_interface

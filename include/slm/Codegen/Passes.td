@@ -23,7 +23,10 @@ def SLMPrepareModelEntry
     `entry`) to `@slm_model_main` (option `lowered-name`: "main" would read
     as a program's entry in the object file) and marks it
     `llvm.emit_c_interface`, so that `convert-func-to-llvm` also emits
-    `_mlir_ciface_slm_model_main`, taking descriptors by pointer. A module
+    `_mlir_ciface_slm_model_main`, taking descriptors by pointer. Tensor
+    arguments are marked `bufferization.writable = false`: input buffers
+    stay the caller's, so an op that updates one (a scatter into a graph
+    input) works on a copy. A module
     without the entry is left as it is (slmc reports that earlier, when it
     describes the model's interface). The first pass of the CPU lower
     phase (`--slm-lower-to-llvm`).
@@ -36,8 +39,9 @@ def SLMPrepareModelEntry
     ```
     After:
     ```mlir
-    func.func @slm_model_main(%x: tensor<2x4xf32>) -> tensor<2x4xf32>
-        attributes {llvm.emit_c_interface} {
+    func.func @slm_model_main(%x: tensor<2x4xf32>
+                                  {bufferization.writable = false})
+        -> tensor<2x4xf32> attributes {llvm.emit_c_interface} {
       return %x : tensor<2x4xf32>
     }
     ```

@@ -35,6 +35,12 @@ struct SLMPrepareModelEntryPass
     func.setSymName(loweredName);
     func->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(&getContext()));
+    // Inputs stay the caller's (docs/ABI.md): bufferization must copy
+    // before writing into one, never update it in place.
+    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+      if (isa<TensorType>(func.getArgument(i).getType()))
+        func.setArgAttr(i, "bufferization.writable",
+                        BoolAttr::get(&getContext(), false));
   }
 };
 } // namespace
