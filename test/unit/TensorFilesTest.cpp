@@ -84,7 +84,8 @@ template <typename T> std::string bytesOf(const std::vector<T> &values) {
 
 template <typename T> std::vector<T> valuesOf(const HostTensor &t) {
   std::vector<T> out(t.bytes.size() / sizeof(T));
-  std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
+  if (!t.bytes.empty())
+    std::memcpy(out.data(), t.bytes.data(), t.bytes.size());
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 #include <cmath>
 
@@ -74,6 +75,37 @@ AffineMap broadcastMap(MLIRContext *ctx, RankedTensorType operand,
 // Numpy broadcasting at run time
 //===----------------------------------------------------------------------===//
 
+/// Entry arguments whose dimensions share a symbolic name (`slm.dim_names`:
+/// "batch", "seq") share the extent: the runtime checks that before a run.
+/// The root of such a dimension is the first argument dimension of that name.
+static std::optional<ExtentRoot> namedArgumentRoot(Value value, int64_t d) {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || !arg.getOwner()->isEntryBlock())
+    return std::nullopt;
+  auto func = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
+  if (!func)
+    return std::nullopt;
+  auto nameOf = [&](unsigned argument, int64_t dim) -> StringAttr {
+    auto names = func.getArgAttrOfType<ArrayAttr>(argument, "slm.dim_names");
+    if (!names || dim < 0 || dim >= static_cast<int64_t>(names.size()))
+      return {};
+    auto name = dyn_cast<StringAttr>(names[dim]);
+    return name && !name.getValue().empty() ? name : StringAttr();
+  };
+  StringAttr name = nameOf(arg.getArgNumber(), d);
+  if (!name)
+    return std::nullopt;
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+    auto type = dyn_cast<RankedTensorType>(func.getArgument(i).getType());
+    if (!type)
+      continue;
+    for (int64_t j = 0; j < type.getRank(); ++j)
+      if (type.isDynamicDim(j) && nameOf(i, j) == name)
+        return ExtentRoot{func.getArgument(i), j};
+  }
+  return std::nullopt;
+}
+
 /// How deep extentRoot follows producers.
 static constexpr int kMaxExtentDepth = 32;
 
@@ -86,7 +118,7 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
     return self;
   Operation *def = value.getDefiningOp();
   if (!def)
-    return self;
+    return namedArgumentRoot(value, d).value_or(self);
   auto result = cast<OpResult>(value);
   // Destination-style ops (linalg): the extent of the tied init.
   if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))

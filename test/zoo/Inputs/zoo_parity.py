@@ -125,7 +125,11 @@ def run_model(m, args):
         feeds = dict(np.load(os.path.join(args.zoo, f"{m['family']}.{s}.npz")))
         names = [i.name for i in session.get_inputs()]
         feeds = {k: v for k, v in feeds.items() if k in names}
-        want = session.run(None, feeds)
+        try:
+            want = session.run(None, feeds)
+        except Exception as e:  # noqa: BLE001
+            want = None
+            ort_error = "ORT: " + str(e).splitlines()[0]
         out_dir = os.path.join(args.work, f"{mid}.{s}.out")
         os.makedirs(out_dir, exist_ok=True)
         cmd = [args.slm_run, lib, "--output-dir", out_dir]
@@ -135,6 +139,15 @@ def run_model(m, args):
             cmd += ["--input", f"{k}={path}"]
         env = dict(os.environ, OMP_NUM_THREADS="1")
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if want is None:
+            # ORT refuses these inputs (e.g. an index out of range): slm must
+            # refuse them too, never compute something.
+            if r.returncode != 0:
+                results.append((s, "error", ort_error + "; slm-run: " +
+                                first_error(r.stderr + r.stdout)))
+            else:
+                results.append((s, "MISMATCH", ort_error + ", but slm-run computed outputs"))
+            continue
         if r.returncode != 0:
             results.append((s, "error", "slm-run: " + first_error(r.stderr + r.stdout)))
             continue
