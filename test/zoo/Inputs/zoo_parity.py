@@ -196,14 +196,23 @@ def main():
     for m, results in outcomes:
         for s, status, msg in results:
             entry = None
-            if status == "error":
+            # Errors may be listed; so may differences of ORT's int8
+            # quantizer forms, as OPEN bugs (reason "OPEN: ..."), never of a
+            # plain export.
+            open_ok = status == "MISMATCH" and m["variant"] != "plain"
+            if status == "error" or open_ok:
                 entry = next((e for e in expected if fnmatch.fnmatchcase(m["id"], e["glob"])
-                              and e["regex"].search(msg)), None)
+                              and e["regex"].search(msg)
+                              and (status == "error") != e["reason"].startswith("OPEN:")),
+                             None)
             listed = any(fnmatch.fnmatchcase(m["id"], e["glob"]) for e in expected)
             if status == "ok":
                 verdict = "XPASS" if listed else "ok"
             elif status == "error" and entry:
                 verdict = "XFAIL"
+                entry["used"] = True
+            elif entry:
+                verdict = "OPEN"
                 entry["used"] = True
             else:
                 verdict = "FAIL" if status == "error" else "MISMATCH"
@@ -227,6 +236,8 @@ def main():
     print(f"plain exports: {ok_plain} of {total_plain} (model x data set) match ORT; "
           f"{len(passing)} of {len(fams)} families pass every opset and data set")
     print(f"ORT-processed variants: {ok_var} of {total_var} match ORT")
+    n_open = counts.get((False, "OPEN"), 0)
+    print(f"open differences from ORT (listed as OPEN, to be fixed): {n_open}")
     stale = [e for e in expected if not e["used"] and
              not any(fnmatch.fnmatchcase(m["id"], e["glob"]) for m in models)]
     for e in stale:
