@@ -131,8 +131,13 @@ static Value elementAsIndex(NodeContext &node, int input, int64_t i) {
   return arith::IndexCastOp::create(b, loc, b.getIndexType(), element);
 }
 
+/// The most entries a shape, axes or similar list computed at run time may
+/// have (each becomes code; real models stay far below it).
+static constexpr int64_t kMaxShapeLength = 64;
+
 /// The number of elements of the 1-D input `input` (0-D counts as one),
 /// which must be known at import time.
+
 static FailureOr<int64_t> staticLength(NodeContext &node, int input,
                                        StringRef what) {
   RankedTensorType type = node.inputType(input);
@@ -140,6 +145,10 @@ static FailureOr<int64_t> staticLength(NodeContext &node, int input,
     return 1;
   if (type.getRank() != 1 || type.isDynamicDim(0))
     return node.error(what + " must be a 1-D tensor of known length");
+  if (type.getDimSize(0) > kMaxShapeLength)
+    return node.error(what + " has " + Twine(type.getDimSize(0)) +
+                      " entries; slm supports at most " +
+                      Twine(kMaxShapeLength));
   return type.getDimSize(0);
 }
 
@@ -363,6 +372,8 @@ static LogicalResult importReshape(NodeContext &node) {
   }
 
   if (!shapeInfo->elements) {
+    if (failed(staticLength(node, 1, "the shape")))
+      return failure();
     node.setOutput(0, runtimeReshape(node, x, allowZero), xInfo->isUnsigned);
     return success();
   }

@@ -299,6 +299,15 @@ def bad_reshape():
 
 
 @fixture
+def huge_runtime_shape():
+    """A Reshape to a run-time shape whose declared length is absurd (found by
+    the fuzzer: each entry used to become code, and import hung)."""
+    n = [helper.make_node("Reshape", ["x", "shape"], ["y"], name="reshape_0")]
+    return model(n, [tensor("x", [2, 3]), tensor("shape", [100000000], TensorProto.INT64)],
+                 [tensor("y", None)])
+
+
+@fixture
 def type_mismatch():
     n = [helper.make_node("Add", ["x", "ids"], ["y"], name="add_0")]
     return model(n, [tensor("x", [2]), tensor("ids", [2], TensorProto.INT64)], [tensor("y", None)])
