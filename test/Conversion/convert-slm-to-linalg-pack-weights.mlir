@@ -119,3 +119,23 @@ func.func @w8a8(%x: tensor<?x8xf32>) -> tensor<?x40xf32> {
   %y = slm.linear %x, %w, %b {input_quant = #slm.input_quant<per_token>} : (tensor<?x8xf32>, tensor<40x8xf32>, tensor<40xf32>) -> tensor<?x40xf32>
   return %y : tensor<?x40xf32>
 }
+
+// -----
+
+// An input whose in_features is dynamic (a reshape folded only at run
+// time) is checked against the weight's 4 at run time and cast to it, so
+// the packed kernel contracts over a static K.
+// CHECK-LABEL: func @dynamic_in_features
+// CHECK-SAME: (%[[X:.+]]: tensor<?x?xf32>)
+// CHECK: %[[K:.+]] = tensor.dim %[[X]], %c1
+// CHECK: %[[OK:.+]] = arith.cmpi eq, %[[K]], %c4
+// CHECK: cf.assert %[[OK]], "the input's last extent differs from the weight's in_features (4)"
+// CHECK: %[[XS:.+]] = tensor.cast %[[X]] : tensor<?x?xf32> to tensor<?x4xf32>
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[XS]], %{{.+}} : tensor<?x4xf32>, tensor<1x4x32xf32>)
+// UNPACKED-LABEL: func @dynamic_in_features
+func.func @dynamic_in_features(%x: tensor<?x?xf32>) -> tensor<?x8xf32> {
+  %w = arith.constant dense<1.5> : tensor<8x4xf32>
+  %y = slm.linear %x, %w : (tensor<?x?xf32>, tensor<8x4xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

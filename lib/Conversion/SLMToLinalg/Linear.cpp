@@ -193,6 +193,21 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
   int64_t panel;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
+    // An input whose in_features is dynamic (a reshape folded only at run
+    // time) against a weight whose is known: checked, then static, so that
+    // every kernel (packed, int8, 4-bit) sees the weight's K.
+    RankedTensorType inputType = op.getInput().getType();
+    const int64_t inFeatures = op.getWeight().getType().getDimSize(1);
+    if (inputType.isDynamicDim(inputType.getRank() - 1) &&
+        !ShapedType::isDynamic(inFeatures)) {
+      Value input = castDimAtRunTime(
+          rewriter, op.getLoc(), op.getInput(), inputType.getRank() - 1,
+          inFeatures, "the input's last extent differs from the weight's "
+                      "in_features (" + Twine(inFeatures) + ")");
+      rewriter.modifyOpInPlace(
+          op, [&] { op.getInputMutable().assign(input); });
+      return success();
+    }
     if (panel > 0 && (succeeded(lowerPackedLinear(op, rewriter, panel)) ||
                       succeeded(lowerNibbleLinear(op, rewriter, panel))))
       return success();

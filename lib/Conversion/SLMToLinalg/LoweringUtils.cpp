@@ -260,6 +260,20 @@ static void check(OpBuilder &b, Location loc, Value cond, const Twine &what) {
   cf::AssertOp::create(b, loc, cond, origin(loc) + what.str());
 }
 
+Value castDimAtRunTime(OpBuilder &b, Location loc, Value operand, int64_t dim,
+                       int64_t extent, const Twine &what) {
+  auto type = cast<RankedTensorType>(operand.getType());
+  Value actual = b.createOrFold<tensor::DimOp>(loc, operand, dim);
+  Value expected = arith::ConstantIndexOp::create(b, loc, extent);
+  check(b, loc,
+        b.createOrFold<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, actual,
+                                      expected),
+        what);
+  SmallVector<int64_t> shape(type.getShape());
+  shape[dim] = extent;
+  return tensor::CastOp::create(b, loc, type.clone(shape), operand);
+}
+
 Value stretchAtRunTime(OpBuilder &b, Location loc, Value operand,
                        ArrayRef<std::pair<int64_t, Value>> targets) {
   if (targets.empty())

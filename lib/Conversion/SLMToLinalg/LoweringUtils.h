@@ -57,6 +57,13 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth = 0);
 /// tensor.from_elements + tensor.extract); std::nullopt otherwise.
 std::optional<ExtentRoot> indexRoot(Value index, int depth = 0);
 
+/// `operand` with dimension `dim` made static (`extent`) by a tensor.cast,
+/// after a run-time check that it has that extent (a reshape the importer
+/// could not fold leaves such dimensions dynamic; the kernels need them
+/// static and a mismatch must not read past a buffer).
+Value castDimAtRunTime(OpBuilder &b, Location loc, Value operand, int64_t dim,
+                       int64_t extent, const Twine &what);
+
 /// `operand` stretched at run time: for each (dimension, target extent) of
 /// `targets`, an extent of 1 is repeated to the target (numpy
 /// broadcasting). An scf.if keeps the operand as it is when every extent

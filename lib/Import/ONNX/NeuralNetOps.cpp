@@ -42,6 +42,10 @@ static FailureOr<Value> matmul(NodeContext &node, Value a, Value b) {
                       "products come through MatMulInteger");
   if (aType.getElementType() != bType.getElementType())
     return node.error("input element types differ");
+  if (aType.getRank() == 0 || bType.getRank() == 0)
+    return node.error("inputs must have rank 1 or more (got " +
+                      Twine(aType.getRank()) + " and " +
+                      Twine(bType.getRank()) + ")");
   bool aVector = aType.getRank() == 1, bVector = bType.getRank() == 1;
   if (aVector)
     a = g.reshape(node.loc(), a, {DimExpr::constant(1), DimExpr::dimOf(a, 0)});

@@ -308,6 +308,12 @@ def huge_runtime_shape():
 
 
 @fixture
+def scalar_matmul():
+    n = [helper.make_node("MatMul", ["a", "b"], ["y"], name="matmul_0")]
+    return model(n, [tensor("a", []), tensor("b", [3, 4])], [tensor("y", None)])
+
+
+@fixture
 def type_mismatch():
     n = [helper.make_node("Add", ["x", "ids"], ["y"], name="add_0")]
     return model(n, [tensor("x", [2]), tensor("ids", [2], TensorProto.INT64)], [tensor("y", None)])
