@@ -2,7 +2,8 @@
 # Builds slm with clang-22 under AddressSanitizer + UndefinedBehaviorSanitizer
 # (build/sanitize), runs the unit tests there, and fuzzes the ONNX importer
 # with libFuzzer from a corpus of real models (the ONNX node suite, the
-# project's test models, the zoo when it has been exported).
+# models the lit tests wrote under build/test, the zoo among them, when the
+# suite has run).
 #
 #   scripts/fuzz.sh [--seconds N] [--runs N] [--jobs N] [--no-unit-tests]
 #
@@ -51,13 +52,13 @@ fi
 # The corpus: real models, small enough to mutate (<= 1 MB each).
 corpus="$build/fuzz-corpus"
 artifacts="$build/fuzz-artifacts"
-rm -rf "$corpus" && mkdir -p "$corpus" "$artifacts"
+rm -rf "$corpus" "$artifacts" && mkdir -p "$corpus" "$artifacts"
 i=0
 while IFS= read -r -d '' f; do
   cp "$f" "$corpus/$(printf 'seed%05d' "$i").onnx"
   i=$((i + 1))
 done < <(find /usr/share/libonnx-testdata/data/node "$root/test" \
-           "${SLM_BUILD_DIR:-$root/build}/zoo" \
+           "${SLM_BUILD_DIR:-$root/build}/test" \
            -name '*.onnx' -size -1024k -print0 2>/dev/null)
 echo "fuzz.sh: corpus of $i models"
 

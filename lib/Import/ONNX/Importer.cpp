@@ -162,13 +162,31 @@ bool NodeContext::hasOutput(int i) const {
   return i >= 0 && i < proto.output_size() && !proto.output(i).empty();
 }
 
-void NodeContext::setOutput(int i, Value value, bool isUnsigned) {
+/// Whether an output of element type `element` inherits an unsigned input's
+/// signedness (see NodeContext::setOutput).
+static bool inheritsUnsigned(NodeContext &node, Type element) {
+  if (!element.isInteger() || element.isInteger(1))
+    return false;
+  for (int j = 0, e = node.numInputs(); j < e; ++j) {
+    if (!node.hasInput(j))
+      continue;
+    ImportedValue *in = node.inputInfo(j);
+    if (in && in->isUnsigned && in->type &&
+        in->type.getElementType() == element)
+      return true;
+  }
+  return false;
+}
+
+void NodeContext::setOutput(int i, Value value,
+                            std::optional<bool> isUnsigned) {
   if (!hasOutput(i))
     return;
   ImportedValue info;
   info.value = value;
   info.type = cast<RankedTensorType>(value.getType());
-  info.isUnsigned = isUnsigned;
+  info.isUnsigned = isUnsigned ? *isUnsigned
+                               : inheritsUnsigned(*this, info.type.getElementType());
   // Small integer constants also carry their elements, for shape arithmetic.
   DenseIntElementsAttr attr;
   if (info.type.getRank() <= 1 && info.type.hasStaticShape() &&
@@ -506,6 +524,56 @@ RankedTensorType mlir::slm::onnx_import::broadcastType(NodeContext &node,
   return RankedTensorType::get(*shape, elementType);
 }
 
+Value mlir::slm::onnx_import::floatToInteger(OpBuilder &b, Location loc,
+                                             Value x, IntegerType to,
+                                             bool toUnsigned) {
+  // Out of range (and NaN) a float -> integer conversion is undefined in
+  // C++ and poison in LLVM; ONNX Runtime's x86 build gives what cvttss2si
+  // gives: the "integer indefinite" 0x80..0 of 32 or 64 bits, truncated to
+  // the target (numpy agrees). Models do compute such values (T5's
+  // relative buckets at log(0), then an index check), so the result must be
+  // defined and the same as ORT's.
+  // uint32 and uint64 convert as clang compiles them for x86-64: values
+  // from 2^(W-1) up are converted from x - 2^(W-1) and get the top bit
+  // flipped; the others (and NaN) as the signed conversion of W bits.
+  // Narrower targets go through the 32-bit signed conversion.
+  const unsigned bits = to.getWidth();
+  const bool wideUnsigned = toUnsigned && (bits == 32 || bits == 64);
+  const unsigned viaBits = bits == 64 || wideUnsigned ? bits : 32;
+  Type f64 = b.getF64Type();
+  IntegerType via = b.getIntegerType(viaBits);
+  if (x.getType() != f64)
+    x = arith::ExtFOp::create(b, loc, f64, x);
+  auto f = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getFloatAttr(f64, v));
+  };
+  const double limit = std::ldexp(1.0, viaBits - 1);
+  Value indefinite = arith::ConstantOp::create(
+      b, loc, b.getIntegerAttr(via, APInt::getSignedMinValue(viaBits)));
+  auto convert = [&](Value v) -> Value {
+    Value inRange = arith::AndIOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, v,
+                              f(-limit)),
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, v, f(limit)));
+    return arith::SelectOp::create(
+        b, loc, inRange, arith::FPToSIOp::create(b, loc, via, v), indefinite);
+  };
+  Value r = convert(x);
+  if (wideUnsigned) {
+    Value high = arith::XOrIOp::create(
+        b, loc, convert(arith::SubFOp::create(b, loc, x, f(limit))),
+        indefinite);
+    r = arith::SelectOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, f(limit)),
+        high, r);
+  }
+  if (bits < via.getWidth())
+    r = arith::TruncIOp::create(b, loc, to, r);
+  return r;
+}
+
 Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc,
                                            Value value, bool fromUnsigned,
                                            Type to, bool toUnsigned) {
@@ -546,9 +614,12 @@ Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc,
     return arith::TruncFOp::create(b, loc, resultType, value);
   }
   if (fromFloat)
-    return toUnsigned
-               ? arith::FPToUIOp::create(b, loc, resultType, value).getResult()
-               : arith::FPToSIOp::create(b, loc, resultType, value).getResult();
+    return broadcastElementwise(
+        b, loc, resultType, {value},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          return floatToInteger(nb, l, args[0], cast<IntegerType>(to),
+                                toUnsigned);
+        });
   if (toFloat)
     return fromUnsigned || from.isInteger(1)
                ? arith::UIToFPOp::create(b, loc, resultType, value).getResult()

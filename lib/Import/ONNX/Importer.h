@@ -117,8 +117,12 @@ public:
   std::optional<llvm::SmallVector<int64_t>>
   intsAttr(llvm::StringRef name) const;
 
-  /// Defines output `i` as `value`.
-  void setOutput(int i, Value value, bool isUnsigned = false);
+  /// Defines output `i` as `value`. Unless `isUnsigned` says otherwise, an
+  /// integer output is unsigned when an input of the same element type is
+  /// (data movement and arithmetic keep ONNX's uint8..uint64); outputs that
+  /// are int64 whatever the data (indices, counts) must pass false.
+  void setOutput(int i, Value value,
+                 std::optional<bool> isUnsigned = std::nullopt);
   /// Defines output `i` as `value` of any kind (sequences, optionals).
   void setOutputValue(int i, ImportedValue value);
   /// The graph-valued attribute `name` (If branches, Loop/Scan bodies), or
@@ -279,6 +283,12 @@ RankedTensorType broadcastType(NodeContext &node, RankedTensorType lhs,
 mlir::FailureOr<Value> reduceOverRuntimeAxes(NodeContext &node, Value x,
                                              mlir::slm::ReduceKind kind,
                                              bool keepDims);
+
+/// The scalar float `x` converted to the integer type `to` toward zero, as
+/// ONNX Runtime on x86 converts: NaN and values out of range give the
+/// "integer indefinite" (0x80..0 of 32 or 64 bits, truncated to `to`).
+Value floatToInteger(OpBuilder &b, Location loc, Value x, IntegerType to,
+                     bool toUnsigned);
 
 /// Converts `value` to the element type `to` (tensor-wise arith casts);
 /// signedness of integers comes from the flags.

@@ -815,8 +815,10 @@ static LogicalResult importArgMaxMin(NodeContext &node) {
   bool greater = node.node().op_type() == "ArgMax";
   // As ONNX Runtime: the first NaN wins unless select_last_index is set,
   // which compares numbers only.
-  node.setOutput(0, argExtreme(e, x, *axis, greater, last, keepDims,
-                               xInfo->isUnsigned, /*nanWins=*/!last));
+  node.setOutput(0,
+                 argExtreme(e, x, *axis, greater, last, keepDims,
+                            xInfo->isUnsigned, /*nanWins=*/!last),
+                 /*isUnsigned=*/false);
   return success();
 }
 
@@ -1010,7 +1012,7 @@ static LogicalResult importTopK(NodeContext &node) {
                  });
   node.setOutput(0, values, isUnsigned);
   if (node.numOutputs() > 1)
-    node.setOutput(1, indexTensor);
+    node.setOutput(1, indexTensor, /*isUnsigned=*/false);
   return success();
 }
 
@@ -1179,7 +1181,7 @@ static LogicalResult importNonZero(NodeContext &node) {
                       return SmallVector<Value>{args[0], args[1]};
                     });
               });
-  node.setOutput(0, result[0]);
+  node.setOutput(0, result[0], /*isUnsigned=*/false);
   return success();
 }
 
@@ -1487,11 +1489,11 @@ static LogicalResult importUnique(NodeContext &node) {
       });
   node.setOutput(0, y, isUnsigned);
   if (node.hasOutput(1))
-    node.setOutput(1, list);
+    node.setOutput(1, list, /*isUnsigned=*/false);
   if (node.hasOutput(2))
-    node.setOutput(2, inverse);
+    node.setOutput(2, inverse, /*isUnsigned=*/false);
   if (node.hasOutput(3))
-    node.setOutput(3, counts);
+    node.setOutput(3, counts, /*isUnsigned=*/false);
   return success();
 }
 

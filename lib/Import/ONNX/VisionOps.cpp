@@ -1016,7 +1016,7 @@ static LogicalResult importMaxPool(NodeContext &node) {
                  node.hasOutput(1), storageOrder == 1, sizes);
   node.setOutput(0, results[0], isUnsigned);
   if (node.hasOutput(1))
-    node.setOutput(1, results[1]);
+    node.setOutput(1, results[1], /*isUnsigned=*/false);
   return success();
 }
 

@@ -185,6 +185,30 @@ def cases():
                                         ("hi", F, [])], [("y", F, None)]),
               {"m": np.array(8, np.int32), "l": np.array(64, np.int32), "r": np.array(16000, np.int32),
                "lo": np.array(100, np.float32), "hi": np.array(6000, np.float32)}))
+    # Cast of NaN, infinities and out-of-range floats: defined, and ORT's
+    # x86 results (T5's relative buckets cast log(0) to int64).
+    I16, U16_ = TensorProto.INT16, TensorProto.UINT16
+    targets = [("i8", I8), ("u8", U8), ("i16", I16), ("u16", U16_), ("i32", I32),
+               ("u32", U32), ("i64", I64), ("u64", U64)]
+    c.append(("cast_out_of_range", model(
+        "m", [one("Cast", ["x"], [k], to=t) for k, t in targets], [("x", F, ["n"])],
+        [(k, t, None) for k, t in targets]),
+        {"x": np.array([np.nan, np.inf, -np.inf, 1e20, -1e20, 3.7, -3.7, 300, -129, 70000, -1,
+                        2**31, 2**32 + 512, 2**63, 2**64, 1.5e19], np.float32)}))
+    # uint8 through data movement keeps its signedness (a T5 QDQ export:
+    # Gather of uint8 codes, Transpose, DequantizeLinear with a zero point).
+    codes = rng.integers(0, 256, (8, 4)).astype(np.uint8)
+    c.append(("uint8_data_movement", model(
+        "m", [one("Gather", ["codes", "ids"], ["g"]), one("Transpose", ["g"], ["t"], perm=[2, 0, 1]),
+              one("Slice", ["t", "st", "en"], ["s"]), one("Concat", ["s", "t"], ["c"], axis=0),
+              one("DequantizeLinear", ["c", "scale", "zp"], ["y"])],
+        [("ids", I64, [2, 3])], [("y", F, None)],
+        initializers=[numpy_helper.from_array(codes, "codes"),
+                      numpy_helper.from_array(np.array([0], np.int64), "st"),
+                      numpy_helper.from_array(np.array([2], np.int64), "en"),
+                      numpy_helper.from_array(np.array(0.0125, np.float32), "scale"),
+                      numpy_helper.from_array(np.array(103, np.uint8), "zp")]),
+        {"ids": np.array([[0, 3, 7], [5, 1, 2]], np.int64)}))
     return c
 
 
