@@ -14,6 +14,8 @@
 
 #include "slm/Runtime/slmrt.h"
 
+#include "ModelMetadata.h"
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -30,154 +32,7 @@
 
 namespace {
 
-struct TensorInfo {
-  std::string name;
-  slm_dtype dtype = SLM_FLOAT32;
-  std::vector<int64_t> shape;
-  std::vector<std::string> dims;
-};
-
-/// A minimal reader for the metadata JSON (objects, arrays, strings,
-/// integers): the format is ours, written by slmc.
-class JsonReader {
-public:
-  explicit JsonReader(const char *text) : p(text) {}
-
-  bool readModel(std::vector<TensorInfo> &inputs,
-                 std::vector<TensorInfo> &outputs, int64_t &abi) {
-    return object([&](const std::string &key) {
-      if (key == "abi")
-        return integer(abi);
-      if (key == "inputs")
-        return tensors(inputs);
-      if (key == "outputs")
-        return tensors(outputs);
-      return skip();
-    });
-  }
-
-private:
-  const char *p;
-
-  void space() {
-    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
-      ++p;
-  }
-  bool expect(char c) {
-    space();
-    if (*p != c)
-      return false;
-    ++p;
-    return true;
-  }
-  bool string(std::string &out) {
-    space();
-    if (*p != '"')
-      return false;
-    ++p;
-    out.clear();
-    while (*p && *p != '"') {
-      if (*p == '\\' && p[1]) {
-        ++p;
-        out += *p == 'n' ? '\n' : *p;
-      } else {
-        out += *p;
-      }
-      ++p;
-    }
-    return expect('"');
-  }
-  bool integer(int64_t &out) {
-    space();
-    char *end = nullptr;
-    long long v = std::strtoll(p, &end, 10);
-    if (end == p)
-      return false;
-    out = v;
-    p = end;
-    return true;
-  }
-  template <typename Fn> bool object(Fn &&member) {
-    if (!expect('{'))
-      return false;
-    space();
-    if (*p == '}')
-      return ++p, true;
-    do {
-      std::string key;
-      if (!string(key) || !expect(':') || !member(key))
-        return false;
-    } while (expect(','));
-    return expect('}');
-  }
-  template <typename Fn> bool array(Fn &&element) {
-    if (!expect('['))
-      return false;
-    space();
-    if (*p == ']')
-      return ++p, true;
-    do {
-      if (!element())
-        return false;
-    } while (expect(','));
-    return expect(']');
-  }
-  bool skip() {
-    space();
-    if (*p == '"') {
-      std::string s;
-      return string(s);
-    }
-    if (*p == '{')
-      return object([&](const std::string &) { return skip(); });
-    if (*p == '[')
-      return array([&] { return skip(); });
-    int64_t v;
-    return integer(v);
-  }
-  bool tensors(std::vector<TensorInfo> &out) {
-    return array([&] {
-      TensorInfo info;
-      bool ok = object([&](const std::string &key) {
-        if (key == "name")
-          return string(info.name);
-        if (key == "dtype") {
-          std::string d;
-          if (!string(d))
-            return false;
-#define SLM_DTYPE_FROM_NAME(enumerator, value, name, bytes)                    \
-  if (d == name) {                                                             \
-    info.dtype = enumerator;                                                   \
-    return true;                                                               \
-  }
-          SLM_DTYPE_LIST(SLM_DTYPE_FROM_NAME)
-#undef SLM_DTYPE_FROM_NAME
-          return false;
-        }
-        if (key == "shape")
-          return array([&] {
-            int64_t v;
-            if (!integer(v))
-              return false;
-            info.shape.push_back(v);
-            return true;
-          });
-        if (key == "dims")
-          return array([&] {
-            std::string d;
-            if (!string(d))
-              return false;
-            info.dims.push_back(d);
-            return true;
-          });
-        return skip();
-      });
-      info.dims.resize(info.shape.size());
-      out.push_back(std::move(info));
-      return ok && out.back().shape.size() <= SLM_MAX_RANK;
-    });
-  }
-};
+using mlir::slm::runtime::TensorInfo;
 
 void setError(char *error, size_t size, const char *format, ...) {
   if (!error || size == 0)
@@ -355,7 +210,8 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
   m->releaseBuffer = reinterpret_cast<slm_model_release_buffer_fn>(
       dlsym(m->library, SLM_MODEL_RELEASE_BUFFER_SYMBOL));
   int64_t metadataAbi = 0;
-  if (!JsonReader(metadata).readModel(m->inputs, m->outputs, metadataAbi) ||
+  if (!mlir::slm::runtime::parseModelMetadata(metadata, m->inputs,
+                                                m->outputs, metadataAbi) ||
       metadataAbi != SLM_MODEL_ABI_VERSION || m->outputs.empty()) {
     setError(error, errorSize, "'%s' has unreadable model metadata", path);
     return SLM_ERROR_BAD_MODEL;

@@ -197,6 +197,19 @@ Extent extentOfDim(Value value, int64_t index) {
   return Extent{1, {root}};
 }
 
+/// True for a shape query: a tensor.dim, or a reshape or transpose whose
+/// results only shape queries read (canonicalization leaves such a reshape
+/// when it folds reshape(reshape(x)) into one).
+bool isShapeQuery(Operation *op, int depth = 0) {
+  if (isa<tensor::DimOp>(op))
+    return true;
+  if (depth > 4 || !isa<ReshapeOp, TransposeOp>(op))
+    return false;
+  return llvm::all_of(op->getUsers(), [&](Operation *user) {
+    return isShapeQuery(user, depth + 1);
+  });
+}
+
 /// An index value read as an extent: constants, tensor.dim, products.
 std::optional<Extent> extentOfIndex(Value value) {
   APInt constant;
@@ -212,6 +225,12 @@ std::optional<Extent> extentOfIndex(Value value) {
     if (a && b)
       return *a * *b;
   }
+  // max(e, 1): the importer's guard of an inferred extent's divisor (an
+  // empty tensor has every extent it likes; a non-empty one has e >= 1).
+  if (auto max = value.getDefiningOp<arith::MaxSIOp>()) {
+    if (matchPattern(max.getRhs(), m_One()))
+      return extentOfIndex(max.getLhs());
+  }
   // An inferred (-1) reshape extent: the element count divided by the other
   // extents, when the division is exact symbolically.
   if (auto div = value.getDefiningOp<arith::DivUIOp>()) {
@@ -220,6 +239,16 @@ std::optional<Extent> extentOfIndex(Value value) {
       return a->dividedBy(*b);
   }
   return std::nullopt;
+}
+
+/// `extent` as an index value: its factor times tensor.dim of each of its
+/// dimensions (values defined before the attention's operands are).
+Value materializeExtent(OpBuilder &b, Location loc, const Extent &extent) {
+  Value result = arith::ConstantIndexOp::create(b, loc, extent.factor);
+  for (const auto &[tensor, index] : extent.dims)
+    result = b.createOrFold<arith::MulIOp>(
+        loc, result, b.createOrFold<tensor::DimOp>(loc, tensor, index));
+  return result;
 }
 
 //===----------------------------------------------------------------------===//
@@ -933,13 +962,23 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
       llvm::sort(rest);
       return rest == SmallVector<Atom>{Atom::Outer0, Atom::Outer1};
     };
+    // The values between the context and the root with their layouts, and
+    // the reshapes only shape queries read: their shape queries are
+    // rewritten from the atoms' extents once the attention is built, so that
+    // nothing keeps the decomposed computation alive.
+    SmallVector<std::pair<Value, Layout>> walked;
     while (!isMerged(layout)) {
+      walked.push_back({root, layout});
       // Shape queries (tensor.dim) do not count as uses: they feed the
       // reshapes that disappear with the match.
       Operation *user = nullptr;
       for (Operation *u : root.getUsers()) {
-        if (isa<tensor::DimOp>(u))
+        if (isShapeQuery(u)) {
+          if (isa<TransposeOp, ReshapeOp>(u))
+            if (std::optional<Layout> l = propagate(u, layout, outSizes))
+              walked.push_back({u->getResult(0), *l});
           continue;
+        }
         if (user) {
           why = "the context is used before its heads are merged";
           return failure();
@@ -1038,6 +1077,21 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     if (result.getType() != rootType)
       result = tensor::CastOp::create(rewriter, loc, rootType, result);
     rewriter.replaceAllUsesWith(root, result);
+    for (auto &[value, valueLayout] : walked) {
+      auto type = cast<RankedTensorType>(value.getType());
+      for (Operation *user : llvm::make_early_inc_range(value.getUsers())) {
+        auto dim = dyn_cast<tensor::DimOp>(user);
+        std::optional<int64_t> i = dim ? dim.getConstantIndex() : std::nullopt;
+        if (!i || *i < 0 || *i >= type.getRank() || !type.isDynamicDim(*i))
+          continue;
+        Extent extent;
+        for (Atom atom : valueLayout[*i])
+          extent = extent * outSizes.of(atom);
+        rewriter.setInsertionPoint(dim);
+        rewriter.replaceOp(dim, materializeExtent(rewriter, dim.getLoc(),
+                                                  extent));
+      }
+    }
     return success();
   }
 

@@ -15,10 +15,12 @@
 #include "slm/Support/Version.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -41,7 +43,9 @@ options:
                       (defaults 1e-4 and 1e-5; integers must match exactly;
                       the expected dtype and shape must be the output's;
                       bfloat16 is read from and written as uint16 bits)
-  --output-dir DIR    write each output to DIR/<name>.npy
+  --output-dir DIR    write each output to DIR/<name>.npy (DIR is created;
+                      characters of <name> other than letters, digits, '.',
+                      '-' and '_' become '_')
   --repeat N          run N times and print the median latency
   --info              print the model's inputs and outputs, then exit
   --version           print slm's version and commit, then exit
@@ -372,12 +376,43 @@ int main(int argc, char **argv) {
   }
 
   int status = 0;
+  std::vector<std::string> files;
+  if (!outputDir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(outputDir, error);
+    if (error) {
+      std::fprintf(stderr, "slm-run: error: cannot create '%s': %s\n",
+                   outputDir.c_str(), error.message().c_str());
+      return 2;
+    }
+    // One file per output, named after it; characters that cannot be part
+    // of a file name (ONNX names like "scale_0/out:0") become '_'.
+    for (int32_t o = 0; o < numOutputs; ++o) {
+      slm_tensor_info t;
+      slm_model_output_info(model, o, &t);
+      std::string file = t.name;
+      for (char &c : file)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+            c != '-' && c != '_')
+          c = '_';
+      if (file.empty() || file[0] == '.')
+        file = "_" + file;
+      if (std::find(files.begin(), files.end(), file) != files.end()) {
+        std::fprintf(stderr,
+                     "slm-run: error: outputs '%s' and another share the file "
+                     "name '%s.npy'\n",
+                     t.name, file.c_str());
+        return 2;
+      }
+      files.push_back(file);
+    }
+  }
   for (int32_t o = 0; o < numOutputs; ++o) {
     slm_tensor_info t;
     slm_model_output_info(model, o, &t);
     if (!outputDir.empty()) {
       std::string why;
-      if (!writeNpy(outputDir + "/" + t.name + ".npy", outputs[o], why)) {
+      if (!writeNpy(outputDir + "/" + files[o] + ".npy", outputs[o], why)) {
         std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
         status = 2;
       }

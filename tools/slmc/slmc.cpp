@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
       "slmc: the slm compiler for compressed transformer models\n\n"
       "  slmc model.onnx -o model.so\n"
       "  slmc model.onnx --report -o model.mlir\n\n"
-      "Reads an ONNX model (opsets 13-21; external data from the model's\n"
+      "Reads an ONNX model (opsets 7-23; external data from the model's\n"
       "folder) or slm IR and runs the phases import, raise (transformer "
       "ops),\ncompress (pruning, quantization), optimize (fusions), lower "
       "and emit:\nslm IR, LLVM IR, an object file or a shared library that "

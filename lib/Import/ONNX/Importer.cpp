@@ -20,6 +20,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/Verifier.h"
 #include "slm/Support/Shape.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Path.h"
@@ -160,6 +161,15 @@ NodeContext::intsAttr(StringRef name) const {
 
 bool NodeContext::hasOutput(int i) const {
   return i >= 0 && i < proto.output_size() && !proto.output(i).empty();
+}
+
+/// Whether the dim_param `param` names a dimension that inputs may share.
+/// Exporters also write placeholders for "unknown" ("?" from PaddlePaddle,
+/// "None"): dimensions so marked are each their own (ORT does the same).
+static bool namesADimension(StringRef param) {
+  return param != "None" && llvm::any_of(param, [](char c) {
+           return llvm::isAlnum(c);
+         });
 }
 
 /// Whether an output of element type `element` inherits an unsigned input's
@@ -574,6 +584,15 @@ Value mlir::slm::onnx_import::floatToInteger(OpBuilder &b, Location loc,
   return r;
 }
 
+Value mlir::slm::onnx_import::convertSaturated(OpBuilder &b, Location loc,
+                                               Value value, Type to,
+                                               bool toUnsigned) {
+  auto resultType = cast<RankedTensorType>(value.getType()).clone(to);
+  if (toUnsigned)
+    return arith::FPToUIOp::create(b, loc, resultType, value);
+  return arith::FPToSIOp::create(b, loc, resultType, value);
+}
+
 Value mlir::slm::onnx_import::castElements(OpBuilder &b, Location loc,
                                            Value value, bool fromUnsigned,
                                            Type to, bool toUnsigned) {
@@ -757,9 +776,11 @@ LogicalResult GraphImporter::importGraph(const onnx::GraphProto &graph,
     SmallVector<Attribute> dimNames;
     bool anyNamed = false;
     for (const auto &dim : info->type().tensor_type().shape().dim()) {
-      dimNames.push_back(
-          b.getStringAttr(dim.has_dim_param() ? dim.dim_param() : ""));
-      anyNamed |= dim.has_dim_param() && !dim.dim_param().empty();
+      StringRef param = dim.has_dim_param() ? StringRef(dim.dim_param()) : "";
+      if (!namesADimension(param))
+        param = "";
+      dimNames.push_back(b.getStringAttr(param));
+      anyNamed |= !param.empty();
     }
     if (anyNamed)
       func.setArgAttr(i, "slm.dim_names", b.getArrayAttr(dimNames));

@@ -290,6 +290,12 @@ mlir::FailureOr<Value> reduceOverRuntimeAxes(NodeContext &node, Value x,
 Value floatToInteger(OpBuilder &b, Location loc, Value x, IntegerType to,
                      bool toUnsigned);
 
+/// Floats already saturated to the range of the integer type `to`
+/// (quantization codes) converted with the plain tensor-wise arith cast,
+/// the form the quantized-matmul raising recognises.
+Value convertSaturated(OpBuilder &b, Location loc, Value value, Type to,
+                       bool toUnsigned);
+
 /// Converts `value` to the element type `to` (tensor-wise arith casts);
 /// signedness of integers comes from the flags.
 Value castElements(OpBuilder &b, Location loc, Value value, bool fromUnsigned,

@@ -69,7 +69,7 @@ Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
       isUnsigned ? std::ldexp(1.0, bits) - 1 : std::ldexp(1.0, bits - 1) - 1;
   q = mlir::slm::MaxOp::create(b, loc, xType, q, scalarConstant(node, f, lo));
   q = mlir::slm::MinOp::create(b, loc, xType, q, scalarConstant(node, f, hi));
-  return castElements(b, loc, q, false, intType, isUnsigned);
+  return convertSaturated(b, loc, q, intType, isUnsigned);
 }
 } // namespace
 
@@ -161,7 +161,7 @@ static LogicalResult importDynamicQuantizeLinear(NodeContext &node) {
   zpf = mlir::slm::MaxOp::create(b, loc, scalar, zpf, zero);
   zpf = mlir::slm::MinOp::create(b, loc, scalar, zpf,
                                  scalarConstant(node, f, 255));
-  Value zp = castElements(b, loc, zpf, false, b.getI8Type(), true);
+  Value zp = convertSaturated(b, loc, zpf, b.getI8Type(), true);
   node.setOutput(0, quantize(node, x, scale, zp, b.getI8Type(), true), true);
   node.setOutput(1, scale);
   node.setOutput(2, zp, true);
