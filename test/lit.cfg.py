@@ -47,6 +47,15 @@ minilm = os.path.join(config.slm_obj_root, "models", "minilm")
 if os.path.exists(os.path.join(minilm, "all-MiniLM-L6-v2.onnx")):
     config.available_features.add("minilm")
 config.substitutions.append(("%minilm", minilm))
+# The real trained models of test/wild/ (from PyPI wheels, about 460 MB):
+# opt-in, when SLM_WILD_MODELS names the folder that
+# test/wild/fetch_wild_models.sh filled.
+wild_models = os.environ.get("SLM_WILD_MODELS", "")
+if wild_models and os.path.isdir(wild_models):
+    wild_models = os.path.abspath(wild_models)
+    config.available_features.add("wild-models")
+    config.environment["SLM_WILD_MODELS"] = wild_models
+config.substitutions.append(("%wild_models", wild_models or "SLM_WILD_MODELS-is-not-set"))
 if shutil.which("valgrind"):
     config.available_features.add("valgrind")
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
