@@ -728,8 +728,9 @@ LogicalResult GraphImporter::checkSupported(const onnx::GraphProto &graph,
     return success();
   InFlightDiagnostic diag = emitError(FileLineColLoc::get(&ctx, fileName, 0, 0))
                             << problems.size() << " node"
-                            << (problems.size() == 1 ? "" : "s")
-                            << " use ONNX ops that slm does not support:";
+                            << (problems.size() == 1 ? " uses an ONNX op"
+                                                     : "s use ONNX ops")
+                            << " that slm does not support:";
   for (const std::string &p : problems)
     diag << "\n  " << p;
   return failure();

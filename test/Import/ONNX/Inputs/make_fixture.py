@@ -314,6 +314,14 @@ def scalar_matmul():
 
 
 @fixture
+def placeholder_dim_names():
+    """dim_params that mean "unknown" (PaddlePaddle's "?", "None") name no
+    dimension: two of them are two independent extents."""
+    n = [helper.make_node("Relu", ["x"], ["y"], name="relu_0")]
+    return model(n, [tensor("x", ["?", "?", "None", "batch"])], [tensor("y", None)])
+
+
+@fixture
 def type_mismatch():
     n = [helper.make_node("Add", ["x", "ids"], ["y"], name="add_0")]
     return model(n, [tensor("x", [2]), tensor("ids", [2], TensorProto.INT64)], [tensor("y", None)])
