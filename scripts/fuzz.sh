@@ -33,8 +33,8 @@ if [ -z "$cc" ]; then
   exit 1
 fi
 if [ ! -f "$build/build.ninja" ]; then
-  # -O1 with line tables: sanitizer reports keep file:line, and the build
-  # costs about half of -O2 -g (NDEBUG as Debian's libMLIR is built).
+  # -O1 with line tables: sanitizer reports keep file:line without the
+  # cost of full debug info (NDEBUG as Debian's libMLIR is built).
   cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" \

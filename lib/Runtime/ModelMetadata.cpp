@@ -33,8 +33,10 @@ public:
         return tensors(outputs);
       return skip();
     });
+    if (!ok)
+      return false; // `p` may stand anywhere, even past the NUL
     space();
-    return ok && *p == '\0';
+    return *p == '\0';
   }
 
 private:
@@ -90,6 +92,8 @@ private:
     }
   }
   bool escape(std::string &out) {
+    if (*p == '\0')
+      return false; // a backslash at the end of the text
     char c = *p++;
     switch (c) {
     case '"':

@@ -141,6 +141,8 @@ const char *descrOf(slm_dtype dtype) {
     return "<u4";
   case SLM_UINT64:
     return "<u8";
+  default:
+    break;
   }
   return nullptr;
 }
@@ -594,6 +596,7 @@ bool convert(const std::string &path, const FileTensor &in, slm_dtype dtype,
       break;
     case SLM_FLOAT16:
     case SLM_BFLOAT16:
+    default:
       ok = false;
       break;
     }

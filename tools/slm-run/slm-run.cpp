@@ -133,6 +133,8 @@ static double toDouble(const char *p, slm_dtype dtype) {
   }
   case SLM_BOOL:
     return *p != 0;
+  default:
+    break;
   }
   return std::nan("");
 }

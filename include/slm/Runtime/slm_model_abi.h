@@ -154,8 +154,13 @@ typedef char slm_memref_pointer_fits_a_word
 
 /** An element type. Each ONNX dtype has its own: a uint8 input or output is
  *  SLM_UINT8 (models written before the unsigned dtypes were appended named
- *  it "int8"; the bits are the same). */
-typedef enum slm_dtype { SLM_DTYPE_LIST(SLM_DTYPE_ENUMERATOR_) } slm_dtype;
+ *  it "int8"; the bits are the same). SLM_DTYPE_MAX_ENUM_ is no dtype: it
+ *  makes every int32 value one the enum can hold, so that C++ code may read
+ *  whatever a caller put there and refuse it (an out-of-range enum value is
+ *  undefined behaviour in C++). */
+typedef enum slm_dtype {
+  SLM_DTYPE_LIST(SLM_DTYPE_ENUMERATOR_) SLM_DTYPE_MAX_ENUM_ = 0x7FFFFFFF
+} slm_dtype;
 
 #undef SLM_DTYPE_ENUMERATOR_
 
@@ -167,6 +172,8 @@ static inline unsigned slm_abi_dtype_size(slm_dtype dtype) {
     return bytes;
     SLM_DTYPE_LIST(SLM_DTYPE_SIZE_CASE_)
 #undef SLM_DTYPE_SIZE_CASE_
+  default:
+    break;
   }
   return 0;
 }
@@ -179,6 +186,8 @@ static inline const char *slm_abi_dtype_name(slm_dtype dtype) {
     return name;
     SLM_DTYPE_LIST(SLM_DTYPE_NAME_CASE_)
 #undef SLM_DTYPE_NAME_CASE_
+  default:
+    break;
   }
   return 0;
 }

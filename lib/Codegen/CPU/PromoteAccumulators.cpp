@@ -86,8 +86,10 @@ static bool promoteAccumulator(scf::ForOp loop, RewriterBase &rewriter) {
     if (!alone)
       continue;
     rewriter.setInsertionPoint(loop);
-    Value init = memref::LoadOp::create(rewriter, loop.getLoc(), buffer,
-                                        load.getIndices());
+    // The indices are defined outside the loop; the load is erased below.
+    SmallVector<Value> indices(load.getIndices());
+    Value init =
+        memref::LoadOp::create(rewriter, loop.getLoc(), buffer, indices);
     Value stored = store.getValueToStore();
     FailureOr<LoopLikeOpInterface> grown = loop.replaceWithAdditionalYields(
         rewriter, ValueRange{init}, /*replaceInitOperandUsesInLoop=*/false,
@@ -101,8 +103,7 @@ static bool promoteAccumulator(scf::ForOp loop, RewriterBase &rewriter) {
     rewriter.eraseOp(store);
     rewriter.setInsertionPointAfter(newLoop);
     memref::StoreOp::create(rewriter, newLoop.getLoc(),
-                            newLoop.getResults().back(), buffer,
-                            load.getIndices());
+                            newLoop.getResults().back(), buffer, indices);
     return true;
   }
   return false;
