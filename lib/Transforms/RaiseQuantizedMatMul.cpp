@@ -70,14 +70,28 @@ Value matchClamp255(Value v) {
   return mx.getLhs();
 }
 
-/// uint8 codes of `x`: fptoui(clamp(roundeven(x / scale) + zp, 0, 255)), zp
+/// `select(v != v, replacement, v)` as the importer writes it before a
+/// float-to-integer cast (NaN becomes a defined code): returns v.
+Value matchReplaceNaN(Value v, double replacement) {
+  auto select = v.getDefiningOp<SelectOp>();
+  auto isNaN = select ? select.getCondition().getDefiningOp<CompareOp>()
+                      : CompareOp();
+  if (!isNaN || isNaN.getPredicate() != ComparePredicate::ne ||
+      isNaN.getLhs() != isNaN.getRhs() ||
+      isNaN.getLhs() != select.getFalseValue() ||
+      !isFloat(select.getTrueValue(), replacement))
+    return {};
+  return select.getFalseValue();
+}
+
+/// uint8 codes of `x`: fptoui(NaN -> 0 (clamp(roundeven(x / scale) + zp, 0,
+/// 255))), zp
 /// either a uitofp of an i8 value or an f32 constant. Returns x and sets
 /// scale and zeroPoint (the i8 value, or the f32 constant).
 Value matchQuantize(Value q, Value &scale, Value &zeroPoint) {
   auto toInt = q.getDefiningOp<arith::FPToUIOp>();
-  if (!toInt)
-    return {};
-  Value t = matchClamp255(toInt.getIn());
+  Value t = toInt ? matchReplaceNaN(toInt.getIn(), 0.0) : Value();
+  t = t ? matchClamp255(t) : Value();
   auto add = t ? t.getDefiningOp<AddOp>() : AddOp();
   if (!add)
     return {};
@@ -100,8 +114,16 @@ bool isDynamicQuantization(Value x, Value scale, Value zeroPoint) {
     return r && r.getInput() == x && r.getKind() == kind &&
            static_cast<int64_t>(r.getAxes().size()) == type.getRank();
   };
-  // scale = (max(reduce_max(x), 0) - min(reduce_min(x), 0)) / 255
-  auto div = scale.getDefiningOp<DivOp>();
+  // scale = select(range == 0, 1, range),
+  // range = (max(reduce_max(x), 0) - min(reduce_min(x), 0)) / 255
+  auto pick = scale.getDefiningOp<SelectOp>();
+  auto empty = pick ? pick.getCondition().getDefiningOp<CompareOp>()
+                    : CompareOp();
+  if (!empty || empty.getPredicate() != ComparePredicate::eq ||
+      empty.getLhs() != pick.getFalseValue() || !isFloat(empty.getRhs(), 0.0) ||
+      !isFloat(pick.getTrueValue(), 1.0))
+    return false;
+  auto div = pick.getFalseValue().getDefiningOp<DivOp>();
   if (!div || !isFloat(div.getRhs(), 255.0))
     return false;
   auto sub = div.getLhs().getDefiningOp<SubOp>();
@@ -113,9 +135,11 @@ bool isDynamicQuantization(Value x, Value scale, Value zeroPoint) {
       !wholeReduce(hi.getLhs(), ReduceKind::max) ||
       !wholeReduce(lo.getLhs(), ReduceKind::min))
     return false;
-  // zero point = fptoui(clamp(roundeven(0 - lo / scale), 0, 255))
+  // zero point = fptoui(NaN -> 255 (clamp(roundeven(0 - lo / scale), 0,
+  // 255)))
   auto toInt = zeroPoint.getDefiningOp<arith::FPToUIOp>();
-  Value t = toInt ? matchClamp255(toInt.getIn()) : Value();
+  Value t = toInt ? matchReplaceNaN(toInt.getIn(), 255.0) : Value();
+  t = t ? matchClamp255(t) : Value();
   auto round = t ? t.getDefiningOp<math::RoundEvenOp>() : math::RoundEvenOp();
   auto neg = round ? round.getOperand().getDefiningOp<SubOp>() : SubOp();
   auto ratio = neg ? neg.getRhs().getDefiningOp<DivOp>() : DivOp();

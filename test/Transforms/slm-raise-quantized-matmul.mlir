@@ -13,6 +13,7 @@
 // CHECK: return %[[Y]]
 func.func @dynamic(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
   %c0 = arith.constant dense<0.0> : tensor<f32>
+  %c1 = arith.constant dense<1.0> : tensor<f32>
   %c255 = arith.constant dense<255.0> : tensor<f32>
   %ws = arith.constant dense<0.25> : tensor<f32>
   %w = arith.constant dense<[[1, 2], [3, 4], [5, 6], [7, -8]]> : tensor<4x2xi8>
@@ -21,20 +22,26 @@ func.func @dynamic(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
   %lo0 = slm.reduce <min> %x axes [0, 1] : tensor<?x4xf32> -> tensor<f32>
   %lo = slm.min %lo0, %c0 : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %range = slm.sub %hi, %lo : (tensor<f32>, tensor<f32>) -> tensor<f32>
-  %s = slm.div %range, %c255 : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %s0 = slm.div %range, %c255 : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %empty = slm.compare <eq> %s0, %c0 : (tensor<f32>, tensor<f32>) -> tensor<i1>
+  %s = slm.select %empty, %c1, %s0 : (tensor<i1>, tensor<f32>, tensor<f32>) -> tensor<f32>
   %r = slm.div %lo, %s : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %nr = slm.sub %c0, %r : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %zr = math.roundeven %nr : tensor<f32>
   %zc0 = slm.max %zr, %c0 : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %zc = slm.min %zc0, %c255 : (tensor<f32>, tensor<f32>) -> tensor<f32>
-  %z = arith.fptoui %zc : tensor<f32> to tensor<i8>
+  %zc_nan = slm.compare <ne> %zc, %zc : (tensor<f32>, tensor<f32>) -> tensor<i1>
+  %zc_ok = slm.select %zc_nan, %c255, %zc : (tensor<i1>, tensor<f32>, tensor<f32>) -> tensor<f32>
+  %z = arith.fptoui %zc_ok : tensor<f32> to tensor<i8>
   %xs = slm.div %x, %s : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %xr = math.roundeven %xs : tensor<?x4xf32>
   %zf = arith.uitofp %z : tensor<i8> to tensor<f32>
   %xz = slm.add %xr, %zf : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %q0 = slm.max %xz, %c0 : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %q1 = slm.min %q0, %c255 : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
-  %q = arith.fptoui %q1 : tensor<?x4xf32> to tensor<?x4xi8>
+  %q1_nan = slm.compare <ne> %q1, %q1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xi1>
+  %q1_ok = slm.select %q1_nan, %c0, %q1 : (tensor<?x4xi1>, tensor<f32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %q = arith.fptoui %q1_ok : tensor<?x4xf32> to tensor<?x4xi8>
   %sw = slm.mul %s, %ws : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %qi = arith.extui %q : tensor<?x4xi8> to tensor<?x4xi32>
   %wi = arith.extsi %w : tensor<4x2xi8> to tensor<4x2xi32>
@@ -55,6 +62,7 @@ func.func @dynamic(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
 // CHECK: slm.matmul
 func.func @not_dynamic(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
   %c0 = arith.constant dense<0.0> : tensor<f32>
+  %c1 = arith.constant dense<1.0> : tensor<f32>
   %c127 = arith.constant dense<127.0> : tensor<f32>
   %c255 = arith.constant dense<255.0> : tensor<f32>
   %ws = arith.constant dense<0.25> : tensor<f32>
@@ -64,20 +72,26 @@ func.func @not_dynamic(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
   %lo0 = slm.reduce <min> %x axes [0, 1] : tensor<?x4xf32> -> tensor<f32>
   %lo = slm.min %lo0, %c0 : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %range = slm.sub %hi, %lo : (tensor<f32>, tensor<f32>) -> tensor<f32>
-  %s = slm.div %range, %c127 : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %s0 = slm.div %range, %c127 : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  %empty = slm.compare <eq> %s0, %c0 : (tensor<f32>, tensor<f32>) -> tensor<i1>
+  %s = slm.select %empty, %c1, %s0 : (tensor<i1>, tensor<f32>, tensor<f32>) -> tensor<f32>
   %r = slm.div %lo, %s : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %nr = slm.sub %c0, %r : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %zr = math.roundeven %nr : tensor<f32>
   %zc0 = slm.max %zr, %c0 : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %zc = slm.min %zc0, %c255 : (tensor<f32>, tensor<f32>) -> tensor<f32>
-  %z = arith.fptoui %zc : tensor<f32> to tensor<i8>
+  %zc_nan = slm.compare <ne> %zc, %zc : (tensor<f32>, tensor<f32>) -> tensor<i1>
+  %zc_ok = slm.select %zc_nan, %c255, %zc : (tensor<i1>, tensor<f32>, tensor<f32>) -> tensor<f32>
+  %z = arith.fptoui %zc_ok : tensor<f32> to tensor<i8>
   %xs = slm.div %x, %s : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %xr = math.roundeven %xs : tensor<?x4xf32>
   %zf = arith.uitofp %z : tensor<i8> to tensor<f32>
   %xz = slm.add %xr, %zf : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %q0 = slm.max %xz, %c0 : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %q1 = slm.min %q0, %c255 : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
-  %q = arith.fptoui %q1 : tensor<?x4xf32> to tensor<?x4xi8>
+  %q1_nan = slm.compare <ne> %q1, %q1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xi1>
+  %q1_ok = slm.select %q1_nan, %c0, %q1 : (tensor<?x4xi1>, tensor<f32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %q = arith.fptoui %q1_ok : tensor<?x4xf32> to tensor<?x4xi8>
   %sw = slm.mul %s, %ws : (tensor<f32>, tensor<f32>) -> tensor<f32>
   %qi = arith.extui %q : tensor<?x4xi8> to tensor<?x4xi32>
   %wi = arith.extsi %w : tensor<4x2xi8> to tensor<4x2xi32>
@@ -113,7 +127,9 @@ func.func @qdq(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
   %xz = slm.add %xr, %zp : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %q0 = slm.max %xz, %c0 : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %q1 = slm.min %q0, %c255 : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
-  %q = arith.fptoui %q1 : tensor<?x4xf32> to tensor<?x4xi8>
+  %q1_nan = slm.compare <ne> %q1, %q1 : (tensor<?x4xf32>, tensor<?x4xf32>) -> tensor<?x4xi1>
+  %q1_ok = slm.select %q1_nan, %c0, %q1 : (tensor<?x4xi1>, tensor<f32>, tensor<?x4xf32>) -> tensor<?x4xf32>
+  %q = arith.fptoui %q1_ok : tensor<?x4xf32> to tensor<?x4xi8>
   %qf = arith.uitofp %q : tensor<?x4xi8> to tensor<?x4xf32>
   %qz = slm.sub %qf, %zp : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>
   %dx = slm.mul %qz, %s : (tensor<?x4xf32>, tensor<f32>) -> tensor<?x4xf32>

@@ -50,15 +50,28 @@ Value dequantize(NodeContext &node, Value x, bool xUnsigned, Value scale,
   return mlir::slm::MulOp::create(b, loc, fType, xf, scale);
 }
 
+/// select(v != v, replacement, v): NaN elements of a float tensor become
+/// `replacement`.
+Value replaceNaN(NodeContext &node, Value v, double replacement) {
+  OpBuilder &b = node.builder();
+  Location loc = node.loc();
+  auto type = cast<RankedTensorType>(v.getType());
+  Value isNaN = mlir::slm::CompareOp::create(
+      b, loc, type.clone(b.getI1Type()), mlir::slm::ComparePredicate::ne, v, v);
+  return mlir::slm::SelectOp::create(
+      b, loc, type, isNaN,
+      scalarConstant(node, type.getElementType(), replacement), v);
+}
+
 /// saturate(round_half_even(x / scale) + zp) in the integer type of `zp`.
-/// `plainCast`: the codes come from the plain arith cast, the form the
-/// W8A8 raising of DynamicQuantizeLinear + MatMulInteger recognises; else
-/// from castElements' defined conversion. (QuantizeLinear keeps the latter:
-/// with the plain cast, CLIP-text's QDQ form gives wrong answers somewhere
-/// in the lowering, even with the QDQ raising off; open, under
-/// investigation.)
+/// The clamp leaves exact integers in range, or NaN (x / scale is NaN for
+/// x = +-inf with an infinite scale, as calibration on a -inf mask writes,
+/// and 0 / 0 for a zero scale). NaN becomes code 0, what ORT on x86 and the
+/// defined float-to-integer conversion give, so the final conversion is the
+/// plain arith cast with no undefined input: the form the quantized-matmul
+/// raising recognises (a plain cast of NaN would be poison).
 Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
-               Type intType, bool isUnsigned, bool plainCast = false) {
+               Type intType, bool isUnsigned) {
   OpBuilder &b = node.builder();
   Location loc = node.loc();
   auto xType = cast<RankedTensorType>(x.getType());
@@ -75,9 +88,8 @@ Value quantize(NodeContext &node, Value x, Value scale, Value zeroPoint,
       isUnsigned ? std::ldexp(1.0, bits) - 1 : std::ldexp(1.0, bits - 1) - 1;
   q = mlir::slm::MaxOp::create(b, loc, xType, q, scalarConstant(node, f, lo));
   q = mlir::slm::MinOp::create(b, loc, xType, q, scalarConstant(node, f, hi));
-  if (plainCast)
-    return convertSaturated(b, loc, q, intType, isUnsigned);
-  return castElements(b, loc, q, false, intType, isUnsigned);
+  q = replaceNaN(node, q, 0);
+  return convertSaturated(b, loc, q, intType, isUnsigned);
 }
 } // namespace
 
@@ -134,8 +146,10 @@ static LogicalResult importQuantizeLinear(NodeContext &node) {
   return success();
 }
 
-/// y_scale = (max(x, 0) - min(x, 0)) / 255, y_zp = saturate(round(-min / s)),
-/// y = saturate(round(x / s) + y_zp), all uint8.
+/// y_scale = (max(x, 0) - min(x, 0)) / 255, or 1 where that is 0 (x all
+/// zeros: ORT's choice; the formula would give 0 and a NaN zero point),
+/// y_zp = saturate(round(-min / s)), y = saturate(round(x / s) + y_zp), all
+/// uint8.
 static LogicalResult importDynamicQuantizeLinear(NodeContext &node) {
   if (failed(requireInputs(node, 1)))
     return failure();
@@ -158,9 +172,14 @@ static LogicalResult importDynamicQuantizeLinear(NodeContext &node) {
                                       reduce(mlir::slm::ReduceKind::max), zero);
   Value lo = mlir::slm::MinOp::create(b, loc, scalar,
                                       reduce(mlir::slm::ReduceKind::min), zero);
-  Value scale = mlir::slm::DivOp::create(
+  Value range = mlir::slm::DivOp::create(
       b, loc, scalar, mlir::slm::SubOp::create(b, loc, scalar, hi, lo),
       scalarConstant(node, f, 255));
+  Value empty = mlir::slm::CompareOp::create(
+      b, loc, scalar.clone(b.getI1Type()), mlir::slm::ComparePredicate::eq,
+      range, zero);
+  Value scale = mlir::slm::SelectOp::create(b, loc, scalar, empty,
+                                            scalarConstant(node, f, 1), range);
   // zp = saturate(round(0 - lo / scale)) in [0, 255].
   Value zpf = mlir::slm::SubOp::create(
       b, loc, scalar, zero,
@@ -169,11 +188,11 @@ static LogicalResult importDynamicQuantizeLinear(NodeContext &node) {
   zpf = mlir::slm::MaxOp::create(b, loc, scalar, zpf, zero);
   zpf = mlir::slm::MinOp::create(b, loc, scalar, zpf,
                                  scalarConstant(node, f, 255));
-  Value zp = convertSaturated(b, loc, zpf, b.getI8Type(), true);
-  node.setOutput(0,
-                 quantize(node, x, scale, zp, b.getI8Type(), true,
-                          /*plainCast=*/true),
-                 true);
+  // A NaN zero point (an infinite range: -inf / inf) is 255, as ORT's
+  // std::min(255, NaN) makes it.
+  Value zp =
+      convertSaturated(b, loc, replaceNaN(node, zpf, 255), b.getI8Type(), true);
+  node.setOutput(0, quantize(node, x, scale, zp, b.getI8Type(), true), true);
   node.setOutput(1, scale);
   node.setOutput(2, zp, true);
   return success();

@@ -209,6 +209,24 @@ def cases():
                       numpy_helper.from_array(np.array(0.0125, np.float32), "scale"),
                       numpy_helper.from_array(np.array(103, np.uint8), "zp")]),
         {"ids": np.array([[0, 3, 7], [5, 1, 2]], np.int64)}))
+    # DynamicQuantizeLinear of all zeros: scale 1 (ORT's; the formula's 0
+    # would make the zero point NaN); of a range with -inf: scale inf, the
+    # zero point NaN -> 255 as in ORT, codes of NaN quotients 0.
+    dql = [one("DynamicQuantizeLinear", ["x"], ["y", "s", "z"])]
+    dql_out = [("y", U8, None), ("s", F, None), ("z", U8, None)]
+    c.append(("dynamic_quantize_zeros", model("m", dql, [("x", F, [2, 3])], dql_out),
+              {"x": np.zeros((2, 3), np.float32)}))
+    c.append(("dynamic_quantize_infinite", model("m", dql, [("x", F, [2, 3])], dql_out),
+              {"x": np.array([[1, -np.inf, -1], [0, 2, 3]], np.float32)}))
+    # A QDQ pair with an infinite scale (calibration over a -inf mask writes
+    # one): x / inf is NaN for x = +-inf, its code 0.
+    c.append(("quantize_infinite_scale", model(
+        "m", [one("QuantizeLinear", ["x", "scale", "zp"], ["q"]),
+              one("DequantizeLinear", ["q", "scale", "zp"], ["y"])],
+        [("x", F, [6])], [("q", U8, None), ("y", F, None)],
+        initializers=[numpy_helper.from_array(np.array(np.inf, np.float32), "scale"),
+                      numpy_helper.from_array(np.array(3, np.uint8), "zp")]),
+        {"x": np.array([-np.inf, 1, np.inf, 0, -2, np.nan], np.float32)}))
     return c
 
 

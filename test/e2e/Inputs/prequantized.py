@@ -119,12 +119,6 @@ for name, src in models.items():
         checks = [worst <= tol]
         if kind.startswith("nbits"):
             checks += ["MatMulNBits" in ops, uses_int4, not loops]
-        elif kind == "qdq":
-            # QDQ: the weights run as int8 linear layers; their inputs stay
-            # f32 for now (QuantizeLinear's codes come from the defined
-            # conversion, which the W8A8 raising does not read: see
-            # quantize() in lib/Import/ONNX/QuantizationOps.cpp).
-            checks += [not loops]
         else:
             # The integer products run as W8A8 (VNNI) linear layers.
             checks += [raised > 0, not loops]
