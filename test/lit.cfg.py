@@ -42,6 +42,12 @@ if os.path.exists(venv_python) and subprocess.run(
         [venv_python, "-c", "import onnxruntime"], capture_output=True).returncode == 0:
     config.available_features.add("onnxruntime")
 config.substitutions.append(("%ort_python", venv_python))
+# PyPI transformers (4.46.x, on Debian's torch 1.13) in the same environment
+# (scripts/requirements.txt): the zoo's exports and generation's references.
+if "onnxruntime" in config.available_features and subprocess.run(
+        [venv_python, "-c", "import onnx, torch, transformers, onnxruntime"],
+        capture_output=True).returncode == 0:
+    config.available_features.add("transformers")
 import shutil
 minilm = os.path.join(config.slm_obj_root, "models", "minilm")
 if os.path.exists(os.path.join(minilm, "all-MiniLM-L6-v2.onnx")):

@@ -15,6 +15,7 @@
 #include "slm/Runtime/slmrt.h"
 
 #include "ModelMetadata.h"
+#include "RuntimeInternal.h"
 
 #include <dlfcn.h>
 
@@ -30,11 +31,8 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-using mlir::slm::runtime::TensorInfo;
-
-void setError(char *error, size_t size, const char *format, ...) {
+void mlir::slm::runtime::setError(char *error, size_t size,
+                                  const char *format, ...) {
   if (!error || size == 0)
     return;
   va_list args;
@@ -42,6 +40,11 @@ void setError(char *error, size_t size, const char *format, ...) {
   std::vsnprintf(error, size, format, args);
   va_end(args);
 }
+
+namespace {
+
+using mlir::slm::runtime::setError;
+using mlir::slm::runtime::TensorInfo;
 
 std::string shapeString(const int64_t *shape, int64_t rank) {
   std::string s = "[";
@@ -129,6 +132,27 @@ struct OutputOwner {
   bool copy = false;
 };
 } // namespace
+
+bool mlir::slm::runtime::adoptBuffer(const slm_model *model,
+                                     slm_tensor *tensor, void *buffer) {
+  auto *owner = new (std::nothrow) OutputOwner{model, buffer, /*copy=*/true};
+  if (!owner) {
+    std::free(buffer);
+    return false;
+  }
+  model->retain();
+  tensor->data = buffer;
+  tensor->owner = owner;
+  return true;
+}
+
+void mlir::slm::runtime::retainModel(const slm_model *model) {
+  model->retain();
+}
+
+void mlir::slm::runtime::releaseModel(const slm_model *model) {
+  model->releaseReference();
+}
 
 extern "C" {
 

@@ -64,6 +64,19 @@ class _TensorInfo(ctypes.Structure):
                 ("dims", ctypes.c_char_p * _MAX_RANK)]
 
 
+_ON_TOKENS = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int32,
+                              ctypes.POINTER(ctypes.c_int64), ctypes.c_int32)
+
+
+class _GenerateOptions(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("max_new_tokens", ctypes.c_int32),
+                ("do_sample", ctypes.c_int32), ("temperature", ctypes.c_float),
+                ("top_k", ctypes.c_int32), ("top_p", ctypes.c_float),
+                ("seed", ctypes.c_uint64), ("eos_token_ids", ctypes.POINTER(ctypes.c_int64)),
+                ("num_eos_token_ids", ctypes.c_int32), ("pad_token_id", ctypes.c_int64),
+                ("on_tokens", _ON_TOKENS), ("user_data", ctypes.c_void_p)]
+
+
 _lib = None
 
 
@@ -86,6 +99,19 @@ def _library():
                                       ctypes.c_char_p, ctypes.c_size_t]
         lib.slm_tensor_release.argtypes = [ctypes.POINTER(_Tensor)]
         lib.slm_model_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        lib.slm_generate_options_init.argtypes = [ctypes.POINTER(_GenerateOptions)]
+        lib.slm_generate_options_init.restype = None
+        lib.slm_generator_create.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.POINTER(_Tensor),
+            ctypes.POINTER(_GenerateOptions), ctypes.POINTER(ctypes.c_void_p),
+            ctypes.c_char_p, ctypes.c_size_t]
+        lib.slm_generator_step.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int32),
+            ctypes.c_char_p, ctypes.c_size_t]
+        lib.slm_generator_sequences.argtypes = [ctypes.c_void_p, ctypes.POINTER(_Tensor),
+                                                ctypes.c_char_p, ctypes.c_size_t]
+        lib.slm_generator_destroy.argtypes = [ctypes.c_void_p]
+        lib.slm_generator_destroy.restype = None
         _lib = lib
     return _lib
 
@@ -193,6 +219,41 @@ class Model:
                 self._lib.slm_tensor_release(ctypes.byref(t))
         return result
 
+    def generate(self, input_ids, max_new_tokens=20, attention_mask=None, do_sample=False,
+                 temperature=1.0, top_k=0, top_p=1.0, eos_token_id=None, pad_token_id=None,
+                 seed=0, streamer=None):
+        """Generates with a causal LM (Hugging Face's argument names) and
+        returns the sequences, prompt included: int64 [batch, sequence +
+        new tokens]. `input_ids` [batch, sequence] (a 1-D prompt is a
+        batch of one); prompts of different lengths are left-padded with
+        `attention_mask` 0s. Greedy unless `do_sample`; then temperature,
+        top_k (0: off) and top_p (1: off), reproducible from `seed`.
+        `eos_token_id` (an id or a list) ends a row, which gets
+        `pad_token_id` (default: the first end token, or 0) from then on.
+        `streamer(tokens)` is called with each step's int64 [batch] tokens;
+        a true return stops. Raises SlmError on a bad prompt or option."""
+        stream = self.generate_stream(input_ids, max_new_tokens, attention_mask, do_sample,
+                                      temperature, top_k, top_p, eos_token_id, pad_token_id,
+                                      seed)
+        with stream:
+            for tokens in stream:
+                if streamer is not None and streamer(tokens):
+                    break
+            return stream.sequences()
+
+    def generate_stream(self, input_ids, max_new_tokens=20, attention_mask=None,
+                        do_sample=False, temperature=1.0, top_k=0, top_p=1.0,
+                        eos_token_id=None, pad_token_id=None, seed=0):
+        """generate() one step at a time: an iterator of int64 [batch]
+        arrays, the new token of each row; `.sequences()` gives the
+        sequences so far. The prompt and options are checked here."""
+        if self._handle is None:
+            raise SlmError("the model is closed")
+        return _Generation(self, input_ids, attention_mask, dict(
+            max_new_tokens=max_new_tokens, do_sample=do_sample, temperature=temperature,
+            top_k=top_k, top_p=top_p, eos_token_id=eos_token_id,
+            pad_token_id=pad_token_id, seed=seed))
+
     def set_num_threads(self, n):
         """Threads one run uses; 0 means every core."""
         if self._lib.slm_model_set_num_threads(self._handle, int(n)) != 0:
@@ -201,6 +262,130 @@ class Model:
     def close(self):
         if self._handle is not None:
             self._lib.slm_model_close(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _int64_matrix(name, a, shape=None):
+    a = np.asarray(a)
+    if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
+        raise SlmError(f"{name} must hold integers, got {a.dtype}")
+    a = a.astype(np.int64)
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2:
+        raise SlmError(f"{name} must be [batch, sequence], got shape {a.shape}")
+    if shape is not None and a.shape != shape:
+        raise SlmError(f"{name} must be shaped like input_ids {shape}, got {a.shape}")
+    return np.require(a, requirements="C")
+
+
+def _tensor_of(a):
+    t = _Tensor()
+    t.dtype = _DTYPES.index(np.int64)
+    t.rank = 2
+    t.shape[0], t.shape[1] = a.shape
+    t.data = a.ctypes.data if a.size else None
+    return t
+
+
+class _Generation:
+    """A generation in progress (slm_generator): iterate for each step's
+    tokens; sequences() for the whole sequences so far."""
+
+    def __init__(self, model, input_ids, attention_mask, o):
+        self._model, self._lib, self._handle = model, model._lib, None
+        ids = _int64_matrix("input_ids", input_ids)
+        self._batch = ids.shape[0]
+        mask = None if attention_mask is None else _int64_matrix(
+            "attention_mask", attention_mask, ids.shape)
+        opts = _GenerateOptions()
+        self._lib.slm_generate_options_init(ctypes.byref(opts))
+        for key in ("max_new_tokens", "top_k", "seed"):
+            value = o[key]
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise SlmError(f"{key} must be an integer, got {value!r}")
+        if o["max_new_tokens"] < 0:
+            raise SlmError(f"max_new_tokens must be >= 0, got {o['max_new_tokens']}")
+        if o["top_k"] < 0 or o["top_k"] >= 2**31:
+            raise SlmError(f"top_k must be >= 0 (0: off), got {o['top_k']}")
+        opts.max_new_tokens = min(int(o["max_new_tokens"]), 2**31 - 1)
+        opts.do_sample = 1 if o["do_sample"] else 0
+        opts.temperature = float(o["temperature"])
+        opts.top_k = int(o["top_k"])
+        opts.top_p = float(o["top_p"])
+        opts.seed = int(o["seed"]) % 2**64
+        eos = o["eos_token_id"]
+        eos = [] if eos is None else [eos] if np.ndim(eos) == 0 else list(eos)
+        self._eos = (ctypes.c_int64 * max(1, len(eos)))(*[int(e) for e in eos])
+        opts.eos_token_ids = self._eos
+        opts.num_eos_token_ids = len(eos)
+        if o["pad_token_id"] is not None:
+            if int(o["pad_token_id"]) < 0:
+                raise SlmError(f"pad_token_id must be >= 0, got {o['pad_token_id']}")
+            opts.pad_token_id = int(o["pad_token_id"])
+        self._arrays = (ids, mask)
+        handle = ctypes.c_void_p()
+        error = ctypes.create_string_buffer(1024)
+        ids_t = _tensor_of(ids)
+        mask_t = _tensor_of(mask) if mask is not None else None
+        status = self._lib.slm_generator_create(
+            model._handle, ctypes.byref(ids_t),
+            ctypes.byref(mask_t) if mask_t is not None else None,
+            ctypes.byref(opts), ctypes.byref(handle), error, len(error))
+        if status != 0:
+            raise SlmError(error.value.decode(), status)
+        self._handle = handle
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._handle is None:
+            raise StopIteration
+        tokens = np.zeros(self._batch, np.int64)
+        done = ctypes.c_int32(0)
+        error = ctypes.create_string_buffer(1024)
+        status = self._lib.slm_generator_step(
+            self._handle, tokens.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+            ctypes.byref(done), error, len(error))
+        if status != 0:
+            error_type = RunTimeCheckError if status == _STATUS_RUN_CHECK else SlmError
+            raise error_type(error.value.decode(), status)
+        if done.value:
+            raise StopIteration
+        return tokens
+
+    def sequences(self):
+        """int64 [batch, prompt + steps so far]."""
+        if self._handle is None:
+            raise SlmError("the generation is closed")
+        t = _Tensor()
+        error = ctypes.create_string_buffer(1024)
+        if self._lib.slm_generator_sequences(self._handle, ctypes.byref(t), error,
+                                             len(error)) != 0:
+            raise SlmError(error.value.decode())
+        shape = (t.shape[0], t.shape[1])
+        result = np.ctypeslib.as_array(ctypes.cast(t.data, ctypes.POINTER(ctypes.c_int64)),
+                                       shape=shape).copy() if t.shape[0] * t.shape[1] else \
+            np.zeros(shape, np.int64)
+        self._lib.slm_tensor_release(ctypes.byref(t))
+        return result
+
+    def close(self):
+        if self._handle is not None:
+            self._lib.slm_generator_destroy(self._handle)
             self._handle = None
 
     def __enter__(self):

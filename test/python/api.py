@@ -62,6 +62,50 @@ open(junk, "w").write("junk")
 expect_error(lambda: slm.compile(junk, os.path.join(work, "junk.so")), "not a valid ONNX model")
 assert not os.path.exists(os.path.join(work, "junk.so"))
 
+# Generation on a bigram LM (logits = table[input_ids]): the greedy path
+# of each row is known.
+V = 16
+table = rng.standard_normal((V, V)).astype(np.float32)
+lm_graph = helper.make_graph(
+    [helper.make_node("Gather", ["table", "input_ids"], ["g"]),
+     helper.make_node("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT),
+     helper.make_node("Unsqueeze", ["mf", "axis"], ["m3"]),
+     helper.make_node("Mul", ["g", "m3"], ["logits"])],
+    "lm", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
+           helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"])],
+    [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
+    initializer=[numpy_helper.from_array(table, "table"),
+                 numpy_helper.from_array(np.array([2], np.int64), "axis")])
+lm_path = os.path.join(work, "lm.onnx")
+onnx.save(helper.make_model(lm_graph, opset_imports=[helper.make_opsetid("", 17)]), lm_path)
+slm.compile(lm_path, os.path.join(work, "lm.so"))
+lm = slm.load(os.path.join(work, "lm.so"))
+prompt = np.array([[0, 3, 5], [1, 2, 9]])
+mask = np.array([[0, 1, 1], [1, 1, 1]])
+seqs = lm.generate(prompt, max_new_tokens=6, attention_mask=mask)
+assert seqs.dtype == np.int64 and seqs.shape == (2, 9), seqs
+for row in seqs:
+    for t in range(3, 9):
+        assert row[t] == np.argmax(table[row[t - 1]]), seqs
+steps = [t.copy() for t in lm.generate_stream(prompt, max_new_tokens=6, attention_mask=mask)]
+assert np.array_equal(np.stack(steps, 1), seqs[:, 3:])
+seen = []
+short = lm.generate(prompt, max_new_tokens=6, attention_mask=mask,
+                    streamer=lambda t: seen.append(t) or len(seen) == 2)
+assert short.shape == (2, 5) and len(seen) == 2
+a = lm.generate(prompt, max_new_tokens=20, do_sample=True, top_k=4, seed=11)
+assert np.array_equal(a, lm.generate(prompt, max_new_tokens=20, do_sample=True, top_k=4,
+                                     seed=11))
+print("generation follows the table")
+expect_error(lambda: lm.generate([[V]]), "outside the vocabulary [0, 16)")
+expect_error(lambda: lm.generate(prompt, attention_mask=[[1, 0, 1], [1, 1, 1]]),
+             "not left-padded")
+expect_error(lambda: lm.generate(prompt, do_sample=True, top_p=0), "top_p must be in (0, 1]")
+expect_error(lambda: lm.generate(prompt, max_new_tokens=-1), "max_new_tokens must be >= 0")
+expect_error(lambda: m.generate([[1]]), "no role in generation")
+lm.close()
+expect_error(lambda: lm.generate(prompt), "closed")
+
 # Four threads, one model.
 xs = [rng.standard_normal((4, 8)).astype(np.float32) for _ in range(40)]
 want = [m.run({"x": x})["y"] for x in xs]

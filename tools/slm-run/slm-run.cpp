@@ -16,7 +16,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -47,6 +51,19 @@ options:
                       characters of <name> other than letters, digits, '.',
                       '-' and '_' become '_')
   --repeat N          run N times and print the median latency
+
+generation (a causal LM: input_ids [, attention_mask, position_ids] in,
+logits out; see slm_model_generate in slmrt.h):
+  --generate N        add N tokens to each prompt; prints each step's tokens
+                      as they come, then the sequences
+  --prompt-ids FILE   the prompts, int64 (or int32) [batch, sequence] .npy
+  --attention-mask FILE  1 for tokens, 0 for left padding (default all 1)
+  --do-sample         sample (default greedy); with --temperature T (1),
+                      --top-k K (0: off), --top-p P (1: off), --seed S (0)
+  --eos-token-id ID   a token that ends its row (repeatable)
+  --pad-token-id ID   written after a row ended (default the first end token)
+  --expect FILE       the expected sequences (int64), compared exactly
+  --output-dir DIR    write DIR/sequences.npy
   --info              print the model's inputs and outputs, then exit
   --version           print slm's version and commit, then exit
 
@@ -210,6 +227,166 @@ static bool compare(const char *name, const slm_tensor &got, HostTensor &want,
   return bad == 0;
 }
 
+/// A whole-string decimal integer in [lo, hi], or exit 2 naming the option.
+static long long integerOption(const std::string &option,
+                               const std::string &text, long long lo,
+                               long long hi) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno || v < lo || v > hi) {
+    std::fprintf(stderr,
+                 "slm-run: error: %s wants an integer in [%lld, %lld], got "
+                 "'%s'\n",
+                 option.c_str(), lo, hi, text.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+static double numberOption(const std::string &option,
+                           const std::string &text) {
+  char *end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || !std::isfinite(v)) {
+    std::fprintf(stderr, "slm-run: error: %s wants a number, got '%s'\n",
+                 option.c_str(), text.c_str());
+    std::exit(2);
+  }
+  return v;
+}
+
+struct GenerateArgs {
+  long long newTokens = -1; ///< -1: no generation
+  std::string promptFile, maskFile;
+  bool doSample = false;
+  double temperature = 1, topP = 1;
+  long long topK = 0, padTokenId = -1;
+  unsigned long long seed = 0;
+  std::vector<int64_t> eos;
+};
+
+/// Reads an int64 [batch, sequence] file (int32 widened).
+static bool readIds(const std::string &path, const char *what,
+                    HostTensor &out) {
+  std::string why;
+  if (!readTensorFile(path, out, why)) {
+    std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
+    return false;
+  }
+  if (out.dtype == SLM_INT32) {
+    std::vector<char> wide(out.numElements() * sizeof(int64_t));
+    for (int64_t i = 0; i < out.numElements(); ++i) {
+      int32_t v;
+      std::memcpy(&v, out.bytes.data() + i * sizeof v, sizeof v);
+      int64_t w = v;
+      std::memcpy(wide.data() + i * sizeof w, &w, sizeof w);
+    }
+    out.bytes = std::move(wide);
+    out.dtype = SLM_INT64;
+  }
+  if (out.dtype != SLM_INT64 || out.shape.size() != 2) {
+    std::fprintf(stderr,
+                 "slm-run: error: %s '%s' must be int64 [batch, sequence], "
+                 "got %s of rank %zu\n",
+                 what, path.c_str(), slm_dtype_name(out.dtype),
+                 out.shape.size());
+    return false;
+  }
+  return true;
+}
+
+struct StepPrinter {
+  int32_t steps = 0;
+};
+
+static int32_t printStep(void *user, int32_t step, const int64_t *tokens,
+                         int32_t batch) {
+  std::printf("step %d:", step);
+  for (int32_t b = 0; b < batch; ++b)
+    std::printf(" %lld", static_cast<long long>(tokens[b]));
+  std::printf("\n");
+  std::fflush(stdout);
+  static_cast<StepPrinter *>(user)->steps = step + 1;
+  return 0;
+}
+
+static int generate(slm_model *model, const GenerateArgs &args,
+                    const std::vector<std::string> &expectFiles,
+                    const std::string &outputDir) {
+  if (args.promptFile.empty()) {
+    std::fprintf(stderr, "slm-run: error: --generate needs --prompt-ids\n");
+    return 2;
+  }
+  HostTensor prompt, mask;
+  if (!readIds(args.promptFile, "--prompt-ids", prompt) ||
+      (!args.maskFile.empty() &&
+       !readIds(args.maskFile, "--attention-mask", mask)))
+    return 2;
+  slm_generate_options options;
+  slm_generate_options_init(&options);
+  options.max_new_tokens = static_cast<int32_t>(args.newTokens);
+  options.do_sample = args.doSample;
+  options.temperature = static_cast<float>(args.temperature);
+  options.top_k = static_cast<int32_t>(args.topK);
+  options.top_p = static_cast<float>(args.topP);
+  options.seed = args.seed;
+  options.eos_token_ids = args.eos.data();
+  options.num_eos_token_ids = static_cast<int32_t>(args.eos.size());
+  options.pad_token_id = args.padTokenId;
+  StepPrinter printer;
+  options.on_tokens = printStep;
+  options.user_data = &printer;
+  slm_tensor promptView = prompt.view(), maskView = mask.view();
+  slm_tensor sequences{};
+  char error[1024] = "";
+  auto start = std::chrono::steady_clock::now();
+  if (slm_model_generate(model, &promptView,
+                         args.maskFile.empty() ? nullptr : &maskView,
+                         &options, &sequences, error,
+                         sizeof error) != SLM_OK) {
+    std::fprintf(stderr, "slm-run: error: %s\n", error);
+    return 2;
+  }
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  const auto *ids = static_cast<const int64_t *>(sequences.data);
+  for (int64_t b = 0; b < sequences.shape[0]; ++b) {
+    std::printf("sequence %lld:", static_cast<long long>(b));
+    for (int64_t t = 0; t < sequences.shape[1]; ++t)
+      std::printf(" %lld", static_cast<long long>(ids[b * sequences.shape[1] + t]));
+    std::printf("\n");
+  }
+  std::printf("%d steps in %.1f ms\n", printer.steps, ms);
+  int status = 0;
+  if (!outputDir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(outputDir, ec);
+    std::string why;
+    if (ec) {
+      std::fprintf(stderr, "slm-run: error: cannot create '%s': %s\n",
+                   outputDir.c_str(), ec.message().c_str());
+      status = 2;
+    } else if (!writeNpy(outputDir + "/sequences.npy", sequences, why)) {
+      std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
+      status = 2;
+    }
+  }
+  if (!expectFiles.empty()) {
+    HostTensor want;
+    std::string why;
+    if (!readTensorFile(expectFiles[0], want, why)) {
+      std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
+      status = 2;
+    } else if (!compare("sequences", sequences, want, 0, 0) && status == 0) {
+      status = 1;
+    }
+  }
+  slm_tensor_release(&sequences);
+  return status;
+}
+
 static bool exists(const std::string &path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;
@@ -231,6 +408,7 @@ int main(int argc, char **argv) {
   double rtol = 1e-4, atol = 1e-5;
   int repeat = 1;
   bool info = false;
+  GenerateArgs gen;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -264,6 +442,27 @@ int main(int argc, char **argv) {
       repeat = std::max(1, std::atoi(value().c_str()));
     } else if (arg == "--info") {
       info = true;
+    } else if (arg == "--generate") {
+      gen.newTokens = integerOption(arg, value(), 0, INT32_MAX);
+    } else if (arg == "--prompt-ids") {
+      gen.promptFile = value();
+    } else if (arg == "--attention-mask") {
+      gen.maskFile = value();
+    } else if (arg == "--do-sample") {
+      gen.doSample = true;
+    } else if (arg == "--temperature") {
+      gen.temperature = numberOption(arg, value());
+    } else if (arg == "--top-k") {
+      gen.topK = integerOption(arg, value(), 0, INT32_MAX);
+    } else if (arg == "--top-p") {
+      gen.topP = numberOption(arg, value());
+    } else if (arg == "--seed") {
+      gen.seed = static_cast<unsigned long long>(
+          integerOption(arg, value(), 0, LLONG_MAX));
+    } else if (arg == "--eos-token-id") {
+      gen.eos.push_back(integerOption(arg, value(), 0, LLONG_MAX));
+    } else if (arg == "--pad-token-id") {
+      gen.padTokenId = integerOption(arg, value(), 0, LLONG_MAX);
     } else if (arg.rfind("--", 0) == 0) {
       std::fprintf(stderr, "slm-run: error: unknown option '%s' (see --help)\n",
                    arg.c_str());
@@ -295,6 +494,23 @@ int main(int argc, char **argv) {
     }
     slm_model_close(model);
     return 0;
+  }
+
+  if (gen.newTokens >= 0 || !gen.promptFile.empty()) {
+    if (gen.newTokens < 0) {
+      std::fprintf(stderr, "slm-run: error: --prompt-ids needs --generate N\n");
+      slm_model_close(model);
+      return 2;
+    }
+    if (!positional.empty() || !named.empty() || !testData.empty()) {
+      std::fprintf(stderr, "slm-run: error: --generate takes its inputs from "
+                           "--prompt-ids and --attention-mask\n");
+      slm_model_close(model);
+      return 2;
+    }
+    int status = generate(model, gen, expectFiles, outputDir);
+    slm_model_close(model);
+    return status;
   }
 
   // Gather input files in the model's order.

@@ -22,6 +22,20 @@ int main(void) {
   FIELD(slm_tensor_info, rank);
   FIELD(slm_tensor_info, shape);
   FIELD(slm_tensor_info, dims);
+  printf("slm_generate_options %lu\n",
+         (unsigned long)sizeof(slm_generate_options));
+  FIELD(slm_generate_options, struct_size);
+  FIELD(slm_generate_options, max_new_tokens);
+  FIELD(slm_generate_options, do_sample);
+  FIELD(slm_generate_options, temperature);
+  FIELD(slm_generate_options, top_k);
+  FIELD(slm_generate_options, top_p);
+  FIELD(slm_generate_options, seed);
+  FIELD(slm_generate_options, eos_token_ids);
+  FIELD(slm_generate_options, num_eos_token_ids);
+  FIELD(slm_generate_options, pad_token_id);
+  FIELD(slm_generate_options, on_tokens);
+  FIELD(slm_generate_options, user_data);
   printf("slm_dtype %lu\n", (unsigned long)sizeof(slm_dtype));
   return 0;
 }

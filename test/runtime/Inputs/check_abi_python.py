@@ -3,7 +3,7 @@
 usage: check_abi_python.py SLM_MODEL_ABI_H LAYOUT PYTHON_DIR
 
 Reads SLM_DTYPE_LIST and SLM_MAX_RANK from the header, the C layout of
-slm_tensor and slm_tensor_info from LAYOUT (the output of abi_layout.c),
+slm_tensor, slm_tensor_info and slm_generate_options from LAYOUT (the output of abi_layout.c),
 imports slm._runtime from PYTHON_DIR, and exits 1 with one line per
 disagreement.
 """
@@ -61,7 +61,8 @@ def main():
         problems.append(f"slm_dtype is {layout['slm_dtype']} bytes in C, the "
                         f"ctypes.c_int _runtime.py uses {ctypes.sizeof(ctypes.c_int)}")
     for struct, name in ((runtime._Tensor, "slm_tensor"),
-                         (runtime._TensorInfo, "slm_tensor_info")):
+                         (runtime._TensorInfo, "slm_tensor_info"),
+                         (runtime._GenerateOptions, "slm_generate_options")):
         c_fields = [k.split(".", 1)[1] for k in layout if k.startswith(name + ".")]
         py_fields = [f for f, _ in struct._fields_]
         if c_fields != py_fields:
@@ -80,8 +81,8 @@ def main():
         print("mismatch:", p)
     if problems:
         sys.exit(1)
-    print(f"{len(dtypes)} dtypes, SLM_MAX_RANK {max_rank}, slm_tensor and "
-          "slm_tensor_info agree")
+    print(f"{len(dtypes)} dtypes, SLM_MAX_RANK {max_rank}, slm_tensor, "
+          "slm_tensor_info and slm_generate_options agree")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,162 @@
+"""Greedy generation with slm against reference loops, on the zoo's decoders.
+
+usage: generate_parity.py SLMC SLM_RUN WORK [--families a,b] [--new-tokens N]
+
+For each family: the zoo's tiny random-weight model (test/zoo/Inputs/
+export_zoo.py, same seed and perturbation), exported at opset 17 without a
+KV cache, compiled by slmc. Then, for N new tokens:
+  * batch 1: slm's Model.generate against a greedy loop over ONNX Runtime on
+    the same ONNX file, and against transformers' generate in PyTorch;
+  * batch 4, prompts of lengths 3, 7, 5, 1 left-padded with an attention
+    mask: against the ONNX Runtime loop (the ONNX graph takes no position
+    ids, so HF's PyTorch generate, which derives them from the mask, is a
+    different computation there);
+  * the same batch through `slm-run --generate --expect` (the C loop).
+Tokens must be identical. Where they first differ, the step passes only if
+the reference's two best logits are within 1e-5 of each other (a tie that
+float rounding may break either way), reported as such.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "zoo", "Inputs"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
+
+import export_zoo  # noqa: E402
+import slm  # noqa: E402
+
+TIE = 1e-5
+
+
+def ort_loop(session, names, ids, mask, new_tokens):
+    """Greedy decoding over ONNX Runtime with the runtime's conventions:
+    the last position's logits, argmax (lowest id on ties), mask extended
+    by 1s. Returns the sequences and each step's logits rows."""
+    steps = []
+    for _ in range(new_tokens):
+        feeds = {"input_ids": ids}
+        if "attention_mask" in names:
+            feeds["attention_mask"] = mask
+        logits = session.run(None, feeds)[0][:, -1, :]
+        steps.append(logits)
+        token = np.argmax(logits, axis=-1).astype(np.int64)
+        ids = np.concatenate([ids, token[:, None]], axis=1)
+        mask = np.concatenate([mask, np.ones_like(token)[:, None]], axis=1)
+    return ids, steps
+
+
+def compare(label, got, want, steps, prompt_len):
+    """'ok', 'ok (tie at ...)' or a failure message."""
+    if got.shape != want.shape:
+        return f"FAIL {label}: shape {got.shape}, reference {want.shape}"
+    for b in range(got.shape[0]):
+        diff = np.nonzero(got[b] != want[b])[0]
+        if diff.size == 0:
+            continue
+        t = int(diff[0])
+        step = t - prompt_len
+        if steps is None:
+            return f"FAIL {label}: row {b} differs at step {step}: {got[b, t]} vs {want[b, t]}"
+        row = np.sort(steps[step][b].astype(np.float64))[::-1]
+        gap = row[0] - row[1]
+        if gap > TIE:
+            return (f"FAIL {label}: row {b} differs at step {step}: {got[b, t]} vs "
+                    f"{want[b, t]} (the reference's best two logits are {gap:.3g} apart)")
+        return f"ok (row {b}: a tie at step {step}, logit gap {gap:.2g})"
+    return "ok"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("slmc")
+    p.add_argument("slm_run")
+    p.add_argument("work")
+    p.add_argument("--families", default="gpt2,llama,qwen2,phi,gemma")
+    p.add_argument("--new-tokens", type=int, default=32)
+    args = p.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    import onnxruntime as ort
+    import torch
+    failures = 0
+    for fam in args.families.split(","):
+        entries = export_zoo.export_family((fam, args.work, [17], False))
+        path = os.path.join(args.work, f"{fam}_op17.onnx")
+        if not entries or "error" in entries[0]:
+            print(f"{fam}: FAIL export: {entries}")
+            failures += 1
+            continue
+        lib = os.path.join(args.work, f"{fam}.so")
+        r = subprocess.run([args.slmc, path, "-o", lib], capture_output=True, text=True)
+        if r.returncode:
+            print(f"{fam}: FAIL compile\n{r.stderr}")
+            failures += 1
+            continue
+        model = slm.load(lib)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        rng = np.random.default_rng(1)
+        n = args.new_tokens
+
+        # Batch 1.
+        ids1 = rng.integers(0, export_zoo.VOCAB, (1, 5), dtype=np.int64)
+        mask1 = np.ones_like(ids1)
+        want1, steps1 = ort_loop(session, names, ids1, mask1, n)
+        got1 = model.generate(ids1, max_new_tokens=n, attention_mask=mask1)
+        results = [("batch 1 vs ORT", compare("batch 1 vs ORT", got1, want1, steps1, 5))]
+        # transformers' generate asks whether FSDP manages the model by
+        # importing torch.distributed.fsdp, which fails on Debian's torch 1.13
+        # under Python 3.11 (a dataclass default): it does not here.
+        import transformers.generation.utils as hf_utils
+        hf_utils.is_fsdp_managed_module = lambda module: False
+        torch.manual_seed(0)
+        hf = export_zoo.FAMILIES[fam]["build"]().eval()
+        export_zoo._perturb(hf, 1)
+        with torch.no_grad():
+            ref = hf.generate(torch.from_numpy(ids1), attention_mask=torch.from_numpy(mask1),
+                              max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                              num_beams=1, pad_token_id=0, eos_token_id=None,
+                              use_cache=False).numpy()
+        results.append(("batch 1 vs PyTorch",
+                        compare("batch 1 vs PyTorch", got1, ref, steps1, 5)))
+
+        # Batch 4, left-padded.
+        lengths = [3, 7, 5, 1]
+        width = max(lengths)
+        ids4 = np.zeros((4, width), np.int64)
+        mask4 = np.zeros((4, width), np.int64)
+        for b, length in enumerate(lengths):
+            ids4[b, width - length:] = rng.integers(0, export_zoo.VOCAB, length)
+            mask4[b, width - length:] = 1
+        want4, steps4 = ort_loop(session, names, ids4, mask4, n)
+        got4 = model.generate(ids4, max_new_tokens=n, attention_mask=mask4)
+        results.append(("batch 4 vs ORT", compare("batch 4 vs ORT", got4, want4, steps4, width)))
+
+        # The C loop through slm-run, against the same reference.
+        for name, a in (("prompt", ids4), ("mask", mask4), ("want", want4)):
+            np.save(os.path.join(args.work, f"{fam}.{name}.npy"), a)
+        r = subprocess.run([args.slm_run, lib, "--generate", str(n),
+                            "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
+                            "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
+                            "--expect", os.path.join(args.work, f"{fam}.want.npy")],
+                           capture_output=True, text=True)
+        cli = "ok" if r.returncode == 0 else f"FAIL slm-run --generate:\n{r.stdout}{r.stderr}"
+        if r.returncode and results[2][1].startswith("ok ("):
+            cli = "ok (the tie above)"
+        results.append(("slm-run --generate", cli))
+        for label, res in results:
+            print(f"{fam}: {label}: {res}")
+            failures += not res.startswith("ok")
+    print(f"{failures} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
