@@ -11,9 +11,12 @@
 // logits: greedy, or sampled with temperature, top-k and top-p from a
 // seeded stream (Hugging Face's order: temperature, top-k, top-p).
 //
-// Each step runs the whole sequence so far. A model compiled with a KV
-// cache (prefill and decode entries) plugs in below this API: the
-// generator is where the cache will live.
+// A model exported with a KV cache (inputs past_key_values.<i>.key/value,
+// outputs present.<i>.key/value, as Hugging Face and Optimum name them)
+// gets an empty cache on the first step (the whole prompt) and its last
+// outputs after (one token per step); the generator owns the cache. A model
+// without one runs the whole sequence so far each step. (A cache the
+// compiler derives from a model exported without one will plug in here.)
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,7 +39,14 @@ using mlir::slm::runtime::setError;
 namespace {
 
 /// The input roles generation knows how to fill.
-enum class Role { InputIds, AttentionMask, PositionIds };
+enum class Role { InputIds, AttentionMask, PositionIds, Cache };
+
+/// A KV-cache input (past_key_values.<i>.key ...) and the output that gives
+/// its next value (present.<i>.key ...), extended along `axis`.
+struct CacheSlot {
+  int32_t input, output, axis;
+  slm_tensor value{}; ///< the current cache: an output of the last run
+};
 
 /// splitmix64: a small, well-mixed 64-bit stream; reproducible from the seed
 /// on every platform.
@@ -73,6 +83,10 @@ struct slm_generator {
   int32_t logitsIndex = -1;
   int64_t vocab = 0;
 
+  /// The model's KV cache, when it takes one; `cached` positions are in it.
+  std::vector<CacheSlot> cache;
+  int64_t cached = 0;
+
   int64_t batch = 0, promptLength = 0, length = 0, capacity = 0;
   /// Row-major [batch, capacity]: ids and mask of the sequences so far.
   std::vector<int64_t> ids, mask;
@@ -86,6 +100,8 @@ struct slm_generator {
   std::vector<double> weights;
 
   ~slm_generator() {
+    for (CacheSlot &slot : cache)
+      slm_tensor_release(&slot.value);
     if (model)
       mlir::slm::runtime::releaseModel(model);
   }
@@ -94,6 +110,7 @@ struct slm_generator {
                   char *error, size_t errorSize);
   slm_status step(int64_t *tokens, int32_t *done, char *error,
                   size_t errorSize);
+  slm_status addCacheSlot(int32_t input, char *error, size_t errorSize);
   int64_t pick(const float *logits);
 };
 
@@ -115,6 +132,51 @@ slm_generate_options readOptions(const slm_generate_options *given) {
 }
 
 } // namespace
+
+/// Pairs cache input `input` with its output: past_key_values<rest> ->
+/// present<rest>, past<rest> -> present<rest>; the cache axis is the one
+/// dynamic extent besides the batch (axis 0), the others must be static.
+slm_status slm_generator::addCacheSlot(int32_t input, char *error,
+                                       size_t errorSize) {
+  const slm_tensor_info &in = inputInfo[input];
+  std::string name = tensorName(in);
+  std::string rest = name.rfind("past_key_values", 0) == 0
+                         ? name.substr(std::strlen("past_key_values"))
+                         : name.substr(std::strlen("past"));
+  std::string want = "present" + rest;
+  int32_t output = -1;
+  for (int32_t o = 0; o < numOutputs; ++o) {
+    slm_tensor_info out;
+    slm_model_output_info(model, o, &out);
+    if (tensorName(out) == want)
+      output = o;
+  }
+  if (output < 0) {
+    setError(error, errorSize,
+             "cache input '%s' has no output '%s' that gives its next value",
+             name.c_str(), want.c_str());
+    return SLM_ERROR_BAD_MODEL;
+  }
+  slm_tensor_info out;
+  slm_model_output_info(model, output, &out);
+  int32_t axis = -1, dynamic = 0;
+  for (int32_t d = 1; d < in.rank; ++d)
+    if (in.shape[d] == SLM_DYNAMIC_EXTENT) {
+      axis = d;
+      ++dynamic;
+    }
+  if (in.rank < 2 || dynamic != 1 || out.rank != in.rank ||
+      out.dtype != in.dtype) {
+    setError(error, errorSize,
+             "cache input '%s' must have one dynamic extent besides the "
+             "batch (the cached positions) and match output '%s' in rank "
+             "and dtype",
+             name.c_str(), want.c_str());
+    return SLM_ERROR_BAD_MODEL;
+  }
+  cache.push_back(CacheSlot{input, output, axis});
+  return SLM_OK;
+}
 
 slm_status slm_generator::init(const slm_tensor *inputIds,
                                const slm_tensor *attention, char *error,
@@ -183,10 +245,17 @@ slm_status slm_generator::init(const slm_tensor *inputIds,
       role = Role::AttentionMask;
     else if (name == "position_ids")
       role = Role::PositionIds;
-    else {
+    else if (name.rfind("past", 0) == 0) {
+      roles[i] = Role::Cache;
+      slm_status status = addCacheSlot(i, error, errorSize);
+      if (status != SLM_OK)
+        return status;
+      continue;
+    } else {
       setError(error, errorSize,
                "input '%s' has no role in generation (the model may take "
-               "input_ids, attention_mask and position_ids)",
+               "input_ids, attention_mask, position_ids and a KV cache "
+               "past_key_values.<i>.key/value with outputs present.<i>.*)",
                name.c_str());
       return SLM_ERROR_BAD_MODEL;
     }
@@ -438,21 +507,36 @@ slm_status slm_generator::step(int64_t *tokens, int32_t *done, char *error,
     *done = 1;
     return SLM_OK;
   }
-  // The model's inputs for the sequences so far, [batch, length].
+  // With a KV cache, the positions not in it yet (the prompt, then one
+  // token); without, the whole sequence. The mask always covers all.
+  int64_t start = cache.empty() ? 0 : cached;
+  int64_t fresh = length - start;
   size_t numInputs = inputInfo.size();
   std::vector<std::vector<int64_t>> wide(numInputs);
   std::vector<std::vector<int32_t>> narrow(numInputs);
   std::vector<slm_tensor> inputs(numInputs);
   try {
     for (size_t i = 0; i < numInputs; ++i) {
+      slm_tensor &in = inputs[i];
+      in = slm_tensor{};
+      in.dtype = inputInfo[i].dtype;
+      if (roles[i] == Role::Cache)
+        continue; // below
+      int64_t from = roles[i] == Role::AttentionMask ? 0 : start;
+      int64_t width = length - from;
       std::vector<int64_t> &values = wide[i];
-      values.resize(batch * length);
+      values.resize(batch * width);
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t *rowIds = &ids[b * capacity];
         const int64_t *rowMask = &mask[b * capacity];
         int64_t position = 0;
         for (int64_t t = 0; t < length; ++t) {
-          int64_t &v = values[b * length + t];
+          // cumsum(mask) - 1, and 1 for padding: Hugging Face's
+          // prepare_inputs_for_generation.
+          position += rowMask[t];
+          if (t < from)
+            continue;
+          int64_t &v = values[b * width + t - from];
           switch (roles[i]) {
           case Role::InputIds:
             v = rowIds[t];
@@ -461,20 +545,16 @@ slm_status slm_generator::step(int64_t *tokens, int32_t *done, char *error,
             v = rowMask[t];
             break;
           case Role::PositionIds:
-            // cumsum(mask) - 1, and 1 for padding: Hugging Face's
-            // prepare_inputs_for_generation.
-            position += rowMask[t];
             v = rowMask[t] ? position - 1 : 1;
+            break;
+          case Role::Cache:
             break;
           }
         }
       }
-      slm_tensor &in = inputs[i];
-      in = slm_tensor{};
-      in.dtype = inputInfo[i].dtype;
       in.rank = 2;
       in.shape[0] = batch;
-      in.shape[1] = length;
+      in.shape[1] = width;
       if (in.dtype == SLM_INT32) {
         narrow[i].assign(values.begin(), values.end());
         in.data = narrow[i].data();
@@ -486,6 +566,20 @@ slm_status slm_generator::step(int64_t *tokens, int32_t *done, char *error,
     setError(error, errorSize, "out of memory");
     return SLM_ERROR_OUT_OF_MEMORY;
   }
+  for (CacheSlot &slot : cache) {
+    slm_tensor &in = inputs[slot.input];
+    if (cached) {
+      in = slot.value;
+      in.owner = nullptr; // the runtime only reads it
+      continue;
+    }
+    // The first run: an empty cache, [batch, ..., 0 positions, ...].
+    const slm_tensor_info &info = inputInfo[slot.input];
+    in.rank = info.rank;
+    for (int32_t d = 0; d < info.rank; ++d)
+      in.shape[d] = d == 0 ? batch : d == slot.axis ? 0 : info.shape[d];
+    in.data = nullptr;
+  }
   std::vector<slm_tensor> outputs(numOutputs, slm_tensor{});
   slm_status status = slm_model_run(model, inputs.data(),
                                     static_cast<int32_t>(numInputs),
@@ -495,22 +589,43 @@ slm_status slm_generator::step(int64_t *tokens, int32_t *done, char *error,
     return status;
   const slm_tensor &logits = outputs[logitsIndex];
   if (logits.rank != 3 || logits.shape[0] != batch ||
-      logits.shape[1] != length || logits.shape[2] != vocab) {
+      logits.shape[1] != fresh || logits.shape[2] != vocab) {
     setError(error, errorSize,
              "the logits are [%lld, %lld, %lld]; expected [%lld, %lld, %lld]",
              static_cast<long long>(logits.shape[0]),
              static_cast<long long>(logits.shape[1]),
              static_cast<long long>(logits.shape[2]),
-             static_cast<long long>(batch), static_cast<long long>(length),
+             static_cast<long long>(batch), static_cast<long long>(fresh),
              static_cast<long long>(vocab));
     status = SLM_ERROR_BAD_OUTPUT;
-  } else {
+  }
+  for (const CacheSlot &slot : cache) {
+    const slm_tensor &next = outputs[slot.output];
+    if (status == SLM_OK &&
+        (next.shape[0] != batch || next.shape[slot.axis] != length)) {
+      setError(error, errorSize,
+               "cache output %d holds %lld positions of %lld rows; expected "
+               "%lld of %lld",
+               slot.output, static_cast<long long>(next.shape[slot.axis]),
+               static_cast<long long>(next.shape[0]),
+               static_cast<long long>(length), static_cast<long long>(batch));
+      status = SLM_ERROR_BAD_OUTPUT;
+    }
+  }
+  if (status == SLM_OK) {
+    // The new cache replaces the old (whose buffers go back to the model).
+    for (CacheSlot &slot : cache) {
+      slm_tensor_release(&slot.value);
+      slot.value = outputs[slot.output];
+      outputs[slot.output] = slm_tensor{};
+    }
+    cached = length;
     const auto *data = static_cast<const float *>(logits.data);
     bool anyRunning = false;
     for (int64_t b = 0; b < batch; ++b) {
       int64_t token = pad;
       if (!stopped[b]) {
-        token = pick(data + (b * length + length - 1) * vocab);
+        token = pick(data + (b * fresh + fresh - 1) * vocab);
         stopped[b] = std::find(eos.begin(), eos.end(), token) != eos.end();
       }
       anyRunning |= !stopped[b];

@@ -1,6 +1,7 @@
 """Greedy generation with slm against reference loops, on the zoo's decoders.
 
-usage: generate_parity.py SLMC SLM_RUN WORK [--families a,b] [--new-tokens N]
+usage: generate_parity.py SLMC SLM_RUN WORK [--families a,b] [--kv-families a,b]
+                          [--new-tokens N]
 
 For each family: the zoo's tiny random-weight model (test/zoo/Inputs/
 export_zoo.py, same seed and perturbation), exported at opset 17 without a
@@ -12,6 +13,17 @@ KV cache, compiled by slmc. Then, for N new tokens:
     ids, so HF's PyTorch generate, which derives them from the mask, is a
     different computation there);
   * the same batch through `slm-run --generate --expect` (the C loop).
+For each of --kv-families, the same weights are exported again *with* a KV
+cache (inputs position_ids and past_key_values.<i>.key/value, outputs
+present.<i>.key/value, as Hugging Face's legacy cache tuples trace), and the
+runtime drives the cache (the whole prompt, then one token per step):
+  * batch 1: against the ONNX Runtime loop on the model without a cache;
+  * batch 4, left-padded: against a greedy loop over ONNX Runtime on the
+    same graph with its cache (position ids from the mask, cumsum - 1, as
+    Hugging Face and the runtime derive them), and the same through
+    `slm-run --generate`; and against transformers' generate with its cache,
+    strictly unless ONNX Runtime on the graph differs from PyTorch too (a
+    traced export can freeze a mask branch taken for the unpadded sample).
 Tokens must be identical. Where they first differ, the step passes only if
 the reference's two best logits are within 1e-5 of each other (a tie that
 float rounding may break either way), reported as such.
@@ -51,6 +63,79 @@ def ort_loop(session, names, ids, mask, new_tokens):
     return ids, steps
 
 
+def export_with_cache(fam, path):
+    """The zoo model of `fam` (same seed and perturbation) exported at opset
+    17 with a KV cache; returns the PyTorch model."""
+    import torch
+    torch.manual_seed(0)
+    model = export_zoo.FAMILIES[fam]["build"]().eval()
+    export_zoo._perturb(model, 1)
+    cfg = model.config
+    layers = cfg.num_hidden_layers
+    kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+
+    class WithCache(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, position_ids, *past):
+            pkv = tuple((past[2 * i], past[2 * i + 1]) for i in range(layers))
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                             position_ids=position_ids, past_key_values=pkv,
+                             use_cache=True, return_dict=True)
+            present = out.past_key_values
+            if hasattr(present, "to_legacy_cache"):
+                present = present.to_legacy_cache()
+            return (out.logits, *[t for kv in present for t in kv])
+
+    b, p, t = 2, 3, 2
+    sample = (torch.randint(0, export_zoo.VOCAB, (b, t)),
+              torch.ones(b, p + t, dtype=torch.int64),
+              torch.arange(p, p + t).expand(b, t),
+              *[torch.randn(b, kv_heads, p, head_dim) for _ in range(2 * layers)])
+    cache = [f"{i}.{k}" for i in range(layers) for k in ("key", "value")]
+    inputs = ["input_ids", "attention_mask", "position_ids"] + [
+        "past_key_values." + c for c in cache]
+    outputs = ["logits"] + ["present." + c for c in cache]
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"},
+               "attention_mask": {0: "batch", 1: "total_sequence"},
+               "position_ids": {0: "batch", 1: "sequence"},
+               "logits": {0: "batch", 1: "sequence"}}
+    dynamic.update({n: {0: "batch", 2: "past_sequence"} for n in inputs[3:]})
+    dynamic.update({n: {0: "batch", 2: "total_sequence"} for n in outputs[1:]})
+    with torch.no_grad():
+        torch.onnx.export(WithCache(), sample, path, opset_version=17, input_names=inputs,
+                          output_names=outputs, dynamic_axes=dynamic, do_constant_folding=True)
+    return model
+
+
+def ort_cache_loop(session, ids, mask, new_tokens):
+    """Greedy decoding over ONNX Runtime on a graph with a KV cache: the
+    prompt with an empty cache, then one token per step."""
+    outputs = [o.name for o in session.get_outputs()]
+    past = [i for i in session.get_inputs() if i.name.startswith("past")]
+    batch = ids.shape[0]
+    cache = [np.zeros((batch, p.shape[1], 0, p.shape[3]), np.float32) for p in past]
+    start, steps = 0, []
+    for _ in range(new_tokens):
+        positions = np.where(mask == 1, np.cumsum(mask, 1) - 1, 1)
+        feeds = {"input_ids": ids[:, start:], "attention_mask": mask,
+                 "position_ids": positions[:, start:]}
+        feeds.update({p.name: c for p, c in zip(past, cache)})
+        out = session.run(None, feeds)
+        logits = out[0][:, -1, :]
+        steps.append(logits)
+        cache = [out[outputs.index(p.name.replace("past_key_values", "present"))]
+                 for p in past]
+        start = ids.shape[1]
+        token = np.argmax(logits, axis=-1).astype(np.int64)
+        ids = np.concatenate([ids, token[:, None]], axis=1)
+        mask = np.concatenate([mask, np.ones_like(token)[:, None]], axis=1)
+    return ids, steps
+
+
 def compare(label, got, want, steps, prompt_len):
     """'ok', 'ok (tie at ...)' or a failure message."""
     if got.shape != want.shape:
@@ -72,12 +157,58 @@ def compare(label, got, want, steps, prompt_len):
     return "ok"
 
 
+def with_cache(args, fam, hf_utils, ids1, want1, steps1, ids4, mask4, n):
+    """The checks of the model exported with a KV cache."""
+    import torch
+    path = os.path.join(args.work, f"{fam}_kv.onnx")
+    try:
+        hf = export_with_cache(fam, path)
+    except Exception as e:  # noqa: BLE001
+        return [("cache: export", f"FAIL {type(e).__name__}: {str(e)[:300]}")]
+    lib = os.path.join(args.work, f"{fam}_kv.so")
+    r = subprocess.run([args.slmc, path, "-o", lib], capture_output=True, text=True)
+    if r.returncode:
+        return [("cache: compile", f"FAIL\n{r.stderr}")]
+    model = slm.load(lib)
+    got1 = model.generate(ids1, max_new_tokens=n)
+    results = [("cache: batch 1 vs ORT without a cache",
+                compare("", got1, want1, steps1, ids1.shape[1]))]
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    want4, steps4 = ort_cache_loop(session, ids4, mask4, n)
+    got4 = model.generate(ids4, max_new_tokens=n, attention_mask=mask4)
+    results.append(("cache: batch 4 vs ORT with the cache",
+                    compare("", got4, want4, steps4, ids4.shape[1])))
+    want = os.path.join(args.work, f"{fam}_kv.want.npy")
+    np.save(want, want4)
+    r = subprocess.run([args.slm_run, lib, "--generate", str(n),
+                        "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
+                        "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
+                        "--expect", want], capture_output=True, text=True)
+    cli = "ok" if r.returncode == 0 else f"FAIL\n{r.stdout}{r.stderr}"
+    if r.returncode and results[-1][1].startswith("ok ("):
+        cli = "ok (the tie above)"
+    results.append(("cache: slm-run --generate", cli))
+    with torch.no_grad():
+        ref4 = hf.generate(torch.from_numpy(ids4), attention_mask=torch.from_numpy(mask4),
+                           max_new_tokens=n, min_new_tokens=n, do_sample=False, num_beams=1,
+                           pad_token_id=0, eos_token_id=None, use_cache=True).numpy()
+    res = compare("", got4, ref4, None, ids4.shape[1])
+    if not res.startswith("ok") and not np.array_equal(want4, ref4):
+        res = "ok (ONNX Runtime on this export differs from PyTorch with padding too)"
+    results.append(("cache: batch 4 vs PyTorch with its cache", res))
+    return results
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("slmc")
     p.add_argument("slm_run")
     p.add_argument("work")
     p.add_argument("--families", default="gpt2,llama,qwen2,phi,gemma")
+    p.add_argument("--kv-families", default="")
     p.add_argument("--new-tokens", type=int, default=32)
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -151,6 +282,8 @@ def main():
         if r.returncode and results[2][1].startswith("ok ("):
             cli = "ok (the tie above)"
         results.append(("slm-run --generate", cli))
+        if fam in args.kv_families.split(","):
+            results += with_cache(args, fam, hf_utils, ids1, want1, steps1, ids4, mask4, n)
         for label, res in results:
             print(f"{fam}: {label}: {res}")
             failures += not res.startswith("ok")
