@@ -70,44 +70,7 @@ def export_with_cache(fam, path):
     torch.manual_seed(0)
     model = export_zoo.FAMILIES[fam]["build"]().eval()
     export_zoo._perturb(model, 1)
-    cfg = model.config
-    layers = cfg.num_hidden_layers
-    kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
-    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-
-    class WithCache(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, position_ids, *past):
-            pkv = tuple((past[2 * i], past[2 * i + 1]) for i in range(layers))
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask,
-                             position_ids=position_ids, past_key_values=pkv,
-                             use_cache=True, return_dict=True)
-            present = out.past_key_values
-            if hasattr(present, "to_legacy_cache"):
-                present = present.to_legacy_cache()
-            return (out.logits, *[t for kv in present for t in kv])
-
-    b, p, t = 2, 3, 2
-    sample = (torch.randint(0, export_zoo.VOCAB, (b, t)),
-              torch.ones(b, p + t, dtype=torch.int64),
-              torch.arange(p, p + t).expand(b, t),
-              *[torch.randn(b, kv_heads, p, head_dim) for _ in range(2 * layers)])
-    cache = [f"{i}.{k}" for i in range(layers) for k in ("key", "value")]
-    inputs = ["input_ids", "attention_mask", "position_ids"] + [
-        "past_key_values." + c for c in cache]
-    outputs = ["logits"] + ["present." + c for c in cache]
-    dynamic = {"input_ids": {0: "batch", 1: "sequence"},
-               "attention_mask": {0: "batch", 1: "total_sequence"},
-               "position_ids": {0: "batch", 1: "sequence"},
-               "logits": {0: "batch", 1: "sequence"}}
-    dynamic.update({n: {0: "batch", 2: "past_sequence"} for n in inputs[3:]})
-    dynamic.update({n: {0: "batch", 2: "total_sequence"} for n in outputs[1:]})
-    with torch.no_grad():
-        torch.onnx.export(WithCache(), sample, path, opset_version=17, input_names=inputs,
-                          output_names=outputs, dynamic_axes=dynamic, do_constant_folding=True)
+    export_zoo.export_decoder_with_cache(model, path)
     return model
 
 

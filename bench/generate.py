@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Generation speed: slm's runtime against ONNX Runtime, with a KV cache.
+
+    .venv/bin/python bench/generate.py [--threads 2] [--rounds 3] [--out DIR]
+                                       [--prompt 128] [--new 32] [--smoke]
+                                       [--settings "slm fp32,slm int4 g128"]
+
+A Llama-shaped model of SmolLM-135M's size (30 layers, hidden 576, 9 heads
+with 3 KV heads, SwiGLU 1536, vocabulary 49152, tied embeddings; random
+seeded weights: no model hub here) built with transformers and exported
+with a KV cache (test/zoo/Inputs/export_zoo.py: past_key_values.<i>.* in,
+present.<i>.* out). slm compiles it fp32, int8 and int4 (groups of 128);
+ONNX Runtime runs the fp32 graph with the same greedy loop a user writes
+(the cache outputs fed back as inputs). Per setting: prefill tokens/s (the
+prompt, batch 1) and decode tokens/s (one token per step, batch 1 and 8).
+Each engine runs in its own process, the order rotated every round; the
+median over rounds is reported, with slm/ORT ratios. Writes
+DIR/generate.json. --smoke: a 2-layer model with a 512-token vocabulary,
+one round (checks the harness, not speed).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "test", "zoo", "Inputs"))
+
+SETTINGS = {"slm fp32": [], "slm int8": ["--quantize=int8"],
+            "slm int4 g128": ["--quantize=int4", "--quant-group-size=128"],
+            "ort fp32": None}
+
+
+def build_model(smoke):
+    import torch
+    import transformers
+    torch.manual_seed(0)
+    shape = dict(vocab_size=512, hidden_size=72, intermediate_size=192,
+                 num_hidden_layers=2) if smoke else dict(
+        vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30)
+    config = transformers.LlamaConfig(
+        **shape, num_attention_heads=9, num_key_value_heads=3,
+        max_position_embeddings=2048, tie_word_embeddings=True, use_cache=True,
+        rms_norm_eps=1e-5, rope_theta=10000.0)
+    config._attn_implementation = "eager"
+    return transformers.LlamaForCausalLM(config).eval()
+
+
+def prompts(batch, length, vocab=512):
+    import numpy as np
+    return np.random.default_rng(batch).integers(0, vocab, (batch, length)).astype(np.int64)
+
+
+def ort_generate(session, ids, new_tokens, on_step):
+    """Greedy generation over ONNX Runtime with the graph's cache."""
+    import numpy as np
+    outputs = [o.name for o in session.get_outputs()]
+    past = [i for i in session.get_inputs() if i.name.startswith("past")]
+    present = [outputs.index(p.name.replace("past_key_values", "present")) for p in past]
+    batch = ids.shape[0]
+    cache = [np.zeros((batch, p.shape[1], 0, p.shape[3]), np.float32) for p in past]
+    mask = np.ones_like(ids)
+    fresh = ids
+    for _ in range(new_tokens):
+        start = mask.shape[1] - fresh.shape[1]
+        feeds = {"input_ids": fresh, "attention_mask": mask,
+                 "position_ids": np.tile(np.arange(start, mask.shape[1]), (batch, 1))}
+        feeds.update({p.name: c for p, c in zip(past, cache)})
+        out = session.run(None, feeds)
+        cache = [out[i] for i in present]
+        fresh = np.argmax(out[0][:, -1, :], axis=-1)[:, None].astype(np.int64)
+        mask = np.concatenate([mask, np.ones_like(fresh)], axis=1)
+        on_step()
+
+
+def worker(args):
+    """One engine, one round: prints {"prefill": tok/s, "decode b1": ...}."""
+    steps = []
+
+    def tick():
+        steps.append(time.perf_counter())
+
+    if args.engine == "ort fp32":
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = args.threads
+        session = ort.InferenceSession(args.onnx, so, providers=["CPUExecutionProvider"])
+
+        def run(ids, n):
+            ort_generate(session, ids, n, tick)
+    else:
+        import slm
+        model = slm.load(args.lib, num_threads=args.threads)
+
+        def run(ids, n):
+            for _ in model.generate_stream(ids, max_new_tokens=n):
+                tick()
+    result = {}
+    run(prompts(1, 8), 4)  # warm
+    for batch in (1, 8):
+        ids = prompts(batch, args.prompt)
+        steps.clear()
+        start = time.perf_counter()
+        run(ids, args.new + 1)
+        if batch == 1:
+            result["prefill"] = args.prompt / (steps[0] - start)
+        result[f"decode b{batch}"] = batch * args.new / (steps[-1] - steps[0])
+    print(json.dumps(result))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--prompt", type=int, default=128)
+    p.add_argument("--new", type=int, default=32)
+    p.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    p.add_argument("--slmc", default=os.path.join(ROOT, "build", "bin", "slmc"))
+    p.add_argument("--settings", default=",".join(SETTINGS),
+                   help="which of " + ", ".join(SETTINGS) + " (comma-separated)")
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--worker", action="store_true")
+    p.add_argument("--engine")
+    p.add_argument("--onnx")
+    p.add_argument("--lib")
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+    os.makedirs(args.out, exist_ok=True)
+    if args.smoke:
+        args.rounds, args.prompt, args.new = 1, 8, 4
+    name = "llama-tiny" if args.smoke else "llama-135m"
+    onnx_path = os.path.join(args.out, f"{name}_kv.onnx")
+    if not os.path.exists(onnx_path):
+        import export_zoo
+        model = build_model(args.smoke)
+        params = sum(t.numel() for t in model.parameters())
+        print(f"exporting {name} ({params / 1e6:.0f}M parameters) with a KV cache")
+        export_zoo.export_decoder_with_cache(model, onnx_path)
+    chosen = [x.strip() for x in args.settings.split(",") if x.strip()]
+    unknown = [x for x in chosen if x not in SETTINGS]
+    if unknown:
+        sys.exit(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
+    if "ort fp32" not in chosen:
+        chosen.append("ort fp32")  # the ratios' denominator
+    libs = {}
+    for setting in chosen:
+        flags = SETTINGS[setting]
+        if flags is None:
+            continue
+        lib = os.path.join(args.out, f"{name}.{setting.split(' ', 1)[1].replace(' ', '-')}.so")
+        start = time.perf_counter()
+        if os.path.exists(lib):
+            print(f"{setting}: reusing {lib}")
+        else:
+            subprocess.run([args.slmc, onnx_path, "-o", lib, *flags], check=True)
+            print(f"compiled {setting} in {time.perf_counter() - start:.1f} s")
+        libs[setting] = lib
+    engines = chosen
+    rounds = {e: [] for e in engines}
+    for r in range(args.rounds):
+        order = engines[r % len(engines):] + engines[:r % len(engines)]
+        for engine in order:
+            cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--onnx", onnx_path,
+                   "--lib", libs.get(engine, ""), "--threads", str(args.threads),
+                   "--prompt", str(args.prompt), "--new", str(args.new)]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            rounds[engine].append(json.loads(out.strip().splitlines()[-1]))
+    metrics = ["prefill", "decode b1", "decode b8"]
+    table = {e: {m: statistics.median(x[m] for x in rounds[e]) for m in metrics}
+             for e in engines}
+    print(f"\n{name}, {args.threads} threads, prompt {args.prompt}, {args.new} new tokens, "
+          f"median of {args.rounds} rounds (tokens/s; x = / ORT fp32)")
+    print(f"{'':16}" + "".join(f"{m:>22}" for m in metrics))
+    for e in engines:
+        cells = "".join(
+            f"{table[e][m]:12.1f} ({table[e][m] / table['ort fp32'][m]:4.2f}x)" for m in metrics)
+        print(f"{e:16}{cells}")
+    with open(os.path.join(args.out, "generate.json"), "w") as f:
+        json.dump(dict(model=name, threads=args.threads, prompt=args.prompt, new=args.new,
+                       rounds=rounds, median=table), f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
