@@ -451,6 +451,23 @@ int64_t slm_generator::pick(const float *logits) {
   float invT = 1.0f / options.temperature;
   for (int64_t v = 0; v < n; ++v)
     scores[v] = std::isnan(logits[v]) ? -INFINITY : logits[v] * invT;
+  if (!(options.top_k > 0 && options.top_k < n) && options.top_p >= 1) {
+    // The whole distribution: no ordering needed.
+    float top = *std::max_element(scores.begin(), scores.end());
+    if (std::isinf(top) && top < 0)
+      return 0;
+    weights.resize(n);
+    double total = 0;
+    for (int64_t v = 0; v < n; ++v)
+      total += weights[v] = std::exp(static_cast<double>(scores[v]) - top);
+    double u = random.uniform() * total;
+    for (int64_t v = 0; v < n; ++v) {
+      u -= weights[v];
+      if (u < 0)
+        return v;
+    }
+    return n - 1;
+  }
   std::iota(order.begin(), order.end(), 0);
   // Most likely first; ties by id, so the order is reproducible.
   auto before = [&](int32_t a, int32_t b) {
@@ -667,6 +684,13 @@ slm_status slm_generator_create(slm_model *model, const slm_tensor *inputIds,
     return SLM_ERROR_INVALID_ARGUMENT;
   }
   *generator = nullptr;
+  if (options && options->struct_size < sizeof(size_t) + sizeof(int32_t)) {
+    setError(error, errorSize,
+             "the generate options are not initialized (struct_size %zu): "
+             "call slm_generate_options_init first",
+             options->struct_size);
+    return SLM_ERROR_INVALID_ARGUMENT;
+  }
   auto *g = new (std::nothrow) slm_generator;
   if (!g) {
     setError(error, errorSize, "out of memory");

@@ -250,6 +250,16 @@ TEST_F(Generate, BadPromptsAndOptionsAreErrorsThatSayWhy) {
   options.num_eos_token_ids = 1;
   generate({1}, 1);
   EXPECT_NE(std::string(error).find("end token 8"), std::string::npos);
+  // Options never initialized.
+  slm_generate_options raw{};
+  std::vector<int64_t> prompt = {1};
+  slm_tensor in = ids(prompt, 1, 1);
+  EXPECT_EQ(slm_model_generate(model, &in, nullptr, &raw, &out, error,
+                               sizeof error),
+            SLM_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(error).find("slm_generate_options_init"),
+            std::string::npos)
+      << error;
   // A wrong dtype.
   std::vector<int64_t> one = {1};
   slm_tensor wrong = ids(one, 1, 1);
