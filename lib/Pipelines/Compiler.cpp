@@ -220,6 +220,14 @@ Compilation::compileAndLoad(ModuleOp m, bool optimized, StringRef path,
 }
 
 LogicalResult Compilation::compress(std::string &error) {
+  // Compression's warnings (layers a requested quantization could not apply
+  // to) go to stderr; MLIR drops warnings no handler takes.
+  ScopedDiagnosticHandler warnings(module.getContext(), [](Diagnostic &d) {
+    if (d.getSeverity() != DiagnosticSeverity::Warning)
+      return failure();
+    llvm::errs() << "warning: " << d << "\n";
+    return success();
+  });
   const CompressOptions &c = options.compress;
   const bool pruning = c.prune.enabled();
   const bool calibrated = !c.calibration.empty();
@@ -377,6 +385,7 @@ LogicalResult Compilation::emit(std::string &error) {
 LogicalResult Compilation::run(std::string &error) {
   if (std::optional<std::string> message = verifyOptions(options))
     return fail(*message, error);
+
   emitKind = resolveEmitKind(options.emit, outputPath);
   last = options.compileTo;
   if (last == Phase::Emit && emitKind == EmitKind::MLIR)

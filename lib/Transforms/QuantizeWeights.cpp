@@ -17,7 +17,10 @@
 #include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Passes.h"
 
+#include <set>
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/ADT/bit.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
 
@@ -63,6 +66,35 @@ struct QuantizeWeightsPass
     }
     SmallVector<LinearOp> linears;
     root->walk([&](LinearOp op) { linears.push_back(op); });
+    // Layers left in f32 because their input features do not split into
+    // groups: reported once, with a group size that would split them.
+    int64_t skipped = 0, quantizable = 0;
+    std::set<int64_t> skippedWidths;
+    auto reportSkipped = [&] {
+      if (!skipped)
+        return;
+      const int64_t requested = groupSize;
+      InFlightDiagnostic diag = root->emitWarning();
+      diag << skipped << " of " << quantizable
+           << " linear layers stay f32: their input features (";
+      llvm::interleaveComma(skippedWidths, diag);
+      if (requested == 0) {
+        diag << ") are odd, and 4-bit codes pack in pairs";
+        return;
+      }
+      diag << ") do not split into groups of " << requested;
+      // The largest power of two up to the request that splits them all.
+      int64_t suggestion = llvm::bit_floor(static_cast<uint64_t>(requested));
+      auto splitsAll = [&](int64_t g) {
+        return llvm::all_of(skippedWidths, [&](int64_t c) {
+          return c % g == 0 && (code == slm::QuantCode::Int8 || c % 2 == 0);
+        });
+      };
+      while (suggestion > 2 && !splitsAll(suggestion))
+        suggestion /= 2;
+      if (suggestion > 2 && splitsAll(suggestion))
+        diag << " (--quant-group-size=" << suggestion << " splits them)";
+    };
     for (LinearOp op : linears) {
       Attribute weightAttr;
       std::vector<float> weight;
@@ -72,10 +104,10 @@ struct QuantizeWeightsPass
         continue;
       const int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
       const int64_t group = groupSize == 0 ? cols : groupSize;
+      ++quantizable;
       if (cols % group != 0 || (code != slm::QuantCode::Int8 && cols % 2)) {
-        op.emitRemark() << "not quantized: " << cols
-                        << " input features do not split into groups of "
-                        << group;
+        ++skipped;
+        skippedWidths.insert(cols);
         continue;
       }
       // Calibrated inputs (slm.input_stats): weigh each column's error by
@@ -136,6 +168,7 @@ struct QuantizeWeightsPass
                                            scales, zeroPoints, groupAttr);
       op.getWeightMutable().assign(dq.getResult());
     }
+    reportSkipped();
   }
 };
 } // namespace

@@ -2,6 +2,7 @@
 // RUN: slm-opt %s --slm-quantize-weights="kind=int4 group-size=2 symmetric=false" | FileCheck %s --check-prefix=INT4
 // RUN: slm-opt %s --slm-quantize-weights="kind=nf4 group-size=2" | FileCheck %s --check-prefix=NF4
 // RUN: not slm-opt %s --slm-quantize-weights="kind=int3" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: slm-opt %s --slm-quantize-weights="kind=int4 group-size=8" 2>&1 >/dev/null | FileCheck %s --check-prefix=SPLIT
 
 // Per-channel symmetric int8: row 0 has |max| 1.27 -> scale 0.01, codes
 // w / 0.01; row 1 is all zero -> scale 1, codes 0.
@@ -16,6 +17,9 @@
 // NF4-LABEL: func.func @linear
 // NF4: slm.dequantize_weight <nf4> %{{.*}}, %{{.*}} group_size 2 : (tensor<2x2xi8>, tensor<2x2xf32>) -> tensor<2x4xf32>
 // BAD: error: unknown quantization kind 'int3' (expected int8, int4 or nf4)
+// Layers whose input features do not split into the groups stay f32, said
+// once for the module, with a group size that splits them.
+// SPLIT: warning: 1 of 1 linear layers stay f32: their input features (4) do not split into groups of 8 (--quant-group-size=4 splits them)
 func.func @linear(%x: tensor<3x4xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.27, -0.5, 0.0, 0.25], [0.0, 0.0, 0.0, 0.0]]> : tensor<2x4xf32>
   %b = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
