@@ -133,7 +133,23 @@ def _info(raw):
     return TensorInfo(raw.name.decode(), np.dtype(dtype) if dtype else None, shape, dims)
 
 
-class Model:
+class _Closing:
+    """close() on leaving a `with` block and when garbage-collected."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Model(_Closing):
     """A compiled model. Thread-safe: several threads may call run."""
 
     def __init__(self, path, num_threads=0):
@@ -264,17 +280,6 @@ class Model:
             self._lib.slm_model_close(self._handle)
             self._handle = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def _int64_matrix(name, a, shape=None):
@@ -300,7 +305,7 @@ def _tensor_of(a):
     return t
 
 
-class _Generation:
+class _Generation(_Closing):
     """A generation in progress (slm_generator): iterate for each step's
     tokens; sequences() for the whole sequences so far."""
 
@@ -377,28 +382,16 @@ class _Generation:
                                              len(error)) != 0:
             raise SlmError(error.value.decode())
         shape = (t.shape[0], t.shape[1])
-        result = np.ctypeslib.as_array(ctypes.cast(t.data, ctypes.POINTER(ctypes.c_int64)),
-                                       shape=shape).copy() if t.shape[0] * t.shape[1] else \
-            np.zeros(shape, np.int64)
-        self._lib.slm_tensor_release(ctypes.byref(t))
-        return result
+        if not t.shape[0] * t.shape[1]:
+            self._lib.slm_tensor_release(ctypes.byref(t))
+            return np.zeros(shape, np.int64)
+        return np.asarray(_OwnedOutput(self._lib, t, shape, np.dtype(np.int64)))
 
     def close(self):
         if self._handle is not None:
             self._lib.slm_generator_destroy(self._handle)
             self._handle = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def load(path, num_threads=0):

@@ -227,6 +227,16 @@ static bool compare(const char *name, const slm_tensor &got, HostTensor &want,
   return bad == 0;
 }
 
+/// Creates --output-dir (and its parents), or says why not.
+static bool createOutputDir(const std::string &dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error)
+    std::fprintf(stderr, "slm-run: error: cannot create '%s': %s\n",
+                 dir.c_str(), error.message().c_str());
+  return !error;
+}
+
 /// A whole-string decimal integer in [lo, hi], or exit 2 naming the option.
 static long long integerOption(const std::string &option,
                                const std::string &text, long long lo,
@@ -361,12 +371,8 @@ static int generate(slm_model *model, const GenerateArgs &args,
   std::printf("%d steps in %.1f ms\n", printer.steps, ms);
   int status = 0;
   if (!outputDir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(outputDir, ec);
     std::string why;
-    if (ec) {
-      std::fprintf(stderr, "slm-run: error: cannot create '%s': %s\n",
-                   outputDir.c_str(), ec.message().c_str());
+    if (!createOutputDir(outputDir)) {
       status = 2;
     } else if (!writeNpy(outputDir + "/sequences.npy", sequences, why)) {
       std::fprintf(stderr, "slm-run: error: %s\n", why.c_str());
@@ -596,13 +602,8 @@ int main(int argc, char **argv) {
   int status = 0;
   std::vector<std::string> files;
   if (!outputDir.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(outputDir, error);
-    if (error) {
-      std::fprintf(stderr, "slm-run: error: cannot create '%s': %s\n",
-                   outputDir.c_str(), error.message().c_str());
+    if (!createOutputDir(outputDir))
       return 2;
-    }
     // One file per output, named after it; characters that cannot be part
     // of a file name (ONNX names like "scale_0/out:0") become '_'.
     for (int32_t o = 0; o < numOutputs; ++o) {
