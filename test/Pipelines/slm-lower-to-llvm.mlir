@@ -3,9 +3,12 @@
 
 // Tests that the CPU lower phase pipeline takes optimized slm IR all the way
 // to the LLVM dialect, the entry in its ABI form (a register-blocked GEMM kernel for the matrix product:
-// vector FMAs), and to plain loops without the kernels.
+// vector FMAs, in a loop nest of its own function: slm-outline-loop-nests),
+// and to plain loops without the kernels.
 
-// CHECK: llvm.func @slm_model_main
+// CHECK: llvm.func @slm_model_main(
+// CHECK: llvm.call @slm_model_main_nest0(
+// CHECK: llvm.func internal @slm_model_main_nest0({{.*}}passthrough = ["noinline"]
 // CHECK: llvm.intr.fmuladd{{.*}}vector<16xf32>
 // CHECK-NOT: slm.
 // CHECK-NOT: linalg.

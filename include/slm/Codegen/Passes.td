@@ -303,6 +303,58 @@ def SLMSerializeSmallLoops : Pass<"slm-serialize-small-loops"> {
                            "::mlir::arith::ArithDialect"];
 }
 
+def SLMOutlineLoopNests : Pass<"slm-outline-loop-nests", "::mlir::ModuleOp"> {
+  let summary = "Move each loop nest into a function of its own, one per distinct body";
+  let description = [{
+    A lowered model is one function of thousands of loop nests, and LLVM's
+    loop passes (strength reduction, vectorization, scalar evolution) cost
+    more than linearly in the size of the function they run on. Each
+    top-level operation of a function that holds a loop (an `scf.for`, an
+    `scf.parallel`, the `scf.if` between a parallel nest and its sequential
+    copy) becomes a call to a private function marked `noinline` (with
+    internal linkage in LLVM). The
+    values it uses from above become arguments, except constants and other
+    operations of no operands and no effects, which the body recomputes
+    (loop bounds stay constants for LLVM). Outlined functions with the same
+    body (the same nest in every layer of a model, on other weights) are
+    one function: LLVM compiles one layer's worth of loops.
+
+    Before:
+    ```mlir
+    func.func @f(%a: memref<8xf32>, %b: memref<8xf32>) {
+      %c0 = arith.constant 0 : index
+      %c1 = arith.constant 1 : index
+      %c8 = arith.constant 8 : index
+      scf.for %i = %c0 to %c8 step %c1 { ... %a ... }
+      scf.for %i = %c0 to %c8 step %c1 { ... %b ... }
+      return
+    }
+    ```
+    After (both loops had the same body up to the buffer):
+    ```mlir
+    func.func @f(%a: memref<8xf32>, %b: memref<8xf32>) {
+      call @f_nest0(%a) : (memref<8xf32>) -> ()
+      call @f_nest0(%b) : (memref<8xf32>) -> ()
+      return
+    }
+    func.func private @f_nest0(%arg0: memref<8xf32>) attributes {
+        llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]} {
+      %c0 = arith.constant 0 : index
+      ...
+      scf.for %i = %c0 to %c8 step %c1 { ... %arg0 ... }
+      return
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+  let statistics = [
+    Statistic<"numOutlined", "outlined", "Loop nests moved into functions">,
+    Statistic<"numShared", "shared",
+              "Loop nests that call a function outlined before">
+  ];
+}
+
 def SLMSequentialInnerLoops : Pass<"slm-sequential-inner-loops"> {
   let summary = "Make the innermost dimension of parallel loop nests a sequential loop";
   let description = [{

@@ -109,10 +109,42 @@ static std::optional<ExtentRoot> namedArgumentRoot(Value value, int64_t d) {
 /// How deep extentRoot follows producers.
 static constexpr int kMaxExtentDepth = 32;
 
-ExtentRoot extentRoot(Value value, int64_t d, int depth) {
-  ExtentRoot self{value, d};
+namespace {
+/// Roots found during one query, by value, dimension and depth (a root
+/// found deeper may be cut off by the depth limit, so depth is part of
+/// the key): a residual stream reaches the same producers along
+/// exponentially many paths.
+struct ExtentMemo {
+  llvm::DenseMap<std::tuple<void *, int64_t, int>, ExtentRoot> roots;
+};
+} // namespace
+
+static std::optional<ExtentRoot> indexRootImpl(Value index, int depth,
+                                               ExtentMemo &memo);
+static ExtentRoot extentRootUncached(Value value, int64_t d, int depth,
+                                     ExtentMemo &memo);
+
+static ExtentRoot extentRootImpl(Value value, int64_t d, int depth,
+                                 ExtentMemo &memo) {
   if (depth > kMaxExtentDepth)
-    return self;
+    return ExtentRoot{value, d};
+  auto key = std::make_tuple(value.getAsOpaquePointer(), d, depth);
+  auto it = memo.roots.find(key);
+  if (it != memo.roots.end())
+    return it->second;
+  ExtentRoot root = extentRootUncached(value, d, depth, memo);
+  memo.roots[key] = root;
+  return root;
+}
+
+ExtentRoot extentRoot(Value value, int64_t d, int depth) {
+  ExtentMemo memo;
+  return extentRootImpl(value, d, depth, memo);
+}
+
+static ExtentRoot extentRootUncached(Value value, int64_t d, int depth,
+                                     ExtentMemo &memo) {
+  ExtentRoot self{value, d};
   auto type = dyn_cast<RankedTensorType>(value.getType());
   if (!type || d < 0 || d >= type.getRank())
     return self;
@@ -123,8 +155,8 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
   // Destination-style ops (linalg): the extent of the tied init.
   if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
     if (result.getResultNumber() < dps.getNumDpsInits())
-      return extentRoot(dps.getDpsInitOperand(result.getResultNumber())->get(),
-                        d, depth + 1);
+      return extentRootImpl(dps.getDpsInitOperand(result.getResultNumber())->get(),
+                        d, depth + 1, memo);
   // Ops that take their dynamic extents as operands.
   std::optional<ValueRange> dynamicSizes;
   if (auto empty = dyn_cast<tensor::EmptyOp>(def))
@@ -140,37 +172,37 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
     for (int64_t i = 0; i < d; ++i)
       position += type.isDynamicDim(i);
     if (std::optional<ExtentRoot> root =
-            indexRoot((*dynamicSizes)[position], depth + 1))
+            indexRootImpl((*dynamicSizes)[position], depth + 1, memo))
       return *root;
     return self;
   }
   if (auto cast = dyn_cast<tensor::CastOp>(def))
-    return extentRoot(cast.getSource(), d, depth + 1);
+    return extentRootImpl(cast.getSource(), d, depth + 1, memo);
   // Ops whose operands and results have one shape.
   if (def->hasTrait<OpTrait::SameOperandsAndResultType>() ||
       def->hasTrait<OpTrait::SameOperandsAndResultShape>() ||
       (def->hasTrait<OpTrait::Elementwise>() && def->getNumOperands() > 0 &&
        def->getOperand(0).getType() ==
            type.clone(getElementTypeOrSelf(def->getOperand(0).getType()))))
-    return extentRoot(def->getOperand(0), d, depth + 1);
+    return extentRootImpl(def->getOperand(0), d, depth + 1, memo);
   int64_t rank = type.getRank();
   // Ops that keep all extents of their first operand, or all but the last.
   if (isa<LayerNormOp, RMSNormOp>(def))
-    return extentRoot(def->getOperand(0), d, depth + 1);
+    return extentRootImpl(def->getOperand(0), d, depth + 1, memo);
   if (isa<LinearOp, AttentionOp>(def) && d + 1 < rank)
-    return extentRoot(def->getOperand(0), d, depth + 1);
+    return extentRootImpl(def->getOperand(0), d, depth + 1, memo);
   if (auto matmul = dyn_cast<MatMulOp>(def)) {
     if (d == rank - 2)
-      return extentRoot(matmul.getLhs(),
-                        matmul.getLhs().getType().getRank() - 2, depth + 1);
+      return extentRootImpl(matmul.getLhs(),
+                        matmul.getLhs().getType().getRank() - 2, depth + 1, memo);
     if (d == rank - 1)
-      return extentRoot(matmul.getRhs(),
-                        matmul.getRhs().getType().getRank() - 1, depth + 1);
+      return extentRootImpl(matmul.getRhs(),
+                        matmul.getRhs().getType().getRank() - 1, depth + 1, memo);
     return self;
   }
   if (auto transpose = dyn_cast<TransposeOp>(def))
-    return extentRoot(transpose.getInput(), transpose.getPermutation()[d],
-                      depth + 1);
+    return extentRootImpl(transpose.getInput(), transpose.getPermutation()[d],
+                      depth + 1, memo);
   if (auto reduce = dyn_cast<ReduceOp>(def)) {
     // The kept dimensions, in order.
     int64_t inputRank = reduce.getInput().getType().getRank(), position = 0;
@@ -180,7 +212,8 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
       if (reduced && !reduce.getKeepDims())
         continue;
       if (position++ == d)
-        return reduced ? self : extentRoot(reduce.getInput(), i, depth + 1);
+        return reduced ? self
+                       : extentRootImpl(reduce.getInput(), i, depth + 1, memo);
     }
     return self;
   }
@@ -193,7 +226,7 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
   if (shape && type.isDynamicDim(d))
     if (auto elements = shape.getDefiningOp<tensor::FromElementsOp>())
       if (std::optional<ExtentRoot> root =
-              indexRoot(elements.getElements()[d], depth + 1))
+              indexRootImpl(elements.getElements()[d], depth + 1, memo))
         return *root;
   // A broadcasting op whose stretchable operands all share one extent.
   if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, CompareOp, SelectOp>(
@@ -204,7 +237,7 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
       int64_t j = d - (type.getRank() - t.getRank());
       if (j < 0 || t.getDimSize(j) == 1)
         continue;
-      ExtentRoot root = extentRoot(operand, j, depth + 1);
+      ExtentRoot root = extentRootImpl(operand, j, depth + 1, memo);
       if (common && *common != root)
         return self;
       common = root;
@@ -215,18 +248,24 @@ ExtentRoot extentRoot(Value value, int64_t d, int depth) {
 }
 
 std::optional<ExtentRoot> indexRoot(Value index, int depth) {
+  ExtentMemo memo;
+  return indexRootImpl(index, depth, memo);
+}
+
+static std::optional<ExtentRoot> indexRootImpl(Value index, int depth,
+                                               ExtentMemo &memo) {
   if (depth > kMaxExtentDepth)
     return std::nullopt;
   if (auto dim = index.getDefiningOp<tensor::DimOp>())
     if (std::optional<int64_t> i = dim.getConstantIndex())
-      return extentRoot(dim.getSource(), *i, depth + 1);
+      return extentRootImpl(dim.getSource(), *i, depth + 1, memo);
   if (auto extract = index.getDefiningOp<tensor::ExtractOp>())
     if (auto elements =
             extract.getTensor().getDefiningOp<tensor::FromElementsOp>())
       if (extract.getIndices().size() == 1)
         if (std::optional<int64_t> i =
                 getConstantIntValue(extract.getIndices()[0]))
-          return indexRoot(elements.getElements()[*i], depth + 1);
+          return indexRootImpl(elements.getElements()[*i], depth + 1, memo);
   return std::nullopt;
 }
 

@@ -126,6 +126,7 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   pm.addPass(createSLMApproximateMath());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createSLMSerializeSmallLoops());
+  pm.addPass(createSLMOutlineLoopNests());
   pm.addPass(createConvertSCFToOpenMPPass());
   // Everything -> the LLVM dialect.
   pm.addPass(memref::createExpandStridedMetadataPass());
