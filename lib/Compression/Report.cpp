@@ -81,7 +81,9 @@ ModelShape mlir::slm::describeModelShape(ModuleOp module) {
   for (FeedForwardUnit &unit : findFeedForwardUnits(module))
     if (LayerShape *layer = layerOf(unit.up)) {
       layer->neurons = unit.hidden();
-      for (LinearOp op : {unit.up, unit.down}) {
+      for (LinearOp op : {unit.gate, unit.up, unit.down}) {
+        if (!op)
+          continue;
         layer->weightBytes += linearBytes(op);
         layer->macsPerToken += linearMacs(op);
       }

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "llvm/ADT/SetVector.h"
 #include "llvm/Support/raw_ostream.h"
@@ -89,37 +90,89 @@ mlir::slm::findAttentionUnits(Operation *root,
   return units;
 }
 
+/// Whether `op` computes each element of its result from the same element
+/// of its operands alone (an element of a size-1 operand broadcasts).
+static bool isNeuronWise(Operation *op) {
+  if (op->getNumResults() != 1 || op->getNumRegions() ||
+      !isMemoryEffectFree(op))
+    return false;
+  return isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, GeluOp>(op) ||
+         op->hasTrait<OpTrait::Elementwise>();
+}
+
+/// A constant of one element (broadcast against the hidden values).
+static bool isScalarConstant(Value v) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  return type && type.hasStaticShape() && type.getNumElements() == 1 &&
+         matchPattern(v, m_Constant());
+}
+
 SmallVector<FeedForwardUnit>
 mlir::slm::findFeedForwardUnits(Operation *root,
                                 SmallVectorImpl<std::string> *skipped) {
   SmallVector<FeedForwardUnit> units;
-  root->walk([&](LinearOp up) {
-    if (!hasConstantParameters(up) || !up.getResult().hasOneUse())
+  root->walk([&](LinearOp down) {
+    if (!hasConstantParameters(down))
       return;
+    // The hidden values back from down's input: elementwise ops on values
+    // of the hidden type (and scalar constants), ending at linear layers.
+    Value hidden = down.getInput();
+    SmallVector<LinearOp, 2> projections;
     FeedForwardUnit unit;
-    unit.up = up;
-    Operation *user = *up.getResult().getUsers().begin();
-    if (auto gelu = dyn_cast<GeluOp>(user)) {
-      if (up.getActivation() != Activation::none ||
-          !gelu.getResult().hasOneUse())
+    llvm::SmallPtrSet<Operation *, 8> inside;
+    SmallVector<Value> work = {hidden};
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      Operation *def = v.getDefiningOp();
+      if (!def || v.getType() != hidden.getType() ||
+          def->getBlock() != down->getBlock())
         return;
-      unit.activation = gelu;
-      user = *gelu.getResult().getUsers().begin();
-    } else if (up.getActivation() == Activation::none) {
-      return; // two linear layers in a row: not an FFN
+      if (!inside.insert(def).second)
+        continue;
+      if (auto linear = dyn_cast<LinearOp>(def)) {
+        projections.push_back(linear);
+        continue;
+      }
+      if (!isNeuronWise(def) || unit.between.size() >= 16)
+        return;
+      unit.between.push_back(def);
+      for (Value operand : def->getOperands())
+        if (!isScalarConstant(operand))
+          work.push_back(operand);
     }
-    unit.down = dyn_cast<LinearOp>(user);
-    if (!unit.down || !hasConstantParameters(unit.down) ||
-        unit.down.getInput() != user->getOperand(0) ||
-        unit.down.getOutFeatures() != up.getInFeatures())
+    if (projections.empty() || projections.size() > 2)
       return;
+    llvm::sort(projections, [](LinearOp a, LinearOp b) {
+      return a->isBeforeInBlock(b);
+    });
+    unit.up = projections.back();
+    unit.gate = projections.size() == 2 ? projections.front() : LinearOp();
+    unit.down = down;
+    if (unit.between.empty() && unit.up.getActivation() == Activation::none)
+      return; // two linear layers in a row: not an FFN
+    for (LinearOp projection : projections)
+      if (!hasConstantParameters(projection) ||
+          projection.getInput() != unit.up.getInput())
+        return;
+    if (down.getOutFeatures() != unit.up.getInFeatures())
+      return;
+    // Nothing outside the unit reads its hidden values.
+    inside.insert(down);
+    for (Operation *op : inside)
+      if (op != down)
+        for (Operation *user : op->getUsers())
+          if (!inside.contains(user))
+            return;
+    llvm::sort(unit.between, [](Operation *a, Operation *b) {
+      return a->isBeforeInBlock(b);
+    });
     // The down projection writes back to the residual stream.
-    if (!llvm::any_of(unit.down.getResult().getUsers(),
+    if (!llvm::any_of(down.getResult().getUsers(),
                       [](Operation *op) { return isa<AddOp>(op); })) {
       if (skipped)
         skipped->push_back(describe(
-            up, "looks like an FFN but its output does not feed a residual "
-                "add"));
+            unit.up, "looks like an FFN but its output does not feed a "
+                     "residual add"));
       return;
     }
     units.push_back(unit);

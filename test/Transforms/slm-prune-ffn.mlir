@@ -83,3 +83,56 @@ func.func @refit(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
   %r = slm.add %x, %y : (tensor<3x2xf32>, tensor<3x2xf32>) -> tensor<3x2xf32>
   return %r : tensor<3x2xf32>
 }
+
+// A gated FFN (SwiGLU as Llama exports it: the SiLU decomposed into
+// exp/add/div/mul on the gate, times the up projection): neuron j is row j
+// of gate and of up and column j of down. Neurons 2 and 5 have the
+// smallest rows and columns; every op on the hidden path is narrowed.
+// MAG-LABEL: func.func @swiglu
+// The gate's rows kept: 0, 1, 3, 4, 6, 7 (scaled by 1..8).
+// MAG-DAG: arith.constant dense<{{\[\[}}1.000000e+00, 1.000000e+00, 1.000000e+00, 1.000000e+00], [2.000000e+00, {{.*}}], [4.000000e+00, {{.*}}], [5.000000e+00, {{.*}}], [7.000000e+00, {{.*}}], [8.000000e+00, {{.*}}]]> : tensor<6x4xf32>
+// MAG: %[[G:.*]] = slm.linear %arg0, %{{.*}} : (tensor<2x4xf32>, tensor<6x4xf32>) -> tensor<2x6xf32>
+// MAG: %[[N:.*]] = arith.negf %[[G]] : tensor<2x6xf32>
+// MAG: %[[E:.*]] = math.exp %[[N]] : tensor<2x6xf32>
+// MAG: %[[D:.*]] = slm.add %[[E]], %{{.*}} : (tensor<2x6xf32>, tensor<f32>) -> tensor<2x6xf32>
+// MAG: %[[S:.*]] = slm.div %{{.*}}, %[[D]] : (tensor<f32>, tensor<2x6xf32>) -> tensor<2x6xf32>
+// MAG: %[[A:.*]] = slm.mul %[[G]], %[[S]] : (tensor<2x6xf32>, tensor<2x6xf32>) -> tensor<2x6xf32>
+// MAG: %[[U:.*]] = slm.linear %arg0, %{{.*}} : (tensor<2x4xf32>, tensor<6x4xf32>) -> tensor<2x6xf32>
+// MAG: %[[H:.*]] = slm.mul %[[A]], %[[U]] : (tensor<2x6xf32>, tensor<2x6xf32>) -> tensor<2x6xf32>
+// MAG: slm.linear %[[H]], %{{.*}} : (tensor<2x6xf32>, tensor<4x6xf32>) -> tensor<2x4xf32>
+// A product whose other factor is read outside the FFN is not a unit.
+// MAG-LABEL: func.func @swiglu_shared
+// MAG: slm.linear {{.*}} -> tensor<2x8xf32>
+// MAG: slm.linear {{.*}} -> tensor<2x8xf32>
+func.func @swiglu(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %wg = arith.constant dense<[[1.0, 1.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0], [0.1, 0.1, 0.1, 0.1], [4.0, 4.0, 4.0, 4.0],
+                              [5.0, 5.0, 5.0, 5.0], [0.1, 0.1, 0.1, 0.1], [7.0, 7.0, 7.0, 7.0], [8.0, 8.0, 8.0, 8.0]]> : tensor<8x4xf32>
+  %wu = arith.constant dense<[[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1], [1.0, 1.0, 1.0, 1.0],
+                              [1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1], [1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]> : tensor<8x4xf32>
+  %wd = arith.constant dense<[[1.0, 1.0, 0.1, 1.0, 1.0, 0.1, 1.0, 1.0], [1.0, 1.0, 0.1, 1.0, 1.0, 0.1, 1.0, 1.0],
+                              [1.0, 1.0, 0.1, 1.0, 1.0, 0.1, 1.0, 1.0], [1.0, 1.0, 0.1, 1.0, 1.0, 0.1, 1.0, 1.0]]> : tensor<4x8xf32>
+  %one = arith.constant dense<1.0> : tensor<f32>
+  %g = slm.linear %x, %wg : (tensor<2x4xf32>, tensor<8x4xf32>) -> tensor<2x8xf32>
+  %n = arith.negf %g : tensor<2x8xf32>
+  %e = math.exp %n : tensor<2x8xf32>
+  %d = slm.add %e, %one : (tensor<2x8xf32>, tensor<f32>) -> tensor<2x8xf32>
+  %s = slm.div %one, %d : (tensor<f32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %a = slm.mul %g, %s : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %u = slm.linear %x, %wu : (tensor<2x4xf32>, tensor<8x4xf32>) -> tensor<2x8xf32>
+  %h = slm.mul %a, %u : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %y = slm.linear %h, %wd {slm.input_stats = {count = 4 : i64, mean = array<f32: 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0>, variance = array<f32: 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0>}} : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  %r = slm.add %x, %y : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %r : tensor<2x4xf32>
+}
+
+func.func @swiglu_shared(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>, tensor<2x8xf32>) {
+  %wg = arith.constant dense<1.0> : tensor<8x4xf32>
+  %wu = arith.constant dense<2.0> : tensor<8x4xf32>
+  %wd = arith.constant dense<1.0> : tensor<4x8xf32>
+  %g = slm.linear %x, %wg : (tensor<2x4xf32>, tensor<8x4xf32>) -> tensor<2x8xf32>
+  %u = slm.linear %x, %wu : (tensor<2x4xf32>, tensor<8x4xf32>) -> tensor<2x8xf32>
+  %h = slm.mul %g, %u : (tensor<2x8xf32>, tensor<2x8xf32>) -> tensor<2x8xf32>
+  %y = slm.linear %h, %wd : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+  %r = slm.add %x, %y : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+  return %r, %u : tensor<2x4xf32>, tensor<2x8xf32>
+}

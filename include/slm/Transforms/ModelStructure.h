@@ -37,12 +37,18 @@ struct AttentionUnit {
 };
 
 /// A feed-forward network whose hidden neurons can be removed: a
-/// constant-weight up projection (activation fused, or one slm.gelu
-/// between) used only by a constant-weight down projection back to the
-/// up projection's input width, whose result feeds a residual add.
+/// constant-weight down projection back to the up projection's input
+/// width, whose result feeds a residual add, reading the hidden values
+/// through elementwise ops only (`between`: an slm.gelu, a decomposed
+/// SiLU, the product of a gated FFN; none when the activation is fused),
+/// from one constant-weight up projection or, in a gated FFN (SwiGLU,
+/// GeGLU), two of one input: `gate` and `up`. Hidden neuron j is row j of
+/// up (and gate) and column j of down. Every op of the unit is used only
+/// inside it.
 struct FeedForwardUnit {
   LinearOp up;
-  Operation *activation = nullptr; ///< slm.gelu between, or null
+  LinearOp gate; ///< the second projection of a gated FFN, or null
+  SmallVector<Operation *, 4> between; ///< in program order
   LinearOp down;
   int64_t hidden() { return up.getOutFeatures(); }
 };
