@@ -226,6 +226,12 @@ LogicalResult Compilation::compress(std::string &error) {
     if (d.getSeverity() != DiagnosticSeverity::Warning)
       return failure();
     llvm::errs() << "warning: " << d << "\n";
+    for (Diagnostic &note : d.getNotes()) {
+      std::string text = note.str();
+      // Not the whole module the pass ran on.
+      if (!StringRef(text).starts_with("see current operation"))
+        llvm::errs() << "  note: " << text << "\n";
+    }
     return success();
   });
   const CompressOptions &c = options.compress;

@@ -42,7 +42,16 @@ struct PruneFFNPass : public slm::impl::SLMPruneFFNBase<PruneFFNPass> {
       return root->emitError("multiple must be positive"), signalPassFailure();
     if (ratio == 0.0)
       return;
-    SmallVector<FeedForwardUnit> units = findFeedForwardUnits(root);
+    SmallVector<std::string> skipped;
+    SmallVector<FeedForwardUnit> units = findFeedForwardUnits(root, &skipped);
+    if (units.empty()) {
+      InFlightDiagnostic warning =
+          root->emitWarning() << "FFN pruning found no feed-forward network "
+                                 "whose neurons can be removed; nothing pruned";
+      for (const std::string &why : skipped)
+        warning.attachNote() << why;
+      return;
+    }
     std::vector<std::vector<double>> scores;
     std::vector<LinearParams> up, gate, down;
     std::vector<std::optional<ChannelStats>> stats;

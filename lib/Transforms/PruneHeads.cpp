@@ -43,7 +43,18 @@ struct PruneHeadsPass : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
     if (ratio == 0.0)
       return;
     splitFusedProjections(root);
-    SmallVector<AttentionUnit> units = findAttentionUnits(root);
+    SmallVector<std::string> skipped;
+    SmallVector<AttentionUnit> units = findAttentionUnits(root, &skipped);
+    if (units.empty()) {
+      // Asked for and impossible: say so rather than compile the model
+      // unchanged without a word.
+      InFlightDiagnostic warning = root->emitWarning()
+                                   << "head pruning found no attention whose "
+                                      "heads can be removed; nothing pruned";
+      for (const std::string &why : skipped)
+        warning.attachNote() << why;
+      return;
+    }
     std::vector<std::vector<double>> scores;
     std::vector<LinearParams> q, k, v, o;
     std::vector<std::optional<ChannelStats>> stats;

@@ -24,11 +24,17 @@ namespace slm {
 #define GEN_PASS_DECL
 #include "slm/Conversion/Passes.h.inc"
 
+namespace linalg_lowering {
+struct PanelCache;
+} // namespace linalg_lowering
+
 /// Adds the patterns of --convert-slm-to-linalg to `patterns`; constant
 /// weights of slm.linear are packed into panels of `weightPanel` columns
-/// (0: not packed).
+/// (0: not packed), each once through `cache` when given (the pass's own:
+/// a gather table tied to a packed weight then reads its panels).
 void populateSLMToLinalgPatterns(RewritePatternSet &patterns,
-                                 int64_t weightPanel = 32);
+                                 int64_t weightPanel = 32,
+                                 linalg_lowering::PanelCache *cache = nullptr);
 
 #define GEN_PASS_REGISTRATION
 #include "slm/Conversion/Passes.h.inc"

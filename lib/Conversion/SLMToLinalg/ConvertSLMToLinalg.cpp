@@ -78,7 +78,10 @@ struct ConvertSLMToLinalgPass
 
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateSLMToLinalgPatterns(patterns, packWeights);
+    linalg_lowering::PanelCache cache;
+    cache.panel = packWeights;
+    cache.findTiedTables(getOperation());
+    populateSLMToLinalgPatterns(patterns, packWeights, &cache);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) {
       signalPassFailure();
       return;
@@ -105,11 +108,12 @@ struct ConvertSLMToLinalgPass
 };
 } // namespace
 
-void mlir::slm::populateSLMToLinalgPatterns(RewritePatternSet &patterns,
-                                            int64_t weightPanel) {
+void mlir::slm::populateSLMToLinalgPatterns(
+    RewritePatternSet &patterns, int64_t weightPanel,
+    linalg_lowering::PanelCache *cache) {
   linalg_lowering::populateElementwisePatterns(patterns);
-  linalg_lowering::populateLinearPatterns(patterns, weightPanel);
-  linalg_lowering::populateDataMovementPatterns(patterns);
+  linalg_lowering::populateLinearPatterns(patterns, weightPanel, cache);
+  linalg_lowering::populateDataMovementPatterns(patterns, cache);
   linalg_lowering::populateReductionPatterns(patterns);
   // tensor.concat has no bufferization of its own: slices into an empty.
   tensor::populateDecomposeTensorConcatPatterns(patterns);

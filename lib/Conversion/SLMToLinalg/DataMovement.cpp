@@ -6,6 +6,8 @@
 
 #include "LoweringUtils.h"
 
+#include "mlir/IR/Matchers.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -83,7 +85,10 @@ static std::string nodeNameOf(Location loc) {
 }
 
 struct LowerGather : OpRewritePattern<GatherOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerGather(MLIRContext *ctx, PanelCache *cache)
+      : OpRewritePattern(ctx), cache(cache) {}
+  PanelCache *cache;
+
   LogicalResult matchAndRewrite(GatherOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -94,11 +99,28 @@ struct LowerGather : OpRewritePattern<GatherOp> {
     int64_t indexRank = indexType.getRank();
     int64_t rank = type.getRank();
     MLIRContext *ctx = getContext();
+    // A table tied to a packed linear weight (an LM head sharing the
+    // token embedding) is read from that weight's panels [V / P, H, P]:
+    // row v, column h at [v / P, h, v % P]. The [V, H] table then has no
+    // reader left and is not stored.
+    int64_t panel = 0;
+    Attribute table;
+    if (cache && matchPattern(data, m_Constant(&table)))
+      if (Attribute weight = cache->tiedWeight(table))
+        if (Attribute packed = cache->pack(weight, cache->panel)) {
+          panel = cache->panel;
+          data = arith::ConstantOp::create(rewriter, loc,
+                                           cast<TypedAttr>(packed));
+        }
+    RankedTensorType tableType = op.getData().getType();
     Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
       if (i < axis)
         return tensor::DimOp::create(rewriter, loc, data, i);
       if (i < axis + indexRank)
         return tensor::DimOp::create(rewriter, loc, indices, i - axis);
+      if (panel)
+        return arith::ConstantIndexOp::create(
+            rewriter, loc, tableType.getDimSize(i - indexRank + 1));
       return tensor::DimOp::create(rewriter, loc, data, i - indexRank + 1);
     });
     SmallVector<AffineExpr> indexExprs;
@@ -106,7 +128,11 @@ struct LowerGather : OpRewritePattern<GatherOp> {
       indexExprs.push_back(getAffineDimExpr(axis + j, ctx));
     SmallVector<AffineMap> maps = {AffineMap::get(rank, 0, indexExprs, ctx),
                                    rewriter.getMultiDimIdentityMap(rank)};
-    Value axisExtent = tensor::DimOp::create(rewriter, loc, data, axis);
+    Value axisExtent =
+        panel ? arith::ConstantIndexOp::create(rewriter, loc,
+                                               tableType.getDimSize(axis))
+                    .getResult()
+              : tensor::DimOp::create(rewriter, loc, data, axis).getResult();
     std::string node = nodeNameOf(loc);
     std::string message =
         (node.empty() ? std::string("Gather") : "'" + node + "' (Gather)") +
@@ -142,9 +168,13 @@ struct LowerGather : OpRewritePattern<GatherOp> {
           SmallVector<Value> coords;
           for (int64_t i = 0; i < axis; ++i)
             coords.push_back(linalg::IndexOp::create(b, l, i));
-          coords.push_back(idx);
+          Value p = panel ? arith::ConstantIndexOp::create(b, l, panel)
+                          : Value();
+          coords.push_back(panel ? arith::DivUIOp::create(b, l, idx, p) : idx);
           for (int64_t i = axis + indexRank; i < rank; ++i)
             coords.push_back(linalg::IndexOp::create(b, l, i));
+          if (panel)
+            coords.push_back(arith::RemUIOp::create(b, l, idx, p));
           linalg::YieldOp::create(
               b, l, tensor::ExtractOp::create(b, l, data, coords).getResult());
         });
@@ -156,7 +186,7 @@ struct LowerGather : OpRewritePattern<GatherOp> {
 } // namespace
 
 void mlir::slm::linalg_lowering::populateDataMovementPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<LowerTranspose, LowerReshape, LowerGather>(
-      patterns.getContext());
+    RewritePatternSet &patterns, PanelCache *cache) {
+  patterns.add<LowerTranspose, LowerReshape>(patterns.getContext());
+  patterns.add<LowerGather>(patterns.getContext(), cache);
 }

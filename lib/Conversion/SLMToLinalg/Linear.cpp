@@ -128,7 +128,7 @@ struct LowerMatMul : OpRewritePattern<MatMulOp> {
 /// the codes so packed and their per-column scales; W8A8 layers go to
 /// lowerW8A8Linear.
 static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
-                                       int64_t panel) {
+                                       int64_t panel, PanelCache *cache) {
   Attribute weightAttr;
   // int8 weight-only: the contraction reads the codes and the per-column
   // scales, `out + x * (sitofp(q) * s)`; the GEMM kernels widen and scale
@@ -147,8 +147,11 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
     return quantized ? lowerW8A8Linear(op, rewriter, weightAttr, scales, panel)
                      : failure();
   PanelOutput out(rewriter, op, panel);
-  Attribute packed = packConstantPanels(weightAttr, panel);
-  if (!packed || !out.biasFits())
+  if (!out.biasFits())
+    return failure();
+  Attribute packed = cache ? cache->pack(weightAttr, panel)
+                           : packConstantPanels(weightAttr, panel);
+  if (!packed)
     return failure();
   Location loc = op.getLoc();
   Value x = op.getInput();
@@ -188,9 +191,10 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
 }
 
 struct LowerLinear : OpRewritePattern<LinearOp> {
-  LowerLinear(MLIRContext *ctx, int64_t panel)
-      : OpRewritePattern(ctx), panel(panel) {}
+  LowerLinear(MLIRContext *ctx, int64_t panel, PanelCache *cache)
+      : OpRewritePattern(ctx), panel(panel), cache(cache) {}
   int64_t panel;
+  PanelCache *cache;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     // An input whose in_features is dynamic (a reshape folded only at run
@@ -208,7 +212,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
           op, [&] { op.getInputMutable().assign(input); });
       return success();
     }
-    if (panel > 0 && (succeeded(lowerPackedLinear(op, rewriter, panel)) ||
+    if (panel > 0 && (succeeded(lowerPackedLinear(op, rewriter, panel, cache)) ||
                       succeeded(lowerNibbleLinear(op, rewriter, panel))))
       return success();
     // Compressed weights are decoded inside the GEMM (packed path only):
@@ -261,7 +265,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
 } // namespace
 
 void mlir::slm::linalg_lowering::populateLinearPatterns(
-    RewritePatternSet &patterns, int64_t weightPanel) {
+    RewritePatternSet &patterns, int64_t weightPanel, PanelCache *cache) {
   patterns.add<LowerMatMul>(patterns.getContext());
-  patterns.add<LowerLinear>(patterns.getContext(), weightPanel);
+  patterns.add<LowerLinear>(patterns.getContext(), weightPanel, cache);
 }

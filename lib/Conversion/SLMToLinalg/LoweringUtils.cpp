@@ -7,6 +7,7 @@
 #include "LoweringUtils.h"
 
 #include "slm/Codegen/Contraction.h"
+#include "slm/IR/SLMConstants.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -18,6 +19,7 @@
 #include "mlir/Interfaces/FunctionInterfaces.h"
 
 #include <cmath>
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::slm;
@@ -575,6 +577,62 @@ Value applyActivation(PatternRewriter &rewriter, Location loc, LinearOp op,
                           {y}, [&](OpBuilder &b, Location l, ValueRange args) {
                             return scalarActivation(b, l, activation, args[0]);
                           });
+}
+
+//===----------------------------------------------------------------------===//
+// Packed weights, once each
+//===----------------------------------------------------------------------===//
+
+Attribute PanelCache::pack(Attribute attr, int64_t panel) {
+  Attribute &slot = packed[{attr, panel}];
+  if (!slot)
+    slot = packConstantPanels(attr, panel);
+  return slot;
+}
+
+/// Whether two constants hold the same elements (the same attribute, or
+/// equal bytes: exporters write a tied weight as two initializers).
+static bool sameConstant(Attribute a, Attribute b) {
+  if (a == b)
+    return true;
+  if (cast<TypedAttr>(a).getType() != cast<TypedAttr>(b).getType() ||
+      isa<SplatElementsAttr>(a) || isa<SplatElementsAttr>(b))
+    return false;
+  ArrayRef<char> x = rawConstantBytes(a), y = rawConstantBytes(b);
+  return !x.empty() && x.size() == y.size() &&
+         std::memcmp(x.data(), y.data(), x.size()) == 0;
+}
+
+void PanelCache::findTiedTables(Operation *root) {
+  if (panel <= 0)
+    return;
+  auto isF32Matrix = [](Attribute attr) {
+    auto type = dyn_cast<RankedTensorType>(cast<TypedAttr>(attr).getType());
+    return type && type.getRank() == 2 && type.hasStaticShape() &&
+           type.getElementType().isF32();
+  };
+  // The weights the packed f32 path takes (Linear.cpp: lowerPackedLinear).
+  SmallVector<Attribute> weights;
+  root->walk([&](LinearOp op) {
+    Attribute attr;
+    if (op.getInputQuant() == InputQuant::none &&
+        op.getType().getElementType().isF32() &&
+        matchPattern(op.getWeight(), m_Constant(&attr)) && isF32Matrix(attr))
+      weights.push_back(attr);
+  });
+  if (weights.empty())
+    return;
+  root->walk([&](GatherOp op) {
+    Attribute table;
+    if (op.getAxis() != 0 || !matchPattern(op.getData(), m_Constant(&table)) ||
+        !isF32Matrix(table) || tiedTables.count(table))
+      return;
+    for (Attribute weight : weights)
+      if (sameConstant(table, weight)) {
+        tiedTables[table] = weight;
+        return;
+      }
+  });
 }
 
 } // namespace mlir::slm::linalg_lowering

@@ -120,13 +120,39 @@ Value applyActivation(PatternRewriter &rewriter, Location loc, LinearOp op,
 /// broadcast_to (Elementwise.cpp).
 void populateElementwisePatterns(RewritePatternSet &patterns);
 
+/// Weights packed into panels during one conversion, each once: a tied
+/// embedding (a gather table equal to a packed linear weight, as exporters
+/// write an LM head that shares the token embedding) is read from the
+/// linear's panels, and the model stores it once.
+struct PanelCache {
+  /// `attr` packed into panels of `panel` columns (packConstantPanels),
+  /// the same attribute every time.
+  Attribute pack(Attribute attr, int64_t panel);
+  /// Finds the gather tables (axis 0, f32 [V, H] constants) of `root` that
+  /// equal the weight of a linear layer whose weight packing applies.
+  void findTiedTables(Operation *root);
+  /// The linear weight a gather table is tied to, or null.
+  Attribute tiedWeight(Attribute table) const {
+    return tiedTables.lookup(table);
+  }
+  int64_t panel = 0;
+
+private:
+  llvm::DenseMap<std::pair<Attribute, int64_t>, Attribute> packed;
+  llvm::DenseMap<Attribute, Attribute> tiedTables;
+};
+
 /// slm.matmul and slm.linear, with weights packed into panels of
 /// `weightPanel` columns (0: not packed) and compressed weights decoded in
-/// the contraction (Linear.cpp, QuantizedLinear.cpp).
-void populateLinearPatterns(RewritePatternSet &patterns, int64_t weightPanel);
+/// the contraction (Linear.cpp, QuantizedLinear.cpp); packed through
+/// `cache` when given.
+void populateLinearPatterns(RewritePatternSet &patterns, int64_t weightPanel,
+                            PanelCache *cache = nullptr);
 
-/// Transpose, reshape and gather (DataMovement.cpp).
-void populateDataMovementPatterns(RewritePatternSet &patterns);
+/// Transpose, reshape and gather (DataMovement.cpp); a gather of a table
+/// tied to a linear weight in `cache` reads that weight's panels.
+void populateDataMovementPatterns(RewritePatternSet &patterns,
+                                  PanelCache *cache = nullptr);
 
 /// slm.reduce (Reductions.cpp).
 void populateReductionPatterns(RewritePatternSet &patterns);
