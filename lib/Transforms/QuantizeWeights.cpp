@@ -66,6 +66,18 @@ struct QuantizeWeightsPass
     }
     SmallVector<LinearOp> linears;
     root->walk([&](LinearOp op) { linears.push_back(op); });
+    // Embedding tables (axis-0 gathers of f32 [V, H] constants): one equal
+    // to a quantized weight (an LM head tied to the token embedding) reads
+    // that weight's codes instead, so the model keeps no f32 copy.
+    SmallVector<std::pair<GatherOp, Attribute>> tables;
+    root->walk([&](GatherOp op) {
+      Attribute attr;
+      auto type = op.getData().getType();
+      if (op.getAxis() == 0 && type.getRank() == 2 &&
+          type.getElementType().isF32() &&
+          matchPattern(op.getData(), m_Constant(&attr)))
+        tables.push_back({op, attr});
+    });
     // Layers left in f32 because their input features do not split into
     // groups: reported once, with a group size that would split them.
     int64_t skipped = 0, quantizable = 0;
@@ -138,7 +150,19 @@ struct QuantizeWeightsPass
             weight.data(), rows, cols, group, code, symmetric,
             importance.empty() ? nullptr : importance.data());
       }
-      OpBuilder b(op);
+      // The codes go before the first reader: the linear, or a tied table's
+      // gather earlier in the same block.
+      SmallVector<GatherOp> tied;
+      Operation *first = op;
+      for (auto &[gather, table] : tables)
+        if (gather->getBlock() == op->getBlock() &&
+            gather.getData().getType() == type &&
+            sameConstantElements(table, weightAttr)) {
+          tied.push_back(gather);
+          if (gather->isBeforeInBlock(first))
+            first = gather;
+        }
+      OpBuilder b(first);
       Location loc = op.getLoc();
       auto i8 = b.getIntegerType(8);
       auto codesType = RankedTensorType::get({rows, q.codeBytesPerRow()}, i8);
@@ -167,6 +191,8 @@ struct QuantizeWeightsPass
       auto dq = DequantizeWeightOp::create(b, loc, type, kindAttr, codes,
                                            scales, zeroPoints, groupAttr);
       op.getWeightMutable().assign(dq.getResult());
+      for (GatherOp gather : tied)
+        gather.getDataMutable().assign(dq.getResult());
     }
     reportSkipped();
   }

@@ -19,7 +19,7 @@
 // BAD: error: unknown quantization kind 'int3' (expected int8, int4 or nf4)
 // Layers whose input features do not split into the groups stay f32, said
 // once for the module, with a group size that splits them.
-// SPLIT: warning: 1 of 1 linear layers stay f32: their input features (4) do not split into groups of 8 (--quant-group-size=4 splits them)
+// SPLIT: warning: 3 of 3 linear layers stay f32: their input features (4) do not split into groups of 8 (--quant-group-size=4 splits them)
 func.func @linear(%x: tensor<3x4xf32>) -> tensor<3x2xf32> {
   %w = arith.constant dense<[[1.27, -0.5, 0.0, 0.25], [0.0, 0.0, 0.0, 0.0]]> : tensor<2x4xf32>
   %b = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
@@ -32,5 +32,32 @@ func.func @linear(%x: tensor<3x4xf32>) -> tensor<3x2xf32> {
 // CHECK-NOT: slm.dequantize_weight
 func.func @dynamic_weight(%x: tensor<3x4xf32>, %w: tensor<2x4xf32>) -> tensor<3x2xf32> {
   %y = slm.linear %x, %w : (tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+// A token embedding tied to the LM head (two constants with the same
+// elements, as exporters write them): the gather reads the head's
+// quantized weight, placed before both, and no f32 table is left; a table
+// with other elements stays.
+// CHECK-LABEL: func.func @tied_embedding
+// CHECK: %[[W:.*]] = slm.dequantize_weight <int8>
+// CHECK-NEXT: %[[E:.*]] = slm.gather %[[W]][%arg0] axis 0
+// CHECK: slm.linear %[[E]], %[[W]]
+// CHECK-LABEL: func.func @untied_embedding
+// CHECK: slm.gather %{{.*}}[%arg0] axis 0 : (tensor<2x4xf32>
+// CHECK: slm.dequantize_weight
+func.func @tied_embedding(%ids: tensor<3xi64>) -> tensor<3x2xf32> {
+  %table = arith.constant dense<[[0.5, -1.0, 0.25, 2.0], [1.5, 0.75, -0.5, 1.0]]> : tensor<2x4xf32>
+  %head = arith.constant dense<[[0.5, -1.0, 0.25, 2.0], [1.5, 0.75, -0.5, 1.0]]> : tensor<2x4xf32>
+  %x = slm.gather %table[%ids] axis 0 : (tensor<2x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %y = slm.linear %x, %head : (tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<3x2xf32>
+  return %y : tensor<3x2xf32>
+}
+
+func.func @untied_embedding(%ids: tensor<3xi64>) -> tensor<3x2xf32> {
+  %table = arith.constant dense<[[0.5, -1.0, 0.25, 2.0], [1.5, 0.75, -0.5, 3.0]]> : tensor<2x4xf32>
+  %head = arith.constant dense<[[0.5, -1.0, 0.25, 2.0], [1.5, 0.75, -0.5, 1.0]]> : tensor<2x4xf32>
+  %x = slm.gather %table[%ids] axis 0 : (tensor<2x4xf32>, tensor<3xi64>) -> tensor<3x4xf32>
+  %y = slm.linear %x, %head : (tensor<3x4xf32>, tensor<2x4xf32>) -> tensor<3x2xf32>
   return %y : tensor<3x2xf32>
 }

@@ -144,6 +144,19 @@ static std::optional<SmallVector<int64_t>> readableStrides(Attribute attr) {
   return strides;
 }
 
+bool mlir::slm::sameConstantElements(Attribute a, Attribute b) {
+  if (a == b)
+    return true;
+  auto ta = dyn_cast_if_present<TypedAttr>(a),
+       tb = dyn_cast_if_present<TypedAttr>(b);
+  if (!ta || !tb || ta.getType() != tb.getType() ||
+      isa<SplatElementsAttr>(a) || isa<SplatElementsAttr>(b))
+    return false;
+  ArrayRef<char> x = rawConstantBytes(a), y = rawConstantBytes(b);
+  return !x.empty() && x.size() == y.size() &&
+         std::memcmp(x.data(), y.data(), x.size()) == 0;
+}
+
 Attribute mlir::slm::transposeConstant(Attribute attr, RankedTensorType type,
                                        ArrayRef<int64_t> perm) {
   if (auto splat = dyn_cast_if_present<SplatElementsAttr>(attr))

@@ -25,6 +25,11 @@ namespace mlir::slm {
 /// bytes (not i1), dense or resource; empty when not available.
 ArrayRef<char> rawConstantBytes(Attribute attr);
 
+/// Whether two constants hold the same elements: the same attribute, or
+/// equal types and bytes (exporters write a tied weight as two
+/// initializers). Splats compare only as the same attribute.
+bool sameConstantElements(Attribute a, Attribute b);
+
 /// `attr` permuted by `perm` into `type`; null when it cannot be read.
 Attribute transposeConstant(Attribute attr, RankedTensorType type,
                             ArrayRef<int64_t> perm);

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
+#include "slm/Support/WeightQuant.h"
 
 #include "mlir/IR/Matchers.h"
 
@@ -84,6 +85,59 @@ static std::string nodeNameOf(Location loc) {
   return "";
 }
 
+/// Element (`row`, `col`) of the weight `dq` describes (its codes, scales
+/// and zero points are constants), as slm.dequantize_weight defines it:
+/// int8 `(c - zp) * s`; int4 codes two per byte, low nibble first, signed
+/// without zero points; nf4 `NF4[c] * s` (`levels`).
+static Value decodeQuantized(OpBuilder &b, Location l, DequantizeWeightOp dq,
+                             Value levels, Value row, Value col) {
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  const int64_t k = dq.getType().getDimSize(1);
+  const int64_t group = dq.getGroupSize() ? *dq.getGroupSize() : k;
+  auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, l, v); };
+  auto i32c = [&](int64_t v) { return arith::ConstantIntOp::create(b, l, i32, v); };
+  Value g = arith::DivUIOp::create(b, l, col, index(group));
+  Value scale = tensor::ExtractOp::create(b, l, dq.getScales(), ValueRange{row, g});
+  if (!scale.getType().isF32())
+    scale = arith::ExtFOp::create(b, l, f32, scale);
+  Value code;
+  if (dq.getCodeBits() == 8) {
+    code = arith::ExtSIOp::create(
+        b, l, i32,
+        tensor::ExtractOp::create(b, l, dq.getCodes(), ValueRange{row, col}));
+  } else {
+    Value byte = arith::ExtUIOp::create(
+        b, l, i32,
+        tensor::ExtractOp::create(
+            b, l, dq.getCodes(),
+            ValueRange{row, arith::DivUIOp::create(b, l, col, index(2))}));
+    Value high = arith::CmpIOp::create(
+        b, l, arith::CmpIPredicate::ne,
+        arith::RemUIOp::create(b, l, col, index(2)), index(0));
+    Value shifted = arith::SelectOp::create(
+        b, l, high, arith::ShRUIOp::create(b, l, byte, i32c(4)), byte);
+    code = arith::AndIOp::create(b, l, shifted, i32c(0xF));
+    if (dq.getKind() == WeightQuantKind::nf4) {
+      Value level = tensor::ExtractOp::create(
+          b, l, levels,
+          ValueRange{arith::IndexCastUIOp::create(b, l, b.getIndexType(), code)});
+      return arith::MulFOp::create(b, l, level, scale);
+    }
+    if (!dq.getZeroPoints()) // signed [-8, 7]
+      code = arith::SelectOp::create(
+          b, l,
+          arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, code, i32c(8)),
+          arith::SubIOp::create(b, l, code, i32c(16)), code);
+  }
+  if (Value zp = dq.getZeroPoints())
+    code = arith::SubIOp::create(
+        b, l, code,
+        arith::ExtSIOp::create(
+            b, l, i32, tensor::ExtractOp::create(b, l, zp, ValueRange{row, g})));
+  return arith::MulFOp::create(b, l, arith::SIToFPOp::create(b, l, f32, code),
+                               scale);
+}
+
 struct LowerGather : OpRewritePattern<GatherOp> {
   LowerGather(MLIRContext *ctx, PanelCache *cache)
       : OpRewritePattern(ctx), cache(cache) {}
@@ -112,6 +166,23 @@ struct LowerGather : OpRewritePattern<GatherOp> {
           data = arith::ConstantOp::create(rewriter, loc,
                                            cast<TypedAttr>(packed));
         }
+    // A table of quantized codes (an embedding tied to a quantized LM head,
+    // slm-quantize-weights): each element decoded from its code as read.
+    auto dq = data.getDefiningOp<DequantizeWeightOp>();
+    if (dq && (axis != 0 || type.getRank() != indexRank + 1 ||
+               !matchPattern(dq.getCodes(), m_Constant()) ||
+               !matchPattern(dq.getScales(), m_Constant()) ||
+               (dq.getZeroPoints() &&
+                !matchPattern(dq.getZeroPoints(), m_Constant()))))
+      return rewriter.notifyMatchFailure(op, "gather of a quantized table "
+                                             "other than rows of constants");
+    Value nf4Levels;
+    if (dq && dq.getKind() == WeightQuantKind::nf4)
+      nf4Levels = arith::ConstantOp::create(
+          rewriter, loc,
+          DenseElementsAttr::get(
+              RankedTensorType::get({16}, rewriter.getF32Type()),
+              ArrayRef<float>(kNF4Levels.data(), kNF4Levels.size())));
     RankedTensorType tableType = op.getData().getType();
     Value empty = emptyTensor(rewriter, loc, type, [&](int64_t i) -> Value {
       if (i < axis)
@@ -175,8 +246,10 @@ struct LowerGather : OpRewritePattern<GatherOp> {
             coords.push_back(linalg::IndexOp::create(b, l, i));
           if (panel)
             coords.push_back(arith::RemUIOp::create(b, l, idx, p));
-          linalg::YieldOp::create(
-              b, l, tensor::ExtractOp::create(b, l, data, coords).getResult());
+          Value element =
+              dq ? decodeQuantized(b, l, dq, nf4Levels, coords[0], coords[1])
+                 : tensor::ExtractOp::create(b, l, data, coords).getResult();
+          linalg::YieldOp::create(b, l, element);
         });
     rewriter.replaceOp(op, generic.getResult(0));
     return success();

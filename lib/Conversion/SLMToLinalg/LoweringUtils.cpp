@@ -590,19 +590,6 @@ Attribute PanelCache::pack(Attribute attr, int64_t panel) {
   return slot;
 }
 
-/// Whether two constants hold the same elements (the same attribute, or
-/// equal bytes: exporters write a tied weight as two initializers).
-static bool sameConstant(Attribute a, Attribute b) {
-  if (a == b)
-    return true;
-  if (cast<TypedAttr>(a).getType() != cast<TypedAttr>(b).getType() ||
-      isa<SplatElementsAttr>(a) || isa<SplatElementsAttr>(b))
-    return false;
-  ArrayRef<char> x = rawConstantBytes(a), y = rawConstantBytes(b);
-  return !x.empty() && x.size() == y.size() &&
-         std::memcmp(x.data(), y.data(), x.size()) == 0;
-}
-
 void PanelCache::findTiedTables(Operation *root) {
   if (panel <= 0)
     return;
@@ -628,7 +615,7 @@ void PanelCache::findTiedTables(Operation *root) {
         !isF32Matrix(table) || tiedTables.count(table))
       return;
     for (Attribute weight : weights)
-      if (sameConstant(table, weight)) {
+      if (sameConstantElements(table, weight)) {
         tiedTables[table] = weight;
         return;
       }
