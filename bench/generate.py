@@ -4,6 +4,7 @@
     .venv/bin/python bench/generate.py [--threads 2] [--rounds 3] [--out DIR]
                                        [--prompt 128] [--new 32] [--smoke]
                                        [--settings "slm fp32,slm int4 g64"]
+    .venv/bin/python bench/generate.py --check-llama-cpp [--smoke]
 
 A Llama-shaped model of SmolLM-135M's size (30 layers, hidden 576, 9 heads
 with 3 KV heads, SwiGLU 1536, vocabulary 49152, tied embeddings; random
@@ -17,6 +18,16 @@ Each engine runs in its own process, the order rotated every round; the
 median over rounds is reported, with slm/ORT ratios. Writes
 DIR/generate.json. --smoke: a 2-layer model with a 512-token vocabulary,
 one round (checks the harness, not speed).
+
+llama.cpp is a peer when scripts/install-llama-cpp.sh has installed it
+(llama-cpp-python; the settings "llama.cpp f32/q8_0/q4_0" join the default
+list then): the same weights written to GGUF (bench/llama_cpp_peer.py),
+quantized by llama.cpp's own quantizer, and decoded greedily through its
+batch API (batch 8: eight sequence ids in each llama_decode), at llama.cpp's
+defaults otherwise (f16 KV cache, flash attention "auto"). Before timing it,
+the F32 file must match PyTorch (logits within 1e-3 relative, the same greedy
+tokens at batch 1 and 8): --check-llama-cpp runs that check alone, and the
+benchmark runs it once per GGUF file (DIR/<model>.llama-cpp-check.json).
 """
 import argparse
 import json
@@ -35,6 +46,8 @@ SETTINGS = {"slm fp32": [], "slm int8": ["--quantize=int8"],
             # 64: the hidden width 576 does not split into groups of 128.
             "slm int4 g64": ["--quantize=int4", "--quant-group-size=64"],
             "ort fp32": None}
+# llama.cpp settings: the GGUF kind (bench/llama_cpp_peer.py).
+LLAMA_CPP = {"llama.cpp f32": "f32", "llama.cpp q8_0": "q8_0", "llama.cpp q4_0": "q4_0"}
 
 
 def build_model(smoke):
@@ -94,6 +107,16 @@ def worker(args):
 
         def run(ids, n):
             ort_generate(session, ids, n, tick)
+    elif args.engine in LLAMA_CPP:
+        import llama_cpp_peer
+        n_ctx = args.prompt + args.new + 1
+        # n_batch >= the prompt: the prompt is one llama_decode.
+        engines = {1: llama_cpp_peer.Engine(args.gguf, args.threads, 1, n_ctx, max(512, args.prompt))}
+        engines[8] = llama_cpp_peer.Engine(args.gguf, args.threads, 8, n_ctx,
+                                           max(512, 8 * args.prompt), model=engines[1].model)
+
+        def run(ids, n):
+            engines[ids.shape[0]].generate(ids, n, tick)
     else:
         import slm
         model = slm.load(args.lib, num_threads=args.threads)
@@ -114,6 +137,31 @@ def worker(args):
     print(json.dumps(result))
 
 
+def llama_cpp_version():
+    import llama_cpp
+    return llama_cpp.__version__
+
+
+def check_llama_cpp(args, name):
+    """llama.cpp on the F32 GGUF against PyTorch (bench/llama_cpp_peer.py's check());
+    exit status 1 when they differ. Writes DIR/<model>.llama-cpp-check.json."""
+    import llama_cpp_peer
+    if not llama_cpp_peer.available():
+        sys.exit(llama_cpp_peer.INSTALL_HINT)
+    import onnx  # noqa: F401  (Debian's onnx before torch)
+    model = build_model(args.smoke)
+    paths = llama_cpp_peer.ensure_ggufs(args.out, name, lambda: model, args.threads)
+    print(f"checking llama.cpp ({llama_cpp_version()}) against PyTorch on {name}: "
+          f"prompt {args.prompt}, {args.new} greedy tokens")
+    res = llama_cpp_peer.check(model, paths, prompts(1, args.prompt), prompts(8, args.prompt),
+                               args.new, args.threads)
+    print("llama.cpp f32 matches PyTorch" if res["ok"] else "llama.cpp f32 DIFFERS from PyTorch")
+    if res["ok"]:
+        with open(os.path.join(args.out, f"{name}.llama-cpp-check.json"), "w") as f:
+            json.dump(res, f, indent=1)
+    return 0 if res["ok"] else 1
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -122,13 +170,17 @@ def main():
     p.add_argument("--new", type=int, default=32)
     p.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     p.add_argument("--slmc", default=os.path.join(ROOT, "build", "bin", "slmc"))
-    p.add_argument("--settings", default=",".join(SETTINGS),
-                   help="which of " + ", ".join(SETTINGS) + " (comma-separated)")
+    p.add_argument("--settings", default=None,
+                   help="which of " + ", ".join([*SETTINGS, *LLAMA_CPP]) + " (comma-separated; "
+                   "default: all, the llama.cpp ones when llama_cpp is installed)")
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--check-llama-cpp", action="store_true",
+                   help="only check llama.cpp's GGUF conversion against PyTorch")
     p.add_argument("--worker", action="store_true")
     p.add_argument("--engine")
     p.add_argument("--onnx")
     p.add_argument("--lib")
+    p.add_argument("--gguf")
     args = p.parse_args()
     if args.worker:
         return worker(args)
@@ -136,6 +188,8 @@ def main():
     if args.smoke:
         args.rounds, args.prompt, args.new = 1, 8, 4
     name = "llama-tiny" if args.smoke else "llama-135m"
+    if args.check_llama_cpp:
+        return check_llama_cpp(args, name)
     onnx_path = os.path.join(args.out, f"{name}_kv.onnx")
     if not os.path.exists(onnx_path):
         import export_zoo
@@ -143,15 +197,38 @@ def main():
         params = sum(t.numel() for t in model.parameters())
         print(f"exporting {name} ({params / 1e6:.0f}M parameters) with a KV cache")
         export_zoo.export_decoder_with_cache(model, onnx_path)
+    import llama_cpp_peer
+    have_llama_cpp = llama_cpp_peer.available()
+    if args.settings is None:
+        args.settings = ",".join([*SETTINGS, *(LLAMA_CPP if have_llama_cpp else [])])
     chosen = [x.strip() for x in args.settings.split(",") if x.strip()]
-    unknown = [x for x in chosen if x not in SETTINGS]
+    unknown = [x for x in chosen if x not in SETTINGS and x not in LLAMA_CPP]
     if unknown:
-        sys.exit(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
+        sys.exit(f"unknown settings {unknown}; choose from {[*SETTINGS, *LLAMA_CPP]}")
     if "ort fp32" not in chosen:
         chosen.append("ort fp32")  # the ratios' denominator
+    ggufs = {}
+    wanted = [x for x in chosen if x in LLAMA_CPP]
+    if wanted and not have_llama_cpp:
+        print(f"skipping {', '.join(wanted)}: {llama_cpp_peer.INSTALL_HINT}")
+        chosen = [x for x in chosen if x not in LLAMA_CPP]
+    elif wanted:
+        # The check's process writes the GGUF files when they are missing.
+        paths = llama_cpp_peer.gguf_paths(args.out, name)
+        stamp = os.path.join(args.out, f"{name}.llama-cpp-check.json")
+        if not all(map(os.path.exists, [stamp, *paths.values()])) or os.path.getmtime(
+                stamp) < max(os.path.getmtime(x) for x in paths.values()):
+            cmd = [sys.executable, __file__, "--check-llama-cpp", "--out", args.out,
+                   "--threads", str(args.threads), "--prompt", str(args.prompt),
+                   "--new", str(args.new)] + (["--smoke"] if args.smoke else [])
+            if subprocess.run(cmd).returncode != 0:
+                sys.exit("llama.cpp does not match PyTorch on this model: not timing it")
+        else:
+            print(f"llama.cpp: conversion checked before ({stamp})")
+        ggufs = {s: paths[k] for s, k in LLAMA_CPP.items()}
     libs = {}
     for setting in chosen:
-        flags = SETTINGS[setting]
+        flags = SETTINGS.get(setting)
         if flags is None:
             continue
         lib = os.path.join(args.out, f"{name}.{setting.split(' ', 1)[1].replace(' ', '-')}.so")
@@ -168,13 +245,16 @@ def main():
         order = engines[r % len(engines):] + engines[:r % len(engines)]
         for engine in order:
             cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--onnx", onnx_path,
-                   "--lib", libs.get(engine, ""), "--threads", str(args.threads),
+                   "--lib", libs.get(engine, ""), "--gguf", ggufs.get(engine, ""),
+                   "--threads", str(args.threads),
                    "--prompt", str(args.prompt), "--new", str(args.new)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             rounds[engine].append(json.loads(out.strip().splitlines()[-1]))
     metrics = ["prefill", "decode b1", "decode b8"]
     table = {e: {m: statistics.median(x[m] for x in rounds[e]) for m in metrics}
              for e in engines}
+    if wanted and have_llama_cpp:
+        print(f"llama.cpp: llama-cpp-python {llama_cpp_version()}, GGUF files in {args.out}")
     print(f"\n{name}, {args.threads} threads, prompt {args.prompt}, {args.new} new tokens, "
           f"median of {args.rounds} rounds (tokens/s; x = / ORT fp32)")
     print(f"{'':16}" + "".join(f"{m:>22}" for m in metrics))
