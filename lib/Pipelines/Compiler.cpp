@@ -391,7 +391,6 @@ LogicalResult Compilation::emit(std::string &error) {
 LogicalResult Compilation::run(std::string &error) {
   if (std::optional<std::string> message = verifyOptions(options))
     return fail(*message, error);
-
   emitKind = resolveEmitKind(options.emit, outputPath);
   last = options.compileTo;
   if (last == Phase::Emit && emitKind == EmitKind::MLIR)

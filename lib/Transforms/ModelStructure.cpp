@@ -142,9 +142,8 @@ mlir::slm::findFeedForwardUnits(Operation *root,
     }
     if (projections.empty() || projections.size() > 2)
       return;
-    llvm::sort(projections, [](LinearOp a, LinearOp b) {
-      return a->isBeforeInBlock(b);
-    });
+    llvm::sort(projections,
+               [](LinearOp a, LinearOp b) { return a->isBeforeInBlock(b); });
     unit.up = projections.back();
     unit.gate = projections.size() == 2 ? projections.front() : LinearOp();
     unit.down = down;

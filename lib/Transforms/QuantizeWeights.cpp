@@ -17,12 +17,12 @@
 #include "slm/Transforms/ModelStructure.h"
 #include "slm/Transforms/Passes.h"
 
-#include <set>
-
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "llvm/ADT/bit.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/bit.h"
+
+#include <set>
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_SLMQUANTIZEWEIGHTS

@@ -254,9 +254,9 @@ TEST_F(Generate, BadPromptsAndOptionsAreErrorsThatSayWhy) {
   slm_generate_options raw{};
   std::vector<int64_t> prompt = {1};
   slm_tensor in = ids(prompt, 1, 1);
-  EXPECT_EQ(slm_model_generate(model, &in, nullptr, &raw, &out, error,
-                               sizeof error),
-            SLM_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      slm_model_generate(model, &in, nullptr, &raw, &out, error, sizeof error),
+      SLM_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(error).find("slm_generate_options_init"),
             std::string::npos)
       << error;

@@ -149,8 +149,8 @@ bool mlir::slm::sameConstantElements(Attribute a, Attribute b) {
     return true;
   auto ta = dyn_cast_if_present<TypedAttr>(a),
        tb = dyn_cast_if_present<TypedAttr>(b);
-  if (!ta || !tb || ta.getType() != tb.getType() ||
-      isa<SplatElementsAttr>(a) || isa<SplatElementsAttr>(b))
+  if (!ta || !tb || ta.getType() != tb.getType() || isa<SplatElementsAttr>(a) ||
+      isa<SplatElementsAttr>(b))
     return false;
   ArrayRef<char> x = rawConstantBytes(a), y = rawConstantBytes(b);
   return !x.empty() && x.size() == y.size() &&

@@ -36,7 +36,7 @@ using namespace mlir;
 namespace {
 /// Whether `op` has regions with a loop in them.
 static bool holdsLoop(Operation &op) {
-  if (op.getNumRegions() == 0 || isa<FunctionOpInterface>(op))
+  if (op.getNumRegions() == 0)
     return false;
   bool found = false;
   op.walk([&](Operation *inner) {
@@ -70,11 +70,11 @@ static bool cloneIntoBody(Value value) {
 static llvm::hash_code hashBody(func::FuncOp func) {
   llvm::hash_code hash = hash_value(func.getFunctionType());
   func.getBody().walk([&](Operation *op) {
-    hash = llvm::hash_combine(
-        hash, OperationEquivalence::computeHash(
-                  op, OperationEquivalence::ignoreHashValue,
-                  OperationEquivalence::ignoreHashValue,
-                  OperationEquivalence::IgnoreLocations));
+    hash =
+        llvm::hash_combine(hash, OperationEquivalence::computeHash(
+                                     op, OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::IgnoreLocations));
   });
   return hash;
 }
@@ -92,7 +92,6 @@ struct OutlineLoopNests
         functions.push_back(func);
     // Outlined bodies by hash; a new one equal to an earlier one is erased.
     llvm::DenseMap<llvm::hash_code, SmallVector<func::FuncOp, 1>> byHash;
-    unsigned outlined = 0, shared = 0;
     for (func::FuncOp func : functions) {
       unsigned index = 0;
       for (Block &block : func.getBody()) {
@@ -102,9 +101,8 @@ struct OutlineLoopNests
             nests.push_back(&op);
         for (Operation *nest : nests) {
           auto [callee, call] = outline(
-              nest, (func.getName() + "_nest" + Twine(index++)).str(),
-              symbols);
-          ++outlined;
+              nest, (func.getName() + "_nest" + Twine(index++)).str(), symbols);
+          ++numOutlined;
           // The same body outlined before: call that one.
           SmallVector<func::FuncOp, 1> &same = byHash[hashBody(callee)];
           func::FuncOp earlier;
@@ -120,18 +118,17 @@ struct OutlineLoopNests
             same.push_back(callee);
             continue;
           }
-          ++shared;
+          ++numShared;
           call.setCallee(earlier.getName());
           symbols.erase(callee);
         }
       }
     }
-    numOutlined += outlined;
-    numShared += shared;
   }
 
   /// Moves `nest` into a new private function and calls it in its place.
-  std::pair<func::FuncOp, func::CallOp> outline(Operation *nest, StringRef name, SymbolTable &symbols) {
+  std::pair<func::FuncOp, func::CallOp> outline(Operation *nest, StringRef name,
+                                                SymbolTable &symbols) {
     llvm::SetVector<Value> captured;
     getUsedValuesDefinedAbove(nest->getRegions(), captured);
     for (Value operand : nest->getOperands())
@@ -147,10 +144,12 @@ struct OutlineLoopNests
     auto callee = func::FuncOp::create(b, nest->getLoc(), name, type);
     callee.setPrivate();
     // Kept out of line: inlined back, the entry would be one function again.
-    callee->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    callee->setAttr("passthrough",
+                    b.getArrayAttr({b.getStringAttr("noinline")}));
     // Not exported from the library.
-    callee->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
-                                        b.getContext(), LLVM::Linkage::Internal));
+    callee->setAttr(
+        "llvm.linkage",
+        LLVM::LinkageAttr::get(b.getContext(), LLVM::Linkage::Internal));
     symbols.insert(callee);
     Block *body = callee.addEntryBlock();
     b.setInsertionPointToStart(body);

@@ -94,10 +94,15 @@ static Value decodeQuantized(OpBuilder &b, Location l, DequantizeWeightOp dq,
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
   const int64_t k = dq.getType().getDimSize(1);
   const int64_t group = dq.getGroupSize() ? *dq.getGroupSize() : k;
-  auto index = [&](int64_t v) { return arith::ConstantIndexOp::create(b, l, v); };
-  auto i32c = [&](int64_t v) { return arith::ConstantIntOp::create(b, l, i32, v); };
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, l, v);
+  };
+  auto i32c = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, l, i32, v);
+  };
   Value g = arith::DivUIOp::create(b, l, col, index(group));
-  Value scale = tensor::ExtractOp::create(b, l, dq.getScales(), ValueRange{row, g});
+  Value scale =
+      tensor::ExtractOp::create(b, l, dq.getScales(), ValueRange{row, g});
   if (!scale.getType().isF32())
     scale = arith::ExtFOp::create(b, l, f32, scale);
   Value code;
@@ -118,9 +123,10 @@ static Value decodeQuantized(OpBuilder &b, Location l, DequantizeWeightOp dq,
         b, l, high, arith::ShRUIOp::create(b, l, byte, i32c(4)), byte);
     code = arith::AndIOp::create(b, l, shifted, i32c(0xF));
     if (dq.getKind() == WeightQuantKind::nf4) {
-      Value level = tensor::ExtractOp::create(
-          b, l, levels,
-          ValueRange{arith::IndexCastUIOp::create(b, l, b.getIndexType(), code)});
+      Value level =
+          tensor::ExtractOp::create(b, l, levels,
+                                    ValueRange{arith::IndexCastUIOp::create(
+                                        b, l, b.getIndexType(), code)});
       return arith::MulFOp::create(b, l, level, scale);
     }
     if (!dq.getZeroPoints()) // signed [-8, 7]
@@ -133,7 +139,8 @@ static Value decodeQuantized(OpBuilder &b, Location l, DequantizeWeightOp dq,
     code = arith::SubIOp::create(
         b, l, code,
         arith::ExtSIOp::create(
-            b, l, i32, tensor::ExtractOp::create(b, l, zp, ValueRange{row, g})));
+            b, l, i32,
+            tensor::ExtractOp::create(b, l, zp, ValueRange{row, g})));
   return arith::MulFOp::create(b, l, arith::SIToFPOp::create(b, l, f32, code),
                                scale);
 }
@@ -163,8 +170,8 @@ struct LowerGather : OpRewritePattern<GatherOp> {
       if (Attribute weight = cache->tiedWeight(table))
         if (Attribute packed = cache->pack(weight, cache->panel)) {
           panel = cache->panel;
-          data = arith::ConstantOp::create(rewriter, loc,
-                                           cast<TypedAttr>(packed));
+          data =
+              arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(packed));
         }
     // A table of quantized codes (an embedding tied to a quantized LM head,
     // slm-quantize-weights): each element decoded from its code as read.
@@ -239,8 +246,8 @@ struct LowerGather : OpRewritePattern<GatherOp> {
           SmallVector<Value> coords;
           for (int64_t i = 0; i < axis; ++i)
             coords.push_back(linalg::IndexOp::create(b, l, i));
-          Value p = panel ? arith::ConstantIndexOp::create(b, l, panel)
-                          : Value();
+          Value p =
+              panel ? arith::ConstantIndexOp::create(b, l, panel) : Value();
           coords.push_back(panel ? arith::DivUIOp::create(b, l, idx, p) : idx);
           for (int64_t i = axis + indexRank; i < rank; ++i)
             coords.push_back(linalg::IndexOp::create(b, l, i));

@@ -212,8 +212,9 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
           op, [&] { op.getInputMutable().assign(input); });
       return success();
     }
-    if (panel > 0 && (succeeded(lowerPackedLinear(op, rewriter, panel, cache)) ||
-                      succeeded(lowerNibbleLinear(op, rewriter, panel))))
+    if (panel > 0 &&
+        (succeeded(lowerPackedLinear(op, rewriter, panel, cache)) ||
+         succeeded(lowerNibbleLinear(op, rewriter, panel))))
       return success();
     // Compressed weights are decoded inside the GEMM (packed path only):
     // anything else stays and is reported.

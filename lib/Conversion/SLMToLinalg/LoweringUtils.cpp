@@ -157,8 +157,9 @@ static ExtentRoot extentRootUncached(Value value, int64_t d, int depth,
   // Destination-style ops (linalg): the extent of the tied init.
   if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
     if (result.getResultNumber() < dps.getNumDpsInits())
-      return extentRootImpl(dps.getDpsInitOperand(result.getResultNumber())->get(),
-                        d, depth + 1, memo);
+      return extentRootImpl(
+          dps.getDpsInitOperand(result.getResultNumber())->get(), d, depth + 1,
+          memo);
   // Ops that take their dynamic extents as operands.
   std::optional<ValueRange> dynamicSizes;
   if (auto empty = dyn_cast<tensor::EmptyOp>(def))
@@ -196,15 +197,17 @@ static ExtentRoot extentRootUncached(Value value, int64_t d, int depth,
   if (auto matmul = dyn_cast<MatMulOp>(def)) {
     if (d == rank - 2)
       return extentRootImpl(matmul.getLhs(),
-                        matmul.getLhs().getType().getRank() - 2, depth + 1, memo);
+                            matmul.getLhs().getType().getRank() - 2, depth + 1,
+                            memo);
     if (d == rank - 1)
       return extentRootImpl(matmul.getRhs(),
-                        matmul.getRhs().getType().getRank() - 1, depth + 1, memo);
+                            matmul.getRhs().getType().getRank() - 1, depth + 1,
+                            memo);
     return self;
   }
   if (auto transpose = dyn_cast<TransposeOp>(def))
     return extentRootImpl(transpose.getInput(), transpose.getPermutation()[d],
-                      depth + 1, memo);
+                          depth + 1, memo);
   if (auto reduce = dyn_cast<ReduceOp>(def)) {
     // The kept dimensions, in order.
     int64_t inputRank = reduce.getInput().getType().getRank(), position = 0;
