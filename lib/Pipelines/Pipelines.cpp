@@ -98,6 +98,8 @@ void slm::buildCompressPipeline(OpPassManager &pm,
 
 void slm::buildOptimizePipeline(OpPassManager &pm,
                                 const OptimizeOptions &options) {
+  if (options.kvCache)
+    pm.addPass(createSLMDeriveKVCache());
   pm.addPass(createCanonicalizerPass());
   if (options.fuseLinearActivation)
     pm.addPass(createSLMFuseLinearActivation());

@@ -15,8 +15,9 @@
 // outputs present.<i>.key/value, as Hugging Face and Optimum name them)
 // gets an empty cache on the first step (the whole prompt) and its last
 // outputs after (one token per step); the generator owns the cache. A model
-// without one runs the whole sequence so far each step. (A cache the
-// compiler derives from a model exported without one will plug in here.)
+// without one runs the whole sequence so far each step. A cache that
+// slmc --kv-cache derives for a model exported without one has the same
+// inputs and outputs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -287,7 +288,8 @@ slm_status slm_generator::init(const slm_tensor *inputIds,
     slm_model_output_info(model, o, &out);
     if (tensorName(out) == "logits")
       logitsIndex = o;
-    if (out.dtype == SLM_FLOAT32 && out.rank == 3) {
+    if (out.dtype == SLM_FLOAT32 && out.rank == 3 &&
+        tensorName(out).rfind("present", 0) != 0) {
       ++floatOutputs;
       onlyFloat = o;
     }

@@ -189,6 +189,12 @@ void visitOptions(CompressOptions &options, Visitor &v) {
 /// Optimize.
 template <typename Visitor>
 void visitOptions(OptimizeOptions &options, Visitor &v) {
+  v.option(options.kvCache,
+           {"kv-cache",
+            "Give a causal decoder exported without a KV cache one: inputs "
+            "past_key_values.<i>.key/value and outputs present.<i>.*, so that "
+            "generation runs each new token alone (docs/Generation.md)",
+            "", OptionGroup::Optimize});
   v.option(options.fuseLinearActivation,
            {"fuse-linear-activation",
             "Fold GELU/ReLU into the preceding linear layer (default on; "

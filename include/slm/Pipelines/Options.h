@@ -120,6 +120,8 @@ struct CompressOptions {
 
 /// Optimize: graph-level fusions on the slm dialect.
 struct OptimizeOptions {
+  /// Derive a KV cache for a causal decoder exported without one.
+  bool kvCache = false;
   bool fuseLinearActivation = true;
   bool mergeLinears = false;
 };

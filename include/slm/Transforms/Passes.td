@@ -421,6 +421,67 @@ def SLMPruneLayers : Pass<"slm-prune-layers", "::mlir::ModuleOp"> {
   ];
 }
 
+def SLMDeriveKVCache : Pass<"slm-derive-kv-cache", "::mlir::ModuleOp"> {
+  let summary = "Give a causal decoder exported without a KV cache one";
+  let description = [{
+    The entry function of a decoder exported without a cache (inputs
+    `input_ids [B, S]`, optionally `attention_mask [B, S]` and other
+    per-position inputs; every attention reading keys and values computed
+    from the tokens) becomes the cached form Hugging Face and Optimum
+    export: `input_ids [B, n]` holds only the new tokens,
+    `attention_mask [B, P + n]` every position, and each attention gets
+    inputs `past_key_values.<i>.key/value` (the P cached positions) and
+    outputs `present.<i>.key/value` (all P + n). The runtime's generator
+    drives it like an exported cache: the whole prompt with P = 0, then
+    one token per step.
+
+    The function computes the original's result on the whole sequence,
+    restricted to the new rows: ops that read the tokens run on the n new
+    rows; position tables and masks (which do not) are computed for all
+    P + n positions and cut to the last n rows where they meet the tokens;
+    each attention reads the cached keys and values joined with the new
+    ones. The cache holds each key and value in its smallest form on the
+    way to the attention (before grouped-query attention repeats heads).
+    An op that mixes positions other than an attention, or that these
+    rules do not cover, is an error naming it. Causality makes the cache
+    valid: an attention with a mask gets a run-time check that each query
+    sees no later key (the model fails with a message otherwise); one
+    with neither a mask nor `causal` is an error.
+
+    Before (one layer, abridged):
+    ```mlir
+    func.func @main(%ids: tensor<?x?xi64> {slm.name = "input_ids"},
+                    %mask: tensor<?x1x?x?xf32>) -> tensor<?x?x64xf32> {
+      %x = slm.gather %table[%ids] axis 0 : (tensor<64x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+      %q = slm.linear %x, %wq : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+      %k = slm.linear %x, %wk : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+      %v = slm.linear %x, %wv : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+      %a = slm.attention %q, %k, %v {causal, num_heads = 2 : i64} : (...) -> tensor<?x?x8xf32>
+      %l = slm.linear %a, %wo : (tensor<?x?x8xf32>, tensor<64x8xf32>) -> tensor<?x?x64xf32>
+      return %l : tensor<?x?x64xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @main(%ids: tensor<?x?xi64> {slm.name = "input_ids"},
+                    %pk: tensor<?x?x8xf32> {slm.name = "past_key_values.0.key"},
+                    %pv: tensor<?x?x8xf32> {slm.name = "past_key_values.0.value"})
+        -> (tensor<?x?x64xf32>, tensor<?x?x8xf32> {slm.name = "present.0.key"},
+            tensor<?x?x8xf32> {slm.name = "present.0.value"}) {
+      %x = slm.gather %table[%ids] axis 0 : ...          // the n new rows
+      %k = slm.linear %x, %wk : ...
+      %kf = tensor.concat dim(1) %pk, %k : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+      ...
+      %a = slm.attention %q, %kf, %vf {causal, num_heads = 2 : i64} : ...
+      return %l, %kf, %vf : ...
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect"];
+}
+
 def SLMExposeCalibrationProbes
     : Pass<"slm-expose-calibration-probes", "::mlir::ModuleOp"> {
   let summary = "Return the values that calibration measures as extra results";
