@@ -12,7 +12,9 @@ seeded weights: no model hub here) built with transformers and exported
 with a KV cache (test/zoo/Inputs/export_zoo.py: past_key_values.<i>.* in,
 present.<i>.* out). slm compiles it fp32, int8 and int4 (groups of 64);
 ONNX Runtime runs the fp32 graph with the same greedy loop a user writes
-(the cache outputs fed back as inputs). Per setting: prefill tokens/s (the
+(the cache outputs fed back as inputs). The "derived" settings compile the
+same weights exported *without* a cache with `slmc --kv-cache`, which
+derives one (docs/Generation.md). Per setting: prefill tokens/s (the
 prompt, batch 1) and decode tokens/s (one token per step, batch 1 and 8).
 Each engine runs in its own process, the order rotated every round; the
 median over rounds is reported, with slm/ORT ratios. Writes
@@ -45,6 +47,10 @@ sys.path.insert(0, os.path.join(ROOT, "test", "zoo", "Inputs"))
 SETTINGS = {"slm fp32": [], "slm int8": ["--quantize=int8"],
             # 64: the hidden width 576 does not split into groups of 128.
             "slm int4 g64": ["--quantize=int4", "--quant-group-size=64"],
+            # The same model exported without a cache; slmc derives it.
+            "slm fp32 derived": ["--kv-cache"],
+            "slm int4 g64 derived": ["--kv-cache", "--quantize=int4",
+                                     "--quant-group-size=64"],
             "ort fp32": None}
 # llama.cpp settings: the GGUF kind (bench/llama_cpp_peer.py).
 LLAMA_CPP = {"llama.cpp f32": "f32", "llama.cpp q8_0": "q8_0", "llama.cpp q4_0": "q4_0"}
@@ -197,6 +203,19 @@ def main():
         params = sum(t.numel() for t in model.parameters())
         print(f"exporting {name} ({params / 1e6:.0f}M parameters) with a KV cache")
         export_zoo.export_decoder_with_cache(model, onnx_path)
+    plain_path = os.path.join(args.out, f"{name}.onnx")
+    if not os.path.exists(plain_path):
+        import export_zoo
+        import torch
+        model = build_model(args.smoke)
+        names = ["input_ids", "attention_mask"]
+        sample = (torch.from_numpy(prompts(2, 5)), torch.ones(2, 5, dtype=torch.int64))
+        print(f"exporting {name} without a KV cache")
+        with torch.no_grad():
+            torch.onnx.export(export_zoo._wrap(model, names), sample, plain_path,
+                              opset_version=17, input_names=names, output_names=["logits"],
+                              dynamic_axes={n: export_zoo.DYNAMIC[n] for n in names},
+                              do_constant_folding=True)
     import llama_cpp_peer
     have_llama_cpp = llama_cpp_peer.available()
     if args.settings is None:
@@ -236,7 +255,8 @@ def main():
         if os.path.exists(lib):
             print(f"{setting}: reusing {lib}")
         else:
-            subprocess.run([args.slmc, onnx_path, "-o", lib, *flags], check=True)
+            source = plain_path if "--kv-cache" in flags else onnx_path
+            subprocess.run([args.slmc, source, "-o", lib, *flags], check=True)
             print(f"compiled {setting} in {time.perf_counter() - start:.1f} s")
         libs[setting] = lib
     engines = chosen

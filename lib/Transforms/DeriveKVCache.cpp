@@ -204,8 +204,9 @@ LogicalResult Deriver::findCachePoints() {
     attentions.push_back(CachedAttention{op, {}, {}});
   });
   if (attentions.empty())
-    return func.emitError("--kv-cache: the model has no attention "
-                          "(slm.attention) to cache keys and values for");
+    return func.emitError("--kv-cache: the model has no attention raised "
+                          "to slm.attention to cache keys and values for "
+                          "(slmc --report says why raising left one)");
   for (CachedAttention &a : attentions) {
     for (CachedOperand *operand : {&a.key, &a.value}) {
       Value start = operand == &a.key ? a.op.getKey() : a.op.getValue();

@@ -78,7 +78,10 @@ DimRef canonicalArgumentDim(BlockArgument arg, int64_t index) {
 /// layers, elementwise ops, full slices, transposes, normalizations), so
 /// that the same extent gets the same name wherever it is read.
 DimRef resolveDim(Value value, int64_t index) {
-  for (int steps = 0; steps < 64; ++steps) {
+  // One producer per step, so a chain is walked once; the bound only stops
+  // a pathological graph. (It was 64, which a 30-layer decoder's residual
+  // stream outgrows: its last layers' attention was not raised.)
+  for (int steps = 0; steps < (1 << 16); ++steps) {
     Operation *op = value.getDefiningOp();
     if (!op) {
       if (auto arg = dyn_cast<BlockArgument>(value))

@@ -1,6 +1,7 @@
 """Greedy generation with slm against reference loops, on the zoo's decoders.
 
 usage: generate_parity.py SLMC SLM_RUN WORK [--families a,b] [--kv-families a,b]
+                          [--derived-families a,b] [--not-causal a,b]
                           [--new-tokens N]
 
 For each family: the zoo's tiny random-weight model (test/zoo/Inputs/
@@ -24,6 +25,17 @@ runtime drives the cache (the whole prompt, then one token per step):
     `slm-run --generate`; and against transformers' generate with its cache,
     strictly unless ONNX Runtime on the graph differs from PyTorch too (a
     traced export can freeze a mask branch taken for the unpadded sample).
+For each of --derived-families, the model exported *without* a cache is
+compiled again with `slmc --kv-cache`, which derives the cache (inputs
+past_key_values.<i>.*, outputs present.<i>.*), and the runtime drives it
+like an exported one:
+  * batch 1 and batch 4 (left-padded): against the same greedy loops over
+    ONNX Runtime on the model without a cache;
+  * batch 4 through `slm-run --generate`;
+  * its cache outputs must be the only new outputs, one key and one value
+    per attention.
+Each of --not-causal (encoders) must fail to compile with --kv-cache,
+saying that the model is not a causal decoder.
 Tokens must be identical. Where they first differ, the step passes only if
 the reference's two best logits are within 1e-5 of each other (a tie that
 float rounding may break either way), reported as such.
@@ -167,6 +179,57 @@ def with_cache(args, fam, hf_utils, ids1, want1, steps1, ids4, mask4, n):
     return results
 
 
+def derived(args, fam, path, ids1, want1, steps1, ids4, mask4, want4, steps4, n):
+    """The checks of the model exported without a cache, compiled with the
+    cache slmc derives (--kv-cache)."""
+    lib = os.path.join(args.work, f"{fam}_derived.so")
+    r = subprocess.run([args.slmc, path, "--kv-cache", "-o", lib],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return [("derived cache: compile", f"FAIL\n{r.stderr}")]
+    model = slm.load(lib)
+    past = [i.name for i in model.inputs if i.name.startswith("past_key_values.")]
+    present = [o.name for o in model.outputs if o.name.startswith("present.")]
+    layers = len(past) // 2
+    names = [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    shape = ("ok" if layers > 0 and past == names and
+             present == [p.replace("past_key_values", "present") for p in names]
+             else f"FAIL: inputs {past}, outputs {present}")
+    results = [("derived cache: interface", shape)]
+    got1 = model.generate(ids1, max_new_tokens=n, attention_mask=np.ones_like(ids1))
+    results.append(("derived cache: batch 1 vs ORT",
+                    compare(got1, want1, steps1, ids1.shape[1])))
+    got4 = model.generate(ids4, max_new_tokens=n, attention_mask=mask4)
+    results.append(("derived cache: batch 4 vs ORT",
+                    compare(got4, want4, steps4, ids4.shape[1])))
+    r = subprocess.run([args.slm_run, lib, "--generate", str(n),
+                        "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
+                        "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
+                        "--expect", os.path.join(args.work, f"{fam}.want.npy")],
+                       capture_output=True, text=True)
+    cli = "ok" if r.returncode == 0 else f"FAIL\n{r.stdout}{r.stderr}"
+    if r.returncode and results[-1][1].startswith("ok ("):
+        cli = "ok (the tie above)"
+    results.append(("derived cache: slm-run --generate", cli))
+    return results
+
+
+def not_causal(args, fam):
+    """An encoder compiled with --kv-cache must be refused."""
+    entries = export_zoo.export_family((fam, args.work, [17], False))
+    if not entries or "error" in entries[0]:
+        return f"FAIL export: {entries}"
+    path = os.path.join(args.work, f"{fam}_op17.onnx")
+    lib = os.path.join(args.work, f"{fam}_derived.so")
+    r = subprocess.run([args.slmc, path, "--kv-cache", "-o", lib],
+                       capture_output=True, text=True)
+    if r.returncode == 0 or os.path.exists(lib):
+        return "FAIL: compiled with --kv-cache"
+    if "not a causal decoder" not in r.stderr:
+        return f"FAIL: another error:\n{r.stderr}"
+    return "ok"
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("slmc")
@@ -174,6 +237,8 @@ def main():
     p.add_argument("work")
     p.add_argument("--families", default="gpt2,llama,qwen2,phi,gemma")
     p.add_argument("--kv-families", default="")
+    p.add_argument("--derived-families", default="")
+    p.add_argument("--not-causal", default="")
     p.add_argument("--new-tokens", type=int, default=32)
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
@@ -247,11 +312,18 @@ def main():
         if r.returncode and results[2][1].startswith("ok ("):
             cli = "ok (the tie above)"
         results.append(("slm-run --generate", cli))
+        if fam in args.derived_families.split(","):
+            results += derived(args, fam, path, ids1, want1, steps1, ids4, mask4,
+                               want4, steps4, n)
         if fam in args.kv_families.split(","):
             results += with_cache(args, fam, hf_utils, ids1, want1, steps1, ids4, mask4, n)
         for label, res in results:
             print(f"{fam}: {label}: {res}")
             failures += not res.startswith("ok")
+    for fam in filter(None, args.not_causal.split(",")):
+        res = not_causal(args, fam)
+        print(f"{fam}: --kv-cache refused: {res}")
+        failures += not res.startswith("ok")
     print(f"{failures} failures")
     return 1 if failures else 0
 

@@ -14,6 +14,9 @@ as graph inputs, for the raising tests (test/zoo/raise-layers.test).
 - gpt2_static.onnx: the zoo's GPT-2 exported with static shapes (batch 2,
   sequence 7): a causal keep-mask (Where) and an additive padding mask on
   the same scores.
+- llama_deep.onnx: a whole 40-layer Llama of the zoo's width, exported
+  without a cache: the last layers' extents are 200+ producers away from
+  the inputs (raising once gave up on those after 64).
 Weights are the zoo's (export_zoo.py, seeded).
 """
 import os
@@ -74,6 +77,14 @@ def main():
                           os.path.join(out, "gpt2_static.onnx"), opset_version=17,
                           input_names=["input_ids", "attention_mask"],
                           output_names=["logits"])
+    torch.manual_seed(0)
+    deep = zoo._llama_like("LlamaConfig", "LlamaForCausalLM", num_hidden_layers=40).eval()
+    names = ["input_ids", "attention_mask"]
+    with torch.no_grad():
+        torch.onnx.export(zoo._wrap(deep, names), (ids, torch.ones(2, 7, dtype=torch.long)),
+                          os.path.join(out, "llama_deep.onnx"), opset_version=17,
+                          input_names=names, output_names=["logits"],
+                          dynamic_axes={n: zoo.DYNAMIC[n] for n in names})
 
 
 if __name__ == "__main__":
