@@ -808,6 +808,17 @@ LogicalResult Deriver::visitRowOp(Operation *op) {
 }
 
 LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
+  // Every layer's mask is usually a prefix slice of one mask: check that
+  // one once.
+  while (auto slice = mask.getDefiningOp<tensor::ExtractSliceOp>()) {
+    if (slice.getSourceType().getRank() != slice.getResultType().getRank() ||
+        !llvm::all_of(slice.getMixedOffsets(),
+                      [](OpFoldResult o) { return isConstantIntValue(o, 0); }) ||
+        !llvm::all_of(slice.getMixedStrides(),
+                      [](OpFoldResult o) { return isConstantIntValue(o, 1); }))
+      break;
+    mask = slice.getSource();
+  }
   if (!checkedMasks.insert(mask).second)
     return success();
   auto type = cast<RankedTensorType>(mask.getType());
@@ -818,7 +829,35 @@ LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
               "the model is not a causal decoder";
   Location loc = op.getLoc();
   b.setInsertionPoint(op);
-  // later[i, j] = j > i: the keys after each query's position.
+  // Only the new keys' columns (the last n; earlier steps checked the
+  // others): no query before a new key may see it. The prompt's step
+  // (nothing cached) checks every column.
+  if (type.getDimSize(rank - 1) == 1)
+    return op.emitOpError()
+           << "--kv-cache: its mask is the same for every key position: the "
+              "model is not a causal decoder";
+  Value keys = dimOf(loc, mask, rank - 1);
+  check(loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, keys, total),
+        "--kv-cache: an attention mask covers fewer keys than there are "
+        "positions");
+  Value first = past, count = n;
+  {
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes, strides(rank, b.getIndexAttr(1));
+    for (int64_t i = 0; i < rank; ++i)
+      sizes.push_back(i == rank - 1 ? OpFoldResult(count)
+                      : type.isDynamicDim(i)
+                          ? OpFoldResult(dimOf(loc, mask, i))
+                          : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
+    offsets[rank - 1] = first;
+    SmallVector<int64_t> shape(type.getShape());
+    shape[rank - 1] = ShapedType::kDynamic;
+    type = RankedTensorType::get(shape, type.getElementType());
+    mask = tensor::ExtractSliceOp::create(b, loc, type, mask, offsets, sizes,
+                                          strides);
+  }
+  // later[i, j] = first + j > i: the new keys after each query's position.
   SmallVector<Value> sizes;
   SmallVector<int64_t> shape;
   for (int64_t d = rank - 2; d < rank; ++d) {
@@ -833,8 +872,8 @@ LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
     Block *body = b.createBlock(&later.getBody(), {},
                                 {b.getIndexType(), b.getIndexType()},
                                 {loc, loc});
-    Value gt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt,
-                                     body->getArgument(1),
+    Value key = arith::AddIOp::create(b, loc, body->getArgument(1), first);
+    Value gt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, key,
                                      body->getArgument(0));
     tensor::YieldOp::create(b, loc, gt);
   }

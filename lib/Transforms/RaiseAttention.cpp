@@ -685,6 +685,8 @@ bool leadsToMatMul(Value v) {
     else if (auto select = dyn_cast_if_present<SelectOp>(op))
       v = getSplatConstant(select.getFalseValue()) ? select.getTrueValue()
                                                    : select.getFalseValue();
+    else if (isa_and_present<ReshapeOp>(op))
+      v = op->getOperand(0);
     else
       return false;
   }
@@ -765,13 +767,48 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     bool keepAfterAdd = false; // select(keep, s + A, F) rather than
                                // select(keep, s, F) + A
     double fill = 0.0;         // F: the score a keep mask puts in
+    // OPT's form: merged [batch*heads, Sq, Skv] scores reshaped to a
+    // [batch, heads, Sq, Skv] view for the mask (and a clamp), then back.
+    // The masks found in that view are already [batch, heads, Sq, Skv].
+    enum class View { Merged, Split, Left } view = View::Merged;
+    int64_t splitHeads = 0; // the view's second extent
     Value s = softmax.getInput();
     MatMulOp scores;
     while (!scores) {
       Operation *op = s.getDefiningOp();
       if (auto mm = dyn_cast_if_present<MatMulOp>(op)) {
+        if (view == View::Split) {
+          why = "the scores' split-heads view is not reshaped back";
+          return failure();
+        }
         scores = mm;
         break;
+      }
+      if (auto reshape = dyn_cast_if_present<ReshapeOp>(op)) {
+        auto from = reshape.getInput().getType();
+        auto to = reshape.getResult().getType();
+        // merged <- split: [B*H, Sq, Skv] from [B, H, Sq, Skv] (heads
+        // static), and back at the matmul.
+        bool splits = [&](RankedTensorType merged, RankedTensorType split) {
+          return merged.getRank() == 3 && split.getRank() == 4 &&
+                 !split.isDynamicDim(1) &&
+                 merged.getShape().take_back(2) == split.getShape().take_back(2);
+        }(view == View::Merged ? to : from, view == View::Merged ? from : to);
+        if (splits && view != View::Left && rank == 3) {
+          splitHeads = (view == View::Merged ? from : to).getDimSize(1);
+          view = view == View::Merged ? View::Split : View::Left;
+          s = reshape.getInput();
+          continue;
+        }
+      }
+      // max(s, c) with a very negative c (OPT clamps masked scores to the
+      // lowest float): exp() of either side is 0 next to any real score.
+      if (auto max = dyn_cast_if_present<MaxOp>(op)) {
+        std::optional<double> c = getSplatConstant(max.getRhs());
+        if (c && *c <= -1e4 && max.getLhs().getType() == max.getType()) {
+          s = max.getLhs();
+          continue;
+        }
       }
       if (auto add = dyn_cast_if_present<AddOp>(op)) {
         if (additiveMask) {
@@ -837,8 +874,8 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
         continue;
       }
       why = isa_and_present<ReshapeOp>(op)
-                ? "the scores are reshaped before the softmax (a mask added "
-                  "in a split-heads view of merged batch*heads scores)"
+                ? "the scores are reshaped before the softmax, other than to "
+                  "a [batch, heads, Sq, Skv] view and back"
                 : "scores do not come from a matmul";
       return failure();
     }
@@ -1005,7 +1042,21 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
       root = user->getResult(0);
     }
 
-    if (maskType && failed(checkMaskLayout(maskType, qBatch, why)))
+    const bool splitMask = view == View::Left;
+    if (splitMask && maskType && maskType.getRank() > 4) {
+      why = "the mask has a higher rank than the scores' split view";
+      return failure();
+    }
+    // The view must split the merged batch*heads as [batch, heads].
+    if (splitMask &&
+        (qBatch.size() != 1 ||
+         qBatch[0] != SmallVector<Role, 2>{Role::Batch, Role::Heads} ||
+         splitHeads != heads)) {
+      why = "the scores' split view is not [batch, heads, Sq, Skv]";
+      return failure();
+    }
+    if (!splitMask && maskType &&
+        failed(checkMaskLayout(maskType, qBatch, why)))
       return failure();
 
     // Build the attention op: nothing below fails.
@@ -1019,13 +1070,14 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
     Value value = batchFirst(rewriter, loc, *v, *vSeq);
     Value mask;
     bool causal = false;
+    auto toBHSS = [&](Value m) {
+      return splitMask ? m : maskToBHSS(rewriter, loc, m, qBatch, heads);
+    };
     if (keepMask && additiveMask) {
-      mask = maskToBHSS(rewriter, loc,
-                        combinedMask(rewriter, loc, keepMask, invertKeep,
-                                     additiveMask, fill, keepAfterAdd,
-                                     maskType),
-                        qBatch, heads);
-    } else if (keepMask && !invertKeep && isCausalMask(keepMask) &&
+      mask = toBHSS(combinedMask(rewriter, loc, keepMask, invertKeep,
+                                 additiveMask, fill, keepAfterAdd, maskType));
+    } else if (keepMask && !invertKeep && !splitMask &&
+               isCausalMask(keepMask) &&
         scoresType.getShape().take_back(2) ==
             ArrayRef<int64_t>{ShapedType::kDynamic, ShapedType::kDynamic}) {
       causal = true;
@@ -1039,7 +1091,7 @@ struct RaiseAttention : OpRewritePattern<SoftmaxOp> {
                 rewriter, loc,
                 DenseElementsAttr::get(
                     RankedTensorType::get({}, rewriter.getI1Type()), false)));
-      mask = maskToBHSS(rewriter, loc, m, qBatch, heads);
+      mask = toBHSS(m);
     }
     auto qType = cast<RankedTensorType>(query.getType());
     auto vType = cast<RankedTensorType>(value.getType());

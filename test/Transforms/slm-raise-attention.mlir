@@ -130,3 +130,59 @@ func.func @probabilities_used_twice(%q: tensor<2x4x8xf32>, %kt: tensor<2x8x4xf32
   %ctx = slm.matmul %p, %v : (tensor<2x4x4xf32>, tensor<2x4x8xf32>) -> tensor<2x4x8xf32>
   return %ctx, %p : tensor<2x4x8xf32>, tensor<2x4x4xf32>
 }
+
+// -----
+
+// Tests OPT's form: merged [B*H, S, T] scores reshaped to a [B, H, S, T]
+// view, a [B, 1, S, T] mask added there and the sum clamped to the lowest
+// float, then reshaped back for the softmax. The mask is the attention's
+// as it is (already [batch, heads, Sq, Skv]); the clamp goes (exp() of a
+// clamped score is 0 either way).
+// CHECK-LABEL: func @split_heads_view
+// CHECK-SAME: (%[[Q:[^:]+]]: tensor<?x?x32xf32> {{.*}}, %[[K:[^:]+]]: tensor<?x?x32xf32> {{.*}}, %[[V:[^:]+]]: tensor<?x?x32xf32> {{.*}}, %[[M:[^:]+]]: tensor<?x1x?x?xf32>
+// CHECK: %[[O:.+]] = slm.attention %[[Q]], %[[K]], %[[V]], %[[M]] {num_heads = 4 : i64}
+// CHECK-NOT: slm.softmax
+// CHECK-NOT: slm.max
+func.func @split_heads_view(%q: tensor<?x?x32xf32> {slm.dim_names = ["batch", "seq", ""]},
+                            %k: tensor<?x?x32xf32> {slm.dim_names = ["batch", "seq", ""]},
+                            %v: tensor<?x?x32xf32> {slm.dim_names = ["batch", "seq", ""]},
+                            %mask: tensor<?x1x?x?xf32> {slm.dim_names = ["batch", "", "seq", "seq"]}) -> tensor<?x?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c8 = arith.constant 8 : index
+  %c32 = arith.constant 32 : index
+  %scale = arith.constant dense<0.353553385> : tensor<f32>
+  %lowest = arith.constant dense<-3.40282347E+38> : tensor<f32>
+  %b = tensor.dim %q, %c0 : tensor<?x?x32xf32>
+  %s = tensor.dim %q, %c1 : tensor<?x?x32xf32>
+  %bh = arith.muli %b, %c4 : index
+  %split = tensor.from_elements %b, %s, %c4, %c8 : tensor<4xindex>
+  %merge = tensor.from_elements %bh, %s, %c8 : tensor<3xindex>
+  %qs = slm.mul %q, %scale : (tensor<?x?x32xf32>, tensor<f32>) -> tensor<?x?x32xf32>
+  %q4 = slm.reshape %qs, %split : (tensor<?x?x32xf32>, tensor<4xindex>) -> tensor<?x?x4x8xf32>
+  %qt = slm.transpose %q4 [0, 2, 1, 3] : tensor<?x?x4x8xf32> -> tensor<?x4x?x8xf32>
+  %q3 = slm.reshape %qt, %merge : (tensor<?x4x?x8xf32>, tensor<3xindex>) -> tensor<?x?x8xf32>
+  %k4 = slm.reshape %k, %split : (tensor<?x?x32xf32>, tensor<4xindex>) -> tensor<?x?x4x8xf32>
+  %kt = slm.transpose %k4 [0, 2, 1, 3] : tensor<?x?x4x8xf32> -> tensor<?x4x?x8xf32>
+  %k3 = slm.reshape %kt, %merge : (tensor<?x4x?x8xf32>, tensor<3xindex>) -> tensor<?x?x8xf32>
+  %kT = slm.transpose %k3 [0, 2, 1] : tensor<?x?x8xf32> -> tensor<?x8x?xf32>
+  %v4 = slm.reshape %v, %split : (tensor<?x?x32xf32>, tensor<4xindex>) -> tensor<?x?x4x8xf32>
+  %vt = slm.transpose %v4 [0, 2, 1, 3] : tensor<?x?x4x8xf32> -> tensor<?x4x?x8xf32>
+  %v3 = slm.reshape %vt, %merge : (tensor<?x4x?x8xf32>, tensor<3xindex>) -> tensor<?x?x8xf32>
+  %scores = slm.matmul %q3, %kT : (tensor<?x?x8xf32>, tensor<?x8x?xf32>) -> tensor<?x?x?xf32>
+  %view = tensor.from_elements %b, %c4, %s, %s : tensor<4xindex>
+  %s4 = slm.reshape %scores, %view : (tensor<?x?x?xf32>, tensor<4xindex>) -> tensor<?x4x?x?xf32>
+  %masked = slm.add %s4, %mask : (tensor<?x4x?x?xf32>, tensor<?x1x?x?xf32>) -> tensor<?x4x?x?xf32>
+  %clamped = slm.max %masked, %lowest : (tensor<?x4x?x?xf32>, tensor<f32>) -> tensor<?x4x?x?xf32>
+  %back = tensor.from_elements %bh, %s, %s : tensor<3xindex>
+  %s3 = slm.reshape %clamped, %back : (tensor<?x4x?x?xf32>, tensor<3xindex>) -> tensor<?x?x?xf32>
+  %p = slm.softmax %s3 axis 2 : tensor<?x?x?xf32>
+  %ctx = slm.matmul %p, %v3 : (tensor<?x?x?xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  %c4d = tensor.from_elements %b, %c4, %s, %c8 : tensor<4xindex>
+  %ctx4 = slm.reshape %ctx, %c4d : (tensor<?x?x8xf32>, tensor<4xindex>) -> tensor<?x4x?x8xf32>
+  %ct = slm.transpose %ctx4 [0, 2, 1, 3] : tensor<?x4x?x8xf32> -> tensor<?x?x4x8xf32>
+  %out = tensor.from_elements %b, %s, %c32 : tensor<3xindex>
+  %o = slm.reshape %ct, %out : (tensor<?x?x4x8xf32>, tensor<3xindex>) -> tensor<?x?x32xf32>
+  return %o : tensor<?x?x32xf32>
+}
