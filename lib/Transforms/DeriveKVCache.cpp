@@ -30,9 +30,11 @@
 // Causality is what makes the cache valid (a position's keys and values do
 // not change when later positions are appended). An attention with the
 // `causal` attribute has it by construction; for a mask, the rewritten
-// function checks at run time that every key after a query's position is
-// masked, on the full mask it computes anyway, and fails with a message
-// otherwise. An attention with neither is an error at compile time.
+// function checks at run time, on the new keys' columns of the full mask it
+// computes anyway, that no query before a new key sees it (the prompt's
+// step covers every column, each later step the keys it adds), and fails
+// with a message otherwise. An attention with neither is an error at
+// compile time.
 //
 //===----------------------------------------------------------------------===//
 
