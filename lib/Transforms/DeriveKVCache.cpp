@@ -1,4 +1,4 @@
-//===- DeriveKVCache.cpp - A KV cache for a decoder exported without --*-C++-*-===//
+//===- DeriveKVCache.cpp - A KV cache for decoders without one --*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -300,17 +300,18 @@ LogicalResult Deriver::setUpInterface(BlockArgument inputIds,
   Value batch = dimOf(loc, inputIds, 0);
   for (CachedAttention &a : attentions)
     for (CachedOperand *operand : {&a.key, &a.value}) {
-      std::string name = cast<StringAttr>(func.getArgAttr(
-                                              operand->past.getArgNumber(),
-                                              "slm.name"))
-                             .getValue()
-                             .str();
+      std::string name =
+          cast<StringAttr>(
+              func.getArgAttr(operand->past.getArgNumber(), "slm.name"))
+              .getValue()
+              .str();
       if (operand != &first) {
         Value p = dimOf(loc, operand->past, operand->axis);
         check(loc,
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, p, past),
-              "--kv-cache: " + name + " holds a different number of "
-                                      "positions than past_key_values.0.key");
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, p, past),
+              "--kv-cache: " + name +
+                  " holds a different number of "
+                  "positions than past_key_values.0.key");
       }
       if (cast<RankedTensorType>(operand->past.getType()).isDynamicDim(0)) {
         Value rowsIn = dimOf(loc, operand->past, 0);
@@ -322,8 +323,8 @@ LogicalResult Deriver::setUpInterface(BlockArgument inputIds,
     }
   // The attention mask covers every position, cached or new.
   for (BlockArgument arg : func.getArguments()) {
-    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  "slm.name");
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "slm.name");
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     if (!name || name.getValue() != "attention_mask" || !type ||
         type.getRank() != 2)
@@ -361,8 +362,8 @@ void Deriver::afterDefinition(Value v) {
   else
     b.setInsertionPointToStart(&func.getBody().front());
   Location loc = v.getLoc();
-  auto concat = tensor::ConcatOp::create(
-      b, loc, operand.axis, ValueRange{operand.past, v});
+  auto concat = tensor::ConcatOp::create(b, loc, operand.axis,
+                                         ValueRange{operand.past, v});
   Value extended = concat.getResult();
   if (extended.getType() != v.getType())
     extended = tensor::CastOp::create(b, loc, v.getType(), extended);
@@ -389,8 +390,8 @@ FailureOr<Value> Deriver::lastRows(Operation *user, Value side, int64_t axis) {
   // broadcasts): offset max(d - n, 0), size min(d, n).
   Value d = dimOf(loc, side, axis);
   Value zero = index(loc, 0);
-  Value offset = arith::MaxSIOp::create(
-      b, loc, arith::SubIOp::create(b, loc, d, n), zero);
+  Value offset =
+      arith::MaxSIOp::create(b, loc, arith::SubIOp::create(b, loc, d, n), zero);
   Value size = arith::MinSIOp::create(b, loc, d, n);
   SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes, strides(type.getRank(), b.getIndexAttr(1));
@@ -661,9 +662,9 @@ LogicalResult Deriver::visitRowOp(Operation *op) {
         return unsupported(op, "reduces over positions");
       before += axis < r->axis;
     }
-    return define(reduce.getResult(),
-                  RowAxis{r->axis - (reduce.getKeepDims() ? 0 : before),
-                          r->merged});
+    return define(
+        reduce.getResult(),
+        RowAxis{r->axis - (reduce.getKeepDims() ? 0 : before), r->merged});
   }
   if (auto transpose = dyn_cast<TransposeOp>(op)) {
     std::optional<RowAxis> r = rowOf(transpose.getInput());
@@ -742,10 +743,10 @@ LogicalResult Deriver::visitRowOp(Operation *op) {
     if (Value shape = broadcast.getShape()) {
       b.setInsertionPoint(op);
       Value entry = shapeEntry(b, loc, shape, outAxis);
-      check(loc,
-            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, entry,
-                                  total),
-            "--kv-cache: a broadcast stretches the positions");
+      check(
+          loc,
+          arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, entry, total),
+          "--kv-cache: a broadcast stretches the positions");
       if (failed(replaceShapeEntry(op, op->getOpOperand(1), outAxis,
                                    dimOf(loc, broadcast.getInput(), r->axis))))
         return failure();
@@ -814,8 +815,9 @@ LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
   // one once.
   while (auto slice = mask.getDefiningOp<tensor::ExtractSliceOp>()) {
     if (slice.getSourceType().getRank() != slice.getResultType().getRank() ||
-        !llvm::all_of(slice.getMixedOffsets(),
-                      [](OpFoldResult o) { return isConstantIntValue(o, 0); }) ||
+        !llvm::all_of(
+            slice.getMixedOffsets(),
+            [](OpFoldResult o) { return isConstantIntValue(o, 0); }) ||
         !llvm::all_of(slice.getMixedStrides(),
                       [](OpFoldResult o) { return isConstantIntValue(o, 1); }))
       break;
@@ -871,9 +873,8 @@ LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
   auto later = tensor::GenerateOp::create(b, loc, laterType, sizes);
   {
     OpBuilder::InsertionGuard guard(b);
-    Block *body = b.createBlock(&later.getBody(), {},
-                                {b.getIndexType(), b.getIndexType()},
-                                {loc, loc});
+    Block *body = b.createBlock(
+        &later.getBody(), {}, {b.getIndexType(), b.getIndexType()}, {loc, loc});
     Value key = arith::AddIOp::create(b, loc, body->getArgument(1), first);
     Value gt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, key,
                                      body->getArgument(0));
@@ -884,8 +885,9 @@ LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
   auto f32 = b.getF32Type();
   auto scoreType = type.clone(f32);
   Value lowest = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(RankedTensorType::get({}, f32),
-                                     b.getFloatAttr(f32, -INFINITY)));
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({}, f32),
+                             b.getFloatAttr(f32, -INFINITY)));
   Value scores = mask;
   double limit;
   auto predicate = arith::CmpFPredicate::ULE;
@@ -905,11 +907,9 @@ LogicalResult Deriver::checkCausal(AttentionOp op, Value mask) {
   for (int64_t d = 0; d < rank; ++d)
     axes.push_back(d);
   auto scalarType = RankedTensorType::get({}, f32);
-  Value top = ReduceOp::create(b, loc, scalarType,
-                               ReduceKindAttr::get(b.getContext(),
-                                                   ReduceKind::max),
-                               visible,
-                               b.getDenseI64ArrayAttr(axes), UnitAttr());
+  Value top = ReduceOp::create(
+      b, loc, scalarType, ReduceKindAttr::get(b.getContext(), ReduceKind::max),
+      visible, b.getDenseI64ArrayAttr(axes), UnitAttr());
   Value value = tensor::ExtractOp::create(b, loc, top, ValueRange{});
   Value bound = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(limit));
   Value ok = arith::CmpFOp::create(b, loc, predicate, value, bound);
@@ -957,8 +957,8 @@ BlockArgument findInputIds(func::FuncOp func) {
   BlockArgument only;
   int integers = 0;
   for (BlockArgument arg : func.getArguments()) {
-    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  "slm.name");
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "slm.name");
     if (name && name.getValue() == "input_ids")
       return arg;
     auto type = dyn_cast<RankedTensorType>(arg.getType());
@@ -974,13 +974,14 @@ LogicalResult Deriver::run() {
   if (!func.getBody().hasOneBlock())
     return func.emitError("--kv-cache: the entry function has control flow");
   for (BlockArgument arg : func.getArguments())
-    if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                      "slm.name"))
+    if (auto name =
+            func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "slm.name"))
       if (name.getValue().starts_with("past"))
         return func.emitError("--kv-cache: the model already takes a cache "
                               "('")
-               << name.getValue() << "'); it is used as it is, without "
-                                     "--kv-cache";
+               << name.getValue()
+               << "'); it is used as it is, without "
+                  "--kv-cache";
   BlockArgument ids = findInputIds(func);
   auto idsType = ids ? dyn_cast<RankedTensorType>(ids.getType()) : nullptr;
   if (!idsType || idsType.getRank() != 2 || !idsType.isDynamicDim(1))
@@ -992,19 +993,19 @@ LogicalResult Deriver::run() {
   SmallVector<BlockArgument> rowInputs{ids};
   auto idsNames =
       func.getArgAttrOfType<ArrayAttr>(ids.getArgNumber(), "slm.dim_names");
-  StringAttr sequence =
-      idsNames && idsNames.size() == 2 ? dyn_cast<StringAttr>(idsNames[1])
-                                       : StringAttr();
+  StringAttr sequence = idsNames && idsNames.size() == 2
+                            ? dyn_cast<StringAttr>(idsNames[1])
+                            : StringAttr();
   for (BlockArgument arg : func.getArguments()) {
     if (arg == ids)
       continue;
-    auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  "slm.name");
+    auto name =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "slm.name");
     auto names =
         func.getArgAttrOfType<ArrayAttr>(arg.getArgNumber(), "slm.dim_names");
     auto type = dyn_cast<RankedTensorType>(arg.getType());
-    bool shares = sequence && !sequence.getValue().empty() && names &&
-                  type && type.getRank() == 2 && names.size() == 2 &&
+    bool shares = sequence && !sequence.getValue().empty() && names && type &&
+                  type.getRank() == 2 && names.size() == 2 &&
                   names[1] == sequence;
     if (name && name.getValue() == "attention_mask")
       continue;
@@ -1053,8 +1054,8 @@ LogicalResult Deriver::run() {
   for (unsigned i = firstNew; i < results.size(); ++i) {
     std::string name = "present." + std::to_string((i - firstNew) / 2) +
                        ((i - firstNew) % 2 ? ".value" : ".key");
-    resultAttrs.push_back(b.getDictionaryAttr(
-        b.getNamedAttr("slm.name", b.getStringAttr(name))));
+    resultAttrs.push_back(
+        b.getDictionaryAttr(b.getNamedAttr("slm.name", b.getStringAttr(name))));
   }
   func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
                                  resultTypes));
