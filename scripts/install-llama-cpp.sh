@@ -6,7 +6,8 @@
 #
 # llama-cpp-python ships as source only: pip builds llama.cpp with cmake
 # (a few minutes on 2 cores). It is built for this CPU (-DGGML_NATIVE=ON:
-# AVX-512 where the CPU has it), niced, so a concurrent build keeps its share.
+# AVX-512 where the CPU has it; on a CPU with AMX the same sets without
+# AMX, whose kernels crashed), niced, so a concurrent build keeps its share.
 # Skips everything when .venv already imports llama_cpp and gguf at these
 # versions. CI does not run this (scripts/install-deps.sh does not call it).
 set -euo pipefail
@@ -38,7 +39,17 @@ echo "building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION (llama.cpp, native CPU
 start=$(date +%s)
 # LLAVA_BUILD=OFF: the multimodal library is not needed (and only loaded
 # lazily by the binding's llava chat handlers).
-CMAKE_ARGS="-DGGML_NATIVE=ON -DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" \
+native="-DGGML_NATIVE=ON"
+if grep -qw amx_int8 /proc/cpuinfo 2>/dev/null; then
+  # llama.cpp 0.3.36's AMX matmul segfaulted on Q8_0/Q4_0 weights on a VM
+  # that exposes AMX (2026-12-02, in ggml_backend_amx_mul_mat): the same
+  # instruction sets as -march=native, without AMX.
+  native="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+  native+=" -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON"
+  native+=" -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON"
+  echo "this CPU has AMX: building without llama.cpp's AMX kernels (they crash here)"
+fi
+CMAKE_ARGS="$native -DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" \
 CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
   nice -n 10 "$python" -m pip install --no-binary llama-cpp-python \
     "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" "gguf==$GGUF_VERSION"
