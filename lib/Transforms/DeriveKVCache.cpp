@@ -95,16 +95,36 @@ bool isDataMovement(Operation *op) {
              tensor::ExtractSliceOp>(op);
 }
 
-/// Static product of `shape[from:]`, or nullopt when a dimension there is
-/// dynamic.
-std::optional<int64_t> staticProduct(ArrayRef<int64_t> shape, size_t from) {
+/// Static product of `shape[from:to]` (to < 0: the end), or nullopt when a
+/// dimension there is dynamic.
+std::optional<int64_t> staticProduct(ArrayRef<int64_t> shape, int64_t from,
+                                     int64_t to = -1) {
+  if (to < 0)
+    to = shape.size();
   int64_t p = 1;
-  for (size_t i = from; i < shape.size(); ++i) {
+  for (int64_t i = from; i < to; ++i) {
     if (ShapedType::isDynamic(shape[i]))
       return std::nullopt;
     p *= shape[i];
   }
   return p;
+}
+
+/// The axis of a reshape's result that holds the positions of axis `axis`
+/// of its input: the dynamic one after which the static stride is the
+/// same, so that each position's elements stay together, in order; -1 when
+/// there is none.
+int64_t reshapedRowAxis(RankedTensorType inType, int64_t axis,
+                        RankedTensorType outType) {
+  std::optional<int64_t> stride = staticProduct(inType.getShape(), axis + 1);
+  for (int64_t d = outType.getRank() - 1; stride && d >= 0; --d) {
+    std::optional<int64_t> s = staticProduct(outType.getShape(), d + 1);
+    if (!s || *s > *stride)
+      break;
+    if (*s == *stride && outType.isDynamicDim(d))
+      return d;
+  }
+  return -1;
 }
 
 /// A type a cache can have: the batch first, one dynamic extent after it
@@ -534,13 +554,7 @@ LogicalResult Deriver::visitFullOp(Operation *op) {
       return unsupported(op, "a rank-reducing slice of a cached value");
     outAxis = axis;
   } else {
-    std::optional<int64_t> stride = staticProduct(inType.getShape(), axis + 1);
-    for (int64_t d = outType.getRank() - 1; stride && d >= 0; --d)
-      if (staticProduct(outType.getShape(), d + 1) == stride &&
-          outType.isDynamicDim(d)) {
-        outAxis = d;
-        break;
-      }
+    outAxis = reshapedRowAxis(inType, axis, outType);
   }
   if (outAxis < 0)
     return unsupported(op, "moves a cached value so that positions no "
@@ -682,20 +696,7 @@ LogicalResult Deriver::visitRowOp(Operation *op) {
       return unsupported(op, "its shape depends on the tokens' values");
     auto inType = reshape.getInput().getType();
     auto outType = reshape.getResult().getType();
-    // The output axis with the same static stride as the rows: each
-    // position's elements stay together, in order.
-    std::optional<int64_t> stride =
-        staticProduct(inType.getShape(), r->axis + 1);
-    int64_t outAxis = -1;
-    for (int64_t d = outType.getRank() - 1; stride && d >= 0; --d) {
-      std::optional<int64_t> s = staticProduct(outType.getShape(), d + 1);
-      if (!s || *s > *stride)
-        break;
-      if (*s == *stride && outType.isDynamicDim(d)) {
-        outAxis = d;
-        break;
-      }
-    }
+    int64_t outAxis = reshapedRowAxis(inType, r->axis, outType);
     if (outAxis < 0)
       return unsupported(op, "a reshape that splits or interleaves the "
                              "positions");
@@ -710,23 +711,10 @@ LogicalResult Deriver::visitRowOp(Operation *op) {
     } else {
       // The dynamic extent is inferred from the element count; the
       // positions stay unmerged when the dimensions before them agree.
-      std::optional<int64_t> inBefore, outBefore;
-      int64_t p = 1;
-      bool known = true;
-      for (int64_t i = 0; i < r->axis; ++i) {
-        known &= !inType.isDynamicDim(i);
-        p *= known ? inType.getDimSize(i) : 1;
-      }
-      if (known)
-        inBefore = p;
-      p = 1;
-      known = true;
-      for (int64_t i = 0; i < outAxis; ++i) {
-        known &= !outType.isDynamicDim(i);
-        p *= known ? outType.getDimSize(i) : 1;
-      }
-      if (known)
-        outBefore = p;
+      std::optional<int64_t> inBefore =
+          staticProduct(inType.getShape(), 0, r->axis);
+      std::optional<int64_t> outBefore =
+          staticProduct(outType.getShape(), 0, outAxis);
       merged = r->merged || !inBefore || !outBefore || *inBefore != *outBefore;
     }
     return define(reshape.getResult(), RowAxis{outAxis, merged});

@@ -134,6 +134,21 @@ def compare(got, want, steps, prompt_len):
     return f"ok ({'; '.join(ties)})" if ties else "ok"
 
 
+def cli_generate(args, lib, fam, n, want, reference):
+    """The batch-4 prompts through `slm-run --generate --expect want`; a
+    failure after the reference check passed at a tie (`reference` starts
+    with "ok (") is that tie."""
+    r = subprocess.run([args.slm_run, lib, "--generate", str(n),
+                        "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
+                        "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
+                        "--expect", want], capture_output=True, text=True)
+    if r.returncode == 0:
+        return "ok"
+    if reference.startswith("ok ("):
+        return "ok (the tie above)"
+    return f"FAIL slm-run --generate:\n{r.stdout}{r.stderr}"
+
+
 def with_cache(args, fam, hf_utils, ids1, want1, steps1, ids4, mask4, n):
     """The checks of the model exported with a KV cache."""
     import torch
@@ -160,13 +175,7 @@ def with_cache(args, fam, hf_utils, ids1, want1, steps1, ids4, mask4, n):
                     compare(got4, want4, steps4, ids4.shape[1])))
     want = os.path.join(args.work, f"{fam}_kv.want.npy")
     np.save(want, want4)
-    r = subprocess.run([args.slm_run, lib, "--generate", str(n),
-                        "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
-                        "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
-                        "--expect", want], capture_output=True, text=True)
-    cli = "ok" if r.returncode == 0 else f"FAIL\n{r.stdout}{r.stderr}"
-    if r.returncode and results[-1][1].startswith("ok ("):
-        cli = "ok (the tie above)"
+    cli = cli_generate(args, lib, fam, n, want, results[-1][1])
     results.append(("cache: slm-run --generate", cli))
     with torch.no_grad():
         ref4 = hf.generate(torch.from_numpy(ids4), attention_mask=torch.from_numpy(mask4),
@@ -202,14 +211,8 @@ def derived(args, fam, path, ids1, want1, steps1, ids4, mask4, want4, steps4, n)
     got4 = model.generate(ids4, max_new_tokens=n, attention_mask=mask4)
     results.append(("derived cache: batch 4 vs ORT",
                     compare(got4, want4, steps4, ids4.shape[1])))
-    r = subprocess.run([args.slm_run, lib, "--generate", str(n),
-                        "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
-                        "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
-                        "--expect", os.path.join(args.work, f"{fam}.want.npy")],
-                       capture_output=True, text=True)
-    cli = "ok" if r.returncode == 0 else f"FAIL\n{r.stdout}{r.stderr}"
-    if r.returncode and results[-1][1].startswith("ok ("):
-        cli = "ok (the tie above)"
+    cli = cli_generate(args, lib, fam, n, os.path.join(args.work, f"{fam}.want.npy"),
+                       results[-1][1])
     results.append(("derived cache: slm-run --generate", cli))
     return results
 
@@ -303,14 +306,8 @@ def main():
         # The C loop through slm-run, against the same reference.
         for name, a in (("prompt", ids4), ("mask", mask4), ("want", want4)):
             np.save(os.path.join(args.work, f"{fam}.{name}.npy"), a)
-        r = subprocess.run([args.slm_run, lib, "--generate", str(n),
-                            "--prompt-ids", os.path.join(args.work, f"{fam}.prompt.npy"),
-                            "--attention-mask", os.path.join(args.work, f"{fam}.mask.npy"),
-                            "--expect", os.path.join(args.work, f"{fam}.want.npy")],
-                           capture_output=True, text=True)
-        cli = "ok" if r.returncode == 0 else f"FAIL slm-run --generate:\n{r.stdout}{r.stderr}"
-        if r.returncode and results[2][1].startswith("ok ("):
-            cli = "ok (the tie above)"
+        cli = cli_generate(args, lib, fam, n, os.path.join(args.work, f"{fam}.want.npy"),
+                           results[2][1])
         results.append(("slm-run --generate", cli))
         if fam in args.derived_families.split(","):
             results += derived(args, fam, path, ids1, want1, steps1, ids4, mask4,
