@@ -70,6 +70,11 @@ def build(name, minilm_dir=None):
     if name == "bert-base":
         cfg = bert_config(12, 768, 12, 3072)
         return SentenceEncoder(cfg).eval(), ["input_ids", "attention_mask"], cfg
+    if name.startswith("bert-long"):  # "bert-long-L": L BERT-base layers, 4096 positions
+        layers = int(name.rsplit("-", 1)[1]) if name.count("-") == 2 else 2
+        cfg = bert_config(layers, 768, 12, 3072)
+        cfg["max_position_embeddings"] = 4096
+        return SentenceEncoder(cfg).eval(), ["input_ids", "attention_mask"], cfg
     if name == "tiny-bert":
         cfg = bert_config(2, 64, 4, 128)
         return SentenceEncoder(cfg).eval(), ["input_ids", "attention_mask"], cfg

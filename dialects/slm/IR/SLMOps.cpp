@@ -441,6 +441,142 @@ LogicalResult AttentionOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// FusedAttentionOp
+//===----------------------------------------------------------------------===//
+
+int64_t FusedAttentionOp::getNumKVHeads() {
+  return cast<ShapedType>(getKey().getType()).getDimSize(getHeadsDim(1));
+}
+
+LogicalResult FusedAttentionOp::verify() {
+  ArrayRef<int64_t> seqDims = getSeqDims();
+  if (seqDims.size() != 3 ||
+      llvm::any_of(seqDims, [](int64_t d) { return d != 1 && d != 2; }))
+    return emitOpError("seq_dims must hold 1 or 2 for each of query, key "
+                       "and value");
+  const bool onBuffers = isa<MemRefType>(getQuery().getType());
+  for (Value v : getOperands())
+    if (isa<MemRefType>(v.getType()) != onBuffers)
+      return emitOpError("operands must be all tensors or all buffers");
+  if (onBuffers != !getResult())
+    return emitOpError(onBuffers ? "on buffers has no result"
+                                 : "on tensors has one result");
+  if (getResult() && getResult().getType() != getInit().getType())
+    return emitOpError("result type must be the type of 'init'");
+  const int64_t heads = getNumHeads();
+  auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
+  ShapedType q = shapeOf(getQuery()), k = shapeOf(getKey()),
+             v = shapeOf(getValue()), out = shapeOf(getInit());
+  for (auto [name, type] :
+       {std::pair<StringRef, ShapedType>{"query", q}, {"key", k}, {"value", v}})
+    if (type.getRank() != 4)
+      return emitOpError("'") << name << "' must be rank 4, got " << type;
+  auto headsOf = [&](unsigned i, ShapedType t) {
+    return t.getDimSize(getHeadsDim(i));
+  };
+  auto seqOf = [&](unsigned i, ShapedType t) {
+    return t.getDimSize(seqDims[i]);
+  };
+  if (headsOf(0, q) != heads)
+    return emitOpError("'query' must have num_heads = ")
+           << heads << " heads, got " << headsOf(0, q);
+  const int64_t kvHeads = headsOf(1, k);
+  if (ShapedType::isDynamic(kvHeads) || kvHeads <= 0 || heads % kvHeads != 0 ||
+      headsOf(2, v) != kvHeads)
+    return emitOpError("'key' and 'value' must have the same static number "
+                       "of heads, dividing num_heads = ")
+           << heads << "; got " << kvHeads << " and " << headsOf(2, v);
+  const int64_t dk = q.getDimSize(3), dv = v.getDimSize(3);
+  if (ShapedType::isDynamic(dk) || ShapedType::isDynamic(dv) ||
+      k.getDimSize(3) != dk)
+    return emitOpError("head widths must be static and equal for 'query' "
+                       "and 'key', got ")
+           << dk << " and " << k.getDimSize(3);
+  if (!slm::extentsCompatible(k.getDimSize(0), q.getDimSize(0)) ||
+      !slm::extentsCompatible(v.getDimSize(0), q.getDimSize(0)))
+    return emitOpError("'query', 'key' and 'value' batch sizes differ");
+  if (!slm::extentsCompatible(seqOf(1, k), seqOf(2, v)))
+    return emitOpError("'key' has ") << seqOf(1, k) << " positions but "
+                                     << "'value' has " << seqOf(2, v);
+  if (!(getScale().convertToDouble() > 0.0))
+    return emitOpError("scale must be positive");
+  if (Value mask = getMask()) {
+    ShapedType m = shapeOf(mask);
+    slm::Shape scores = {q.getDimSize(0), heads, seqOf(0, q), seqOf(1, k)};
+    if (m.getRank() != 4 ||
+        !slm::isBroadcastableTo(
+            slm::Shape(m.getShape().begin(), m.getShape().end()), scores))
+      return emitOpError("'mask' (")
+             << m << ") does not broadcast to [batch, heads, query_seq, "
+             << "key_seq] = " << slm::formatShape(scores);
+  }
+  if (out.getRank() != 3 ||
+      !slm::extentsCompatible(out.getDimSize(0), q.getDimSize(0)) ||
+      !slm::extentsCompatible(out.getDimSize(1), seqOf(0, q)) ||
+      out.getDimSize(2) != heads * dv)
+    return emitOpError("'init' must be [batch, query_seq, num_heads * "
+                       "value_head_dim] = [")
+           << q.getDimSize(0) << ", " << seqOf(0, q) << ", " << heads * dv
+           << "], got " << out;
+  return success();
+}
+
+void FusedAttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!isa<MemRefType>(getInit().getType()))
+    return;
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (&operand == &getInitMutable())
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    else
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
+bool FusedAttentionOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  // Every element of the result is written: the destination is not read.
+  return &operand != &getInitMutable();
+}
+
+bool FusedAttentionOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+FusedAttentionOp::getAliasingValues(OpOperand &operand,
+                                    const bufferization::AnalysisState &) {
+  if (&operand != &getInitMutable())
+    return {};
+  return {{getResult(), bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+FusedAttentionOp::bufferize(RewriterBase &rewriter,
+                            const bufferization::BufferizationOptions &options,
+                            bufferization::BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : getOperands()) {
+    FailureOr<Value> buffer =
+        bufferization::getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  Value mask = getMask() ? buffers[3] : Value();
+  Value init = buffers.back();
+  FusedAttentionOp::create(rewriter, getLoc(), Type(), buffers[0], buffers[1],
+                           buffers[2], mask, init, getNumHeadsAttr(),
+                           getScaleAttr(), getSeqDimsAttr(), getCausalAttr());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, init);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Normalizations and embedding
 //===----------------------------------------------------------------------===//
 

@@ -8,6 +8,8 @@
 #define SLM_IR_SLMOPS_TD
 
 include "mlir/IR/OpBase.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "slm/IR/SLMDialect.td"
@@ -334,6 +336,71 @@ def SLM_AttentionOp : SLM_Op<"attention", [Pure]> {
     int64_t getQueryHeadDim();
     /// The scale applied to Q K^T: the attribute, or 1/sqrt(head dim).
     double getEffectiveScale();
+  }];
+  let hasVerifier = 1;
+}
+
+def SLM_F32TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[F32]>, MemRefOf<[F32]>]>;
+
+def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "attention in one kernel: no [Sq, Skv] buffer, heads read in place";
+  let description = [{
+    The code generation form of `slm.attention` (`--slm-fuse-attention`
+    creates it, `--slm-lower-fused-attention` emits its kernel). Q, K and V
+    are rank-4 in the layout their producer wrote: `seq_dims[i]` is the
+    sequence dimension of operand `i` (1: `[B, S, heads, D]`, the merged
+    heads viewed; 2: `[B, heads, S, D]`, the layout HF's attention writes
+    and a KV cache holds); the other of dimensions 1 and 2 is the heads.
+    Grouped-query attention reads key/value head `h / (num_heads /
+    kv_heads)` for query head `h`: the repeated heads are never built. Per
+    query head `h`, with `j` the key position and `i` the query position:
+
+    ```
+    s[i, j] = scale * Q_h[i] . K_h'[j] (+ mask[b, h, i, j])
+    s[i, j] = lowest finite value        if causal and j > i + (Skv - Sq)
+    result[b, i, h*Dv : (h+1)*Dv] = softmax_j(s[i, :]) V_h'
+    ```
+
+    exactly the arithmetic of the decomposition, evaluated with an online
+    softmax over blocks of keys. `mask` is f32, rank 4, broadcasting to
+    `[B, heads, Sq, Skv]` through static extents of 1 only. Destination
+    style: on tensors it has one result tied to `init` (`[B, Sq,
+    heads * Dv]`); on buffers it writes `init` and has none.
+
+    ```mlir
+    %r = slm.fused_attention %q, %k, %v mask %m outs %init
+        {num_heads = 9 : i64, scale = 0.125 : f64, seq_dims = array<i64: 1, 2, 2>}
+        : (tensor<?x?x9x64xf32>, tensor<?x3x?x64xf32>, tensor<?x3x?x64xf32>,
+           tensor<?x1x?x?xf32>, tensor<?x?x576xf32>) -> tensor<?x?x576xf32>
+    ```
+  }];
+  let arguments = (ins SLM_F32TensorOrMemRef:$query,
+                       SLM_F32TensorOrMemRef:$key,
+                       SLM_F32TensorOrMemRef:$value,
+                       Optional<SLM_F32TensorOrMemRef>:$mask,
+                       SLM_F32TensorOrMemRef:$init,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
+                       F64Attr:$scale,
+                       DenseI64ArrayAttr:$seq_dims,
+                       UnitAttr:$causal);
+  let results = (outs Optional<RankedTensorOf<[F32]>>:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? `outs` $init attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// The key/value heads: the heads extent of `key`.
+    int64_t getNumKVHeads();
+    /// The heads dimension of operand `i` (0: query, 1: key, 2: value).
+    int64_t getHeadsDim(unsigned i) { return 3 - getSeqDims()[i]; }
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return getInitMutable();
+    }
   }];
   let hasVerifier = 1;
 }

@@ -164,6 +164,51 @@ def SLMFuseElementwise : Pass<"slm-fuse-elementwise"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SLMLowerFusedAttention : Pass<"slm-lower-fused-attention"> {
+  let summary = "Emit the flash-style CPU kernel of each slm.fused_attention on buffers";
+  let description = [{
+    One parallel loop over (batch, key/value head, tile of 16 query rows);
+    the rows of a key/value head are its group's heads at every query
+    position, interleaved, so grouped-query decoding fills the lanes with
+    the group's heads. The 16 rows are the lanes of every vector: `Q` is
+    gathered once per task into `Qt [D][16]`, then per block of 16 keys
+    `s_j = Qt . K[j]` (16 accumulators, one broadcast of K per key and
+    step), scale, mask (gathered per lane, or one broadcast when the mask
+    does not vary by row), the causal limit `j <= i + (Skv - Sq)` (the
+    lowest finite value, as the decomposition), and an online softmax
+    whose running maximum and sum are vectors: `Ot [Dv][16]` is rescaled
+    and accumulates `p_j * V[j]` (one broadcast of V per key and step).
+    Rows are divided by their sum and written to the result at the end.
+    Nothing of size `Sq x Skv` exists; Q, K, V and the mask are read in
+    place through their strides (one copied first when its head width is
+    not contiguous). Without a mask, key blocks past a tile's causal limit
+    are skipped.
+
+    Before:
+    ```mlir
+    slm.fused_attention %q, %k, %v outs %out {causal, num_heads = 4 : i64, scale = 0.125 : f64, seq_dims = array<i64: 2, 2, 2>}
+        : (memref<?x4x?x64xf32>, memref<?x2x?x64xf32>, memref<?x2x?x64xf32>, memref<?x?x256xf32>) -> ()
+    ```
+    After:
+    ```mlir
+    scf.parallel (%b, %kvh, %t) = (%c0, %c0, %c0) to (%batch, %c2, %tiles) step (%c1, %c1, %c1) {
+      memref.alloca_scope {
+        // gather Qt; scf.for over key blocks with (max, sum) vectors:
+        //   scf.for over d: 16 x vector.fma (Qt[d], broadcast K[j, d])
+        //   mask, causal select, exp, rescale; scf.for over e: Ot[e] += p_j * V[j, e]
+        // scale by 1 / sum, write the rows
+      }
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
   let summary = "Lower contractions on buffers to register-blocked vector GEMM kernels";
   let description = [{

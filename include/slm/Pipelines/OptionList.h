@@ -229,6 +229,12 @@ template <typename Visitor> void visitOptions(CPUOptions &options, Visitor &v) {
             "kernels (default on; =false: plain loops, to measure what they "
             "buy)",
             "", OptionGroup::CPU});
+  v.option(options.fusedAttention,
+           {"fused-attention",
+            "Compute each attention in one flash-style kernel that never "
+            "builds the [Sq, Skv] scores and reads K/V heads in place "
+            "(default on; =false: the decomposed reference)",
+            "", OptionGroup::CPU});
 }
 
 /// Every option of a compilation.

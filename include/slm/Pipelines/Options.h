@@ -136,6 +136,8 @@ struct CPUOptions {
   int64_t weightPanel = 32;
   /// Lower contractions to register-blocked vector kernels.
   bool gemmKernels = true;
+  /// Compute each attention in one fused kernel (else decomposed).
+  bool fusedAttention = true;
 };
 
 /// Everything one compilation needs, phase by phase.

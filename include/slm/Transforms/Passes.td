@@ -213,6 +213,41 @@ def SLMRaiseAttention : Pass<"slm-raise-attention"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SLMFuseAttention : Pass<"slm-fuse-attention"> {
+  let summary = "Turn slm.attention into slm.fused_attention, reading Q, K and V in their producers' layout";
+  let description = [{
+    Each f32 attention with static head widths becomes one
+    `slm.fused_attention` (whose kernel `--slm-lower-fused-attention`
+    emits). The merge of heads in front of the attention is looked
+    through: `reshape(transpose(z [B, H, S, D], [0, 2, 1, 3]))` hands the
+    kernel `z`, a reshape of `[B, S, H, D]` hands it that; grouped-query
+    attention's head repeat (`reshape(broadcast_to(u [B, Hkv, 1, T, D]))`)
+    hands it `u` viewed as `[B, Hkv, T, D]`, so the repeated keys and
+    values are never built. An i1 mask becomes an additive one (0 or the
+    lowest finite value), a mask of rank < 4 gets leading unit dimensions,
+    and extents the IR does not prove equal (a dynamic mask extent and the
+    one it must match, batch and positions through the repeat) are checked
+    at run time. Other attentions stay for the decomposition.
+
+    Before:
+    ```mlir
+    %t = slm.transpose %z [0, 2, 1, 3] : tensor<?x4x?x8xf32> -> tensor<?x?x4x8xf32>
+    %q = slm.reshape %t, %shape : (tensor<?x?x4x8xf32>, tensor<3xindex>) -> tensor<?x?x32xf32>
+    %a = slm.attention %q, %k, %v {causal, num_heads = 4 : i64}
+        : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+    ```
+    After:
+    ```mlir
+    %a = slm.fused_attention %z, %k4, %v4 outs %init
+        {causal, num_heads = 4 : i64, scale = 0.35355339059327373 : f64, seq_dims = array<i64: 2, 1, 1>}
+        : (tensor<?x4x?x8xf32>, tensor<?x?x4x8xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SLMDecomposeTransformerOps : Pass<"slm-decompose-transformer-ops"> {
   let summary = "Spell attention, normalizations, GELU, softmax and embedding out in tensor-level ops";
   let description = [{

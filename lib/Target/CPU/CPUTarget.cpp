@@ -79,7 +79,10 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   entry.entry = kEntryName.str();
   entry.loweredName = kLoweredEntryName.str();
   pm.addPass(createSLMPrepareModelEntry(entry));
-  // slm IR -> linalg on tensors.
+  // slm IR -> linalg on tensors; attention as one kernel (or decomposed,
+  // the reference).
+  if (options.fusedAttention)
+    pm.addPass(createSLMFuseAttention());
   pm.addPass(createSLMDecomposeTransformerOps());
   ConvertSLMToLinalgOptions toLinalg;
   toLinalg.packWeights = options.weightPanel;
@@ -107,6 +110,8 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   pm.addPass(createSLMLowerRunTimeChecks(checks));
   pm.addPass(createSLMLowerMemRefCopy());
   pm.addPass(createCanonicalizerPass());
+  // Fused attentions -> their kernels.
+  pm.addPass(createSLMLowerFusedAttention());
   // Contractions -> register-blocked kernels.
   if (options.gemmKernels) {
     SLMVectorizeContractionsOptions kernels;

@@ -710,3 +710,120 @@ func.func @case78(%h: tensor<1x8x4xf32>, %i: tensor<1x8xf32>) {
   %r, %k = slm.prune_tokens %h, %i {top_k = 2 : i64} : (tensor<1x8x4xf32>, tensor<1x8xf32>) -> (tensor<1x?x4xf32>, tensor<2x?xi64>)
   return
 }
+
+// -----
+
+// Tests that seq_dims hold 1 or 2.
+func.func @case79(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{seq_dims must hold 1 or 2 for each of query, key and value}}
+  %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 3, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that operands are all tensors or all buffers.
+func.func @case80(%q: tensor<1x4x2x8xf32>, %o: memref<1x4x16xf32>) {
+  // expected-error @+1 {{operands must be all tensors or all buffers}}
+  %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, memref<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the op on tensors has a result.
+func.func @case81(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{on tensors has one result}}
+  slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x16xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tests that the result is typed as init.
+func.func @case82(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{result type must be the type of 'init'}}
+  %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x?x16xf32>
+  return
+}
+
+// -----
+
+// Tests that Q, K and V are rank 4.
+func.func @case83(%q: tensor<1x4x2x8xf32>, %k: tensor<1x4x16xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{'key' must be rank 4, got 'tensor<1x4x16xf32>'}}
+  %r = slm.fused_attention %q, %k, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x16xf32>, tensor<1x4x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the query has num_heads heads.
+func.func @case84(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x32xf32>) {
+  // expected-error @+1 {{'query' must have num_heads = 4 heads, got 2}}
+  %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 4 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x32xf32>) -> tensor<1x4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that key/value heads divide the query heads.
+func.func @case85(%q: tensor<1x4x4x8xf32>, %k: tensor<1x4x3x8xf32>, %o: tensor<1x4x32xf32>) {
+  // expected-error @+1 {{'key' and 'value' must have the same static number of heads, dividing num_heads = 4; got 3 and 3}}
+  %r = slm.fused_attention %q, %k, %k outs %o {num_heads = 4 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x4x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x3x8xf32>, tensor<1x4x32xf32>) -> tensor<1x4x32xf32>
+  return
+}
+
+// -----
+
+// Tests that head widths of Q and K agree.
+func.func @case86(%q: tensor<1x4x2x8xf32>, %k: tensor<1x4x2x4xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{head widths must be static and equal for 'query' and 'key', got 8 and 4}}
+  %r = slm.fused_attention %q, %k, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x4xf32>, tensor<1x4x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that batch sizes agree.
+func.func @case87(%q: tensor<1x4x2x8xf32>, %k: tensor<2x4x2x8xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{'query', 'key' and 'value' batch sizes differ}}
+  %r = slm.fused_attention %q, %k, %k outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that keys and values have as many positions.
+func.func @case88(%q: tensor<1x4x2x8xf32>, %v: tensor<1x5x2x8xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{'key' has 4 positions but 'value' has 5}}
+  %r = slm.fused_attention %q, %q, %v outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x5x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the fused attention's scale is positive.
+func.func @case89(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{scale must be positive}}
+  %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.0 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that the fused attention's mask broadcasts to the scores.
+func.func @case90(%q: tensor<1x4x2x8xf32>, %m: tensor<1x1x3x4xf32>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{'mask' ('tensor<1x1x3x4xf32>') does not broadcast to [batch, heads, query_seq, key_seq] = 1x2x4x4}}
+  %r = slm.fused_attention %q, %q, %q mask %m outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x1x3x4xf32>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that init is [batch, query_seq, heads * value width].
+func.func @case91(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{'init' must be [batch, query_seq, num_heads * value_head_dim] = [1, 4, 16], got 'tensor<1x4x8xf32>'}}
+  %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
+  return
+}

@@ -128,3 +128,15 @@ func.func @resource_weight(%x: tensor<?x4xf32>) -> tensor<?x2xf32> {
     }
   }
 #-}
+
+// Tests slm.fused_attention on tensors (one result tied to init) and on
+// buffers (none), with and without a mask, round-tripped.
+// CHECK-LABEL: func @fused_attention
+func.func @fused_attention(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>, %m: tensor<?x1x1x?xf32>, %o: tensor<?x?x32xf32>,
+                           %bq: memref<?x?x4x8xf32>, %bo: memref<?x?x32xf32>) -> tensor<?x?x32xf32> {
+  // CHECK: slm.fused_attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} outs %{{.*}} {causal, num_heads = 4 : i64, scale = 3.500000e-01 : f64, seq_dims = array<i64: 2, 2, 2>} : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x1x1x?xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+  %r = slm.fused_attention %q, %k, %k mask %m outs %o {num_heads = 4 : i64, scale = 0.35 : f64, seq_dims = array<i64: 2, 2, 2>, causal} : (tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x1x1x?xf32>, tensor<?x?x32xf32>) -> tensor<?x?x32xf32>
+  // CHECK: slm.fused_attention %{{.*}}, %{{.*}}, %{{.*}} outs %{{.*}} {num_heads = 4 : i64, scale = 3.500000e-01 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x?x32xf32>) -> ()
+  slm.fused_attention %bq, %bq, %bq outs %bo {num_heads = 4 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x?x32xf32>) -> ()
+  return %r : tensor<?x?x32xf32>
+}
