@@ -28,8 +28,12 @@ void slm::buildRaisePipeline(OpPassManager &pm, const RaiseOptions &options) {
   pm.addPass(createSLMRaiseLinear());
   pm.addPass(createSLMRaiseLayerNorm());
   pm.addPass(createSLMRaiseGelu());
-  pm.addPass(createSLMRaiseAttention());
+  // Quantized matrix products (ORT's quantize_dynamic, QDQ, MatMulNBits)
+  // become linear layers first: attention raising follows Q, K and V back
+  // to linear layers, and a projection still spelled as integer ops hid
+  // every attention of an ORT-quantized decoder.
   pm.addPass(createSLMRaiseQuantizedMatMul());
+  pm.addPass(createSLMRaiseAttention());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

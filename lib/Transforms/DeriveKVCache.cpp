@@ -619,6 +619,15 @@ LogicalResult Deriver::visitRowOp(Operation *op) {
     if (!r || r->axis >= rank - 1)
       return unsupported(op, "its weights depend on the tokens, or it "
                              "contracts over positions");
+    // One scale for the whole input (ONNX DynamicQuantizeLinear) depends on
+    // every position: computed over the new rows only it would differ.
+    if (linear.getInputQuant() == InputQuant::per_tensor)
+      return unsupported(op, "quantizes its input with one scale for all "
+                             "positions (DynamicQuantizeLinear, as ORT's "
+                             "quantize_dynamic writes): over the new "
+                             "positions alone the scale would differ; "
+                             "compile without --kv-cache, or from the float "
+                             "model with --quantize=w8a8 (per-token scales)");
     SmallVector<Value> rest(op->getOperands().drop_front());
     if (failed(sideOnly(rest, "weight")))
       return failure();

@@ -56,3 +56,18 @@ func.func @main(%ids: tensor<1x8xi64> {slm.name = "input_ids"}) -> tensor<1x8x8x
   %a = slm.attention %x, %x, %x {causal, num_heads = 2 : i64} : (tensor<1x8x8xf32>, tensor<1x8x8xf32>, tensor<1x8x8xf32>) -> tensor<1x8x8xf32>
   return %a : tensor<1x8x8xf32>
 }
+
+// -----
+
+// One activation scale for the whole input (ORT's quantize_dynamic) depends
+// on every position: over the new positions alone it would differ.
+func.func @main(%ids: tensor<?x?xi64> {slm.name = "input_ids"}) -> tensor<?x?x8xf32> {
+  %table = arith.constant dense<0.5> : tensor<16x8xf32>
+  %w = arith.constant dense<0.5> : tensor<8x8xf32>
+  %x = slm.gather %table[%ids] axis 0 : (tensor<16x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  // expected-error @+1 {{--kv-cache: quantizes its input with one scale for all positions (DynamicQuantizeLinear, as ORT's quantize_dynamic writes): over the new positions alone the scale would differ; compile without --kv-cache, or from the float model with --quantize=w8a8 (per-token scales)}}
+  %k = slm.linear %x, %w {input_quant = #slm.input_quant<per_tensor>} : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  %v = slm.linear %x, %w : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+  %a = slm.attention %x, %k, %v {causal, num_heads = 2 : i64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+  return %a : tensor<?x?x8xf32>
+}
