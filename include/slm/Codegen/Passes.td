@@ -185,17 +185,18 @@ def SLMFuseElementwise : Pass<"slm-fuse-elementwise"> {
 def SLMLowerFusedAttention : Pass<"slm-lower-fused-attention"> {
   let summary = "Emit the flash-style CPU kernel of each slm.fused_attention on buffers";
   let description = [{
-    One parallel loop over (batch, key/value head, tile of 16 query rows);
-    the rows of a key/value head are its group's heads at every query
-    position, interleaved, so grouped-query decoding fills the lanes with
-    the group's heads. The 16 rows are the lanes of every vector: `Q` is
-    gathered once per task into `Qt [D][16]`, then per block of 16 keys
+    One parallel loop over (batch, key/value head, tile of 32 query rows,
+    or 16 when a key/value head has at most 16: a decode step); the rows of
+    a key/value head are its group's heads at every query position,
+    interleaved, so grouped-query decoding fills the lanes with the group's
+    heads. The rows are the lanes of one or two vectors: `Q` is gathered
+    once per task into `Qt`, then per block of keys (16 / row vectors)
     `s_j = Qt . K[j]` (16 accumulators, one broadcast of K per key and
     step), scale, mask (gathered per lane, or one broadcast when the mask
     does not vary by row), the causal limit `j <= i + (Skv - Sq)` (the
     lowest finite value, as the decomposition), and an online softmax
-    whose running maximum and sum are vectors: `Ot [Dv][16]` is rescaled
-    and accumulates `p_j * V[j]` (one broadcast of V per key and step).
+    whose running maximum and sum are vectors: `Ot` is rescaled and
+    accumulates `p_j * V[j]` (one broadcast of V per key and step).
     Rows are divided by their sum and written to the result at the end.
     Nothing of size `Sq x Skv` exists; Q, K, V and the mask are read in
     place through their strides (one copied first when its head width is

@@ -92,9 +92,6 @@ private:
     return arith::ConstantOp::create(b, loc, vecType,
                                      DenseElementsAttr::get(vecType, v));
   }
-  Value f32(float v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
   /// `memref` as one flat buffer, addressed through its strides.
   FlatView flatten(Value memref);
 
