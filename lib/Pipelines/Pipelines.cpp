@@ -107,6 +107,9 @@ void slm::buildOptimizePipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
   if (options.fuseLinearActivation)
     pm.addPass(createSLMFuseLinearActivation());
+  // Before merging linears: the packing follows each projection.
+  if (options.paddingFree)
+    pm.addPass(createSLMPaddingFree());
   if (options.mergeLinears)
     pm.addPass(createSLMMergeLinears());
   pm.addPass(createCSEPass());

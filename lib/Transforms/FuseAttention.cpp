@@ -342,7 +342,7 @@ struct FuseAttention : OpRewritePattern<AttentionOp> {
                                          rewriter.getF32Type(), dynamicSizes);
     auto fused = FusedAttentionOp::create(
         rewriter, loc, resultType, query.tensor, key.tensor, value.tensor, mask,
-        init, op.getNumHeadsAttr(),
+        /*offsets=*/Value(), init, op.getNumHeadsAttr(),
         rewriter.getF64FloatAttr(op.getEffectiveScale()),
         rewriter.getDenseI64ArrayAttr({query.seqDim, key.seqDim, value.seqDim}),
         op.getCausalAttr());

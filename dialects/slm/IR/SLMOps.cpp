@@ -510,6 +510,20 @@ LogicalResult FusedAttentionOp::verify() {
              << m << ") does not broadcast to [batch, heads, query_seq, "
              << "key_seq] = " << slm::formatShape(scores);
   }
+  if (Value offsets = getOffsets()) {
+    if (getMask())
+      return emitOpError("a packed batch ('offsets') has no 'mask'");
+    if (shapeOf(offsets).getRank() != 1)
+      return emitOpError("'offsets' must be rank 1, got ") << offsets.getType();
+    for (auto [name, type] : {std::pair<StringRef, ShapedType>{"query", q},
+                              {"key", k},
+                              {"value", v},
+                              {"init", out}})
+      if (type.getRank() > 0 && type.getDimSize(0) != 1)
+        return emitOpError("with 'offsets', '")
+               << name << "' must have batch 1 (the packed sequences), got "
+               << type;
+  }
   if (out.getRank() != 3 ||
       !slm::extentsCompatible(out.getDimSize(0), q.getDimSize(0)) ||
       !slm::extentsCompatible(out.getDimSize(1), seqOf(0, q)) ||
@@ -567,10 +581,12 @@ FusedAttentionOp::bufferize(RewriterBase &rewriter,
       return failure();
     buffers.push_back(*buffer);
   }
-  Value mask = getMask() ? buffers[3] : Value();
+  unsigned next = 3;
+  Value mask = getMask() ? buffers[next++] : Value();
+  Value offsets = getOffsets() ? buffers[next++] : Value();
   Value init = buffers.back();
   FusedAttentionOp::create(rewriter, getLoc(), Type(), buffers[0], buffers[1],
-                           buffers[2], mask, init, getNumHeadsAttr(),
+                           buffers[2], mask, offsets, init, getNumHeadsAttr(),
                            getScaleAttr(), getSeqDimsAttr(), getCausalAttr());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, init);
   return success();

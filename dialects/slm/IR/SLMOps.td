@@ -342,8 +342,10 @@ def SLM_AttentionOp : SLM_Op<"attention", [Pure]> {
 
 def SLM_F32TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[F32]>, MemRefOf<[F32]>]>;
 
+def SLM_IndexTensorOrMemRef : AnyTypeOf<[RankedTensorOf<[Index]>, MemRefOf<[Index]>]>;
+
 def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
-    DestinationStyleOpInterface,
+    AttrSizedOperandSegments, DestinationStyleOpInterface,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
         ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
@@ -372,6 +374,13 @@ def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
     style: on tensors it has one result tied to `init` (`[B, Sq,
     heads * Dv]`); on buffers it writes `init` and has none.
 
+    With `offsets` (`--slm-padding-free`), the batch is packed: Q, K, V and
+    `init` have batch 1 and hold the sequences one after another along the
+    sequence dimension; sequence `b` is positions `[offsets[b],
+    offsets[b + 1])` and attends only within itself (causal within itself
+    too). `offsets` is non-decreasing, starts at 0 and ends at the packed
+    length; there is no mask (padding is gone).
+
     ```mlir
     %r = slm.fused_attention %q, %k, %v mask %m outs %init
         {num_heads = 9 : i64, scale = 0.125 : f64, seq_dims = array<i64: 1, 2, 2>}
@@ -383,6 +392,7 @@ def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
                        SLM_F32TensorOrMemRef:$key,
                        SLM_F32TensorOrMemRef:$value,
                        Optional<SLM_F32TensorOrMemRef>:$mask,
+                       Optional<SLM_IndexTensorOrMemRef>:$offsets,
                        SLM_F32TensorOrMemRef:$init,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                        F64Attr:$scale,
@@ -390,7 +400,8 @@ def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
                        UnitAttr:$causal);
   let results = (outs Optional<RankedTensorOf<[F32]>>:$result);
   let assemblyFormat = [{
-    $query `,` $key `,` $value (`mask` $mask^)? `outs` $init attr-dict `:`
+    $query `,` $key `,` $value (`mask` $mask^)? (`offsets` $offsets^)?
+    `outs` $init attr-dict `:`
     functional-type(operands, results)
   }];
   let extraClassDeclaration = [{

@@ -195,6 +195,13 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
             "past_key_values.<i>.key/value and outputs present.<i>.*, so that "
             "generation runs each new token alone (docs/Generation.md)",
             "", OptionGroup::Optimize});
+  v.option(options.paddingFree,
+           {"padding-free",
+            "Compute on real tokens only: where the attentions use a "
+            "key-padding mask from an input (attention_mask), pack the batch's "
+            "real tokens at the entry, attend per sequence, and scatter "
+            "token outputs back with 0 at pad positions (docs/Passes.md)",
+            "", OptionGroup::Optimize});
   v.option(options.fuseLinearActivation,
            {"fuse-linear-activation",
             "Fold GELU/ReLU into the preceding linear layer (default on; "

@@ -122,6 +122,8 @@ struct CompressOptions {
 struct OptimizeOptions {
   /// Derive a KV cache for a causal decoder exported without one.
   bool kvCache = false;
+  /// Pack the real tokens of a padded batch (--slm-padding-free).
+  bool paddingFree = false;
   bool fuseLinearActivation = true;
   bool mergeLinears = false;
 };

@@ -248,6 +248,51 @@ def SLMFuseAttention : Pass<"slm-fuse-attention"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SLMPaddingFree : Pass<"slm-padding-free", "::mlir::ModuleOp"> {
+  let summary = "Compute on real tokens only: pack the batch by its attention mask, attend per sequence";
+  let description = [{
+    Where a model's attentions use a key-padding mask made from an input `m`
+    (`[B, S]` of 0 and 1; found by evaluating the mask's computation at
+    m = 0 and m = 1), the real tokens are packed into `[T, ...]` at the
+    entry (loops over `m` give each sequence's offset and each token's
+    position), and every token-wise op on them runs on `[T, ...]`:
+    elementwise ops, GELU, softmax, normalizations and reductions over
+    trailing dimensions, linear layers, reshapes and transposes that keep
+    the batch and sequence dimensions, embedding gathers. Inputs whose
+    first two dimensions are `m`'s (by the importer's dimension names) are
+    the token stream's sources; an operand indexed by position (a position
+    table `[1, S, H]`) is gathered at the tokens' positions. Attentions
+    become `slm.fused_attention` with `offsets` (each sequence attends
+    within itself). Where a token value leaves the packed region (a
+    pooling, the results), it is scattered back to `[B, S, ...]` with 0 at
+    pad positions; real positions hold what the padded model computes. `m`
+    holding anything but 0 and 1 fails at run time; an attention that reads
+    the token stream with any other mask is an error (it would read pads).
+
+    Before:
+    ```mlir
+    %e = slm.gather %table[%ids] axis 0 : (tensor<100x32xf32>, tensor<?x?xi64>) -> tensor<?x?x32xf32>
+    %q = slm.linear %e, %wq : (tensor<?x?x32xf32>, tensor<32x32xf32>) -> tensor<?x?x32xf32>
+    %a = slm.attention %q, %q, %q, %mask {num_heads = 4 : i64}
+        : (tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x?x32xf32>, tensor<?x1x1x?xf32>) -> tensor<?x?x32xf32>
+    return %a : tensor<?x?x32xf32>
+    ```
+    After (the index loops left out):
+    ```mlir
+    %ids_t = slm.gather %ids_flat[%token_index] axis 0 : (tensor<?xi64>, tensor<?xindex>) -> tensor<?xi64>
+    %e_t = slm.gather %table[%ids_t] axis 0 : (tensor<100x32xf32>, tensor<?xi64>) -> tensor<?x32xf32>
+    %q_t = slm.linear %e_t, %wq : (tensor<?x32xf32>, tensor<32x32xf32>) -> tensor<?x32xf32>
+    %a_t = slm.fused_attention %q4, %q4, %q4 offsets %offsets outs %init
+        {num_heads = 4 : i64, scale = 0.35355339059327373 : f64, seq_dims = array<i64: 1, 1, 1>}
+        : (tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<?xindex>, tensor<1x?x32xf32>) -> tensor<1x?x32xf32>
+    %a = slm.gather %rows[%inverse] axis 0 : (tensor<?x32xf32>, tensor<?x?xindex>) -> tensor<?x?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SLMDecomposeTransformerOps : Pass<"slm-decompose-transformer-ops"> {
   let summary = "Spell attention, normalizations, GELU, softmax and embedding out in tensor-level ops";
   let description = [{

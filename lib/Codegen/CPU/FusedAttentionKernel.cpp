@@ -103,6 +103,8 @@ private:
     int64_t group, headDim, valueDim;
     FlatView q, k, v, out, m;
     Value batch, querySeq, keySeq, rows, offset, lastKey;
+    /// A packed batch: the sequences' bounds along the sequence dimension.
+    Value offsets;
   } s;
   VectorType vecType =
       VectorType::get({kLanes}, Float32Type::get(op.getContext()));
@@ -153,6 +155,29 @@ void FusedAttentionEmitter::emit() {
   s.batch = memref::DimOp::create(b, loc, op.getQuery(), 0);
   s.querySeq = memref::DimOp::create(b, loc, op.getQuery(), seqDims[0]);
   s.keySeq = memref::DimOp::create(b, loc, op.getKey(), seqDims[1]);
+  s.offsets = op.getOffsets();
+  if (s.offsets) {
+    // A packed batch: one task row of tiles per sequence, as many tiles as
+    // the longest sequence needs (a shorter one's extra tiles do nothing).
+    s.batch = arith::SubIOp::create(
+        b, loc, memref::DimOp::create(b, loc, s.offsets, 0), index(1));
+    auto longest = scf::ForOp::create(b, loc, index(0), s.batch, index(1),
+                                      ValueRange{index(0)});
+    {
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(longest.getBody());
+      Value i = longest.getInductionVar();
+      Value start = memref::LoadOp::create(b, loc, s.offsets, ValueRange{i});
+      Value end = memref::LoadOp::create(b, loc, s.offsets,
+                                         ValueRange{add(i, index(1))});
+      Value length = arith::SubIOp::create(b, loc, end, start);
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{arith::MaxSIOp::create(
+              b, loc, longest.getRegionIterArgs()[0], length)});
+    }
+    s.querySeq = s.keySeq = longest.getResult(0);
+  }
   // Query rows of one key/value head: its group's heads at every position,
   // row r being position r / group of head kvHead * group + r % group.
   s.rows = mul(s.querySeq, index(s.group));
@@ -183,7 +208,6 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
   const float lowest = -std::numeric_limits<float>::max();
   const float inf = std::numeric_limits<float>::infinity();
   const FlatView &q = s.q, &k = s.k, &v = s.v, &out = s.out, &m = s.m;
-  Value rows = s.rows, keySeq = s.keySeq, lastKey = s.lastKey;
 
   auto indexVector = [&](function_ref<int64_t(int64_t)> f) {
     SmallVector<int64_t> values;
@@ -196,7 +220,8 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
   };
   Value lanes = indexVector([](int64_t i) { return i; });
 
-  Value tiles = arith::CeilDivUIOp::create(b, loc, rows, index(rowsPerTile));
+  Value tiles =
+      arith::CeilDivUIOp::create(b, loc, s.rows, index(rowsPerTile));
   auto parallel =
       scf::ParallelOp::create(b, loc, ValueRange{index(0), index(0), index(0)},
                               ValueRange{s.batch, index(kvHeads), tiles},
@@ -212,6 +237,30 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
   Value bIdx = parallel.getInductionVars()[0];
   Value kvHead = parallel.getInductionVars()[1];
   Value r0 = mul(parallel.getInductionVars()[2], index(rowsPerTile));
+  // The task's sequence: its rows and keys, the causal offset, and where
+  // its first position is in each operand.
+  Value rows = s.rows, keySeq = s.keySeq, lastKey = s.lastKey,
+        causalOffset = s.offset;
+  Value qBase = mul(bIdx, q.strides[0]), kBatch = mul(bIdx, k.strides[0]),
+        vBatch = mul(bIdx, v.strides[0]), outBatch = mul(bIdx, out.strides[0]);
+  if (s.offsets) {
+    Value start = memref::LoadOp::create(b, loc, s.offsets, ValueRange{bIdx});
+    Value end = memref::LoadOp::create(b, loc, s.offsets,
+                                       ValueRange{add(bIdx, index(1))});
+    keySeq = arith::SubIOp::create(b, loc, end, start);
+    rows = mul(keySeq, index(group));
+    lastKey = arith::SubIOp::create(b, loc, keySeq, index(1));
+    causalOffset = index(0);
+    qBase = mul(start, q.strides[seqDims[0]]);
+    kBatch = mul(start, k.strides[seqDims[1]]);
+    vBatch = mul(start, v.strides[seqDims[2]]);
+    outBatch = mul(start, out.strides[1]);
+    // Tiles past this sequence's rows have nothing to do.
+    Value busy =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, r0, rows);
+    auto ifBusy = scf::IfOp::create(b, loc, busy, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifBusy.thenBlock());
+  }
   // Per lane of each row vector: its row, query position and head; lanes
   // past the last row compute on zeros and are never stored.
   SmallVector<Value> valid, laneQuery, laneHead;
@@ -250,8 +299,7 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
     SmallVector<Value> qLanes;
     for (int64_t r = 0; r < vectors; ++r)
       qLanes.push_back(laneOffsets(r, q.strides[seqDims[0]],
-                                   q.strides[op.getHeadsDim(0)],
-                                   mul(bIdx, q.strides[0])));
+                                   q.strides[op.getHeadsDim(0)], qBase));
     auto loop = scf::ForOp::create(b, loc, index(0), index(headDim), index(1));
     OpBuilder::InsertionGuard g(b);
     enterLoop(b, loop);
@@ -279,15 +327,14 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
     Value lastRow = minIndex(add(r0, index(rowsPerTile - 1)),
                              arith::SubIOp::create(b, loc, rows, index(1)));
     Value lastQuery = arith::DivUIOp::create(b, loc, lastRow, index(group));
-    Value limit = minIndex(keySeq, add(add(lastQuery, s.offset), index(1)));
+    Value limit =
+        minIndex(keySeq, add(add(lastQuery, causalOffset), index(1)));
     Value nonNegative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
-                                              s.offset, index(0));
+                                              causalOffset, index(0));
     keyEnd = arith::SelectOp::create(b, loc, nonNegative, limit, keySeq);
   }
-  Value kBase =
-      add(mul(bIdx, k.strides[0]), mul(kvHead, k.strides[op.getHeadsDim(1)]));
-  Value vBase =
-      add(mul(bIdx, v.strides[0]), mul(kvHead, v.strides[op.getHeadsDim(2)]));
+  Value kBase = add(kBatch, mul(kvHead, k.strides[op.getHeadsDim(1)]));
+  Value vBase = add(vBatch, mul(kvHead, v.strides[op.getHeadsDim(2)]));
   Value kSeqStride = k.strides[seqDims[1]], vSeqStride = v.strides[seqDims[2]];
   // The mask's offsets per lane (extents of 1 broadcast: static ones, and
   // dynamic ones found to be 1).
@@ -316,7 +363,7 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
   SmallVector<Value> laneLimit;
   for (int64_t r = 0; r < vectors; ++r)
     laneLimit.push_back(
-        arith::AddIOp::create(b, loc, laneQuery[r], splatIndex(s.offset)));
+        arith::AddIOp::create(b, loc, laneQuery[r], splatIndex(causalOffset)));
   Value scale = f32Vector(static_cast<float>(op.getScale().convertToDouble()));
 
   // One block of `keys` keys from j0: updates Ot, returns the new maxima
@@ -510,9 +557,8 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
     Value position = arith::DivUIOp::create(b, loc, row, index(group));
     Value head = add(mul(kvHead, index(group)),
                      arith::RemUIOp::create(b, loc, row, index(group)));
-    Value outBase =
-        add(add(mul(bIdx, out.strides[0]), mul(position, out.strides[1])),
-            mul(head, index(valueDim)));
+    Value outBase = add(add(outBatch, mul(position, out.strides[1])),
+                        mul(head, index(valueDim)));
     Value factor =
         splatF32(memref::LoadOp::create(b, loc, inverses, ValueRange{lane}));
     auto maskType = VectorType::get({kLanes}, b.getI1Type());

@@ -1,0 +1,1040 @@
+//===- PaddingFree.cpp - Real tokens only: a packed batch -----------------===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// --slm-padding-free (ByteTransformer's padding-free execution on the CPU).
+// A batch of sequences padded to one length S carries B*S token rows, of
+// which only those the attention mask keeps are real; every token-wise op
+// (linear layers, norms, activations) computes on the pads too. This pass
+// packs the real tokens into [T, ...] at the model's entry and keeps the
+// token stream packed:
+//
+//  * The key-padding mask. An attention whose mask is an elementwise
+//    function g of a model input m [B, S] laid out as [B, 1, 1, S], with
+//    g(1) keeping a key (0, or true) and g(0) removing it (<= -1e4, or
+//    false), masks pad keys: this is found by evaluating the mask's
+//    computation at m = 0 and m = 1. m must hold only 0 and 1 at run time
+//    (checked). Such m is the packing's mask.
+//  * The packing. At the entry, loops over m compute the sequences'
+//    offsets in the packed stream ([B + 1]), each real token's flat
+//    position (and its batch item and position), and for each padded
+//    position its packed row plus 1 (0 for a pad).
+//  * Token values. Inputs whose first two dimensions are m's (by the
+//    importer's dimension names) are token values; so is the result of a
+//    token-wise op with a token operand: elementwise ops, gelu, softmax,
+//    normalizations and reductions over trailing dimensions, linear layers
+//    (not with a per-tensor dynamic input scale, which pads would change),
+//    matrix products with a weight, reshapes and transposes that keep the
+//    first two dimensions, gathers (embeddings) indexed by tokens. Each gets
+//    a packed twin [T, rest]. Other operands of such an op are used as they
+//    are (weights, biases: no token dimensions), or packed where they are
+//    read (a position table [1, S, H]: one gather by each token's position).
+//  * Attention. An attention on token values with the key-padding mask of
+//    m becomes a `slm.fused_attention` on the packed stream with `offsets`:
+//    each sequence attends within itself, no pad is read. An attention that
+//    reads token values as keys with any other mask (or none) would depend
+//    on pad tokens: it is an error.
+//  * The exits. Where an op that is not token-wise reads a token value (a
+//    pooling, the function's results), the value is scattered back to [B,
+//    S, rest], with 0 at pad positions.
+//
+// Real positions of the results are what the padded model computes (its
+// pads do not reach them: the masks remove pad keys, every other op on the
+// stream is token-wise). Pad positions hold 0 instead of what the padded
+// model computes for pad tokens; an op after the packed region that mixes
+// positions without the mask sees those zeros.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/IR/SLMOps.h"
+#include "slm/Support/Shape.h"
+#include "slm/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <cmath>
+#include <optional>
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMPADDINGFREE
+#include "slm/Transforms/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+using namespace mlir::slm;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Shapes
+//===----------------------------------------------------------------------===//
+
+Value indexConst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Extent `i` of `v` as an index value (a constant when static).
+Value extentOf(OpBuilder &b, Location loc, Value v, int64_t i) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (!type.isDynamicDim(i))
+    return indexConst(b, loc, type.getDimSize(i));
+  return tensor::DimOp::create(b, loc, v, i);
+}
+
+/// `extent` with tensor.dim of a reshape or broadcast_to replaced by the
+/// entry of its shape operand, repeatedly.
+Value resolveExtent(Value extent) {
+  for (int depth = 0; depth < 16; ++depth) {
+    auto dim = extent.getDefiningOp<tensor::DimOp>();
+    std::optional<int64_t> i =
+        dim ? getConstantIntValue(dim.getIndex()) : std::nullopt;
+    if (!i)
+      return extent;
+    Value shape;
+    if (auto reshape = dim.getSource().getDefiningOp<ReshapeOp>())
+      shape = reshape.getShape();
+    else if (auto broadcast = dim.getSource().getDefiningOp<BroadcastToOp>())
+      shape = broadcast.getShape();
+    auto elements =
+        shape ? shape.getDefiningOp<tensor::FromElementsOp>() : nullptr;
+    if (!elements || *i >= static_cast<int64_t>(elements.getNumOperands()))
+      return extent;
+    extent = elements.getElements()[*i];
+  }
+  return extent;
+}
+
+/// Whether extent `i` of `v` and the index value `e` are known equal.
+bool extentIs(Value v, int64_t i, Value e) {
+  auto type = cast<RankedTensorType>(v.getType());
+  e = resolveExtent(e);
+  std::optional<int64_t> c = getConstantIntValue(e);
+  if (!type.isDynamicDim(i))
+    return c && *c == type.getDimSize(i);
+  if (c)
+    return false;
+  auto dim = e.getDefiningOp<tensor::DimOp>();
+  return dim && dim.getSource() == v && getConstantIntValue(dim.getIndex()) == i;
+}
+
+/// `type` with its first two dimensions merged into one dynamic one: the
+/// packed tokens.
+RankedTensorType packedType(RankedTensorType type) {
+  SmallVector<int64_t> shape{ShapedType::kDynamic};
+  shape.append(type.getShape().begin() + 2, type.getShape().end());
+  return type.clone(shape);
+}
+
+/// `x` reshaped to `type` with extents `extents`.
+Value reshapeTo(OpBuilder &b, Location loc, Value x, RankedTensorType type,
+                ValueRange extents) {
+  Value shape;
+  if (!type.hasStaticShape())
+    shape = tensor::FromElementsOp::create(
+        b, loc,
+        RankedTensorType::get({static_cast<int64_t>(extents.size())},
+                              b.getIndexType()),
+        extents);
+  return ReshapeOp::create(b, loc, type, x, shape);
+}
+
+//===----------------------------------------------------------------------===//
+// The key-padding mask
+//===----------------------------------------------------------------------===//
+
+/// A value computed elementwise from m: its values where m is 0 and 1, and
+/// which of m's dimensions each of its dimensions carries (0: batch, 1:
+/// positions, -1: none).
+struct Traced {
+  double at0 = 0, at1 = 0;
+  SmallVector<int64_t> layout;
+  bool constant = false;
+};
+
+class MaskTracer {
+public:
+  explicit MaskTracer(Value m) : m(m) {}
+
+  std::optional<Traced> trace(Value v, int depth = 0);
+
+private:
+  std::optional<Traced> traceOp(Operation *op, int depth);
+  Value m;
+  DenseMap<Value, std::optional<Traced>> memo;
+};
+
+std::optional<double> splatValue(Value v) {
+  SplatElementsAttr splat;
+  if (!matchPattern(v, m_Constant(&splat)))
+    return std::nullopt;
+  Type elt = splat.getElementType();
+  if (isa<FloatType>(elt))
+    return splat.getSplatValue<APFloat>().convertToDouble();
+  if (elt.isInteger(1))
+    return splat.getSplatValue<bool>() ? 1.0 : 0.0;
+  if (isa<IntegerType>(elt))
+    return static_cast<double>(splat.getSplatValue<APInt>().getSExtValue());
+  return std::nullopt;
+}
+
+/// Right-aligned broadcast of two layouts; none when a dimension would
+/// carry two of m's, or one of m's dimensions would appear twice.
+std::optional<SmallVector<int64_t>> mergeLayouts(ArrayRef<int64_t> a,
+                                                 ArrayRef<int64_t> b) {
+  const size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> out(rank, -1);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t x = i + a.size() >= rank ? a[i + a.size() - rank] : -1;
+    int64_t y = i + b.size() >= rank ? b[i + b.size() - rank] : -1;
+    if (x != -1 && y != -1 && x != y)
+      return std::nullopt;
+    out[i] = x != -1 ? x : y;
+  }
+  if (llvm::count(out, 0) > 1 || llvm::count(out, 1) > 1)
+    return std::nullopt;
+  return out;
+}
+
+std::optional<Traced> MaskTracer::trace(Value v, int depth) {
+  if (depth > 64)
+    return std::nullopt;
+  auto it = memo.find(v);
+  if (it != memo.end())
+    return it->second;
+  std::optional<Traced> result;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type) {
+    // Not a tensor.
+  } else if (v == m) {
+    result = Traced{0.0, 1.0, {0, 1}, false};
+  } else if (std::optional<double> c = splatValue(v)) {
+    result = Traced{*c, *c, SmallVector<int64_t>(type.getRank(), -1), true};
+  } else if (Operation *op = v.getDefiningOp()) {
+    if (op->getNumResults() == 1)
+      result = traceOp(op, depth);
+  }
+  memo[v] = result;
+  return result;
+}
+
+std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  auto operand = [&](unsigned i) { return trace(op->getOperand(i), depth + 1); };
+  auto binary = [&](auto f) -> std::optional<Traced> {
+    std::optional<Traced> x = operand(0), y = operand(1);
+    if (!x || !y)
+      return std::nullopt;
+    std::optional<SmallVector<int64_t>> layout =
+        mergeLayouts(x->layout, y->layout);
+    if (!layout)
+      return std::nullopt;
+    return Traced{f(x->at0, y->at0), f(x->at1, y->at1), *layout,
+                  x->constant && y->constant};
+  };
+  if (isa<AddOp>(op))
+    return binary([](double x, double y) { return x + y; });
+  if (isa<SubOp>(op))
+    return binary([](double x, double y) { return x - y; });
+  if (isa<MulOp>(op))
+    return binary([](double x, double y) { return x * y; });
+  if (isa<DivOp>(op))
+    return binary([](double x, double y) { return x / y; });
+  if (isa<MaxOp>(op))
+    return binary([](double x, double y) { return std::max(x, y); });
+  if (isa<MinOp>(op))
+    return binary([](double x, double y) { return std::min(x, y); });
+  if (auto cmp = dyn_cast<CompareOp>(op)) {
+    ComparePredicate p = cmp.getPredicate();
+    return binary([p](double x, double y) -> double {
+      switch (p) {
+      case ComparePredicate::eq:
+        return x == y;
+      case ComparePredicate::ne:
+        return x != y;
+      case ComparePredicate::lt:
+        return x < y;
+      case ComparePredicate::le:
+        return x <= y;
+      case ComparePredicate::gt:
+        return x > y;
+      case ComparePredicate::ge:
+        return x >= y;
+      }
+      return 0;
+    });
+  }
+  if (isa<SelectOp>(op)) {
+    std::optional<Traced> c = operand(0), t = operand(1), f = operand(2);
+    if (!c || !t || !f)
+      return std::nullopt;
+    std::optional<SmallVector<int64_t>> layout =
+        mergeLayouts(c->layout, t->layout);
+    if (layout)
+      layout = mergeLayouts(*layout, f->layout);
+    if (!layout)
+      return std::nullopt;
+    return Traced{c->at0 != 0 ? t->at0 : f->at0, c->at1 != 0 ? t->at1 : f->at1,
+                  *layout, c->constant && t->constant && f->constant};
+  }
+  // Casts between numeric types: 0, 1 and large negative values survive,
+  // except a sign extension of i1 (true is -1) and a truncation to i1.
+  if (isa<arith::SIToFPOp, arith::UIToFPOp, arith::ExtFOp, arith::TruncFOp,
+          arith::FPToSIOp, arith::ExtSIOp, arith::ExtUIOp, arith::TruncIOp>(
+          op)) {
+    std::optional<Traced> x = operand(0);
+    if (!x)
+      return std::nullopt;
+    Type from = getElementTypeOrSelf(op->getOperand(0).getType());
+    Type to = resultType.getElementType();
+    auto convert = [&](double v) {
+      if (isa<arith::ExtSIOp, arith::SIToFPOp>(op) && from.isInteger(1))
+        return v != 0 ? -1.0 : 0.0;
+      if (isa<arith::TruncIOp>(op) && to.isInteger(1))
+        return static_cast<double>(static_cast<int64_t>(v) & 1);
+      if (isa<arith::FPToSIOp>(op))
+        return std::trunc(v);
+      return v;
+    };
+    return Traced{convert(x->at0), convert(x->at1), x->layout, x->constant};
+  }
+  if (auto broadcast = dyn_cast<BroadcastToOp>(op)) {
+    std::optional<Traced> x = operand(0);
+    if (!x)
+      return std::nullopt;
+    auto inType = cast<RankedTensorType>(broadcast.getInput().getType());
+    const int64_t lead = resultType.getRank() - inType.getRank();
+    SmallVector<int64_t> layout(resultType.getRank(), -1);
+    for (int64_t i = 0; i < inType.getRank(); ++i)
+      layout[lead + i] = inType.getDimSize(i) == 1 ? -1 : x->layout[i];
+    return Traced{x->at0, x->at1, layout, x->constant};
+  }
+  if (auto reshape = dyn_cast<ReshapeOp>(op)) {
+    // Only reshapes that insert or remove unit dimensions: the other
+    // dimensions pair up in order, extent for extent.
+    std::optional<Traced> x = operand(0);
+    if (!x)
+      return std::nullopt;
+    Value input = reshape.getInput();
+    auto inType = cast<RankedTensorType>(input.getType());
+    SmallVector<int64_t> kept;
+    for (int64_t i = 0; i < inType.getRank(); ++i)
+      if (inType.getDimSize(i) != 1)
+        kept.push_back(i);
+    SmallVector<Value> entries;
+    if (Value shape = reshape.getShape()) {
+      auto elements = shape.getDefiningOp<tensor::FromElementsOp>();
+      if (!elements)
+        return std::nullopt;
+      entries.assign(elements.getElements().begin(),
+                     elements.getElements().end());
+    }
+    SmallVector<int64_t> layout(resultType.getRank(), -1);
+    size_t next = 0;
+    for (int64_t o = 0; o < resultType.getRank(); ++o) {
+      if (resultType.getDimSize(o) == 1)
+        continue;
+      if (next >= kept.size())
+        return std::nullopt;
+      const int64_t i = kept[next++];
+      bool same = !resultType.isDynamicDim(o)
+                      ? resultType.getDimSize(o) == inType.getDimSize(i)
+                      : !entries.empty() && extentIs(input, i, entries[o]);
+      if (!same)
+        return std::nullopt;
+      layout[o] = x->layout[i];
+    }
+    if (next != kept.size())
+      return std::nullopt;
+    return Traced{x->at0, x->at1, layout, x->constant};
+  }
+  return std::nullopt;
+}
+
+/// Whether `mask` (an attention's) keeps exactly the keys where m is 1,
+/// broadcast over heads and queries.
+bool isKeyPaddingMask(MaskTracer &tracer, Value mask, Value m) {
+  std::optional<Traced> t = tracer.trace(mask);
+  if (!t || t->constant || t->layout.size() > 4)
+    return false;
+  SmallVector<int64_t> layout(4 - t->layout.size(), -1);
+  layout.append(t->layout);
+  auto mType = cast<RankedTensorType>(m.getType());
+  bool batchOk = layout[0] == 0 || (layout[0] == -1 && mType.getDimSize(0) == 1);
+  if (!batchOk || layout[1] != -1 || layout[2] != -1 || layout[3] != 1)
+    return false;
+  if (getElementTypeOrSelf(mask.getType()).isInteger(1))
+    return t->at1 == 1 && t->at0 == 0;
+  // Additive: exp(score + g(0) - max) is 0 in f32 for any score within
+  // 1e4 - 104 of the row's maximum.
+  return t->at1 == 0 && t->at0 <= -1e4;
+}
+
+//===----------------------------------------------------------------------===//
+// The packing
+//===----------------------------------------------------------------------===//
+
+class Packer {
+public:
+  Packer(func::FuncOp func, BlockArgument m) : func(func), m(m) {}
+
+  LogicalResult run();
+
+private:
+  /// The loops over m at the entry.
+  void emitIndices(OpBuilder &b, Location loc);
+  bool isToken(Value v) const { return twin.count(v) || seeds.count(v); }
+  /// The packed twin of token value `v`.
+  Value packed(OpBuilder &b, Location loc, Value v);
+  /// `v` ([b, s, rest] with b in {1, B} and s in {1, S}) gathered at the
+  /// real tokens: [T, rest].
+  Value gatherTokens(OpBuilder &b, Location loc, Value v);
+  /// An operand of a token-wise op whose result has rank `rank`, as the
+  /// packed op reads it; none when it cannot be.
+  Value packedOperand(OpBuilder &b, Location loc, Value v, int64_t rank);
+  /// Whether the operand could be: the checks of packedOperand.
+  bool canPackOperand(Value v, int64_t rank) const;
+  /// `y` ([T, rest]) scattered back to `type` ([B, S, rest]), 0 at pads.
+  Value unpack(OpBuilder &b, Location loc, Value y, RankedTensorType type);
+
+  bool canPack(Operation *op);
+  void pack(Operation *op);
+  LogicalResult checkAttention(AttentionOp op);
+  void packAttention(OpBuilder &b, AttentionOp op);
+
+  func::FuncOp func;
+  BlockArgument m;
+  MaskTracer tracer{m};
+  Value batch, seq, count;
+  Value offsets, inverse, tokenIndex, tokenPos, tokenBatch;
+  llvm::DenseSet<Value> seeds;
+  DenseMap<Value, Value> twin;
+  DenseMap<Value, Value> gathered;
+  llvm::SetVector<Operation *> packedOps;
+  int64_t attentions = 0;
+};
+
+void Packer::emitIndices(OpBuilder &b, Location loc) {
+  Type indexType = b.getIndexType();
+  auto vec = RankedTensorType::get({ShapedType::kDynamic}, indexType);
+  Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
+  batch = extentOf(b, loc, m, 0);
+  seq = extentOf(b, loc, m, 1);
+  Value flat = arith::MulIOp::create(b, loc, batch, seq);
+  Value offsets0 = tensor::EmptyOp::create(
+      b, loc, vec.getShape(), indexType,
+      ValueRange{arith::AddIOp::create(b, loc, batch, c1)});
+  Value inverse0 = tensor::EmptyOp::create(b, loc, vec.getShape(), indexType,
+                                           ValueRange{flat});
+  Value yes = arith::ConstantIntOp::create(b, loc, 1, 1);
+  Type elt = getElementTypeOrSelf(m.getType());
+
+  // Pass 1: offsets, inverse (packed row + 1, 0 at pads), the count, and
+  // whether m held only 0 and 1.
+  auto outer = scf::ForOp::create(b, loc, c0, batch, c1,
+                                  ValueRange{offsets0, inverse0, c0, yes});
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(outer.getBody());
+    Value bi = outer.getInductionVar();
+    ValueRange it = outer.getRegionIterArgs();
+    Value off = tensor::InsertOp::create(b, loc, it[2], it[0], ValueRange{bi});
+    auto inner = scf::ForOp::create(b, loc, c0, seq, c1,
+                                    ValueRange{it[1], it[2], it[3]});
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(inner.getBody());
+      Value si = inner.getInductionVar();
+      ValueRange in = inner.getRegionIterArgs();
+      Value x = tensor::ExtractOp::create(b, loc, m, ValueRange{bi, si});
+      Value keep, valid = yes;
+      if (elt.isInteger(1)) {
+        keep = x;
+      } else if (isa<IntegerType>(elt)) {
+        Value zero = arith::ConstantIntOp::create(b, loc, elt, 0);
+        Value one = arith::ConstantIntOp::create(b, loc, elt, 1);
+        keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, zero);
+        Value isOne =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, one);
+        valid = arith::OrIOp::create(
+            b, loc, arith::XOrIOp::create(b, loc, keep, yes), isOne);
+      } else {
+        auto fType = cast<FloatType>(elt);
+        Value zero = arith::ConstantFloatOp::create(b, loc, fType,
+                                                    APFloat(fType.getFloatSemantics(), 0));
+        Value one = arith::ConstantFloatOp::create(b, loc, fType,
+                                                   APFloat(fType.getFloatSemantics(), 1));
+        keep = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, zero);
+        Value isOne =
+            arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, one);
+        valid = arith::OrIOp::create(
+            b, loc, arith::XOrIOp::create(b, loc, keep, yes), isOne);
+      }
+      Value at = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, bi, seq), si);
+      Value next = arith::AddIOp::create(b, loc, in[1], c1);
+      Value row = arith::SelectOp::create(b, loc, keep, next, c0);
+      Value inv = tensor::InsertOp::create(b, loc, row, in[0], ValueRange{at});
+      Value t = arith::SelectOp::create(b, loc, keep, next, in[1]);
+      Value ok = arith::AndIOp::create(b, loc, in[2], valid);
+      scf::YieldOp::create(b, loc, ValueRange{inv, t, ok});
+    }
+    scf::YieldOp::create(b, loc,
+                         ValueRange{off, inner.getResult(0), inner.getResult(1),
+                                    inner.getResult(2)});
+  }
+  count = outer.getResult(2);
+  offsets = tensor::InsertOp::create(b, loc, count, outer.getResult(0),
+                                     ValueRange{batch});
+  inverse = outer.getResult(1);
+  cf::AssertOp::create(b, loc, outer.getResult(3),
+                       "padding-free: the attention mask must hold only 0 "
+                       "and 1");
+
+  // Pass 2: each real token's flat position, position and batch item.
+  Value empty = tensor::EmptyOp::create(b, loc, vec.getShape(), indexType,
+                                        ValueRange{count});
+  auto loop = scf::ForOp::create(b, loc, c0, flat, c1,
+                                 ValueRange{empty, empty, empty});
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value i = loop.getInductionVar();
+    ValueRange it = loop.getRegionIterArgs();
+    Value row = tensor::ExtractOp::create(b, loc, inverse, ValueRange{i});
+    Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, row, c0);
+    auto ifKeep = scf::IfOp::create(b, loc, TypeRange{vec, vec, vec}, keep,
+                                    /*withElseRegion=*/true);
+    b.setInsertionPointToStart(ifKeep.thenBlock());
+    Value t = arith::SubIOp::create(b, loc, row, c1);
+    Value pos = arith::RemUIOp::create(b, loc, i, seq);
+    Value item = arith::DivUIOp::create(b, loc, i, seq);
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{tensor::InsertOp::create(b, loc, i, it[0], ValueRange{t}),
+                   tensor::InsertOp::create(b, loc, pos, it[1], ValueRange{t}),
+                   tensor::InsertOp::create(b, loc, item, it[2], ValueRange{t})});
+    b.setInsertionPointToStart(ifKeep.elseBlock());
+    scf::YieldOp::create(b, loc, it);
+    b.setInsertionPointAfter(ifKeep);
+    scf::YieldOp::create(b, loc, ifKeep.getResults());
+  }
+  tokenIndex = loop.getResult(0);
+  tokenPos = loop.getResult(1);
+  tokenBatch = loop.getResult(2);
+}
+
+Value Packer::gatherTokens(OpBuilder &b, Location loc, Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  const bool unitBatch = type.getDimSize(0) == 1, unitSeq = type.getDimSize(1) == 1;
+  auto key = v;
+  auto it = gathered.find(key);
+  if (it != gathered.end())
+    return it->second;
+  // The extents v must have: B and S, unless they are 1.
+  auto check = [&](int64_t i, Value expected, StringRef what) {
+    if (extentIs(v, i, expected))
+      return;
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                     extentOf(b, loc, v, i), expected);
+    cf::AssertOp::create(b, loc, ok,
+                         ("padding-free: a token tensor's " + what +
+                          " extent differs from the attention mask's")
+                             .str());
+  };
+  if (!unitBatch)
+    check(0, batch, "batch");
+  if (!unitSeq)
+    check(1, seq, "sequence");
+  SmallVector<int64_t> shape{ShapedType::kDynamic};
+  SmallVector<Value> extents{arith::MulIOp::create(
+      b, loc, extentOf(b, loc, v, 0), extentOf(b, loc, v, 1))};
+  if (unitBatch && unitSeq) {
+    shape[0] = 1;
+    extents[0] = indexConst(b, loc, 1);
+  }
+  for (int64_t i = 2; i < type.getRank(); ++i) {
+    shape.push_back(type.getDimSize(i));
+    extents.push_back(extentOf(b, loc, v, i));
+  }
+  Value rows = reshapeTo(b, loc, v, type.clone(shape), extents);
+  Value result = rows;
+  if (!(unitBatch && unitSeq)) {
+    Value index = unitBatch ? tokenPos : unitSeq ? tokenBatch : tokenIndex;
+    result = GatherOp::create(b, loc, packedType(type), rows, index,
+                              b.getI64IntegerAttr(0));
+  }
+  gathered[key] = result;
+  return result;
+}
+
+Value Packer::packed(OpBuilder &b, Location loc, Value v) {
+  auto it = twin.find(v);
+  if (it != twin.end())
+    return it->second;
+  // A seed: gathered once, at the entry.
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPointAfterValue(tokenBatch);
+  Value result = gatherTokens(b, loc, v);
+  twin[v] = result;
+  return result;
+}
+
+bool Packer::canPackOperand(Value v, int64_t rank) const {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type)
+    return false;
+  if (isToken(v))
+    return type.getRank() == rank;
+  return type.getRank() <= rank;
+}
+
+Value Packer::packedOperand(OpBuilder &b, Location loc, Value v,
+                            int64_t rank) {
+  if (isToken(v))
+    return packed(b, loc, v);
+  auto type = cast<RankedTensorType>(v.getType());
+  const int64_t k = type.getRank();
+  // No token dimensions: broadcasts against [T, rest] as it did before.
+  if (k <= rank - 2)
+    return v;
+  if (k == rank - 1) {
+    if (type.getDimSize(0) == 1)
+      return v;
+    // [S, rest]: viewed as [1, S, rest] and gathered by position.
+    SmallVector<int64_t> shape{1};
+    shape.append(type.getShape().begin(), type.getShape().end());
+    SmallVector<Value> extents{indexConst(b, loc, 1)};
+    for (int64_t i = 0; i < k; ++i)
+      extents.push_back(extentOf(b, loc, v, i));
+    return gatherTokens(b, loc, reshapeTo(b, loc, v, type.clone(shape), extents));
+  }
+  if (type.getDimSize(0) == 1 && type.getDimSize(1) == 1) {
+    // [1, 1, rest] -> [1, rest].
+    SmallVector<int64_t> shape(type.getShape().drop_front());
+    SmallVector<Value> extents;
+    for (int64_t i = 1; i < k; ++i)
+      extents.push_back(extentOf(b, loc, v, i));
+    return reshapeTo(b, loc, v, type.clone(shape), extents);
+  }
+  return gatherTokens(b, loc, v);
+}
+
+Value Packer::unpack(OpBuilder &b, Location loc, Value y,
+                     RankedTensorType type) {
+  auto yType = cast<RankedTensorType>(y.getType());
+  Type elt = yType.getElementType();
+  // [0; y]: row 0 is the pads' zeros, row t + 1 is token t.
+  SmallVector<int64_t> shape(yType.getShape());
+  shape[0] = ShapedType::kDynamic;
+  SmallVector<Value> dynamic{arith::AddIOp::create(
+      b, loc, extentOf(b, loc, y, 0), indexConst(b, loc, 1))};
+  SmallVector<OpFoldResult> rowSizes{b.getIndexAttr(1)},
+      ySizes{getAsOpFoldResult(extentOf(b, loc, y, 0))};
+  SmallVector<int64_t> rowShape{1};
+  SmallVector<Value> rowExtents{indexConst(b, loc, 1)};
+  for (int64_t i = 1; i < yType.getRank(); ++i) {
+    Value e = extentOf(b, loc, y, i);
+    if (yType.isDynamicDim(i))
+      dynamic.push_back(e);
+    rowSizes.push_back(getAsOpFoldResult(e));
+    ySizes.push_back(getAsOpFoldResult(e));
+    rowShape.push_back(yType.getDimSize(i));
+    rowExtents.push_back(e);
+  }
+  Value rows = tensor::EmptyOp::create(b, loc, shape, elt, dynamic);
+  auto scalarType = RankedTensorType::get({}, elt);
+  TypedAttr zero = isa<FloatType>(elt) ? TypedAttr(b.getFloatAttr(elt, 0.0))
+                                       : TypedAttr(b.getIntegerAttr(elt, 0));
+  Value scalar = arith::ConstantOp::create(
+      b, loc, scalarType, DenseElementsAttr::get(scalarType, zero));
+  auto rowType = yType.clone(rowShape);
+  Value rowShapeValue;
+  if (!rowType.hasStaticShape())
+    rowShapeValue = tensor::FromElementsOp::create(
+        b, loc,
+        RankedTensorType::get({static_cast<int64_t>(rowExtents.size())},
+                              b.getIndexType()),
+        rowExtents);
+  Value zeroRow =
+      BroadcastToOp::create(b, loc, rowType, scalar, rowShapeValue);
+  const int64_t rank = yType.getRank();
+  SmallVector<OpFoldResult> zeros(rank, b.getIndexAttr(0)),
+      ones(rank, b.getIndexAttr(1));
+  rows = tensor::InsertSliceOp::create(b, loc, zeroRow, rows, zeros, rowSizes,
+                                       ones);
+  SmallVector<OpFoldResult> at = zeros;
+  at[0] = b.getIndexAttr(1);
+  rows = tensor::InsertSliceOp::create(b, loc, y, rows, at, ySizes, ones);
+  // The padded positions' rows, [B, S].
+  auto mType = cast<RankedTensorType>(m.getType());
+  auto inverseType = RankedTensorType::get(mType.getShape(), b.getIndexType());
+  Value inverse2d = reshapeTo(b, loc, inverse, inverseType, {batch, seq});
+  SmallVector<int64_t> outShape(mType.getShape());
+  outShape.append(yType.getShape().begin() + 1, yType.getShape().end());
+  Value result = GatherOp::create(b, loc, yType.clone(outShape), rows,
+                                  inverse2d, b.getI64IntegerAttr(0));
+  if (result.getType() != type)
+    result = tensor::CastOp::create(b, loc, type, result);
+  return result;
+}
+
+/// Normalized `axis` of a rank-`rank` value, if it is a trailing one (not
+/// the batch or sequence dimension).
+std::optional<int64_t> trailingAxis(int64_t axis, int64_t rank) {
+  std::optional<int64_t> a = slm::normalizeAxis(axis, rank);
+  if (!a || *a < 2)
+    return std::nullopt;
+  return a;
+}
+
+bool Packer::canPack(Operation *op) {
+  if (op->getNumResults() != 1 || op->getNumRegions() != 0)
+    return false;
+  auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!resultType || resultType.getRank() < 2)
+    return false;
+  const int64_t rank = resultType.getRank();
+  auto allOperands = [&](int64_t r) {
+    return llvm::all_of(op->getOperands(),
+                        [&](Value v) { return canPackOperand(v, r); });
+  };
+  auto tokenAt = [&](unsigned i) { return isToken(op->getOperand(i)); };
+  if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, CompareOp,
+          SelectOp>(op))
+    return allOperands(rank);
+  if (op->hasTrait<OpTrait::Elementwise>() &&
+      op->getDialect()->getNamespace() != "slm") {
+    // arith/math on tensors (casts): operands of the result's shape, all
+    // of them token values.
+    return llvm::all_of(op->getOperands(), [&](Value v) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      return t && t.getRank() == rank && isToken(v);
+    });
+  }
+  if (isa<GeluOp>(op))
+    return tokenAt(0);
+  if (auto softmax = dyn_cast<SoftmaxOp>(op))
+    return tokenAt(0) && trailingAxis(softmax.getAxis(), rank);
+  if (auto norm = dyn_cast<LayerNormOp>(op))
+    return tokenAt(0) && trailingAxis(norm.getAxis(), rank) &&
+           !isToken(norm.getGamma()) &&
+           (!norm.getBeta() || !isToken(norm.getBeta()));
+  if (auto norm = dyn_cast<RMSNormOp>(op))
+    return tokenAt(0) && rank >= 3 && !isToken(norm.getGamma());
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return tokenAt(0) && rank >= 3 &&
+           linear.getInputQuant() != InputQuant::per_tensor &&
+           !isToken(linear.getWeight()) &&
+           (!linear.getBias() || !isToken(linear.getBias()));
+  if (auto matmul = dyn_cast<MatMulOp>(op))
+    return tokenAt(0) && rank >= 3 && !tokenAt(1) &&
+           cast<RankedTensorType>(matmul.getRhs().getType()).getRank() == 2;
+  if (auto reduce = dyn_cast<ReduceOp>(op)) {
+    auto inType = cast<RankedTensorType>(reduce.getInput().getType());
+    return tokenAt(0) && llvm::all_of(reduce.getAxes(), [&](int64_t a) {
+             return trailingAxis(a, inType.getRank()).has_value();
+           }) && !reduce.getAxes().empty();
+  }
+  if (auto transpose = dyn_cast<TransposeOp>(op)) {
+    ArrayRef<int64_t> perm = transpose.getPermutation();
+    return tokenAt(0) && perm.size() >= 2 && perm[0] == 0 && perm[1] == 1;
+  }
+  if (auto reshape = dyn_cast<ReshapeOp>(op)) {
+    Value input = reshape.getInput();
+    if (!tokenAt(0))
+      return false;
+    auto inType = cast<RankedTensorType>(input.getType());
+    if (inType.getRank() < 2)
+      return false;
+    // The first two extents stay: by the shape operand, or statically.
+    for (int64_t i = 0; i < 2; ++i) {
+      if (!resultType.isDynamicDim(i)) {
+        if (resultType.getDimSize(i) != inType.getDimSize(i) ||
+            inType.isDynamicDim(i))
+          return false;
+        continue;
+      }
+      Value shape = reshape.getShape();
+      auto elements =
+          shape ? shape.getDefiningOp<tensor::FromElementsOp>() : nullptr;
+      if (!elements || !extentIs(input, i, elements.getElements()[i]))
+        return false;
+    }
+    return true;
+  }
+  if (auto gather = dyn_cast<GatherOp>(op))
+    return gather.getAxis() == 0 && isToken(gather.getIndices()) &&
+           !isToken(gather.getData());
+  if (auto embedding = dyn_cast<EmbeddingOp>(op))
+    return isToken(embedding.getIds()) && !isToken(embedding.getTable());
+  return false;
+}
+
+void Packer::pack(Operation *op) {
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
+  const int64_t rank = resultType.getRank();
+  Value result;
+  auto cloneWith = [&](ArrayRef<Value> operands) {
+    Operation *clone = b.clone(*op);
+    clone->setOperands(operands);
+    clone->getResult(0).setType(packedType(resultType));
+    return clone;
+  };
+  auto tokenOr = [&](Value v) { return isToken(v) ? packed(b, loc, v) : v; };
+  if (isa<AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, CompareOp,
+          SelectOp>(op) ||
+      (op->hasTrait<OpTrait::Elementwise>() &&
+       op->getDialect()->getNamespace() != "slm")) {
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(packedOperand(b, loc, v, rank));
+    result = cloneWith(operands)->getResult(0);
+  } else if (isa<GeluOp, RMSNormOp, LinearOp, MatMulOp, GatherOp,
+                 EmbeddingOp>(op)) {
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(tokenOr(v));
+    result = cloneWith(operands)->getResult(0);
+  } else if (auto softmax = dyn_cast<SoftmaxOp>(op)) {
+    auto clone = cast<SoftmaxOp>(cloneWith({packed(b, loc, softmax.getInput())}));
+    clone.setAxis(*trailingAxis(softmax.getAxis(), rank) - 1);
+    result = clone.getResult();
+  } else if (auto norm = dyn_cast<LayerNormOp>(op)) {
+    SmallVector<Value> operands{packed(b, loc, norm.getInput()), norm.getGamma()};
+    if (norm.getBeta())
+      operands.push_back(norm.getBeta());
+    auto clone = cast<LayerNormOp>(cloneWith(operands));
+    clone.setAxis(*trailingAxis(norm.getAxis(), rank) - 1);
+    result = clone.getResult();
+  } else if (auto reduce = dyn_cast<ReduceOp>(op)) {
+    const int64_t inRank =
+        cast<RankedTensorType>(reduce.getInput().getType()).getRank();
+    SmallVector<int64_t> axes;
+    for (int64_t a : reduce.getAxes())
+      axes.push_back(*trailingAxis(a, inRank) - 1);
+    auto clone = cast<ReduceOp>(cloneWith({packed(b, loc, reduce.getInput())}));
+    clone.setAxes(axes);
+    result = clone.getResult();
+  } else if (auto transpose = dyn_cast<TransposeOp>(op)) {
+    SmallVector<int64_t> perm{0};
+    for (int64_t p : transpose.getPermutation().drop_front(2))
+      perm.push_back(p - 1);
+    auto clone =
+        cast<TransposeOp>(cloneWith({packed(b, loc, transpose.getInput())}));
+    clone.setPermutation(perm);
+    result = clone.getResult();
+  } else if (auto reshape = dyn_cast<ReshapeOp>(op)) {
+    Value input = packed(b, loc, reshape.getInput());
+    SmallVector<Value> extents{extentOf(b, loc, input, 0)};
+    SmallVector<Value> entries;
+    if (Value shape = reshape.getShape())
+      entries.assign(shape.getDefiningOp<tensor::FromElementsOp>()
+                         .getElements()
+                         .begin(),
+                     shape.getDefiningOp<tensor::FromElementsOp>()
+                         .getElements()
+                         .end());
+    for (int64_t i = 2; i < rank; ++i)
+      extents.push_back(resultType.isDynamicDim(i)
+                            ? entries[i]
+                            : indexConst(b, loc, resultType.getDimSize(i)));
+    result = reshapeTo(b, loc, input, packedType(resultType), extents);
+  }
+  twin[op->getResult(0)] = result;
+  packedOps.insert(op);
+}
+
+LogicalResult Packer::checkAttention(AttentionOp op) {
+  if (!isToken(op.getKey()) && !isToken(op.getValue()) &&
+      !isToken(op.getQuery()))
+    return success();
+  Value mask = op.getMask();
+  if (mask && isKeyPaddingMask(tracer, mask, m))
+    return success();
+  auto name = func.getArgAttrOfType<StringAttr>(m.getArgNumber(), "slm.name");
+  return op.emitError("padding-free: this attention reads the token stream "
+                      "but ")
+         << (mask ? "its mask is not" : "has no mask, so it does not use")
+         << " the key-padding mask made from input '"
+         << (name ? name.getValue() : StringRef("?"))
+         << "': its results would depend on pad tokens (compile without "
+            "--padding-free)";
+}
+
+void Packer::packAttention(OpBuilder &b, AttentionOp op) {
+  Location loc = op.getLoc();
+  b.setInsertionPoint(op);
+  const int64_t heads = op.getNumHeads();
+  auto widthOf = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getDimSize(2);
+  };
+  const int64_t dk = widthOf(op.getQuery()) / heads,
+                dv = widthOf(op.getValue()) / heads;
+  auto split = [&](Value v, int64_t d) {
+    Value p = packed(b, loc, v);
+    auto type = RankedTensorType::get({1, ShapedType::kDynamic, heads, d},
+                                      b.getF32Type());
+    return reshapeTo(b, loc, p, type,
+                     {indexConst(b, loc, 1), extentOf(b, loc, p, 0),
+                      indexConst(b, loc, heads), indexConst(b, loc, d)});
+  };
+  Value q = split(op.getQuery(), dk), k = split(op.getKey(), dk),
+        v = split(op.getValue(), dv);
+  Value rows = extentOf(b, loc, q, 1);
+  auto outType = RankedTensorType::get({1, ShapedType::kDynamic, heads * dv},
+                                       b.getF32Type());
+  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
+                                       b.getF32Type(), ValueRange{rows});
+  auto fused = FusedAttentionOp::create(
+      b, loc, outType, q, k, v, /*mask=*/Value(), offsets, init,
+      op.getNumHeadsAttr(), b.getF64FloatAttr(op.getEffectiveScale()),
+      b.getDenseI64ArrayAttr({1, 1, 1}), op.getCausalAttr());
+  auto flatType = RankedTensorType::get({ShapedType::kDynamic, heads * dv},
+                                        b.getF32Type());
+  twin[op.getResult()] =
+      reshapeTo(b, loc, fused.getResult(), flatType,
+                {rows, indexConst(b, loc, heads * dv)});
+  packedOps.insert(op);
+  ++attentions;
+}
+
+/// Whether attention `op` can run on the packed stream (the checks passed).
+bool packableAttention(AttentionOp op) {
+  for (Value v : {op.getQuery(), op.getKey(), op.getValue()}) {
+    auto type = cast<RankedTensorType>(v.getType());
+    if (type.getRank() != 3 || !type.getElementType().isF32() ||
+        type.isDynamicDim(2) || type.getDimSize(2) % op.getNumHeads() != 0)
+      return false;
+  }
+  auto q = cast<RankedTensorType>(op.getQuery().getType()),
+       k = cast<RankedTensorType>(op.getKey().getType());
+  return q.getDimSize(2) == k.getDimSize(2);
+}
+
+LogicalResult Packer::run() {
+  // Seeds: inputs whose first two dimensions are m's.
+  auto names = [&](unsigned arg) {
+    return func.getArgAttrOfType<ArrayAttr>(arg, "slm.dim_names");
+  };
+  auto mType = cast<RankedTensorType>(m.getType());
+  ArrayAttr mNames = names(m.getArgNumber());
+  for (BlockArgument arg : func.getArguments()) {
+    auto type = dyn_cast<RankedTensorType>(arg.getType());
+    if (!type || type.getRank() < 2)
+      continue;
+    bool same = true;
+    ArrayAttr argNames = names(arg.getArgNumber());
+    for (int64_t i = 0; i < 2 && same; ++i) {
+      if (!type.isDynamicDim(i) || !mType.isDynamicDim(i)) {
+        same = type.getDimSize(i) == mType.getDimSize(i);
+        continue;
+      }
+      auto a = argNames && argNames.size() > static_cast<size_t>(i)
+                   ? dyn_cast<StringAttr>(argNames[i])
+                   : StringAttr();
+      auto b = mNames && mNames.size() > static_cast<size_t>(i)
+                   ? dyn_cast<StringAttr>(mNames[i])
+                   : StringAttr();
+      same = a && b && !a.getValue().empty() && a == b;
+    }
+    if (same)
+      seeds.insert(arg);
+  }
+
+  Block &body = func.getBody().front();
+  OpBuilder b = OpBuilder::atBlockBegin(&body);
+  emitIndices(b, func.getLoc());
+
+  SmallVector<Operation *> ops;
+  for (Operation &op : body.without_terminator())
+    ops.push_back(&op);
+  for (Operation *op : ops) {
+    if (auto attention = dyn_cast<AttentionOp>(op)) {
+      if (failed(checkAttention(attention)))
+        return failure();
+      if (isToken(attention.getQuery()) && isToken(attention.getKey()) &&
+          isToken(attention.getValue()) && packableAttention(attention))
+        packAttention(b, attention);
+      continue;
+    }
+    bool anyToken = llvm::any_of(op->getOperands(),
+                                 [&](Value v) { return isToken(v); });
+    if (anyToken && canPack(op))
+      pack(op);
+  }
+
+  // Exits: uses of token values outside the packed ops read them scattered
+  // back.
+  DenseMap<Value, Value> unpacked;
+  for (Operation *op : packedOps) {
+    Value original = op->getResult(0);
+    for (OpOperand &use : llvm::make_early_inc_range(original.getUses())) {
+      if (packedOps.contains(use.getOwner()))
+        continue;
+      Value &u = unpacked[original];
+      if (!u) {
+        Value y = twin[original];
+        OpBuilder ub(func.getContext());
+        ub.setInsertionPointAfterValue(y);
+        u = unpack(ub, op->getLoc(), y,
+                   cast<RankedTensorType>(original.getType()));
+      }
+      use.set(u);
+    }
+  }
+  for (Operation *op : llvm::reverse(packedOps))
+    op->erase();
+  if (attentions == 0)
+    func.emitWarning("padding-free: no attention runs on the packed tokens; "
+                     "nothing is gained");
+  return success();
+}
+
+struct SLMPaddingFreePass
+    : mlir::slm::impl::SLMPaddingFreeBase<SLMPaddingFreePass> {
+  void runOnOperation() override {
+    for (auto func : getOperation()->getRegions().front().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      // The mask: the first attention's that is a key-padding mask of an
+      // input.
+      BlockArgument m;
+      func.walk([&](AttentionOp op) {
+        if (m || !op.getMask())
+          return;
+        for (BlockArgument arg : func.getArguments()) {
+          auto type = dyn_cast<RankedTensorType>(arg.getType());
+          if (!type || type.getRank() != 2)
+            continue;
+          MaskTracer tracer(arg);
+          if (isKeyPaddingMask(tracer, op.getMask(), arg)) {
+            m = arg;
+            return;
+          }
+        }
+      });
+      if (!m) {
+        func.emitWarning("padding-free: no attention has a key-padding mask "
+                         "made from a model input; the model is unchanged");
+        continue;
+      }
+      if (failed(Packer(func, m).run()))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace
