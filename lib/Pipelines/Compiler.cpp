@@ -219,21 +219,25 @@ Compilation::compileAndLoad(ModuleOp m, bool optimized, StringRef path,
   return hooks.loadLibrary(path, error);
 }
 
+/// Prints a warning (with its notes, not the op a pass ran on) to stderr;
+/// other diagnostics take their usual way. MLIR drops warnings no handler
+/// takes.
+static LogicalResult printWarning(Diagnostic &d) {
+  if (d.getSeverity() != DiagnosticSeverity::Warning)
+    return failure();
+  llvm::errs() << "warning: " << d << "\n";
+  for (Diagnostic &note : d.getNotes()) {
+    std::string text = note.str();
+    if (!StringRef(text).starts_with("see current operation"))
+      llvm::errs() << "  note: " << text << "\n";
+  }
+  return success();
+}
+
 LogicalResult Compilation::compress(std::string &error) {
   // Compression's warnings (layers a requested quantization could not apply
   // to) go to stderr; MLIR drops warnings no handler takes.
-  ScopedDiagnosticHandler warnings(module.getContext(), [](Diagnostic &d) {
-    if (d.getSeverity() != DiagnosticSeverity::Warning)
-      return failure();
-    llvm::errs() << "warning: " << d << "\n";
-    for (Diagnostic &note : d.getNotes()) {
-      std::string text = note.str();
-      // Not the whole module the pass ran on.
-      if (!StringRef(text).starts_with("see current operation"))
-        llvm::errs() << "  note: " << text << "\n";
-    }
-    return success();
-  });
+  ScopedDiagnosticHandler warnings(module.getContext(), printWarning);
   const CompressOptions &c = options.compress;
   const bool pruning = c.prune.enabled();
   const bool calibrated = !c.calibration.empty();
@@ -415,6 +419,8 @@ LogicalResult Compilation::run(std::string &error) {
     return failure();
   if (runs(Phase::Optimize)) {
     PhaseTimer timer(hooks, Phase::Optimize, "Optimize");
+    // --padding-free's warning (nothing to pack) goes to stderr.
+    ScopedDiagnosticHandler warnings(module.getContext(), printWarning);
     if (failed(runPipeline(module, hooks, timer, [&](OpPassManager &pm) {
           buildOptimizePipeline(pm, options.optimize);
         })))

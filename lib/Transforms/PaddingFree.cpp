@@ -60,10 +60,12 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
+#include <functional>
 #include <optional>
 
 namespace mlir::slm {
@@ -160,6 +162,14 @@ struct Traced {
   double at0 = 0, at1 = 0;
   SmallVector<int64_t> layout;
   bool constant = false;
+  /// Extents the layout rests on that the IR does not prove equal (a
+  /// reshape's target extent taken from another tensor, and extent `dim`
+  /// of `tensor`): checked at run time.
+  struct Equality {
+    Value extent, tensor;
+    int64_t dim;
+  };
+  SmallVector<Equality> equalities;
 };
 
 class MaskTracer {
@@ -175,6 +185,19 @@ private:
 };
 
 std::optional<double> splatValue(Value v) {
+  // tensor.splat of a constant scalar.
+  if (auto splatOp = v.getDefiningOp<tensor::SplatOp>()) {
+    Attribute attr;
+    if (!matchPattern(splatOp.getInput(), m_Constant(&attr)))
+      return std::nullopt;
+    if (auto f = dyn_cast<FloatAttr>(attr))
+      return f.getValueAsDouble();
+    if (auto i = dyn_cast<IntegerAttr>(attr))
+      return i.getType().isInteger(1)
+                 ? static_cast<double>(i.getValue().getBoolValue())
+                 : static_cast<double>(i.getValue().getSExtValue());
+    return std::nullopt;
+  }
   SplatElementsAttr splat;
   if (!matchPattern(v, m_Constant(&splat)))
     return std::nullopt;
@@ -239,8 +262,10 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
         mergeLayouts(x->layout, y->layout);
     if (!layout)
       return std::nullopt;
-    return Traced{f(x->at0, y->at0), f(x->at1, y->at1), *layout,
-                  x->constant && y->constant};
+    Traced t{f(x->at0, y->at0), f(x->at1, y->at1), *layout,
+             x->constant && y->constant, x->equalities};
+    t.equalities.append(y->equalities);
+    return t;
   };
   if (isa<AddOp>(op))
     return binary([](double x, double y) { return x + y; });
@@ -274,7 +299,21 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
       return 0;
     });
   }
-  if (isa<SelectOp>(op)) {
+  if (auto cmp = dyn_cast<arith::CmpFOp>(op)) {
+    arith::CmpFPredicate p = cmp.getPredicate();
+    return binary([p](double x, double y) -> double {
+      return arith::applyCmpPredicate(p, APFloat(x), APFloat(y));
+    });
+  }
+  if (auto cmp = dyn_cast<arith::CmpIOp>(op)) {
+    arith::CmpIPredicate p = cmp.getPredicate();
+    return binary([p](double x, double y) -> double {
+      return arith::applyCmpPredicate(
+          p, APInt(64, static_cast<int64_t>(x), /*isSigned=*/true),
+          APInt(64, static_cast<int64_t>(y), /*isSigned=*/true));
+    });
+  }
+  if (isa<SelectOp, arith::SelectOp>(op)) {
     std::optional<Traced> c = operand(0), t = operand(1), f = operand(2);
     if (!c || !t || !f)
       return std::nullopt;
@@ -284,8 +323,12 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
       layout = mergeLayouts(*layout, f->layout);
     if (!layout)
       return std::nullopt;
-    return Traced{c->at0 != 0 ? t->at0 : f->at0, c->at1 != 0 ? t->at1 : f->at1,
-                  *layout, c->constant && t->constant && f->constant};
+    Traced r{c->at0 != 0 ? t->at0 : f->at0, c->at1 != 0 ? t->at1 : f->at1,
+             *layout, c->constant && t->constant && f->constant,
+             c->equalities};
+    r.equalities.append(t->equalities);
+    r.equalities.append(f->equalities);
+    return r;
   }
   // Casts between numeric types: 0, 1 and large negative values survive,
   // except a sign extension of i1 (true is -1) and a truncation to i1.
@@ -306,7 +349,8 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
         return std::trunc(v);
       return v;
     };
-    return Traced{convert(x->at0), convert(x->at1), x->layout, x->constant};
+    return Traced{convert(x->at0), convert(x->at1), x->layout, x->constant,
+                  x->equalities};
   }
   if (auto broadcast = dyn_cast<BroadcastToOp>(op)) {
     std::optional<Traced> x = operand(0);
@@ -317,7 +361,7 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
     SmallVector<int64_t> layout(resultType.getRank(), -1);
     for (int64_t i = 0; i < inType.getRank(); ++i)
       layout[lead + i] = inType.getDimSize(i) == 1 ? -1 : x->layout[i];
-    return Traced{x->at0, x->at1, layout, x->constant};
+    return Traced{x->at0, x->at1, layout, x->constant, x->equalities};
   }
   if (auto reshape = dyn_cast<ReshapeOp>(op)) {
     // Only reshapes that insert or remove unit dimensions: the other
@@ -340,6 +384,7 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
                      elements.getElements().end());
     }
     SmallVector<int64_t> layout(resultType.getRank(), -1);
+    Traced r{x->at0, x->at1, {}, x->constant, x->equalities};
     size_t next = 0;
     for (int64_t o = 0; o < resultType.getRank(); ++o) {
       if (resultType.getDimSize(o) == 1)
@@ -347,23 +392,31 @@ std::optional<Traced> MaskTracer::traceOp(Operation *op, int depth) {
       if (next >= kept.size())
         return std::nullopt;
       const int64_t i = kept[next++];
-      bool same = !resultType.isDynamicDim(o)
-                      ? resultType.getDimSize(o) == inType.getDimSize(i)
-                      : !entries.empty() && extentIs(input, i, entries[o]);
-      if (!same)
+      if (!resultType.isDynamicDim(o)) {
+        if (resultType.getDimSize(o) != inType.getDimSize(i))
+          return std::nullopt;
+      } else if (entries.empty()) {
         return std::nullopt;
+      } else if (!extentIs(input, i, entries[o])) {
+        // The target extent comes from another tensor (the hidden states'
+        // batch): equal at run time, or the model fails.
+        r.equalities.push_back({entries[o], input, i});
+      }
       layout[o] = x->layout[i];
     }
     if (next != kept.size())
       return std::nullopt;
-    return Traced{x->at0, x->at1, layout, x->constant};
+    r.layout = layout;
+    return r;
   }
   return std::nullopt;
 }
 
 /// Whether `mask` (an attention's) keeps exactly the keys where m is 1,
-/// broadcast over heads and queries.
-bool isKeyPaddingMask(MaskTracer &tracer, Value mask, Value m) {
+/// broadcast over heads and queries; `equalities` receives what that rests
+/// on at run time.
+bool isKeyPaddingMask(MaskTracer &tracer, Value mask, Value m,
+                      SmallVectorImpl<Traced::Equality> *equalities = nullptr) {
   std::optional<Traced> t = tracer.trace(mask);
   if (!t || t->constant || t->layout.size() > 4)
     return false;
@@ -373,6 +426,8 @@ bool isKeyPaddingMask(MaskTracer &tracer, Value mask, Value m) {
   bool batchOk = layout[0] == 0 || (layout[0] == -1 && mType.getDimSize(0) == 1);
   if (!batchOk || layout[1] != -1 || layout[2] != -1 || layout[3] != 1)
     return false;
+  if (equalities)
+    equalities->append(t->equalities);
   if (getElementTypeOrSelf(mask.getType()).isInteger(1))
     return t->at1 == 1 && t->at0 == 0;
   // Additive: exp(score + g(0) - max) is 0 in f32 for any score within
@@ -768,7 +823,8 @@ bool Packer::canPack(Operation *op) {
       Value shape = reshape.getShape();
       auto elements =
           shape ? shape.getDefiningOp<tensor::FromElementsOp>() : nullptr;
-      if (!elements || !extentIs(input, i, elements.getElements()[i]))
+      // An extent computed from others (S * W / W) is checked at run time.
+      if (!elements || inType.getDimSize(i) == 1)
         return false;
     }
     return true;
@@ -837,6 +893,20 @@ void Packer::pack(Operation *op) {
     clone.setPermutation(perm);
     result = clone.getResult();
   } else if (auto reshape = dyn_cast<ReshapeOp>(op)) {
+    if (Value shape = reshape.getShape()) {
+      auto elements = shape.getDefiningOp<tensor::FromElementsOp>();
+      for (int64_t i = 0; i < 2; ++i) {
+        Value entry = elements.getElements()[i];
+        if (extentIs(reshape.getInput(), i, entry))
+          continue;
+        Value ok = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::eq, entry,
+            extentOf(b, loc, reshape.getInput(), i));
+        cf::AssertOp::create(b, loc, ok,
+                             "padding-free: a reshape of the token stream "
+                             "changes its batch or sequence extent");
+      }
+    }
     Value input = packed(b, loc, reshape.getInput());
     SmallVector<Value> extents{extentOf(b, loc, input, 0)};
     SmallVector<Value> entries;
@@ -862,8 +932,19 @@ LogicalResult Packer::checkAttention(AttentionOp op) {
       !isToken(op.getQuery()))
     return success();
   Value mask = op.getMask();
-  if (mask && isKeyPaddingMask(tracer, mask, m))
+  SmallVector<Traced::Equality> equalities;
+  if (mask && isKeyPaddingMask(tracer, mask, m, &equalities)) {
+    OpBuilder b(op);
+    for (const Traced::Equality &e : equalities) {
+      Value ok = arith::CmpIOp::create(
+          b, op.getLoc(), arith::CmpIPredicate::eq, e.extent,
+          extentOf(b, op.getLoc(), e.tensor, e.dim));
+      cf::AssertOp::create(b, op.getLoc(), ok,
+                           "padding-free: the attention mask is reshaped to "
+                           "extents that differ from its own");
+    }
     return success();
+  }
   auto name = func.getArgAttrOfType<StringAttr>(m.getArgNumber(), "slm.name");
   return op.emitError("padding-free: this attention reads the token stream "
                       "but ")
@@ -976,11 +1057,112 @@ LogicalResult Packer::run() {
       pack(op);
   }
 
+  // Shape queries of token values: m's extents and the twins'.
+  for (Operation *op : packedOps) {
+    Value original = op->getResult(0);
+    for (Operation *user : llvm::make_early_inc_range(original.getUsers())) {
+      auto dim = dyn_cast<tensor::DimOp>(user);
+      std::optional<int64_t> i = dim ? dim.getConstantIndex() : std::nullopt;
+      if (!i)
+        continue;
+      OpBuilder db(dim);
+      Value extent =
+          *i == 0   ? batch
+          : *i == 1 ? seq
+                    : tensor::DimOp::create(db, dim.getLoc(), twin[original],
+                                            *i - 1)
+                          .getResult();
+      dim.replaceAllUsesWith(extent);
+      dim.erase();
+    }
+  }
+
   // Exits: uses of token values outside the packed ops read them scattered
-  // back.
+  // back, pads 0. Only where that cannot change what real tokens get: the
+  // results, a selection of positions, an attention with the key-padding
+  // mask (checked), a reduction over positions of values the mask zeroes
+  // at pads (masked mean pooling).
+  auto zeroAtPads = [&](Value original) {
+    auto mul = original.getDefiningOp<MulOp>();
+    if (!mul)
+      return false;
+    const int64_t rank = cast<RankedTensorType>(original.getType()).getRank();
+    for (Value v : {mul.getLhs(), mul.getRhs()}) {
+      std::optional<Traced> t = tracer.trace(v);
+      if (!t || t->constant || t->at0 != 0 ||
+          static_cast<int64_t>(t->layout.size()) > rank)
+        continue;
+      const int64_t lead = rank - t->layout.size();
+      if (lead <= 1 && t->layout[1 - lead] == 1)
+        return true;
+    }
+    return false;
+  };
+  // An op whose results only reach shape queries: values never read.
+  std::function<bool(Operation *, int)> onlyShapes = [&](Operation *user,
+                                                         int depth) {
+    if (depth > 8 || user->getNumRegions() != 0 || !isPure(user))
+      return false;
+    for (Value r : user->getResults())
+      for (Operation *next : r.getUsers())
+        if (!isa<tensor::DimOp>(next) && !onlyShapes(next, depth + 1))
+          return false;
+    return true;
+  };
+  // A token value computed from inputs alone by data movement and
+  // elementwise ops (a mask, position ids) is still computed as before for
+  // its other readers: they read the exact padded values.
+  DenseMap<Value, bool> cheapMemo;
+  std::function<bool(Value)> cheap = [&](Value v) -> bool {
+    if (seeds.count(v))
+      return true;
+    Operation *op = v.getDefiningOp();
+    if (!op || !packedOps.contains(op) ||
+        isa<AttentionOp, LinearOp, MatMulOp, LayerNormOp, RMSNormOp,
+            SoftmaxOp, ReduceOp>(op))
+      return false;
+    auto it = cheapMemo.find(v);
+    if (it != cheapMemo.end())
+      return it->second;
+    cheapMemo[v] = false;
+    bool result = llvm::all_of(op->getOperands(), [&](Value operand) {
+      return !isToken(operand) || cheap(operand);
+    });
+    cheapMemo[v] = result;
+    return result;
+  };
+  auto exitAllowed = [&](Operation *user, Value original) {
+    if (isa<func::ReturnOp, tensor::ExtractSliceOp, AttentionOp>(user) ||
+        onlyShapes(user, 0))
+      return true;
+    if (auto gather = dyn_cast<GatherOp>(user))
+      return gather.getData() == original && gather.getAxis() >= 1;
+    if (auto reduce = dyn_cast<ReduceOp>(user))
+      return zeroAtPads(original);
+    return false;
+  };
+  for (Operation *op : packedOps) {
+    Value original = op->getResult(0);
+    for (Operation *user : original.getUsers()) {
+      if (packedOps.contains(user) || cheap(original) ||
+          exitAllowed(user, original))
+        continue;
+      InFlightDiagnostic diag =
+          user->emitError("padding-free: '")
+          << user->getName()
+          << "' reads the token stream across positions or in a way this "
+             "pass does not follow; its results would see 0 at pad positions "
+             "where the padded model has pad tokens' values (compile without "
+             "--padding-free)";
+      diag.attachNote(op->getLoc()) << "the token value it reads";
+      return failure();
+    }
+  }
   DenseMap<Value, Value> unpacked;
   for (Operation *op : packedOps) {
     Value original = op->getResult(0);
+    if (cheap(original))
+      continue;
     for (OpOperand &use : llvm::make_early_inc_range(original.getUses())) {
       if (packedOps.contains(use.getOwner()))
         continue;
@@ -995,8 +1177,10 @@ LogicalResult Packer::run() {
       use.set(u);
     }
   }
+  // The originals nothing reads any more (a kept one keeps its operands).
   for (Operation *op : llvm::reverse(packedOps))
-    op->erase();
+    if (op->use_empty())
+      op->erase();
   if (attentions == 0)
     func.emitWarning("padding-free: no attention runs on the packed tokens; "
                      "nothing is gained");
