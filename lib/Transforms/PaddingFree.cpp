@@ -1101,7 +1101,8 @@ LogicalResult Packer::run() {
   // An op whose results only reach shape queries: values never read.
   std::function<bool(Operation *, int)> onlyShapes = [&](Operation *user,
                                                          int depth) {
-    if (depth > 8 || user->getNumRegions() != 0 || !isPure(user))
+    if (depth > 8 || user->getNumRegions() != 0 || !isPure(user) ||
+        user->getNumResults() == 0 || user->hasTrait<OpTrait::IsTerminator>())
       return false;
     for (Value r : user->getResults())
       for (Operation *next : r.getUsers())

@@ -67,3 +67,24 @@ func.func @strided_width(%q: memref<?x?x2x8xf32, strided<[?, ?, ?, 2]>>, %k: mem
   slm.fused_attention %q, %k, %v outs %out {num_heads = 2 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<?x?x2x8xf32, strided<[?, ?, ?, 2]>>, memref<?x?x2x8xf32>, memref<?x?x2x8xf32>, memref<?x?x16xf32>) -> ()
   return
 }
+
+// -----
+
+// Tests a packed batch: sequences from the offsets (the longest sets the
+// tiles per sequence), each task's rows and keys from its sequence's
+// bounds, tiles past a sequence's rows skipped.
+// CHECK-LABEL: func @packed
+// CHECK-SAME: %[[OFF:[^:]+]]: memref<?xindex>
+// CHECK: %[[LONGEST:.+]] = scf.for {{.*}} iter_args
+// CHECK: memref.load %[[OFF]]
+// CHECK: arith.maxsi
+// CHECK: scf.parallel
+// CHECK: %[[START:.+]] = memref.load %[[OFF]]
+// CHECK: %[[END:.+]] = memref.load %[[OFF]]
+// CHECK: %[[LEN:.+]] = arith.subi %[[END]], %[[START]]
+// CHECK: scf.if
+// CHECK: math.exp
+func.func @packed(%q: memref<1x?x2x8xf32>, %off: memref<?xindex>, %out: memref<1x?x16xf32>) {
+  slm.fused_attention %q, %q, %q offsets %off outs %out {causal, num_heads = 2 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<1x?x2x8xf32>, memref<1x?x2x8xf32>, memref<1x?x2x8xf32>, memref<?xindex>, memref<1x?x16xf32>) -> ()
+  return
+}

@@ -827,3 +827,21 @@ func.func @case91(%q: tensor<1x4x2x8xf32>, %o: tensor<1x4x8xf32>) {
   %r = slm.fused_attention %q, %q, %q outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x8xf32>) -> tensor<1x4x8xf32>
   return
 }
+
+// -----
+
+// Tests that a packed batch (offsets) has no mask.
+func.func @case92(%q: tensor<1x4x2x8xf32>, %m: tensor<1x1x1x4xf32>, %off: tensor<3xindex>, %o: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{a packed batch ('offsets') has no 'mask'}}
+  %r = slm.fused_attention %q, %q, %q mask %m offsets %off outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x4x2x8xf32>, tensor<1x1x1x4xf32>, tensor<3xindex>, tensor<1x4x16xf32>) -> tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+// Tests that a packed batch's operands have batch 1.
+func.func @case93(%q: tensor<2x4x2x8xf32>, %off: tensor<3xindex>, %o: tensor<2x4x16xf32>) {
+  // expected-error @+1 {{with 'offsets', 'query' must have batch 1 (the packed sequences), got 'tensor<2x4x2x8xf32>'}}
+  %r = slm.fused_attention %q, %q, %q offsets %off outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<3xindex>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
+  return
+}

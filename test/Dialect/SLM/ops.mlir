@@ -140,3 +140,11 @@ func.func @fused_attention(%q: tensor<?x4x?x8xf32>, %k: tensor<?x2x?x8xf32>, %m:
   slm.fused_attention %bq, %bq, %bq outs %bo {num_heads = 4 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x?x4x8xf32>, memref<?x?x32xf32>) -> ()
   return %r : tensor<?x?x32xf32>
 }
+
+// Tests a packed batch's fused attention (offsets), round-tripped.
+// CHECK-LABEL: func @fused_attention_packed
+// CHECK: slm.fused_attention %{{.*}}, %{{.*}}, %{{.*}} offsets %{{.*}} outs %{{.*}} {num_heads = 4 : i64, scale = 3.500000e-01 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<?xindex>, tensor<1x?x32xf32>) -> tensor<1x?x32xf32>
+func.func @fused_attention_packed(%q: tensor<1x?x4x8xf32>, %off: tensor<?xindex>, %o: tensor<1x?x32xf32>) -> tensor<1x?x32xf32> {
+  %r = slm.fused_attention %q, %q, %q offsets %off outs %o {num_heads = 4 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<?xindex>, tensor<1x?x32xf32>) -> tensor<1x?x32xf32>
+  return %r : tensor<1x?x32xf32>
+}
