@@ -341,8 +341,9 @@ struct FuseAttention : OpRewritePattern<AttentionOp> {
     Value init = tensor::EmptyOp::create(rewriter, loc, resultType.getShape(),
                                          rewriter.getF32Type(), dynamicSizes);
     auto fused = FusedAttentionOp::create(
-        rewriter, loc, resultType, query.tensor, key.tensor, value.tensor, mask,
-        /*offsets=*/Value(), init, op.getNumHeadsAttr(),
+        rewriter, loc, TypeRange{resultType}, query.tensor, key.tensor,
+        value.tensor, mask, /*offsets=*/Value(), init, /*importance=*/Value(),
+        op.getNumHeadsAttr(),
         rewriter.getF64FloatAttr(op.getEffectiveScale()),
         rewriter.getDenseI64ArrayAttr({query.seqDim, key.seqDim, value.seqDim}),
         op.getCausalAttr());

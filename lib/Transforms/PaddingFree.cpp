@@ -980,8 +980,8 @@ void Packer::packAttention(OpBuilder &b, AttentionOp op) {
   Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
                                        b.getF32Type(), ValueRange{rows});
   auto fused = FusedAttentionOp::create(
-      b, loc, outType, q, k, v, /*mask=*/Value(), offsets, init,
-      op.getNumHeadsAttr(), b.getF64FloatAttr(op.getEffectiveScale()),
+      b, loc, TypeRange{outType}, q, k, v, /*mask=*/Value(), offsets, init,
+      /*importance=*/Value(), op.getNumHeadsAttr(), b.getF64FloatAttr(op.getEffectiveScale()),
       b.getDenseI64ArrayAttr({1, 1, 1}), op.getCausalAttr());
   auto flatType = RankedTensorType::get({ShapedType::kDynamic, heads * dv},
                                         b.getF32Type());

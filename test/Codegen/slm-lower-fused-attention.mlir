@@ -88,3 +88,29 @@ func.func @packed(%q: memref<1x?x2x8xf32>, %off: memref<?xindex>, %out: memref<1
   slm.fused_attention %q, %q, %q offsets %off outs %out {causal, num_heads = 2 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<1x?x2x8xf32>, memref<1x?x2x8xf32>, memref<1x?x2x8xf32>, memref<?xindex>, memref<1x?x16xf32>) -> ()
   return
 }
+
+// -----
+
+// Tests importance sums: partial sums [batch, kv heads, groups, keys]
+// zero-filled, tasks over at most 4 groups of tiles each looping over its
+// tiles, a second pass per tile over the keys (exp of the scores with the
+// final maxima, times 1 / sum, reduced over the rows) accumulating into the
+// task's own row, then the rows summed per batch item into importance.
+// CHECK-LABEL: func @importance
+// CHECK-SAME: %[[IMP:[^:]+]]: memref<?x?xf32>
+// CHECK: %[[PARTIAL:.+]] = memref.alloc(%{{.+}}) : memref<?xf32>
+// CHECK: linalg.fill ins(%{{.+}} : f32) outs(%[[PARTIAL]] : memref<?xf32>)
+// CHECK: %[[GROUPS:.+]] = arith.minsi %{{.+}}, %c4 : index
+// CHECK: scf.parallel (%{{.+}}, %{{.+}}, %[[G:.+]]) = (%c0, %c0, %c0) to (%{{.+}}, %c2, %[[GROUPS]])
+// CHECK: scf.for %{{.+}} = %[[G]] to %{{.+}} step %[[GROUPS]]
+// CHECK: math.exp
+// CHECK: vector.reduction <add>
+// CHECK: memref.store %{{.+}}, %[[PARTIAL]]
+// CHECK: scf.parallel
+// CHECK: memref.load %[[PARTIAL]]
+// CHECK: memref.store
+// CHECK: memref.dealloc %[[PARTIAL]]
+func.func @importance(%q: memref<?x?x2x8xf32>, %m: memref<?x1x1x?xf32>, %out: memref<?x?x16xf32>, %imp: memref<?x?xf32>) {
+  slm.fused_attention %q, %q, %q mask %m outs %out importance %imp {num_heads = 2 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (memref<?x?x2x8xf32>, memref<?x?x2x8xf32>, memref<?x?x2x8xf32>, memref<?x1x1x?xf32>, memref<?x?x16xf32>, memref<?x?xf32>) -> ()
+  return
+}

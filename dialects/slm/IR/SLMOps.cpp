@@ -458,11 +458,15 @@ LogicalResult FusedAttentionOp::verify() {
   for (Value v : getOperands())
     if (isa<MemRefType>(v.getType()) != onBuffers)
       return emitOpError("operands must be all tensors or all buffers");
-  if (onBuffers != !getResult())
+  const size_t results = getImportance() ? 2 : 1;
+  if (onBuffers ? !getOutputs().empty() : getOutputs().size() != results)
     return emitOpError(onBuffers ? "on buffers has no result"
-                                 : "on tensors has one result");
+                                 : "on tensors has one result per destination");
   if (getResult() && getResult().getType() != getInit().getType())
     return emitOpError("result type must be the type of 'init'");
+  if (getImportanceResult() &&
+      getImportanceResult().getType() != getImportance().getType())
+    return emitOpError("second result type must be the type of 'importance'");
   const int64_t heads = getNumHeads();
   auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
   ShapedType q = shapeOf(getQuery()), k = shapeOf(getKey()),
@@ -524,6 +528,14 @@ LogicalResult FusedAttentionOp::verify() {
                << name << "' must have batch 1 (the packed sequences), got "
                << type;
   }
+  if (Value importance = getImportance()) {
+    ShapedType imp = shapeOf(importance);
+    if (imp.getRank() != 2 ||
+        !slm::extentsCompatible(imp.getDimSize(0), k.getDimSize(0)) ||
+        !slm::extentsCompatible(imp.getDimSize(1), seqOf(1, k)))
+      return emitOpError("'importance' must be [batch, key_seq] = [")
+             << k.getDimSize(0) << ", " << seqOf(1, k) << "], got " << imp;
+  }
   if (out.getRank() != 3 ||
       !slm::extentsCompatible(out.getDimSize(0), q.getDimSize(0)) ||
       !slm::extentsCompatible(out.getDimSize(1), seqOf(0, q)) ||
@@ -541,7 +553,7 @@ void FusedAttentionOp::getEffects(
   if (!isa<MemRefType>(getInit().getType()))
     return;
   for (OpOperand &operand : getOperation()->getOpOperands()) {
-    if (&operand == &getInitMutable())
+    if (isDpsInit(&operand))
       effects.emplace_back(MemoryEffects::Write::get(), &operand,
                            SideEffects::DefaultResource::get());
     else
@@ -552,21 +564,22 @@ void FusedAttentionOp::getEffects(
 
 bool FusedAttentionOp::bufferizesToMemoryRead(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  // Every element of the result is written: the destination is not read.
-  return &operand != &getInitMutable();
+  // Every element of the results is written: the destinations are not read.
+  return !isDpsInit(&operand);
 }
 
 bool FusedAttentionOp::bufferizesToMemoryWrite(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return &operand == &getInitMutable();
+  return isDpsInit(&operand);
 }
 
 bufferization::AliasingValueList
 FusedAttentionOp::getAliasingValues(OpOperand &operand,
                                     const bufferization::AnalysisState &) {
-  if (&operand != &getInitMutable())
+  if (!isDpsInit(&operand))
     return {};
-  return {{getResult(), bufferization::BufferRelation::Equivalent}};
+  return {{getTiedOpResult(&operand),
+           bufferization::BufferRelation::Equivalent}};
 }
 
 LogicalResult
@@ -584,11 +597,16 @@ FusedAttentionOp::bufferize(RewriterBase &rewriter,
   unsigned next = 3;
   Value mask = getMask() ? buffers[next++] : Value();
   Value offsets = getOffsets() ? buffers[next++] : Value();
-  Value init = buffers.back();
-  FusedAttentionOp::create(rewriter, getLoc(), Type(), buffers[0], buffers[1],
-                           buffers[2], mask, offsets, init, getNumHeadsAttr(),
-                           getScaleAttr(), getSeqDimsAttr(), getCausalAttr());
-  bufferization::replaceOpWithBufferizedValues(rewriter, *this, init);
+  Value init = buffers[next++];
+  Value importance = getImportance() ? buffers[next++] : Value();
+  FusedAttentionOp::create(rewriter, getLoc(), TypeRange(), buffers[0],
+                           buffers[1], buffers[2], mask, offsets, init,
+                           importance, getNumHeadsAttr(), getScaleAttr(),
+                           getSeqDimsAttr(), getCausalAttr());
+  SmallVector<Value> replacements{init};
+  if (importance)
+    replacements.push_back(importance);
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, replacements);
   return success();
 }
 

@@ -381,6 +381,12 @@ def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
     too). `offsets` is non-decreasing, starts at 0 and ends at the packed
     length; there is no mask (padding is gone).
 
+    With `importance` (a second destination, `[B, Skv]`; `[1, T]` for a
+    packed batch), the op also writes each key's attention importance, the
+    probability it receives summed over every query head and query row
+    (SpAtten's token importance: `importance[b, j] = sum_h sum_i
+    softmax_j(s[i, :])`), as a second result on tensors.
+
     ```mlir
     %r = slm.fused_attention %q, %k, %v mask %m outs %init
         {num_heads = 9 : i64, scale = 0.125 : f64, seq_dims = array<i64: 1, 2, 2>}
@@ -394,14 +400,15 @@ def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
                        Optional<SLM_F32TensorOrMemRef>:$mask,
                        Optional<SLM_IndexTensorOrMemRef>:$offsets,
                        SLM_F32TensorOrMemRef:$init,
+                       Optional<SLM_F32TensorOrMemRef>:$importance,
                        ConfinedAttr<I64Attr, [IntPositive]>:$num_heads,
                        F64Attr:$scale,
                        DenseI64ArrayAttr:$seq_dims,
                        UnitAttr:$causal);
-  let results = (outs Optional<RankedTensorOf<[F32]>>:$result);
+  let results = (outs Variadic<RankedTensorOf<[F32]>>:$outputs);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? (`offsets` $offsets^)?
-    `outs` $init attr-dict `:`
+    `outs` $init (`importance` $importance^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
@@ -409,8 +416,18 @@ def SLM_FusedAttentionOp : SLM_Op<"fused_attention", [
     int64_t getNumKVHeads();
     /// The heads dimension of operand `i` (0: query, 1: key, 2: value).
     int64_t getHeadsDim(unsigned i) { return 3 - getSeqDims()[i]; }
+    /// The attention's result on tensors (none on buffers).
+    ::mlir::Value getResult() {
+      return getOutputs().empty() ? ::mlir::Value() : getOutputs()[0];
+    }
+    /// The importance result on tensors, if asked for.
+    ::mlir::Value getImportanceResult() {
+      return getOutputs().size() > 1 ? getOutputs()[1] : ::mlir::Value();
+    }
     ::mlir::MutableOperandRange getDpsInitsMutable() {
-      return getInitMutable();
+      return ::mlir::MutableOperandRange(
+          getOperation(), getInitMutable().getOperandNumber(),
+          getImportance() ? 2 : 1);
     }
   }];
   let hasVerifier = 1;

@@ -21,6 +21,12 @@
 //     Ot[e] = Ot[e] * c + sum_j p_j * V[j, e]   (one broadcast of V per e)
 //   result[row, e] = Ot[e][lane] / l[lane]
 //
+// With importance sums (SpAtten's token importance), a second pass over
+// the keys recomputes each block's scores with the rows' final m and l and
+// adds sum over rows of exp(s_j - m) / l to key j's partial sum; a task is
+// then a group of tiles with a row of partial sums of its own, added up
+// per batch item after the tasks (deterministic: no atomics).
+//
 // Both products are register-blocked like the GEMM kernels (16
 // accumulators, a broadcast operand feeding R vector FMAs), no [Sq, Skv]
 // buffer exists, and K and V are read in place in any layout with a
@@ -55,6 +61,9 @@ namespace {
 constexpr int64_t kLanes = 16;
 /// Score accumulators per block of keys (keys x row vectors).
 constexpr int64_t kKeyVectors = 16;
+/// Tasks per batch item and key/value head when importance sums are
+/// asked for (each sums into a row of keys of its own).
+constexpr int64_t kImportanceGroups = 4;
 /// Output accumulators of P V at a time (columns x row vectors):
 /// independent FMA chains.
 constexpr int64_t kValueVectors = 8;
@@ -65,6 +74,12 @@ struct FlatView {
   Value flat;
   SmallVector<Value> strides;
 };
+
+/// Starts `loop`'s body: the builder inserts there (before the yield of a
+/// loop without results).
+static void enterLoop(OpBuilder &b, scf::ForOp loop) {
+  b.setInsertionPointToStart(loop.getBody());
+}
 
 class FusedAttentionEmitter {
 public:
@@ -94,6 +109,9 @@ private:
   }
   /// `memref` as one flat buffer, addressed through its strides.
   FlatView flatten(Value memref);
+  /// importance[b, j] = the sum of `partial`'s rows of batch item (packed:
+  /// sequence) b at key j.
+  void emitImportanceSums(Value partial, Value groups);
 
   OpBuilder &b;
   FusedAttentionOp op;
@@ -133,10 +151,43 @@ FlatView FusedAttentionEmitter::flatten(Value memref) {
   return view;
 }
 
-/// Starts `loop`'s body: the builder inserts there (before the yield of a
-/// loop without results).
-static void enterLoop(OpBuilder &b, scf::ForOp loop) {
+void FusedAttentionEmitter::emitImportanceSums(Value partial, Value groups) {
+  FlatView imp = flatten(op.getImportance());
+  const int64_t kvHeads = op.getNumKVHeads();
+  auto loop = scf::ParallelOp::create(b, loc, ValueRange{index(0)},
+                                      ValueRange{s.batch},
+                                      ValueRange{index(1)});
+  OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
+  Value bIdx = loop.getInductionVars()[0];
+  Value keys = s.keySeq, base = mul(bIdx, imp.strides[0]);
+  if (s.offsets) {
+    Value start = memref::LoadOp::create(b, loc, s.offsets, ValueRange{bIdx});
+    Value end = memref::LoadOp::create(b, loc, s.offsets,
+                                       ValueRange{add(bIdx, index(1))});
+    keys = arith::SubIOp::create(b, loc, end, start);
+    base = mul(start, imp.strides[1]);
+  }
+  // Rows (kvHead, group) of batch item b are `rowCount` rows of s.keySeq.
+  Value rowCount = mul(index(kvHeads), groups);
+  Value first = mul(mul(bIdx, rowCount), s.keySeq);
+  auto perKey = scf::ForOp::create(b, loc, index(0), keys, index(1));
+  enterLoop(b, perKey);
+  Value j = perKey.getInductionVar();
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+  auto sum = scf::ForOp::create(b, loc, index(0), rowCount, index(1),
+                                ValueRange{zero});
+  {
+    OpBuilder::InsertionGuard g(b);
+    enterLoop(b, sum);
+    Value at = add(add(first, mul(sum.getInductionVar(), s.keySeq)), j);
+    Value x = memref::LoadOp::create(b, loc, partial, ValueRange{at});
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{arith::AddFOp::create(b, loc, sum.getRegionIterArgs()[0], x)});
+  }
+  memref::StoreOp::create(b, loc, sum.getResult(0), imp.flat,
+                          ValueRange{add(base, mul(j, imp.strides[1]))});
 }
 
 void FusedAttentionEmitter::emit() {
@@ -222,21 +273,50 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
 
   Value tiles =
       arith::CeilDivUIOp::create(b, loc, s.rows, index(rowsPerTile));
+  // With importance sums, a task is a group of tiles (tiles g, g + groups,
+  // ...) adding its keys' probabilities into a row of its own of
+  // `partial` ([batch, kvHeads, groups, keys]), summed after the tasks: no
+  // two tasks write the same element, the order of the sums is fixed, and
+  // the scratch grows with the keys, not with keys x tiles.
+  Value importance = op.getImportance();
+  Value groups = tiles, partial;
+  if (importance) {
+    groups = minIndex(tiles, index(kImportanceGroups));
+    Value size =
+        mul(mul(mul(s.batch, index(kvHeads)), groups), s.keySeq);
+    partial = memref::AllocOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+        ValueRange{size});
+    linalg::FillOp::create(
+        b, loc, ValueRange{arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0))},
+        ValueRange{partial});
+  }
   auto parallel =
       scf::ParallelOp::create(b, loc, ValueRange{index(0), index(0), index(0)},
-                              ValueRange{s.batch, index(kvHeads), tiles},
+                              ValueRange{s.batch, index(kvHeads), groups},
                               ValueRange{index(1), index(1), index(1)});
   OpBuilder::InsertionGuard guard(b);
+  if (importance) {
+    b.setInsertionPointAfter(parallel);
+    emitImportanceSums(partial, groups);
+    memref::DeallocOp::create(b, loc, partial);
+  }
   b.setInsertionPointToStart(parallel.getBody());
-  // The task's scratch lives on its thread's stack, released per task.
+  Value bIdx = parallel.getInductionVars()[0];
+  Value kvHead = parallel.getInductionVars()[1];
+  Value tile = parallel.getInductionVars()[2];
+  if (importance) {
+    auto loop = scf::ForOp::create(b, loc, tile, tiles, groups);
+    enterLoop(b, loop);
+    tile = loop.getInductionVar();
+  }
+  // The task's scratch lives on its thread's stack, released per tile.
   auto scope = memref::AllocaScopeOp::create(b, loc, TypeRange{});
   b.createBlock(&scope.getBodyRegion());
   memref::AllocaScopeReturnOp::create(b, loc, ValueRange{});
   b.setInsertionPointToStart(&scope.getBodyRegion().front());
 
-  Value bIdx = parallel.getInductionVars()[0];
-  Value kvHead = parallel.getInductionVars()[1];
-  Value r0 = mul(parallel.getInductionVars()[2], index(rowsPerTile));
+  Value r0 = mul(tile, index(rowsPerTile));
   // The task's sequence: its rows and keys, the causal offset, and where
   // its first position is in each operand.
   Value rows = s.rows, keySeq = s.keySeq, lastKey = s.lastKey,
@@ -366,13 +446,12 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
         arith::AddIOp::create(b, loc, laneQuery[r], splatIndex(causalOffset)));
   Value scale = f32Vector(static_cast<float>(op.getScale().convertToDouble()));
 
-  // One block of `keys` keys from j0: updates Ot, returns the new maxima
-  // and sums (one vector per row vector). A tail block (fewer keys left)
-  // clamps its key rows to the last one and gives the missing keys the
-  // score -inf; whole blocks address K and V at constant offsets from the
-  // block's first row.
-  auto keyBlock = [&](Value j0, ValueRange mOld, ValueRange lOld,
-                      bool tail) -> SmallVector<Value> {
+  // The scores of one block of keys from j0 (keys x vectors, [j * vectors
+  // + r]), with the keys' positions, V rows and (tail) whether each is one.
+  struct Block {
+    SmallVector<Value> scores, key, vRow, inBlock;
+  };
+  auto blockScores = [&](Value j0, bool tail) -> Block {
     Value keysHere = arith::SubIOp::create(b, loc, keyEnd, j0);
     SmallVector<Value> key, kRow, vRow, inBlock;
     for (int64_t j = 0; j < keys; ++j) {
@@ -408,7 +487,6 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
       scf::YieldOp::create(b, loc, next);
     }
     SmallVector<Value> scores(keys * vectors);
-    SmallVector<Value> blockMax(vectors, f32Vector(-inf));
     for (int64_t j = 0; j < keys; ++j) {
       Value keyOffset;
       if (mask)
@@ -441,9 +519,25 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
         if (tail)
           sj = arith::SelectOp::create(b, loc, inBlock[j], sj, f32Vector(-inf));
         scores[j * vectors + r] = sj;
-        blockMax[r] = arith::MaximumFOp::create(b, loc, blockMax[r], sj);
       }
     }
+    return Block{scores, key, vRow, inBlock};
+  };
+
+  // One block of `keys` keys from j0: updates Ot, returns the new maxima
+  // and sums (one vector per row vector). A tail block (fewer keys left)
+  // clamps its key rows to the last one and gives the missing keys the
+  // score -inf; whole blocks address K and V at constant offsets from the
+  // block's first row.
+  auto keyBlock = [&](Value j0, ValueRange mOld, ValueRange lOld,
+                      bool tail) -> SmallVector<Value> {
+    Block block = blockScores(j0, tail);
+    ArrayRef<Value> scores = block.scores, vRow = block.vRow;
+    SmallVector<Value> blockMax(vectors, f32Vector(-inf));
+    for (int64_t j = 0; j < keys; ++j)
+      for (int64_t r = 0; r < vectors; ++r)
+        blockMax[r] =
+            arith::MaximumFOp::create(b, loc, blockMax[r], scores[j * vectors + r]);
     SmallVector<Value> mNew, lNew, correction;
     SmallVector<Value> p(keys * vectors);
     for (int64_t r = 0; r < vectors; ++r) {
@@ -539,12 +633,68 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
   // result[b, position, head * Dv + e] = Ot[e][row] / l[row], row by row.
   Value inverses = memref::AllocaOp::create(
       b, loc, MemRefType::get({rowsPerTile}, b.getF32Type()));
-  for (int64_t r = 0; r < vectors; ++r)
-    vector::StoreOp::create(
-        b, loc,
-        arith::DivFOp::create(b, loc, f32Vector(1.0f),
-                              tailIf.getResult(vectors + r)),
-        inverses, ValueRange{index(r * kLanes)});
+  SmallVector<Value> inverse;
+  for (int64_t r = 0; r < vectors; ++r) {
+    inverse.push_back(arith::DivFOp::create(b, loc, f32Vector(1.0f),
+                                            tailIf.getResult(vectors + r)));
+    vector::StoreOp::create(b, loc, inverse.back(), inverses,
+                            ValueRange{index(r * kLanes)});
+  }
+  if (importance) {
+    // A second pass over the keys with the rows' final maxima and sums:
+    // partial[key] += sum over the tile's valid rows of exp(s - m) / l.
+    SmallVector<Value> base;
+    for (int64_t r = 0; r < vectors; ++r) {
+      Value rowMax = tailIf.getResult(r);
+      Value isEmpty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                            rowMax, f32Vector(-inf));
+      base.push_back(
+          arith::SelectOp::create(b, loc, isEmpty, zeros, rowMax));
+    }
+    Value partialRow =
+        mul(add(mul(add(mul(bIdx, index(kvHeads)), kvHead), groups),
+                parallel.getInductionVars()[2]),
+            s.keySeq);
+    auto addBlock = [&](Value j0, bool tail) {
+      Block block = blockScores(j0, tail);
+      for (int64_t j = 0; j < keys; ++j) {
+        Value sum = zeros;
+        for (int64_t r = 0; r < vectors; ++r) {
+          Value p = math::ExpOp::create(
+              b, loc,
+              arith::SubFOp::create(b, loc, block.scores[j * vectors + r],
+                                    base[r]));
+          p = arith::MulFOp::create(b, loc, p, inverse[r]);
+          p = arith::SelectOp::create(b, loc, valid[r], p, zeros);
+          sum = arith::AddFOp::create(b, loc, sum, p);
+        }
+        Value total = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD, sum);
+        OpBuilder::InsertionGuard gi(b);
+        if (tail) {
+          auto inside = scf::IfOp::create(b, loc, block.inBlock[j],
+                                          /*withElseRegion=*/false);
+          b.setInsertionPointToStart(inside.thenBlock());
+        }
+        Value at = add(partialRow, block.key[j]);
+        Value old = memref::LoadOp::create(b, loc, partial, ValueRange{at});
+        memref::StoreOp::create(b, loc,
+                                arith::AddFOp::create(b, loc, old, total),
+                                partial, ValueRange{at});
+      }
+    };
+    {
+      auto loop =
+          scf::ForOp::create(b, loc, index(0), wholeEnd, index(keys));
+      OpBuilder::InsertionGuard g(b);
+      enterLoop(b, loop);
+      addBlock(loop.getInductionVar(), /*tail=*/false);
+    }
+    auto ifTail = scf::IfOp::create(b, loc, hasTail, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(ifTail.thenBlock());
+    addBlock(wholeEnd, /*tail=*/true);
+  }
   Value rowsHere =
       minIndex(index(rowsPerTile), arith::SubIOp::create(b, loc, rows, r0));
   Value chunkOffsets = indexVector([&](int64_t i) { return i * rowsPerTile; });
@@ -587,12 +737,12 @@ void FusedAttentionEmitter::emitTiles(int64_t vectors) {
 }
 
 /// Operands whose head width is not contiguous are copied to buffers that
-/// are (a strided slice of a fused projection along the width); the
-/// result is written through such a buffer and copied out.
+/// are (a strided slice of a fused projection along the width); results
+/// are written through such buffers and copied out.
 static void makeWidthContiguous(RewriterBase &rewriter, FusedAttentionOp op) {
   Location loc = op.getLoc();
   SmallVector<Value> buffers;
-  Value copyOut, target;
+  SmallVector<std::pair<Value, Value>> copyOuts;
   rewriter.setInsertionPoint(op);
   for (OpOperand &operand : op->getOpOperands()) {
     Value value = operand.get();
@@ -606,9 +756,8 @@ static void makeWidthContiguous(RewriterBase &rewriter, FusedAttentionOp op) {
     Value buffer = memref::AllocOp::create(
         rewriter, loc, MemRefType::get(type.getShape(), type.getElementType()),
         dynamic);
-    if (&operand == &op.getInitMutable()) {
-      copyOut = buffer;
-      target = value;
+    if (op.isDpsInit(&operand)) {
+      copyOuts.emplace_back(buffer, value);
     } else {
       linalg::CopyOp::create(rewriter, loc, value, buffer);
     }
@@ -616,8 +765,8 @@ static void makeWidthContiguous(RewriterBase &rewriter, FusedAttentionOp op) {
     buffers.push_back(buffer);
   }
   rewriter.setInsertionPointAfter(op);
-  if (copyOut)
-    linalg::CopyOp::create(rewriter, loc, copyOut, target);
+  for (auto [buffer, target] : copyOuts)
+    linalg::CopyOp::create(rewriter, loc, buffer, target);
   for (Value buffer : buffers)
     memref::DeallocOp::create(rewriter, loc, buffer);
 }

@@ -845,3 +845,21 @@ func.func @case93(%q: tensor<2x4x2x8xf32>, %off: tensor<3xindex>, %o: tensor<2x4
   %r = slm.fused_attention %q, %q, %q offsets %off outs %o {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<3xindex>, tensor<2x4x16xf32>) -> tensor<2x4x16xf32>
   return
 }
+
+// -----
+
+// Tests that importance sums are [batch, key_seq].
+func.func @case94(%q: tensor<2x4x2x8xf32>, %o: tensor<2x4x16xf32>, %i: tensor<2x3xf32>) {
+  // expected-error @+1 {{'importance' must be [batch, key_seq] = [2, 4], got 'tensor<2x3xf32>'}}
+  %r:2 = slm.fused_attention %q, %q, %q outs %o importance %i {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x16xf32>, tensor<2x3xf32>) -> (tensor<2x4x16xf32>, tensor<2x3xf32>)
+  return
+}
+
+// -----
+
+// Tests that on tensors each destination has its result.
+func.func @case95(%q: tensor<2x4x2x8xf32>, %o: tensor<2x4x16xf32>, %i: tensor<2x4xf32>) {
+  // expected-error @+1 {{on tensors has one result per destination}}
+  %r = slm.fused_attention %q, %q, %q outs %o importance %i {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x2x8xf32>, tensor<2x4x16xf32>, tensor<2x4xf32>) -> tensor<2x4x16xf32>
+  return
+}

@@ -148,3 +148,10 @@ func.func @fused_attention_packed(%q: tensor<1x?x4x8xf32>, %off: tensor<?xindex>
   %r = slm.fused_attention %q, %q, %q offsets %off outs %o {num_heads = 4 : i64, scale = 0.35 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<1x?x4x8xf32>, tensor<?xindex>, tensor<1x?x32xf32>) -> tensor<1x?x32xf32>
   return %r : tensor<1x?x32xf32>
 }
+
+// CHECK-LABEL: func @fused_attention_importance
+// CHECK: %{{.*}}:2 = slm.fused_attention %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} outs %{{.*}} importance %{{.*}} {num_heads = 2 : i64, scale = 5.000000e-01 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<2x?x2x8xf32>, tensor<2x?x2x8xf32>, tensor<2x?x2x8xf32>, tensor<2x1x1x?xf32>, tensor<2x?x16xf32>, tensor<2x?xf32>) -> (tensor<2x?x16xf32>, tensor<2x?xf32>)
+func.func @fused_attention_importance(%q: tensor<2x?x2x8xf32>, %m: tensor<2x1x1x?xf32>, %o: tensor<2x?x16xf32>, %i: tensor<2x?xf32>) -> (tensor<2x?x16xf32>, tensor<2x?xf32>) {
+  %r:2 = slm.fused_attention %q, %q, %q mask %m outs %o importance %i {num_heads = 2 : i64, scale = 0.5 : f64, seq_dims = array<i64: 1, 1, 1>} : (tensor<2x?x2x8xf32>, tensor<2x?x2x8xf32>, tensor<2x?x2x8xf32>, tensor<2x1x1x?xf32>, tensor<2x?x16xf32>, tensor<2x?xf32>) -> (tensor<2x?x16xf32>, tensor<2x?xf32>)
+  return %r#0, %r#1 : tensor<2x?x16xf32>, tensor<2x?xf32>
+}
