@@ -98,6 +98,17 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
                  "samples: give --calibration DIR");
   if (prune.layers < 0)
     return error("--prune-layers must be >= 0");
+  const OptimizeOptions &optimize = options.optimize;
+  if (!(optimize.pruneTokens > 0 && optimize.pruneTokens <= 1))
+    return error("--prune-tokens is the share of tokens kept, in (0, 1], "
+                 "not " + llvm::formatv("{0:g}", optimize.pruneTokens).str());
+  if (optimize.pruneTokensStart < 0 || optimize.pruneTokensLeading < 0 ||
+      optimize.pruneTokensMin < 1)
+    return error("--prune-tokens-start and --prune-tokens-leading must be "
+                 ">= 0, --prune-tokens-min >= 1");
+  if (optimize.pruneTokens != 1.0 && optimize.kvCache)
+    return error("--prune-tokens with --kv-cache: pruned tokens leaving the "
+                 "cache is not supported yet");
   PruneMethod method = prune.method;
   if (method != PruneMethod::Auto && method != PruneMethod::Magnitude &&
       (prune.heads > 0 || prune.ffn > 0) && !calibrated)

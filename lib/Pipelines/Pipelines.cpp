@@ -108,8 +108,16 @@ void slm::buildOptimizePipeline(OpPassManager &pm,
   if (options.fuseLinearActivation)
     pm.addPass(createSLMFuseLinearActivation());
   // Before merging linears: the packing follows each projection.
-  if (options.paddingFree)
+  if (options.pruneTokens != 1.0) {
+    SLMPruneTokensOptions prune;
+    prune.keep = options.pruneTokens;
+    prune.start = options.pruneTokensStart;
+    prune.leading = options.pruneTokensLeading;
+    prune.minTokens = options.pruneTokensMin;
+    pm.addPass(createSLMPruneTokens(prune));
+  } else if (options.paddingFree) {
     pm.addPass(createSLMPaddingFree());
+  }
   if (options.mergeLinears)
     pm.addPass(createSLMMergeLinears());
   pm.addPass(createCSEPass());

@@ -63,13 +63,16 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/Format.h"
 
 #include <cmath>
+#include <limits>
 #include <functional>
 #include <optional>
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_SLMPADDINGFREE
+#define GEN_PASS_DEF_SLMPRUNETOKENS
 #include "slm/Transforms/Passes.h.inc"
 } // namespace mlir::slm
 
@@ -439,9 +442,22 @@ bool isKeyPaddingMask(MaskTracer &tracer, Value mask, Value m,
 // The packing
 //===----------------------------------------------------------------------===//
 
+/// Run-time token pruning (--slm-prune-tokens): after each attention from
+/// `start` on, every sequence keeps ceil(keep x its tokens) of them (at
+/// least `minTokens`, its first `leading` always), ranked by cumulative
+/// importance.
+struct TokenSchedule {
+  /// The keep ratio in millionths (integer arithmetic: exact, and the same
+  /// in any reference).
+  int64_t keepMillionths = 1000000;
+  int64_t start = 0, leading = 1, minTokens = 1;
+};
+
 class Packer {
 public:
-  Packer(func::FuncOp func, BlockArgument m) : func(func), m(m) {}
+  Packer(func::FuncOp func, BlockArgument m,
+         std::optional<TokenSchedule> schedule = std::nullopt)
+      : func(func), m(m), schedule(schedule) {}
 
   LogicalResult run();
 
@@ -449,8 +465,15 @@ private:
   /// The loops over m at the entry.
   void emitIndices(OpBuilder &b, Location loc);
   bool isToken(Value v) const { return twin.count(v) || seeds.count(v); }
-  /// The packed twin of token value `v`.
+  /// The packed twin of token value `v`, in the current packing.
   Value packed(OpBuilder &b, Location loc, Value v);
+  /// A value of the token stream `p` ([T_g, rest] in packing g) in the
+  /// current packing: gathered at each later packing's kept rows.
+  Value lift(OpBuilder &b, Location loc, Value p);
+  /// Token pruning after an attention: cumulative importance `score` ([T]
+  /// of the current packing) ranks each sequence's tokens; the kept ones
+  /// make the next packing.
+  void emitCut(OpBuilder &b, Location loc, Value score);
   /// `v` ([b, s, rest] with b in {1, B} and s in {1, S}) gathered at the
   /// real tokens: [T, rest].
   Value gatherTokens(OpBuilder &b, Location loc, Value v);
@@ -469,9 +492,33 @@ private:
 
   func::FuncOp func;
   BlockArgument m;
+  std::optional<TokenSchedule> schedule;
   MaskTracer tracer{m};
   Value batch, seq, count;
   Value offsets, inverse, tokenIndex, tokenPos, tokenBatch;
+  /// The packings: the entry's, then one per pruning step. Packing g's
+  /// sequences are at offsets [B + 1], padded position p is its row
+  /// inverse[p] - 1 (0: not in it), and (g > 0) its rows are packing g -
+  /// 1's rows `kept`.
+  struct Packing {
+    Value offsets, inverse, kept;
+  };
+  SmallVector<Packing> packings;
+  /// The packing of each value of the token stream.
+  DenseMap<Value, unsigned> packingOf;
+  DenseMap<std::pair<Value, unsigned>, Value> lifted;
+  /// Cumulative importance ([T] of its packing) and the attentions.
+  Value importanceSum;
+  int64_t totalAttentions = 0;
+  int64_t cuts = 0;
+  /// The attention each cut follows (packing g + 1 starts after cut g's).
+  SmallVector<Operation *> cutAnchors;
+  /// After the cuts, ops outside the token stream that read the mask see
+  /// pruned tokens as padding: the mask of packing g and what is computed
+  /// from it.
+  void maskPrunedTokens(ArrayRef<Operation *> ops,
+                        function_ref<bool(Value)> cheap);
+  Value maskOf(OpBuilder &b, Location loc, unsigned g);
   llvm::DenseSet<Value> seeds;
   DenseMap<Value, Value> twin;
   DenseMap<Value, Value> gathered;
@@ -552,6 +599,7 @@ void Packer::emitIndices(OpBuilder &b, Location loc) {
   offsets = tensor::InsertOp::create(b, loc, count, outer.getResult(0),
                                      ValueRange{batch});
   inverse = outer.getResult(1);
+  packings.push_back({offsets, inverse, Value()});
   cf::AssertOp::create(b, loc, outer.getResult(3),
                        "padding-free: the attention mask must hold only 0 "
                        "and 1");
@@ -628,6 +676,7 @@ Value Packer::gatherTokens(OpBuilder &b, Location loc, Value v) {
     Value index = unitBatch ? tokenPos : unitSeq ? tokenBatch : tokenIndex;
     result = GatherOp::create(b, loc, packedType(type), rows, index,
                               b.getI64IntegerAttr(0));
+    packingOf[result] = 0;
   }
   gathered[key] = result;
   return result;
@@ -636,13 +685,172 @@ Value Packer::gatherTokens(OpBuilder &b, Location loc, Value v) {
 Value Packer::packed(OpBuilder &b, Location loc, Value v) {
   auto it = twin.find(v);
   if (it != twin.end())
-    return it->second;
-  // A seed: gathered once, at the entry.
-  OpBuilder::InsertionGuard g(b);
-  b.setInsertionPointAfterValue(tokenBatch);
-  Value result = gatherTokens(b, loc, v);
-  twin[v] = result;
-  return result;
+    return lift(b, loc, it->second);
+  Value result;
+  {
+    // A seed: gathered once, at the entry.
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointAfterValue(tokenBatch);
+    result = gatherTokens(b, loc, v);
+    twin[v] = result;
+  }
+  return lift(b, loc, result);
+}
+
+Value Packer::lift(OpBuilder &b, Location loc, Value p) {
+  auto it = packingOf.find(p);
+  if (it == packingOf.end())
+    return p;
+  unsigned g = it->second;
+  const unsigned current = packings.size() - 1;
+  while (g < current) {
+    Value &next = lifted[{p, g + 1}];
+    if (!next) {
+      next = GatherOp::create(b, loc, p.getType(), p, packings[g + 1].kept,
+                              b.getI64IntegerAttr(0));
+      packingOf[next] = g + 1;
+    }
+    p = next;
+    ++g;
+  }
+  return p;
+}
+
+void Packer::emitCut(OpBuilder &b, Location loc, Value score) {
+  Type indexType = b.getIndexType();
+  auto vec = RankedTensorType::get({ShapedType::kDynamic}, indexType);
+  Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
+  const Packing &from = packings.back();
+  Value rows = extentOf(b, loc, score, 0);
+  // newRow[t]: packing g row t's row + 1 in the next packing (0: pruned).
+  Value newRow0 = tensor::EmptyOp::create(b, loc, vec.getShape(), indexType,
+                                          ValueRange{rows});
+  Value kept0 = newRow0;
+  Value offsets0 = tensor::EmptyOp::create(
+      b, loc, vec.getShape(), indexType,
+      ValueRange{arith::AddIOp::create(b, loc, batch, c1)});
+  auto i64 = [&](int64_t v) {
+    return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v).getResult();
+  };
+  auto outer = scf::ForOp::create(b, loc, c0, batch, c1,
+                                  ValueRange{newRow0, kept0, offsets0, c0});
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(outer.getBody());
+    Value bi = outer.getInductionVar();
+    ValueRange it = outer.getRegionIterArgs();
+    Value off = tensor::InsertOp::create(b, loc, it[3], it[2], ValueRange{bi});
+    Value lo = tensor::ExtractOp::create(b, loc, from.offsets, ValueRange{bi});
+    Value hi = tensor::ExtractOp::create(
+        b, loc, from.offsets, ValueRange{arith::AddIOp::create(b, loc, bi, c1)});
+    Value n = arith::SubIOp::create(b, loc, hi, lo);
+    // k = min(n, max(ceil(keep n), minTokens, leading)), in integers.
+    Value n64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), n);
+    Value k64 = arith::DivSIOp::create(
+        b, loc,
+        arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(b, loc, n64, i64(schedule->keepMillionths)),
+            i64(999999)),
+        i64(1000000));
+    k64 = arith::MaxSIOp::create(
+        b, loc, k64, i64(std::max(schedule->minTokens, schedule->leading)));
+    k64 = arith::MinSIOp::create(b, loc, k64, n64);
+    Value k = arith::IndexCastOp::create(b, loc, indexType, k64);
+    Value leading = indexConst(b, loc, schedule->leading);
+    Value inf = arith::ConstantOp::create(
+        b, loc, b.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+    // A token's score: its importance, +inf for the leading ones.
+    auto effective = [&](Value t) {
+      Value x = tensor::ExtractOp::create(b, loc, score, ValueRange{t});
+      Value lead = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         arith::SubIOp::create(b, loc, t, lo),
+                                         leading);
+      return arith::SelectOp::create(b, loc, lead, inf, x).getResult();
+    };
+    auto inner = scf::ForOp::create(b, loc, lo, hi, c1,
+                                    ValueRange{it[0], it[1], it[3]});
+    {
+      OpBuilder::InsertionGuard g2(b);
+      b.setInsertionPointToStart(inner.getBody());
+      Value t = inner.getInductionVar();
+      ValueRange in = inner.getRegionIterArgs();
+      Value mine = effective(t);
+      // Its rank: the tokens ahead of it (a higher score, or the same at
+      // an earlier position).
+      auto rank = scf::ForOp::create(b, loc, lo, hi, c1, ValueRange{c0});
+      {
+        OpBuilder::InsertionGuard g3(b);
+        b.setInsertionPointToStart(rank.getBody());
+        Value u = rank.getInductionVar();
+        Value other = effective(u);
+        Value higher = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                             other, mine);
+        Value same = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
+                                           other, mine);
+        Value earlier =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, u, t);
+        Value ahead = arith::OrIOp::create(
+            b, loc, higher, arith::AndIOp::create(b, loc, same, earlier));
+        Value r = rank.getRegionIterArgs()[0];
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{arith::SelectOp::create(
+                b, loc, ahead, arith::AddIOp::create(b, loc, r, c1), r)});
+      }
+      Value keep = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         rank.getResult(0), k);
+      Value next = arith::AddIOp::create(b, loc, in[2], c1);
+      Value row = arith::SelectOp::create(b, loc, keep, next, c0);
+      Value newRow =
+          tensor::InsertOp::create(b, loc, row, in[0], ValueRange{t});
+      // Written at the next free row either way; a pruned token's entry is
+      // overwritten by the next kept one or cut off.
+      Value kept = tensor::InsertOp::create(b, loc, t, in[1], ValueRange{in[2]});
+      Value count = arith::SelectOp::create(b, loc, keep, next, in[2]);
+      scf::YieldOp::create(b, loc, ValueRange{newRow, kept, count});
+    }
+    scf::YieldOp::create(b, loc,
+                         ValueRange{inner.getResult(0), inner.getResult(1), off,
+                                    inner.getResult(2)});
+  }
+  Value total = outer.getResult(3);
+  Packing to;
+  to.offsets = tensor::InsertOp::create(b, loc, total, outer.getResult(2),
+                                        ValueRange{batch});
+  to.kept = tensor::ExtractSliceOp::create(
+      b, loc, vec, outer.getResult(1), ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{total}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  // The padded positions' rows in the next packing.
+  Value flat = arith::MulIOp::create(b, loc, batch, seq);
+  Value newRows = outer.getResult(0);
+  auto remap = scf::ForOp::create(b, loc, c0, flat, c1, ValueRange{from.inverse});
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(remap.getBody());
+    Value p = remap.getInductionVar();
+    Value acc = remap.getRegionIterArgs()[0];
+    Value r = tensor::ExtractOp::create(b, loc, acc, ValueRange{p});
+    Value real = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, r, c0);
+    Value at = arith::SelectOp::create(
+        b, loc, real, arith::SubIOp::create(b, loc, r, c1), c0);
+    auto ifReal = scf::IfOp::create(b, loc, TypeRange{indexType}, real,
+                                    /*withElseRegion=*/true);
+    b.setInsertionPointToStart(ifReal.thenBlock());
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{tensor::ExtractOp::create(b, loc, newRows, ValueRange{at})});
+    b.setInsertionPointToStart(ifReal.elseBlock());
+    scf::YieldOp::create(b, loc, ValueRange{c0});
+    b.setInsertionPointAfter(ifReal);
+    scf::YieldOp::create(
+        b, loc,
+        ValueRange{tensor::InsertOp::create(b, loc, ifReal.getResult(0), acc,
+                                            ValueRange{p})});
+  }
+  to.inverse = remap.getResult(0);
+  packings.push_back(to);
+  ++cuts;
 }
 
 bool Packer::canPackOperand(Value v, int64_t rank) const {
@@ -672,7 +880,9 @@ Value Packer::packedOperand(OpBuilder &b, Location loc, Value v,
     SmallVector<Value> extents{indexConst(b, loc, 1)};
     for (int64_t i = 0; i < k; ++i)
       extents.push_back(extentOf(b, loc, v, i));
-    return gatherTokens(b, loc, reshapeTo(b, loc, v, type.clone(shape), extents));
+    return lift(b, loc,
+                gatherTokens(b, loc,
+                             reshapeTo(b, loc, v, type.clone(shape), extents)));
   }
   if (type.getDimSize(0) == 1 && type.getDimSize(1) == 1) {
     // [1, 1, rest] -> [1, rest].
@@ -682,7 +892,7 @@ Value Packer::packedOperand(OpBuilder &b, Location loc, Value v,
       extents.push_back(extentOf(b, loc, v, i));
     return reshapeTo(b, loc, v, type.clone(shape), extents);
   }
-  return gatherTokens(b, loc, v);
+  return lift(b, loc, gatherTokens(b, loc, v));
 }
 
 Value Packer::unpack(OpBuilder &b, Location loc, Value y,
@@ -734,7 +944,11 @@ Value Packer::unpack(OpBuilder &b, Location loc, Value y,
   // The padded positions' rows, [B, S].
   auto mType = cast<RankedTensorType>(m.getType());
   auto inverseType = RankedTensorType::get(mType.getShape(), b.getIndexType());
-  Value inverse2d = reshapeTo(b, loc, inverse, inverseType, {batch, seq});
+  auto packing = packingOf.find(y);
+  Value rowsOf = packing == packingOf.end()
+                     ? inverse
+                     : packings[packing->second].inverse;
+  Value inverse2d = reshapeTo(b, loc, rowsOf, inverseType, {batch, seq});
   SmallVector<int64_t> outShape(mType.getShape());
   outShape.append(yType.getShape().begin() + 1, yType.getShape().end());
   Value result = GatherOp::create(b, loc, yType.clone(outShape), rows,
@@ -924,6 +1138,7 @@ void Packer::pack(Operation *op) {
     result = reshapeTo(b, loc, input, packedType(resultType), extents);
   }
   twin[op->getResult(0)] = result;
+  packingOf[result] = packings.size() - 1;
   packedOps.insert(op);
 }
 
@@ -979,17 +1194,129 @@ void Packer::packAttention(OpBuilder &b, AttentionOp op) {
                                        b.getF32Type());
   Value init = tensor::EmptyOp::create(b, loc, outType.getShape(),
                                        b.getF32Type(), ValueRange{rows});
+  // Token pruning reads every attention's importance sums up to the last
+  // cut (all of them: one follows each attention from `start` on).
+  const bool prune = schedule && schedule->start < totalAttentions;
+  Value importanceInit;
+  SmallVector<Type> types{outType};
+  auto importanceType =
+      RankedTensorType::get({1, ShapedType::kDynamic}, b.getF32Type());
+  if (prune) {
+    importanceInit = tensor::EmptyOp::create(
+        b, loc, importanceType.getShape(), b.getF32Type(), ValueRange{rows});
+    types.push_back(importanceType);
+  }
   auto fused = FusedAttentionOp::create(
-      b, loc, TypeRange{outType}, q, k, v, /*mask=*/Value(), offsets, init,
-      /*importance=*/Value(), op.getNumHeadsAttr(), b.getF64FloatAttr(op.getEffectiveScale()),
+      b, loc, types, q, k, v, /*mask=*/Value(), packings.back().offsets, init,
+      importanceInit, op.getNumHeadsAttr(),
+      b.getF64FloatAttr(op.getEffectiveScale()),
       b.getDenseI64ArrayAttr({1, 1, 1}), op.getCausalAttr());
   auto flatType = RankedTensorType::get({ShapedType::kDynamic, heads * dv},
                                         b.getF32Type());
-  twin[op.getResult()] =
-      reshapeTo(b, loc, fused.getResult(), flatType,
-                {rows, indexConst(b, loc, heads * dv)});
+  Value result = reshapeTo(b, loc, fused.getResult(), flatType,
+                           {rows, indexConst(b, loc, heads * dv)});
+  twin[op.getResult()] = result;
+  packingOf[result] = packings.size() - 1;
   packedOps.insert(op);
+  if (prune) {
+    auto scoreType =
+        RankedTensorType::get({ShapedType::kDynamic}, b.getF32Type());
+    Value score = reshapeTo(b, loc, fused.getImportanceResult(), scoreType,
+                            {rows});
+    if (importanceSum)
+      score = AddOp::create(b, loc, scoreType, lift(b, loc, importanceSum),
+                            score);
+    packingOf[score] = packings.size() - 1;
+    importanceSum = score;
+    if (attentions >= schedule->start) {
+      emitCut(b, loc, score);
+      cutAnchors.push_back(op);
+    }
+  }
   ++attentions;
+}
+
+Value Packer::maskOf(OpBuilder &b, Location loc, unsigned g) {
+  auto mType = cast<RankedTensorType>(m.getType());
+  Type elt = mType.getElementType();
+  auto flatType = cast<RankedTensorType>(packings[g].inverse.getType())
+                      .clone(b.getI64Type());
+  Value rows =
+      arith::IndexCastOp::create(b, loc, flatType, packings[g].inverse);
+  auto scalarType = RankedTensorType::get({}, b.getI64Type());
+  Value zero = arith::ConstantOp::create(
+      b, loc, scalarType,
+      DenseElementsAttr::get(scalarType, b.getI64IntegerAttr(0)));
+  Value kept = CompareOp::create(b, loc, flatType.clone(b.getI1Type()),
+                                 ComparePredicate::ne, rows, zero);
+  Value mask = reshapeTo(b, loc, kept, mType.clone(b.getI1Type()),
+                         {batch, seq});
+  if (elt.isInteger(1))
+    return mask;
+  if (isa<IntegerType>(elt))
+    return arith::ExtUIOp::create(b, loc, mType, mask);
+  return arith::UIToFPOp::create(b, loc, mType, mask);
+}
+
+void Packer::maskPrunedTokens(ArrayRef<Operation *> ops,
+                              function_ref<bool(Value)> cheap) {
+  DenseMap<std::pair<Value, unsigned>, Value> memo;
+  DenseMap<unsigned, Value> masks;
+  // `v` recomputed from packing g's mask, if it is computed from m by pure
+  // ops outside the token stream (or cheap ones in it); else null.
+  std::function<Value(Value, unsigned, Operation *, int)> remat =
+      [&](Value v, unsigned g, Operation *before, int depth) -> Value {
+    if (depth > 16)
+      return Value();
+    auto key = std::make_pair(v, g);
+    auto it = memo.find(key);
+    if (it != memo.end())
+      return it->second;
+    Value result;
+    if (v == m) {
+      Value &mg = masks[g];
+      if (!mg) {
+        OpBuilder b(before);
+        mg = maskOf(b, before->getLoc(), g);
+      }
+      result = mg;
+    } else if (Operation *op = v.getDefiningOp()) {
+      bool eligible = op->getNumRegions() == 0 && isPure(op) &&
+                      op->getNumResults() == 1 &&
+                      (!packedOps.contains(op) || cheap(v));
+      if (eligible) {
+        SmallVector<Value> operands;
+        bool changed = false;
+        for (Value operand : op->getOperands()) {
+          Value r = remat(operand, g, before, depth + 1);
+          changed |= static_cast<bool>(r);
+          operands.push_back(r ? r : operand);
+        }
+        if (changed) {
+          OpBuilder b(before);
+          Operation *clone = b.clone(*op);
+          clone->setOperands(operands);
+          result = clone->getResult(0);
+        }
+      }
+    }
+    memo[key] = result;
+    return result;
+  };
+  for (Operation *op : ops) {
+    if (packedOps.contains(op) || op->getBlock() == nullptr)
+      continue;
+    // The last cut before op.
+    std::optional<unsigned> g;
+    for (auto [i, anchor] : llvm::enumerate(cutAnchors))
+      if (anchor->isBeforeInBlock(op))
+        g = i + 1;
+    if (!g)
+      continue;
+    for (OpOperand &operand : op->getOpOperands())
+      if (Value r = remat(operand.get(), *g, op, 0))
+        operand.set(r);
+  }
 }
 
 /// Whether attention `op` can run on the packed stream (the checks passed).
@@ -1038,6 +1365,7 @@ LogicalResult Packer::run() {
   Block &body = func.getBody().front();
   OpBuilder b = OpBuilder::atBlockBegin(&body);
   emitIndices(b, func.getLoc());
+  func.walk([&](AttentionOp) { ++totalAttentions; });
 
   SmallVector<Operation *> ops;
   for (Operation &op : body.without_terminator())
@@ -1047,8 +1375,18 @@ LogicalResult Packer::run() {
       if (failed(checkAttention(attention)))
         return failure();
       if (isToken(attention.getQuery()) && isToken(attention.getKey()) &&
-          isToken(attention.getValue()) && packableAttention(attention))
+          isToken(attention.getValue()) && packableAttention(attention)) {
         packAttention(b, attention);
+      } else if (schedule && (isToken(attention.getQuery()) ||
+                              isToken(attention.getKey()) ||
+                              isToken(attention.getValue()))) {
+        // It would read pruned positions as zeros its mask keeps.
+        return attention.emitError(
+            "prune-tokens: this attention reads the token stream but cannot "
+            "run on it packed (f32 query, key and value [B, S, heads x "
+            "width], all of the token stream), so it would see pruned "
+            "tokens");
+      }
       continue;
     }
     bool anyToken = llvm::any_of(op->getOperands(),
@@ -1132,6 +1470,8 @@ LogicalResult Packer::run() {
     cheapMemo[v] = result;
     return result;
   };
+  if (cuts > 0)
+    maskPrunedTokens(ops, cheap);
   auto exitAllowed = [&](Operation *user, Value original) {
     if (isa<func::ReturnOp, tensor::ExtractSliceOp, AttentionOp>(user) ||
         onlyShapes(user, 0))
@@ -1185,40 +1525,85 @@ LogicalResult Packer::run() {
   if (attentions == 0)
     func.emitWarning("padding-free: no attention runs on the packed tokens; "
                      "nothing is gained");
+  else if (schedule && cuts == 0)
+    func.emitWarning("prune-tokens: start = ")
+        << schedule->start << " but the model has " << attentions
+        << " attentions on the token stream; nothing is pruned";
+  return success();
+}
+
+/// Packs each function of `module` by its key-padding mask (and prunes
+/// tokens by `schedule`).
+LogicalResult packModule(ModuleOp module,
+                         std::optional<TokenSchedule> schedule) {
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal())
+      continue;
+    // The mask: the first attention's that is a key-padding mask of an
+    // input.
+    BlockArgument m;
+    func.walk([&](AttentionOp op) {
+      if (m || !op.getMask())
+        return;
+      for (BlockArgument arg : func.getArguments()) {
+        auto type = dyn_cast<RankedTensorType>(arg.getType());
+        if (!type || type.getRank() != 2)
+          continue;
+        MaskTracer tracer(arg);
+        if (isKeyPaddingMask(tracer, op.getMask(), arg)) {
+          m = arg;
+          return;
+        }
+      }
+    });
+    if (!m) {
+      if (schedule)
+        return func.emitError(
+            "prune-tokens: no attention has a key-padding mask made from a "
+            "model input (attention_mask); token pruning runs on the "
+            "padding-free token stream, which needs one");
+      func.emitWarning("padding-free: no attention has a key-padding mask "
+                       "made from a model input; the model is unchanged");
+      continue;
+    }
+    Packer packer(func, m, schedule);
+    if (failed(packer.run()))
+      return failure();
+  }
   return success();
 }
 
 struct SLMPaddingFreePass
     : mlir::slm::impl::SLMPaddingFreeBase<SLMPaddingFreePass> {
   void runOnOperation() override {
-    for (auto func : getOperation()->getRegions().front().getOps<func::FuncOp>()) {
-      if (func.isExternal())
-        continue;
-      // The mask: the first attention's that is a key-padding mask of an
-      // input.
-      BlockArgument m;
-      func.walk([&](AttentionOp op) {
-        if (m || !op.getMask())
-          return;
-        for (BlockArgument arg : func.getArguments()) {
-          auto type = dyn_cast<RankedTensorType>(arg.getType());
-          if (!type || type.getRank() != 2)
-            continue;
-          MaskTracer tracer(arg);
-          if (isKeyPaddingMask(tracer, op.getMask(), arg)) {
-            m = arg;
-            return;
-          }
-        }
-      });
-      if (!m) {
-        func.emitWarning("padding-free: no attention has a key-padding mask "
-                         "made from a model input; the model is unchanged");
-        continue;
-      }
-      if (failed(Packer(func, m).run()))
-        return signalPassFailure();
+    if (failed(packModule(getOperation(), std::nullopt)))
+      signalPassFailure();
+  }
+};
+
+struct SLMPruneTokensPass
+    : mlir::slm::impl::SLMPruneTokensBase<SLMPruneTokensPass> {
+  using SLMPruneTokensBase::SLMPruneTokensBase;
+  void runOnOperation() override {
+    if (!(keep > 0.0 && keep <= 1.0) || start < 0 || leading < 0 ||
+        minTokens < 1) {
+      std::string got;
+      llvm::raw_string_ostream(got) << llvm::format("%g", keep.getValue());
+      getOperation().emitError("slm-prune-tokens: keep must be in (0, 1] "
+                               "(got ")
+          << got << "), start and leading >= 0 (got "
+          << start.getValue() << ", " << leading.getValue()
+          << "), min-tokens >= 1 (got " << minTokens.getValue() << ")";
+      return signalPassFailure();
     }
+    TokenSchedule schedule;
+    schedule.keepMillionths =
+        std::max<int64_t>(1, static_cast<int64_t>(std::llround(keep * 1e6)));
+    schedule.start = start;
+    schedule.leading = leading;
+    schedule.minTokens = minTokens;
+    if (failed(packModule(getOperation(), schedule)))
+      signalPassFailure();
   }
 };
 

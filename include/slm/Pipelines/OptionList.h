@@ -202,6 +202,28 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
             "real tokens at the entry, attend per sequence, and scatter "
             "token outputs back with 0 at pad positions (docs/Passes.md)",
             "", OptionGroup::Optimize});
+  v.option(options.pruneTokens,
+           {"prune-tokens",
+            "Run-time cascade token pruning (SpAtten; implies "
+            "--padding-free): after each attention from "
+            "--prune-tokens-start on, each sequence keeps this share of its "
+            "tokens, the most important by the attention they received "
+            "(1: off; token outputs are 0 at pruned positions)",
+            "keep", OptionGroup::Optimize});
+  v.option(options.pruneTokensStart,
+           {"prune-tokens-start",
+            "The first attention (0-based) after which --prune-tokens "
+            "prunes (default 1)",
+            "n", OptionGroup::Optimize});
+  v.option(options.pruneTokensLeading,
+           {"prune-tokens-leading",
+            "Leading tokens of each sequence --prune-tokens never prunes "
+            "(default 1: [CLS])",
+            "n", OptionGroup::Optimize});
+  v.option(options.pruneTokensMin,
+           {"prune-tokens-min",
+            "The fewest tokens --prune-tokens cuts a sequence to (default 1)",
+            "n", OptionGroup::Optimize});
   v.option(options.fuseLinearActivation,
            {"fuse-linear-activation",
             "Fold GELU/ReLU into the preceding linear layer (default on; "

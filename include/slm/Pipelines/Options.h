@@ -124,6 +124,13 @@ struct OptimizeOptions {
   bool kvCache = false;
   /// Pack the real tokens of a padded batch (--slm-padding-free).
   bool paddingFree = false;
+  /// Run-time token pruning (--slm-prune-tokens): the share of tokens
+  /// kept per step (1: off), the first attention after which it prunes,
+  /// the leading tokens never pruned, the fewest tokens kept.
+  double pruneTokens = 1.0;
+  int64_t pruneTokensStart = 1;
+  int64_t pruneTokensLeading = 1;
+  int64_t pruneTokensMin = 1;
   bool fuseLinearActivation = true;
   bool mergeLinears = false;
 };

@@ -293,6 +293,51 @@ def SLMPaddingFree : Pass<"slm-padding-free", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def SLMPruneTokens : Pass<"slm-prune-tokens", "::mlir::ModuleOp"> {
+  let summary = "Run-time cascade token pruning (SpAtten) on the padding-free token stream";
+  let description = [{
+    Everything `--slm-padding-free` does, and after each attention from
+    number `start` on (0-based), every sequence keeps only its most
+    important tokens for the rest of the model: `k = min(n, max(ceil(keep *
+    n), min-tokens, leading))` of its current `n`, the first `leading`
+    always (a `[CLS]` token), the others ranked by their cumulative
+    importance (the attention probability each received, summed over heads,
+    query rows and every attention so far: `slm.fused_attention`'s
+    importance sums), ties to the earlier position, kept in their order.
+    Pruned tokens stay pruned (a cascade: the sequence shrinks layer by
+    layer). Token outputs hold 0 at pruned positions (as at pads); a
+    pooling over positions sees only the kept tokens.
+
+    Before (`--slm-prune-tokens="keep=0.5 start=0"`):
+    ```mlir
+    %a = slm.attention %q, %k, %v, %mask {num_heads = 4 : i64} : ...
+    %o = slm.linear %a, %wo : ...
+    ```
+    After (the index loops left out):
+    ```mlir
+    %a_t, %imp = slm.fused_attention %q4, %k4, %v4 offsets %offsets outs %init importance %i0 {...}
+        : (..., tensor<1x?xf32>) -> (tensor<1x?x32xf32>, tensor<1x?xf32>)
+    // per sequence: rank the tokens by %imp, keep ceil(0.5 n): rows %kept,
+    // the next packing's %offsets1 and %inverse1
+    %a_k = slm.gather %a_t2[%kept] axis 0 : (tensor<?x32xf32>, tensor<?xindex>) -> tensor<?x32xf32>
+    %o_k = slm.linear %a_k, %wo : (tensor<?x32xf32>, tensor<32x32xf32>) -> tensor<?x32xf32>
+    ```
+  }];
+  let options = [
+    Option<"keep", "keep", "double", /*default=*/"1.0",
+           "The share of each sequence's tokens kept at each step, in (0, 1]">,
+    Option<"start", "start", "int64_t", /*default=*/"1",
+           "The first attention (0-based) after which tokens are pruned">,
+    Option<"leading", "leading", "int64_t", /*default=*/"1",
+           "Leading tokens of each sequence never pruned ([CLS])">,
+    Option<"minTokens", "min-tokens", "int64_t", /*default=*/"1",
+           "The fewest tokens a sequence is cut to">,
+  ];
+  let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect", "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def SLMDecomposeTransformerOps : Pass<"slm-decompose-transformer-ops"> {
   let summary = "Spell attention, normalizations, GELU, softmax and embedding out in tensor-level ops";
   let description = [{

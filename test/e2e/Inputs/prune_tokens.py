@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Run-time token pruning (slmc --prune-tokens) against an independent
+float64 NumPy implementation of the same cascade.
+
+    prune_tokens.py SLMC WORK_DIR
+
+The model: a 4-layer BERT encoder (hidden 64, 4 heads, vocab 1000; the
+MiniLM export's modules with seeded random weights, query weights x3 for
+sharper attention) exported by PyTorch with three outputs, the last hidden
+states [B, S, 64], the masked mean [B, 64] and that L2-normalized.
+
+The reference runs each sequence alone on its real tokens. After attention
+l >= start it adds the attention probabilities each token received (summed
+over heads and query rows) to the token's cumulative importance, and keeps
+k = min(n, max(ceil(keep n), min_tokens, leading)) of the n current tokens
+(ceil in integers: (round(keep 1e6) n + 999999) // 1e6): the first
+`leading`, then the highest importance, ties to the earlier position, in
+order. The rest of the model runs on the kept tokens, and what it computes
+from the attention mask after a cut sees pruned tokens as padding. Expected
+outputs: hidden states at kept positions, 0 at pruned and pad positions;
+mean: the kept tokens' mean (the model's masked mean; its count of tokens
+is the mask's after the cuts), and that normalized.
+
+Checks, per schedule and batch: the unpruned reference equals ONNX Runtime
+(validating the reference); slm keeps exactly the reference's tokens (the
+nonzero rows of its hidden states); values within 1e-4 + 1e-4 |ref|. A
+selection whose k-th and (k+1)-th importance differ by less than 1e-4 is
+reported as a near tie and not compared (f32 rounding may order them
+either way); none is expected and the test fails on more than one.
+"""
+import math
+import os
+import subprocess
+import sys
+
+import onnx  # noqa: F401  (before anything importing Debian's onnx)
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import slm  # noqa: E402
+import models  # noqa: E402
+
+LAYERS, HIDDEN, HEADS, FFN, VOCAB = 4, 64, 4, 128, 1000
+RTOL, ATOL = 1e-4, 1e-4
+SCHEDULES = [  # keep, start, leading, min
+    (0.5, 0, 1, 1),
+    (0.7, 1, 1, 2),
+    (0.3, 2, 0, 1),
+    (0.6, 3, 2, 3),
+]
+
+
+class Both(nn.Module):
+    """SentenceEncoder's computation, returning the hidden states too."""
+
+    def __init__(self, enc):
+        super().__init__()
+        self.enc = enc
+
+    def forward(self, input_ids, attention_mask):
+        e = self.enc
+        s = input_ids.size(1)
+        positions = torch.arange(s, dtype=torch.long).unsqueeze(0)
+        x = e.word(input_ids) + e.position(positions) + e.token_type(torch.zeros_like(input_ids))
+        x = e.norm(x)
+        mask = attention_mask.to(torch.float32)
+        additive = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+        for layer in e.layers:
+            x = layer(x, additive)
+        summed = (x * mask[:, :, None]).sum(dim=1)
+        count = mask.sum(dim=1, keepdim=True).clamp(min=1e-9)
+        mean = summed / count
+        return x, mean / mean.norm(dim=1, keepdim=True).clamp(min=1e-12), mean
+
+
+def weights(module):
+    return {k: v.detach().double().numpy() for k, v in module.state_dict().items()}
+
+
+def layer_norm(x, w, b, eps=1e-12):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def gelu(x):
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+
+
+def reference(w, ids, schedule):
+    """One sequence's real tokens -> (kept positions, hidden [k, H],
+    pooled [H], near ties)."""
+    n = len(ids)
+    x = w["enc.word.weight"][ids] + w["enc.position.weight"][:n] + w["enc.token_type.weight"][0]
+    x = layer_norm(x, w["enc.norm.weight"], w["enc.norm.bias"])
+    alive = np.arange(n)
+    cum = np.zeros(n)
+    ties = 0
+    d = HIDDEN // HEADS
+    for l in range(LAYERS):
+        p = f"enc.layers.{l}."
+        lin = lambda t, name: t @ w[p + name + ".weight"].T + w[p + name + ".bias"]
+        split = lambda t: t.reshape(len(t), HEADS, d).transpose(1, 0, 2)
+        q, k, v = (split(lin(x, "attention." + m)) for m in ("query", "key", "value"))
+        s = q @ k.transpose(0, 2, 1) / math.sqrt(d)
+        s = s - s.max(-1, keepdims=True)
+        prob = np.exp(s)
+        prob /= prob.sum(-1, keepdims=True)
+        ctx = (prob @ v).transpose(1, 0, 2).reshape(len(x), HIDDEN)
+        cum = cum + prob.sum(axis=(0, 1))
+        if schedule is not None and l >= schedule[1]:
+            keep, _, leading, least = schedule
+            m = len(alive)
+            kk = min(m, max((round(keep * 1e6) * m + 999999) // 1000000, least, leading))
+            eff = np.where(np.arange(m) < leading, np.inf, cum)
+            order = sorted(range(m), key=lambda i: (-eff[i], i))
+            if kk < m and np.isfinite(eff[order[kk - 1]]) and \
+                    abs(eff[order[kk - 1]] - eff[order[kk]]) < 1e-4:
+                ties += 1
+            chosen = sorted(order[:kk])
+            x, ctx, cum, alive = x[chosen], ctx[chosen], cum[chosen], alive[chosen]
+        x = layer_norm(x + lin(ctx, "attention_output"),
+                       w[p + "attention_norm.weight"], w[p + "attention_norm.bias"])
+        h = gelu(lin(x, "intermediate"))
+        x = layer_norm(x + lin(h, "output"), w[p + "output_norm.weight"], w[p + "output_norm.bias"])
+    mean = x.sum(0) / len(x)
+    return alive, x, mean / max(np.linalg.norm(mean), 1e-12), mean, ties
+
+
+def close(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return False, float("inf")
+    err = np.abs(a - b)
+    return bool(np.all(err <= ATOL + RTOL * np.abs(b))), float(err.max()) if err.size else 0.0
+
+
+def main():
+    slmc, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    torch.manual_seed(0)
+    cfg = models.bert_config(LAYERS, HIDDEN, HEADS, FFN)
+    cfg["vocab_size"] = VOCAB
+    enc = models.SentenceEncoder(cfg).eval()
+    with torch.no_grad():
+        for layer in enc.layers:
+            layer.attention.query.weight.mul_(3.0)
+    model = Both(enc).eval()
+    path = os.path.join(work, "encoder.onnx")
+    ids = torch.randint(0, VOCAB, (2, 16))
+    with torch.no_grad():
+        torch.onnx.export(model, (ids, torch.ones_like(ids)), path, opset_version=17,
+                          input_names=["input_ids", "attention_mask"],
+                          output_names=["hidden", "pooled", "mean"],
+                          dynamic_axes={n: {0: "batch", 1: "seq"}
+                                        for n in ("input_ids", "attention_mask", "hidden")})
+    w = weights(model)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    batches = []
+    for batch, seq in ((1, 24), (3, 24), (8, 40)):
+        lengths = rng.integers(1, seq + 1, batch)
+        lengths[0] = seq
+        if batch > 1:
+            lengths[1] = 1
+        mask = (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
+        batches.append((rng.integers(0, VOCAB, (batch, seq)).astype(np.int64), mask, lengths))
+
+    failures = ties = 0
+    # The reference without pruning is the model: ORT agrees.
+    for ids_b, mask, lengths in batches:
+        hidden, pooled, mean = session.run(None, {"input_ids": ids_b, "attention_mask": mask})
+        for b, n in enumerate(lengths):
+            _, x, p, mu, _ = reference(w, ids_b[b, :n], None)
+            ok1, e1 = close(hidden[b, :n], x)
+            ok2, e2 = close(np.stack([pooled[b], mean[b]]), np.stack([p, mu]))
+            if not (ok1 and ok2):
+                failures += 1
+                print(f"reference vs ORT: MISMATCH at length {n}: {e1:.1e} {e2:.1e}")
+    print(f"reference vs ORT (unpruned): {'ok' if not failures else 'MISMATCH'}")
+
+    for keep, start, leading, least in SCHEDULES:
+        lib = os.path.join(work, f"pruned-{keep}-{start}-{leading}-{least}.so")
+        r = subprocess.run([slmc, path, "-o", lib, f"--prune-tokens={keep}",
+                            f"--prune-tokens-start={start}",
+                            f"--prune-tokens-leading={leading}",
+                            f"--prune-tokens-min={least}"],
+                           capture_output=True, text=True)
+        if r.returncode or "warning" in r.stderr:
+            print(f"slmc failed or warned:\n{r.stderr}")
+            return 1
+        with slm.load(lib) as m:
+            for ids_b, mask, lengths in batches:
+                out = m.run({"input_ids": ids_b, "attention_mask": mask})
+                hidden, pooled, mean = (np.asarray(v) for v in out.values())
+                status, worst, kept_total = "ok", 0.0, 0
+                for b, n in enumerate(lengths):
+                    alive, x, p, mu, t = reference(w, ids_b[b, :n], (keep, start, leading, least))
+                    if t:
+                        ties += t
+                        print(f"  near tie in sequence {b} (length {n}): not compared")
+                        continue
+                    got_kept = np.flatnonzero(np.any(hidden[b] != 0, axis=-1))
+                    kept_total += len(alive)
+                    if not np.array_equal(got_kept, alive):
+                        status = "MISMATCH"
+                        print(f"  sequence {b}: kept {got_kept.tolist()}, reference {alive.tolist()}")
+                        continue
+                    ok1, e1 = close(hidden[b, alive], x)
+                    ok2, e2 = close(np.stack([pooled[b], mean[b]]), np.stack([p, mu]))
+                    worst = max(worst, e1, e2)
+                    if not (ok1 and ok2):
+                        status = "MISMATCH"
+                failures += status != "ok"
+                print(f"keep {keep} start {start} leading {leading} min {least} "
+                      f"batch {len(lengths)} lengths {lengths.tolist()}: {status}: "
+                      f"kept {kept_total} of {int(lengths.sum())} tokens, max err {worst:.1e}")
+    print(f"prune-tokens: {failures} failures, {ties} near ties")
+    return 1 if failures or ties > 1 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
