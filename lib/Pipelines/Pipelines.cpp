@@ -114,6 +114,7 @@ void slm::buildOptimizePipeline(OpPassManager &pm,
     prune.start = options.pruneTokensStart;
     prune.leading = options.pruneTokensLeading;
     prune.minTokens = options.pruneTokensMin;
+    prune.skip = options.pruneTokensSkip;
     pm.addPass(createSLMPruneTokens(prune));
   } else if (options.paddingFree) {
     pm.addPass(createSLMPaddingFree());

@@ -40,6 +40,26 @@
 //    pooling, the function's results), the value is scattered back to [B,
 //    S, rest], with 0 at pad positions.
 //
+//  * Token pruning (--slm-prune-tokens, SpAtten's cascade). Each packed
+//    attention also writes its importance sums (the probability each token
+//    receives, over heads and query rows), added up over the attentions;
+//    after each attention from `start` on, loops over the sequences rank
+//    their tokens by it (the `leading` first at +inf, ties to the earlier
+//    position) and keep k = min(n, max(ceil(keep n), min-tokens, leading)),
+//    in order: the next packing (its offsets, the kept rows of the
+//    previous one, each padded position's row). A token value read after a
+//    cut is gathered at the kept rows where it is read ("lifted"), so the
+//    rest of the model runs on the kept tokens; exits scatter each value
+//    by its own packing (0 at pruned positions too); ops outside the
+//    stream after a cut that read the mask read it recomputed with pruned
+//    tokens as padding (a masked mean averages the kept tokens). With
+//    `skip`, pruned tokens skip the remaining layers instead: each cut
+//    keeps the residual stream entering its layer (the older operand of
+//    the first residual add after the attention), and where the stream
+//    leaves the last layer (two residual adds on, each maybe normalized)
+//    every token's last state is gathered back into packing 0, so the
+//    rest of the model (poolings, outputs) sees all tokens.
+//
 // Real positions of the results are what the padded model computes (its
 // pads do not reach them: the masks remove pad keys, every other op on the
 // stream is token-wise). Pad positions hold 0 instead of what the padded
@@ -451,6 +471,9 @@ struct TokenSchedule {
   /// in any reference).
   int64_t keepMillionths = 1000000;
   int64_t start = 0, leading = 1, minTokens = 1;
+  /// Pruned tokens skip the remaining layers (their state merged back
+  /// after the last layer) instead of being dropped.
+  bool skip = false;
 };
 
 class Packer {
@@ -502,7 +525,27 @@ private:
   /// 1's rows `kept`.
   struct Packing {
     Value offsets, inverse, kept;
+    /// Each row's row in packing 0 (null for packing 0 itself).
+    Value rows0;
   };
+  /// The packing new values are computed in: the last one, or 0 again
+  /// after the merge.
+  unsigned current = 0;
+  /// Per cut: the residual stream's rows at the cut (its packing's), the
+  /// state of the tokens it prunes; null where it was not found.
+  SmallVector<Value> frozen;
+  /// The op whose result is the residual stream after the last layer:
+  /// there, the pruned tokens' states are merged back in (packing 0).
+  Operation *mergeAt = nullptr;
+  bool merged = false;
+  /// A value of a pruned packing read after the merge (an error).
+  Operation *mixedAt = nullptr;
+  /// The residual stream entering `op`'s layer: the older token value the
+  /// first residual add after it adds to what the attention computed.
+  Value residualInput(AttentionOp op);
+  /// The residual stream after the layer whose input is `stream`.
+  Value layerOutput(Value stream);
+  void emitMerge(OpBuilder &b, Location loc, Value last);
   SmallVector<Packing> packings;
   /// The packing of each value of the token stream.
   DenseMap<Value, unsigned> packingOf;
@@ -702,7 +745,12 @@ Value Packer::lift(OpBuilder &b, Location loc, Value p) {
   if (it == packingOf.end())
     return p;
   unsigned g = it->second;
-  const unsigned current = packings.size() - 1;
+  if (g > current) {
+    // Computed on pruned tokens, read after the merge: no rows for the
+    // others. run() reports it.
+    mixedAt = p.getDefiningOp();
+    return p;
+  }
   while (g < current) {
     Value &next = lifted[{p, g + 1}];
     if (!next) {
@@ -720,7 +768,7 @@ void Packer::emitCut(OpBuilder &b, Location loc, Value score) {
   Type indexType = b.getIndexType();
   auto vec = RankedTensorType::get({ShapedType::kDynamic}, indexType);
   Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
-  const Packing &from = packings.back();
+  const Packing from = packings[current];
   Value rows = extentOf(b, loc, score, 0);
   // newRow[t]: packing g row t's row + 1 in the next packing (0: pruned).
   Value newRow0 = tensor::EmptyOp::create(b, loc, vec.getShape(), indexType,
@@ -732,8 +780,8 @@ void Packer::emitCut(OpBuilder &b, Location loc, Value score) {
   auto i64 = [&](int64_t v) {
     return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v).getResult();
   };
-  auto outer = scf::ForOp::create(b, loc, c0, batch, c1,
-                                  ValueRange{newRow0, kept0, offsets0, c0});
+  auto outer = scf::ForOp::create(
+      b, loc, c0, batch, c1, ValueRange{newRow0, kept0, offsets0, c0, kept0});
   {
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(outer.getBody());
@@ -769,7 +817,7 @@ void Packer::emitCut(OpBuilder &b, Location loc, Value score) {
       return arith::SelectOp::create(b, loc, lead, inf, x).getResult();
     };
     auto inner = scf::ForOp::create(b, loc, lo, hi, c1,
-                                    ValueRange{it[0], it[1], it[3]});
+                                    ValueRange{it[0], it[1], it[3], it[4]});
     {
       OpBuilder::InsertionGuard g2(b);
       b.setInsertionPointToStart(inner.getBody());
@@ -807,20 +855,32 @@ void Packer::emitCut(OpBuilder &b, Location loc, Value score) {
       // Written at the next free row either way; a pruned token's entry is
       // overwritten by the next kept one or cut off.
       Value kept = tensor::InsertOp::create(b, loc, t, in[1], ValueRange{in[2]});
+      Value row0 = from.rows0 ? tensor::ExtractOp::create(b, loc, from.rows0,
+                                                          ValueRange{t})
+                                    .getResult()
+                              : t;
+      Value rows0 =
+          tensor::InsertOp::create(b, loc, row0, in[3], ValueRange{in[2]});
       Value count = arith::SelectOp::create(b, loc, keep, next, in[2]);
-      scf::YieldOp::create(b, loc, ValueRange{newRow, kept, count});
+      scf::YieldOp::create(b, loc, ValueRange{newRow, kept, count, rows0});
     }
     scf::YieldOp::create(b, loc,
                          ValueRange{inner.getResult(0), inner.getResult(1), off,
-                                    inner.getResult(2)});
+                                    inner.getResult(2), inner.getResult(3)});
   }
   Value total = outer.getResult(3);
   Packing to;
   to.offsets = tensor::InsertOp::create(b, loc, total, outer.getResult(2),
                                         ValueRange{batch});
-  to.kept = tensor::ExtractSliceOp::create(
-      b, loc, vec, outer.getResult(1), ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{total}, ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  auto firstRows = [&](Value v) {
+    return tensor::ExtractSliceOp::create(
+               b, loc, vec, v, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+               ArrayRef<OpFoldResult>{total},
+               ArrayRef<OpFoldResult>{b.getIndexAttr(1)})
+        .getResult();
+  };
+  to.kept = firstRows(outer.getResult(1));
+  to.rows0 = firstRows(outer.getResult(4));
   // The padded positions' rows in the next packing.
   Value flat = arith::MulIOp::create(b, loc, batch, seq);
   Value newRows = outer.getResult(0);
@@ -850,6 +910,7 @@ void Packer::emitCut(OpBuilder &b, Location loc, Value score) {
   }
   to.inverse = remap.getResult(0);
   packings.push_back(to);
+  current = packings.size() - 1;
   ++cuts;
 }
 
@@ -1138,8 +1199,10 @@ void Packer::pack(Operation *op) {
     result = reshapeTo(b, loc, input, packedType(resultType), extents);
   }
   twin[op->getResult(0)] = result;
-  packingOf[result] = packings.size() - 1;
+  packingOf[result] = current;
   packedOps.insert(op);
+  if (op == mergeAt)
+    emitMerge(b, loc, result);
 }
 
 LogicalResult Packer::checkAttention(AttentionOp op) {
@@ -1207,7 +1270,7 @@ void Packer::packAttention(OpBuilder &b, AttentionOp op) {
     types.push_back(importanceType);
   }
   auto fused = FusedAttentionOp::create(
-      b, loc, types, q, k, v, /*mask=*/Value(), packings.back().offsets, init,
+      b, loc, types, q, k, v, /*mask=*/Value(), packings[current].offsets, init,
       importanceInit, op.getNumHeadsAttr(),
       b.getF64FloatAttr(op.getEffectiveScale()),
       b.getDenseI64ArrayAttr({1, 1, 1}), op.getCausalAttr());
@@ -1216,7 +1279,7 @@ void Packer::packAttention(OpBuilder &b, AttentionOp op) {
   Value result = reshapeTo(b, loc, fused.getResult(), flatType,
                            {rows, indexConst(b, loc, heads * dv)});
   twin[op.getResult()] = result;
-  packingOf[result] = packings.size() - 1;
+  packingOf[result] = current;
   packedOps.insert(op);
   if (prune) {
     auto scoreType =
@@ -1226,9 +1289,15 @@ void Packer::packAttention(OpBuilder &b, AttentionOp op) {
     if (importanceSum)
       score = AddOp::create(b, loc, scoreType, lift(b, loc, importanceSum),
                             score);
-    packingOf[score] = packings.size() - 1;
+    packingOf[score] = current;
     importanceSum = score;
     if (attentions >= schedule->start) {
+      // With `skip`, the tokens this cut prunes skip the rest of the
+      // model: their state is the layer's input (the residual stream),
+      // kept for the merge.
+      Value stream = mergeAt ? residualInput(op) : Value();
+      frozen.push_back(stream && isToken(stream) ? packed(b, loc, stream)
+                                                 : Value());
       emitCut(b, loc, score);
       cutAnchors.push_back(op);
     }
@@ -1311,12 +1380,123 @@ void Packer::maskPrunedTokens(ArrayRef<Operation *> ops,
     for (auto [i, anchor] : llvm::enumerate(cutAnchors))
       if (anchor->isBeforeInBlock(op))
         g = i + 1;
-    if (!g)
+    if (!g || (merged && mergeAt->isBeforeInBlock(op)))
       continue;
     for (OpOperand &operand : op->getOpOperands())
       if (Value r = remat(operand.get(), *g, op, 0))
         operand.set(r);
   }
+}
+
+Value Packer::residualInput(AttentionOp op) {
+  SmallVector<std::pair<Value, int>> work{{op.getResult(), 0}};
+  while (!work.empty()) {
+    auto [v, depth] = work.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (user->getBlock() != op->getBlock())
+        continue;
+      if (auto add = dyn_cast<AddOp>(user)) {
+        Value other = add.getLhs() == v ? add.getRhs() : add.getLhs();
+        Operation *def = other.getDefiningOp();
+        if (other != v && other.getType() == add.getType() &&
+            (!def || def->isBeforeInBlock(op)))
+          return other;
+      }
+      if (depth < 4 && user->getNumResults() == 1 &&
+          isa<LinearOp, ReshapeOp, TransposeOp, AddOp, MatMulOp>(user))
+        work.push_back({user->getResult(0), depth + 1});
+    }
+  }
+  return Value();
+}
+
+Value Packer::layerOutput(Value stream) {
+  Value v = stream;
+  // Two residual adds (attention's, the FFN's), each maybe normalized.
+  for (int step = 0; step < 2 && v; ++step) {
+    Operation *vDef = v.getDefiningOp();
+    AddOp next;
+    for (Operation *user : v.getUsers()) {
+      auto add = dyn_cast<AddOp>(user);
+      if (!add || add->getBlock() != &func.getBody().front())
+        continue;
+      Value other = add.getLhs() == v ? add.getRhs() : add.getLhs();
+      Operation *def = other.getDefiningOp();
+      if (other == v || other.getType() != add.getType() || !def ||
+          (vDef && !vDef->isBeforeInBlock(def)))
+        continue;
+      if (!next || add->isBeforeInBlock(next))
+        next = add;
+    }
+    if (!next)
+      return Value();
+    v = next.getResult();
+    if (v.hasOneUse() && isa<LayerNormOp, RMSNormOp>(*v.getUsers().begin()))
+      v = v.getUsers().begin()->getResult(0);
+  }
+  return v;
+}
+
+void Packer::emitMerge(OpBuilder &b, Location loc, Value last) {
+  if (llvm::any_of(frozen, [](Value f) { return !f; }))
+    return;
+  Type indexType = b.getIndexType();
+  auto vec = RankedTensorType::get({ShapedType::kDynamic}, indexType);
+  Value c0 = indexConst(b, loc, 0), c1 = indexConst(b, loc, 1);
+  // The candidates, one after another: each cut's stream rows (packing g),
+  // then the last layer's rows; a token's value is its last candidate.
+  SmallVector<std::pair<Value, unsigned>> sources;
+  for (auto [g, f] : llvm::enumerate(frozen))
+    sources.push_back({f, static_cast<unsigned>(g)});
+  sources.push_back({last, current});
+  auto type = cast<RankedTensorType>(last.getType());
+  const int64_t rank = type.getRank();
+  Value total = c0;
+  for (auto &source : sources)
+    total = arith::AddIOp::create(b, loc, total,
+                                  extentOf(b, loc, source.first, 0));
+  SmallVector<Value> dynamic{total};
+  for (int64_t i = 1; i < rank; ++i)
+    if (type.isDynamicDim(i))
+      dynamic.push_back(extentOf(b, loc, last, i));
+  Value rows = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType(), dynamic);
+  Value index = tensor::EmptyOp::create(b, loc, vec.getShape(), indexType,
+                                        ValueRange{count});
+  Value offset = c0;
+  for (auto [value, g] : sources) {
+    Value n = extentOf(b, loc, value, 0);
+    SmallVector<OpFoldResult> at(rank, b.getIndexAttr(0)),
+        sizes{getAsOpFoldResult(n)}, ones(rank, b.getIndexAttr(1));
+    at[0] = getAsOpFoldResult(offset);
+    for (int64_t i = 1; i < rank; ++i)
+      sizes.push_back(getAsOpFoldResult(extentOf(b, loc, value, i)));
+    rows = tensor::InsertSliceOp::create(b, loc, value, rows, at, sizes, ones);
+    // index[row in packing 0] = offset + row.
+    Value rows0 = packings[g].rows0;
+    auto loop = scf::ForOp::create(b, loc, c0, n, c1, ValueRange{index});
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value r = loop.getInductionVar();
+      Value p = rows0 ? tensor::ExtractOp::create(b, loc, rows0, ValueRange{r})
+                            .getResult()
+                      : r;
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{tensor::InsertOp::create(
+              b, loc, arith::AddIOp::create(b, loc, offset, r),
+              loop.getRegionIterArgs()[0], ValueRange{p})});
+    }
+    index = loop.getResult(0);
+    offset = arith::AddIOp::create(b, loc, offset, n);
+  }
+  Value result = GatherOp::create(b, loc, type, rows, index,
+                                  b.getI64IntegerAttr(0));
+  current = 0;
+  packingOf[result] = 0;
+  twin[mergeAt->getResult(0)] = result;
+  merged = true;
 }
 
 /// Whether attention `op` can run on the packed stream (the checks passed).
@@ -1365,7 +1545,15 @@ LogicalResult Packer::run() {
   Block &body = func.getBody().front();
   OpBuilder b = OpBuilder::atBlockBegin(&body);
   emitIndices(b, func.getLoc());
-  func.walk([&](AttentionOp) { ++totalAttentions; });
+  AttentionOp lastAttention;
+  func.walk([&](AttentionOp op) {
+    ++totalAttentions;
+    lastAttention = op;
+  });
+  if (schedule && schedule->skip && lastAttention)
+    if (Value stream = residualInput(lastAttention))
+      if (Value out = layerOutput(stream))
+        mergeAt = out.getDefiningOp();
 
   SmallVector<Operation *> ops;
   for (Operation &op : body.without_terminator())
@@ -1394,6 +1582,16 @@ LogicalResult Packer::run() {
     if (anyToken && canPack(op))
       pack(op);
   }
+
+  if (mixedAt)
+    return mixedAt->emitError(
+        "prune-tokens: this value is computed on pruned tokens and read "
+        "after the residual stream is merged back (all tokens again)");
+  if (cuts > 0 && schedule->skip && !merged)
+    func.emitWarning("prune-tokens: the residual stream after the last layer "
+                     "was not found: token outputs are 0 at pruned positions, "
+                     "and what reads the mask after a cut sees pruned tokens "
+                     "as padding");
 
   // Shape queries of token values: m's extents and the twins'.
   for (Operation *op : packedOps) {
@@ -1602,6 +1800,7 @@ struct SLMPruneTokensPass
     schedule.start = start;
     schedule.leading = leading;
     schedule.minTokens = minTokens;
+    schedule.skip = skip;
     if (failed(packModule(getOperation(), schedule)))
       signalPassFailure();
   }

@@ -208,7 +208,7 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
             "--padding-free): after each attention from "
             "--prune-tokens-start on, each sequence keeps this share of its "
             "tokens, the most important by the attention they received "
-            "(1: off; token outputs are 0 at pruned positions)",
+            "(1: off)",
             "keep", OptionGroup::Optimize});
   v.option(options.pruneTokensStart,
            {"prune-tokens-start",
@@ -224,6 +224,12 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
            {"prune-tokens-min",
             "The fewest tokens --prune-tokens cuts a sequence to (default 1)",
             "n", OptionGroup::Optimize});
+  v.option(options.pruneTokensSkip,
+           {"prune-tokens-skip",
+            "Tokens --prune-tokens prunes skip the remaining layers (their "
+            "last state reaches outputs and poolings) instead of being "
+            "dropped like padding (default)",
+            "", OptionGroup::Optimize});
   v.option(options.fuseLinearActivation,
            {"fuse-linear-activation",
             "Fold GELU/ReLU into the preceding linear layer (default on; "

@@ -131,6 +131,7 @@ struct OptimizeOptions {
   int64_t pruneTokensStart = 1;
   int64_t pruneTokensLeading = 1;
   int64_t pruneTokensMin = 1;
+  bool pruneTokensSkip = false;
   bool fuseLinearActivation = true;
   bool mergeLinears = false;
 };

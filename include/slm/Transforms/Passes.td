@@ -305,8 +305,14 @@ def SLMPruneTokens : Pass<"slm-prune-tokens", "::mlir::ModuleOp"> {
     query rows and every attention so far: `slm.fused_attention`'s
     importance sums), ties to the earlier position, kept in their order.
     Pruned tokens stay pruned (a cascade: the sequence shrinks layer by
-    layer). Token outputs hold 0 at pruned positions (as at pads); a
-    pooling over positions sees only the kept tokens.
+    layer). By default they are dropped: token outputs hold 0 at pruned
+    positions (as at pads), and what the model computes from the mask after
+    a cut sees them as padding (a masked mean averages the kept tokens).
+    With `skip`, they skip the remaining layers instead: the residual
+    stream entering the layer where a token was pruned is its state, and
+    after the last layer every token's last state is gathered back, so
+    outputs and poolings see all tokens (a warning, and dropping, where the
+    residual stream is not found).
 
     Before (`--slm-prune-tokens="keep=0.5 start=0"`):
     ```mlir
@@ -332,6 +338,9 @@ def SLMPruneTokens : Pass<"slm-prune-tokens", "::mlir::ModuleOp"> {
            "Leading tokens of each sequence never pruned ([CLS])">,
     Option<"minTokens", "min-tokens", "int64_t", /*default=*/"1",
            "The fewest tokens a sequence is cut to">,
+    Option<"skip", "skip", "bool", /*default=*/"false",
+           "Pruned tokens skip the remaining layers (their last state "
+           "reaches the outputs and poolings) instead of being dropped">,
   ];
   let dependentDialects = ["::mlir::slm::SLMDialect", "::mlir::arith::ArithDialect",
                            "::mlir::cf::ControlFlowDialect", "::mlir::scf::SCFDialect",
