@@ -169,11 +169,11 @@ private:
     return failure();
   }
   /// Compiles `m` (after Compress; optimized first unless `optimized`) into
-  /// the library `path` and loads it.
-  FailureOr<std::unique_ptr<RunnableModel>> compileAndLoad(ModuleOp m,
-                                                           bool optimized,
-                                                           StringRef path,
-                                                           std::string &error);
+  /// the library `path` and loads it. A `reference` (calibration's) is
+  /// optimized without run-time token pruning.
+  FailureOr<std::unique_ptr<RunnableModel>>
+  compileAndLoad(ModuleOp m, bool optimized, StringRef path,
+                 std::string &error, bool reference = false);
   LogicalResult compress(std::string &error);
   LogicalResult guard(std::string &error);
   LogicalResult emit(std::string &error);
@@ -198,7 +198,7 @@ private:
 
 FailureOr<std::unique_ptr<RunnableModel>>
 Compilation::compileAndLoad(ModuleOp m, bool optimized, StringRef path,
-                            std::string &error) {
+                            std::string &error, bool reference) {
   if (!hooks.loadLibrary) {
     error = "running compiled models (calibration, the accuracy guard) "
             "needs a runtime, and none was given";
@@ -206,7 +206,14 @@ Compilation::compileAndLoad(ModuleOp m, bool optimized, StringRef path,
   }
   if (!optimized) {
     PassManager pm(m.getContext(), ModuleOp::getOperationName());
-    buildOptimizePipeline(pm, options.optimize);
+    OptimizeOptions optimize = options.optimize;
+    if (reference) {
+      // The uncompressed model's outputs: run-time token pruning is a
+      // compression (and its packing does not follow calibration probes).
+      optimize.pruneTokens = 1.0;
+      optimize.paddingFree = false;
+    }
+    buildOptimizePipeline(pm, optimize);
     if (failed(pm.run(m))) {
       error = "optimization failed";
       return failure();
@@ -266,7 +273,8 @@ LogicalResult Compilation::compress(std::string &error) {
     SmallString<256> library(folder.path);
     llvm::sys::path::append(library, "calibration.so");
     auto compile = [&](ModuleOp probed, std::string &message) {
-      return compileAndLoad(probed, /*optimized=*/false, library, message);
+      return compileAndLoad(probed, /*optimized=*/false, library, message,
+                            /*reference=*/true);
     };
     std::string message;
     FailureOr<ReferenceOutputs> measured =

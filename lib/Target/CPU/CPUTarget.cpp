@@ -373,6 +373,20 @@ translateAndOptimize(ModuleOp module, StringRef metadata,
   registerLLVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
   module.getContext()->appendDialectRegistry(registry);
+  // slm's argument attributes (names, dimension names, failure slots) have
+  // served: the metadata carries them. LLVM IR has no place for them.
+  module.walk([](LLVM::LLVMFuncOp op) {
+    auto func = cast<FunctionOpInterface>(op.getOperation());
+    for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i) {
+      ArrayRef<NamedAttribute> attrs = func.getArgAttrs(i);
+      SmallVector<NamedAttribute> kept;
+      for (NamedAttribute attr : attrs)
+        if (!attr.getName().strref().starts_with("slm."))
+          kept.push_back(attr);
+      if (kept.size() != attrs.size())
+        func.setArgAttrs(i, kept);
+    }
+  });
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, ctx, "slm_model");
   if (!llvmModule) {

@@ -3,6 +3,11 @@
 float64 NumPy implementation of the same cascade.
 
     prune_tokens.py SLMC WORK_DIR
+    prune_tokens.py SLMC WORK_DIR --minilm MODEL_DIR ONNX
+
+With --minilm, the model is the real all-MiniLM-L6-v2 (its PyTorch module
+from MODEL_DIR, its export ONNX; output: the normalized embedding) and two
+schedules per mode are checked on a batch of 6 random-length sequences.
 
 The model: a 4-layer BERT encoder (hidden 64, 4 heads, vocab 1000; the
 MiniLM export's modules with seeded random weights, query weights x3 for
@@ -33,6 +38,7 @@ either way); none is expected and the test fails on more than one.
 """
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -152,8 +158,52 @@ def close(a, b):
     return bool(np.all(err <= ATOL + RTOL * np.abs(b))), float(err.max()) if err.size else 0.0
 
 
+def check_minilm(slmc, work, model_dir, onnx_path):
+    """The real MiniLM: embeddings of pruned compiled models vs the
+    reference's, both modes."""
+    global LAYERS, HIDDEN, HEADS
+    sys.path.insert(0, os.path.join(ROOT, "examples", "minilm"))
+    from export_minilm import load
+    enc = load(model_dir)
+    LAYERS, HIDDEN = len(enc.layers), enc.word.weight.shape[1]
+    HEADS = enc.layers[0].attention.heads
+    w = weights(Both(enc))
+    rng = np.random.default_rng(4)
+    lengths = np.array([48, 1, 17, 30, 9, 40])
+    seq = int(lengths.max())
+    mask = (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
+    ids = rng.integers(1000, 30000, (len(lengths), seq)).astype(np.int64) * mask
+    failures = ties = 0
+    for (keep, start), skip in [(s, k) for k in (False, True) for s in ((0.7, 1), (0.5, 3))]:
+        lib = os.path.join(work, f"minilm-{keep}-{start}-{skip}.so")
+        r = subprocess.run([slmc, onnx_path, "-o", lib, f"--prune-tokens={keep}",
+                            f"--prune-tokens-start={start}"] +
+                           (["--prune-tokens-skip"] if skip else []),
+                           capture_output=True, text=True)
+        if r.returncode or "warning" in r.stderr:
+            print(f"slmc failed or warned:\n{r.stderr}")
+            return 1
+        with slm.load(lib) as m:
+            got = np.asarray(list(m.run({"input_ids": ids, "attention_mask": mask}).values())[0])
+        worst, ok = 0.0, True
+        for b, n in enumerate(lengths):
+            _, _, p, _, t = reference(w, ids[b, :n], (keep, start, 1, 1), skip)
+            ties += t
+            good, err = close(got[b], p)
+            ok &= good or bool(t)
+            worst = max(worst, err)
+        failures += not ok
+        print(f"minilm {'skip' if skip else 'drop'} keep {keep} start {start}: "
+              f"{'ok' if ok else 'MISMATCH'}: max err {worst:.1e}")
+    print(f"prune-tokens minilm: {failures} failures, {ties} near ties")
+    return 1 if failures or ties > 1 else 0
+
+
 def main():
     slmc, work = sys.argv[1], sys.argv[2]
+    if len(sys.argv) > 3 and sys.argv[3] == "--minilm":
+        os.makedirs(work, exist_ok=True)
+        return check_minilm(slmc, work, sys.argv[4], sys.argv[5])
     os.makedirs(work, exist_ok=True)
     torch.manual_seed(0)
     cfg = models.bert_config(LAYERS, HIDDEN, HEADS, FFN)
@@ -233,6 +283,24 @@ def main():
                       f"min {least} "
                       f"batch {len(lengths)} lengths {lengths.tolist()}: {status}: "
                       f"kept {kept_total} of {int(lengths.sum())} tokens, max err {worst:.1e}")
+    # The accuracy guard measures token pruning: the reference outputs are
+    # the unpruned model's (4 unpadded calibration samples).
+    calib = os.path.join(work, "calibration")
+    for i in range(4):
+        d = os.path.join(calib, f"{i:04d}")
+        os.makedirs(d, exist_ok=True)
+        n = 12 + 5 * i
+        np.save(os.path.join(d, "input_ids.npy"), rng.integers(0, VOCAB, (1, n)).astype(np.int64))
+        np.save(os.path.join(d, "attention_mask.npy"), np.ones((1, n), np.int64))
+    for limit in ("1e-6", "100"):
+        lib = os.path.join(work, f"guarded-{limit}.so")
+        r = subprocess.run([slmc, path, "-o", lib, "--prune-tokens=0.5", "--prune-tokens-start=1",
+                            "--calibration", calib, f"--max-error={limit}"],
+                           capture_output=True, text=True)
+        errors = [float(x) for x in re.findall(r"relative L2 ([0-9.]+)", r.stdout + r.stderr)]
+        print(f"guard --max-error={limit}: exit {r.returncode}, library "
+              f"{'written' if os.path.exists(lib) else 'not written'}, smallest output error "
+              f"{min(errors) if errors else float('nan'):.3g}")
     print(f"prune-tokens: {failures} failures, {ties} near ties")
     return 1 if failures or ties > 1 else 0
 
