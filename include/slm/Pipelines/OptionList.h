@@ -226,9 +226,9 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
             "n", OptionGroup::Optimize});
   v.option(options.pruneTokensSkip,
            {"prune-tokens-skip",
-            "Tokens --prune-tokens prunes skip the remaining layers (their "
-            "last state reaches outputs and poolings) instead of being "
-            "dropped like padding (default)",
+            "Tokens --prune-tokens prunes skip the remaining layers, their "
+            "last state reaching outputs and poolings (default: they are "
+            "dropped, like padding)",
             "", OptionGroup::Optimize});
   v.option(options.fuseLinearActivation,
            {"fuse-linear-activation",
