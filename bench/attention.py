@@ -34,23 +34,13 @@ def worker(args):
     """One engine at one length; prints JSON (median seconds, reps, peak
     RSS, and the output saved for the error against ORT)."""
     import numpy as np
-    from bench import peak_rss_mb, timed
+    from bench import first_output, peak_rss_mb, timed
     seq = args.seq
     rng = np.random.default_rng(0)
     feeds = {"input_ids": rng.integers(1000, 2000, (1, seq)).astype(np.int64),
              "attention_mask": np.ones((1, seq), np.int64)}
-    if args.engine.startswith("slm"):
-        import slm
-        m = slm.load(args.lib, num_threads=args.threads)
-        fn = lambda: list(m.run(feeds).values())[0]
-    else:
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        s = ort.InferenceSession(args.onnx, so, providers=["CPUExecutionProvider"])
-        fn = lambda: s.run(None, feeds)[0]
+    run = first_output(args.engine, args.lib, args.onnx, args.threads)
+    fn = lambda: run(feeds)
     median, reps = timed(fn, args.reps, args.budget)
     np.save(args.save, fn())
     print(json.dumps({"median_s": median, "reps": reps, "peak_rss_mb": peak_rss_mb()}))

@@ -66,6 +66,23 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def first_output(engine, lib, onnx_path, threads):
+    """A function of the feeds returning the first output of `engine`: an
+    slm library ("slm ...": `lib`) or ONNX Runtime on `onnx_path`
+    (ORT_ENABLE_ALL, `threads` intra-op threads, inter-op 1)."""
+    if engine.startswith("slm"):
+        import slm
+        m = slm.load(lib, num_threads=threads)
+        return lambda feeds: list(m.run(feeds).values())[0]
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    s = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    return lambda feeds: s.run(None, feeds)[0]
+
+
 def worker(args):
     """One engine on one case; prints JSON."""
     model_name, batch, seq = args.case

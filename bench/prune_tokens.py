@@ -89,21 +89,11 @@ def kept_tokens(n, keep, start, layers, leading=1, least=1):
 
 def worker(args):
     import numpy as np
-    from bench import peak_rss_mb, timed
+    from bench import first_output, peak_rss_mb, timed
     data = np.load(args.feeds)
     feeds = {"input_ids": data["input_ids"], "attention_mask": data["attention_mask"]}
-    if args.worker.startswith("slm"):
-        import slm
-        m = slm.load(args.lib, num_threads=args.threads)
-        fn = lambda: list(m.run(feeds).values())[0]
-    else:
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        s = ort.InferenceSession(args.onnx, so, providers=["CPUExecutionProvider"])
-        fn = lambda: s.run(None, feeds)[0]
+    run = first_output(args.worker, args.lib, args.onnx, args.threads)
+    fn = lambda: run(feeds)
     median, reps = timed(fn, args.reps, args.budget)
     np.save(args.save, fn())
     print(json.dumps({"median_s": median, "reps": reps, "peak_rss_mb": peak_rss_mb()}))

@@ -1350,7 +1350,9 @@ void Packer::maskPrunedTokens(ArrayRef<Operation *> ops,
       }
       result = mg;
     } else if (Operation *op = v.getDefiningOp()) {
-      bool eligible = op->getNumRegions() == 0 && isPure(op) &&
+      // A shape query reads the same extents from either mask.
+      bool eligible = !isa<tensor::DimOp>(op) && op->getNumRegions() == 0 &&
+                      isPure(op) &&
                       op->getNumResults() == 1 &&
                       (!packedOps.contains(op) || cheap(v));
       if (eligible) {
@@ -1438,7 +1440,8 @@ Value Packer::layerOutput(Value stream) {
 }
 
 void Packer::emitMerge(OpBuilder &b, Location loc, Value last) {
-  if (llvm::any_of(frozen, [](Value f) { return !f; }))
+  // Nothing pruned (no cut), or a cut whose stream was not found.
+  if (frozen.empty() || llvm::any_of(frozen, [](Value f) { return !f; }))
     return;
   Type indexType = b.getIndexType();
   auto vec = RankedTensorType::get({ShapedType::kDynamic}, indexType);
@@ -1593,6 +1596,32 @@ LogicalResult Packer::run() {
                      "and what reads the mask after a cut sees pruned tokens "
                      "as padding");
 
+  // A token value computed from inputs alone by data movement and
+  // elementwise ops (a mask, position ids) is still computed as before for
+  // its other readers: they read the exact padded values.
+  DenseMap<Value, bool> cheapMemo;
+  std::function<bool(Value)> cheap = [&](Value v) -> bool {
+    if (seeds.count(v))
+      return true;
+    Operation *op = v.getDefiningOp();
+    if (!op || !packedOps.contains(op) ||
+        isa<AttentionOp, LinearOp, MatMulOp, LayerNormOp, RMSNormOp,
+            SoftmaxOp, ReduceOp>(op))
+      return false;
+    auto it = cheapMemo.find(v);
+    if (it != cheapMemo.end())
+      return it->second;
+    cheapMemo[v] = false;
+    bool result = llvm::all_of(op->getOperands(), [&](Value operand) {
+      return !isToken(operand) || cheap(operand);
+    });
+    cheapMemo[v] = result;
+    return result;
+  };
+  // Before the shape queries below erase ops of `ops`.
+  if (cuts > 0)
+    maskPrunedTokens(ops, cheap);
+
   // Shape queries of token values: m's extents and the twins'.
   for (Operation *op : packedOps) {
     Value original = op->getResult(0);
@@ -1646,30 +1675,6 @@ LogicalResult Packer::run() {
           return false;
     return true;
   };
-  // A token value computed from inputs alone by data movement and
-  // elementwise ops (a mask, position ids) is still computed as before for
-  // its other readers: they read the exact padded values.
-  DenseMap<Value, bool> cheapMemo;
-  std::function<bool(Value)> cheap = [&](Value v) -> bool {
-    if (seeds.count(v))
-      return true;
-    Operation *op = v.getDefiningOp();
-    if (!op || !packedOps.contains(op) ||
-        isa<AttentionOp, LinearOp, MatMulOp, LayerNormOp, RMSNormOp,
-            SoftmaxOp, ReduceOp>(op))
-      return false;
-    auto it = cheapMemo.find(v);
-    if (it != cheapMemo.end())
-      return it->second;
-    cheapMemo[v] = false;
-    bool result = llvm::all_of(op->getOperands(), [&](Value operand) {
-      return !isToken(operand) || cheap(operand);
-    });
-    cheapMemo[v] = result;
-    return result;
-  };
-  if (cuts > 0)
-    maskPrunedTokens(ops, cheap);
   auto exitAllowed = [&](Operation *user, Value original) {
     if (isa<func::ReturnOp, tensor::ExtractSliceOp, AttentionOp>(user) ||
         onlyShapes(user, 0))

@@ -54,6 +54,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 import slm  # noqa: E402
 import models  # noqa: E402
+from pruning_reference import gelu, layer_norm  # noqa: E402  (float64, exact erf)
 
 LAYERS, HIDDEN, HEADS, FFN, VOCAB = 4, 64, 4, 128, 1000
 RTOL, ATOL = 1e-4, 1e-4
@@ -92,14 +93,16 @@ def weights(module):
     return {k: v.detach().double().numpy() for k, v in module.state_dict().items()}
 
 
-def layer_norm(x, w, b, eps=1e-12):
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * w + b
-
-
-def gelu(x):
-    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+def compile_pruned(slmc, onnx_path, lib, keep, start, leading=1, least=1, skip=False):
+    """None, or slmc's complaint (a failure or any warning)."""
+    r = subprocess.run([slmc, onnx_path, "-o", lib, f"--prune-tokens={keep}",
+                        f"--prune-tokens-start={start}", f"--prune-tokens-leading={leading}",
+                        f"--prune-tokens-min={least}"] +
+                       (["--prune-tokens-skip"] if skip else []),
+                       capture_output=True, text=True)
+    if r.returncode or "warning" in r.stderr:
+        return f"slmc failed or warned:\n{r.stderr}"
+    return None
 
 
 def reference(w, ids, schedule, skip=False):
@@ -176,12 +179,9 @@ def check_minilm(slmc, work, model_dir, onnx_path):
     failures = ties = 0
     for (keep, start), skip in [(s, k) for k in (False, True) for s in ((0.7, 1), (0.5, 3))]:
         lib = os.path.join(work, f"minilm-{keep}-{start}-{skip}.so")
-        r = subprocess.run([slmc, onnx_path, "-o", lib, f"--prune-tokens={keep}",
-                            f"--prune-tokens-start={start}"] +
-                           (["--prune-tokens-skip"] if skip else []),
-                           capture_output=True, text=True)
-        if r.returncode or "warning" in r.stderr:
-            print(f"slmc failed or warned:\n{r.stderr}")
+        error = compile_pruned(slmc, onnx_path, lib, keep, start, skip=skip)
+        if error:
+            print(error)
             return 1
         with slm.load(lib) as m:
             got = np.asarray(list(m.run({"input_ids": ids, "attention_mask": mask}).values())[0])
@@ -248,14 +248,9 @@ def main():
 
     for (keep, start, leading, least), skip in [(s, k) for k in (False, True) for s in SCHEDULES]:
         lib = os.path.join(work, f"pruned-{keep}-{start}-{leading}-{least}-{skip}.so")
-        r = subprocess.run([slmc, path, "-o", lib, f"--prune-tokens={keep}",
-                            f"--prune-tokens-start={start}",
-                            f"--prune-tokens-leading={leading}",
-                            f"--prune-tokens-min={least}"] +
-                           (["--prune-tokens-skip"] if skip else []),
-                           capture_output=True, text=True)
-        if r.returncode or "warning" in r.stderr:
-            print(f"slmc failed or warned:\n{r.stderr}")
+        error = compile_pruned(slmc, path, lib, keep, start, leading, least, skip)
+        if error:
+            print(error)
             return 1
         with slm.load(lib) as m:
             for ids_b, mask, lengths in batches:

@@ -15,6 +15,13 @@ model must hold exactly 0 (docs/Passes.md); outputs without a
 real token is padding only: its row of ORT's output is what ORT computes
 from pads, and is not compared.
 
+Token pruning (--prune-tokens, on the packing) on every packed model:
+with a minimum count that keeps every token the outputs must be ORT's
+(same tolerance, pads 0); keeping half, with tokens dropped or skipping,
+it must compile without a warning, give finite values and pads 0. A model
+slmc refuses with a prune-tokens error (marian's cross-attention) is
+reported as such.
+
 Compression composes with packing: bert's export is also compiled with
 --quantize=int8, --quantize=w8a8, --quantize=int4 and --prune-heads=0.5,
 with and without --padding-free, and the two must agree at real positions
@@ -51,6 +58,11 @@ import slm  # noqa: E402
 RTOL, ATOL = 1e-4, 1e-5
 COMPRESSIONS = [["--quantize=int8"], ["--quantize=w8a8"],
                 ["--quantize=int4"], ["--prune-heads=0.5"]]
+# (slmc flags, whether every token is kept: outputs equal ORT's).
+PRUNE = ["--prune-tokens=0.5", "--prune-tokens-start=0"]
+PRUNINGS = [(PRUNE + ["--prune-tokens-min=100000"], True),
+            (PRUNE + ["--prune-tokens-min=100000", "--prune-tokens-skip"], True),
+            (PRUNE, False), (PRUNE + ["--prune-tokens-skip"], False)]
 
 
 def mixed_batch(feeds, mask_name, rng):
@@ -134,6 +146,37 @@ def run_model(args, model):
         if not ok or (outcome == "packed" and pads):
             return mid, "MISMATCH", f"{worst}; nonzero pads {pads}"
         detail.append(f"{worst:.1e}")
+    if outcome == "packed":
+        # Token pruning runs on the packing: with a minimum that keeps every
+        # token, each cut (importance sums, ranking, lifting, and with skip
+        # the merge) is exercised and the outputs must still be ORT's; with
+        # half the tokens kept it must compile without a warning and keep
+        # pad positions 0 (the values are checked by
+        # test/e2e/prune-tokens.test's reference).
+        for flags, identity in PRUNINGS:
+            tag = "prune-" + "-".join(f.lstrip("-").split("=")[-1] for f in flags)
+            path = os.path.join(args.work, f"{mid}.{tag}.so")
+            rc, log = slmc(args, onnx_path, path, flags)
+            refusal = re.search(r"error: (prune-tokens: [^\n]*)", log)
+            if rc and refusal:
+                # A documented refusal (an encoder-decoder's cross-attention
+                # reads the encoder's tokens unpacked).
+                detail.append(f"prune-tokens refused: {refusal.group(1)[:60]}")
+                break
+            if rc or "warning" in log:
+                return mid, "error", f"{' '.join(flags)}: {log[-300:]}"
+            pruned = slm.load(path)
+            for feeds_b in batches:
+                got = {k: np.asarray(v) for k, v in pruned.run(feeds_b).items()}
+                if identity:
+                    ref = dict(zip(names, session.run(None, feeds_b)))
+                    ok, worst, pads = compare(got, ref, feeds_b[mask_name], token_outputs)
+                else:  # finite where compared (NaN and inf differ from themselves)
+                    ok, worst, pads = compare(got, got, feeds_b[mask_name], token_outputs)
+                if not ok or pads:
+                    return mid, "MISMATCH", f"{' '.join(flags)}: {worst}; nonzero pads {pads}"
+        else:
+            detail.append("prune-tokens ok")
     if family == "bert" and outcome == "packed":
         for extra in COMPRESSIONS:
             tag = extra[0].lstrip("-").replace("=", "-").replace(".", "")
