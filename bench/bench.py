@@ -1,13 +1,31 @@
 #!/usr/bin/env python3
-"""Dense CPU speed: slm against ONNX Runtime and PyTorch, in one run.
+"""Dense CPU speed: slm against ONNX Runtime, OpenVINO and IREE, in one run.
 
-    bench/bench.py [--threads 2] [--out DIR] [--smoke] [--only CASE...]
+    bench/bench.py [--threads 2] [--rounds 3] [--load] [--out DIR] [--smoke]
+                   [--only CASE...] [--engines ENGINE...]
 
-Every engine runs the same ONNX model (exported from the same PyTorch
-module) on the same inputs, warm, with the same thread count, each in its
-own process (so peak memory is its own). Prints median latency, GFLOP/s and
-fraction of this machine's measured fp32 peak, slm/peer ratios, peak memory
-and slm's compile time; writes DIR/bench.json and DIR/bench.png.
+Every engine runs the same ONNX model (exported once from the same seeded
+PyTorch module) on the same inputs, warm, with the same thread count, each
+in its own process (so peak memory is its own), in rotated rounds (round r
+starts with engine r): a case's latency is the median over all rounds'
+repetitions. Every engine's first output is compared with ONNX Runtime's
+(largest absolute difference, and relative to the largest |ORT| value).
+
+Engines: slm; onnxruntime (ORT_ENABLE_ALL, intra-op threads, inter-op 1);
+"openvino f32" (INFERENCE_PRECISION_HINT f32, LATENCY hint) and "openvino"
+(its default precision: bf16 on a CPU with AVX512-BF16); "iree" (llvm-cpu,
+host CPU) and "iree dt+uk" (with --iree-opt-data-tiling and
+--iree-llvmcpu-enable-ukernels=all), compiled for the case's static shapes.
+The peers come from .venv-peers (scripts/install-peers.sh); without it ONNX
+Runtime from .venv is the only peer, and the table says which were skipped.
+
+--load runs every case a second time with a busy process pinned to the last
+core (another program holding a core) and reports each engine's loaded
+latency over its idle one.
+
+Prints a table (median ms, GFLOP/s, fraction of this machine's measured fp32
+FMA peak, peak RSS, error vs ORT, slm over the fastest peer), writes
+DIR/bench.json, DIR/bench.md (the table in Markdown) and DIR/bench.png.
 --smoke runs a tiny model once: it checks the harness, not speed.
 """
 import argparse
@@ -25,13 +43,22 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 
 CASES = {  # name: (model, batch, seq)
     "linear 128x768x3072": ("linear", 1, 128),
+    "bert-base b1 s7": ("bert-base", 1, 7),
     "bert-base b1 s128": ("bert-base", 1, 128),
     "bert-base b8 s128": ("bert-base", 8, 128),
     "gpt2 prefill 128": ("gpt2", 1, 128),
     "minilm b1 s32": ("minilm", 1, 32),
+    "minilm b8 s128": ("minilm", 8, 128),
     "minilm b32 s128": ("minilm", 32, 128),
 }
 SMOKE = {"tiny-bert b2 s16": ("tiny-bert", 2, 16)}
+ENGINES = ["slm", "onnxruntime", "openvino f32", "openvino", "iree", "iree dt+uk"]
+NOT_FP32 = {"openvino"}  # its default precision: bf16 where the CPU has AVX512-BF16
+PEER_VENV = os.path.join(ROOT, ".venv-peers", "bin", "python")
+IREE_FLAGS = {
+    "iree": [],
+    "iree dt+uk": ["--iree-opt-data-tiling", "--iree-llvmcpu-enable-ukernels=all"],
+}
 
 
 def inputs_for(names, batch, seq):
@@ -45,7 +72,14 @@ def inputs_for(names, batch, seq):
     return feeds
 
 
-def timed(fn, reps, budget):
+def input_names(model_name):
+    return ["hidden"] if model_name == "linear" else (
+        ["input_ids"] if model_name == "gpt2" else ["input_ids", "attention_mask"])
+
+
+def rep_times(fn, reps, budget):
+    """Repetition times after one warm run: `reps` of them, fewer (at least
+    2) when `budget` seconds run out."""
     fn()  # warm
     times = []
     start = time.perf_counter()
@@ -53,6 +87,12 @@ def timed(fn, reps, budget):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
+    return times
+
+
+def timed(fn, reps, budget):
+    """The median repetition time of rep_times and how many ran."""
+    times = rep_times(fn, reps, budget)
     return statistics.median(times), len(times)
 
 
@@ -74,60 +114,160 @@ def first_output(engine, lib, onnx_path, threads):
         import slm
         m = slm.load(lib, num_threads=threads)
         return lambda feeds: list(m.run(feeds).values())[0]
+    s = ort_session(onnx_path, threads)
+    return lambda feeds: s.run(None, feeds)[0]
+
+
+def ort_session(onnx_path, threads):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    s = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-    return lambda feeds: s.run(None, feeds)[0]
+    return ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+
+
+def iree_module(onnx_path, case_dir, names, feeds, flags, threads):
+    """IREE's compiled function for the case's static shapes (the .vmfb is
+    cached in `case_dir`)."""
+    import numpy as np
+    import onnx
+    import iree.runtime as ireert
+    from iree.compiler import compile_file
+    tag = "dt-uk" if flags else "plain"
+    vmfb = os.path.join(case_dir, f"iree-{tag}.vmfb")
+    if not os.path.exists(vmfb):
+        model = onnx.load(onnx_path)
+        for value in model.graph.input:
+            dims = value.type.tensor_type.shape.dim
+            for d, extent in zip(dims, feeds[value.name].shape):
+                d.ClearField("dim_param")
+                d.dim_value = extent
+        static = os.path.join(case_dir, "static.onnx")
+        onnx.save(model, static)
+        mlir = os.path.join(case_dir, "static.mlir")
+        subprocess.run([sys.executable, "-m", "iree.compiler.tools.import_onnx", static, "-o", mlir],
+                       check=True, capture_output=True, text=True)
+        compile_file(mlir, output_file=vmfb, target_backends=["llvm-cpu"],
+                     extra_args=["--iree-llvmcpu-target-cpu=host"] + flags)
+    ireert.flags.parse_flags(f"--task_topology_max_group_count={threads}")
+    config = ireert.Config("local-task")
+    ctx = ireert.SystemContext(config=config)
+    with open(vmfb, "rb") as f:
+        ctx.add_vm_module(ireert.VmModule.copy_buffer(config.vm_instance, f.read()))
+    fn = ctx.modules.module["main_graph"]
+    args = [feeds[n] for n in names]
+    return lambda: fn(*args), lambda result: np.asarray(
+        (result[0] if isinstance(result, (list, tuple)) else result).to_host())
 
 
 def worker(args):
-    """One engine on one case; prints JSON."""
+    """One engine on one case: its repetition times and peak memory (JSON on
+    stdout); its first output in args.save."""
+    import numpy as np
     model_name, batch, seq = args.case
-    onnx_path = args.onnx
-    sys.path.insert(0, HERE)
-    from models import input_names
     names = input_names(model_name)
     feeds = inputs_for(names, int(batch), int(seq))
-    if args.engine == "slm":
+    engine = args.engine
+    if engine == "slm":
         import slm
         m = slm.load(args.lib, num_threads=args.threads)
         fn = lambda: m.run(feeds)
-    elif args.engine == "onnxruntime":
-        import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = args.threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        s = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+        first = lambda r: list(r.values())[0]
+    elif engine == "onnxruntime":
+        s = ort_session(args.onnx, args.threads)
         fn = lambda: s.run(None, feeds)
+        first = lambda r: r[0]
+    elif engine.startswith("openvino"):
+        import openvino as ov
+        config = {"INFERENCE_NUM_THREADS": args.threads, "PERFORMANCE_HINT": "LATENCY"}
+        if engine == "openvino f32":
+            config["INFERENCE_PRECISION_HINT"] = "f32"
+        compiled = ov.Core().compile_model(args.onnx, "CPU", config)
+        request = compiled.create_infer_request()
+        fn = lambda: request.infer(feeds)
+        first = lambda r: np.array(request.get_output_tensor(0).data)
+    elif engine in IREE_FLAGS:
+        fn, first = iree_module(args.onnx, args.case_dir, names, feeds, IREE_FLAGS[engine],
+                                args.threads)
     else:
-        import torch
-        sys.path.insert(0, HERE)
-        from models import build
-        torch.set_num_threads(args.threads)
-        module, _, _ = build(model_name, args.minilm)
-        tensors = [torch.from_numpy(feeds[n]) for n in names]
-        def fn():
-            with torch.no_grad():
-                module(*tensors)
-    median, reps = timed(fn, args.reps, args.budget)
-    print(json.dumps({"median_s": median, "reps": reps, "peak_rss_mb": peak_rss_mb()}))
+        raise SystemExit(f"unknown engine {engine!r}")
+    np.save(args.save, np.asarray(first(fn()), dtype=np.float32))
+    times = rep_times(fn, args.reps, args.budget)
+    print(json.dumps({"times_s": times, "peak_rss_mb": peak_rss_mb()}))
 
 
-def run_worker(engine, case, onnx_path, lib, args, python):
-    cmd = [python, __file__, "--worker", engine, "--case", *map(str, case), "--onnx", onnx_path,
+def run_worker(engine, case, case_dir, onnx_path, lib, args, save):
+    python = args.slm_python if engine == "slm" else args.peer_python
+    cmd = [python, os.path.abspath(__file__), "--worker", engine, "--case", *map(str, case),
+           "--onnx", onnx_path, "--case-dir", case_dir, "--save", save,
            "--threads", str(args.threads), "--reps", str(args.reps), "--budget", str(args.budget)]
     if lib:
         cmd += ["--lib", lib]
-    if args.minilm:
-        cmd += ["--minilm", args.minilm]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        return {"error": (r.stderr or r.stdout).strip().splitlines()[-1:]}
+        lines = (r.stderr or r.stdout).strip().splitlines()
+        return {"error": lines[-1][-200:] if lines else f"exit {r.returncode}"}
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+class Busy:
+    """A process spinning on the last core for the duration of a `with`."""
+
+    def __enter__(self):
+        core = (os.cpu_count() or 1) - 1
+        code = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True: pass\n"
+        self.process = subprocess.Popen([sys.executable, "-c", code])
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        self.process.kill()
+        self.process.wait()
+
+
+def measure(cases_dirs, engines, args, loaded):
+    """{case: {engine: {"median_s", "reps", "peak_rss_mb"} or {"error"}}} over
+    rotated rounds; saves each engine's first output in the case's folder."""
+    out = {}
+    for case, (spec, case_dir, onnx_path, lib) in cases_dirs.items():
+        times = {e: [] for e in engines}
+        rss = {e: 0.0 for e in engines}
+        errors = {}
+        for r in range(args.rounds):
+            order = engines[r % len(engines):] + engines[:r % len(engines)]
+            for engine in order:
+                if engine in errors:
+                    continue
+                save = os.path.join(case_dir, engine.replace(" ", "_").replace("+", "") + ".npy")
+                m = run_worker(engine, spec, case_dir, onnx_path, lib, args, save)
+                if "error" in m:
+                    errors[engine] = m["error"]
+                    continue
+                times[engine] += m["times_s"]
+                rss[engine] = max(rss[engine], m["peak_rss_mb"])
+        out[case] = {}
+        for e in engines:
+            if e in errors:
+                out[case][e] = {"error": errors[e]}
+            else:
+                out[case][e] = {"median_s": statistics.median(times[e]), "reps": len(times[e]),
+                                "peak_rss_mb": rss[e]}
+        label = "loaded" if loaded else "idle"
+        print(f"  {case} ({label}): " + ", ".join(
+            f"{e} {v['median_s'] * 1e3:.2f} ms" if "median_s" in v else f"{e} failed"
+            for e, v in out[case].items()), flush=True)
+    return out
+
+
+def compare(case_dir, engine):
+    import numpy as np
+    ref = np.load(os.path.join(case_dir, "onnxruntime.npy"))
+    got = np.load(os.path.join(case_dir, engine.replace(" ", "_").replace("+", "") + ".npy"))
+    if got.shape != ref.shape:
+        return {"error_vs_ort": None, "shape": list(got.shape)}
+    err = float(np.max(np.abs(got.astype(np.float64) - ref)))
+    return {"error_vs_ort": err, "relative_error_vs_ort": err / max(float(np.max(np.abs(ref))), 1e-30)}
 
 
 def main():
@@ -135,27 +275,43 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     p.add_argument("--smoke", action="store_true")
-    p.add_argument("--only", nargs="*")
-    p.add_argument("--reps", type=int, default=10)
-    p.add_argument("--budget", type=float, default=60.0, help="seconds per engine and case")
+    p.add_argument("--only", nargs="*", help="cases whose name contains one of these")
+    p.add_argument("--engines", nargs="*", help="engines to run (default: every one installed)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--reps", type=int, default=10, help="repetitions per engine and round")
+    p.add_argument("--budget", type=float, default=30.0, help="seconds per engine, case and round")
+    p.add_argument("--load", action="store_true", help="also measure with a busy process on one core")
     p.add_argument("--minilm", default=os.path.join(ROOT, "build", "models", "minilm", "model"))
     p.add_argument("--slmc", default=os.path.join(ROOT, "build", "bin", "slmc"))
-    p.add_argument("--worker")
-    p.add_argument("--case", nargs=3)
-    p.add_argument("--onnx")
-    p.add_argument("--lib")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--case-dir", help=argparse.SUPPRESS)
+    p.add_argument("--save", help=argparse.SUPPRESS)
+    p.add_argument("--onnx", help=argparse.SUPPRESS)
+    p.add_argument("--lib", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         args.engine = args.worker
         return worker(args)
 
     os.makedirs(args.out, exist_ok=True)
-    python = os.path.join(ROOT, ".venv", "bin", "python")
-    python = python if os.path.exists(python) else sys.executable
+    venv = os.path.join(ROOT, ".venv", "bin", "python")
+    args.slm_python = venv if os.path.exists(venv) else sys.executable
+    have_peers = os.path.exists(PEER_VENV)
+    args.peer_python = PEER_VENV if have_peers else args.slm_python
+    engines = args.engines or (ENGINES if have_peers else ["slm", "onnxruntime"])
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        p.error(f"unknown engines {unknown}; known: {ENGINES}")
+    if "onnxruntime" not in engines:
+        engines = ["onnxruntime"] + engines  # the reference of every error
+    if not have_peers and set(engines) - {"slm", "onnxruntime"}:
+        p.error("OpenVINO and IREE need scripts/install-peers.sh (.venv-peers)")
+    skipped = [e for e in ENGINES if e not in engines]
     os.environ.setdefault("SLMC", args.slmc)
     cases = SMOKE if args.smoke else CASES
     if args.smoke:
-        args.reps, args.budget = 1, 1.0
+        args.reps, args.budget, args.rounds = 1, 1.0, 1
     if args.only:
         cases = {k: v for k, v in cases.items() if any(o in k for o in args.only)}
 
@@ -166,11 +322,13 @@ def main():
     peak = json.loads(subprocess.run([peak_bin, str(args.threads), "0.3" if args.smoke else "2"],
                                      capture_output=True, text=True, check=True).stdout)["gflops"]
     print(f"machine fp32 FMA peak: {peak:.1f} GFLOP/s on {args.threads} threads")
+    print(f"engines: {', '.join(engines)}" + (f" (not run: {', '.join(skipped)})" if skipped else ""))
 
     sys.path.insert(0, HERE)
     from models import export, build, flops
-    results = {"threads": args.threads, "peak_gflops": peak, "cases": {}}
-    compiled = {}
+    results = {"threads": args.threads, "peak_gflops": peak, "rounds": args.rounds,
+               "engines": engines, "cases": {}}
+    compiled, prepared = {}, {}
     for case, (model_name, batch, seq) in cases.items():
         if model_name == "minilm" and not os.path.exists(os.path.join(args.minilm, "config.json")):
             print(f"{case}: skipped (no all-MiniLM-L6-v2; run scripts/fetch-minilm.sh)")
@@ -188,57 +346,97 @@ def main():
                 continue
             compiled[model_name] = {"lib": lib, "compile_s": time.perf_counter() - start,
                                     "compile_peak_mb": int(r.stderr.strip().splitlines()[-1]) / 1024}
-        c = compiled[model_name]
-        _, _, cfg = build(model_name, args.minilm) if model_name == "minilm" else (None, None, None)
-        if cfg is None:
-            cfg = build(model_name)[2]
-        gflop = flops(cfg, batch, seq) / 1e9
-        row = {"batch": batch, "seq": seq, "gflop": gflop, "compile_s": c["compile_s"],
-               "compile_peak_mb": c["compile_peak_mb"]}
-        for engine in ("slm", "onnxruntime", "pytorch"):
-            row[engine] = run_worker(engine, (model_name, batch, seq), onnx_path, c["lib"], args, python)
-            m = row[engine]
+        cfg = build(model_name, args.minilm)[2]
+        case_dir = os.path.join(args.out, case.replace(" ", "_"))
+        os.makedirs(case_dir, exist_ok=True)
+        prepared[case] = ((model_name, batch, seq), case_dir, onnx_path, compiled[model_name]["lib"])
+        results["cases"][case] = {"batch": batch, "seq": seq, "gflop": flops(cfg, batch, seq) / 1e9,
+                                  "compile_s": compiled[model_name]["compile_s"],
+                                  "compile_peak_mb": compiled[model_name]["compile_peak_mb"]}
+
+    idle = measure(prepared, engines, args, loaded=False)
+    loaded = None
+    if args.load:
+        with Busy():
+            loaded = measure(prepared, engines, args, loaded=True)
+
+    md = ["| case | " + " | ".join(engines) + " | slm / fastest fp32 peer | slm / fastest peer |" + (
+        " slm loaded/idle | ORT loaded/idle |" if loaded else ""),
+        "|---|" + "---|" * (len(engines) + 2) + ("---|---|" if loaded else "")]
+    for case, row in results["cases"].items():
+        _, case_dir, _, _ = prepared[case]
+        gflop = row["gflop"]
+        line, cells = f"{case:20s}", []
+        for e in engines:
+            m = dict(idle[case][e])
             if "median_s" in m:
                 m["gflops"] = gflop / m["median_s"]
                 m["peak_fraction"] = m["gflops"] / peak
-        for peer in ("onnxruntime", "pytorch"):
-            if "median_s" in row["slm"] and "median_s" in row[peer]:
-                row[f"slm_over_{peer}"] = row["slm"]["median_s"] / row[peer]["median_s"]
-        results["cases"][case] = row
-        line = f"{case:20s}"
-        for engine in ("slm", "onnxruntime", "pytorch"):
-            m = row[engine]
-            line += (f" | {engine} {m['median_s'] * 1e3:9.2f} ms {m['gflops']:6.1f} GF/s "
-                     f"{100 * m['peak_fraction']:5.1f}% {m['peak_rss_mb']:6.0f} MB"
-                     if "median_s" in m else f" | {engine} failed: {m.get('error')}")
-        for peer in ("onnxruntime", "pytorch"):
-            if f"slm_over_{peer}" in row:
-                line += f" | slm/{peer} {row[f'slm_over_{peer}']:.2f}x"
-        line += f" | compile {c['compile_s']:.1f} s {c['compile_peak_mb']:.0f} MB"
+                m.update(compare(case_dir, e))
+                if loaded and "median_s" in loaded[case][e]:
+                    m["loaded_median_s"] = loaded[case][e]["median_s"]
+                    m["loaded_over_idle"] = m["loaded_median_s"] / m["median_s"]
+            row[e] = m
+            if "median_s" in m:
+                err = m["error_vs_ort"]
+                line += (f" | {e} {m['median_s'] * 1e3:8.2f} ms {100 * m['peak_fraction']:5.1f}% "
+                         f"{m['peak_rss_mb']:5.0f} MB err {err:.1e}" if err is not None else
+                         f" | {e} {m['median_s'] * 1e3:8.2f} ms (output shape {m['shape']})")
+                if "loaded_over_idle" in m:
+                    line += f" loaded {m['loaded_over_idle']:.2f}x"
+                cells.append(f"{m['median_s'] * 1e3:.2f} ms, {m['peak_rss_mb']:.0f} MB")
+            else:
+                line += f" | {e} failed: {m['error']}"
+                cells.append("failed")
+        peers = [(row[e]["median_s"], e) for e in engines if e != "slm" and "median_s" in row[e]]
+        ratio = ratio32 = ""
+        if "median_s" in row.get("slm", {}) and peers:
+            fastest_s, fastest = min(peers)
+            fastest32_s, fastest32 = min(p for p in peers if p[1] not in NOT_FP32)
+            row["fastest_peer"] = fastest
+            row["slm_over_fastest_peer"] = row["slm"]["median_s"] / fastest_s
+            row["fastest_fp32_peer"] = fastest32
+            row["slm_over_fastest_fp32_peer"] = row["slm"]["median_s"] / fastest32_s
+            row["slm_over_onnxruntime"] = row["slm"]["median_s"] / row["onnxruntime"]["median_s"]
+            ratio = f"{row['slm_over_fastest_peer']:.2f}x ({fastest})"
+            ratio32 = f"{row['slm_over_fastest_fp32_peer']:.2f}x ({fastest32})"
+            line += (f" | slm/fastest fp32 peer {ratio32} | slm/fastest peer {ratio}"
+                     f" | slm/ORT {row['slm_over_onnxruntime']:.2f}x")
+        mdline = f"| {case} | " + " | ".join(cells) + f" | {ratio32} | {ratio} |"
+        if loaded:
+            load_cells = [f"{row[e]['loaded_over_idle']:.2f}x" if "loaded_over_idle" in row.get(e, {})
+                          else "-" for e in ("slm", "onnxruntime")]
+            mdline += " " + " | ".join(load_cells) + " |"
+        md.append(mdline)
+        line += f" | compile {row['compile_s']:.1f} s {row['compile_peak_mb']:.0f} MB"
         print(line, flush=True)
+    print("\n".join(md))
     with open(os.path.join(args.out, "bench.json"), "w") as f:
         json.dump(results, f, indent=2)
+    with open(os.path.join(args.out, "bench.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         names = list(results["cases"])
-        fig, ax = plt.subplots(figsize=(9, 4))
-        width = 0.27
-        for i, engine in enumerate(("slm", "onnxruntime", "pytorch")):
+        fig, ax = plt.subplots(figsize=(11, 4))
+        width = 0.8 / len(engines)
+        for i, engine in enumerate(engines):
             values = [results["cases"][n][engine].get("median_s", 0) * 1e3 for n in names]
-            ax.bar([x + (i - 1) * width for x in range(len(names))], values, width, label=engine)
+            ax.bar([x + (i - (len(engines) - 1) / 2) * width for x in range(len(names))], values,
+                   width, label=engine)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=15)
         ax.set_ylabel("median latency (ms, log)")
         ax.set_yscale("log")
         ax.set_title(f"dense fp32, {args.threads} threads (lower is better)")
-        ax.legend()
+        ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(os.path.join(args.out, "bench.png"), dpi=100)
-        print(f"wrote {args.out}/bench.json and bench.png")
+        print(f"wrote {args.out}/bench.json, bench.md and bench.png")
     except ImportError:
-        print(f"wrote {args.out}/bench.json (no matplotlib: no chart)")
+        print(f"wrote {args.out}/bench.json and bench.md (no matplotlib: no chart)")
     return 0
 
 

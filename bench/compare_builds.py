@@ -88,6 +88,7 @@ def main():
         reps = 1000
         budget = args.budget
         minilm = args.minilm
+        slm_python = python
 
     for case in args.cases:
         model_name, b, s = case.split()
@@ -99,11 +100,12 @@ def main():
         medians = {"A": [], "B": []}
         for _ in range(args.rounds):
             for tag in "AB":
-                m = bench.run_worker("slm", (model_name, batch, seq), onnx_path,
-                                     libs[model_name][tag], Args, python)
-                if "median_s" not in m:
+                m = bench.run_worker("slm", (model_name, batch, seq), args.out, onnx_path,
+                                     libs[model_name][tag], Args,
+                                     os.path.join(args.out, "output.npy"))
+                if "times_s" not in m:
                     sys.exit(f"{case} {tag}: {m}")
-                medians[tag].append(m["median_s"])
+                medians[tag].append(statistics.median(m["times_s"]))
         ma, mb = statistics.median(medians["A"]), statistics.median(medians["B"])
         print(f"run     {case:18s} A {ma * 1e3:8.2f} ms | B {mb * 1e3:8.2f} ms | "
               f"B/A {mb / ma:.3f} | rounds A {[round(x * 1e3, 2) for x in medians['A']]} "

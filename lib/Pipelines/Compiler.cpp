@@ -447,6 +447,9 @@ LogicalResult Compilation::run(std::string &error) {
     });
   if (runs(Phase::Compress) && failed(guard(error)))
     return failure();
+  // The target's warnings (kernels it lacks the instructions for) go to
+  // stderr.
+  ScopedDiagnosticHandler targetWarnings(module.getContext(), printWarning);
   return emit(error);
 }
 

@@ -62,6 +62,9 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
   if (options.cpu.optLevel < 0 || options.cpu.optLevel > 3)
     return error("--opt-level must be 0, 1, 2 or 3, not " +
                  llvm::Twine(options.cpu.optLevel));
+  if (options.cpu.parallelChunk < 1)
+    return error("--parallel-chunk must be >= 1, not " +
+                 llvm::Twine(options.cpu.parallelChunk));
   if (quantize.groupSize < 0 || quantize.groupSize % 2 != 0)
     return error("--quant-group-size must be 0 (per channel) or a positive "
                  "even number");

@@ -229,8 +229,13 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
   }
   m->runChecked = reinterpret_cast<slm_model_run_checked_fn>(
       dlsym(m->library, SLM_MODEL_RUN_CHECKED_SYMBOL));
-  m->setThreads =
-      reinterpret_cast<void (*)(int)>(dlsym(m->library, "omp_set_num_threads"));
+  // Models with slm's thread pool export its setter; earlier ones linked
+  // libomp, whose setter the handle finds through the model's dependencies.
+  m->setThreads = reinterpret_cast<void (*)(int)>(
+      dlsym(m->library, SLM_MODEL_SET_THREADS_SYMBOL));
+  if (!m->setThreads)
+    m->setThreads = reinterpret_cast<void (*)(int)>(
+        dlsym(m->library, "omp_set_num_threads"));
   m->releaseBuffer = reinterpret_cast<slm_model_release_buffer_fn>(
       dlsym(m->library, SLM_MODEL_RELEASE_BUFFER_SYMBOL));
   int64_t metadataAbi = 0;
@@ -393,7 +398,8 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
     resultWords += SLM_MEMREF_NUM_WORDS(model->outputs[o].shape.size());
   }
   std::vector<int64_t> results(resultWords, 0);
-  // The thread count is per calling thread in OpenMP: set it for this run.
+  // The thread count is per calling thread (as in OpenMP): set it for this
+  // run.
   if (model->numThreads > 0 && model->setThreads)
     model->setThreads(model->numThreads);
   const char *failure = nullptr;

@@ -323,6 +323,10 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
     Option<"vnni", "vnni", "bool", /*default=*/"false",
            "The target has AVX-512 VNNI: uint8 x int8 dot-product "
            "contractions (W8A8) become vpdpbusd kernels">,
+    Option<"lookup", "lookup", "std::string", /*default=*/"\"avx512\"",
+           "How the int4/NF4 kernel decodes 16 codes: avx512 (one vpermps), "
+           "avx2 (two 8-lane vpermps and a blend; int4 converts), generic "
+           "(a tree of selects, any target)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::LLVM::LLVMDialect",
@@ -365,6 +369,49 @@ def SLMSerializeSmallLoops : Pass<"slm-serialize-small-loops"> {
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def SLMScheduleParallelLoops : Pass<"slm-schedule-parallel-loops"> {
+  let summary = "Choose how OpenMP deals out the iterations of parallel loops";
+  let description = [{
+    `convert-scf-to-openmp` leaves every `omp.wsloop` without a schedule:
+    OpenMP's default, one contiguous part per thread, fixed when the loop
+    starts. When another process holds one of the cores, the thread that
+    shares it runs its part at a fraction of the speed and every loop waits
+    for it. With `schedule=dynamic` each thread takes `chunk` iterations at
+    a time (an atomic increment each) until none are left, so a thread that
+    runs slower takes fewer; the loops the kernels emit iterate over tiles
+    of microseconds of work, which makes the increment cheap.
+    `schedule=static` removes any schedule (OpenMP's default), `guided`
+    deals out shrinking chunks, `runtime` defers to the OpenMP runtime.
+    Loops nested inside another worksharing loop (which run on one thread)
+    keep theirs. The thread pool models link (lib/Runtime/ModelThreads.c)
+    never waits for a thread that has not joined a region with dynamic
+    loops only; a static loop makes a region wait for its whole team.
+
+    Before (`schedule=dynamic chunk=1`):
+    ```mlir
+    omp.wsloop {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) { ... }
+    }
+    ```
+    After:
+    ```mlir
+    %c1_i64 = llvm.mlir.constant(1 : i64) : i64
+    omp.wsloop schedule(dynamic = %c1_i64 : i64) {
+      omp.loop_nest (%i) : index = (%c0) to (%n) step (%c1) { ... }
+    }
+    ```
+  }];
+  let options = [
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"dynamic\"",
+           "static, dynamic, guided or runtime">,
+    Option<"chunk", "chunk", "int64_t", /*default=*/"1",
+           "Iterations a thread takes at a time (dynamic and guided; 0: "
+           "OpenMP's default)">,
+  ];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::omp::OpenMPDialect"];
 }
 
 def SLMOutlineLoopNests : Pass<"slm-outline-loop-nests", "::mlir::ModuleOp"> {

@@ -32,6 +32,13 @@ inline constexpr EnumValue<Phase> kPhaseValues[] = {
     {Phase::Emit, "emit", "write LLVM IR, an object file or a library"},
 };
 
+inline constexpr EnumValue<ParallelSchedule> kParallelScheduleValues[] = {
+    {ParallelSchedule::Static, "static", "one contiguous part per thread"},
+    {ParallelSchedule::Dynamic, "dynamic",
+     "threads take --parallel-chunk iterations at a time (default)"},
+    {ParallelSchedule::Guided, "guided", "shrinking chunks"},
+};
+
 inline constexpr EnumValue<EmitKind> kEmitValues[] = {
     {EmitKind::Auto, "auto", "from the -o extension (default)"},
     {EmitKind::MLIR, "mlir", "slm IR after graph optimization"},
@@ -260,7 +267,7 @@ template <typename Visitor> void visitOptions(CPUOptions &options, Visitor &v) {
             "columns", OptionGroup::CPU});
   v.option(options.gemmKernels,
            {"gemm-kernels",
-            "Compile matrix products to register-blocked AVX-512 GEMM "
+            "Compile matrix products to register-blocked AVX-512 (or AVX2) GEMM "
             "kernels (default on; =false: plain loops, to measure what they "
             "buy)",
             "", OptionGroup::CPU});
@@ -270,6 +277,18 @@ template <typename Visitor> void visitOptions(CPUOptions &options, Visitor &v) {
             "builds the [Sq, Skv] scores and reads K/V heads in place "
             "(default on; =false: the decomposed reference)",
             "", OptionGroup::CPU});
+  v.enumOption(options.parallelSchedule,
+               {"parallel-schedule",
+                "How parallel loops deal out their iterations to threads "
+                "(dynamic: a thread sharing its core with another process "
+                "takes fewer; docs/Codegen.md)",
+                "kind", OptionGroup::CPU},
+               kParallelScheduleValues);
+  v.option(options.parallelChunk,
+           {"parallel-chunk",
+            "Iterations a thread takes at a time under the dynamic and "
+            "guided schedules (default 1: a loop's iterations are tiles)",
+            "n", OptionGroup::CPU});
 }
 
 /// Every option of a compilation.

@@ -64,6 +64,8 @@ enum class QuantizeKind { None, Int8, W8A8, Int4, NF4 };
 enum class QuantMethod { RTN, GPTQ };
 /// How W8A8 quantizes layer inputs.
 enum class ActivationScheme { PerToken, MinMax, Percentile };
+/// How OpenMP deals out the iterations of a parallel loop.
+enum class ParallelSchedule { Static, Dynamic, Guided };
 
 /// Import: ONNX -> slm IR. (No options yet; the importer's limits are the
 /// ONNX file's own.)
@@ -148,6 +150,10 @@ struct CPUOptions {
   bool gemmKernels = true;
   /// Compute each attention in one fused kernel (else decomposed).
   bool fusedAttention = true;
+  /// How parallel loops deal out their iterations, and how many a thread
+  /// takes at a time (dynamic and guided).
+  ParallelSchedule parallelSchedule = ParallelSchedule::Dynamic;
+  int64_t parallelChunk = 1;
 };
 
 /// Everything one compilation needs, phase by phase.

@@ -74,6 +74,14 @@ extern "C" {
  *  Optional: without it the runtime calls free(). */
 #define SLM_MODEL_RELEASE_BUFFER_SYMBOL "slm_model_release_buffer"
 
+/** `void slm_model_set_threads(int32_t n)`: the number of threads (the
+ *  caller included) the calling thread's runs use from now on; 0: the
+ *  default ($OMP_NUM_THREADS when set, else the CPUs the process may run
+ *  on). The model's parallel loops run on a thread pool of its own
+ *  (lib/Runtime/ModelThreads.c). Optional: models from before it linked
+ *  libomp, whose `omp_set_num_threads` the runtime uses instead. */
+#define SLM_MODEL_SET_THREADS_SYMBOL "slm_model_set_threads"
+
 /** The type of the run entry point. */
 typedef void (*slm_model_run_fn)(void **inputs, void *results);
 

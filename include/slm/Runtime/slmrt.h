@@ -91,8 +91,8 @@ slm_status slm_model_run(const slm_model *model, const slm_tensor *inputs,
                          int32_t num_outputs, char *error, size_t error_size);
 
 /** Sets how many threads one run of `model` uses (its parallel loops run
- *  on LLVM's OpenMP runtime). 0, the default, means every core (or
- *  $OMP_NUM_THREADS when set). */
+ *  on the model's own thread pool). 0, the default, means every core the
+ *  process may run on (or $OMP_NUM_THREADS when set). */
 slm_status slm_model_set_num_threads(slm_model *model, int32_t num_threads);
 
 /*===------------------------------------------------------------------===*\

@@ -29,7 +29,13 @@ namespace mlir::slm::cpu_kernels {
 /// Lanes of one f32 vector register (AVX-512).
 constexpr int64_t kLanes = 16;
 
-/// The register tile and task sizes of the kernels (the pass's options).
+/// How the 4-bit kernel looks 16 codes up in its table of 16 levels: one
+/// AVX-512 vpermps, two AVX2 vpermps per half and a blend, or a tree of
+/// selects (any target).
+enum class TableLookup { avx512, avx2, generic };
+
+/// The register tile and task sizes of the kernels, and the instructions
+/// they may use (the pass's options).
 struct TileSizes {
   /// Rows and columns of C per register tile.
   int64_t mr, nr;
@@ -39,6 +45,8 @@ struct TileSizes {
   int64_t kBlock;
   /// Reduction steps ahead at which B is prefetched (0: none).
   int64_t prefetchDistance;
+  /// How the 4-bit kernel decodes its codes.
+  TableLookup lookup = TableLookup::avx512;
 };
 
 /// Whether every result of `map` is a loop dimension or the constant 0.

@@ -6,8 +6,9 @@
 //
 // Linear layers with 4-bit weights (`int4`, `nf4`): two k's codes per byte
 // for 16 columns in one 16-byte load, looked up with vpermps (NF4 levels,
-// or 0..15 followed by the group's u * s + m); one-row tiles sum x * level
-// per group and scale once per group.
+// or 0..15 followed by the group's u * s + m; on AVX2 two 8-lane vpermps
+// and a blend, int4 converted; elsewhere a tree of selects); one-row tiles
+// sum x * level per group and scale once per group.
 //
 //===----------------------------------------------------------------------===//
 
@@ -123,7 +124,7 @@ static FailureOr<NibblePlan> planNibbleKernel(linalg::GenericOp op,
 /// and used by every row of the tile.
 static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                              const NibblePlan &plan, int64_t mr, int64_t nr,
-                             int64_t mBlock) {
+                             int64_t mBlock, TableLookup lookup) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
@@ -156,9 +157,85 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
   SmallVector<float> levels(kLanes);
   for (int64_t i = 0; i < kLanes; ++i)
     levels[i] = plan.nf4 ? slm::kNF4Levels[i] : static_cast<float>(i);
-  Value table = arith::ConstantOp::create(
-      b, loc, f32Vec, DenseElementsAttr::get(f32Vec, ArrayRef<float>(levels)));
-  StringAttr permute = b.getStringAttr("llvm.x86.avx512.permvar.sf.512");
+  // The level of each of 16 codes (i32, 0..15), by the target's means.
+  auto lookUp = [&](OpBuilder &lb, Value nibble) -> Value {
+    auto splatF32 = [&](VectorType type, float v) -> Value {
+      return arith::ConstantOp::create(
+          lb, loc, type, DenseElementsAttr::get(type, lb.getF32FloatAttr(v)));
+    };
+    auto splatI32 = [&](VectorType type, int32_t v) -> Value {
+      return arith::ConstantOp::create(
+          lb, loc, type, DenseElementsAttr::get(type, lb.getI32IntegerAttr(v)));
+    };
+    // int4's levels are the codes themselves.
+    if (!plan.nf4 && lookup != TableLookup::avx512)
+      return arith::UIToFPOp::create(lb, loc, f32Vec, nibble);
+    switch (lookup) {
+    case TableLookup::avx512: {
+      Value table = arith::ConstantOp::create(
+          lb, loc, f32Vec,
+          DenseElementsAttr::get(f32Vec, ArrayRef<float>(levels)));
+      return LLVM::CallIntrinsicOp::create(
+                 lb, loc, f32Vec,
+                 lb.getStringAttr("llvm.x86.avx512.permvar.sf.512"),
+                 ValueRange{table, nibble})
+          .getResult(0);
+    }
+    case TableLookup::avx2: {
+      // Per 8 codes: vpermps into levels 0..7 and 8..15 (it reads the low
+      // three bits of each index), the code's bit 3 picks one.
+      auto f32x8 = VectorType::get({8}, lb.getF32Type());
+      auto i32x8 = VectorType::get({8}, lb.getI32Type());
+      Value tables[2];
+      for (int t = 0; t < 2; ++t)
+        tables[t] = arith::ConstantOp::create(
+            lb, loc, f32x8,
+            DenseElementsAttr::get(
+                f32x8, ArrayRef<float>(levels).slice(8 * t, 8)));
+      StringAttr permps = lb.getStringAttr("llvm.x86.avx2.permps");
+      Value result = splatF32(f32Vec, 0.0f);
+      for (int64_t at = 0; at < kLanes; at += 8) {
+        Value codes = vector::ExtractStridedSliceOp::create(
+            lb, loc, nibble, ArrayRef<int64_t>{at}, ArrayRef<int64_t>{8},
+            ArrayRef<int64_t>{1});
+        Value picked[2];
+        for (int t = 0; t < 2; ++t)
+          picked[t] = LLVM::CallIntrinsicOp::create(lb, loc, f32x8, permps,
+                                                    ValueRange{tables[t],
+                                                               codes})
+                          .getResult(0);
+        Value high = arith::CmpIOp::create(lb, loc, arith::CmpIPredicate::uge,
+                                           codes, splatI32(i32x8, 8));
+        Value half =
+            arith::SelectOp::create(lb, loc, high, picked[1], picked[0]);
+        result = vector::InsertStridedSliceOp::create(
+            lb, loc, half, result, ArrayRef<int64_t>{at},
+            ArrayRef<int64_t>{1});
+      }
+      return result;
+    }
+    case TableLookup::generic: {
+      // A tree of selects: bit 0 picks within pairs of levels, bit 1
+      // within pairs of pairs, ...
+      SmallVector<Value> layer;
+      for (float level : levels)
+        layer.push_back(splatF32(f32Vec, level));
+      for (int32_t bit = 1; layer.size() > 1; bit <<= 1) {
+        Value set = arith::CmpIOp::create(
+            lb, loc, arith::CmpIPredicate::ne,
+            arith::AndIOp::create(lb, loc, nibble, splatI32(i32Vec, bit)),
+            splatI32(i32Vec, 0));
+        SmallVector<Value> next;
+        for (size_t i = 0; i < layer.size(); i += 2)
+          next.push_back(arith::SelectOp::create(lb, loc, set, layer[i + 1],
+                                                 layer[i]));
+        layer = std::move(next);
+      }
+      return layer.front();
+    }
+    }
+    llvm_unreachable("unknown table lookup");
+  };
 
   SmallVector<Range> ranges =
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
@@ -273,10 +350,7 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                           arith::AndIOp::create(lb, loc, wide, fifteen),
                           arith::ShRUIOp::create(lb, loc, wide, four)};
                       for (int h = 0; h < 2; ++h) {
-                        Value level = LLVM::CallIntrinsicOp::create(
-                                          lb, loc, f32Vec, permute,
-                                          ValueRange{table, nibble[h]})
-                                          .getResult(0);
+                        Value level = lookUp(lb, nibble[h]);
                         int64_t slot = (u * 2 + h) * cols + j;
                         next[slot] = vector::FMAOp::create(lb, loc, splat[h],
                                                            level, next[slot]);
@@ -328,10 +402,7 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
                       arith::AndIOp::create(lb, loc, wide, fifteen),
                       arith::ShRUIOp::create(lb, loc, wide, four)};
                   for (int h = 0; h < 2; ++h) {
-                    Value level = LLVM::CallIntrinsicOp::create(
-                                      lb, loc, f32Vec, permute,
-                                      ValueRange{table, nibble[h]})
-                                      .getResult(0);
+                    Value level = lookUp(lb, nibble[h]);
                     weight[h].push_back(
                         plan.nf4
                             ? arith::MulFOp::create(lb, loc, level, scale[j])
@@ -384,6 +455,7 @@ LogicalResult cpu_kernels::lowerToNibbleKernel(RewriterBase &rewriter,
   FailureOr<NibblePlan> plan = planNibbleKernel(op, declaration, reason);
   if (failed(plan))
     return failure();
-  emitNibbleKernel(rewriter, op, *plan, sizes.mr, sizes.nr, sizes.mBlock);
+  emitNibbleKernel(rewriter, op, *plan, sizes.mr, sizes.nr, sizes.mBlock,
+                   sizes.lookup);
   return success();
 }

@@ -22,6 +22,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/StringSwitch.h"
 
 namespace mlir::slm {
 #define GEN_PASS_DEF_SLMVECTORIZECONTRACTIONS
@@ -46,12 +47,29 @@ struct SLMVectorizeContractionsPass
           << kLanes << ", m-block >= mr, n-block >= 1";
       return signalPassFailure();
     }
-    const TileSizes sizes = {mr, nr, mBlock, nBlock, kBlock, prefetchDistance};
+    std::optional<TableLookup> tableLookup =
+        llvm::StringSwitch<std::optional<TableLookup>>(lookup)
+            .Case("avx512", TableLookup::avx512)
+            .Case("avx2", TableLookup::avx2)
+            .Case("generic", TableLookup::generic)
+            .Default(std::nullopt);
+    if (!tableLookup) {
+      getOperation()->emitError()
+          << "slm-vectorize-contractions: lookup must be avx512, avx2 or "
+             "generic, not '"
+          << lookup << "'";
+      return signalPassFailure();
+    }
+    const TileSizes sizes = {mr,     nr,
+                             mBlock, nBlock,
+                             kBlock, prefetchDistance,
+                             *tableLookup};
     SmallVector<linalg::GenericOp> candidates;
     getOperation()->walk(
         [&](linalg::GenericOp op) { candidates.push_back(op); });
     IRRewriter rewriter(&getContext());
     bool failedAny = false;
+    int64_t withoutVnni = 0;
     for (linalg::GenericOp op : candidates) {
       std::string reason;
       ContractionAttr declaration = getContractionDeclaration(op);
@@ -76,6 +94,7 @@ struct SLMVectorizeContractionsPass
           if (report)
             op->emitRemark() << "integer contraction left as loops: the "
                                 "target has no AVX-512 VNNI";
+          ++withoutVnni;
           continue;
         }
         lowered = lowerToDotKernel(rewriter, op, declaration, sizes, reason);
@@ -91,6 +110,14 @@ struct SLMVectorizeContractionsPass
         failedAny = true;
       }
     }
+    // Said once, whether or not `report` asks for each: W8A8 without its
+    // kernel is many times slower than the f32 model it was meant to beat.
+    if (withoutVnni)
+      getOperation()->emitWarning()
+          << withoutVnni
+          << " uint8 x int8 contraction(s) (W8A8) run as plain loops, much "
+             "slower than f32: the target has no AVX-512 VNNI (slmc --quantize=int8, "
+             "weights only, keeps the f32 kernels)";
     if (failedAny)
       signalPassFailure();
   }

@@ -1,0 +1,68 @@
+//===- ScheduleParallelLoops.cpp - OpenMP loop schedules ---------*- C++ -*-===//
+//
+// Part of the slm project: a compiler for compressed transformer models.
+//
+//===----------------------------------------------------------------------===//
+//
+// Sets the schedule of every worksharing loop that convert-scf-to-openmp
+// made: dynamic by default, so a thread sharing its core with another
+// process takes fewer iterations instead of holding every loop up.
+//
+//===----------------------------------------------------------------------===//
+
+#include "slm/Codegen/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
+#include "llvm/ADT/StringSwitch.h"
+
+namespace mlir::slm {
+#define GEN_PASS_DEF_SLMSCHEDULEPARALLELLOOPS
+#include "slm/Codegen/Passes.h.inc"
+} // namespace mlir::slm
+
+using namespace mlir;
+
+namespace {
+struct SLMScheduleParallelLoopsPass
+    : mlir::slm::impl::SLMScheduleParallelLoopsBase<
+          SLMScheduleParallelLoopsPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    std::optional<omp::ClauseScheduleKind> kind =
+        llvm::StringSwitch<std::optional<omp::ClauseScheduleKind>>(schedule)
+            .Case("static", std::nullopt)
+            .Case("dynamic", omp::ClauseScheduleKind::Dynamic)
+            .Case("guided", omp::ClauseScheduleKind::Guided)
+            .Case("runtime", omp::ClauseScheduleKind::Runtime)
+            .Default(omp::ClauseScheduleKind::Auto);
+    if (kind == omp::ClauseScheduleKind::Auto) {
+      getOperation()->emitError()
+          << "slm-schedule-parallel-loops: unknown schedule '" << schedule
+          << "' (expected static, dynamic, guided or runtime)";
+      return signalPassFailure();
+    }
+    if (chunk < 0) {
+      getOperation()->emitError()
+          << "slm-schedule-parallel-loops: chunk must be >= 0, got " << chunk;
+      return signalPassFailure();
+    }
+    const bool chunked = kind && chunk > 0 &&
+                         *kind != omp::ClauseScheduleKind::Runtime;
+    getOperation()->walk([&](omp::WsloopOp loop) {
+      if (loop->getParentOfType<omp::WsloopOp>())
+        return;
+      loop.setScheduleKindAttr(
+          kind ? omp::ClauseScheduleKindAttr::get(&getContext(), *kind)
+               : omp::ClauseScheduleKindAttr());
+      loop.getScheduleChunkMutable().clear();
+      if (chunked) {
+        OpBuilder b(loop);
+        Value size = LLVM::ConstantOp::create(b, loop.getLoc(), b.getI64Type(),
+                                              b.getI64IntegerAttr(chunk));
+        loop.getScheduleChunkMutable().assign(size);
+      }
+    });
+  }
+};
+} // namespace
