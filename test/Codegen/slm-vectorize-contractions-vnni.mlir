@@ -1,4 +1,5 @@
 // RUN: slm-opt %s --slm-vectorize-contractions="vnni=true" --canonicalize | FileCheck %s
+// RUN: slm-opt %s --slm-vectorize-contractions="avx2=true" --canonicalize | FileCheck %s --check-prefix=AVX2
 // RUN: slm-opt %s --slm-vectorize-contractions="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOVNNI
 
 // W8A8's uint8 x int8 contraction on buffers (declared u8s8_dot, as
@@ -21,8 +22,28 @@
 // CHECK: vector.store %{{.+}}, %arg5[{{.+}}] : memref<?x2x32xf32>, vector<16xf32>
 // CHECK-NOT: vector.store %{{.+}}, %arg2
 // CHECK-NOT: linalg.generic
-// Without VNNI (the default) it stays loops and says why.
-// NOVNNI: remark: integer contraction left as loops: the target has no AVX-512 VNNI
+// With AVX2 and no VNNI: B's 64 bytes per 16 columns widened to int16,
+// A's four bytes widened and repeated over 16 lanes, four vpmaddwd per row
+// and 16 columns into 8-lane partial sums, whose even and odd lanes are
+// added after the reduction loop; the epilogue in registers as above.
+// AVX2-LABEL: func @w8a8
+// AVX2-NOT: linalg.fill
+// AVX2: scf.for
+// AVX2: arith.extsi %{{.+}} : vector<64xi8> to vector<64xi16>
+// AVX2: arith.extui %{{.+}} : vector<4xi8> to vector<4xi16>
+// AVX2: vector.bitcast %{{.+}} : vector<4xi16> to vector<1xi64>
+// AVX2-COUNT-4: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"(%{{.+}}, %{{.+}}) : (vector<16xi16>, vector<16xi16>) -> vector<8xi32>
+// AVX2: scf.yield
+// AVX2: vector.shuffle %{{.+}}, %{{.+}} [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30] : vector<16xi32>, vector<16xi32>
+// AVX2: vector.shuffle %{{.+}}, %{{.+}} [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31] : vector<16xi32>, vector<16xi32>
+// AVX2: arith.sitofp %{{.+}} : vector<16xi32> to vector<16xf32>
+// AVX2-NOT: vector.store %{{.+}}, %arg2
+// AVX2-NOT: avx512
+// AVX2-NOT: linalg.generic
+// Without either (the default) it stays loops, says why under report=true
+// and warns once.
+// NOVNNI: remark: integer contraction left as loops: the target has neither AVX-512 VNNI nor AVX2
+// NOVNNI: warning: 1 uint8 x int8 contraction(s) (W8A8) run as plain loops
 func.func @w8a8(%a: memref<?x4x4xi8>, %b: memref<2x4x32x4xi8>, %c: memref<?x2x32xi32>,
                 %s: memref<?xf32>, %ws: memref<2x32xf32>, %out: memref<?x2x32xf32>) {
   %zero = arith.constant 0 : i32

@@ -240,15 +240,16 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
     declares. A declared contraction that cannot be planned (its body or
     layout disagrees with the declaration, or it is still on tensors) is an
     error: it never falls back to loops silently. The one exception is
-    `u8s8_dot` without `vnni=true` (a target without VNNI), left as loops
-    (with a remark under `report=true`). An f32 contraction without a
-    declaration gets the f32 kernel when upstream's
+    `u8s8_dot` with neither `vnni=true` nor `avx2=true`, left as loops
+    (one warning, and a remark each under `report=true`). An f32
+    contraction without a declaration gets the f32 kernel when upstream's
     `ContractionOpInterface` recognises it; `report=true` says why one was
     left as loops.
 
     Kinds and their kernels: `f32` and `int8_weight` the f32 GEMM below
     (int8 codes widened and scaled in registers), `u8s8_dot` the VNNI
-    kernel (`vpdpbusd`, dequantizing epilogue applied in registers),
+    kernel (`vpdpbusd`, dequantizing epilogue applied in registers; with
+    `avx2=true` and no VNNI, `vpmaddwd` on codes widened to int16),
     `int4`/`nf4` the 4-bit kernel (codes decoded by `vpermps` lookups).
 
     Every f32 `linalg` contraction on buffers (`C[.., m, n] += A[.., m, k] *
@@ -323,6 +324,10 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
     Option<"vnni", "vnni", "bool", /*default=*/"false",
            "The target has AVX-512 VNNI: uint8 x int8 dot-product "
            "contractions (W8A8) become vpdpbusd kernels">,
+    Option<"avx2", "avx2", "bool", /*default=*/"false",
+           "The target has AVX2: without vnni=true, uint8 x int8 "
+           "contractions become vpmaddwd kernels on codes widened to int16 "
+           "(exact)">,
     Option<"lookup", "lookup", "std::string", /*default=*/"\"avx512\"",
            "How the int4/NF4 kernel decodes 16 codes: avx512 (one vpermps), "
            "avx2 (two 8-lane vpermps and a blend; int4 converts), generic "

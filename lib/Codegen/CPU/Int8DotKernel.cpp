@@ -5,9 +5,11 @@
 //===----------------------------------------------------------------------===//
 //
 // W8A8's integer contractions (`u8s8_dot`): a tile of int32 sums in vector
-// registers accumulates four k at a time with AVX-512 VNNI's vpdpbusd; the
-// dequantizing epilogue that reads C right after is applied to the
-// accumulators in registers, so C is never written.
+// registers accumulates four k at a time with AVX-512 VNNI's vpdpbusd, or
+// on AVX2 with vpmaddwd on codes widened to int16 (exact, unlike
+// vpmaddubsw's saturating int16 sums); the dequantizing epilogue that reads
+// C right after is applied to the accumulators in registers, so C is never
+// written.
 //
 //===----------------------------------------------------------------------===//
 
@@ -208,9 +210,15 @@ static Value applyEpilogue(OpBuilder &b, Location loc, linalg::GenericOp ep,
 /// `mr` rows x `width` columns of C in int32 vector registers; per quad of
 /// k, one 64-byte load of B per 16 columns (four k of each column), four
 /// bytes of A broadcast per row, and one `vpdpbusd` per row and 16 columns.
+///
+/// Without VNNI (`vnni` false: AVX2) each 16 columns' 64 bytes of B are
+/// widened to int16 (four 16-lane vectors), the row's four bytes of A to
+/// int16 repeated, and four `vpmaddwd` add pairs of products into four
+/// 8-lane int32 partial sums: lane 2c and 2c + 1 of their concatenation
+/// are column c's two k pairs, added once after the reduction loop.
 static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
                           const DotPlan &plan, int64_t mr, int64_t nr,
-                          int64_t mBlock) {
+                          int64_t mBlock, bool vnni) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
@@ -237,6 +245,15 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
   auto quadType = VectorType::get({4}, b.getI8Type());
   auto wordType = VectorType::get({1}, b.getI32Type());
   StringAttr vpdpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+  // AVX2: int16 codes, 8-lane partial sums, 4 per 16 columns.
+  auto halfType = VectorType::get({8}, b.getI32Type());
+  auto wordsType = VectorType::get({16}, b.getI16Type());
+  auto wideBytesType = VectorType::get({4 * kLanes}, b.getI16Type());
+  auto quadWordsType = VectorType::get({4}, b.getI16Type());
+  auto longType = VectorType::get({1}, b.getI64Type());
+  auto longsType = VectorType::get({4}, b.getI64Type());
+  StringAttr vpmaddwd = b.getStringAttr("llvm.x86.avx2.pmadd.wd");
+  const int64_t parts = vnni ? 1 : 4;
 
   // B as [.., k/4, columns * 4]: 16 columns' four k are 64 contiguous bytes.
   auto bType = cast<MemRefType>(bMat.getType());
@@ -292,15 +309,28 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
       at[plan.n] = colIndex[j];
       return indices(ib, maps[2], at, maps[2].getNumResults());
     };
+    // What each accumulator starts from: the fill or C.
+    auto start = [&](OpBuilder &ib, int64_t i, int64_t j) -> Value {
+      return fillValue
+                 ? vector::BroadcastOp::create(ib, loc, accType, fillValue)
+                       .getResult()
+                 : vector::LoadOp::create(ib, loc, accType, c, cAt(ib, i, j))
+                       .getResult();
+    };
     SmallVector<Value> acc;
+    Value zeros;
+    if (!vnni)
+      zeros = arith::ConstantOp::create(
+          tb, loc, halfType,
+          DenseElementsAttr::get(halfType, tb.getI32IntegerAttr(0)));
     for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        acc.push_back(
-            fillValue
-                ? vector::BroadcastOp::create(tb, loc, accType, fillValue)
-                      .getResult()
-                : vector::LoadOp::create(tb, loc, accType, c, cAt(tb, i, j))
-                      .getResult());
+      for (int64_t j = 0; j < cols; ++j) {
+        if (vnni) {
+          acc.push_back(start(tb, i, j));
+          continue;
+        }
+        acc.append(parts, zeros);
+      }
     auto loop = scf::ForOp::create(
         tb, loc, index(tb, 0), quads, index(tb, 1), acc,
         [&](OpBuilder &lb, Location, Value kq, ValueRange iter) {
@@ -317,6 +347,19 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
             bVec.push_back(
                 vector::LoadOp::create(lb, loc, bytesType, bFlat, bIdx));
           }
+          // AVX2: B's codes as int16, 16 at a time.
+          SmallVector<SmallVector<Value, 4>> bWords;
+          if (!vnni)
+            for (int64_t j = 0; j < cols; ++j) {
+              Value wide =
+                  arith::ExtSIOp::create(lb, loc, wideBytesType, bVec[j]);
+              SmallVector<Value, 4> words;
+              for (int64_t p = 0; p < parts; ++p)
+                words.push_back(vector::ExtractStridedSliceOp::create(
+                    lb, loc, wide, ArrayRef<int64_t>{16 * p},
+                    ArrayRef<int64_t>{16}, ArrayRef<int64_t>{1}));
+              bWords.push_back(words);
+            }
           SmallVector<Value> next;
           AffineMap aMap = maps[0];
           for (int64_t i = 0; i < rows; ++i) {
@@ -324,6 +367,29 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
             Value quad = vector::LoadOp::create(
                 lb, loc, quadType, a,
                 indices(lb, aMap, in, aMap.getNumResults()));
+            if (!vnni) {
+              // A's four codes as int16, repeated over 16 lanes.
+              Value words =
+                  arith::ExtUIOp::create(lb, loc, quadWordsType, quad);
+              Value asLong = vector::ExtractOp::create(
+                  lb, loc, vector::BitCastOp::create(lb, loc, longType, words),
+                  ArrayRef<int64_t>{0});
+              Value splat = vector::BitCastOp::create(
+                  lb, loc, wordsType,
+                  vector::BroadcastOp::create(lb, loc, longsType, asLong));
+              for (int64_t j = 0; j < cols; ++j)
+                for (int64_t p = 0; p < parts; ++p) {
+                  int64_t slot = (i * cols + j) * parts + p;
+                  Value pairs =
+                      LLVM::CallIntrinsicOp::create(
+                          lb, loc, halfType, vpmaddwd,
+                          ValueRange{splat, bWords[j][p]})
+                          .getResult(0);
+                  next.push_back(
+                      arith::AddIOp::create(lb, loc, iter[slot], pairs));
+                }
+              continue;
+            }
             Value word = vector::ExtractOp::create(
                 lb, loc, vector::BitCastOp::create(lb, loc, wordType, quad),
                 ArrayRef<int64_t>{0});
@@ -341,7 +407,32 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j) {
         SmallVector<Value> where = cAt(tb, i, j);
-        Value result = loop.getResult(i * cols + j);
+        Value result;
+        if (vnni) {
+          result = loop.getResult(i * cols + j);
+        } else {
+          // The four partial sums' lanes 2c and 2c + 1 -> column c.
+          SmallVector<Value, 4> part;
+          for (int64_t p = 0; p < parts; ++p)
+            part.push_back(loop.getResult((i * cols + j) * parts + p));
+          Value low = vector::ShuffleOp::create(
+              tb, loc, part[0], part[1],
+              ArrayRef<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                14, 15});
+          Value high = vector::ShuffleOp::create(
+              tb, loc, part[2], part[3],
+              ArrayRef<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                14, 15});
+          SmallVector<int64_t> even, odd;
+          for (int64_t l = 0; l < kLanes; ++l) {
+            even.push_back(2 * l);
+            odd.push_back(2 * l + 1);
+          }
+          Value sum = arith::AddIOp::create(
+              tb, loc, vector::ShuffleOp::create(tb, loc, low, high, even),
+              vector::ShuffleOp::create(tb, loc, low, high, odd));
+          result = arith::AddIOp::create(tb, loc, start(tb, i, j), sum);
+        }
         if (!epilogue) {
           vector::StoreOp::create(tb, loc, result, c, where);
           continue;
@@ -377,8 +468,15 @@ LogicalResult cpu_kernels::lowerToDotKernel(RewriterBase &rewriter,
   // 64-column panels (what the W8A8 lowering packs when N allows) get a
   // 6 x 64 tile: 24 int32 accumulators + 4 B vectors + A fit the 32
   // registers, and each A broadcast feeds 4 vpdpbusd.
+  if (!sizes.vnni) {
+    // AVX2: a row's 16 columns take 4 of the 16 registers as partial sums,
+    // their B codes 4 more: 2 x 16 tiles.
+    emitDotKernel(rewriter, op, *plan, 2, kLanes, sizes.mBlock,
+                  /*vnni=*/false);
+    return success();
+  }
   const bool wide = plan->columns >= 64;
   emitDotKernel(rewriter, op, *plan, wide ? 6 : sizes.mr, wide ? 64 : sizes.nr,
-                sizes.mBlock);
+                sizes.mBlock, /*vnni=*/true);
   return success();
 }

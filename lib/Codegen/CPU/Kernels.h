@@ -47,6 +47,8 @@ struct TileSizes {
   int64_t prefetchDistance;
   /// How the 4-bit kernel decodes its codes.
   TableLookup lookup = TableLookup::avx512;
+  /// The uint8 x int8 kernel's instructions: AVX-512 VNNI, or AVX2.
+  bool vnni = true;
 };
 
 /// Whether every result of `map` is a loop dimension or the constant 0.
@@ -95,8 +97,9 @@ LogicalResult lowerToF32Kernel(RewriterBase &rewriter, linalg::GenericOp op,
                                const TileSizes &sizes, std::string &reason);
 
 /// Replaces `op` (on buffers, declared `u8s8_dot`) by the AVX-512 VNNI
-/// kernel, with the dequantizing epilogue that reads C right after applied
-/// in registers. On failure nothing changes and `reason` says why.
+/// kernel (the AVX2 one when `sizes.vnni` is false), with the dequantizing
+/// epilogue that reads C right after applied in registers. On failure
+/// nothing changes and `reason` says why.
 LogicalResult lowerToDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
                                ContractionAttr declaration,
                                const TileSizes &sizes, std::string &reason);

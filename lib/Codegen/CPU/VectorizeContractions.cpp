@@ -63,13 +63,14 @@ struct SLMVectorizeContractionsPass
     const TileSizes sizes = {mr,     nr,
                              mBlock, nBlock,
                              kBlock, prefetchDistance,
-                             *tableLookup};
+                             *tableLookup,
+                             vnni};
     SmallVector<linalg::GenericOp> candidates;
     getOperation()->walk(
         [&](linalg::GenericOp op) { candidates.push_back(op); });
     IRRewriter rewriter(&getContext());
     bool failedAny = false;
-    int64_t withoutVnni = 0;
+    int64_t withoutKernel = 0;
     for (linalg::GenericOp op : candidates) {
       std::string reason;
       ContractionAttr declaration = getContractionDeclaration(op);
@@ -90,11 +91,11 @@ struct SLMVectorizeContractionsPass
         break;
       case ContractionKind::u8s8_dot:
         // The one declared kind a target may lack the instructions for.
-        if (!vnni) {
+        if (!vnni && !avx2) {
           if (report)
             op->emitRemark() << "integer contraction left as loops: the "
-                                "target has no AVX-512 VNNI";
-          ++withoutVnni;
+                                "target has neither AVX-512 VNNI nor AVX2";
+          ++withoutKernel;
           continue;
         }
         lowered = lowerToDotKernel(rewriter, op, declaration, sizes, reason);
@@ -110,14 +111,14 @@ struct SLMVectorizeContractionsPass
         failedAny = true;
       }
     }
-    // Said once, whether or not `report` asks for each: W8A8 without its
+    // Said once, whether or not `report` asks for each: W8A8 without a
     // kernel is many times slower than the f32 model it was meant to beat.
-    if (withoutVnni)
+    if (withoutKernel)
       getOperation()->emitWarning()
-          << withoutVnni
+          << withoutKernel
           << " uint8 x int8 contraction(s) (W8A8) run as plain loops, much "
-             "slower than f32: the target has no AVX-512 VNNI (slmc --quantize=int8, "
-             "weights only, keeps the f32 kernels)";
+             "slower than f32: the target has neither AVX-512 VNNI nor AVX2 "
+             "(slmc --quantize=int8, weights only, keeps the f32 kernels)";
     if (failedAny)
       signalPassFailure();
   }

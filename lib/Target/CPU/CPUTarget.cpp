@@ -118,9 +118,8 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
     kernels.report = reportKernels;
     kernels.vnni = targetHasFeature(options, "avx512vnni");
     const bool avx512 = targetHasFeature(options, "avx512f");
-    kernels.lookup = avx512                               ? "avx512"
-                     : targetHasFeature(options, "avx2") ? "avx2"
-                                                         : "generic";
+    kernels.avx2 = targetHasFeature(options, "avx2");
+    kernels.lookup = avx512 ? "avx512" : kernels.avx2 ? "avx2" : "generic";
     // The 8 x 32 f32 tile (16 accumulators of 16 lanes) fits AVX-512's 32
     // registers; with 16 (AVX2, each vector two halves) a 6 x 16 tile's 12
     // accumulators do: BERT-base b1 s128 551 -> 351 ms, MiniLM b1 s32
