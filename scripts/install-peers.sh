@@ -42,8 +42,8 @@ fi
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q "${pins[@]}"
 "$venv/bin/python" - <<'PY'
+import importlib.metadata as md
 import onnxruntime, openvino, iree.compiler, iree.runtime, numpy
 print("peers: onnxruntime", onnxruntime.__version__, "| openvino", openvino.__version__,
-      "| iree", iree.compiler.version.VERSION if hasattr(iree.compiler, "version") else "?",
-      "| numpy", numpy.__version__)
+      "| iree", md.version("iree-base-compiler"), "| numpy", numpy.__version__)
 PY
