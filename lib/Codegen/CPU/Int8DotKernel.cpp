@@ -415,19 +415,15 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
           SmallVector<Value, 4> part;
           for (int64_t p = 0; p < parts; ++p)
             part.push_back(loop.getResult((i * cols + j) * parts + p));
-          Value low = vector::ShuffleOp::create(
-              tb, loc, part[0], part[1],
-              ArrayRef<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                14, 15});
-          Value high = vector::ShuffleOp::create(
-              tb, loc, part[2], part[3],
-              ArrayRef<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                14, 15});
-          SmallVector<int64_t> even, odd;
+          SmallVector<int64_t> both, even, odd;
           for (int64_t l = 0; l < kLanes; ++l) {
+            both.push_back(l);
             even.push_back(2 * l);
             odd.push_back(2 * l + 1);
           }
+          Value low = vector::ShuffleOp::create(tb, loc, part[0], part[1], both);
+          Value high =
+              vector::ShuffleOp::create(tb, loc, part[2], part[3], both);
           Value sum = arith::AddIOp::create(
               tb, loc, vector::ShuffleOp::create(tb, loc, low, high, even),
               vector::ShuffleOp::create(tb, loc, low, high, odd));

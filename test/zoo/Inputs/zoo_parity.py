@@ -216,51 +216,45 @@ def run_model(m, args):
             if why:
                 why = f"output '{o.name}': {why}"
                 break
-        if why and m["variant"] in ("qdq", "qdyn"):
-            # ORT's optimizer fuses QDQ pairs into its integer kernels
-            # (QLinearMatMul, QAttention ...), which round and requantize in
-            # their own order; the graph as written is what ORT computes with
-            # its optimizations off (and ONNX's reference evaluator agrees
-            # with that one). slm must match one of the two.
+        def unoptimized_mismatch(path):
+            """None when ORT, optimizations off, cannot run `path`; else
+            why slm's outputs differ from its outputs ("" when they match)."""
             plain = ort.SessionOptions()
             plain.intra_op_num_threads = 1
             plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             try:
-                unfused = ort.InferenceSession(model, plain, providers=["CPUExecutionProvider"])
-                want_unfused = unfused.run(None, feeds)
+                wants = ort.InferenceSession(path, plain, providers=["CPUExecutionProvider"]).run(None, feeds)
             except Exception:  # noqa: BLE001
-                want_unfused = None
-            if want_unfused is not None:
-                why_unfused = ""
-                for o, w in zip(session.get_outputs(), want_unfused):
-                    why_unfused = compare(m["variant"], np.load(os.path.join(out_dir, o.name + ".npy")), w)
-                    if why_unfused:
-                        why_unfused = f"output '{o.name}': {why_unfused}"
-                        break
-                if not why_unfused:
-                    why = ""
-                else:
-                    why += f"; against ORT unoptimized: {why_unfused}"
-        if why and m["variant"] == "qdyn":
-            # Without VNNI, ORT's MatMulInteger saturates (see
-            # exact_integer_model): then slm must match ORT with exact
-            # integer products, unoptimized.
-            exact = exact_integer_model(model, os.path.join(args.work, mid + ".exact.onnx"))
-            if exact:
-                plain = ort.SessionOptions()
-                plain.intra_op_num_threads = 1
-                plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-                want_exact = ort.InferenceSession(exact, plain, providers=["CPUExecutionProvider"]).run(None, feeds)
-                why_exact = ""
-                for o, w in zip(session.get_outputs(), want_exact):
-                    why_exact = compare(m["variant"], np.load(os.path.join(out_dir, o.name + ".npy")), w)
-                    if why_exact:
-                        why_exact = f"output '{o.name}': {why_exact}"
-                        break
-                if not why_exact:
-                    why = ""
-                else:
-                    why += f"; against ORT with exact integer products: {why_exact}"
+                return None
+            for o, w in zip(session.get_outputs(), wants):
+                differs = compare(m["variant"], np.load(os.path.join(out_dir, o.name + ".npy")), w)
+                if differs:
+                    return f"output '{o.name}': {differs}"
+            return ""
+
+        # ORT's optimizer fuses QDQ pairs into its integer kernels
+        # (QLinearMatMul, QAttention ...), which round and requantize in
+        # their own order; the graph as written is what ORT computes with its
+        # optimizations off (and ONNX's reference evaluator agrees with that
+        # one). Without VNNI, ORT's MatMulInteger saturates (see
+        # exact_integer_model): quantize_dynamic forms may match ORT with
+        # exact integer products instead. slm must match one of them.
+        references = []
+        if m["variant"] in ("qdq", "qdyn"):
+            references.append(("ORT unoptimized", lambda: model))
+        if m["variant"] == "qdyn":
+            exact = os.path.join(args.work, mid + ".exact.onnx")
+            references.append(("ORT with exact integer products", lambda: exact if os.path.exists(
+                exact) else exact_integer_model(model, exact)))
+        for label, path in references:
+            if not why:
+                break
+            path = path()
+            differs = unoptimized_mismatch(path) if path else None
+            if differs == "":
+                why = ""
+            elif differs:
+                why += f"; against {label}: {differs}"
         results.append((s, "MISMATCH", why) if why else (s, "ok", ""))
     return results
 
