@@ -11,7 +11,8 @@ starts with engine r): a case's latency is the median over all rounds'
 repetitions. Every engine's first output is compared with ONNX Runtime's
 (largest absolute difference, and relative to the largest |ORT| value).
 
-Engines: slm; onnxruntime (ORT_ENABLE_ALL, intra-op threads, inter-op 1);
+Engines: slm; "slm bf16" (slmc --precision=bf16: linear layers on
+AVX512-BF16's vdpbf16ps; in the default set where the CPU has it); onnxruntime (ORT_ENABLE_ALL, intra-op threads, inter-op 1);
 "openvino f32" (INFERENCE_PRECISION_HINT f32, LATENCY hint) and "openvino"
 (its default precision: bf16 on a CPU with AVX512-BF16); "iree" (llvm-cpu,
 host CPU) and "iree dt+uk" (with --iree-opt-data-tiling and
@@ -52,8 +53,19 @@ CASES = {  # name: (model, batch, seq)
     "minilm b32 s128": ("minilm", 32, 128),
 }
 SMOKE = {"tiny-bert b2 s16": ("tiny-bert", 2, 16)}
-ENGINES = ["slm", "onnxruntime", "openvino f32", "openvino", "iree", "iree dt+uk"]
-NOT_FP32 = {"openvino"}  # its default precision: bf16 where the CPU has AVX512-BF16
+ENGINES = ["slm", "slm bf16", "onnxruntime", "openvino f32", "openvino", "iree", "iree dt+uk"]
+# slmc's flags per slm engine.
+SLM_FLAGS = {"slm": [], "slm bf16": ["--precision=bf16"]}
+# Not fp32: OpenVINO's default is bf16 where the CPU has AVX512-BF16.
+NOT_FP32 = {"openvino", "slm bf16"}
+
+
+def cpu_has(flag):
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return False
 PEER_VENV = os.path.join(ROOT, ".venv-peers", "bin", "python")
 IREE_FLAGS = {
     "iree": [],
@@ -155,7 +167,9 @@ def iree_module(onnx_path, case_dir, names, feeds, flags, threads):
     ctx = ireert.SystemContext(config=config)
     with open(vmfb, "rb") as f:
         ctx.add_vm_module(ireert.VmModule.copy_buffer(config.vm_instance, f.read()))
-    fn = ctx.modules.module["main_graph"]
+    # The importer names the function after the ONNX graph.
+    graph = onnx.load(onnx_path, load_external_data=False).graph.name
+    fn = ctx.modules.module[graph or "main_graph"]
     args = [feeds[n] for n in names]
     return lambda: fn(*args), lambda result: np.asarray(
         (result[0] if isinstance(result, (list, tuple)) else result).to_host())
@@ -169,7 +183,7 @@ def worker(args):
     names = input_names(model_name)
     feeds = inputs_for(names, int(batch), int(seq))
     engine = args.engine
-    if engine == "slm":
+    if engine in SLM_FLAGS:
         import slm
         m = slm.load(args.lib, num_threads=args.threads)
         fn = lambda: m.run(feeds)
@@ -198,12 +212,12 @@ def worker(args):
 
 
 def run_worker(engine, case, case_dir, onnx_path, lib, args, save):
-    python = args.slm_python if engine == "slm" else args.peer_python
+    python = args.slm_python if engine in SLM_FLAGS else args.peer_python
     cmd = [python, os.path.abspath(__file__), "--worker", engine, "--case", *map(str, case),
            "--onnx", onnx_path, "--case-dir", case_dir, "--save", save,
            "--threads", str(args.threads), "--reps", str(args.reps), "--budget", str(args.budget)]
-    if lib:
-        cmd += ["--lib", lib]
+    if engine in SLM_FLAGS:
+        cmd += ["--lib", lib[engine]]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         lines = (r.stderr or r.stdout).strip().splitlines()
@@ -299,13 +313,14 @@ def main():
     args.slm_python = venv if os.path.exists(venv) else sys.executable
     have_peers = os.path.exists(PEER_VENV)
     args.peer_python = PEER_VENV if have_peers else args.slm_python
-    engines = args.engines or (ENGINES if have_peers else ["slm", "onnxruntime"])
+    engines = args.engines or [e for e in (ENGINES if have_peers else ["slm", "slm bf16", "onnxruntime"])
+                               if e != "slm bf16" or cpu_has("avx512_bf16")]
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         p.error(f"unknown engines {unknown}; known: {ENGINES}")
     if "onnxruntime" not in engines:
         engines = ["onnxruntime"] + engines  # the reference of every error
-    if not have_peers and set(engines) - {"slm", "onnxruntime"}:
+    if not have_peers and set(engines) - {"slm", "slm bf16", "onnxruntime"}:
         p.error("OpenVINO and IREE need scripts/install-peers.sh (.venv-peers)")
     skipped = [e for e in ENGINES if e not in engines]
     os.environ.setdefault("SLMC", args.slmc)
@@ -336,23 +351,34 @@ def main():
         onnx_path = os.path.join(args.out, model_name + ".onnx")
         if not os.path.exists(onnx_path):
             export(model_name, onnx_path, args.minilm)
-        if model_name not in compiled:
-            lib = os.path.join(args.out, model_name + ".so")
-            start = time.perf_counter()
-            r = subprocess.run(["/usr/bin/time", "-f", "%M", os.environ["SLMC"], onnx_path, "-o", lib],
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                print(f"{case}: slmc failed: {r.stderr.strip()[-300:]}")
+        failed = False
+        for engine in [e for e in engines if e in SLM_FLAGS]:
+            if (model_name, engine) in compiled:
                 continue
-            compiled[model_name] = {"lib": lib, "compile_s": time.perf_counter() - start,
-                                    "compile_peak_mb": int(r.stderr.strip().splitlines()[-1]) / 1024}
+            suffix = "" if engine == "slm" else "-" + engine.split()[-1]
+            lib = os.path.join(args.out, model_name + suffix + ".so")
+            start = time.perf_counter()
+            r = subprocess.run(["/usr/bin/time", "-f", "%M", os.environ["SLMC"], onnx_path, "-o", lib,
+                                *SLM_FLAGS[engine]], capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"{case}: slmc {' '.join(SLM_FLAGS[engine])} failed: {r.stderr.strip()[-300:]}")
+                failed = True
+                break
+            compiled[model_name, engine] = {
+                "lib": lib, "compile_s": time.perf_counter() - start,
+                "compile_peak_mb": int(r.stderr.strip().splitlines()[-1]) / 1024}
+        if failed:
+            continue
+        libs = {e: compiled[model_name, e]["lib"] for e in engines if e in SLM_FLAGS}
+        first_slm = compiled[model_name, next(e for e in engines if e in SLM_FLAGS)] \
+            if any(e in SLM_FLAGS for e in engines) else {"compile_s": 0.0, "compile_peak_mb": 0.0}
         cfg = build(model_name, args.minilm)[2]
         case_dir = os.path.join(args.out, case.replace(" ", "_"))
         os.makedirs(case_dir, exist_ok=True)
-        prepared[case] = ((model_name, batch, seq), case_dir, onnx_path, compiled[model_name]["lib"])
+        prepared[case] = ((model_name, batch, seq), case_dir, onnx_path, libs)
         results["cases"][case] = {"batch": batch, "seq": seq, "gflop": flops(cfg, batch, seq) / 1e9,
-                                  "compile_s": compiled[model_name]["compile_s"],
-                                  "compile_peak_mb": compiled[model_name]["compile_peak_mb"]}
+                                  "compile_s": first_slm["compile_s"],
+                                  "compile_peak_mb": first_slm["compile_peak_mb"]}
 
     idle = measure(prepared, engines, args, loaded=False)
     loaded = None
@@ -388,7 +414,8 @@ def main():
             else:
                 line += f" | {e} failed: {m['error']}"
                 cells.append("failed")
-        peers = [(row[e]["median_s"], e) for e in engines if e != "slm" and "median_s" in row[e]]
+        peers = [(row[e]["median_s"], e) for e in engines
+                 if e not in SLM_FLAGS and "median_s" in row[e]]
         ratio = ratio32 = ""
         if "median_s" in row.get("slm", {}) and peers:
             fastest_s, fastest = min(peers)
@@ -402,6 +429,10 @@ def main():
             ratio32 = f"{row['slm_over_fastest_fp32_peer']:.2f}x ({fastest32})"
             line += (f" | slm/fastest fp32 peer {ratio32} | slm/fastest peer {ratio}"
                      f" | slm/ORT {row['slm_over_onnxruntime']:.2f}x")
+        if "median_s" in row.get("slm bf16", {}) and peers:
+            fastest_s, fastest = min(peers)
+            row["slm_bf16_over_fastest_peer"] = row["slm bf16"]["median_s"] / fastest_s
+            line += f" | slm bf16/fastest peer {row['slm_bf16_over_fastest_peer']:.2f}x ({fastest})"
         mdline = f"| {case} | " + " | ".join(cells) + f" | {ratio32} | {ratio} |"
         if loaded:
             load_cells = [f"{row[e]['loaded_over_idle']:.2f}x" if "loaded_over_idle" in row.get(e, {})

@@ -93,6 +93,12 @@ linalg::GenericOp mlir::slm::buildDeclaredContraction(
               .getResult());
       return;
     }
+    case ContractionKind::bf16_dot: {
+      Value a = arith::ExtFOp::create(nb, l, f32, args[0]);
+      Value w = arith::ExtFOp::create(nb, l, f32, args[1]);
+      linalg::YieldOp::create(nb, l, multiplyAdd(nb, l, a, w, args[2]));
+      return;
+    }
     case ContractionKind::int4:
     case ContractionKind::nf4: {
       Value u = nibble(nb, l, args[1], loops - 1);
@@ -252,6 +258,19 @@ bool mlir::slm::hasDeclaredBody(linalg::GenericOp op,
                   [&](Value y) { return m.isCast<arith::ExtUIOp>(y, arg(0)); },
                   [&](Value y) { return m.isCast<arith::ExtSIOp>(y, arg(1)); });
             });
+    break;
+  }
+  case ContractionKind::bf16_dot: {
+    expected = "C + extf(A) * extf(B)";
+    auto yield = cast<linalg::YieldOp>(m.block.getTerminator());
+    ok = yield.getValues().size() == 1 &&
+         m.isCommutative<arith::AddFOp>(
+             yield.getValues()[0], arg(2), [&](Value x) {
+               return m.isCommutative<arith::MulFOp>(
+                   x,
+                   [&](Value y) { return m.isCast<arith::ExtFOp>(y, arg(0)); },
+                   [&](Value y) { return m.isCast<arith::ExtFOp>(y, arg(1)); });
+             });
     break;
   }
   case ContractionKind::int4:

@@ -172,8 +172,8 @@ private:
   /// the library `path` and loads it. A `reference` (calibration's) is
   /// optimized without run-time token pruning.
   FailureOr<std::unique_ptr<RunnableModel>>
-  compileAndLoad(ModuleOp m, bool optimized, StringRef path,
-                 std::string &error, bool reference = false);
+  compileAndLoad(ModuleOp m, bool optimized, StringRef path, std::string &error,
+                 bool reference = false);
   LogicalResult compress(std::string &error);
   LogicalResult guard(std::string &error);
   LogicalResult emit(std::string &error);
@@ -301,6 +301,13 @@ LogicalResult Compilation::compress(std::string &error) {
         })))
       return fail("quantizing failed", error);
     releaseDeadWeights(module);
+  }
+  if (c.precision != ComputePrecision::F32) {
+    PhaseTimer timer(hooks, Phase::Compress, "Precision");
+    if (failed(runPipeline(module, hooks, timer, [&](OpPassManager &pm) {
+          buildPrecisionPipeline(pm, c.precision);
+        })))
+      return fail("setting the precision failed", error);
   }
   if (c.compressing() || c.guarded())
     shapeAfter = describeModelShape(module);

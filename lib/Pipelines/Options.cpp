@@ -30,6 +30,9 @@ StringRef slm::stringifyPruneAllocation(PruneAllocation allocation) {
 StringRef slm::stringifyQuantizeKind(QuantizeKind kind) {
   return stringifyEnum(kQuantizeValues, kind);
 }
+StringRef slm::stringifyComputePrecision(ComputePrecision precision) {
+  return stringifyEnum(kPrecisionValues, precision);
+}
 StringRef slm::stringifyQuantMethod(QuantMethod method) {
   return stringifyEnum(kQuantMethodValues, method);
 }
@@ -85,6 +88,10 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
       (quantize.kind != QuantizeKind::W8A8 || !calibrated))
     return error("--w8a8-max-noise measures layers on calibration samples: "
                  "it needs --quantize=w8a8 and --calibration DIR");
+  if (compress.precision != ComputePrecision::F32 &&
+      options.cpu.weightPanel == 0)
+    return error("--precision=bf16 rounds and packs weights for the dot "
+                 "kernels: it needs --weight-panel > 0");
   if (quantize.enabled() && options.cpu.weightPanel == 0)
     return error("--quantize decodes weights inside the packed GEMM "
                  "kernels: it needs --weight-panel > 0");
@@ -104,7 +111,8 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
   const OptimizeOptions &optimize = options.optimize;
   if (!(optimize.pruneTokens > 0 && optimize.pruneTokens <= 1))
     return error("--prune-tokens is the share of tokens kept, in (0, 1], "
-                 "not " + llvm::formatv("{0:g}", optimize.pruneTokens).str());
+                 "not " +
+                 llvm::formatv("{0:g}", optimize.pruneTokens).str());
   if (optimize.pruneTokensStart < 0 || optimize.pruneTokensLeading < 0 ||
       optimize.pruneTokensMin < 1)
     return error("--prune-tokens-start and --prune-tokens-leading must be "

@@ -98,6 +98,16 @@ void slm::buildCompressPipeline(OpPassManager &pm,
                                 const CompressOptions &options) {
   buildPrunePipeline(pm, options);
   buildQuantizePipeline(pm, options.quantize);
+  buildPrecisionPipeline(pm, options.precision);
+}
+
+void slm::buildPrecisionPipeline(OpPassManager &pm,
+                                 ComputePrecision precision) {
+  if (precision == ComputePrecision::F32)
+    return;
+  SLMSetPrecisionOptions set;
+  set.precision = stringifyComputePrecision(precision).str();
+  pm.addPass(createSLMSetPrecision(set));
 }
 
 void slm::buildOptimizePipeline(OpPassManager &pm,

@@ -86,6 +86,7 @@ LogicalResult merge(MutableArrayRef<Candidate> group, RewriterBase &rewriter) {
   auto merged = LinearOp::create(
       rewriter, loc, RankedTensorType::get(shape, resultType.getElementType()),
       first.getInput(), w, b, first.getActivation());
+  merged.setPrecision(first.getPrecision());
   const int64_t rank = resultType.getRank();
   int64_t offset = 0;
   for (Candidate &c : group) {
@@ -121,6 +122,7 @@ struct SLMMergeLinearsPass
           LinearOp o = g.front().op;
           return o.getInFeatures() == c.op.getInFeatures() &&
                  o.getActivation() == c.op.getActivation() &&
+                 o.getPrecision() == c.op.getPrecision() &&
                  o.getWeight().getType().getElementType() ==
                      c.op.getWeight().getType().getElementType() &&
                  o.getType().getElementType() ==

@@ -104,6 +104,25 @@ func.func @wrong_reductions(%a: memref<?x2x4xi8>, %b: memref<1x8x32xi8>, %c: mem
 
 // -----
 
+func.func @bf16_types(%a: memref<?x2x2xf32>, %b: memref<1x2x32x2xbf16>, %c: memref<?x1x32xf32>) {
+  // expected-error @below {{declared #slm.contraction<kind = bf16_dot, panel = 32>: A must have elements of 'bf16', has 'f32'}}
+  linalg.generic {indexing_maps = [affine_map<(m, p, j, kq, kr) -> (m, kq, kr)>,
+                                   affine_map<(m, p, j, kq, kr) -> (p, kq, j, kr)>,
+                                   affine_map<(m, p, j, kq, kr) -> (m, p, j)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"],
+                  slm.contraction = #slm.contraction<kind = bf16_dot, panel = 32>}
+      ins(%a, %b : memref<?x2x2xf32>, memref<1x2x32x2xbf16>) outs(%c : memref<?x1x32xf32>) {
+  ^bb0(%p: f32, %q: bf16, %acc: f32):
+    %1 = arith.extf %q : bf16 to f32
+    %2 = arith.mulf %p, %1 : f32
+    %3 = arith.addf %acc, %2 : f32
+    linalg.yield %3 : f32
+  }
+  return
+}
+
+// -----
+
 func.func @not_generic(%c: memref<?x16xf32>) {
   %zero = arith.constant 0.0 : f32
   // expected-error @below {{'slm.contraction' is only valid on linalg.generic}}

@@ -59,6 +59,21 @@ def SLM_InputQuantAttr : EnumAttr<SLM_Dialect, SLM_InputQuant, "input_quant"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def SLM_Precision : I32EnumAttr<"Precision",
+    "the arithmetic a linear layer's products use", [
+  // f32 inputs, weights and sums.
+  I32EnumAttrCase<"f32", 0>,
+  // The input and the weight rounded to bfloat16 (to nearest, ties to
+  // even), their products summed in f32 (AVX512-BF16's vdpbf16ps).
+  I32EnumAttrCase<"bf16", 1>
+]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::slm";
+}
+def SLM_PrecisionAttr : EnumAttr<SLM_Dialect, SLM_Precision, "precision"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def SLM_ReduceKind : I32EnumAttr<"ReduceKind", "reduction combiner", [
   I32EnumAttrCase<"sum", 0>,
   I32EnumAttrCase<"mean", 1>,
@@ -124,7 +139,10 @@ def SLM_ContractionKind : I32EnumAttr<"ContractionKind",
   // C += A * (u * scales + offsets), u the 4-bit code of the k (two per byte).
   I32EnumAttrCase<"int4", 3>,
   // C += A * (NF4[u] * scales), u the 4-bit code of the k (two per byte).
-  I32EnumAttrCase<"nf4", 4>
+  I32EnumAttrCase<"nf4", 4>,
+  // C += extf(A) * extf(B) in f32: bfloat16 inputs by bfloat16 weights, two
+  // consecutive k per step (--precision=bf16).
+  I32EnumAttrCase<"bf16_dot", 5>
 ]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::slm";
@@ -151,11 +169,13 @@ def SLM_ContractionAttr : AttrDef<SLM_Dialect, "Contraction"> {
     | `u8s8_dot` | A i8 (as uint8), B i8 | C i32 | 2 (k/4, 4) | `C + extui(A) * extsi(B)` |
     | `int4` | A f32, codes i8, scales f32, offsets f32 | C f32 | 3 (k/g, g/2, 2) | `C + A * (u * scales + offsets)` |
     | `nf4` | A f32, codes i8, scales f32 | C f32 | 3 (k/g, g/2, 2) | `C + A * (NF4[u] * scales)` |
+    | `bf16_dot` | A bf16, B bf16 | C f32 | 2 (k/2, 2) | `C + extf(A) * extf(B)` |
 
     with `u = (codes >> 4 * kl) & 15`, `kl` the innermost loop (two codes
     per byte, low nibble first) and NF4's table a 16-entry constant the body
     reads. `panel` is the width P of the column panels B is packed in
-    (`[N/P, K, P]`; W8A8 `[N/P, K/4, P, 4]`; 4-bit `[N/P, K/g, g/2, P]`),
+    (`[N/P, K, P]`; W8A8 `[N/P, K/4, P, 4]`; bf16 `[N/P, K/2, P, 2]`; 4-bit
+    `[N/P, K/g, g/2, P]`),
     0 when B is an activation read in place (`f32` only); `group` is the
     4-bit codes' group size g along K (0 for the other kinds).
 

@@ -49,6 +49,7 @@ unsigned ContractionAttr::getNumInputs() const {
   switch (getKind()) {
   case ContractionKind::f32:
   case ContractionKind::u8s8_dot:
+  case ContractionKind::bf16_dot:
     return 2;
   case ContractionKind::int8_weight:
   case ContractionKind::nf4:
@@ -60,7 +61,8 @@ unsigned ContractionAttr::getNumInputs() const {
 }
 
 unsigned ContractionAttr::getNumReductions() const {
-  if (getKind() == ContractionKind::u8s8_dot)
+  if (getKind() == ContractionKind::u8s8_dot ||
+      getKind() == ContractionKind::bf16_dot)
     return 2;
   return isFourBit() ? 3 : 1;
 }
@@ -113,11 +115,15 @@ LogicalResult ContractionAttr::verifyOn(Operation *op) const {
                   << " reduction loops, has " << generic.getNumReductionLoops();
   Builder b(op->getContext());
   const bool dot = getKind() == ContractionKind::u8s8_dot;
-  Type f32 = b.getF32Type(), i8 = b.getIntegerType(8);
+  const bool bf16 = getKind() == ContractionKind::bf16_dot;
+  Type f32 = b.getF32Type(), i8 = b.getIntegerType(8), bf = b.getBF16Type();
   SmallVector<std::pair<Value, Type>> expected = {
-      {generic.getDpsInputs()[0], dot ? i8 : f32},
-      {generic.getDpsInputs()[1],
-       getKind() == ContractionKind::f32 ? f32 : i8}};
+      {generic.getDpsInputs()[0], dot    ? i8
+                                  : bf16 ? bf
+                                         : f32},
+      {generic.getDpsInputs()[1], getKind() == ContractionKind::f32 ? f32
+                                  : bf16                            ? bf
+                                                                    : i8}};
   for (unsigned i = 2; i < getNumInputs(); ++i)
     expected.push_back({generic.getDpsInputs()[i], f32});
   expected.push_back({generic.getDpsInits()[0], dot ? b.getI32Type() : f32});

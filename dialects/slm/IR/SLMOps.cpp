@@ -362,6 +362,17 @@ LogicalResult LinearOp::verify() {
     if (*getInputZeroPoint() < 0 || *getInputZeroPoint() > 255)
       return emitOpError("'input_zero_point' must be in [0, 255] (uint8)");
   }
+  if (getPrecision() == Precision::bf16) {
+    if (getInputQuant() != InputQuant::none)
+      return emitOpError("bf16 precision and input quantization exclude "
+                         "each other");
+    const int64_t k = weight.getDimSize(1);
+    if (ShapedType::isDynamic(k) || k % 2 != 0)
+      return emitOpError("bf16 precision needs a static, even in_features "
+                         "(products are taken two k at a time), got ")
+             << (ShapedType::isDynamic(k) ? std::string("?")
+                                          : std::to_string(k));
+  }
   slm::Shape expected(input.getShape().begin(), input.getShape().end() - 1);
   expected.push_back(weight.getDimSize(0));
   return verifyResultShape(*this, getResult().getType(), expected);
@@ -578,8 +589,8 @@ FusedAttentionOp::getAliasingValues(OpOperand &operand,
                                     const bufferization::AnalysisState &) {
   if (!isDpsInit(&operand))
     return {};
-  return {{getTiedOpResult(&operand),
-           bufferization::BufferRelation::Equivalent}};
+  return {
+      {getTiedOpResult(&operand), bufferization::BufferRelation::Equivalent}};
 }
 
 LogicalResult

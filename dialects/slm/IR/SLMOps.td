@@ -258,6 +258,13 @@ def SLM_LinearOp : SLM_Op<"linear", [Pure]> {
     product then runs on integers (`sum (q_x - z) * q_w` in int32, AVX-512
     VNNI) and is scaled back once per output: `y = s * s_w * acc + b`.
 
+    `precision = #slm.precision<bf16>` (set by `--slm-set-precision`) rounds
+    the input and the weight to bfloat16 (to nearest, ties to even) and sums
+    their products in f32: `result[..., n] = act(sum_k bf16(input[..., k]) *
+    bf16(weight[n, k]) + bias[n])`, the bias and the result staying f32. It
+    needs a float weight, no input quantization and an even `in_features`
+    (the products are taken two k at a time).
+
     ```mlir
     %y = slm.linear %x, %w, %b {activation = #slm.activation<gelu>}
         : (tensor<?x?x768xf32>, tensor<3072x768xf32>, tensor<3072xf32>) -> tensor<?x?x3072xf32>
@@ -271,7 +278,9 @@ def SLM_LinearOp : SLM_Op<"linear", [Pure]> {
                        DefaultValuedAttr<SLM_InputQuantAttr,
                            "::mlir::slm::InputQuant::none">:$input_quant,
                        OptionalAttr<F32Attr>:$input_scale,
-                       OptionalAttr<I32Attr>:$input_zero_point);
+                       OptionalAttr<I32Attr>:$input_zero_point,
+                       DefaultValuedAttr<SLM_PrecisionAttr,
+                           "::mlir::slm::Precision::f32">:$precision);
   let results = (outs SLM_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:`
@@ -284,7 +293,7 @@ def SLM_LinearOp : SLM_Op<"linear", [Pure]> {
                         "::mlir::slm::Activation::none">:$activation), [{
       build($_builder, $_state, result, input, weight, bias, activation,
             ::mlir::slm::InputQuant::none, ::mlir::FloatAttr(),
-            ::mlir::IntegerAttr());
+            ::mlir::IntegerAttr(), ::mlir::slm::Precision::f32);
     }]>
   ];
   let extraClassDeclaration = [{

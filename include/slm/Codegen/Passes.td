@@ -250,7 +250,10 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
     (int8 codes widened and scaled in registers), `u8s8_dot` the VNNI
     kernel (`vpdpbusd`, dequantizing epilogue applied in registers; with
     `avx2=true` and no VNNI, `vpmaddwd` on codes widened to int16),
-    `int4`/`nf4` the 4-bit kernel (codes decoded by `vpermps` lookups).
+    `int4`/`nf4` the 4-bit kernel (codes decoded by `vpermps` lookups),
+    `bf16_dot` the same dot kernel two k at a time (`vdpbf16ps` with
+    `bf16=true`; otherwise each bf16 pair widened to two f32 vectors by a
+    shift and a mask and summed by two FMAs: exact products, f32 speed).
 
     Every f32 `linalg` contraction on buffers (`C[.., m, n] += A[.., m, k] *
     B[.., k, n]`, any further parallel dimensions, broadcast operands
@@ -328,6 +331,10 @@ def SLMVectorizeContractions : Pass<"slm-vectorize-contractions"> {
            "The target has AVX2: without vnni=true, uint8 x int8 "
            "contractions become vpmaddwd kernels on codes widened to int16 "
            "(exact)">,
+    Option<"bf16", "bf16", "bool", /*default=*/"false",
+           "The target has AVX512-BF16: bf16 dot-product contractions "
+           "(--precision=bf16) become vdpbf16ps kernels (else two f32 FMAs "
+           "per pair)">,
     Option<"lookup", "lookup", "std::string", /*default=*/"\"avx512\"",
            "How the int4/NF4 kernel decodes 16 codes: avx512 (one vpermps), "
            "avx2 (two 8-lane vpermps and a blend; int4 converts), generic "

@@ -79,6 +79,14 @@ inline constexpr EnumValue<QuantizeKind> kQuantizeValues[] = {
      "4-bit weights on QLoRA's NormalFloat levels, a scale per group"},
 };
 
+inline constexpr EnumValue<ComputePrecision> kPrecisionValues[] = {
+    {ComputePrecision::F32, "f32", "f32 products (default)"},
+    {ComputePrecision::BF16, "bf16",
+     "linear layers round their inputs and weights to bfloat16 and sum the "
+     "products in f32 (AVX512-BF16's vdpbf16ps: about twice the f32 FMA "
+     "rate; weights half the bytes)"},
+};
+
 inline constexpr EnumValue<QuantMethod> kQuantMethodValues[] = {
     {QuantMethod::RTN, "rtn",
      "round to nearest, each group's scale picked among clipped ranges "
@@ -148,6 +156,13 @@ void visitOptions(CompressOptions &options, Visitor &v) {
                 "(docs/Compression.md)",
                 "kind", group},
                kQuantizeValues);
+  v.enumOption(options.precision,
+               {"precision",
+                "The arithmetic of linear layers whose weights stay float "
+                "(after pruning and quantization; attention's products stay "
+                "f32; docs/Compression.md)",
+                "kind", group},
+               kPrecisionValues);
   v.option(quantize.groupSize,
            {"quant-group-size",
             "Input features per scale for --quantize=int4|nf4 (default 128; "
@@ -265,12 +280,13 @@ template <typename Visitor> void visitOptions(CPUOptions &options, Visitor &v) {
             "multiple of 16) for the kernels; default 32, 0 keeps [out, in] "
             "(docs/Codegen.md)",
             "columns", OptionGroup::CPU});
-  v.option(options.gemmKernels,
-           {"gemm-kernels",
-            "Compile matrix products to register-blocked AVX-512 (or AVX2) GEMM "
-            "kernels (default on; =false: plain loops, to measure what they "
-            "buy)",
-            "", OptionGroup::CPU});
+  v.option(
+      options.gemmKernels,
+      {"gemm-kernels",
+       "Compile matrix products to register-blocked AVX-512 (or AVX2) GEMM "
+       "kernels (default on; =false: plain loops, to measure what they "
+       "buy)",
+       "", OptionGroup::CPU});
   v.option(options.fusedAttention,
            {"fused-attention",
             "Compute each attention in one flash-style kernel that never "

@@ -66,6 +66,8 @@ enum class QuantMethod { RTN, GPTQ };
 enum class ActivationScheme { PerToken, MinMax, Percentile };
 /// How OpenMP deals out the iterations of a parallel loop.
 enum class ParallelSchedule { Static, Dynamic, Guided };
+/// --precision: the arithmetic of the linear layers' products.
+enum class ComputePrecision { F32, BF16 };
 
 /// Import: ONNX -> slm IR. (No options yet; the importer's limits are the
 /// ONNX file's own.)
@@ -109,6 +111,8 @@ struct QuantizeOptions {
 struct CompressOptions {
   PruneOptions prune;
   QuantizeOptions quantize;
+  /// bf16: linear layers round their inputs and weights to bfloat16.
+  ComputePrecision precision = ComputePrecision::F32;
   /// Folder of calibration samples ("" when none).
   std::string calibration;
   /// Accuracy guard: the largest relative L2 output error allowed (< 0: off).
@@ -116,7 +120,10 @@ struct CompressOptions {
   /// Where to write the JSON compression report ("" when none).
   std::string reportPath;
 
-  bool compressing() const { return prune.enabled() || quantize.enabled(); }
+  bool compressing() const {
+    return prune.enabled() || quantize.enabled() ||
+           precision != ComputePrecision::F32;
+  }
   bool guarded() const { return maxError >= 0; }
 };
 
@@ -203,6 +210,7 @@ llvm::StringRef stringifyPruneMethod(PruneMethod method);
 llvm::StringRef stringifyPruneAllocation(PruneAllocation allocation);
 llvm::StringRef stringifyQuantizeKind(QuantizeKind kind);
 llvm::StringRef stringifyQuantMethod(QuantMethod method);
+llvm::StringRef stringifyComputePrecision(ComputePrecision precision);
 llvm::StringRef stringifyActivationScheme(ActivationScheme scheme);
 
 /// Checks the option values and their combinations (phase order, what each

@@ -38,7 +38,12 @@ void buildPrunePipeline(OpPassManager &pm, const CompressOptions &options);
 /// Quantization: weights, then (W8A8) layer inputs.
 void buildQuantizePipeline(OpPassManager &pm, const QuantizeOptions &options);
 
-/// The pass part of Compress: buildPrunePipeline then buildQuantizePipeline.
+/// --precision=bf16: the linear layers whose weights stay float compute
+/// in bf16 (nothing for f32).
+void buildPrecisionPipeline(OpPassManager &pm, ComputePrecision precision);
+
+/// The pass part of Compress: buildPrunePipeline, buildQuantizePipeline,
+/// then buildPrecisionPipeline.
 void buildCompressPipeline(OpPassManager &pm, const CompressOptions &options);
 
 /// Optimize: canonicalization, the enabled fusions, clean-up.

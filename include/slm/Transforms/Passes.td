@@ -58,6 +58,35 @@ def SLMMergeLinears : Pass<"slm-merge-linears"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def SLMSetPrecision : Pass<"slm-set-precision"> {
+  let summary = "Compute linear layers' products in bfloat16";
+  let description = [{
+    With `precision=bf16`, every `slm.linear` whose weight is a float
+    constant (not quantized, pruned to sparse or computed), whose input is
+    not quantized (W8A8) and whose `in_features` is even gets `precision =
+    #slm.precision<bf16>`: its input and weight are rounded to bfloat16 and
+    their products summed in f32 (AVX512-BF16's `vdpbf16ps`; f32 FMAs on
+    CPUs without it). Weights are stored in bf16, half their f32 bytes.
+    Other layers, attention's products and everything else stay f32; an
+    odd `in_features` is left f32 with a warning. `precision=f32` removes
+    the attribute.
+
+    Before:
+    ```mlir
+    %y = slm.linear %x, %w, %b : (tensor<?x?x384xf32>, tensor<1536x384xf32>, tensor<1536xf32>) -> tensor<?x?x1536xf32>
+    ```
+    After:
+    ```mlir
+    %y = slm.linear %x, %w, %b {precision = #slm.precision<bf16>}
+        : (tensor<?x?x384xf32>, tensor<1536x384xf32>, tensor<1536xf32>) -> tensor<?x?x1536xf32>
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"bf16\"",
+           "The products' precision: bf16 or f32">,
+  ];
+}
+
 def SLMModelStats : Pass<"slm-model-stats", "::mlir::ModuleOp"> {
   let summary = "Print the model's layers, parameters, weight bytes and MACs";
   let description = [{

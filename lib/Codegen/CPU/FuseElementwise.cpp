@@ -69,6 +69,7 @@ bool shouldFuse(OpOperand *operand, bool keepContractions) {
     for (Operation *user : expand->getUsers())
       if (ContractionAttr declaration = getContractionDeclaration(user))
         if (declaration.getKind() == ContractionKind::u8s8_dot ||
+            declaration.getKind() == ContractionKind::bf16_dot ||
             declaration.isFourBit())
           return false;
   auto consumer = dyn_cast<linalg::LinalgOp>(operand->getOwner());

@@ -1,4 +1,4 @@
-//===- Int8DotKernel.cpp - uint8 x int8 VNNI kernel -------------*- C++ -*-===//
+//===- Int8DotKernel.cpp - uint8 x int8 and bf16 dot kernels ----*- C++ -*-===//
 //
 // Part of the slm project: a compiler for compressed transformer models.
 //
@@ -10,6 +10,11 @@
 // vpmaddubsw's saturating int16 sums); the dequantizing epilogue that reads
 // C right after is applied to the accumulators in registers, so C is never
 // written.
+//
+// bf16 contractions (`bf16_dot`, --precision=bf16) use the same kernel two
+// k at a time: AVX512-BF16's vdpbf16ps, or on other CPUs two f32 FMAs on
+// the pair's halves widened by shifts (exact products, the f32 kernel's
+// speed).
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,11 +39,25 @@ using namespace mlir::slm::cpu_kernels;
 
 namespace {
 
-/// How an integer dot-product contraction maps onto the VNNI kernel.
+/// How a dot-product contraction maps onto the kernel.
 struct DotPlan {
   unsigned m, n, kq, kr;
   SmallVector<unsigned> outer;
   int64_t columns = 0;
+  /// Consecutive k per step: 4 (uint8 x int8) or 2 (bf16).
+  int64_t group = 4;
+};
+
+/// The instructions a dot kernel is written with.
+enum class DotInstructions {
+  /// vpdpbusd: four uint8 x int8 products per int32 lane.
+  vnni,
+  /// vpmaddwd on codes widened to int16 (AVX2).
+  avx2,
+  /// vdpbf16ps: two bf16 x bf16 products per f32 lane.
+  bf16,
+  /// bf16 pairs widened to f32 by shifts, two FMAs.
+  bf16Emulated,
 };
 
 static FailureOr<DotPlan> planDotKernel(linalg::GenericOp op,
@@ -63,17 +82,21 @@ static FailureOr<DotPlan> planDotKernel(linalg::GenericOp op,
     return std::nullopt;
   };
   DotPlan plan;
+  plan.group = declaration.getKind() == ContractionKind::bf16_dot ? 2 : 4;
   std::optional<unsigned> kr = dimAt(aMap, 0), kq = dimAt(aMap, 1),
                           n = dimAt(cMap, 0);
   if (!kr || !kq || !n || dimAt(bMap, 0) != kr || dimAt(bMap, 2) != kq ||
       dimAt(bMap, 1) != n)
-    return fail("B is not [.., k/4, columns, 4] with A [.., k/4, 4]");
+    return fail(plan.group == 2
+                    ? "B is not [.., k/2, columns, 2] with A [.., k/2, 2]"
+                    : "B is not [.., k/4, columns, 4] with A [.., k/4, 4]");
   plan.kr = *kr;
   plan.kq = *kq;
   plan.n = *n;
   SmallVector<int64_t> sizes = op.getStaticLoopRanges();
-  if (sizes[plan.kr] != 4)
-    return fail("the innermost reduction is not 4 wide");
+  if (sizes[plan.kr] != plan.group)
+    return fail(plan.group == 2 ? "the innermost reduction is not 2 wide"
+                                : "the innermost reduction is not 4 wide");
   if (failed(checkDeclaration(op, declaration, plan.n, reason)))
     return failure();
   plan.columns = sizes[plan.n];
@@ -206,19 +229,25 @@ static Value applyEpilogue(OpBuilder &b, Location loc, linalg::GenericOp ep,
       cast<linalg::YieldOp>(body.getTerminator()).getValues().front());
 }
 
-/// Emits the VNNI kernel of an integer dot-product contraction: a tile of
-/// `mr` rows x `width` columns of C in int32 vector registers; per quad of
-/// k, one 64-byte load of B per 16 columns (four k of each column), four
-/// bytes of A broadcast per row, and one `vpdpbusd` per row and 16 columns.
-///
-/// Without VNNI (`vnni` false: AVX2) each 16 columns' 64 bytes of B are
-/// widened to int16 (four 16-lane vectors), the row's four bytes of A to
-/// int16 repeated, and four `vpmaddwd` add pairs of products into four
-/// 8-lane int32 partial sums: lane 2c and 2c + 1 of their concatenation
-/// are column c's two k pairs, added once after the reduction loop.
+/// Emits the dot kernel of a contraction over groups of `plan.group`
+/// consecutive k: a tile of `mr` rows x `nr` columns of C in vector
+/// registers; per group of k, one 64-byte load of B per 16 columns (the
+/// group's k of each column), the row's group of A broadcast, and one
+/// product-sum instruction per row and 16 columns:
+/// - `vnni`: vpdpbusd, four uint8 x int8 products into each int32 lane;
+/// - `avx2`: each 16 columns' 64 bytes of B widened to int16 (four 16-lane
+///   vectors), the row's four bytes of A to int16 repeated, and four
+///   `vpmaddwd` add pairs of products into four 8-lane int32 partial sums:
+///   lane 2c and 2c + 1 of their concatenation are column c's two k pairs,
+///   added once after the reduction loop;
+/// - `bf16`: vdpbf16ps, two bf16 x bf16 products into each f32 lane;
+/// - `bf16Emulated`: B's pairs as 32-bit lanes, the even k's bf16 shifted
+///   into the high half and the odd k's masked there give two f32 vectors,
+///   multiplied by the row's two A values in two FMAs (the products are
+///   exact either way; only the order of the sums differs).
 static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
                           const DotPlan &plan, int64_t mr, int64_t nr,
-                          int64_t mBlock, bool vnni) {
+                          int64_t mBlock, DotInstructions instructions) {
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(op);
   OpBuilder &b = rewriter;
@@ -240,11 +269,20 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
     }
     return result;
   };
-  auto accType = VectorType::get({kLanes}, b.getI32Type());
-  auto bytesType = VectorType::get({4 * kLanes}, b.getI8Type());
-  auto quadType = VectorType::get({4}, b.getI8Type());
+  const bool bf16 = instructions == DotInstructions::bf16 ||
+                    instructions == DotInstructions::bf16Emulated;
+  const bool avx2 = instructions == DotInstructions::avx2;
+  const int64_t group = plan.group;
+  Type element = bf16 ? Type(b.getBF16Type()) : Type(b.getI8Type());
+  Type accElement = bf16 ? Type(b.getF32Type()) : Type(b.getI32Type());
+  auto accType = VectorType::get({kLanes}, accElement);
+  auto intsType = VectorType::get({kLanes}, b.getI32Type());
+  // 16 columns' group of k: 64 bytes.
+  auto bVecType = VectorType::get({group * kLanes}, element);
+  auto groupType = VectorType::get({group}, element);
   auto wordType = VectorType::get({1}, b.getI32Type());
   StringAttr vpdpbusd = b.getStringAttr("llvm.x86.avx512.vpdpbusd.512");
+  StringAttr vdpbf16ps = b.getStringAttr("llvm.x86.avx512bf16.dpbf16ps.512");
   // AVX2: int16 codes, 8-lane partial sums, 4 per 16 columns.
   auto halfType = VectorType::get({8}, b.getI32Type());
   auto wordsType = VectorType::get({16}, b.getI16Type());
@@ -253,9 +291,9 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
   auto longType = VectorType::get({1}, b.getI64Type());
   auto longsType = VectorType::get({4}, b.getI64Type());
   StringAttr vpmaddwd = b.getStringAttr("llvm.x86.avx2.pmadd.wd");
-  const int64_t parts = vnni ? 1 : 4;
+  const int64_t parts = avx2 ? 4 : 1;
 
-  // B as [.., k/4, columns * 4]: 16 columns' four k are 64 contiguous bytes.
+  // B as [.., k/g, columns * g]: 16 columns' g k are 64 contiguous bytes.
   auto bType = cast<MemRefType>(bMat.getType());
   SmallVector<ReassociationIndices> collapse;
   for (int64_t i = 0; i + 2 < bType.getRank(); ++i)
@@ -270,7 +308,7 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto f = dyn_cast<linalg::FillOp>(prev)) {
       if (f.hasPureBufferSemantics() && f.getDpsInits()[0] == c &&
-          f.getDpsInputs()[0].getType().isInteger(32)) {
+          f.getDpsInputs()[0].getType() == accElement) {
         fill = f;
         fillValue = f.getDpsInputs()[0];
       }
@@ -288,7 +326,7 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
     b.setInsertionPoint(epilogue);
   SmallVector<Range> ranges =
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
-  Value quads = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kq].size);
+  Value steps = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kq].size);
   auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0, Value n0,
                   ArrayRef<Value> outerLoops) {
     SmallVector<Value> loops(outerLoops);
@@ -319,20 +357,20 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
     };
     SmallVector<Value> acc;
     Value zeros;
-    if (!vnni)
+    if (avx2)
       zeros = arith::ConstantOp::create(
           tb, loc, halfType,
           DenseElementsAttr::get(halfType, tb.getI32IntegerAttr(0)));
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j) {
-        if (vnni) {
+        if (!avx2) {
           acc.push_back(start(tb, i, j));
           continue;
         }
         acc.append(parts, zeros);
       }
     auto loop = scf::ForOp::create(
-        tb, loc, index(tb, 0), quads, index(tb, 1), acc,
+        tb, loc, index(tb, 0), steps, index(tb, 1), acc,
         [&](OpBuilder &lb, Location, Value kq, ValueRange iter) {
           SmallVector<Value> in = loops;
           in[plan.kq] = kq;
@@ -343,13 +381,13 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
             SmallVector<Value> bIdx =
                 indices(lb, bMap, in, bMap.getNumResults() - 2);
             bIdx.push_back(
-                arith::MulIOp::create(lb, loc, colIndex[j], index(lb, 4)));
+                arith::MulIOp::create(lb, loc, colIndex[j], index(lb, group)));
             bVec.push_back(
-                vector::LoadOp::create(lb, loc, bytesType, bFlat, bIdx));
+                vector::LoadOp::create(lb, loc, bVecType, bFlat, bIdx));
           }
           // AVX2: B's codes as int16, 16 at a time.
           SmallVector<SmallVector<Value, 4>> bWords;
-          if (!vnni)
+          if (avx2)
             for (int64_t j = 0; j < cols; ++j) {
               Value wide =
                   arith::ExtSIOp::create(lb, loc, wideBytesType, bVec[j]);
@@ -360,17 +398,40 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
                     ArrayRef<int64_t>{16}, ArrayRef<int64_t>{1}));
               bWords.push_back(words);
             }
+          // Emulated bf16: each 16 columns' even and odd k as f32.
+          SmallVector<std::pair<Value, Value>> bHalves;
+          if (instructions == DotInstructions::bf16Emulated) {
+            Value sixteen = arith::ConstantOp::create(
+                lb, loc, intsType,
+                DenseElementsAttr::get(intsType, lb.getI32IntegerAttr(16)));
+            Value highMask = arith::ConstantOp::create(
+                lb, loc, intsType,
+                DenseElementsAttr::get(
+                    intsType,
+                    lb.getI32IntegerAttr(static_cast<int32_t>(0xFFFF0000u))));
+            for (int64_t j = 0; j < cols; ++j) {
+              Value pairs =
+                  vector::BitCastOp::create(lb, loc, intsType, bVec[j]);
+              Value even = vector::BitCastOp::create(
+                  lb, loc, accType,
+                  arith::ShLIOp::create(lb, loc, pairs, sixteen));
+              Value odd = vector::BitCastOp::create(
+                  lb, loc, accType,
+                  arith::AndIOp::create(lb, loc, pairs, highMask));
+              bHalves.push_back({even, odd});
+            }
+          }
           SmallVector<Value> next;
           AffineMap aMap = maps[0];
           for (int64_t i = 0; i < rows; ++i) {
             in[plan.m] = rowIndex[i];
-            Value quad = vector::LoadOp::create(
-                lb, loc, quadType, a,
+            Value groupOfA = vector::LoadOp::create(
+                lb, loc, groupType, a,
                 indices(lb, aMap, in, aMap.getNumResults()));
-            if (!vnni) {
+            if (avx2) {
               // A's four codes as int16, repeated over 16 lanes.
               Value words =
-                  arith::ExtUIOp::create(lb, loc, quadWordsType, quad);
+                  arith::ExtUIOp::create(lb, loc, quadWordsType, groupOfA);
               Value asLong = vector::ExtractOp::create(
                   lb, loc, vector::BitCastOp::create(lb, loc, longType, words),
                   ArrayRef<int64_t>{0});
@@ -380,25 +441,45 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
               for (int64_t j = 0; j < cols; ++j)
                 for (int64_t p = 0; p < parts; ++p) {
                   int64_t slot = (i * cols + j) * parts + p;
-                  Value pairs =
-                      LLVM::CallIntrinsicOp::create(
-                          lb, loc, halfType, vpmaddwd,
-                          ValueRange{splat, bWords[j][p]})
-                          .getResult(0);
+                  Value pairs = LLVM::CallIntrinsicOp::create(
+                                    lb, loc, halfType, vpmaddwd,
+                                    ValueRange{splat, bWords[j][p]})
+                                    .getResult(0);
                   next.push_back(
                       arith::AddIOp::create(lb, loc, iter[slot], pairs));
                 }
               continue;
             }
+            if (instructions == DotInstructions::bf16Emulated) {
+              // The row's two values as f32, each over 16 lanes.
+              Value wide = arith::ExtFOp::create(
+                  lb, loc, VectorType::get({2}, b.getF32Type()), groupOfA);
+              auto lane = [&](int64_t l) -> Value {
+                return vector::BroadcastOp::create(
+                    lb, loc, accType,
+                    vector::ExtractOp::create(lb, loc, wide,
+                                              ArrayRef<int64_t>{l}));
+              };
+              Value even = lane(0), odd = lane(1);
+              for (int64_t j = 0; j < cols; ++j) {
+                Value sum = vector::FMAOp::create(
+                    lb, loc, even, bHalves[j].first, iter[i * cols + j]);
+                next.push_back(vector::FMAOp::create(lb, loc, odd,
+                                                     bHalves[j].second, sum));
+              }
+              continue;
+            }
+            // The row's group of A (32 bits) repeated over the vector.
             Value word = vector::ExtractOp::create(
-                lb, loc, vector::BitCastOp::create(lb, loc, wordType, quad),
+                lb, loc, vector::BitCastOp::create(lb, loc, wordType, groupOfA),
                 ArrayRef<int64_t>{0});
             Value splat = vector::BitCastOp::create(
-                lb, loc, bytesType,
-                vector::BroadcastOp::create(lb, loc, accType, word));
+                lb, loc, bVecType,
+                vector::BroadcastOp::create(lb, loc, intsType, word));
+            StringAttr product = bf16 ? vdpbf16ps : vpdpbusd;
             for (int64_t j = 0; j < cols; ++j)
               next.push_back(LLVM::CallIntrinsicOp::create(
-                                 lb, loc, accType, vpdpbusd,
+                                 lb, loc, accType, product,
                                  ValueRange{iter[i * cols + j], splat, bVec[j]})
                                  .getResult(0));
           }
@@ -408,7 +489,7 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
       for (int64_t j = 0; j < cols; ++j) {
         SmallVector<Value> where = cAt(tb, i, j);
         Value result;
-        if (vnni) {
+        if (!avx2) {
           result = loop.getResult(i * cols + j);
         } else {
           // The four partial sums' lanes 2c and 2c + 1 -> column c.
@@ -421,7 +502,8 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
             even.push_back(2 * l);
             odd.push_back(2 * l + 1);
           }
-          Value low = vector::ShuffleOp::create(tb, loc, part[0], part[1], both);
+          Value low =
+              vector::ShuffleOp::create(tb, loc, part[0], part[1], both);
           Value high =
               vector::ShuffleOp::create(tb, loc, part[2], part[3], both);
           Value sum = arith::AddIOp::create(
@@ -454,13 +536,29 @@ LogicalResult cpu_kernels::lowerToDotKernel(RewriterBase &rewriter,
                                             ContractionAttr declaration,
                                             const TileSizes &sizes,
                                             std::string &reason) {
-  if (declaration.getKind() != ContractionKind::u8s8_dot) {
-    reason = "not a uint8 x int8 dot-product contraction";
+  const ContractionKind kind = declaration.getKind();
+  if (kind != ContractionKind::u8s8_dot && kind != ContractionKind::bf16_dot) {
+    reason = "not a uint8 x int8 or bf16 dot-product contraction";
     return failure();
   }
   FailureOr<DotPlan> plan = planDotKernel(op, declaration, reason);
   if (failed(plan))
     return failure();
+  const bool wide = plan->columns >= 64;
+  if (kind == ContractionKind::bf16_dot) {
+    if (!sizes.bf16) {
+      // Two FMAs per pair: the f32 kernel's tile shape, but on AVX2's 16
+      // registers (16-column tiles) 4 rows, the B halves taking 4 more.
+      const int64_t rows =
+          sizes.nr == kLanes ? std::min<int64_t>(sizes.mr, 4) : sizes.mr;
+      emitDotKernel(rewriter, op, *plan, rows, sizes.nr, sizes.mBlock,
+                    DotInstructions::bf16Emulated);
+      return success();
+    }
+    emitDotKernel(rewriter, op, *plan, wide ? 6 : sizes.mr,
+                  wide ? 64 : sizes.nr, sizes.mBlock, DotInstructions::bf16);
+    return success();
+  }
   // 64-column panels (what the W8A8 lowering packs when N allows) get a
   // 6 x 64 tile: 24 int32 accumulators + 4 B vectors + A fit the 32
   // registers, and each A broadcast feeds 4 vpdpbusd.
@@ -468,11 +566,10 @@ LogicalResult cpu_kernels::lowerToDotKernel(RewriterBase &rewriter,
     // AVX2: a row's 16 columns take 4 of the 16 registers as partial sums,
     // their B codes 4 more: 2 x 16 tiles.
     emitDotKernel(rewriter, op, *plan, 2, kLanes, sizes.mBlock,
-                  /*vnni=*/false);
+                  DotInstructions::avx2);
     return success();
   }
-  const bool wide = plan->columns >= 64;
   emitDotKernel(rewriter, op, *plan, wide ? 6 : sizes.mr, wide ? 64 : sizes.nr,
-                sizes.mBlock, /*vnni=*/true);
+                sizes.mBlock, DotInstructions::vnni);
   return success();
 }

@@ -49,6 +49,8 @@ struct TileSizes {
   TableLookup lookup = TableLookup::avx512;
   /// The uint8 x int8 kernel's instructions: AVX-512 VNNI, or AVX2.
   bool vnni = true;
+  /// The bf16 kernel's instructions: AVX512-BF16, or f32 FMAs.
+  bool bf16 = false;
 };
 
 /// Whether every result of `map` is a loop dimension or the constant 0.
@@ -98,7 +100,9 @@ LogicalResult lowerToF32Kernel(RewriterBase &rewriter, linalg::GenericOp op,
 
 /// Replaces `op` (on buffers, declared `u8s8_dot`) by the AVX-512 VNNI
 /// kernel (the AVX2 one when `sizes.vnni` is false), with the dequantizing
-/// epilogue that reads C right after applied in registers. On failure
+/// epilogue that reads C right after applied in registers; or (declared
+/// `bf16_dot`) by the AVX512-BF16 kernel (f32 FMAs on the widened pairs
+/// when `sizes.bf16` is false). On failure
 /// nothing changes and `reason` says why.
 LogicalResult lowerToDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
                                ContractionAttr declaration,

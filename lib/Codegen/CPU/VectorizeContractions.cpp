@@ -60,17 +60,15 @@ struct SLMVectorizeContractionsPass
           << lookup << "'";
       return signalPassFailure();
     }
-    const TileSizes sizes = {mr,     nr,
-                             mBlock, nBlock,
-                             kBlock, prefetchDistance,
-                             *tableLookup,
-                             vnni};
+    const TileSizes sizes = {mr,           nr,     mBlock,
+                             nBlock,       kBlock, prefetchDistance,
+                             *tableLookup, vnni,   bf16};
     SmallVector<linalg::GenericOp> candidates;
     getOperation()->walk(
         [&](linalg::GenericOp op) { candidates.push_back(op); });
     IRRewriter rewriter(&getContext());
     bool failedAny = false;
-    int64_t withoutKernel = 0;
+    int64_t withoutKernel = 0, emulatedBF16 = 0;
     for (linalg::GenericOp op : candidates) {
       std::string reason;
       ContractionAttr declaration = getContractionDeclaration(op);
@@ -100,6 +98,11 @@ struct SLMVectorizeContractionsPass
         }
         lowered = lowerToDotKernel(rewriter, op, declaration, sizes, reason);
         break;
+      case ContractionKind::bf16_dot:
+        if (!bf16)
+          ++emulatedBF16;
+        lowered = lowerToDotKernel(rewriter, op, declaration, sizes, reason);
+        break;
       case ContractionKind::int4:
       case ContractionKind::nf4:
         lowered = lowerToNibbleKernel(rewriter, op, declaration, sizes, reason);
@@ -119,6 +122,13 @@ struct SLMVectorizeContractionsPass
           << " uint8 x int8 contraction(s) (W8A8) run as plain loops, much "
              "slower than f32: the target has neither AVX-512 VNNI nor AVX2 "
              "(slmc --quantize=int8, weights only, keeps the f32 kernels)";
+    // bf16 without the instructions is correct but no faster than f32.
+    if (emulatedBF16)
+      getOperation()->emitWarning()
+          << emulatedBF16
+          << " bf16 contraction(s) run on f32 FMAs, no faster than f32: the "
+             "target has no AVX512-BF16 (--precision=bf16 pays off on "
+             "Cooper Lake, Sapphire Rapids and later, Zen 4 and later)";
     if (failedAny)
       signalPassFailure();
   }

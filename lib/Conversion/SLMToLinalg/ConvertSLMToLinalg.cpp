@@ -93,6 +93,12 @@ struct ConvertSLMToLinalgPass
     WalkResult walk = getOperation()->walk([&](Operation *op) {
       if (isa<SLMDialect>(op->getDialect()) && !isa<FusedAttentionOp>(op) &&
           reported.insert(op->getName().getStringRef()).second) {
+        auto linear = dyn_cast<LinearOp>(op);
+        if (linear && linear.getPrecision() == Precision::bf16) {
+          op->emitError() << "a bf16 linear layer needs a float constant "
+                             "weight and packed weights (--weight-panel > 0)";
+          return WalkResult::interrupt();
+        }
         op->emitError() << "code generation does not support '" << op->getName()
                         << "' yet";
         return WalkResult::interrupt();

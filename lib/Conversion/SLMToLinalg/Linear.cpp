@@ -126,7 +126,7 @@ struct LowerMatMul : OpRewritePattern<MatMulOp> {
 /// k) and its output [leading.., N/P, P] is the result, reshaped (and
 /// sliced when N is not a multiple of P). An int8 weight-only layer reads
 /// the codes so packed and their per-column scales; W8A8 layers go to
-/// lowerW8A8Linear.
+/// lowerW8A8Linear, bf16 layers to lowerBF16Linear.
 static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
                                        int64_t panel, PanelCache *cache) {
   Attribute weightAttr;
@@ -146,6 +146,9 @@ static LogicalResult lowerPackedLinear(LinearOp op, PatternRewriter &rewriter,
   if (w8a8)
     return quantized ? lowerW8A8Linear(op, rewriter, weightAttr, scales, panel)
                      : failure();
+  if (op.getPrecision() == Precision::bf16)
+    return quantized ? failure()
+                     : lowerBF16Linear(op, rewriter, weightAttr, panel);
   PanelOutput out(rewriter, op, panel);
   if (!out.biasFits())
     return failure();
@@ -204,12 +207,13 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     const int64_t inFeatures = op.getWeight().getType().getDimSize(1);
     if (inputType.isDynamicDim(inputType.getRank() - 1) &&
         !ShapedType::isDynamic(inFeatures)) {
-      Value input = castDimAtRunTime(
-          rewriter, op.getLoc(), op.getInput(), inputType.getRank() - 1,
-          inFeatures, "the input's last extent differs from the weight's "
-                      "in_features (" + Twine(inFeatures) + ")");
-      rewriter.modifyOpInPlace(
-          op, [&] { op.getInputMutable().assign(input); });
+      Value input =
+          castDimAtRunTime(rewriter, op.getLoc(), op.getInput(),
+                           inputType.getRank() - 1, inFeatures,
+                           "the input's last extent differs from the weight's "
+                           "in_features (" +
+                               Twine(inFeatures) + ")");
+      rewriter.modifyOpInPlace(op, [&] { op.getInputMutable().assign(input); });
       return success();
     }
     if (panel > 0 &&
@@ -220,6 +224,11 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     // anything else stays and is reported.
     if (op.getWeight().getDefiningOp<CompressedWeightOpInterface>())
       return rewriter.notifyMatchFailure(op, "compressed weight");
+    // bf16 products need the packed weight: never silently f32.
+    if (op.getPrecision() == Precision::bf16)
+      return rewriter.notifyMatchFailure(
+          op, "bf16 precision needs a float constant weight and packed "
+              "weights (--weight-panel > 0)");
     // A quantized input needs the integer GEMM: never computed in f32.
     if (op.getInputQuant() != InputQuant::none)
       return rewriter.notifyMatchFailure(

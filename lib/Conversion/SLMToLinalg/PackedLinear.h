@@ -123,6 +123,13 @@ LogicalResult lowerW8A8Linear(LinearOp op, PatternRewriter &rewriter,
                               Attribute codesAttr, ArrayRef<float> scales,
                               int64_t panel);
 
+/// A linear layer computed in bfloat16 (`precision = bf16`, `weightAttr`
+/// its f32 weight [N, K]): replaces `op` by the rounding of its input and
+/// the bf16 x bf16 dot-product contraction summing in f32, over panels of
+/// `2 * panel` columns when N allows (else `panel`); fails (nothing
+/// changed) when the layout does not allow it.
+LogicalResult lowerBF16Linear(LinearOp op, PatternRewriter &rewriter,
+                              Attribute weightAttr, int64_t panel);
 /// A linear layer with a 4-bit weight: replaces `op` by the contraction
 /// that decodes the codes in its body; fails (nothing changed) otherwise.
 LogicalResult lowerNibbleLinear(LinearOp op, PatternRewriter &rewriter,

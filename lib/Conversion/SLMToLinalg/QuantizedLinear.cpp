@@ -372,6 +372,130 @@ LogicalResult linalg_lowering::lowerW8A8Linear(LinearOp op,
   return success();
 }
 
+/// `value` rounded to bfloat16, to nearest with ties to even (NaN stays a
+/// quiet NaN): the upper 16 bits of the rounded f32.
+static uint16_t roundToBF16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x0040u);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+/// `x` (f32) rounded to bfloat16 as the layer runs, with the same integer
+/// arithmetic as roundToBF16 (LLVM would call a library function for
+/// fptrunc to bf16 on CPUs without AVX512-BF16; this vectorizes anywhere).
+static Value roundInputToBF16(OpBuilder &b, Location loc, Value x) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  Type i32 = b.getI32Type(), i16 = b.getI16Type(), bf16 = b.getBF16Type();
+  Value empty = emptyTensor(b, loc, xType.clone(bf16), [&](int64_t i) -> Value {
+    return tensor::DimOp::create(b, loc, x, i);
+  });
+  AffineMap all = b.getMultiDimIdentityMap(xType.getRank());
+  return linalg::GenericOp::create(
+             b, loc, xType.clone(bf16), ValueRange{x}, ValueRange{empty},
+             {all, all},
+             SmallVector<utils::IteratorType>(xType.getRank(),
+                                              utils::IteratorType::parallel),
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               auto c = [&](uint32_t v) -> Value {
+                 return arith::ConstantOp::create(
+                     nb, l, nb.getI32IntegerAttr(static_cast<int32_t>(v)));
+               };
+               Value bits = arith::BitcastOp::create(nb, l, i32, args[0]);
+               Value high = arith::ShRUIOp::create(nb, l, bits, c(16));
+               Value odd = arith::AndIOp::create(nb, l, high, c(1));
+               Value rounded = arith::ShRUIOp::create(
+                   nb, l,
+                   arith::AddIOp::create(
+                       nb, l, bits,
+                       arith::AddIOp::create(nb, l, odd, c(0x7FFF))),
+                   c(16));
+               Value nan = arith::CmpFOp::create(
+                   nb, l, arith::CmpFPredicate::UNO, args[0], args[0]);
+               Value quiet = arith::OrIOp::create(nb, l, high, c(0x40));
+               Value word = arith::SelectOp::create(nb, l, nan, quiet, rounded);
+               linalg::YieldOp::create(
+                   nb, l,
+                   arith::BitcastOp::create(
+                       nb, l, bf16, arith::TruncIOp::create(nb, l, i16, word))
+                       .getResult());
+             })
+      .getResult(0);
+}
+
+LogicalResult linalg_lowering::lowerBF16Linear(LinearOp op,
+                                               PatternRewriter &rewriter,
+                                               Attribute weightAttr,
+                                               int64_t panel) {
+  RankedTensorType weightType = op.getWeight().getType();
+  const int64_t n = weightType.getDimSize(0), k = weightType.getDimSize(1);
+  std::vector<float> weight;
+  if (op.getPrecision() != Precision::bf16 || k % 2 != 0 ||
+      !readF32Constant(weightAttr, weight) ||
+      static_cast<int64_t>(weight.size()) != n * k)
+    return failure();
+  // Two panels' width when the columns allow: the kernel's tile is 64
+  // columns wide, as W8A8's.
+  const int64_t dotPanel = n % (2 * panel) == 0 ? 2 * panel : panel;
+  PanelOutput out(rewriter, op, dotPanel);
+  if (!out.biasFits())
+    return failure();
+  const int64_t panels = out.panels, pairs = k / 2;
+  // The weight rounded and packed for two-k dot products: [panels, K/2,
+  // panel, 2], so that one 64-byte vector holds two consecutive k of 16
+  // columns (vdpbf16ps's operand); padded columns are 0.
+  std::vector<uint16_t> packed(panels * pairs * dotPanel * 2, 0);
+  for (int64_t c = 0; c < n; ++c) {
+    const int64_t p = c / dotPanel, j = c % dotPanel;
+    for (int64_t kk = 0; kk < k; ++kk)
+      packed[((p * pairs + kk / 2) * dotPanel + j) * 2 + kk % 2] =
+          roundToBF16(weight[c * k + kk]);
+  }
+  Location loc = op.getLoc();
+  Type bf16 = rewriter.getBF16Type(), f32 = rewriter.getF32Type();
+  auto wType = RankedTensorType::get({panels, pairs, dotPanel, 2}, bf16);
+  Value w = arith::ConstantOp::create(
+      rewriter, loc,
+      cast<TypedAttr>(makeConstantFromBytes(
+          weightAttr, wType,
+          ArrayRef<char>(reinterpret_cast<const char *>(packed.data()),
+                         packed.size() * sizeof(uint16_t)),
+          ".bf16x" + std::to_string(dotPanel))));
+  // A: the input rounded, viewed as [lead.., K/2, 2].
+  Value x = op.getInput();
+  auto xType = cast<RankedTensorType>(x.getType());
+  const int64_t lead = out.lead;
+  SmallVector<int64_t> pairShape(xType.getShape().drop_back());
+  pairShape.append({pairs, 2});
+  SmallVector<ReassociationIndices> expand;
+  for (int64_t i = 0; i < lead; ++i)
+    expand.push_back({i});
+  expand.push_back({lead, lead + 1});
+  SmallVector<OpFoldResult> pairSizes;
+  for (int64_t i = 0; i < lead; ++i)
+    pairSizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
+  pairSizes.append({rewriter.getIndexAttr(pairs), rewriter.getIndexAttr(2)});
+  Value a = tensor::ExpandShapeOp::create(
+      rewriter, loc, RankedTensorType::get(pairShape, bf16),
+      roundInputToBF16(rewriter, loc, x), expand, pairSizes);
+  // C[.., p, j] = bias[p * panel + j] + sum_k a[.., k] * w[p, k/2, j, k%2]
+  const int64_t loops = lead + 4;
+  const int64_t p = lead, j = lead + 1, kq = lead + 2, kr = lead + 3;
+  SmallVector<AffineMap> maps = {out.leadThen(loops, {kq, kr}),
+                                 out.only(loops, {p, kq, j, kr}),
+                                 out.leadThen(loops, {p, j})};
+  Value y = buildDeclaredContraction(
+                rewriter, loc,
+                ContractionAttr::get(rewriter.getContext(),
+                                     ContractionKind::bf16_dot, dotPanel, 0),
+                out.type(f32), ValueRange{a, w}, out.init(), maps)
+                .getResult(0);
+  finishPackedLinear(rewriter, op, y, out.padded);
+  return success();
+}
+
 /// A linear layer with a 4-bit weight (`slm.dequantize_weight <int4|nf4>`,
 /// groups of G along K, or one per row), as a contraction that decodes two
 /// codes per byte in its body. Codes are re-packed for the kernels: unsigned

@@ -117,6 +117,7 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
     SLMVectorizeContractionsOptions kernels;
     kernels.report = reportKernels;
     kernels.vnni = targetHasFeature(options, "avx512vnni");
+    kernels.bf16 = targetHasFeature(options, "avx512bf16");
     const bool avx512 = targetHasFeature(options, "avx512f");
     kernels.avx2 = targetHasFeature(options, "avx2");
     kernels.lookup = avx512 ? "avx512" : kernels.avx2 ? "avx2" : "generic";

@@ -317,6 +317,24 @@ func.func @case34(%x: tensor<2x768xf32>, %w: tensor<3072x512xf32>) {
 
 // -----
 
+// Tests that bf16 products need an even in_features.
+func.func @bf16_odd(%x: tensor<2x7xf32>, %w: tensor<16x7xf32>) {
+  // expected-error @+1 {{bf16 precision needs a static, even in_features (products are taken two k at a time), got 7}}
+  %r = slm.linear %x, %w {precision = #slm.precision<bf16>} : (tensor<2x7xf32>, tensor<16x7xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
+// Tests that bf16 products and W8A8 exclude each other.
+func.func @bf16_w8a8(%x: tensor<2x8xf32>, %w: tensor<16x8xf32>) {
+  // expected-error @+1 {{bf16 precision and input quantization exclude each other}}
+  %r = slm.linear %x, %w {precision = #slm.precision<bf16>, input_quant = #slm.input_quant<per_token>} : (tensor<2x8xf32>, tensor<16x8xf32>) -> tensor<2x16xf32>
+  return
+}
+
+// -----
+
 // Tests that the bias has one entry per output feature.
 func.func @case35(%x: tensor<2x4xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf32>) {
   // expected-error @+1 {{'bias' must be [8] (out_features), got 'tensor<4xf32>'}}

@@ -70,6 +70,8 @@ func.func @transformer(%ids: tensor<?x?xi64>, %table: tensor<1000x768xf32>,
   %qkv = slm.linear %r, %w, %b : (tensor<?x?x768xf32>, tensor<2304x768xf32>, tensor<2304xf32>) -> tensor<?x?x2304xf32>
   // CHECK: slm.linear %{{.*}}, %{{.*}} {activation = #slm.activation<gelu_tanh>} : (tensor<?x?x768xf32>, tensor<2304x768xf32>) -> tensor<?x?x2304xf32>
   %act = slm.linear %r, %w {activation = #slm.activation<gelu_tanh>} : (tensor<?x?x768xf32>, tensor<2304x768xf32>) -> tensor<?x?x2304xf32>
+  // CHECK: slm.linear %{{.*}}, %{{.*}} {precision = #slm.precision<bf16>} : (tensor<?x?x768xf32>, tensor<2304x768xf32>) -> tensor<?x?x2304xf32>
+  %bf = slm.linear %r, %w {precision = #slm.precision<bf16>} : (tensor<?x?x768xf32>, tensor<2304x768xf32>) -> tensor<?x?x2304xf32>
   // CHECK: slm.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {num_heads = 12 : i64} : (tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x1x1x?xi1>) -> tensor<?x?x768xf32>
   %a = slm.attention %r, %r, %r, %mask {num_heads = 12 : i64} : (tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x?x768xf32>, tensor<?x1x1x?xi1>) -> tensor<?x?x768xf32>
   // CHECK: slm.attention %{{.*}}, %{{.*}}, %{{.*}} {causal, num_heads = 12 : i64, scale = 1.250000e-01 : f64}
