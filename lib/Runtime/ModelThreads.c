@@ -78,11 +78,15 @@ typedef void (*Microtask)(int32_t *, int32_t *, ...);
 /* One worksharing loop of the current region, in iteration numbers
  * [0, total): iteration i is lower + i * stride. */
 typedef struct {
+  /* Written once by the thread that sets the loop up, then only read. */
   int32_t state; /* 0: not started, 1: being set up, 2: ready */
   int32_t guided;
-  int64_t next;  /* the first iteration not dealt out yet */
   int64_t total;
   int64_t lower, stride, chunk;
+  /* The first iteration not dealt out yet: every dispatch writes it, so it
+   * has a cache line of its own (next to the fields above, each taken
+   * chunk made the other thread's next read of them miss). */
+  int64_t next __attribute__((aligned(64)));
 } Loop;
 
 static struct {
@@ -501,6 +505,10 @@ static void dispatchInit(int32_t kind, int64_t total, int64_t lower,
      * iterations, taken by whoever runs. */
     if (kind == kStatic)
       chunk = (total + pool.team - 1) / pool.team;
+    /* The compiler's chunks (iterations of little work are dealt out
+     * several at a time) still leave every thread four to take. */
+    else if (chunk > 1 && chunk > total / (4 * (int64_t)pool.team))
+      chunk = total / (4 * (int64_t)pool.team);
     loop->chunk = chunk < 1 ? 1 : chunk;
     loop->guided = kind == kGuidedChunked;
     STORE(&loop->next, (int64_t)0);

@@ -15,10 +15,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <set>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -59,6 +60,7 @@ struct Work {
   std::mutex lock;
   std::set<std::thread::id> threads;
   bool barrier = false, reduce = false, nested = false;
+  std::atomic<int64_t> largestChunk{0};
   explicit Work(int64_t n) : n(n), hits(n) {}
 };
 
@@ -94,6 +96,11 @@ void body(int32_t *, int32_t *, Work *w) {
     int64_t stride = 0;
     while (__kmpc_dispatch_next_8u(nullptr, gtid, &last, &lower, &upper,
                                    &stride)) {
+      const int64_t taken = static_cast<int64_t>(upper - lower + 1);
+      int64_t seen = w->largestChunk.load();
+      while (taken > seen &&
+             !w->largestChunk.compare_exchange_weak(seen, taken))
+        ;
       for (uint64_t i = lower; i <= upper; ++i) {
         if (w->nested) {
           Work sub(5);
@@ -114,9 +121,8 @@ void body(int32_t *, int32_t *, Work *w) {
       if (h.load() != 1)
         w->lateReads.fetch_add(1);
   }
-  if (w->reduce &&
-      __kmpc_reduce(nullptr, gtid, 1, sizeof(int64_t), &mine, nullptr,
-                    nullptr) == 1) {
+  if (w->reduce && __kmpc_reduce(nullptr, gtid, 1, sizeof(int64_t), &mine,
+                                 nullptr, nullptr) == 1) {
     w->reduced.store(w->reduced.load() + mine);
     __kmpc_end_reduce(nullptr, gtid, nullptr);
   }
@@ -149,6 +155,22 @@ TEST_P(ModelThreads, EveryIterationOnceUnderEachSchedule) {
         run(w);
         expectEachOnce(w);
       }
+}
+
+// The compiler asks for chunks of many iterations where each holds little
+// work; the pool still leaves every thread of a team four to take.
+TEST_P(ModelThreads, LargeChunksLeaveEveryThreadFour) {
+  for (int64_t n : {7, 64, 1000}) {
+    Work w(n);
+    w.kind = kDynamic;
+    w.chunk = 100000;
+    run(w);
+    expectEachOnce(w);
+    // One thread runs the region alone: its loops in one piece.
+    const int64_t most =
+        GetParam() == 1 ? n : std::max<int64_t>(1, n / (4 * GetParam()));
+    EXPECT_LE(w.largestChunk.load(), most) << n << " iterations";
+  }
 }
 
 TEST_P(ModelThreads, BarrierOrdersTheWorkBeforeIt) {

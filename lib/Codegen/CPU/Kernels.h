@@ -53,6 +53,11 @@ struct TileSizes {
   bool bf16 = false;
 };
 
+/// Estimated operations one run of `block` executes: its ops, with loops
+/// of constant trip count multiplied out; a loop with unknown bounds
+/// counts `unknown` (the estimate stops growing there).
+int64_t estimateWork(Block &block, int64_t unknown);
+
 /// Whether every result of `map` is a loop dimension or the constant 0.
 bool isDimsOrZeros(AffineMap map);
 

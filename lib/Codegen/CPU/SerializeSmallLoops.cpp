@@ -4,9 +4,12 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Kernels.h"
+
 #include "slm/Codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
@@ -19,11 +22,7 @@ namespace mlir::slm {
 
 using namespace mlir;
 
-namespace {
-/// Estimated operations one run of `block` executes: its ops, with loops
-/// of constant trip count multiplied out; a loop with unknown bounds
-/// counts `unknown`.
-static int64_t estimateWork(Block &block, int64_t unknown) {
+int64_t mlir::slm::cpu_kernels::estimateWork(Block &block, int64_t unknown) {
   int64_t work = 0;
   for (Operation &op : block) {
     int64_t inner = 0;
@@ -38,8 +37,9 @@ static int64_t estimateWork(Block &block, int64_t unknown) {
         return unknown + work;
       inner *= std::max<int64_t>(0, (*ub - *lb + *step - 1) / *step);
     } else if (op.getNumRegions() && !isa<scf::IfOp>(op)) {
-      // Another loop-like op with unknown trips.
-      if (isa<LoopLikeOpInterface>(op))
+      // Another loop-like op with unknown trips (an OpenMP loop nested in
+      // the one being scheduled, too).
+      if (isa<LoopLikeOpInterface, omp::LoopNestOp>(op))
         return unknown + work;
     }
     work += 1 + inner;
@@ -49,6 +49,7 @@ static int64_t estimateWork(Block &block, int64_t unknown) {
   return work;
 }
 
+namespace {
 /// `op`'s nest as sequential loops at the current insertion point.
 static void emitSequential(OpBuilder &b, scf::ParallelOp op) {
   Location loc = op.getLoc();
@@ -76,7 +77,8 @@ struct SLMSerializeSmallLoopsPass
     });
     IRRewriter rewriter(&getContext());
     for (scf::ParallelOp op : loops) {
-      const int64_t body = estimateWork(*op.getBody(), minWork);
+      const int64_t body =
+          slm::cpu_kernels::estimateWork(*op.getBody(), minWork);
       if (body >= minWork)
         continue;
       Location loc = op.getLoc();
