@@ -42,10 +42,22 @@ static int64_t bytesOf(Value v) {
   return type.getNumElements() * type.getElementTypeBitWidth() / 8;
 }
 
-/// Bytes a linear layer stores: its weight (as compressed, when it is)
-/// and its bias.
+/// Whether every use of `v` is as the weight of a bf16 linear layer: code
+/// generation then stores it in bf16, half its f32 bytes.
+static bool storedAsBF16(Value v) {
+  return !v.use_empty() && llvm::all_of(v.getUses(), [](OpOperand &use) {
+    auto linear = dyn_cast<LinearOp>(use.getOwner());
+    return linear && linear.getPrecision() == Precision::bf16 &&
+           use.get() == linear.getWeight() && use.getOperandNumber() == 1;
+  });
+}
+
+/// Bytes a linear layer stores: its weight (as compressed, when it is; in
+/// bf16 with bf16 products) and its bias.
 static int64_t linearBytes(LinearOp op) {
   int64_t weight = bytesOf(op.getWeight());
+  if (op.getPrecision() == Precision::bf16)
+    weight /= 2;
   if (Operation *compressed =
           op.getWeight().getDefiningOp<CompressedWeightOpInterface>()) {
     weight = 0;
@@ -93,7 +105,8 @@ ModelShape mlir::slm::describeModelShape(ModuleOp module) {
   module.walk([&](Operation *op) {
     if (auto constant = dyn_cast<arith::ConstantOp>(op)) {
       if (!constant.getResult().use_empty())
-        shape.weightBytes += bytesOf(constant.getResult());
+        shape.weightBytes += bytesOf(constant.getResult()) /
+                             (storedAsBF16(constant.getResult()) ? 2 : 1);
     } else if (auto linear = dyn_cast<LinearOp>(op))
       shape.linearMacsPerToken += linearMacs(linear);
   });

@@ -122,6 +122,47 @@ struct slm_model {
   }
 };
 
+/// Whether this CPU (and its OS) supports the x86 feature `name` (LLVM's
+/// spelling, as SLM_MODEL_CPU_FEATURES_SYMBOL lists it): 1 or 0, or -1 for
+/// a name this runtime cannot check.
+static int cpuHasFeature(const std::string &name) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+#define SLM_CPU_FEATURE(feature)                                               \
+  if (name == feature)                                                         \
+    return __builtin_cpu_supports(feature) ? 1 : 0;
+  SLM_CPU_FEATURE("sse4.2")
+  SLM_CPU_FEATURE("avx")
+  SLM_CPU_FEATURE("avx2")
+  SLM_CPU_FEATURE("fma")
+  SLM_CPU_FEATURE("f16c")
+  SLM_CPU_FEATURE("bmi")
+  SLM_CPU_FEATURE("bmi2")
+  SLM_CPU_FEATURE("avx512f")
+  SLM_CPU_FEATURE("avx512bw")
+  SLM_CPU_FEATURE("avx512dq")
+  SLM_CPU_FEATURE("avx512vl")
+  SLM_CPU_FEATURE("avx512cd")
+  SLM_CPU_FEATURE("avx512vnni")
+  SLM_CPU_FEATURE("avx512bf16")
+  SLM_CPU_FEATURE("avx512vbmi")
+  SLM_CPU_FEATURE("avx512vbmi2")
+  SLM_CPU_FEATURE("avx512ifma")
+  SLM_CPU_FEATURE("avx512bitalg")
+  SLM_CPU_FEATURE("avx512vpopcntdq")
+  SLM_CPU_FEATURE("avx512fp16")
+  SLM_CPU_FEATURE("avxvnni")
+  SLM_CPU_FEATURE("gfni")
+  SLM_CPU_FEATURE("vaes")
+  SLM_CPU_FEATURE("vpclmulqdq")
+  SLM_CPU_FEATURE("amx-tile")
+  SLM_CPU_FEATURE("amx-int8")
+  SLM_CPU_FEATURE("amx-bf16")
+#undef SLM_CPU_FEATURE
+#endif
+  return -1;
+}
+
 namespace {
 /// What slm_tensor::owner points to for an output the runtime allocated.
 struct OutputOwner {
@@ -226,6 +267,37 @@ slm_status slm_model_open(const char *path, slm_model **model, char *error,
              "'%s' was built for model ABI %d; this runtime reads %d", path,
              *abi, SLM_MODEL_ABI_VERSION);
     return SLM_ERROR_BAD_MODEL;
+  }
+  // Code for features this CPU lacks would stop the process on an illegal
+  // instruction at the first run: refuse it now, saying which.
+  if (const auto *features = static_cast<const char *>(
+          dlsym(m->library, SLM_MODEL_CPU_FEATURES_SYMBOL))) {
+    std::string missing, unknown;
+    const char *begin = features;
+    while (*begin) {
+      const char *end = std::strchr(begin, ',');
+      std::string name(begin, end ? end - begin : std::strlen(begin));
+      begin = end ? end + 1 : begin + name.size();
+      if (name.empty())
+        continue;
+      const int has = cpuHasFeature(name);
+      std::string &list = has < 0 ? unknown : missing;
+      if (has <= 0)
+        list += (list.empty() ? "" : ", ") + name;
+    }
+    if (!missing.empty()) {
+      setError(error, errorSize,
+               "'%s' was compiled for CPU features this CPU lacks: %s "
+               "(compile it on this machine, or with slmc --mcpu=<this CPU>)",
+               path, missing.c_str());
+      return SLM_ERROR_BAD_MODEL;
+    }
+    if (!unknown.empty()) {
+      setError(error, errorSize,
+               "'%s' needs CPU features this runtime cannot check: %s", path,
+               unknown.c_str());
+      return SLM_ERROR_BAD_MODEL;
+    }
   }
   m->runChecked = reinterpret_cast<slm_model_run_checked_fn>(
       dlsym(m->library, SLM_MODEL_RUN_CHECKED_SYMBOL));

@@ -82,6 +82,14 @@ extern "C" {
  *  libomp, whose `omp_set_num_threads` the runtime uses instead. */
 #define SLM_MODEL_SET_THREADS_SYMBOL "slm_model_set_threads"
 
+/** `const char slm_model_cpu_features[]`: the x86 features the model's
+ *  code was generated for, comma-separated in LLVM's names
+ *  ("avx2,fma,avx512f,avx512bf16"), NUL-terminated. The runtime refuses to
+ *  load a model whose features the CPU lacks (its code would stop on an
+ *  illegal instruction) or that it cannot check. Optional: models from
+ *  before it have no requirement the runtime knows. */
+#define SLM_MODEL_CPU_FEATURES_SYMBOL "slm_model_cpu_features"
+
 /** The type of the run entry point. */
 typedef void (*slm_model_run_fn)(void **inputs, void *results);
 

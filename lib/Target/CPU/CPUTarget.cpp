@@ -301,12 +301,34 @@ createTargetMachine(const slm::CPUOptions &options, Location loc) {
   return machine;
 }
 
+/// The x86 features a model records (SLM_MODEL_CPU_FEATURES_SYMBOL) when
+/// its target has them: those code generation or LLVM may use that a CPU
+/// can lack, each one the runtime checks with __builtin_cpu_supports.
+static constexpr StringLiteral kCheckedCPUFeatures[] = {
+    "sse4.2",     "avx",          "avx2",       "fma",        "f16c",
+    "bmi",        "bmi2",         "avx512f",    "avx512bw",   "avx512dq",
+    "avx512vl",   "avx512cd",     "avx512vnni", "avx512bf16", "avx512vbmi",
+    "avx512vbmi2", "avx512ifma",  "avx512bitalg", "avx512vpopcntdq",
+    "avx512fp16", "avxvnni",      "gfni",       "vaes",       "vpclmulqdq",
+    "amx-tile",   "amx-int8",     "amx-bf16"};
+
+/// The features of kCheckedCPUFeatures that `machine` generates code for.
+static std::string requiredCPUFeatures(const llvm::TargetMachine &machine) {
+  std::string list;
+  if (!machine.getTargetTriple().isX86())
+    return list;
+  for (StringRef feature : kCheckedCPUFeatures)
+    if (machine.getMCSubtargetInfo()->checkFeatures(("+" + feature).str()))
+      list += (list.empty() ? "" : ",") + feature.str();
+  return list;
+}
+
 /// Adds the exported entry points of the shared library: the run entries
 /// (slm_model_abi.h) around the C interface of the lowered entry, whose
 /// arguments are the results, one descriptor per input, and, when the model
 /// has run-time checks, the run's failure slot (slm-lower-run-time-checks).
 static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
-                                    Location loc) {
+                                    StringRef cpuFeatures, Location loc) {
   llvm::LLVMContext &ctx = module.getContext();
   llvm::Function *ciface =
       module.getFunction(("_mlir_ciface_" + kLoweredEntryName).str());
@@ -386,6 +408,10 @@ static LogicalResult addEntryPoints(llvm::Module &module, StringRef metadata,
                            llvm::ConstantInt::get(llvm::Type::getInt32Ty(ctx),
                                                   SLM_MODEL_ABI_VERSION),
                            SLM_MODEL_ABI_VERSION_SYMBOL);
+  auto *features = llvm::ConstantDataArray::getString(ctx, cpuFeatures, true);
+  new llvm::GlobalVariable(module, features->getType(), true,
+                           llvm::GlobalValue::ExternalLinkage, features,
+                           SLM_MODEL_CPU_FEATURES_SYMBOL);
   return success();
 }
 
@@ -432,7 +458,8 @@ translateAndOptimize(ModuleOp module, StringRef metadata,
   }
   llvmModule->setTargetTriple(machine.getTargetTriple());
   llvmModule->setDataLayout(machine.createDataLayout());
-  if (failed(addEntryPoints(*llvmModule, metadata, module.getLoc())))
+  if (failed(addEntryPoints(*llvmModule, metadata, requiredCPUFeatures(machine),
+                            module.getLoc())))
     return nullptr;
   // LLVM vectorizes loops 256 bits wide on AVX-512 CPUs unless told
   // otherwise (a guard against clock throttling that matters little next

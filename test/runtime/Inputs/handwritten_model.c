@@ -1,8 +1,8 @@
 /* A model library written by hand against slm_model_abi.h: y = x + 1 on a
  * float32 vector of any length ("n"). It has no slm_model_release_buffer:
- * the runtime frees its outputs with free(). ABI, METADATA_ABI and DTYPE
- * override what it declares, to test that the runtime refuses models it
- * cannot read. */
+ * the runtime frees its outputs with free(). ABI, METADATA_ABI, DTYPE and
+ * CPU_FEATURES override what it declares, to test that the runtime refuses
+ * models it cannot read or run. */
 #include "slm/Runtime/slm_model_abi.h"
 
 #include <stdint.h>
@@ -23,6 +23,11 @@
 #endif
 
 const int32_t slm_model_abi_version = ABI;
+
+/* CPU_FEATURES: the features it says its code needs (none by default). */
+#ifdef CPU_FEATURES
+const char slm_model_cpu_features[] = CPU_FEATURES;
+#endif
 
 const char slm_model_metadata[] =
     "{\"abi\": " STRING(METADATA_ABI) ", \"inputs\": [{\"name\": \"x\", "
