@@ -301,9 +301,11 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
   collapse.push_back({bType.getRank() - 2, bType.getRank() - 1});
   Value bFlat = memref::CollapseShapeOp::create(b, loc, bMat, collapse);
 
-  // What C starts from: a fill of C before it, with only ops that touch no
-  // memory in between (folded away), else C itself.
-  Value fillValue;
+  // What C starts from: a fill of C before it, or a broadcast into C of a
+  // row of values along the columns (a bias), with only ops that touch no
+  // memory in between (folded away); else C itself.
+  Value fillValue, rowValues;
+  AffineMap rowMap;
   Operation *fill = nullptr;
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
     if (auto f = dyn_cast<linalg::FillOp>(prev)) {
@@ -311,6 +313,25 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
           f.getDpsInputs()[0].getType() == accElement) {
         fill = f;
         fillValue = f.getDpsInputs()[0];
+      }
+      break;
+    }
+    if (auto copy = dyn_cast<linalg::GenericOp>(prev)) {
+      if (copy.hasPureBufferSemantics() && isDataMovement(copy) &&
+          copy.getDpsInits()[0] == c &&
+          copy.getIndexingMapsArray()[1].isIdentity()) {
+        Value input = copy.getDpsInputs()[0];
+        auto inputType = dyn_cast<MemRefType>(input.getType());
+        AffineMap map = copy.getIndexingMapsArray()[0].compose(maps[2]);
+        AffineExpr columns = getAffineDimExpr(plan.n, op.getContext());
+        if (inputType && inputType.getElementType() == accElement &&
+            inputType.isLastDimUnitStride() && isDimsOrZeros(map) &&
+            map.getNumResults() > 0 && map.getResults().back() == columns &&
+            !map.dropResult(map.getNumResults() - 1).isFunctionOfDim(plan.n)) {
+          fill = copy;
+          rowValues = input;
+          rowMap = map;
+        }
       }
       break;
     }
@@ -347,13 +368,18 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
       at[plan.n] = colIndex[j];
       return indices(ib, maps[2], at, maps[2].getNumResults());
     };
-    // What each accumulator starts from: the fill or C.
+    // What each accumulator starts from: the fill, the broadcast row or C.
     auto start = [&](OpBuilder &ib, int64_t i, int64_t j) -> Value {
-      return fillValue
-                 ? vector::BroadcastOp::create(ib, loc, accType, fillValue)
-                       .getResult()
-                 : vector::LoadOp::create(ib, loc, accType, c, cAt(ib, i, j))
-                       .getResult();
+      if (fillValue)
+        return vector::BroadcastOp::create(ib, loc, accType, fillValue);
+      if (rowValues) {
+        at[plan.m] = rowIndex[i];
+        at[plan.n] = colIndex[j];
+        return vector::LoadOp::create(ib, loc, accType, rowValues,
+                                      indices(ib, rowMap, at,
+                                              rowMap.getNumResults()));
+      }
+      return vector::LoadOp::create(ib, loc, accType, c, cAt(ib, i, j));
     };
     SmallVector<Value> acc;
     Value zeros;
