@@ -251,9 +251,12 @@ private:
   /// The register tile of `rows` rows at (m0, n0) over the whole reduction.
   /// `bBuffer`, when given, holds B[k0:k1, n0:n0+width] already as f32
   /// (int8 weights widened once per block, shared by the row tiles).
+  /// With `rowLimit` (the end of the rows), rows past it repeat its last
+  /// row: they compute its values again and store them to it again.
   void emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0, Value k0,
                 Value k1, SmallVector<Value> loops, ArrayRef<Value> masks,
-                Value bBuffer = Value(), bool fillBuffer = false);
+                Value bBuffer = Value(), bool fillBuffer = false,
+                Value rowLimit = Value());
 
   linalg::GenericOp op;
   const KernelPlan &plan;
@@ -271,16 +274,23 @@ private:
 void KernelEmitter::emitTile(OpBuilder &b, int64_t rows, Value m0, Value n0,
                              Value k0, Value k1, SmallVector<Value> loops,
                              ArrayRef<Value> masks, Value bBuffer,
-                             bool fillBuffer) {
+                             bool fillBuffer, Value rowLimit) {
   const int64_t cols = static_cast<int64_t>(masks.size());
   SmallVector<Value> colStart;
   for (int64_t j = 0; j < cols; ++j)
     colStart.push_back(
         j == 0 ? n0 : arith::AddIOp::create(b, loc, n0, index(b, j * kLanes)));
   SmallVector<Value> rowIndex;
-  for (int64_t i = 0; i < rows; ++i)
-    rowIndex.push_back(i == 0 ? m0
-                              : arith::AddIOp::create(b, loc, m0, index(b, i)));
+  Value lastRow =
+      rowLimit ? arith::SubIOp::create(b, loc, rowLimit, index(b, 1)).getResult()
+               : Value();
+  for (int64_t i = 0; i < rows; ++i) {
+    Value row =
+        i == 0 ? m0 : arith::AddIOp::create(b, loc, m0, index(b, i)).getResult();
+    if (i > 0 && lastRow)
+      row = arith::MinSIOp::create(b, loc, row, lastRow);
+    rowIndex.push_back(row);
+  }
   // The accumulators start from C (partial sums, or what the op before
   // wrote), or from that op's source when it is folded in.
   loops[plan.k] = index(b, 0);
@@ -506,10 +516,37 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                             scf::YieldOp::create(mbld, loc);
                           });
                     };
+                    // The rows after the whole tiles: one at a time (a row
+                    // tile's FMAs wait on each other's latency), or, from
+                    // 3 on, one whole tile whose extra rows repeat the
+                    // last (B read once; at 7 rows with 8-row tiles, 1/8
+                    // of the FMAs are repeats).
+                    auto restRows = [&](OpBuilder &rb, Value buffer) {
+                      if (mr <= 1)
+                        return;
+                      if (mr < 4) {
+                        rowsLoop(rb, mFull, mEnd, 1, buffer);
+                        return;
+                      }
+                      Value left = arith::SubIOp::create(rb, loc, mEnd, mFull);
+                      Value several = arith::CmpIOp::create(
+                          rb, loc, arith::CmpIPredicate::sge, left,
+                          index(rb, 3));
+                      scf::IfOp::create(
+                          rb, loc, several,
+                          [&](OpBuilder &tb, Location) {
+                            emitTile(tb, mr, mFull, n0, k0, k1, loops, masks,
+                                     buffer, /*fillBuffer=*/false, mEnd);
+                            scf::YieldOp::create(tb, loc);
+                          },
+                          [&](OpBuilder &eb, Location) {
+                            rowsLoop(eb, mFull, mEnd, 1, buffer);
+                            scf::YieldOp::create(eb, loc);
+                          });
+                    };
                     auto allRows = [&](OpBuilder &rb, Value buffer) {
                       rowsLoop(rb, mStart, mFull, mr, buffer);
-                      if (mr > 1)
-                        rowsLoop(rb, mFull, mEnd, 1, buffer);
+                      restRows(rb, buffer);
                     };
                     if (!bBuffer) {
                       allRows(kb, Value());
@@ -531,8 +568,7 @@ void KernelEmitter::emit(RewriterBase &rewriter) {
                           Value second = arith::AddIOp::create(tb, loc, mStart,
                                                                index(tb, mr));
                           rowsLoop(tb, second, mFull, mr, bBuffer);
-                          if (mr > 1)
-                            rowsLoop(tb, mFull, mEnd, 1, bBuffer);
+                          restRows(tb, bBuffer);
                           scf::YieldOp::create(tb, loc);
                         },
                         [&](OpBuilder &eb, Location) {

@@ -349,15 +349,23 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
       cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
   Value steps = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kq].size);
   auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0, Value n0,
-                  ArrayRef<Value> outerLoops) {
+                  ArrayRef<Value> outerLoops, Value rowLimit) {
     SmallVector<Value> loops(outerLoops);
     loops[plan.kr] = index(tb, 0);
     SmallVector<Value> at = loops;
     SmallVector<Value> rowIndex, colIndex;
-    for (int64_t i = 0; i < rows; ++i)
-      rowIndex.push_back(
-          i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult()
-            : m0);
+    // Rows past `rowLimit` repeat the last one (see emitTiledNest).
+    Value lastRow =
+        rowLimit
+            ? arith::SubIOp::create(tb, loc, rowLimit, index(tb, 1)).getResult()
+            : Value();
+    for (int64_t i = 0; i < rows; ++i) {
+      Value row =
+          i ? arith::AddIOp::create(tb, loc, m0, index(tb, i)).getResult() : m0;
+      if (i > 0 && lastRow)
+        row = arith::MinSIOp::create(tb, loc, row, lastRow);
+      rowIndex.push_back(row);
+    }
     for (int64_t j = 0; j < cols; ++j)
       colIndex.push_back(
           j ? arith::AddIOp::create(tb, loc, n0, index(tb, j * kLanes))
@@ -547,7 +555,7 @@ static void emitDotKernel(RewriterBase &rewriter, linalg::GenericOp op,
       }
   };
   emitTiledNest(b, loc, op, plan.outer, plan.m, plan.columns, mr, nr, mBlock,
-                tile);
+                tile, /*repeatLastRows=*/true);
   rewriter.eraseOp(op);
   if (fill)
     rewriter.eraseOp(fill);

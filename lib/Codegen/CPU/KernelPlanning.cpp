@@ -69,7 +69,8 @@ LogicalResult cpu_kernels::checkDeclaration(linalg::GenericOp op,
 void cpu_kernels::emitTiledNest(OpBuilder &b, Location loc,
                                 linalg::GenericOp op, ArrayRef<unsigned> outer,
                                 unsigned m, int64_t columns, int64_t mr,
-                                int64_t nr, int64_t mBlock, TileEmitter tile) {
+                                int64_t nr, int64_t mBlock, TileEmitter tile,
+                                bool repeatLastRows) {
   auto index = [&](OpBuilder &ib, int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ib, loc, v);
   };
@@ -104,30 +105,49 @@ void cpu_kernels::emitTiledNest(OpBuilder &b, Location loc,
             arith::MulIOp::create(
                 pb, loc, arith::DivUIOp::create(pb, loc, mSpan, index(pb, mr)),
                 index(pb, mr)));
-        auto columnsLoop = [&](OpBuilder &cb, int64_t rows, Value m0) {
+        auto columnsLoop = [&](OpBuilder &cb, int64_t rows, Value m0,
+                               Value rowLimit) {
           const int64_t whole = columns / width * width;
           if (whole > 0)
             scf::ForOp::create(
                 cb, loc, index(cb, 0), index(cb, whole), index(cb, width),
                 ValueRange{},
                 [&](OpBuilder &nb, Location, Value n0, ValueRange) {
-                  tile(nb, rows, width / kLanes, m0, n0, loops);
+                  tile(nb, rows, width / kLanes, m0, n0, loops, rowLimit);
                   scf::YieldOp::create(nb, loc);
                 });
           if (whole < columns)
             tile(cb, rows, (columns - whole) / kLanes, m0, index(cb, whole),
-                 loops);
+                 loops, rowLimit);
         };
-        auto rowsLoop = [&](Value from, Value to, int64_t rows) {
+        auto rowsLoop = [&](OpBuilder &lb, Value from, Value to, int64_t rows) {
           scf::ForOp::create(
-              pb, loc, from, to, index(pb, rows), ValueRange{},
+              lb, loc, from, to, index(lb, rows), ValueRange{},
               [&](OpBuilder &rb, Location, Value m0, ValueRange) {
-                columnsLoop(rb, rows, m0);
+                columnsLoop(rb, rows, m0, Value());
                 scf::YieldOp::create(rb, loc);
               });
         };
-        rowsLoop(mStart, mFull, mr);
-        if (mr > 1)
-          rowsLoop(mFull, mEnd, 1);
+        rowsLoop(pb, mStart, mFull, mr);
+        if (mr <= 1)
+          return;
+        if (!repeatLastRows || mr < 4) {
+          rowsLoop(pb, mFull, mEnd, 1);
+          return;
+        }
+        // 3 or more rows left: one whole tile repeating the last row.
+        Value left = arith::SubIOp::create(pb, loc, mEnd, mFull);
+        Value several = arith::CmpIOp::create(
+            pb, loc, arith::CmpIPredicate::sge, left, index(pb, 3));
+        scf::IfOp::create(
+            pb, loc, several,
+            [&](OpBuilder &tb, Location) {
+              columnsLoop(tb, mr, mFull, mEnd);
+              scf::YieldOp::create(tb, loc);
+            },
+            [&](OpBuilder &eb, Location) {
+              rowsLoop(eb, mFull, mEnd, 1);
+              scf::YieldOp::create(eb, loc);
+            });
       });
 }

@@ -86,13 +86,19 @@ LogicalResult checkDeclaration(linalg::GenericOp op,
 /// value of the `outer` dimensions and block of `mBlock` rows (dimension `m`
 /// of `op`'s loops), in it whole tiles of `mr` rows then single rows, and
 /// per row tile the `columns` in tiles of up to `nr` (multiples of 16; the
-/// last one narrower). `tile(builder, rows, vectors, m0, n0, loops)` emits
-/// one tile, `loops` holding the outer dimensions' values.
+/// last one narrower). `tile(builder, rows, vectors, m0, n0, loops,
+/// rowLimit)` emits one tile, `loops` holding the outer dimensions' values.
+/// With `repeatLastRows`, 3 or more rows left after the whole tiles are one
+/// more whole tile with `rowLimit` set to their end: its rows past the
+/// limit repeat the last row (they compute its values again and store them
+/// to it again), so B is read once and the FMAs do not wait on each other
+/// as a one-row tile's do; `rowLimit` is null otherwise.
 using TileEmitter = function_ref<void(OpBuilder &, int64_t, int64_t, Value,
-                                      Value, ArrayRef<Value>)>;
+                                      Value, ArrayRef<Value>, Value)>;
 void emitTiledNest(OpBuilder &b, Location loc, linalg::GenericOp op,
                    ArrayRef<unsigned> outer, unsigned m, int64_t columns,
-                   int64_t mr, int64_t nr, int64_t mBlock, TileEmitter tile);
+                   int64_t mr, int64_t nr, int64_t mBlock, TileEmitter tile,
+                   bool repeatLastRows = false);
 
 /// Replaces `op` (on buffers), an f32 contraction declared `f32` or
 /// `int8_weight`, or undeclared (`declaration` null) and recognised by

@@ -242,7 +242,7 @@ static void emitNibbleKernel(RewriterBase &rewriter, linalg::GenericOp op,
   Value groups = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kg].size),
         half = getValueOrCreateConstantIndexOp(b, loc, ranges[plan.kb].size);
   auto tile = [&](OpBuilder &tb, int64_t rows, int64_t cols, Value m0, Value n0,
-                  ArrayRef<Value> outerLoops) {
+                  ArrayRef<Value> outerLoops, Value /*rowLimit: never set*/) {
     SmallVector<Value> loops(outerLoops);
     loops[plan.kg] = loops[plan.kb] = loops[plan.kl] = index(tb, 0);
     SmallVector<Value> at = loops, rowIndex, colIndex;
