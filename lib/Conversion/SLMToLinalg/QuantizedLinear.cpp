@@ -46,6 +46,35 @@ bool linalg_lowering::readBytes(Attribute attr, int64_t count,
   return true;
 }
 
+/// `v` ([lead.., K]) with its last dimension split into `inner` (whose
+/// product is K): the blocked A of the dot and 4-bit kernels. The leading
+/// extents are those of `sizesOf` (`v` by default).
+static Value splitLastDimension(OpBuilder &b, Location loc, Value v,
+                                ArrayRef<int64_t> inner,
+                                Value sizesOf = Value()) {
+  auto type = cast<RankedTensorType>(v.getType());
+  const int64_t lead = type.getRank() - 1;
+  if (!sizesOf)
+    sizesOf = v;
+  SmallVector<int64_t> shape(type.getShape().drop_back());
+  shape.append(inner.begin(), inner.end());
+  SmallVector<ReassociationIndices> expand;
+  for (int64_t i = 0; i < lead; ++i)
+    expand.push_back({i});
+  ReassociationIndices last;
+  SmallVector<OpFoldResult> sizes;
+  for (int64_t i = 0; i < lead; ++i)
+    sizes.push_back(tensor::getMixedSize(b, loc, sizesOf, i));
+  for (auto [i, extent] : llvm::enumerate(inner)) {
+    last.push_back(lead + static_cast<int64_t>(i));
+    sizes.push_back(b.getIndexAttr(extent));
+  }
+  expand.push_back(last);
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), v, expand,
+      sizes);
+}
+
 namespace {
 /// The row quantization parameters of a W8A8 input `x` ([lead.., K] f32):
 /// per-token scale and zero point (ONNX DynamicQuantizeLinear's arithmetic
@@ -222,18 +251,7 @@ static QuantizedInput quantizeInputRows(OpBuilder &b, Location loc, LinearOp op,
                 nb, l, arith::TruncIOp::create(nb, l, i8, code).getResult());
           })
           .getResult(0);
-  SmallVector<int64_t> quadShape(xType.getShape().drop_back());
-  quadShape.append({k / 4, 4});
-  SmallVector<ReassociationIndices> expand;
-  for (int64_t i = 0; i < lead; ++i)
-    expand.push_back({i});
-  expand.push_back({lead, lead + 1});
-  SmallVector<OpFoldResult> quadSizes;
-  for (int64_t i = 0; i < lead; ++i)
-    quadSizes.push_back(tensor::getMixedSize(b, loc, x, i));
-  quadSizes.append({b.getIndexAttr(k / 4), b.getIndexAttr(4)});
-  q.codes = tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get(quadShape, i8), codes, expand, quadSizes);
+  q.codes = splitLastDimension(b, loc, codes, {k / 4, 4}, x);
   if (!dynamic) {
     q.scale = Value();
     q.zeroPoint = Value();
@@ -465,21 +483,9 @@ LogicalResult linalg_lowering::lowerBF16Linear(LinearOp op,
           ".bf16x" + std::to_string(dotPanel))));
   // A: the input rounded, viewed as [lead.., K/2, 2].
   Value x = op.getInput();
-  auto xType = cast<RankedTensorType>(x.getType());
   const int64_t lead = out.lead;
-  SmallVector<int64_t> pairShape(xType.getShape().drop_back());
-  pairShape.append({pairs, 2});
-  SmallVector<ReassociationIndices> expand;
-  for (int64_t i = 0; i < lead; ++i)
-    expand.push_back({i});
-  expand.push_back({lead, lead + 1});
-  SmallVector<OpFoldResult> pairSizes;
-  for (int64_t i = 0; i < lead; ++i)
-    pairSizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
-  pairSizes.append({rewriter.getIndexAttr(pairs), rewriter.getIndexAttr(2)});
-  Value a = tensor::ExpandShapeOp::create(
-      rewriter, loc, RankedTensorType::get(pairShape, bf16),
-      roundInputToBF16(rewriter, loc, x), expand, pairSizes);
+  Value a = splitLastDimension(
+      rewriter, loc, roundInputToBF16(rewriter, loc, x), {pairs, 2}, x);
   // C[.., p, j] = bias[p * panel + j] + sum_k a[.., k] * w[p, k/2, j, k%2]
   const int64_t loops = lead + 4;
   const int64_t p = lead, j = lead + 1, kq = lead + 2, kr = lead + 3;
@@ -588,19 +594,7 @@ LogicalResult linalg_lowering::lowerNibbleLinear(LinearOp op,
   Value x = op.getInput();
   auto xType = cast<RankedTensorType>(x.getType());
   const int64_t rank = type.getRank(), lead = rank - 1;
-  SmallVector<int64_t> aShape(xType.getShape().drop_back());
-  aShape.append({groups, half, 2});
-  SmallVector<ReassociationIndices> expand;
-  for (int64_t i = 0; i < lead; ++i)
-    expand.push_back({i});
-  expand.push_back({lead, lead + 1, lead + 2});
-  SmallVector<OpFoldResult> aSizes;
-  for (int64_t i = 0; i < lead; ++i)
-    aSizes.push_back(tensor::getMixedSize(rewriter, loc, x, i));
-  aSizes.append({rewriter.getIndexAttr(groups), rewriter.getIndexAttr(half),
-                 rewriter.getIndexAttr(2)});
-  Value a = tensor::ExpandShapeOp::create(
-      rewriter, loc, RankedTensorType::get(aShape, f32), x, expand, aSizes);
+  Value a = splitLastDimension(rewriter, loc, x, {groups, half, 2});
 
   const int64_t p = lead, j = lead + 1;
   Value init = out.init();
