@@ -434,6 +434,48 @@ def SLMScheduleParallelLoops : Pass<"slm-schedule-parallel-loops"> {
                            "::mlir::omp::OpenMPDialect"];
 }
 
+def SLMShrinkBufferLifetimes : Pass<"slm-shrink-buffer-lifetimes"> {
+  let summary = "Free each buffer after its last use and allocate it just before its first";
+  let description = [{
+    The ownership-based deallocation pipeline frees a block's buffers at
+    the end of the block. A model's entry function is one block, so every
+    intermediate of every layer stayed allocated until the run returned
+    (BERT-base at batch 8 x 128 tokens: about 600 MB of activations where
+    one layer needs 50). Each `memref.dealloc` of a buffer allocated in the
+    same block moves up to just after the last operation of the block that
+    uses the buffer or a memref derived from it (views, casts, the results
+    and block arguments of ops whose regions receive or may yield it), and
+    each `memref.alloc` moves down to just before its first use. The model's
+    allocation cache then hands a freed buffer to the next request of its
+    size: peak memory follows the live buffers, not their sum. A buffer with
+    a use out of sight (its address taken as an integer, an LLVM or
+    unrealized-cast operation, the block's terminator, a use outside the
+    block) keeps its dealloc where it was. Runs after the loops are fused
+    (`parallel-loop-fusion` does not fuse across a dealloc).
+
+    Before:
+    ```mlir
+    %a = memref.alloc() : memref<64xf32>
+    %b = memref.alloc() : memref<64xf32>
+    linalg.fill ins(%x : f32) outs(%a : memref<64xf32>)
+    linalg.copy ins(%a : memref<64xf32>) outs(%out : memref<64xf32>)
+    linalg.fill ins(%x : f32) outs(%b : memref<64xf32>)
+    memref.dealloc %a : memref<64xf32>
+    memref.dealloc %b : memref<64xf32>
+    ```
+    After:
+    ```mlir
+    %a = memref.alloc() : memref<64xf32>
+    linalg.fill ins(%x : f32) outs(%a : memref<64xf32>)
+    linalg.copy ins(%a : memref<64xf32>) outs(%out : memref<64xf32>)
+    memref.dealloc %a : memref<64xf32>
+    %b = memref.alloc() : memref<64xf32>
+    linalg.fill ins(%x : f32) outs(%b : memref<64xf32>)
+    memref.dealloc %b : memref<64xf32>
+    ```
+  }];
+}
+
 def SLMOutlineLoopNests : Pass<"slm-outline-loop-nests", "::mlir::ModuleOp"> {
   let summary = "Move each loop nest into a function of its own, one per distinct body";
   let description = [{

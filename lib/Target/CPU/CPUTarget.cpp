@@ -143,6 +143,9 @@ void slm::buildCPULoweringPipeline(OpPassManager &pm, const CPUOptions &options,
   pm.addPass(createSLMApproximateMath());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createSLMSerializeSmallLoops());
+  // Buffers freed after their last use (after the loops are fused: a
+  // dealloc between two nests keeps them apart).
+  pm.addPass(createSLMShrinkBufferLifetimes());
   pm.addPass(createSLMOutlineLoopNests());
   pm.addPass(createConvertSCFToOpenMPPass());
   SLMScheduleParallelLoopsOptions schedule;
