@@ -440,8 +440,8 @@ def SLMShrinkBufferLifetimes : Pass<"slm-shrink-buffer-lifetimes"> {
     The ownership-based deallocation pipeline frees a block's buffers at
     the end of the block. A model's entry function is one block, so every
     intermediate of every layer stayed allocated until the run returned
-    (BERT-base at batch 8 x 128 tokens: about 600 MB of activations where
-    one layer needs 50). Each `memref.dealloc` of a buffer allocated in the
+    (BERT-base at batch 8 x 128 tokens peaked at 923 MB, 461 MB with this
+    pass). Each `memref.dealloc` of a buffer allocated in the
     same block moves up to just after the last operation of the block that
     uses the buffer or a memref derived from it (views, casts, the results
     and block arguments of ops whose regions receive or may yield it), and
