@@ -51,6 +51,13 @@ SETTINGS = {"slm fp32": [], "slm int8": ["--quantize=int8"],
             "slm fp32 derived": ["--kv-cache"],
             "slm int4 g64 derived": ["--kv-cache", "--quantize=int4",
                                      "--quant-group-size=64"],
+            # One of the 3 key/value heads of every layer (and its 3 query
+            # heads) pruned before the cache is derived: a third less
+            # attention, cache and Q/K/V/O weights.
+            "slm fp32 derived heads 6-of-9": ["--kv-cache", "--prune-heads=0.34"],
+            "slm int4 g64 derived heads 6-of-9": ["--kv-cache", "--prune-heads=0.34",
+                                               "--quantize=int4",
+                                               "--quant-group-size=64"],
             "ort fp32": None}
 # llama.cpp settings: the GGUF kind (bench/llama_cpp_peer.py).
 LLAMA_CPP = {"llama.cpp f32": "f32", "llama.cpp q8_0": "q8_0", "llama.cpp q4_0": "q4_0"}

@@ -9,6 +9,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
@@ -49,42 +51,359 @@ static std::string describe(Operation *op, const llvm::Twine &why) {
   return text;
 }
 
+namespace {
+/// Where a value holds a path's heads: dimension `dim`, whose extent is
+/// outer * heads * inner with the heads factor `inner` elements apart
+/// (a merged [.., H*D] dimension: inner = D; a split [.., H, D]: 1).
+struct HeadAxis {
+  int64_t dim;
+  int64_t inner;
+  bool operator==(const HeadAxis &o) const {
+    return dim == o.dim && inner == o.inner;
+  }
+};
+} // namespace
+
+static constexpr const char *kExportedCache =
+    "a key/value cache the model takes or returns holds every head (compile "
+    "the model exported without a cache, with --kv-cache)";
+
+/// The kinds of op a head path may pass through (HeadCarrier).
+static bool isCarrierKind(Operation *op) {
+  if (op->getNumResults() != 1 || op->getNumRegions() ||
+      !isMemoryEffectFree(op))
+    return false;
+  return isa<TransposeOp, ReshapeOp, BroadcastToOp, tensor::ExtractSliceOp,
+             tensor::ConcatOp, tensor::CastOp, RMSNormOp, LayerNormOp, AddOp,
+             SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp>(op) ||
+         op->hasTrait<OpTrait::Elementwise>();
+}
+
+/// The axis of `op`'s result, given the axes of its operands on the path
+/// (`onPath`), for a path of `heads` heads; or failure, with `why`.
+static FailureOr<HeadAxis>
+carryHeads(Operation *op, const llvm::DenseMap<Value, HeadAxis> &onPath,
+           int64_t heads, std::string &why) {
+  auto fail = [&](const Twine &reason) {
+    why = (op->getName().getStringRef() + " " + reason).str();
+    return failure();
+  };
+  auto resultType = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  std::optional<HeadAxis> in;
+  Value from;
+  for (Value v : op->getOperands()) {
+    auto it = onPath.find(v);
+    if (it == onPath.end())
+      continue;
+    if (in && !(*in == it->second))
+      return fail("combines values that hold the heads differently");
+    in = it->second;
+    from = v;
+  }
+  auto srcType = dyn_cast<RankedTensorType>(from.getType());
+  if (!in || !resultType || !srcType)
+    return fail("is not on ranked tensors");
+  ArrayRef<int64_t> src = srcType.getShape(), dst = resultType.getShape();
+  const int64_t d = in->dim, inner = in->inner;
+  if (auto transpose = dyn_cast<TransposeOp>(op)) {
+    for (auto [j, p] : llvm::enumerate(transpose.getPermutation()))
+      if (p == d)
+        return HeadAxis{static_cast<int64_t>(j), inner};
+    return fail("has no image of the heads' dimension");
+  }
+  if (isa<ReshapeOp>(op)) {
+    if (ShapedType::isDynamic(src[d]))
+      return fail("reshapes a dynamic dimension holding the heads");
+    if (src == dst)
+      return *in;
+    if (dst.size() > src.size()) {
+      std::optional<SmallVector<ReassociationIndices>> groups =
+          getReassociationIndicesForCollapse(dst, src);
+      if (!groups)
+        return fail("does not split dimensions");
+      // The target dimension of the group that spans the heads factor
+      // (`below`: the extent of the group's dimensions after it).
+      const ReassociationIndices &group = (*groups)[d];
+      SmallVector<int64_t> below(group.size(), 1);
+      for (int64_t i = static_cast<int64_t>(group.size()) - 1; i >= 0; --i) {
+        if (ShapedType::isDynamic(dst[group[i]]))
+          return fail("splits the heads' dimension into a dynamic one");
+        if (i > 0)
+          below[i - 1] = below[i] * dst[group[i]];
+      }
+      for (auto [i, t] : llvm::enumerate(group))
+        if (inner % below[i] == 0 &&
+            (below[i] * dst[t]) % (inner * heads) == 0)
+          return HeadAxis{t, inner / below[i]};
+      return fail("splits the heads apart");
+    }
+    std::optional<SmallVector<ReassociationIndices>> groups =
+        getReassociationIndicesForCollapse(src, dst);
+    if (!groups)
+      return fail("does not merge dimensions");
+    for (auto [j, group] : llvm::enumerate(*groups)) {
+      if (!llvm::is_contained(group, d))
+        continue;
+      int64_t merged = inner;
+      for (int64_t k : group)
+        if (k > d) {
+          if (ShapedType::isDynamic(src[k]))
+            return fail("merges the heads with a dynamic dimension");
+          merged *= src[k];
+        }
+      return HeadAxis{static_cast<int64_t>(j), merged};
+    }
+    return fail("does not merge dimensions");
+  }
+  if (isa<BroadcastToOp>(op)) {
+    if (src.size() != dst.size() || src[d] != dst[d])
+      return fail("broadcasts the heads' dimension");
+    return *in;
+  }
+  if (auto slice = dyn_cast<tensor::ExtractSliceOp>(op)) {
+    if (src.size() != dst.size() ||
+        !isConstantIntValue(slice.getMixedOffsets()[d], 0) ||
+        !isConstantIntValue(slice.getMixedSizes()[d], src[d]) ||
+        !isConstantIntValue(slice.getMixedStrides()[d], 1))
+      return fail("slices the heads' dimension");
+    return *in;
+  }
+  if (auto concat = dyn_cast<tensor::ConcatOp>(op)) {
+    if (static_cast<int64_t>(concat.getDim()) == d)
+      return fail("concatenates along the heads");
+    for (Value v : concat.getInputs())
+      if (!onPath.count(v))
+        return fail(isa<BlockArgument>(v)
+                        ? Twine("appends to a model input: ") + kExportedCache
+                        : Twine("appends values from elsewhere"));
+    return *in;
+  }
+  if (isa<tensor::CastOp>(op))
+    return *in;
+  if (isa<RMSNormOp, LayerNormOp>(op)) {
+    if (op->getOperand(0) != from || d == srcType.getRank() - 1)
+      return fail("normalizes across heads");
+    return *in;
+  }
+  // Elementwise: every other operand must be the same for all heads (a
+  // rotary table, a scalar).
+  if (srcType.getRank() != resultType.getRank())
+    return fail("broadcasts the path's value");
+  for (Value v : op->getOperands()) {
+    if (onPath.count(v))
+      continue;
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type)
+      return fail("has an operand that is not a ranked tensor");
+    int64_t k = d - (resultType.getRank() - type.getRank());
+    if (k >= 0 && type.getDimSize(k) != 1)
+      return fail("has an operand that differs per head");
+  }
+  return *in;
+}
+
+/// Follows the heads from `start` (its last dimension: `heads` x `width`)
+/// to `end`, which `sink` reads, through the head-carrying ops `end` is
+/// computed from. Nothing else may read a value on the way (but its
+/// extents). Returns the path and the heads' axis at `end`.
+static FailureOr<std::pair<HeadPath, HeadAxis>>
+followHeads(Value start, int64_t heads, int64_t width, Value end,
+            Operation *sink, std::string &why) {
+  Block *block = sink->getBlock();
+  // What `end` is computed from, through carrier-kind ops.
+  llvm::SmallPtrSet<Operation *, 32> from;
+  SmallVector<Value> work = {end};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    Operation *def = v.getDefiningOp();
+    if (v == start || !def || def->getBlock() != block ||
+        !isCarrierKind(def) || !from.insert(def).second)
+      continue;
+    if (from.size() > 256) {
+      why = "the way to the attention is longer than 256 ops";
+      return failure();
+    }
+    llvm::append_range(work, def->getOperands());
+  }
+  // The ops reached from `start` among them.
+  llvm::SetVector<Operation *> path;
+  SmallVector<Value> reached = {start};
+  while (!reached.empty()) {
+    Value v = reached.pop_back_val();
+    for (Operation *user : v.getUsers()) {
+      if (user == sink || isa<tensor::DimOp>(user))
+        continue;
+      if (!from.contains(user)) {
+        why = user->hasTrait<OpTrait::ReturnLike>()
+                  ? std::string("the model returns a value on the way: ") +
+                        kExportedCache
+                  : (user->getName().getStringRef() +
+                     " reads a value on the way to the attention")
+                        .str();
+        return failure();
+      }
+      if (path.insert(user))
+        reached.push_back(user->getResult(0));
+    }
+  }
+  SmallVector<Operation *> ordered(path.begin(), path.end());
+  llvm::sort(ordered,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
+  llvm::DenseMap<Value, HeadAxis> axes;
+  auto startType = cast<RankedTensorType>(start.getType());
+  axes[start] = HeadAxis{startType.getRank() - 1, width};
+  HeadPath result;
+  result.heads = heads;
+  for (Operation *op : ordered) {
+    if (heads == 1) {
+      // One head: nothing to narrow, and nowhere it could be misplaced.
+      result.ops.push_back({op, -1});
+      continue;
+    }
+    FailureOr<HeadAxis> axis = carryHeads(op, axes, heads, why);
+    if (failed(axis))
+      return failure();
+    axes[op->getResult(0)] = *axis;
+    result.ops.push_back({op, axis->dim});
+  }
+  if (heads == 1 && (end == start || path.contains(end.getDefiningOp())))
+    return std::make_pair(std::move(result),
+                          HeadAxis{cast<RankedTensorType>(end.getType())
+                                           .getRank() - 1,
+                                   width});
+  auto it = axes.find(end);
+  if (it == axes.end()) {
+    why = "the attention does not read the projection";
+    return failure();
+  }
+  return std::make_pair(std::move(result), it->second);
+}
+
+/// The one constant-weight linear layer that `v` is computed from through
+/// carrier-kind ops, or null.
+static LinearOp projectionOf(Value v, Block *block) {
+  LinearOp found;
+  llvm::SmallPtrSet<Operation *, 32> seen;
+  SmallVector<Value> work = {v};
+  while (!work.empty()) {
+    Operation *def = work.pop_back_val().getDefiningOp();
+    if (!def || def->getBlock() != block || !seen.insert(def).second ||
+        seen.size() > 256)
+      continue;
+    if (auto linear = dyn_cast<LinearOp>(def)) {
+      if (found && found != linear)
+        return LinearOp();
+      found = linear;
+      continue;
+    }
+    if (isCarrierKind(def))
+      llvm::append_range(work, def->getOperands());
+  }
+  return found;
+}
+
 SmallVector<AttentionUnit>
 mlir::slm::findAttentionUnits(Operation *root,
                               SmallVectorImpl<std::string> *skipped) {
   SmallVector<AttentionUnit> units;
   root->walk([&](AttentionOp attention) {
-    auto skip = [&](const char *why) {
+    auto skip = [&](const Twine &why) {
       if (skipped)
         skipped->push_back(describe(attention, why));
     };
+    Block *block = attention->getBlock();
     AttentionUnit unit;
     unit.attention = attention;
-    unit.query = attention.getQuery().getDefiningOp<LinearOp>();
-    unit.key = attention.getKey().getDefiningOp<LinearOp>();
-    unit.value = attention.getValue().getDefiningOp<LinearOp>();
+    unit.query = projectionOf(attention.getQuery(), block);
+    unit.key = projectionOf(attention.getKey(), block);
+    unit.value = projectionOf(attention.getValue(), block);
     for (LinearOp projection : {unit.query, unit.key, unit.value})
       if (!hasConstantParameters(projection) ||
-          !projection.getResult().hasOneUse() ||
           projection.getActivation() != Activation::none)
         return skip("query, key and value are not constant-weight linear "
                     "layers used only by the attention");
     if (unit.query == unit.key || unit.key == unit.value ||
         unit.query == unit.value)
       return skip("query, key and value share a projection");
-    if (!attention.getResult().hasOneUse())
+    // The output projection: the first linear layer down the attention's
+    // single-use chain.
+    Value down = attention.getResult();
+    while (down.hasOneUse() && !isa<LinearOp>(*down.getUsers().begin()) &&
+           isCarrierKind(*down.getUsers().begin()))
+      down = down.getUsers().begin()->getResult(0);
+    if (!down.hasOneUse())
       return skip("the attention result has more than one user");
-    unit.output = dyn_cast<LinearOp>(*attention.getResult().getUsers().begin());
+    unit.output = dyn_cast<LinearOp>(*down.getUsers().begin());
     if (!hasConstantParameters(unit.output) ||
-        unit.output.getInput() != attention.getResult())
+        unit.output.getInput() != down)
       return skip("the attention result does not feed a constant-weight "
                   "output projection");
-    int64_t heads = attention.getNumHeads();
-    if (unit.query.getOutFeatures() != unit.key.getOutFeatures() ||
-        unit.query.getOutFeatures() % heads != 0 ||
-        unit.value.getOutFeatures() % heads != 0 ||
-        unit.output.getInFeatures() != unit.value.getOutFeatures())
+    const int64_t heads = attention.getNumHeads();
+    auto widthOf = [&](Value v) {
+      return cast<RankedTensorType>(v.getType()).getShape().back();
+    };
+    const int64_t qWidth = widthOf(attention.getQuery()),
+                  vWidth = widthOf(attention.getValue());
+    if (ShapedType::isDynamic(qWidth) || ShapedType::isDynamic(vWidth) ||
+        qWidth % heads || vWidth % heads)
       return skip("projection widths do not split into the heads");
+    const int64_t dk = qWidth / heads, dv = vWidth / heads;
+    if (unit.query.getOutFeatures() != heads * dk ||
+        unit.key.getOutFeatures() % dk || unit.value.getOutFeatures() % dv ||
+        unit.key.getOutFeatures() / dk != unit.value.getOutFeatures() / dv ||
+        unit.output.getInFeatures() != heads * dv)
+      return skip("projection widths do not split into the heads");
+    const int64_t kvHeads = unit.key.getOutFeatures() / dk;
+    if (kvHeads == 0 || heads % kvHeads)
+      return skip("the query heads do not split into key/value groups");
+    if (Value mask = attention.getMask()) {
+      // A mask with a heads dimension (a per-head position bias) loses the
+      // pruned heads' slices; it must say how many it has.
+      auto type = cast<RankedTensorType>(mask.getType());
+      int64_t k = type.getRank() - 3;
+      if (k >= 0 && !type.isDynamicDim(k) && type.getDimSize(k) != 1 &&
+          type.getDimSize(k) != heads)
+        return skip("the mask's heads dimension is not known to be the "
+                    "attention's heads");
+    }
+    // Each path, and the heads' axis where it ends.
+    std::string why;
+    struct Side {
+      Value start, end;
+      Operation *sink;
+      int64_t heads, width;
+      HeadPath *path;
+    };
+    Side sides[] = {
+        {unit.query.getResult(), attention.getQuery(), attention, heads, dk,
+         &unit.queryPath},
+        {unit.key.getResult(), attention.getKey(), attention, kvHeads, dk,
+         &unit.keyPath},
+        {unit.value.getResult(), attention.getValue(), attention, kvHeads, dv,
+         &unit.valuePath},
+        {attention.getResult(), unit.output.getInput(), unit.output, heads,
+         dv, &unit.outputPath}};
+    for (Side &side : sides) {
+      FailureOr<std::pair<HeadPath, HeadAxis>> followed =
+          followHeads(side.start, side.heads, side.width, side.end, side.sink,
+                      why);
+      if (failed(followed))
+        return skip("the heads cannot be followed: " + why);
+      *side.path = std::move(followed->first);
+      HeadAxis axis = followed->second;
+      auto type = cast<RankedTensorType>(side.end.getType());
+      // Merged heads at the end; each query head inside one of the path's.
+      bool merged = axis.dim == type.getRank() - 1;
+      if (side.heads == heads ? !merged || axis.inner != side.width
+                              : !merged || axis.inner % side.width)
+        return skip("the heads do not arrive merged in the last dimension");
+      if (side.heads != heads)
+        for (int64_t h = 0; h < heads; ++h)
+          if ((h * side.width / axis.inner) % side.heads !=
+              h / (heads / kvHeads))
+            return skip("key/value heads are not repeated in groups of "
+                        "consecutive query heads");
+    }
     units.push_back(unit);
   });
   return units;

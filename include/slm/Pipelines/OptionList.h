@@ -124,7 +124,8 @@ void visitOptions(CompressOptions &options, Visitor &v) {
            {"prune-heads",
             "Remove this share (in [0, 1), rounded to whole heads) of each "
             "attention's heads: Q/K/V rows and output-projection columns go, "
-            "every GEMM around attention shrinks",
+            "every GEMM around attention shrinks; under grouped-query "
+            "attention whole key/value heads go, with their query heads",
             "ratio", group});
   v.option(prune.ffn,
            {"prune-ffn",

@@ -25,15 +25,48 @@
 
 namespace mlir::slm {
 
+/// An op on the way from a projection to the attention (or from the
+/// attention to the output projection) that carries the heads through
+/// unchanged: a head split or merge, a transpose, a rotary embedding (an
+/// elementwise op against a table that broadcasts over heads, slices and
+/// concatenations along another axis), the repeat of grouped key/value
+/// heads, a per-head norm, a cast. `dim` is the dimension of its result
+/// that holds the path's heads (possibly merged with other factors); -1
+/// on a path of one head.
+struct HeadCarrier {
+  Operation *op;
+  int64_t dim;
+};
+
+/// The ops between one projection and the attention, in program order, and
+/// the number of heads that travel along them: the query heads on the
+/// query and output paths, the key/value heads on the key and value paths
+/// (fewer under grouped-query attention). Empty when the projection feeds
+/// the attention directly.
+struct HeadPath {
+  SmallVector<HeadCarrier, 0> ops;
+  int64_t heads = 0;
+};
+
 /// Multi-head attention whose heads can be removed: Q, K and V are
-/// constant-weight linear layers used only by the attention, whose result
-/// is used only by a constant-weight output projection.
+/// constant-weight linear layers whose results reach the attention only
+/// through head-carrying ops (nothing else reads them), and the attention's
+/// result reaches a constant-weight output projection the same way. Query
+/// head `h` is rows `[h*Dk, (h+1)*Dk)` of the query projection and columns
+/// `[h*Dv, (h+1)*Dv)` of the output projection; it reads key/value head
+/// `kvHeadOf(h)`, rows `[j*D, (j+1)*D)` of the key and value projections.
+/// Removing a key/value head removes its group of query heads with it.
 struct AttentionUnit {
   AttentionOp attention;
   LinearOp query, key, value, output;
+  HeadPath queryPath, keyPath, valuePath, outputPath;
   int64_t numHeads() { return attention.getNumHeads(); }
+  /// Key/value heads (numHeads() unless grouped-query attention).
+  int64_t kvHeads() { return keyPath.heads; }
   int64_t queryHeadDim() { return query.getOutFeatures() / numHeads(); }
-  int64_t valueHeadDim() { return value.getOutFeatures() / numHeads(); }
+  int64_t valueHeadDim() { return value.getOutFeatures() / kvHeads(); }
+  /// The key/value head query head `h` reads (HF's repeat_kv order).
+  int64_t kvHeadOf(int64_t h) { return h / (numHeads() / kvHeads()); }
 };
 
 /// A feed-forward network whose hidden neurons can be removed: a

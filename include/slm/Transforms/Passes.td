@@ -427,6 +427,15 @@ def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
     fused Q/K/V projection read through three slices (GPT-2's `c_attn`) is
     first split into three linear layers.
 
+    The projections may reach the attention through head-carrying ops
+    (head splits and merges, transposes, rotary embeddings, the repeat of
+    grouped key/value heads, per-head norms; ModelStructure.h's
+    HeadCarrier): those are narrowed with the heads, their shape operands
+    and slice sizes rewritten. Under grouped-query attention the unit is a
+    key/value head with its group of query heads (query head `h` reads
+    key/value head `h / (num_heads / kv_heads)`): a group's score sums its
+    query heads' and its key/value rows', and whole groups go.
+
     Scores (`method`), summed over the head's channels `c` of the output
     projection `W_o` (input X = the attention's output):
     - `magnitude`: squared norms of the head's weights (rows of Q, K, V,
@@ -484,6 +493,7 @@ def SLMPruneHeads : Pass<"slm-prune-heads", "::mlir::ModuleOp"> {
            "squares (needs the covariance in slm.input_stats)">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
                            "::mlir::tensor::TensorDialect"];
 }
 

@@ -1,0 +1,168 @@
+"""Head pruning of attentions whose mask has a heads dimension, checked
+against the same pruning done in PyTorch.
+
+    head_pruning_masks.py SLMC WORK_DIR [--families t5-encoder,...]
+
+T5 adds a per-head relative position bias to its scores (the encoder's and
+the decoder's self-attention: slm sees a [B, H, Sq, Skv] mask); OPT's mask
+reaches the attention with a heads extent the types leave dynamic (slm
+checks at run time that it is one for every head). Each family is the zoo's
+tiny model (test/zoo/Inputs/export_zoo.py: 4 heads per attention), exported
+at opset 17; slmc compiles it with --prune-heads=0.5 (magnitude). Which
+attentions slm pruned, and to how many heads, is read from its compress-phase
+IR (num_heads of each slm.attention, in program order: the attentions of
+each layer in module order); this script chooses the heads itself from the
+method's definition (a head scores the squared norms of its rows of the Q,
+K and V weights and its columns of the output projection, float64; the
+lower-scoring ones go) and prunes a copy of the PyTorch model: T5 through
+HF's own prune_heads (which drops the pruned heads' slices of the position
+bias), OPT by slicing the projections. The compiled model's output must
+match the pruned PyTorch model's (max |diff| <= 1e-4 x max |ref|) on an
+unpadded and a padded batch and differ from the unpruned model's; at least
+one attention must keep heads that are not its first ones (so a mask cut to
+its first heads would fail). Prints one line per family and "ok N".
+"""
+import argparse
+import copy
+import os
+import re
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "test", "zoo", "Inputs"))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+import export_zoo  # noqa: E402  (imports onnx before torch)
+import slm  # noqa: E402
+
+FAMILIES = ("t5-encoder", "t5-decoder", "opt")
+
+
+def attentions(model, fam):
+    """(module, q, k, v, o, heads, head_dim) per attention in program order."""
+    out = []
+    if fam.startswith("t5"):
+        for block in model.block:
+            for sub in block.layer:
+                attn = getattr(sub, "SelfAttention", None) or getattr(sub, "EncDecAttention", None)
+                if attn is not None:
+                    out.append((attn, attn.q, attn.k, attn.v, attn.o, attn.n_heads,
+                                attn.key_value_proj_dim))
+    else:
+        for layer in model.model.decoder.layers:
+            a = layer.self_attn
+            out.append((a, a.q_proj, a.k_proj, a.v_proj, a.out_proj, a.num_heads, a.head_dim))
+    return out
+
+
+def sliced(linear, rows=None, cols=None):
+    import torch
+    w = linear.weight.detach()
+    b = linear.bias.detach() if linear.bias is not None else None
+    if rows is not None:
+        w = w[rows]
+        b = b[rows] if b is not None else None
+    if cols is not None:
+        w = w[:, cols]
+    out = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
+    with torch.no_grad():
+        out.weight.copy_(w)
+        if b is not None:
+            out.bias.copy_(b)
+    return out
+
+
+def prune_reference(model, fam, kept_counts):
+    """A copy of `model` with each attention cut to its kept count of heads
+    (the highest-scoring); returns it and the kept heads per attention."""
+    pruned = copy.deepcopy(model)
+    kept_heads = []
+    units = attentions(pruned, fam)
+    assert len(units) == len(kept_counts), (len(units), kept_counts)
+    for (attn, q, k, v, o, heads, d), kept in zip(units, kept_counts):
+        f64 = lambda t: t.detach().double().numpy()  # noqa: E731
+        wq, wk, wv, wo = f64(q.weight), f64(k.weight), f64(v.weight), f64(o.weight)
+        score = np.array([sum((w[h * d:(h + 1) * d] ** 2).sum() for w in (wq, wk, wv))
+                          + (wo[:, h * d:(h + 1) * d] ** 2).sum() for h in range(heads)])
+        keep = sorted(np.argsort(score, kind="stable")[heads - kept:].tolist())
+        kept_heads.append(keep)
+        gone = [h for h in range(heads) if h not in keep]
+        if not gone:
+            continue
+        if fam.startswith("t5"):
+            attn.prune_heads(gone)
+            continue
+        rows = np.concatenate([np.arange(h * d, (h + 1) * d) for h in keep])
+        attn.q_proj, attn.k_proj, attn.v_proj = (sliced(p, rows=rows) for p in (q, k, v))
+        attn.out_proj = sliced(o, cols=rows)
+        attn.num_heads = len(keep)
+        attn.embed_dim = len(keep) * d
+    return pruned, kept_heads
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("slmc")
+    p.add_argument("work")
+    p.add_argument("--families", default=",".join(FAMILIES))
+    args = p.parse_args()
+    import torch
+    import transformers
+    warnings.filterwarnings("ignore")
+    transformers.logging.set_verbosity_error()
+    torch.set_num_threads(1)
+    os.makedirs(args.work, exist_ok=True)
+    ok, not_first = 0, False
+    families = args.families.split(",")
+    for fam in families:
+        spec = export_zoo.FAMILIES[fam]
+        torch.manual_seed(0)
+        model = spec["build"]().eval()
+        export_zoo._perturb(model, 1)
+        sets = export_zoo.datasets(spec["kind"], model, np.random.default_rng(0))
+        names = list(next(iter(sets.values())))
+        path = os.path.join(args.work, fam + ".onnx")
+        sample = tuple(torch.from_numpy(a) for a in sets["padded"].values())
+        with torch.no_grad():
+            torch.onnx.export(export_zoo._wrap(model, names), sample, path, opset_version=17,
+                              input_names=names, output_names=["output"],
+                              dynamic_axes={n: export_zoo.DYNAMIC[n] for n in names},
+                              do_constant_folding=True)
+        # The export leaves the model in the wrapper's (training) mode.
+        model.eval()
+        lib = os.path.join(args.work, fam + ".so")
+        ir = os.path.join(args.work, fam + ".mlir")
+        for out, extra in ((lib, []), (ir, ["--compile-to=compress"])):
+            subprocess.run([args.slmc, path, "--prune-heads=0.5", "--quiet", "-o", out] + extra,
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(ir) as f:
+            counts = [int(n) for n in re.findall(r"slm\.attention .*num_heads = (\d+)", f.read())]
+        pruned, kept = prune_reference(model, fam, counts)
+        not_first |= any(k != list(range(len(k))) for k in kept)
+        compiled = slm.Model(lib)
+        worst, moved = 0.0, 0.0
+        for feeds in sets.values():
+            with torch.no_grad():
+                tensors = [torch.from_numpy(a) for a in feeds.values()]
+                ref = export_zoo._wrap(pruned, names)(*tensors).numpy()
+                full = export_zoo._wrap(model, names)(*tensors).numpy()
+            out = compiled.run(feeds)["output"]
+            scale = np.abs(ref).max()
+            worst = max(worst, float(np.abs(out - ref).max() / scale))
+            moved = max(moved, float(np.abs(full - ref).max() / scale))
+        good = worst <= 1e-4 and moved > 1e-3 and any(c < 4 for c in counts)
+        ok += good
+        print(f"{fam}: {'ok' if good else 'FAIL'} heads kept {kept} "
+              f"max|slm - pruned ref|/max|ref| {worst:.2e} "
+              f"(pruned vs unpruned {moved:.2e})", flush=True)
+    print(f"kept heads other than the first ones: {'yes' if not_first else 'no'}")
+    print(f"ok {ok}")
+    return 0 if ok == len(families) and not_first else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
