@@ -202,6 +202,19 @@ carryHeads(Operation *op, const llvm::DenseMap<Value, HeadAxis> &onPath,
   return *in;
 }
 
+/// Whether `op`'s results reach nothing but shape queries (tensor.dim),
+/// through pure ops.
+static bool onlyShapes(Operation *op, int depth = 0) {
+  if (depth > 8 || op->getNumRegions() || !isPure(op) ||
+      op->getNumResults() == 0)
+    return false;
+  for (Value r : op->getResults())
+    for (Operation *user : r.getUsers())
+      if (!isa<tensor::DimOp>(user) && !onlyShapes(user, depth + 1))
+        return false;
+  return true;
+}
+
 /// Follows the heads from `start` (its last dimension: `heads` x `width`)
 /// to `end`, which `sink` reads, through the head-carrying ops `end` is
 /// computed from. Nothing else may read a value on the way (but its
@@ -227,12 +240,19 @@ followHeads(Value start, int64_t heads, int64_t width, Value end,
   }
   // The ops reached from `start` among them.
   llvm::SetVector<Operation *> path;
+  HeadPath result;
+  result.heads = heads;
   SmallVector<Value> reached = {start};
   while (!reached.empty()) {
     Value v = reached.pop_back_val();
-    for (Operation *user : v.getUsers()) {
+    for (OpOperand &use : v.getUses()) {
+      Operation *user = use.getOwner();
       if (user == sink || isa<tensor::DimOp>(user))
         continue;
+      if (!from.contains(user) && onlyShapes(user)) {
+        result.shapeReads.push_back(&use);
+        continue;
+      }
       if (!from.contains(user)) {
         why = user->hasTrait<OpTrait::ReturnLike>()
                   ? std::string("the model returns a value on the way: ") +
@@ -252,8 +272,6 @@ followHeads(Value start, int64_t heads, int64_t width, Value end,
   llvm::DenseMap<Value, HeadAxis> axes;
   auto startType = cast<RankedTensorType>(start.getType());
   axes[start] = HeadAxis{startType.getRank() - 1, width};
-  HeadPath result;
-  result.heads = heads;
   for (Operation *op : ordered) {
     if (heads == 1) {
       // One head: nothing to narrow, and nowhere it could be misplaced.
@@ -265,6 +283,18 @@ followHeads(Value start, int64_t heads, int64_t width, Value end,
       return failure();
     axes[op->getResult(0)] = *axis;
     result.ops.push_back({op, axis->dim});
+  }
+  // A shape read must see the extents it saw before: the heads may only
+  // change a static extent of what it reads.
+  for (OpOperand *read : result.shapeReads) {
+    auto it = axes.find(read->get());
+    if (heads != 1 &&
+        (it == axes.end() ||
+         cast<RankedTensorType>(read->get().getType())
+             .isDynamicDim(it->second.dim))) {
+      why = "a shape query reads a dynamic extent holding the heads";
+      return failure();
+    }
   }
   if (heads == 1 && (end == start || path.contains(end.getDefiningOp())))
     return std::make_pair(std::move(result),

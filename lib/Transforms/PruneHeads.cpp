@@ -144,6 +144,9 @@ struct PruneHeadsPass : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
     }
     if (keptGroups == groups)
       return;
+    for (HeadPath *path : {&unit.queryPath, &unit.keyPath, &unit.valuePath,
+                           &unit.outputPath})
+      detachShapeReads(*path);
     AttentionOp attention = unit.attention;
     double scale = attention.getEffectiveScale();
     LinearOp nq = rebuildLinear(unit.query, q, keptQ, {}, gatherBias(q, keptQ),
@@ -175,6 +178,24 @@ struct PruneHeadsPass : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
     for (Operation *op : {unit.output.getOperation(), unit.query.getOperation(),
                           unit.key.getOperation(), unit.value.getOperation()})
       op->erase();
+  }
+
+  /// Gives the ops that read a path's value only for its extents an empty
+  /// tensor of the value's type before pruning: the extents they give stay
+  /// those of the unpruned model (the heads' dimension is static, and only
+  /// it changes).
+  static void detachShapeReads(const HeadPath &path) {
+    for (OpOperand *use : path.shapeReads) {
+      Value v = use->get();
+      auto type = cast<RankedTensorType>(v.getType());
+      OpBuilder b(use->getOwner());
+      Location loc = v.getLoc();
+      SmallVector<Value> dynamic;
+      for (int64_t i = 0; i < type.getRank(); ++i)
+        if (type.isDynamicDim(i))
+          dynamic.push_back(tensor::DimOp::create(b, loc, v, i));
+      use->set(tensor::EmptyOp::create(b, loc, type, dynamic));
+    }
   }
 
   /// Whether each query head goes with its key/value head.

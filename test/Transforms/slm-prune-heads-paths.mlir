@@ -178,3 +178,30 @@ func.func @dynamic_mask_heads(%x: tensor<1x3x8xf32>, %mask: tensor<?x?x?x?xf32>)
   %o = slm.linear %a, %wo : (tensor<1x3x8xf32>, tensor<8x8xf32>) -> tensor<1x3x8xf32>
   return %o : tensor<1x3x8xf32>
 }
+
+// -----
+
+// What raising leaves of a decomposed attention may still read a projection
+// for its extents only (here a head split whose result only a tensor.dim
+// reads): it gets an empty tensor of the unpruned type, so the extents it
+// gives do not change.
+
+// CHECK-LABEL: func.func @shape_read
+// CHECK: %[[Q:.*]] = slm.linear {{.*}} -> tensor<?x3x4xf32>
+// CHECK: %[[EMPTY:.*]] = tensor.empty(%{{.*}}) : tensor<?x3x8xf32>
+// CHECK: %[[SPLIT:.*]] = slm.reshape %[[EMPTY]] : (tensor<?x3x8xf32>) -> tensor<?x3x4x2xf32>
+// CHECK: tensor.dim %[[SPLIT]]
+// CHECK: slm.attention %[[Q]], {{.*}} {num_heads = 2 : i64
+func.func @shape_read(%x: tensor<?x3x8xf32>) -> (tensor<?x3x8xf32>, index) {
+  %c0 = arith.constant 0 : index
+  %wq = arith.constant dense<[[0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]> : tensor<8x8xf32>
+  %wo = arith.constant dense<[[0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0], [0.1, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0]]> : tensor<8x8xf32>
+  %q = slm.linear %x, %wq : (tensor<?x3x8xf32>, tensor<8x8xf32>) -> tensor<?x3x8xf32>
+  %k = slm.linear %x, %wq : (tensor<?x3x8xf32>, tensor<8x8xf32>) -> tensor<?x3x8xf32>
+  %v = slm.linear %x, %wq : (tensor<?x3x8xf32>, tensor<8x8xf32>) -> tensor<?x3x8xf32>
+  %split = slm.reshape %q : (tensor<?x3x8xf32>) -> tensor<?x3x4x2xf32>
+  %b = tensor.dim %split, %c0 : tensor<?x3x4x2xf32>
+  %a = slm.attention %q, %k, %v {num_heads = 4 : i64} : (tensor<?x3x8xf32>, tensor<?x3x8xf32>, tensor<?x3x8xf32>) -> tensor<?x3x8xf32>
+  %o = slm.linear %a, %wo : (tensor<?x3x8xf32>, tensor<8x8xf32>) -> tensor<?x3x8xf32>
+  return %o, %b : tensor<?x3x8xf32>, index
+}

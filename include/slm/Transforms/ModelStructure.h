@@ -46,6 +46,11 @@ struct HeadCarrier {
 struct HeadPath {
   SmallVector<HeadCarrier, 0> ops;
   int64_t heads = 0;
+  /// Reads of the path's values by ops whose results only reach shape
+  /// queries (what raising left of a decomposed attention to give the
+  /// mask its extents): pruning gives them an empty tensor of the value's
+  /// unpruned type instead.
+  SmallVector<OpOperand *, 0> shapeReads;
 };
 
 /// Multi-head attention whose heads can be removed: Q, K and V are

@@ -4,9 +4,12 @@ against the same pruning done in PyTorch.
     head_pruning_masks.py SLMC WORK_DIR [--families t5-encoder,...]
 
 T5 adds a per-head relative position bias to its scores (the encoder's and
-the decoder's self-attention: slm sees a [B, H, Sq, Skv] mask); OPT's mask
-reaches the attention with a heads extent the types leave dynamic (slm
-checks at run time that it is one for every head). Each family is the zoo's
+the decoder's self-attention: slm sees a [B, H, Sq, Skv] mask); DistilBERT
+expands its padding mask to every head; OPT's mask reaches the attention
+with a heads extent the types leave dynamic (slm checks at run time that it
+is one for every head). In T5's first layer and in DistilBERT, what raising
+left of the decomposed attention still reads the projections for the
+mask's extents (shape queries only). Each family is the zoo's
 tiny model (test/zoo/Inputs/export_zoo.py: 4 heads per attention), exported
 at opset 17; slmc compiles it with --prune-heads=0.5 (magnitude). Which
 attentions slm pruned, and to how many heads, is read from its compress-phase
@@ -14,9 +17,9 @@ IR (num_heads of each slm.attention, in program order: the attentions of
 each layer in module order); this script chooses the heads itself from the
 method's definition (a head scores the squared norms of its rows of the Q,
 K and V weights and its columns of the output projection, float64; the
-lower-scoring ones go) and prunes a copy of the PyTorch model: T5 through
-HF's own prune_heads (which drops the pruned heads' slices of the position
-bias), OPT by slicing the projections. The compiled model's output must
+lower-scoring ones go) and prunes a copy of the PyTorch model: T5 and
+DistilBERT through HF's own prune_heads (T5's drops the pruned heads'
+slices of the position bias), OPT by slicing the projections. The compiled model's output must
 match the pruned PyTorch model's (max |diff| <= 1e-4 x max |ref|) on an
 unpadded and a padded batch and differ from the unpruned model's; at least
 one attention must keep heads that are not its first ones (so a mask cut to
@@ -39,7 +42,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 import export_zoo  # noqa: E402  (imports onnx before torch)
 import slm  # noqa: E402
 
-FAMILIES = ("t5-encoder", "t5-decoder", "opt")
+FAMILIES = ("t5-encoder", "t5-decoder", "distilbert", "opt")
 
 
 def attentions(model, fam):
@@ -50,8 +53,14 @@ def attentions(model, fam):
             for sub in block.layer:
                 attn = getattr(sub, "SelfAttention", None) or getattr(sub, "EncDecAttention", None)
                 if attn is not None:
+                    attn.is_cross = hasattr(sub, "EncDecAttention")
                     out.append((attn, attn.q, attn.k, attn.v, attn.o, attn.n_heads,
                                 attn.key_value_proj_dim))
+    elif fam == "distilbert":
+        for layer in model.transformer.layer:
+            a = layer.attention
+            out.append((a, a.q_lin, a.k_lin, a.v_lin, a.out_lin, a.n_heads,
+                        a.attention_head_size))
     else:
         for layer in model.model.decoder.layers:
             a = layer.self_attn
@@ -93,14 +102,27 @@ def prune_reference(model, fam, kept_counts):
         gone = [h for h in range(heads) if h not in keep]
         if not gone:
             continue
-        if fam.startswith("t5"):
+        if fam == "distilbert" or (fam.startswith("t5") and not attn.is_cross):
             attn.prune_heads(gone)
             continue
         rows = np.concatenate([np.arange(h * d, (h + 1) * d) for h in keep])
-        attn.q_proj, attn.k_proj, attn.v_proj = (sliced(p, rows=rows) for p in (q, k, v))
-        attn.out_proj = sliced(o, cols=rows)
-        attn.num_heads = len(keep)
-        attn.embed_dim = len(keep) * d
+        if fam == "opt":
+            attn.q_proj, attn.k_proj, attn.v_proj = (sliced(p, rows=rows) for p in (q, k, v))
+            attn.out_proj = sliced(o, cols=rows)
+            attn.num_heads = len(keep)
+            attn.embed_dim = len(keep) * d
+            continue
+        # T5's cross-attention: HF's prune_heads would index the zero
+        # position bias the first layer makes for its pruned head count
+        # with unpruned head numbers. Slice instead, and let each layer
+        # make its own (zeros plus the mask: the same values).
+        attn.q, attn.k, attn.v = (sliced(p, rows=rows) for p in (q, k, v))
+        attn.o = sliced(o, cols=rows)
+        attn.n_heads = len(keep)
+        attn.inner_dim = len(keep) * d
+        forward = attn.forward
+        attn.forward = lambda *a, position_bias=None, _f=forward, **kw: _f(
+            *a, position_bias=None, **kw)
     return pruned, kept_heads
 
 
