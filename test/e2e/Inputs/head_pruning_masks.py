@@ -4,25 +4,30 @@ against the same pruning done in PyTorch.
     head_pruning_masks.py SLMC WORK_DIR [--families t5-encoder,...]
 
 T5 adds a per-head relative position bias to its scores (the encoder's and
-the decoder's self-attention: slm sees a [B, H, Sq, Skv] mask); DistilBERT
-expands its padding mask to every head; OPT's mask reaches the attention
-with a heads extent the types leave dynamic (slm checks at run time that it
-is one for every head). In T5's first layer and in DistilBERT, what raising
-left of the decomposed attention still reads the projections for the
-mask's extents (shape queries only). Each family is the zoo's
-tiny model (test/zoo/Inputs/export_zoo.py: 4 heads per attention), exported
-at opset 17; slmc compiles it with --prune-heads=0.5 (magnitude). Which
-attentions slm pruned, and to how many heads, is read from its compress-phase
-IR (num_heads of each slm.attention, in program order: the attentions of
-each layer in module order); this script chooses the heads itself from the
-method's definition (a head scores the squared norms of its rows of the Q,
-K and V weights and its columns of the output projection, float64; the
-lower-scoring ones go) and prunes a copy of the PyTorch model: T5 and
-DistilBERT through HF's own prune_heads (T5's drops the pruned heads'
-slices of the position bias), OPT by slicing the projections. The compiled model's output must
-match the pruned PyTorch model's (max |diff| <= 1e-4 x max |ref|) on an
-unpadded and a padded batch and differ from the unpruned model's; at least
-one attention must keep heads that are not its first ones (so a mask cut to
+the decoder's self-attention: slm sees a [B, H, Sq, Skv] mask), as does
+Swin's window attention; DistilBERT expands its padding mask to every
+head; OPT's mask reaches the attention with a heads extent the types leave
+dynamic (slm checks at run time that it is one for every head). In T5's
+first layer, DistilBERT and GPT-Neo, what raising left of the decomposed
+attention still reads the projections for the mask's extents (shape
+queries only).
+
+Each family is the zoo's tiny model (test/zoo/Inputs/export_zoo.py: 2 or
+4 heads per attention), exported at opset 17; slmc compiles it with
+--prune-heads=0.5 (magnitude). Which attentions slm pruned, and to how
+many heads, is read from its compress-phase IR (num_heads of each
+slm.attention in program order: the attentions of each layer in module
+order). This script chooses the heads itself from the method's definition
+(a head scores the squared norms of its rows of the Q, K and V weights and
+its columns of the output projection, float64; the lower-scoring ones go)
+and prunes a copy of the PyTorch model: T5's self-attention and DistilBERT
+through HF's own prune_heads (T5's drops the pruned heads' slices of the
+position bias), T5's cross-attention, OPT and GPT-Neo by slicing the
+projections, Swin by slicing them and its bias table's columns. The
+compiled model's output must match the pruned PyTorch model's (max |diff|
+<= 1e-4 x max |ref|) on both data sets (unpadded and padded; two batch
+sizes for Swin) and differ from the unpruned model's; at least one
+attention must keep heads that are not its first ones (so a mask cut to
 its first heads would fail). Prints one line per family and "ok N".
 """
 import argparse
@@ -42,7 +47,7 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 import export_zoo  # noqa: E402  (imports onnx before torch)
 import slm  # noqa: E402
 
-FAMILIES = ("t5-encoder", "t5-decoder", "distilbert", "opt")
+FAMILIES = ("t5-encoder", "t5-decoder", "distilbert", "opt", "gpt-neo", "swin")
 
 
 def attentions(model, fam):
@@ -61,6 +66,20 @@ def attentions(model, fam):
             a = layer.attention
             out.append((a, a.q_lin, a.k_lin, a.v_lin, a.out_lin, a.n_heads,
                         a.attention_head_size))
+    elif fam == "swin":
+        # Raised: the blocks without a shifted window (slmc --report says
+        # why the others are not).
+        for stage in model.encoder.layers:
+            for block in stage.blocks:
+                if block.shift_size == 0:
+                    a = block.attention
+                    out.append((a.self, a.self.query, a.self.key, a.self.value,
+                                a.output.dense, a.self.num_attention_heads,
+                                a.self.attention_head_size))
+    elif fam == "gpt-neo":
+        for block in model.transformer.h:
+            a = block.attn.attention
+            out.append((a, a.q_proj, a.k_proj, a.v_proj, a.out_proj, a.num_heads, a.head_dim))
     else:
         for layer in model.model.decoder.layers:
             a = layer.self_attn
@@ -106,7 +125,17 @@ def prune_reference(model, fam, kept_counts):
             attn.prune_heads(gone)
             continue
         rows = np.concatenate([np.arange(h * d, (h + 1) * d) for h in keep])
-        if fam == "opt":
+        if fam == "swin":
+            import torch
+            attn.query, attn.key, attn.value = (sliced(p, rows=rows) for p in (q, k, v))
+            owner = [m for m in pruned.modules() if getattr(m, "self", None) is attn][0]
+            owner.output.dense = sliced(o, cols=rows)
+            attn.relative_position_bias_table = torch.nn.Parameter(
+                attn.relative_position_bias_table.detach()[:, keep])
+            attn.num_attention_heads = len(keep)
+            attn.all_head_size = len(keep) * d
+            continue
+        if fam in ("opt", "gpt-neo"):
             attn.q_proj, attn.k_proj, attn.v_proj = (sliced(p, rows=rows) for p in (q, k, v))
             attn.out_proj = sliced(o, cols=rows)
             attn.num_heads = len(keep)
@@ -148,7 +177,7 @@ def main():
         sets = export_zoo.datasets(spec["kind"], model, np.random.default_rng(0))
         names = list(next(iter(sets.values())))
         path = os.path.join(args.work, fam + ".onnx")
-        sample = tuple(torch.from_numpy(a) for a in sets["padded"].values())
+        sample = tuple(torch.from_numpy(a) for a in list(sets.values())[-1].values())
         with torch.no_grad():
             torch.onnx.export(export_zoo._wrap(model, names), sample, path, opset_version=17,
                               input_names=names, output_names=["output"],
