@@ -6,8 +6,10 @@
 
 #include "slm/Transforms/MatchUtils.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <cmath>
 
@@ -29,4 +31,19 @@ bool mlir::slm::isSplatNear(Value value, double expected, double tolerance) {
 bool mlir::slm::isConstantTensor(Value value) {
   ElementsAttr attr;
   return value && matchPattern(value, m_Constant(&attr));
+}
+
+static bool onlyShapes(Operation *op, int depth) {
+  if (depth > 8 || op->getNumRegions() || !isPure(op) ||
+      op->getNumResults() == 0 || op->hasTrait<OpTrait::IsTerminator>())
+    return false;
+  for (Value r : op->getResults())
+    for (Operation *user : r.getUsers())
+      if (!isa<tensor::DimOp>(user) && !onlyShapes(user, depth + 1))
+        return false;
+  return true;
+}
+
+bool mlir::slm::onlyReachesShapeQueries(Operation *op) {
+  return onlyShapes(op, 0);
 }

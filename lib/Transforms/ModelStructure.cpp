@@ -6,6 +6,7 @@
 
 #include "slm/Transforms/ModelStructure.h"
 #include "slm/IR/SLMConstants.h"
+#include "slm/Transforms/MatchUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -132,8 +133,7 @@ carryHeads(Operation *op, const llvm::DenseMap<Value, HeadAxis> &onPath,
           below[i - 1] = below[i] * dst[group[i]];
       }
       for (auto [i, t] : llvm::enumerate(group))
-        if (inner % below[i] == 0 &&
-            (below[i] * dst[t]) % (inner * heads) == 0)
+        if (inner % below[i] == 0 && (below[i] * dst[t]) % (inner * heads) == 0)
           return HeadAxis{t, inner / below[i]};
       return fail("splits the heads apart");
     }
@@ -202,19 +202,6 @@ carryHeads(Operation *op, const llvm::DenseMap<Value, HeadAxis> &onPath,
   return *in;
 }
 
-/// Whether `op`'s results reach nothing but shape queries (tensor.dim),
-/// through pure ops.
-static bool onlyShapes(Operation *op, int depth = 0) {
-  if (depth > 8 || op->getNumRegions() || !isPure(op) ||
-      op->getNumResults() == 0)
-    return false;
-  for (Value r : op->getResults())
-    for (Operation *user : r.getUsers())
-      if (!isa<tensor::DimOp>(user) && !onlyShapes(user, depth + 1))
-        return false;
-  return true;
-}
-
 /// Follows the heads from `start` (its last dimension: `heads` x `width`)
 /// to `end`, which `sink` reads, through the head-carrying ops `end` is
 /// computed from. Nothing else may read a value on the way (but its
@@ -229,8 +216,8 @@ followHeads(Value start, int64_t heads, int64_t width, Value end,
   while (!work.empty()) {
     Value v = work.pop_back_val();
     Operation *def = v.getDefiningOp();
-    if (v == start || !def || def->getBlock() != block ||
-        !isCarrierKind(def) || !from.insert(def).second)
+    if (v == start || !def || def->getBlock() != block || !isCarrierKind(def) ||
+        !from.insert(def).second)
       continue;
     if (from.size() > 256) {
       why = "the way to the attention is longer than 256 ops";
@@ -249,7 +236,7 @@ followHeads(Value start, int64_t heads, int64_t width, Value end,
       Operation *user = use.getOwner();
       if (user == sink || isa<tensor::DimOp>(user))
         continue;
-      if (!from.contains(user) && onlyShapes(user)) {
+      if (!from.contains(user) && onlyReachesShapeQueries(user)) {
         result.shapeReads.push_back(&use);
         continue;
       }
@@ -289,18 +276,16 @@ followHeads(Value start, int64_t heads, int64_t width, Value end,
   for (OpOperand *read : result.shapeReads) {
     auto it = axes.find(read->get());
     if (heads != 1 &&
-        (it == axes.end() ||
-         cast<RankedTensorType>(read->get().getType())
-             .isDynamicDim(it->second.dim))) {
+        (it == axes.end() || cast<RankedTensorType>(read->get().getType())
+                                 .isDynamicDim(it->second.dim))) {
       why = "a shape query reads a dynamic extent holding the heads";
       return failure();
     }
   }
   if (heads == 1 && (end == start || path.contains(end.getDefiningOp())))
-    return std::make_pair(std::move(result),
-                          HeadAxis{cast<RankedTensorType>(end.getType())
-                                           .getRank() - 1,
-                                   width});
+    return std::make_pair(
+        std::move(result),
+        HeadAxis{cast<RankedTensorType>(end.getType()).getRank() - 1, width});
   auto it = axes.find(end);
   if (it == axes.end()) {
     why = "the attention does not read the projection";
@@ -364,8 +349,7 @@ mlir::slm::findAttentionUnits(Operation *root,
     if (!down.hasOneUse())
       return skip("the attention result has more than one user");
     unit.output = dyn_cast<LinearOp>(*down.getUsers().begin());
-    if (!hasConstantParameters(unit.output) ||
-        unit.output.getInput() != down)
+    if (!hasConstantParameters(unit.output) || unit.output.getInput() != down)
       return skip("the attention result does not feed a constant-weight "
                   "output projection");
     const int64_t heads = attention.getNumHeads();
@@ -404,19 +388,17 @@ mlir::slm::findAttentionUnits(Operation *root,
       int64_t heads, width;
       HeadPath *path;
     };
-    Side sides[] = {
-        {unit.query.getResult(), attention.getQuery(), attention, heads, dk,
-         &unit.queryPath},
-        {unit.key.getResult(), attention.getKey(), attention, kvHeads, dk,
-         &unit.keyPath},
-        {unit.value.getResult(), attention.getValue(), attention, kvHeads, dv,
-         &unit.valuePath},
-        {attention.getResult(), unit.output.getInput(), unit.output, heads,
-         dv, &unit.outputPath}};
+    Side sides[] = {{unit.query.getResult(), attention.getQuery(), attention,
+                     heads, dk, &unit.queryPath},
+                    {unit.key.getResult(), attention.getKey(), attention,
+                     kvHeads, dk, &unit.keyPath},
+                    {unit.value.getResult(), attention.getValue(), attention,
+                     kvHeads, dv, &unit.valuePath},
+                    {attention.getResult(), unit.output.getInput(), unit.output,
+                     heads, dv, &unit.outputPath}};
     for (Side &side : sides) {
-      FailureOr<std::pair<HeadPath, HeadAxis>> followed =
-          followHeads(side.start, side.heads, side.width, side.end, side.sink,
-                      why);
+      FailureOr<std::pair<HeadPath, HeadAxis>> followed = followHeads(
+          side.start, side.heads, side.width, side.end, side.sink, why);
       if (failed(followed))
         return skip("the heads cannot be followed: " + why);
       *side.path = std::move(followed->first);

@@ -70,6 +70,7 @@
 
 #include "slm/IR/SLMOps.h"
 #include "slm/Support/Shape.h"
+#include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -1663,21 +1664,9 @@ LogicalResult Packer::run() {
     }
     return false;
   };
-  // An op whose results only reach shape queries: values never read.
-  std::function<bool(Operation *, int)> onlyShapes = [&](Operation *user,
-                                                         int depth) {
-    if (depth > 8 || user->getNumRegions() != 0 || !isPure(user) ||
-        user->getNumResults() == 0 || user->hasTrait<OpTrait::IsTerminator>())
-      return false;
-    for (Value r : user->getResults())
-      for (Operation *next : r.getUsers())
-        if (!isa<tensor::DimOp>(next) && !onlyShapes(next, depth + 1))
-          return false;
-    return true;
-  };
   auto exitAllowed = [&](Operation *user, Value original) {
     if (isa<func::ReturnOp, tensor::ExtractSliceOp, AttentionOp>(user) ||
-        onlyShapes(user, 0))
+        onlyReachesShapeQueries(user))
       return true;
     if (auto gather = dyn_cast<GatherOp>(user))
       return gather.getData() == original && gather.getAxis() >= 1;

@@ -144,8 +144,8 @@ struct PruneHeadsPass : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
     }
     if (keptGroups == groups)
       return;
-    for (HeadPath *path : {&unit.queryPath, &unit.keyPath, &unit.valuePath,
-                           &unit.outputPath})
+    for (HeadPath *path :
+         {&unit.queryPath, &unit.keyPath, &unit.valuePath, &unit.outputPath})
       detachShapeReads(*path);
     AttentionOp attention = unit.attention;
     double scale = attention.getEffectiveScale();
@@ -164,7 +164,8 @@ struct PruneHeadsPass : public slm::impl::SLMPruneHeadsBase<PruneHeadsPass> {
     narrow(unit.keyPath, keptGroups);
     narrow(unit.valuePath, keptGroups);
     if (Value mask = attention.getMask())
-      attention.getMaskMutable().assign(keptHeadsOf(mask, removedHeads(unit, removed), attention));
+      attention.getMaskMutable().assign(
+          keptHeadsOf(mask, removedHeads(unit, removed), attention));
     attention.setNumHeads(keptHeads);
     attention.setScaleAttr(OpBuilder(attention).getF64FloatAttr(scale));
     auto type = cast<RankedTensorType>(attention.getResult().getType());

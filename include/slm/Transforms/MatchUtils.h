@@ -24,6 +24,11 @@ bool isSplatNear(Value value, double expected, double tolerance = 1e-4);
 /// True when `value` is a constant tensor (inline or resource): weights.
 bool isConstantTensor(Value value);
 
+/// True when `op`'s results reach nothing but shape queries (tensor.dim),
+/// through pure ops without regions (what raising leaves of a decomposed
+/// attention to give a mask its extents): values never read.
+bool onlyReachesShapeQueries(Operation *op);
+
 } // namespace mlir::slm
 
 #endif // SLM_TRANSFORMS_MATCHUTILS_H

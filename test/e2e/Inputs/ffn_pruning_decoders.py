@@ -24,10 +24,9 @@ import warnings
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "test", "zoo", "Inputs"))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-import export_zoo  # noqa: E402  (imports onnx before torch)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
+sys.path.insert(0, HERE)
+from torch_pruning import export_family, forward, sliced  # noqa: E402  (onnx before torch)
 import slm  # noqa: E402
 
 # The FFN's projections in each family, (gate or None, up, down).
@@ -37,23 +36,6 @@ PROJECTIONS = {"llama": ("gate_proj", "up_proj", "down_proj"),
                "gemma": ("gate_proj", "up_proj", "down_proj"),
                "phi": (None, "fc1", "fc2")}
 RATIO = 0.5
-
-
-def sliced(linear, rows=None, cols=None):
-    import torch
-    w = linear.weight.detach()
-    b = linear.bias.detach() if linear.bias is not None else None
-    if rows is not None:
-        w = w[rows]
-        b = b[rows] if b is not None else None
-    if cols is not None:
-        w = w[:, cols]
-    out = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
-    with torch.no_grad():
-        out.weight.copy_(w)
-        if b is not None:
-            out.bias.copy_(b)
-    return out
 
 
 def prune_reference(model, fam):
@@ -95,18 +77,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     ok = 0
     for fam in args.families.split(","):
-        torch.manual_seed(0)
-        model = export_zoo.FAMILIES[fam]["build"]().eval()
-        export_zoo._perturb(model, 1)
-        sets = export_zoo.datasets("decoder", model, np.random.default_rng(0))
-        names = list(sets["unpadded"])
         path = os.path.join(args.work, fam + ".onnx")
-        sample = tuple(torch.from_numpy(a) for a in sets["padded"].values())
-        with torch.no_grad():
-            torch.onnx.export(export_zoo._wrap(model, names), sample, path, opset_version=17,
-                              input_names=names, output_names=["output"],
-                              dynamic_axes={n: export_zoo.DYNAMIC[n] for n in names},
-                              do_constant_folding=True)
+        model, sets, names = export_family(fam, path)
         lib = os.path.join(args.work, fam + ".so")
         subprocess.run([args.slmc, path, f"--prune-ffn={RATIO}", "--quiet", "-o", lib],
                        check=True, stdout=subprocess.DEVNULL)
@@ -114,10 +86,7 @@ def main():
         compiled = slm.Model(lib)
         worst, moved = 0.0, 0.0
         for feeds in sets.values():
-            with torch.no_grad():
-                tensors = [torch.from_numpy(a) for a in feeds.values()]
-                ref = export_zoo._wrap(pruned, names)(*tensors).numpy()
-                full = export_zoo._wrap(model, names)(*tensors).numpy()
+            ref, full = forward(pruned, names, feeds), forward(model, names, feeds)
             out = compiled.run(feeds)["output"]
             scale = np.abs(ref).max()
             worst = max(worst, float(np.abs(out - ref).max() / scale))

@@ -30,32 +30,14 @@ import warnings
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "test", "zoo", "Inputs"))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-import export_zoo  # noqa: E402  (imports onnx before torch)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
+sys.path.insert(0, HERE)
+from torch_pruning import export_family, forward, sliced  # noqa: E402  (onnx before torch)
 import slm  # noqa: E402
 
 # The output projection of each family's attention.
 OUTPUT = {"llama": "o_proj", "mistral": "o_proj", "qwen2": "o_proj",
           "gemma": "o_proj", "phi": "dense"}
-
-
-def sliced(linear, rows=None, cols=None):
-    import torch
-    w = linear.weight.detach()
-    b = linear.bias.detach() if linear.bias is not None else None
-    if rows is not None:
-        w = w[rows]
-        b = b[rows] if b is not None else None
-    if cols is not None:
-        w = w[:, cols]
-    out = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
-    with torch.no_grad():
-        out.weight.copy_(w)
-        if b is not None:
-            out.bias.copy_(b)
-    return out
 
 
 def prune_reference(model, fam):
@@ -108,19 +90,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     ok = 0
     for fam in args.families.split(","):
-        torch.manual_seed(0)
-        model = export_zoo.FAMILIES[fam]["build"]().eval()
-        export_zoo._perturb(model, 1)
-        sets = export_zoo.datasets("decoder", model, np.random.default_rng(0))
-        names = list(sets["unpadded"])
         path = os.path.join(args.work, fam + ".onnx")
-        sample = tuple(torch.from_numpy(a) for a in sets["padded"].values())
-        with torch.no_grad():
-            torch.onnx.export(export_zoo._wrap(model, names), sample, path, opset_version=17,
-                              input_names=names, output_names=["output"],
-                              dynamic_axes={n: export_zoo.DYNAMIC[n] for n in names},
-                              do_constant_folding=True)
-        model.eval()  # the export leaves it in the wrapper's (training) mode
+        model, sets, names = export_family(fam, path)
         libs = []
         for extra in ([], ["--kv-cache"]):
             lib = os.path.join(args.work, fam + ("-kv" if extra else "") + ".so")
@@ -136,10 +107,7 @@ def main():
         pruned, kept = prune_reference(model, fam)
         worst, moved = 0.0, 0.0
         for feeds in sets.values():
-            with torch.no_grad():
-                tensors = [torch.from_numpy(a) for a in feeds.values()]
-                ref = export_zoo._wrap(pruned, names)(*tensors).numpy()
-                full = export_zoo._wrap(model, names)(*tensors).numpy()
+            ref, full = forward(pruned, names, feeds), forward(model, names, feeds)
             scale = np.abs(ref).max()
             for compiled in libs:
                 # The derived cache's inputs: empty, with the kept heads.

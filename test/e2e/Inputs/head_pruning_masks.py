@@ -41,10 +41,9 @@ import warnings
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..", "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "test", "zoo", "Inputs"))
-sys.path.insert(0, os.path.join(ROOT, "python"))
-import export_zoo  # noqa: E402  (imports onnx before torch)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
+sys.path.insert(0, HERE)
+from torch_pruning import export_family, forward, sliced  # noqa: E402  (onnx before torch)
 import slm  # noqa: E402
 
 FAMILIES = ("t5-encoder", "t5-decoder", "distilbert", "opt", "gpt-neo", "swin")
@@ -84,23 +83,6 @@ def attentions(model, fam):
         for layer in model.model.decoder.layers:
             a = layer.self_attn
             out.append((a, a.q_proj, a.k_proj, a.v_proj, a.out_proj, a.num_heads, a.head_dim))
-    return out
-
-
-def sliced(linear, rows=None, cols=None):
-    import torch
-    w = linear.weight.detach()
-    b = linear.bias.detach() if linear.bias is not None else None
-    if rows is not None:
-        w = w[rows]
-        b = b[rows] if b is not None else None
-    if cols is not None:
-        w = w[:, cols]
-    out = torch.nn.Linear(w.shape[1], w.shape[0], bias=b is not None)
-    with torch.no_grad():
-        out.weight.copy_(w)
-        if b is not None:
-            out.bias.copy_(b)
     return out
 
 
@@ -170,21 +152,8 @@ def main():
     ok, not_first = 0, False
     families = args.families.split(",")
     for fam in families:
-        spec = export_zoo.FAMILIES[fam]
-        torch.manual_seed(0)
-        model = spec["build"]().eval()
-        export_zoo._perturb(model, 1)
-        sets = export_zoo.datasets(spec["kind"], model, np.random.default_rng(0))
-        names = list(next(iter(sets.values())))
         path = os.path.join(args.work, fam + ".onnx")
-        sample = tuple(torch.from_numpy(a) for a in list(sets.values())[-1].values())
-        with torch.no_grad():
-            torch.onnx.export(export_zoo._wrap(model, names), sample, path, opset_version=17,
-                              input_names=names, output_names=["output"],
-                              dynamic_axes={n: export_zoo.DYNAMIC[n] for n in names},
-                              do_constant_folding=True)
-        # The export leaves the model in the wrapper's (training) mode.
-        model.eval()
+        model, sets, names = export_family(fam, path)
         lib = os.path.join(args.work, fam + ".so")
         ir = os.path.join(args.work, fam + ".mlir")
         for out, extra in ((lib, []), (ir, ["--compile-to=compress"])):
@@ -197,10 +166,7 @@ def main():
         compiled = slm.Model(lib)
         worst, moved = 0.0, 0.0
         for feeds in sets.values():
-            with torch.no_grad():
-                tensors = [torch.from_numpy(a) for a in feeds.values()]
-                ref = export_zoo._wrap(pruned, names)(*tensors).numpy()
-                full = export_zoo._wrap(model, names)(*tensors).numpy()
+            ref, full = forward(pruned, names, feeds), forward(model, names, feeds)
             out = compiled.run(feeds)["output"]
             scale = np.abs(ref).max()
             worst = max(worst, float(np.abs(out - ref).max() / scale))
