@@ -17,7 +17,9 @@ same weights exported *without* a cache with `slmc --kv-cache`, which
 derives one (docs/Generation.md). Per setting: prefill tokens/s (the
 prompt, batch 1) and decode tokens/s (one token per step, batch 1 and 8).
 Each engine runs in its own process, the order rotated every round; the
-median over rounds is reported, with slm/ORT ratios. Writes
+median over rounds is reported, with slm/ORT ratios, and each engine's KV
+cache bytes per token (per sequence, all layers; from the cache inputs'
+shapes and dtypes). Writes
 DIR/generate.json. --smoke: a 2-layer model with a 512-token vocabulary,
 one round (checks the harness, not speed).
 
@@ -58,6 +60,12 @@ SETTINGS = {"slm fp32": [], "slm int8": ["--quantize=int8"],
             "slm int4 g64 derived heads 6-of-9": ["--kv-cache", "--prune-heads=0.34",
                                                "--quantize=int4",
                                                "--quant-group-size=64"],
+            # The derived cache in f16, or int8 with a scale per position
+            # and head (docs/Generation.md).
+            "slm fp32 derived f16 cache": ["--kv-cache", "--kv-cache-dtype=f16"],
+            "slm fp32 derived int8 cache": ["--kv-cache", "--kv-cache-dtype=int8"],
+            "slm int4 g64 derived int8 cache": ["--kv-cache", "--kv-cache-dtype=int8",
+                                                "--quantize=int4", "--quant-group-size=64"],
             "ort fp32": None}
 # llama.cpp settings: the GGUF kind (bench/llama_cpp_peer.py).
 LLAMA_CPP = {"llama.cpp f32": "f32", "llama.cpp q8_0": "q8_0", "llama.cpp q4_0": "q4_0"}
@@ -112,11 +120,23 @@ def worker(args):
     def tick():
         steps.append(time.perf_counter())
 
+    def per_token(infos):
+        """Bytes per cached position: the cache inputs' static extents (all
+        but the batch and the positions) times the element size."""
+        import numpy as np
+        total = 0
+        for name, shape, dtype in infos:
+            if name.startswith("past"):
+                total += int(np.prod([d for d in shape[1:] if isinstance(d, int) and d > 0])
+                             ) * np.dtype(dtype).itemsize
+        return total
+
     if args.engine == "ort fp32":
         import onnxruntime as ort
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         session = ort.InferenceSession(args.onnx, so, providers=["CPUExecutionProvider"])
+        cache_bytes = per_token([(i.name, i.shape, "float32") for i in session.get_inputs()])
 
         def run(ids, n):
             ort_generate(session, ids, n, tick)
@@ -130,14 +150,16 @@ def worker(args):
 
         def run(ids, n):
             engines[ids.shape[0]].generate(ids, n, tick)
+        cache_bytes = None  # llama.cpp's f16 cache is its own (not measured here)
     else:
         import slm
         model = slm.load(args.lib, num_threads=args.threads)
+        cache_bytes = per_token([(i.name, i.shape, i.dtype) for i in model.inputs])
 
         def run(ids, n):
             for _ in model.generate_stream(ids, max_new_tokens=n):
                 tick()
-    result = {}
+    result = {"cache bytes/token": cache_bytes}
     run(prompts(1, 8), 4)  # warm
     for batch in (1, 8):
         ids = prompts(batch, args.prompt)
@@ -280,15 +302,19 @@ def main():
     metrics = ["prefill", "decode b1", "decode b8"]
     table = {e: {m: statistics.median(x[m] for x in rounds[e]) for m in metrics}
              for e in engines}
+    for e in engines:
+        table[e]["cache bytes/token"] = rounds[e][0].get("cache bytes/token")
     if wanted and have_llama_cpp:
         print(f"llama.cpp: llama-cpp-python {llama_cpp_version()}, GGUF files in {args.out}")
     print(f"\n{name}, {args.threads} threads, prompt {args.prompt}, {args.new} new tokens, "
           f"median of {args.rounds} rounds (tokens/s; x = / ORT fp32)")
-    print(f"{'':16}" + "".join(f"{m:>22}" for m in metrics))
+    width = max(16, *(len(e) + 1 for e in engines))
+    print(f"{'':{width}}" + "".join(f"{m:>22}" for m in metrics) + f"{'cache KiB/token':>17}")
     for e in engines:
         cells = "".join(
             f"{table[e][m]:12.1f} ({table[e][m] / table['ort fp32'][m]:4.2f}x)" for m in metrics)
-        print(f"{e:16}{cells}")
+        kib = table[e]["cache bytes/token"]
+        print(f"{e:{width}}{cells}" + (f"{kib / 1024:17.1f}" if kib else f"{'-':>17}"))
     with open(os.path.join(args.out, "generate.json"), "w") as f:
         json.dump(dict(model=name, threads=args.threads, prompt=args.prompt, new=args.new,
                        rounds=rounds, median=table), f, indent=1)

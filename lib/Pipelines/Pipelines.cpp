@@ -112,8 +112,11 @@ void slm::buildPrecisionPipeline(OpPassManager &pm,
 
 void slm::buildOptimizePipeline(OpPassManager &pm,
                                 const OptimizeOptions &options) {
-  if (options.kvCache)
-    pm.addPass(createSLMDeriveKVCache());
+  if (options.kvCache) {
+    SLMDeriveKVCacheOptions cache;
+    cache.dtype = stringifyKVCacheDType(options.kvCacheDtype).str();
+    pm.addPass(createSLMDeriveKVCache(cache));
+  }
   pm.addPass(createCanonicalizerPass());
   if (options.fuseLinearActivation)
     pm.addPass(createSLMFuseLinearActivation());

@@ -87,6 +87,15 @@ inline constexpr EnumValue<ComputePrecision> kPrecisionValues[] = {
      "rate; weights half the bytes)"},
 };
 
+inline constexpr EnumValue<KVCacheDType> kKVCacheDTypeValues[] = {
+    {KVCacheDType::F32, "f32", "keys and values as computed (default)"},
+    {KVCacheDType::F16, "f16",
+     "rounded to f16: half the cache's memory"},
+    {KVCacheDType::Int8, "int8",
+     "int8 codes with an f32 scale per position and head: about a quarter "
+     "of the memory"},
+};
+
 inline constexpr EnumValue<QuantMethod> kQuantMethodValues[] = {
     {QuantMethod::RTN, "rtn",
      "round to nearest, each group's scale picked among clipped ranges "
@@ -218,6 +227,12 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
             "past_key_values.<i>.key/value and outputs present.<i>.*, so that "
             "generation runs each new token alone (docs/Generation.md)",
             "", OptionGroup::Optimize});
+  v.enumOption(options.kvCacheDtype,
+               {"kv-cache-dtype",
+                "What the cache --kv-cache derives holds; every attention "
+                "reads it back as f32 (docs/Generation.md)",
+                "kind", OptionGroup::Optimize},
+               kKVCacheDTypeValues);
   v.option(options.paddingFree,
            {"padding-free",
             "Compute on real tokens only: where the attentions use a "

@@ -68,6 +68,8 @@ enum class ActivationScheme { PerToken, MinMax, Percentile };
 enum class ParallelSchedule { Static, Dynamic, Guided };
 /// --precision: the arithmetic of the linear layers' products.
 enum class ComputePrecision { F32, BF16 };
+/// --kv-cache-dtype: what a derived KV cache holds.
+enum class KVCacheDType { F32, F16, Int8 };
 
 /// Import: ONNX -> slm IR. (No options yet; the importer's limits are the
 /// ONNX file's own.)
@@ -131,6 +133,8 @@ struct CompressOptions {
 struct OptimizeOptions {
   /// Derive a KV cache for a causal decoder exported without one.
   bool kvCache = false;
+  /// What the derived cache stores (--kv-cache-dtype).
+  KVCacheDType kvCacheDtype = KVCacheDType::F32;
   /// Pack the real tokens of a padded batch (--slm-padding-free).
   bool paddingFree = false;
   /// Run-time token pruning (--slm-prune-tokens): the share of tokens
@@ -211,6 +215,7 @@ llvm::StringRef stringifyPruneAllocation(PruneAllocation allocation);
 llvm::StringRef stringifyQuantizeKind(QuantizeKind kind);
 llvm::StringRef stringifyQuantMethod(QuantMethod method);
 llvm::StringRef stringifyComputePrecision(ComputePrecision precision);
+llvm::StringRef stringifyKVCacheDType(KVCacheDType dtype);
 llvm::StringRef stringifyActivationScheme(ActivationScheme scheme);
 
 /// Checks the option values and their combinations (phase order, what each

@@ -649,9 +649,34 @@ def SLMDeriveKVCache : Pass<"slm-derive-kv-cache", "::mlir::ModuleOp"> {
       return %l, %kf, %vf : ...
     }
     ```
+
+    With `dtype=f16` the cache holds each key and value rounded to f16
+    (half the memory); with `dtype=int8`, int8 codes with one f32 scale
+    per position and head (`max |x| / 127` over the head's elements; a
+    quarter of the memory plus the scales), in inputs and outputs
+    `past_key_values.<i>.key_scale` / `present.<i>.key_scale` next to the
+    codes. The new rows are stored in that form and every attention reads
+    the cache dequantized, the prompt's own rows included, so a step reads
+    the same keys and values whether a position came with the prompt or was
+    decoded later. With int8 (abridged):
+    ```mlir
+      %s = slm.reduce <max> %abs axes [-1] keep_dims : ... -> tensor<?x?x2x1xf32>
+      %c = arith.fptosi %r : tensor<?x?x2x4xf32> to tensor<?x?x2x4xi8>
+      %kc = tensor.concat dim(1) %pk, %codes : (tensor<?x?x8xi8>, tensor<?x?x8xi8>) -> tensor<?x?x8xi8>
+      %ks = tensor.concat dim(1) %pks, %scales : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<?x?x2xf32>
+      %kd = slm.mul %kf, %ks1 : (tensor<?x?x2x4xf32>, tensor<?x?x2x1xf32>) -> tensor<?x?x2x4xf32>
+      %a = slm.attention %q, %kfull, %vfull {causal, num_heads = 2 : i64} : ...
+      return %l, %kc, %ks, %vc, %vs : ...
+    ```
   }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"f32\"",
+           "What the cache holds: f32, f16 (rounded), or int8 (codes with "
+           "a scale per position and head)">,
+  ];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
                            "::mlir::cf::ControlFlowDialect"];
 }
 
