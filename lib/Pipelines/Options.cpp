@@ -120,10 +120,6 @@ std::optional<std::string> slm::verifyOptions(const CompileOptions &options) {
       optimize.pruneTokensMin < 1)
     return error("--prune-tokens-start and --prune-tokens-leading must be "
                  ">= 0, --prune-tokens-min >= 1");
-  if (optimize.kvCacheDtype != KVCacheDType::F32 && !optimize.kvCache)
-    return error("--kv-cache-dtype applies to the cache --kv-cache derives; "
-                 "add --kv-cache (a cache the model was exported with keeps "
-                 "its own dtype)");
   if (optimize.pruneTokens != 1.0 && optimize.kvCache)
     return error("--prune-tokens with --kv-cache: pruned tokens leaving the "
                  "cache is not supported yet");

@@ -112,10 +112,14 @@ void slm::buildPrecisionPipeline(OpPassManager &pm,
 
 void slm::buildOptimizePipeline(OpPassManager &pm,
                                 const OptimizeOptions &options) {
-  if (options.kvCache) {
-    SLMDeriveKVCacheOptions cache;
+  if (options.kvCache)
+    pm.addPass(createSLMDeriveKVCache());
+  // The cache's dtype: the derived one, or the one the model was exported
+  // with.
+  if (options.kvCacheDtype != KVCacheDType::F32) {
+    SLMKVCacheDTypeOptions cache;
     cache.dtype = stringifyKVCacheDType(options.kvCacheDtype).str();
-    pm.addPass(createSLMDeriveKVCache(cache));
+    pm.addPass(createSLMKVCacheDType(cache));
   }
   pm.addPass(createCanonicalizerPass());
   if (options.fuseLinearActivation)

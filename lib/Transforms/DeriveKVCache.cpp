@@ -44,7 +44,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -52,7 +51,6 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SetVector.h"
-#include "llvm/ADT/StringSwitch.h"
 
 #include <cmath>
 #include <limits>
@@ -77,9 +75,6 @@ struct RowAxis {
   bool merged = false;
 };
 
-/// What the cache holds (the pass's `dtype`).
-enum class CacheForm { F32, F16, Int8 };
-
 /// The key and value an attention reads, and where their cache is kept.
 struct CachedOperand {
   /// The value stored in the cache (the new rows, before the rewrite).
@@ -88,14 +83,6 @@ struct CachedOperand {
   BlockArgument past;
   Value full;
   int64_t axis = -1;
-  /// The stored form of all positions (the `present` output): `full`
-  /// itself in f32, its f16 or int8 codes otherwise.
-  Value stored;
-  /// int8: one scale per position and group of `group` elements along the
-  /// last axis (a head's), their cache input and all positions' scales.
-  int64_t group = 0;
-  BlockArgument pastScale;
-  Value storedScale;
 };
 
 struct CachedAttention {
@@ -167,15 +154,13 @@ int64_t perPosition(RankedTensorType t) {
 
 class Deriver {
 public:
-  Deriver(func::FuncOp func, CacheForm form)
-      : func(func), b(func.getContext()), form(form) {}
+  Deriver(func::FuncOp func) : func(func), b(func.getContext()) {}
 
   LogicalResult run();
 
 private:
   func::FuncOp func;
   OpBuilder b;
-  CacheForm form;
   /// The new positions, the cached ones, and all: n, P, T = P + n.
   Value n, past, total;
   llvm::DenseMap<Value, RowAxis> rows;
@@ -234,48 +219,7 @@ private:
                                   int64_t entry, Value newExtent);
   LogicalResult checkCausal(AttentionOp op, Value mask);
   void afterDefinition(Value v);
-  /// int8: `x` [..., L] as codes [..., L] and scales [..., L / group].
-  std::pair<Value, Value> quantize(Location loc, Value x, int64_t group);
-  /// int8: codes [..., L] and scales [..., L / group] as f32 [..., L].
-  Value dequantize(Location loc, Value codes, Value scales, int64_t group);
 };
-
-/// The element type the cache stores.
-Type storedElementType(MLIRContext *context, CacheForm form) {
-  switch (form) {
-  case CacheForm::F16:
-    return Float16Type::get(context);
-  case CacheForm::Int8:
-    return IntegerType::get(context, 8);
-  case CacheForm::F32:
-    break;
-  }
-  return Float32Type::get(context);
-}
-
-/// `t` [..., L] with its last axis split into [L / group, group].
-RankedTensorType grouped(RankedTensorType t, int64_t group) {
-  SmallVector<int64_t> shape(t.getShape());
-  int64_t last = shape.back();
-  shape.back() = last / group;
-  shape.push_back(group);
-  return t.clone(shape);
-}
-
-/// `t` [..., L] -> the scales' type [..., L / group] (f32).
-RankedTensorType scaleType(RankedTensorType t, int64_t group) {
-  SmallVector<int64_t> shape(t.getShape());
-  shape.back() /= group;
-  return RankedTensorType::get(shape, Float32Type::get(t.getContext()));
-}
-
-SmallVector<ReassociationIndices> splitLast(int64_t rank) {
-  SmallVector<ReassociationIndices> groups;
-  for (int64_t d = 0; d + 1 < rank; ++d)
-    groups.push_back({d});
-  groups.push_back({rank - 1, rank});
-  return groups;
-}
 
 LogicalResult Deriver::findCachePoints() {
   func.walk([&](AttentionOp op) {
@@ -350,48 +294,17 @@ LogicalResult Deriver::setUpInterface(BlockArgument inputIds,
       auto type = cast<RankedTensorType>(operand->point.getType());
       int64_t axis = *cacheAxis(type);
       operand->axis = axis;
+      unsigned number = func.getNumArguments();
+      if (failed(func.insertArgument(number, type, {}, loc)))
+        return failure();
+      operand->past = func.getArgument(number);
       std::string name = "past_key_values." + std::to_string(layer) +
                          (operand == &a.key ? ".key" : ".value");
-      auto addInput = [&](Type argType,
-                          const std::string &argName) -> BlockArgument {
-        unsigned number = func.getNumArguments();
-        if (failed(func.insertArgument(number, argType, {}, loc)))
-          return {};
-        func.setArgAttr(number, "slm.name", b.getStringAttr(argName));
-        SmallVector<Attribute> dims(type.getRank(), b.getStringAttr(""));
-        dims[0] = batchName;
-        dims[axis] = b.getStringAttr("past_sequence");
-        func.setArgAttr(number, "slm.dim_names", b.getArrayAttr(dims));
-        return func.getArgument(number);
-      };
-      if (form == CacheForm::Int8) {
-        // A scale per position and head: groups of the head's width along
-        // the last axis (all of it when that axis is one head's).
-        auto keyOrValue = operand == &a.key ? a.op.getKey() : a.op.getValue();
-        int64_t width =
-            cast<RankedTensorType>(keyOrValue.getType()).getDimSize(2);
-        int64_t last = type.getShape().back();
-        int64_t heads = a.op.getNumHeads();
-        if (axis == type.getRank() - 1 || ShapedType::isDynamic(width) ||
-            width % heads != 0)
-          return a.op.emitOpError()
-                 << "--kv-cache-dtype=int8: its "
-                 << (operand == &a.key ? "key" : "value")
-                 << " cache " << type
-                 << " has no static per-head width to give a scale each";
-        int64_t head = width / heads;
-        operand->group = last % head == 0 ? head : last;
-      }
-      operand->past = addInput(type.clone(storedElementType(b.getContext(), form)),
-                               name);
-      if (!operand->past)
-        return failure();
-      if (form == CacheForm::Int8) {
-        operand->pastScale =
-            addInput(scaleType(type, operand->group), name + "_scale");
-        if (!operand->pastScale)
-          return failure();
-      }
+      func.setArgAttr(number, "slm.name", b.getStringAttr(name));
+      SmallVector<Attribute> dims(type.getRank(), b.getStringAttr(""));
+      dims[0] = batchName;
+      dims[axis] = b.getStringAttr("past_sequence");
+      func.setArgAttr(number, "slm.dim_names", b.getArrayAttr(dims));
     }
     ++layer;
   }
@@ -412,28 +325,20 @@ LogicalResult Deriver::setUpInterface(BlockArgument inputIds,
               func.getArgAttr(operand->past.getArgNumber(), "slm.name"))
               .getValue()
               .str();
-      SmallVector<std::pair<BlockArgument, std::string>, 2> inputs{
-          {operand->past, name}};
-      if (operand->pastScale)
-        inputs.push_back({operand->pastScale, name + "_scale"});
-      for (auto &[arg, argName] : inputs) {
-        if (arg != first.past) {
-          Value p = dimOf(loc, arg, operand->axis);
-          check(loc,
-                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, p,
-                                      past),
-                "--kv-cache: " + argName +
-                    " holds a different number of "
-                    "positions than past_key_values.0.key");
-        }
-        if (cast<RankedTensorType>(arg.getType()).isDynamicDim(0)) {
-          Value rowsIn = dimOf(loc, arg, 0);
-          check(loc,
-                arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                      rowsIn, batch),
-                "--kv-cache: " + argName +
-                    " has a different batch than input_ids");
-        }
+      if (operand != &first) {
+        Value p = dimOf(loc, operand->past, operand->axis);
+        check(loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, p, past),
+              "--kv-cache: " + name +
+                  " holds a different number of "
+                  "positions than past_key_values.0.key");
+      }
+      if (cast<RankedTensorType>(operand->past.getType()).isDynamicDim(0)) {
+        Value rowsIn = dimOf(loc, operand->past, 0);
+        check(loc,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, rowsIn,
+                                    batch),
+              "--kv-cache: " + name + " has a different batch than input_ids");
       }
     }
   // The attention mask covers every position, cached or new.
@@ -466,65 +371,6 @@ LogicalResult Deriver::setUpInterface(BlockArgument inputIds,
   return success();
 }
 
-std::pair<Value, Value> Deriver::quantize(Location loc, Value x,
-                                          int64_t group) {
-  auto type = cast<RankedTensorType>(x.getType());
-  int64_t rank = type.getRank();
-  RankedTensorType split = grouped(type, group);
-  auto f32 = b.getF32Type();
-  auto scalar = [&](float value) -> Value {
-    auto t = RankedTensorType::get({}, f32);
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(t, b.getFloatAttr(f32, value)));
-  };
-  // One scale per group: max |x| / 127 (0 for a group of zeros, whose codes
-  // are 0); codes round(x * 127 / max |x|) in [-127, 127].
-  Value xs = tensor::ExpandShapeOp::create(b, loc, split, x, splitLast(rank));
-  SmallVector<int64_t> reducedShape(split.getShape());
-  reducedShape.back() = 1;
-  auto reduced = split.clone(reducedShape);
-  Value absMax = ReduceOp::create(
-      b, loc, reduced, ReduceKind::max,
-      math::AbsFOp::create(b, loc, xs).getResult(),
-      ArrayRef<int64_t>{rank}, true);
-  Value scale = DivOp::create(b, loc, reduced, absMax, scalar(127.0f));
-  Value inverse =
-      DivOp::create(b, loc, reduced, scalar(127.0f),
-                    MaxOp::create(b, loc, reduced, absMax,
-                                  scalar(std::numeric_limits<float>::min())));
-  Value scaled = MulOp::create(b, loc, split, xs, inverse);
-  Value rounded = math::RoundEvenOp::create(b, loc, scaled);
-  Value clamped = MinOp::create(b, loc, split,
-                                MaxOp::create(b, loc, split, rounded,
-                                              scalar(-127.0f)),
-                                scalar(127.0f));
-  Value codes = arith::FPToSIOp::create(
-      b, loc, split.clone(b.getIntegerType(8)), clamped);
-  Value flatCodes = tensor::CollapseShapeOp::create(
-      b, loc, type.clone(b.getIntegerType(8)), codes, splitLast(rank));
-  Value flatScale = tensor::CollapseShapeOp::create(
-      b, loc, scaleType(type, group), scale, splitLast(rank));
-  return {flatCodes, flatScale};
-}
-
-Value Deriver::dequantize(Location loc, Value codes, Value scales,
-                          int64_t group) {
-  auto type = cast<RankedTensorType>(codes.getType());
-  int64_t rank = type.getRank();
-  auto f32Type = type.clone(b.getF32Type());
-  RankedTensorType split = grouped(f32Type, group);
-  Value values = arith::SIToFPOp::create(b, loc, f32Type, codes);
-  Value xs =
-      tensor::ExpandShapeOp::create(b, loc, split, values, splitLast(rank));
-  SmallVector<int64_t> reducedShape(split.getShape());
-  reducedShape.back() = 1;
-  Value s = tensor::ExpandShapeOp::create(b, loc, split.clone(reducedShape),
-                                          scales, splitLast(rank));
-  Value product = MulOp::create(b, loc, split, xs, s);
-  return tensor::CollapseShapeOp::create(b, loc, f32Type, product,
-                                         splitLast(rank));
-}
-
 /// A new row value: its cache, when it is a cache point.
 void Deriver::afterDefinition(Value v) {
   auto it = points.find(v);
@@ -536,50 +382,13 @@ void Deriver::afterDefinition(Value v) {
   else
     b.setInsertionPointToStart(&func.getBody().front());
   Location loc = v.getLoc();
-  Block &block = func.getBody().front();
-  Block::iterator stop = b.getInsertionPoint();
-  auto join = [&](Value past, Value rows) -> Value {
-    return tensor::ConcatOp::create(b, loc, operand.axis,
-                                    ValueRange{past, rows});
-  };
-  // The new rows in the stored form, joined with the cached ones; the
-  // attention reads all of them back as f32.
-  Value extended;
-  switch (form) {
-  case CacheForm::F32:
-    operand.stored = extended = join(operand.past, v);
-    break;
-  case CacheForm::F16: {
-    auto type = cast<RankedTensorType>(v.getType());
-    Value rows = arith::TruncFOp::create(b, loc, type.clone(b.getF16Type()), v);
-    operand.stored = join(operand.past, rows);
-    extended = arith::ExtFOp::create(
-        b, loc, cast<RankedTensorType>(operand.stored.getType()).clone(
-                    b.getF32Type()),
-        operand.stored);
-    break;
-  }
-  case CacheForm::Int8: {
-    auto [codes, scales] = quantize(loc, v, operand.group);
-    operand.stored = join(operand.past, codes);
-    operand.storedScale = join(operand.pastScale, scales);
-    extended = dequantize(loc, operand.stored, operand.storedScale,
-                          operand.group);
-    break;
-  }
-  }
+  auto concat = tensor::ConcatOp::create(b, loc, operand.axis,
+                                         ValueRange{operand.past, v});
+  Value extended = concat.getResult();
   if (extended.getType() != v.getType())
     extended = tensor::CastOp::create(b, loc, v.getType(), extended);
-  // Every use of the new rows but the ops just built (between v's
-  // definition and `stop`) reads the extended value.
-  llvm::SmallPtrSet<Operation *, 16> built;
-  Block::iterator op = v.getDefiningOp()
-                           ? std::next(Block::iterator(v.getDefiningOp()))
-                           : block.begin();
-  for (; op != stop; ++op)
-    built.insert(&*op);
   v.replaceUsesWithIf(extended, [&](OpOperand &use) {
-    return !built.contains(use.getOwner());
+    return use.getOwner() != concat.getOperation();
   });
   operand.full = extended;
   full[extended] = operand.axis;
@@ -1227,22 +1036,9 @@ LogicalResult Deriver::run() {
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   SmallVector<Value> results(ret.getOperands());
   unsigned firstNew = results.size();
-  SmallVector<std::string> names;
-  unsigned layer = 0;
-  for (CachedAttention &a : attentions) {
-    for (CachedOperand *operand : {&a.key, &a.value}) {
-      std::string name = "present." + std::to_string(layer) +
-                         (operand == &a.key ? ".key" : ".value");
-      results.push_back(form == CacheForm::F32 ? operand->full
-                                               : operand->stored);
-      names.push_back(name);
-      if (operand->storedScale) {
-        results.push_back(operand->storedScale);
-        names.push_back(name + "_scale");
-      }
-    }
-    ++layer;
-  }
+  for (CachedAttention &a : attentions)
+    for (CachedOperand *operand : {&a.key, &a.value})
+      results.push_back(operand->full);
   b.setInsertionPoint(ret);
   func::ReturnOp::create(b, ret.getLoc(), results);
   ret->erase();
@@ -1252,9 +1048,12 @@ LogicalResult Deriver::run() {
   SmallVector<DictionaryAttr> resultAttrs;
   func.getAllResultAttrs(resultAttrs);
   resultAttrs.resize(firstNew);
-  for (const std::string &name : names)
+  for (unsigned i = firstNew; i < results.size(); ++i) {
+    std::string name = "present." + std::to_string((i - firstNew) / 2) +
+                       ((i - firstNew) % 2 ? ".value" : ".key");
     resultAttrs.push_back(
         b.getDictionaryAttr(b.getNamedAttr("slm.name", b.getStringAttr(name))));
+  }
   func.setType(FunctionType::get(func.getContext(), func.getArgumentTypes(),
                                  resultTypes));
   func.setAllResultAttrs(resultAttrs);
@@ -1263,7 +1062,6 @@ LogicalResult Deriver::run() {
 
 struct SLMDeriveKVCachePass
     : public slm::impl::SLMDeriveKVCacheBase<SLMDeriveKVCachePass> {
-  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     func::FuncOp entry;
@@ -1280,19 +1078,7 @@ struct SLMDeriveKVCachePass
                        "public function)");
       return signalPassFailure();
     }
-    std::optional<CacheForm> form =
-        llvm::StringSwitch<std::optional<CacheForm>>(dtype)
-            .Case("f32", CacheForm::F32)
-            .Case("f16", CacheForm::F16)
-            .Case("int8", CacheForm::Int8)
-            .Default(std::nullopt);
-    if (!form) {
-      module.emitError("--slm-derive-kv-cache: dtype must be f32, f16 or "
-                       "int8, not '")
-          << dtype << "'";
-      return signalPassFailure();
-    }
-    Deriver deriver(entry, *form);
+    Deriver deriver(entry);
     if (failed(deriver.run()))
       return signalPassFailure();
   }

@@ -229,7 +229,8 @@ void visitOptions(OptimizeOptions &options, Visitor &v) {
             "", OptionGroup::Optimize});
   v.enumOption(options.kvCacheDtype,
                {"kv-cache-dtype",
-                "What the cache --kv-cache derives holds; every attention "
+                "What the KV cache holds, the model's own (past_key_values "
+                "inputs) or the one --kv-cache derives; every attention "
                 "reads it back as f32 (docs/Generation.md)",
                 "kind", OptionGroup::Optimize},
                kKVCacheDTypeValues);

@@ -649,35 +649,74 @@ def SLMDeriveKVCache : Pass<"slm-derive-kv-cache", "::mlir::ModuleOp"> {
       return %l, %kf, %vf : ...
     }
     ```
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect"];
+}
 
-    With `dtype=f16` the cache holds each key and value rounded to f16
-    (half the memory); with `dtype=int8`, int8 codes with one f32 scale
-    per position and head (`max |x| / 127` over the head's elements; a
-    quarter of the memory plus the scales), in inputs and outputs
-    `past_key_values.<i>.key_scale` / `present.<i>.key_scale` next to the
-    codes. The new rows are stored in that form and every attention reads
-    the cache dequantized, the prompt's own rows included, so a step reads
-    the same keys and values whether a position came with the prompt or was
-    decoded later. With int8 (abridged):
+def SLMKVCacheDType : Pass<"slm-kv-cache-dtype", "::mlir::ModuleOp"> {
+  let summary = "Store a decoder's KV cache in f16 or int8";
+  let description = [{
+    Rewrites the KV cache of the entry function, exported with the model
+    or derived by `--slm-derive-kv-cache` (the two have one form: each
+    cache input `past_key_values.<i>.key` (or `past.<i>...`) is joined with
+    the new rows by a `tensor.concat` along its positions, and the join is
+    the matching output `present.<i>.key` and what the attention reads).
+    With `dtype=f16` the inputs and outputs hold the keys and values rounded
+    to f16 (half the memory); with `dtype=int8`, int8 codes with one f32
+    scale per position and head (`max |x| / 127` over the head's elements,
+    `code = round(x / scale)`; a quarter of the memory plus the scales), in
+    inputs and outputs `past_key_values.<i>.key_scale` /
+    `present.<i>.key_scale` next to the codes. The new rows are stored in
+    that form, and everything that read the join reads it back as f32, the
+    new rows included: a step reads the same keys and values whether a
+    position came with the prompt or was decoded later. A scale per
+    position keeps appending cheap (no earlier position is quantized
+    again). The head width comes from the attention the cache feeds (for a
+    [batch, heads, positions, head_dim] cache, its last axis); a cache in
+    another form, or none, is an error naming it.
+
+    Before (one layer's key, abridged):
     ```mlir
-      %s = slm.reduce <max> %abs axes [-1] keep_dims : ... -> tensor<?x?x2x1xf32>
+    func.func @main(%ids: tensor<?x?xi64> {slm.name = "input_ids"},
+                    %pk: tensor<?x?x8xf32> {slm.name = "past_key_values.0.key"}, ...)
+        -> (tensor<?x?x16xf32>, tensor<?x?x8xf32> {slm.name = "present.0.key"}, ...) {
+      %k = slm.linear %x, %wk : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+      %kf = tensor.concat dim(1) %pk, %k : (tensor<?x?x8xf32>, tensor<?x?x8xf32>) -> tensor<?x?x8xf32>
+      %a = slm.attention %q, %kf, %vf {causal, num_heads = 2 : i64} : ...
+      return %l, %kf, ... : ...
+    }
+    ```
+    After, with `dtype=int8`:
+    ```mlir
+    func.func @main(%ids: tensor<?x?xi64> {slm.name = "input_ids"},
+                    %pk: tensor<?x?x8xi8> {slm.name = "past_key_values.0.key"},
+                    %pks: tensor<?x?x2xf32> {slm.name = "past_key_values.0.key_scale"}, ...)
+        -> (tensor<?x?x16xf32>, tensor<?x?x8xi8> {slm.name = "present.0.key"},
+            tensor<?x?x2xf32> {slm.name = "present.0.key_scale"}, ...) {
+      %k = slm.linear %x, %wk : (tensor<?x?x8xf32>, tensor<8x8xf32>) -> tensor<?x?x8xf32>
+      %g = tensor.expand_shape %k [[0], [1], [2, 3]] ... into tensor<?x?x2x4xf32>
+      %m = slm.reduce <max> %abs axes [3] keep_dims : tensor<?x?x2x4xf32> -> tensor<?x?x2x1xf32>
+      ...
       %c = arith.fptosi %r : tensor<?x?x2x4xf32> to tensor<?x?x2x4xi8>
       %kc = tensor.concat dim(1) %pk, %codes : (tensor<?x?x8xi8>, tensor<?x?x8xi8>) -> tensor<?x?x8xi8>
       %ks = tensor.concat dim(1) %pks, %scales : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<?x?x2xf32>
-      %kd = slm.mul %kf, %ks1 : (tensor<?x?x2x4xf32>, tensor<?x?x2x1xf32>) -> tensor<?x?x2x4xf32>
-      %a = slm.attention %q, %kfull, %vfull {causal, num_heads = 2 : i64} : ...
-      return %l, %kc, %ks, %vc, %vs : ...
+      %kd = slm.mul %kcf, %ks1 : (tensor<?x?x2x4xf32>, tensor<?x?x2x1xf32>) -> tensor<?x?x2x4xf32>
+      %kf = tensor.collapse_shape %kd [[0], [1], [2, 3]] : tensor<?x?x2x4xf32> into tensor<?x?x8xf32>
+      %a = slm.attention %q, %kf, %vf {causal, num_heads = 2 : i64} : ...
+      return %l, %kc, %ks, ... : ...
+    }
     ```
   }];
   let options = [
-    Option<"dtype", "dtype", "std::string", /*default=*/"\"f32\"",
-           "What the cache holds: f32, f16 (rounded), or int8 (codes with "
-           "a scale per position and head)">,
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"f16\"",
+           "What the cache holds: f16 (rounded) or int8 (codes with a scale "
+           "per position and head)">,
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::math::MathDialect",
-                           "::mlir::cf::ControlFlowDialect"];
+                           "::mlir::math::MathDialect"];
 }
 
 def SLMExposeCalibrationProbes

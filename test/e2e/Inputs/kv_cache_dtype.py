@@ -1,10 +1,14 @@
-"""The f16 and int8 KV caches slmc derives (--kv-cache --kv-cache-dtype).
+"""KV caches stored in f16 and int8 (--kv-cache-dtype).
 
     kv_cache_dtype.py SLMC SLM_RUN WORK [--families gpt2,llama,...]
+                      [--exported-families gpt2,llama,...]
 
-Each family is the zoo's tiny decoder (test/zoo/Inputs/export_zoo.py,
+Each of --families is the zoo's tiny decoder (test/zoo/Inputs/export_zoo.py,
 seeded weights), exported at opset 17 without a cache and compiled three
-times with --kv-cache: f32 (the reference), f16 and int8. Checked:
+times with --kv-cache (the cache slmc derives): f32 (the reference), f16
+and int8. Each of --exported-families is the same model exported with its
+own cache (past_key_values.<i>.* in, present.<i>.* out), compiled as it is
+(the reference) and with --kv-cache-dtype=f16 and int8. Checked:
   * interface: the same cache inputs and outputs as the f32 model, in
     float16, or in int8 with a float32 `<name>_scale` next to each, one
     scale per position and head (the codes' last axis divided by the head
@@ -42,6 +46,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "zoo", "Inputs"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "python"))
+sys.path.insert(0, HERE)
 
 import export_zoo  # noqa: E402  (onnx before torch)
 import slm  # noqa: E402
@@ -131,16 +136,23 @@ def greedy(model, ids, mask, n):
     return seq, steps
 
 
-def check_family(args, fam):
+def check_family(args, fam, exported):
     results = []
-    entries = export_zoo.export_family((fam, args.work, [17], False))
-    if not entries or "error" in entries[0]:
-        return [("export", f"FAIL {entries}")]
-    path = os.path.join(args.work, f"{fam}_op17.onnx")
+    if exported:
+        import generate_parity
+        path = os.path.join(args.work, f"{fam}_kv.onnx")
+        generate_parity.export_with_cache(fam, path)
+        tag, derive = f"{fam}_exported", []
+    else:
+        entries = export_zoo.export_family((fam, args.work, [17], False))
+        if not entries or "error" in entries[0]:
+            return [("export", f"FAIL {entries}")]
+        path = os.path.join(args.work, f"{fam}_op17.onnx")
+        tag, derive = fam, ["--kv-cache"]
     models = {}
     for dtype in ("f32", "f16", "int8"):
-        lib = os.path.join(args.work, f"{fam}_{dtype}.so")
-        r = subprocess.run([args.slmc, path, "--kv-cache", f"--kv-cache-dtype={dtype}",
+        lib = os.path.join(args.work, f"{tag}_{dtype}.so")
+        r = subprocess.run([args.slmc, path, *derive, f"--kv-cache-dtype={dtype}",
                             "-o", lib], capture_output=True, text=True)
         if r.returncode:
             return results + [(f"{dtype}: compile", f"FAIL\n{r.stderr}")]
@@ -266,9 +278,9 @@ def check_family(args, fam):
         if dtype == "int8":
             files = {}
             for name, a in (("prompt", ids), ("mask", mask), ("want", got_seq)):
-                files[name] = os.path.join(args.work, f"{fam}.{dtype}.{name}.npy")
+                files[name] = os.path.join(args.work, f"{tag}.{dtype}.{name}.npy")
                 np.save(files[name], a)
-            r = subprocess.run([args.slm_run, os.path.join(args.work, f"{fam}_{dtype}.so"),
+            r = subprocess.run([args.slm_run, os.path.join(args.work, f"{tag}_{dtype}.so"),
                                 "--generate", str(args.new_tokens),
                                 "--prompt-ids", files["prompt"],
                                 "--attention-mask", files["mask"],
@@ -284,21 +296,25 @@ def main():
     p.add_argument("slm_run")
     p.add_argument("work")
     p.add_argument("--families", default="gpt2,llama,qwen2,phi")
+    p.add_argument("--exported-families", default="")
     p.add_argument("--new-tokens", type=int, default=32)
     args = p.parse_args()
     os.makedirs(args.work, exist_ok=True)
     failures = 0
-    for fam in args.families.split(","):
-        for label, res in check_family(args, fam):
-            print(f"{fam}: {label}: {res}")
-            failures += not res.startswith("ok")
+    for exported, families in ((False, args.families), (True, args.exported_families)):
+        for fam in filter(None, families.split(",")):
+            for label, res in check_family(args, fam, exported):
+                print(f"{fam}{' (exported cache)' if exported else ''}: {label}: {res}")
+                failures += not res.startswith("ok")
+    # A model with no cache, exported or derived.
+    plain = os.path.join(args.work, "plain.onnx")
+    export_zoo.export_family(("gpt2", args.work, [17], False))
     r = subprocess.run([args.slmc, os.path.join(args.work, "gpt2_op17.onnx"),
-                        "--kv-cache-dtype=f16", "-o", os.path.join(args.work, "x.so")],
+                        "--kv-cache-dtype=f16", "-o", plain + ".so"],
                        capture_output=True, text=True)
-    res = ("ok" if r.returncode and "add --kv-cache" in r.stderr
-           and not os.path.exists(os.path.join(args.work, "x.so"))
-           else f"FAIL\n{r.stderr}")
-    print(f"--kv-cache-dtype without --kv-cache refused: {res}")
+    res = ("ok" if r.returncode and "has no KV cache" in r.stderr
+           and not os.path.exists(plain + ".so") else f"FAIL\n{r.stderr}")
+    print(f"--kv-cache-dtype on a model without a cache, without --kv-cache, refused: {res}")
     failures += not res.startswith("ok")
     print(f"{failures} failures")
     return 1 if failures else 0
