@@ -23,7 +23,9 @@
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -136,23 +138,39 @@ std::pair<Value, Value> quantize(OpBuilder &b, Location loc, Value x,
   return {flatCodes, flatScale};
 }
 
-/// f32 [..., L] of int8 codes [..., L] and scales [..., L / group].
+/// f32 [..., L] of int8 codes [..., L] and scales [..., L / group], whose
+/// extents but the last are the codes' (checked by the caller): one
+/// elementwise op over the codes split into [..., L / group, group], each
+/// group's scale broadcast along it (a product of two operands of one
+/// shape would need the shapes proven equal to fuse the conversion in).
 Value dequantize(OpBuilder &b, Location loc, Value codes, Value scales,
                  int64_t group) {
   auto type = cast<RankedTensorType>(codes.getType());
   int64_t rank = type.getRank();
-  auto f32Type = type.clone(b.getF32Type());
-  RankedTensorType split = grouped(f32Type, group);
-  Value values = arith::SIToFPOp::create(b, loc, f32Type, codes);
-  Value xs =
-      tensor::ExpandShapeOp::create(b, loc, split, values, splitLast(rank));
-  SmallVector<int64_t> reducedShape(split.getShape());
-  reducedShape.back() = 1;
-  Value s = tensor::ExpandShapeOp::create(b, loc, split.clone(reducedShape),
-                                          scales, splitLast(rank));
-  Value product = MulOp::create(b, loc, split, xs, s);
-  return tensor::CollapseShapeOp::create(b, loc, f32Type, product,
-                                         splitLast(rank));
+  RankedTensorType split = grouped(type.clone(b.getF32Type()), group);
+  Value codesSplit = tensor::ExpandShapeOp::create(
+      b, loc, split.clone(b.getIntegerType(8)), codes, splitLast(rank));
+  SmallVector<OpFoldResult> extents =
+      tensor::getMixedSizes(b, loc, codesSplit);
+  Value init = tensor::EmptyOp::create(b, loc, extents, b.getF32Type());
+  MLIRContext *context = b.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(rank + 1, context);
+  AffineMap perGroup = identity.dropResult(rank);
+  SmallVector<utils::IteratorType> iterators(rank + 1,
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{split}, ValueRange{codesSplit, scales},
+      ValueRange{init}, ArrayRef<AffineMap>{identity, perGroup, identity},
+      iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value value =
+            arith::SIToFPOp::create(nb, nloc, nb.getF32Type(), args[0]);
+        linalg::YieldOp::create(
+            nb, nloc, ValueRange{arith::MulFOp::create(nb, nloc, value, args[1])
+                                     .getResult()});
+      });
+  return tensor::CollapseShapeOp::create(
+      b, loc, type.clone(b.getF32Type()), generic.getResult(0),
+      splitLast(rank));
 }
 
 bool movesData(Operation *op) {
@@ -314,6 +332,17 @@ LogicalResult SLMKVCacheDTypePass::rewrite(func::FuncOp func,
           cast<RankedTensorType>(present.getType()).clone(b.getF32Type()),
           present);
     } else {
+      // The scales input holds the codes' batch and positions.
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        if (type.isDynamicDim(d))
+          cf::AssertOp::create(
+              b, loc,
+              arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::eq,
+                  tensor::DimOp::create(b, loc, pastScale, d),
+                  tensor::DimOp::create(b, loc, slot.past, d)),
+              "--kv-cache-dtype: " + slot.name + "_scale and " + slot.name +
+                  " differ in " + (d == 0 ? "batch" : "positions"));
       auto [codes, scales] = quantize(b, loc, rows, slot.group);
       present =
           tensor::ConcatOp::create(b, loc, axis, ValueRange{slot.past, codes});

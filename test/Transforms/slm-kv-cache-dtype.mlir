@@ -36,8 +36,10 @@
 // INT8: arith.fptosi %{{.*}} : tensor<?x?x2x4xf32> to tensor<?x?x2x4xi8>
 // INT8: %[[KC:.*]] = tensor.concat dim(1) %[[PK]], %{{.*}} : (tensor<?x?x8xi8>, tensor<?x?x8xi8>) -> tensor<?x?x8xi8>
 // INT8: %[[KS:.*]] = tensor.concat dim(1) %[[PKS]], %{{.*}} : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<?x?x2xf32>
-// INT8: arith.sitofp %[[KC]] : tensor<?x?x8xi8> to tensor<?x?x8xf32>
-// INT8: slm.mul %{{.*}}, %{{.*}} : (tensor<?x?x2x4xf32>, tensor<?x?x2x1xf32>) -> tensor<?x?x2x4xf32>
+// INT8: tensor.expand_shape %[[KC]] {{\[\[}}0], [1], [2, 3]] {{.*}} : tensor<?x?x8xi8> into tensor<?x?x2x4xi8>
+// INT8: linalg.generic {{.*}} ins(%{{.*}}, %[[KS]] : tensor<?x?x2x4xi8>, tensor<?x?x2xf32>)
+// INT8: arith.sitofp %{{.*}} : i8 to f32
+// INT8: arith.mulf
 // INT8: %[[KF:.*]] = tensor.collapse_shape
 // INT8: slm.attention %{{.*}}, %[[KF]], %{{.*}} {causal, num_heads = 2 : i64}
 // INT8: return %{{.*}}, %[[KC]], %[[KS]], %{{.*}}, %{{.*}} :

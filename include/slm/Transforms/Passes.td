@@ -702,7 +702,8 @@ def SLMKVCacheDType : Pass<"slm-kv-cache-dtype", "::mlir::ModuleOp"> {
       %c = arith.fptosi %r : tensor<?x?x2x4xf32> to tensor<?x?x2x4xi8>
       %kc = tensor.concat dim(1) %pk, %codes : (tensor<?x?x8xi8>, tensor<?x?x8xi8>) -> tensor<?x?x8xi8>
       %ks = tensor.concat dim(1) %pks, %scales : (tensor<?x?x2xf32>, tensor<?x?x2xf32>) -> tensor<?x?x2xf32>
-      %kd = slm.mul %kcf, %ks1 : (tensor<?x?x2x4xf32>, tensor<?x?x2x1xf32>) -> tensor<?x?x2x4xf32>
+      // code * scale, each group's scale broadcast along it
+      %kd = linalg.generic ... ins(%kcs, %ks : tensor<?x?x2x4xi8>, tensor<?x?x2xf32>) ... -> tensor<?x?x2x4xf32>
       %kf = tensor.collapse_shape %kd [[0], [1], [2, 3]] : tensor<?x?x2x4xf32> into tensor<?x?x8xf32>
       %a = slm.attention %q, %kf, %vf {causal, num_heads = 2 : i64} : ...
       return %l, %kc, %ks, ... : ...
@@ -716,7 +717,9 @@ def SLMKVCacheDType : Pass<"slm-kv-cache-dtype", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::cf::ControlFlowDialect"];
 }
 
 def SLMExposeCalibrationProbes
