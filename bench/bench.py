@@ -20,6 +20,15 @@ host CPU) and "iree dt+uk" (with --iree-opt-data-tiling and
 The peers come from .venv-peers (scripts/install-peers.sh); without it ONNX
 Runtime from .venv is the only peer, and the table says which were skipped.
 
+--int8 adds the int8 engines (not in the default set): "slm w8a8" (slmc
+--quantize=w8a8: int8 weights, activations quantized per token as the model
+runs, VNNI products), "onnxruntime int8" (ONNX Runtime on the model its own
+quantize_dynamic makes: int8 weights, uint8 activations per tensor) and
+"openvino int8" (NNCF 3.4's post-training quantize, ModelType.TRANSFORMER,
+on 32 random-token samples of the case's shape: int8 weights and static
+activation scales). Their error is against ORT on the fp32 model, their
+ratio against the fastest int8 peer; they are left out of the fp32 ratios.
+
 --load runs every case a second time with a busy process pinned to the last
 core (another program holding a core) and reports each engine's loaded
 latency over its idle one.
@@ -53,11 +62,14 @@ CASES = {  # name: (model, batch, seq)
     "minilm b32 s128": ("minilm", 32, 128),
 }
 SMOKE = {"tiny-bert b2 s16": ("tiny-bert", 2, 16)}
-ENGINES = ["slm", "slm bf16", "onnxruntime", "openvino f32", "openvino", "iree", "iree dt+uk"]
+# Int8 engines, run with --int8.
+INT8_ENGINES = ["slm w8a8", "onnxruntime int8", "openvino int8"]
+ENGINES = ["slm", "slm bf16", "onnxruntime", "openvino f32", "openvino", "iree", "iree dt+uk",
+           *INT8_ENGINES]
 # slmc's flags per slm engine.
-SLM_FLAGS = {"slm": [], "slm bf16": ["--precision=bf16"]}
+SLM_FLAGS = {"slm": [], "slm bf16": ["--precision=bf16"], "slm w8a8": ["--quantize=w8a8"]}
 # Not fp32: OpenVINO's default is bf16 where the CPU has AVX512-BF16.
-NOT_FP32 = {"openvino", "slm bf16"}
+NOT_FP32 = {"openvino", "slm bf16", *INT8_ENGINES}
 
 
 def cpu_has(flag):
@@ -175,6 +187,33 @@ def iree_module(onnx_path, case_dir, names, feeds, flags, threads):
         (result[0] if isinstance(result, (list, tuple)) else result).to_host())
 
 
+def openvino_int8(args, names, batch, seq):
+    """NNCF's post-training int8 model of args.onnx, calibrated on 32
+    random-token samples of the case's shape (cached in the case's folder)."""
+    import numpy as np
+    xml = os.path.join(args.case_dir, "openvino-int8.xml")
+    if not os.path.exists(xml):
+        import nncf
+        import openvino as ov
+        rng = np.random.default_rng(1)
+        samples = []
+        for _ in range(32):
+            if names == ["hidden"]:
+                samples.append({"hidden": rng.standard_normal((batch, seq, 768)).astype(np.float32)})
+                continue
+            sample = {"input_ids": rng.integers(1000, 2000, (batch, seq)).astype(np.int64)}
+            if "attention_mask" in names:
+                sample["attention_mask"] = np.ones((batch, seq), np.int64)
+            samples.append(sample)
+        model = ov.Core().read_model(args.onnx)
+        quantized = nncf.quantize(model, nncf.Dataset(samples), subset_size=len(samples),
+                                  model_type=nncf.ModelType.TRANSFORMER)
+        ov.save_model(quantized, xml + ".part.xml")
+        os.replace(xml + ".part.bin", xml[:-len(".xml")] + ".bin")
+        os.replace(xml + ".part.xml", xml)
+    return xml
+
+
 def worker(args):
     """One engine on one case: its repetition times and peak memory (JSON on
     stdout); its first output in args.save."""
@@ -192,12 +231,25 @@ def worker(args):
         s = ort_session(args.onnx, args.threads)
         fn = lambda: s.run(None, feeds)
         first = lambda r: r[0]
+    elif engine == "onnxruntime int8":
+        # quantize_dynamic's model, made once per model next to the fp32 one.
+        quantized = args.onnx[:-len(".onnx")] + "-qdyn.onnx"
+        if not os.path.exists(quantized):
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            quantize_dynamic(args.onnx, quantized + ".part", weight_type=QuantType.QInt8)
+            os.replace(quantized + ".part", quantized)
+        s = ort_session(quantized, args.threads)
+        fn = lambda: s.run(None, feeds)
+        first = lambda r: r[0]
     elif engine.startswith("openvino"):
         import openvino as ov
         config = {"INFERENCE_NUM_THREADS": args.threads, "PERFORMANCE_HINT": "LATENCY"}
         if engine == "openvino f32":
             config["INFERENCE_PRECISION_HINT"] = "f32"
-        compiled = ov.Core().compile_model(args.onnx, "CPU", config)
+        model = args.onnx
+        if engine == "openvino int8":
+            model = openvino_int8(args, names, int(batch), int(seq))
+        compiled = ov.Core().compile_model(model, "CPU", config)
         request = compiled.create_infer_request()
         fn = lambda: request.infer(feeds)
         first = lambda r: np.array(request.get_output_tensor(0).data)
@@ -295,6 +347,8 @@ def main():
     p.add_argument("--reps", type=int, default=10, help="repetitions per engine and round")
     p.add_argument("--budget", type=float, default=30.0, help="seconds per engine, case and round")
     p.add_argument("--load", action="store_true", help="also measure with a busy process on one core")
+    p.add_argument("--int8", action="store_true",
+                   help="add the int8 engines: " + ", ".join(INT8_ENGINES))
     p.add_argument("--minilm", default=os.path.join(ROOT, "build", "models", "minilm", "model"))
     p.add_argument("--slmc", default=os.path.join(ROOT, "build", "bin", "slmc"))
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -314,15 +368,20 @@ def main():
     have_peers = os.path.exists(PEER_VENV)
     args.peer_python = PEER_VENV if have_peers else args.slm_python
     engines = args.engines or [e for e in (ENGINES if have_peers else ["slm", "slm bf16", "onnxruntime"])
-                               if e != "slm bf16" or cpu_has("avx512_bf16")]
+                               if (e != "slm bf16" or cpu_has("avx512_bf16"))
+                               and e not in INT8_ENGINES]
+    if args.int8:
+        engines += [e for e in INT8_ENGINES if e not in engines and (
+            have_peers or e != "openvino int8")]
     unknown = [e for e in engines if e not in ENGINES]
     if unknown:
         p.error(f"unknown engines {unknown}; known: {ENGINES}")
     if "onnxruntime" not in engines:
         engines = ["onnxruntime"] + engines  # the reference of every error
-    if not have_peers and set(engines) - {"slm", "slm bf16", "onnxruntime"}:
+    if not have_peers and set(engines) - {"slm", "slm bf16", "onnxruntime", "slm w8a8",
+                                          "onnxruntime int8"}:
         p.error("OpenVINO and IREE need scripts/install-peers.sh (.venv-peers)")
-    skipped = [e for e in ENGINES if e not in engines]
+    skipped = [e for e in ENGINES if e not in engines and (args.int8 or e not in INT8_ENGINES)]
     os.environ.setdefault("SLMC", args.slmc)
     cases = SMOKE if args.smoke else CASES
     if args.smoke:
@@ -386,9 +445,11 @@ def main():
         with Busy():
             loaded = measure(prepared, engines, args, loaded=True)
 
+    int8_column = "slm w8a8" in engines
     md = ["| case | " + " | ".join(engines) + " | slm / fastest fp32 peer | slm / fastest peer |" + (
+        " slm w8a8 / fastest int8 peer |" if int8_column else "") + (
         " slm loaded/idle | ORT loaded/idle |" if loaded else ""),
-        "|---|" + "---|" * (len(engines) + 2) + ("---|---|" if loaded else "")]
+        "|---|" + "---|" * (len(engines) + 2 + int8_column) + ("---|---|" if loaded else "")]
     for case, row in results["cases"].items():
         _, case_dir, _, _ = prepared[case]
         gflop = row["gflop"]
@@ -415,7 +476,15 @@ def main():
                 line += f" | {e} failed: {m['error']}"
                 cells.append("failed")
         peers = [(row[e]["median_s"], e) for e in engines
-                 if e not in SLM_FLAGS and "median_s" in row[e]]
+                 if e not in SLM_FLAGS and e not in INT8_ENGINES and "median_s" in row[e]]
+        peers8 = [(row[e]["median_s"], e) for e in INT8_ENGINES
+                  if e in engines and e not in SLM_FLAGS and "median_s" in row[e]]
+        ratio8 = ""
+        if "median_s" in row.get("slm w8a8", {}) and peers8:
+            fastest8_s, fastest8 = min(peers8)
+            row["fastest_int8_peer"] = fastest8
+            row["slm_w8a8_over_fastest_int8_peer"] = row["slm w8a8"]["median_s"] / fastest8_s
+            ratio8 = f"{row['slm_w8a8_over_fastest_int8_peer']:.2f}x ({fastest8})"
         ratio = ratio32 = ""
         if "median_s" in row.get("slm", {}) and peers:
             fastest_s, fastest = min(peers)
@@ -433,7 +502,10 @@ def main():
             fastest_s, fastest = min(peers)
             row["slm_bf16_over_fastest_peer"] = row["slm bf16"]["median_s"] / fastest_s
             line += f" | slm bf16/fastest peer {row['slm_bf16_over_fastest_peer']:.2f}x ({fastest})"
-        mdline = f"| {case} | " + " | ".join(cells) + f" | {ratio32} | {ratio} |"
+        if ratio8:
+            line += f" | slm w8a8/fastest int8 peer {ratio8}"
+        mdline = f"| {case} | " + " | ".join(cells) + f" | {ratio32} | {ratio} |" + (
+            f" {ratio8} |" if int8_column else "")
         if loaded:
             load_cells = [f"{row[e]['loaded_over_idle']:.2f}x" if "loaded_over_idle" in row.get(e, {})
                           else "-" for e in ("slm", "onnxruntime")]

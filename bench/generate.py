@@ -64,6 +64,8 @@ SETTINGS = {"slm fp32": [], "slm int8": ["--quantize=int8"],
             # and head (docs/Generation.md).
             "slm fp32 derived f16 cache": ["--kv-cache", "--kv-cache-dtype=f16"],
             "slm fp32 derived int8 cache": ["--kv-cache", "--kv-cache-dtype=int8"],
+            "slm int4 g64 derived f16 cache": ["--kv-cache", "--kv-cache-dtype=f16",
+                                               "--quantize=int4", "--quant-group-size=64"],
             "slm int4 g64 derived int8 cache": ["--kv-cache", "--kv-cache-dtype=int8",
                                                 "--quantize=int4", "--quant-group-size=64"],
             "ort fp32": None}

@@ -7,7 +7,8 @@
 #
 # ONNX Runtime (the reference and a peer), OpenVINO (f32 forced, and its
 # default, which is bf16 on a CPU with AVX512-BF16) and IREE (compiler with
-# its ONNX importer, and runtime). Skips the install when the venv already
+# its ONNX importer, and runtime), and NNCF (OpenVINO's post-training int8
+# quantizer: bench/bench.py --int8). Skips the install when the venv already
 # has these versions. CI does not run this (scripts/install-deps.sh does not
 # call it); bench/bench.py runs without it, with ONNX Runtime from .venv as
 # the only peer, and says so.
@@ -16,13 +17,14 @@ set -euo pipefail
 ONNXRUNTIME_VERSION=1.31.1
 OPENVINO_VERSION=2026.4.1
 IREE_VERSION=3.13.0
+NNCF_VERSION=3.4.0
 ONNX_VERSION=1.23.2
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv-peers"
 pins=("onnxruntime==$ONNXRUNTIME_VERSION" "openvino==$OPENVINO_VERSION"
       "iree-base-compiler==$IREE_VERSION" "iree-base-runtime==$IREE_VERSION"
-      "onnx==$ONNX_VERSION" "numpy>=2")
+      "onnx==$ONNX_VERSION" "nncf==$NNCF_VERSION" "numpy>=2")
 
 if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" - "${pins[@]}" <<'PY' 2>/dev/null
 import importlib.metadata as md, sys
