@@ -31,7 +31,6 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #include <limits>
@@ -173,6 +172,15 @@ Value dequantize(OpBuilder &b, Location loc, Value codes, Value scales,
       splitLast(rank));
 }
 
+/// The output that gives a cache input's next value: past_key_values<rest>
+/// or past<rest> -> present<rest> (the runtime's generator pairs them so).
+std::string presentName(StringRef past) {
+  StringRef rest = past.starts_with("past_key_values")
+                       ? past.drop_front(strlen("past_key_values"))
+                       : past.drop_front(strlen("past"));
+  return ("present" + rest).str();
+}
+
 bool movesData(Operation *op) {
   return isa<ReshapeOp, TransposeOp, BroadcastToOp, tensor::CastOp,
              tensor::ExtractSliceOp, tensor::ExpandShapeOp,
@@ -234,10 +242,7 @@ LogicalResult SLMKVCacheDTypePass::rewrite(func::FuncOp func,
     if (!nameAttr || !nameAttr.getValue().starts_with("past"))
       continue;
     StringRef name = nameAttr.getValue();
-    StringRef rest = name.starts_with("past_key_values")
-                         ? name.drop_front(strlen("past_key_values"))
-                         : name.drop_front(strlen("past"));
-    std::string want = ("present" + rest).str();
+    std::string want = presentName(name);
     auto type = dyn_cast<RankedTensorType>(arg.getType());
     auto fail = [&](const Twine &why) {
       return func.emitError("--kv-cache-dtype: cache input '")
@@ -357,15 +362,7 @@ LogicalResult SLMKVCacheDTypePass::rewrite(func::FuncOp func,
     results[slot.result] = present;
     if (presentScale)
       scaleResults.push_back(
-          {slot.result, presentScale,
-           "present" +
-               StringRef(slot.name)
-                   .drop_front(StringRef(slot.name).starts_with(
-                                   "past_key_values")
-                                   ? strlen("past_key_values")
-                                   : strlen("past"))
-                   .str() +
-               "_scale"});
+          {slot.result, presentScale, presentName(slot.name) + "_scale"});
   }
   // The outputs: each scale after its codes.
   SmallVector<Value> newResults;
