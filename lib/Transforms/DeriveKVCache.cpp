@@ -39,6 +39,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/IR/SLMOps.h"
+#include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -125,22 +126,6 @@ int64_t reshapedRowAxis(RankedTensorType inType, int64_t axis,
       return d;
   }
   return -1;
-}
-
-/// A type a cache can have: the batch first, one dynamic extent after it
-/// (the positions), all others static. Returns the position axis.
-std::optional<int64_t> cacheAxis(Type type) {
-  auto t = dyn_cast<RankedTensorType>(type);
-  if (!t || t.getRank() < 2)
-    return std::nullopt;
-  std::optional<int64_t> axis;
-  for (int64_t d = 1; d < t.getRank(); ++d)
-    if (t.isDynamicDim(d)) {
-      if (axis)
-        return std::nullopt;
-      axis = d;
-    }
-  return axis;
 }
 
 /// Elements of one position in the cache (all static extents but the batch).

@@ -20,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "slm/IR/SLMOps.h"
+#include "slm/Transforms/MatchUtils.h"
 #include "slm/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -80,19 +81,6 @@ SmallVector<ReassociationIndices> splitLast(int64_t rank) {
     groups.push_back({d});
   groups.push_back({rank - 1, rank});
   return groups;
-}
-
-/// The axis of `t` that holds the positions: its one dynamic extent after
-/// the batch.
-std::optional<int64_t> positionAxis(RankedTensorType t) {
-  std::optional<int64_t> axis;
-  for (int64_t d = 1; d < t.getRank(); ++d)
-    if (t.isDynamicDim(d)) {
-      if (axis)
-        return std::nullopt;
-      axis = d;
-    }
-  return axis;
 }
 
 Value scalar(OpBuilder &b, Location loc, float value) {
@@ -250,10 +238,10 @@ LogicalResult SLMKVCacheDTypePass::rewrite(func::FuncOp func,
     };
     if (!type || !type.getElementType().isF32())
       return fail("is not an f32 tensor");
-    std::optional<int64_t> axis = positionAxis(type);
+    std::optional<int64_t> axis = cacheAxis(type);
     if (!axis)
       return fail("has no axis of positions (one dynamic extent after the "
-                  "batch)");
+                  "batch, all others static)");
     auto out = outputs.find(want);
     if (out == outputs.end())
       return fail("has no output '" + want + "' that gives its next value");

@@ -47,3 +47,17 @@ static bool onlyShapes(Operation *op, int depth) {
 bool mlir::slm::onlyReachesShapeQueries(Operation *op) {
   return onlyShapes(op, 0);
 }
+
+std::optional<int64_t> mlir::slm::cacheAxis(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  if (!t || t.getRank() < 2)
+    return std::nullopt;
+  std::optional<int64_t> axis;
+  for (int64_t d = 1; d < t.getRank(); ++d)
+    if (t.isDynamicDim(d)) {
+      if (axis)
+        return std::nullopt;
+      axis = d;
+    }
+  return axis;
+}

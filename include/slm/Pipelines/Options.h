@@ -133,7 +133,7 @@ struct CompressOptions {
 struct OptimizeOptions {
   /// Derive a KV cache for a causal decoder exported without one.
   bool kvCache = false;
-  /// What the derived cache stores (--kv-cache-dtype).
+  /// What the KV cache stores, exported or derived (--kv-cache-dtype).
   KVCacheDType kvCacheDtype = KVCacheDType::F32;
   /// Pack the real tokens of a padded batch (--slm-padding-free).
   bool paddingFree = false;

@@ -29,6 +29,11 @@ bool isConstantTensor(Value value);
 /// attention to give a mask its extents): values never read.
 bool onlyReachesShapeQueries(Operation *op);
 
+/// The axis of positions of a KV cache's type: the batch first, one dynamic
+/// extent after it (the positions), all others static; std::nullopt for
+/// any other type (--slm-derive-kv-cache, --slm-kv-cache-dtype).
+std::optional<int64_t> cacheAxis(Type type);
+
 } // namespace mlir::slm
 
 #endif // SLM_TRANSFORMS_MATCHUTILS_H
